@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Installs what the test suites need, idempotently (fast when everything is already there):
+#   - Debian packages: PostgreSQL server binaries, a Python that can make virtualenvs, a C/C++ toolchain
+#   - rsconnect-python clients in .cache/py/rsconnect-latest (newest) and .cache/py/rsconnect-1.28 (legacy flow)
+#   - node_modules (npm ci when missing or older than package-lock.json)
+#   - dist/ (npm run build), last
+# Usage: bash scripts/test-deps.sh
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+started=$SECONDS
+
+log() { printf 'test-deps: %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- Debian packages
+apt_updated=0
+apt_install() {
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo=(sudo); else
+      log "need root (or sudo) to install Debian packages: $*"; exit 1
+    fi
+  fi
+  if [ "$apt_updated" -eq 0 ]; then
+    log "apt-get update"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    apt_updated=1
+  fi
+  log "apt-get install $*"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; }
+# A python3 that can create virtualenvs with pip (Debian's needs python3-venv for ensurepip).
+pick_python() {
+  local py
+  for py in "$(command -v python3 2>/dev/null || true)" /usr/bin/python3; do
+    [ -n "$py" ] && [ -x "$py" ] || continue
+    if "$py" -c 'import venv, ensurepip' >/dev/null 2>&1; then echo "$py"; return 0; fi
+  done
+  return 1
+}
+
+need=()
+have_postgres || need+=(postgresql)
+pick_python >/dev/null || need+=(python3 python3-venv)
+# better-sqlite3 falls back to building from source when its prebuilt binary cannot be downloaded.
+{ command -v make && command -v g++; } >/dev/null 2>&1 || need+=(build-essential)
+if [ "${#need[@]}" -gt 0 ]; then apt_install "${need[@]}"; fi
+have_postgres || { log "PostgreSQL server binaries still missing under /usr/lib/postgresql"; exit 1; }
+
+# ---------------------------------------------------------------- rsconnect-python virtualenvs
+PYTHON=$(pick_python) || { log "no python3 able to create virtualenvs"; exit 1; }
+
+rsconnect_version() {
+  "$1/bin/python" -c 'import importlib.metadata as m; print(m.version("rsconnect-python"))' 2>/dev/null
+}
+
+ensure_venv() { # dir pip-requirement
+  local dir=$1 req=$2
+  if [ -x "$dir/bin/rsconnect" ] && rsconnect_version "$dir" >/dev/null; then return 0; fi
+  log "creating $dir with $req (using $PYTHON)"
+  rm -rf "$dir"
+  mkdir -p "$(dirname "$dir")"
+  "$PYTHON" -m venv "$dir"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$req"
+  "$dir/bin/rsconnect" version >/dev/null 2>&1 || "$dir/bin/rsconnect" --help >/dev/null
+}
+
+ensure_venv "$ROOT/.cache/py/rsconnect-latest" 'rsconnect-python'
+ensure_venv "$ROOT/.cache/py/rsconnect-1.28" 'rsconnect-python==1.28.*'
+log "rsconnect-python: latest=$(rsconnect_version "$ROOT/.cache/py/rsconnect-latest") 1.28=$(rsconnect_version "$ROOT/.cache/py/rsconnect-1.28")"
+
+# ---------------------------------------------------------------- node_modules
+# Node's headers cannot be downloaded here; native builds use the distribution's copy.
+if [ -f /usr/include/node/node.h ] && [ -z "${npm_config_nodedir:-}" ]; then
+  export npm_config_nodedir=/usr
+fi
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+# ---------------------------------------------------------------- build (last)
+log "npm run build"
+npm run build --silent
+
+log "done in $((SECONDS - started))s"

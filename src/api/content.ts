@@ -1,0 +1,137 @@
+import type { FastifyRequest } from 'fastify';
+import { rm } from 'node:fs/promises';
+import type { App } from '../app.js';
+import { noContent, requireUser } from '../auth/principal.js';
+import { contentJson, INCLUDES, type AppRole } from '../content/content.js';
+import type { Content, User } from '../db/schema.js';
+import { badRequest, ErrorCode } from '../http/errors.js';
+import { contentUrls, publicBase, type RoutePlugin } from '../http/server.js';
+
+type Include = (typeof INCLUDES)[number];
+
+function parseIncludes(raw: unknown): Set<Include> {
+  const out = new Set<Include>();
+  if (raw === undefined || raw === '') return out;
+  for (const part of String(raw).split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!INCLUDES.includes(part as Include)) {
+      throw badRequest(`Invalid include "${part}": use any of tags, owner, vanity_url, bookmarked, schedule.`, ErrorCode.InvalidInclude);
+    }
+    out.add(part as Include);
+  }
+  return out;
+}
+
+/** Renders content items with the requested includes, batching the lookups for lists. */
+export async function renderContent(app: App, request: FastifyRequest, user: User | null, items: Content[], includes: Set<Include>) {
+  const db = app.store.db;
+  const ids = items.map((c) => c.id);
+  const ownerIds = [...new Set(items.map((c) => c.owner_id))];
+  const owners = ownerIds.length
+    ? await db.selectFrom('users').select(['id', 'guid', 'username', 'first_name', 'last_name']).where('id', 'in', ownerIds).execute()
+    : [];
+  const ownerById = new Map(owners.map((o) => [o.id, o]));
+  const tagsById = new Map<number, unknown[]>();
+  if (includes.has('tags') && ids.length) {
+    const rows = await db
+      .selectFrom('content_tags')
+      .innerJoin('tags', 'tags.id', 'content_tags.tag_id')
+      .select(['content_tags.content_id', 'tags.id', 'tags.name', 'tags.parent_id', 'tags.created_time', 'tags.updated_time'])
+      .where('content_tags.content_id', 'in', ids)
+      .execute();
+    for (const r of rows) {
+      const list = tagsById.get(r.content_id) ?? [];
+      list.push({ id: String(r.id), name: r.name, parent_id: r.parent_id === null ? null : String(r.parent_id), created_time: r.created_time, updated_time: r.updated_time });
+      tagsById.set(r.content_id, list);
+    }
+  }
+  const vanityById = new Map<number, string>();
+  if (includes.has('vanity_url') && ids.length) {
+    const rows = await db.selectFrom('vanities').select(['content_id', 'path']).where('content_id', 'in', ids).execute();
+    for (const r of rows) vanityById.set(r.content_id, r.path);
+  }
+  const roles = await contentRoles(app, user, items);
+  const urls = contentUrls(app, request);
+  const base = publicBase(app, request);
+  return items.map((c) => {
+    const owner = ownerById.get(c.owner_id);
+    const extra: Record<string, unknown> = { owner_guid: owner?.guid ?? null };
+    if (includes.has('owner')) extra.owner = owner ? { guid: owner.guid, username: owner.username, first_name: owner.first_name, last_name: owner.last_name } : null;
+    if (includes.has('tags')) extra.tags = tagsById.get(c.id) ?? [];
+    if (includes.has('vanity_url')) {
+      const vanity = vanityById.get(c.id);
+      extra.vanity_url = vanity === undefined ? null : `${base}${vanity.replace(/^\//, '')}`;
+    }
+    if (includes.has('bookmarked')) extra.bookmarked = false;
+    return contentJson(c, roles.get(c.id) ?? 'none', urls, extra);
+  });
+}
+
+/** The caller's role on each item, in two queries whatever the list length. */
+async function contentRoles(app: App, user: User | null, items: Content[]): Promise<Map<number, AppRole>> {
+  const roles = new Map<number, AppRole>();
+  if (!user || items.length === 0) return roles;
+  const principals = await app.content.access.principalGuids(user);
+  const grants = await app.store.db
+    .selectFrom('content_permissions')
+    .select(['content_id', 'role'])
+    .where('principal_guid', 'in', principals)
+    .where('content_id', 'in', items.map((c) => c.id))
+    .execute();
+  const grantByContent = new Map<number, string[]>();
+  for (const g of grants) grantByContent.set(g.content_id, [...(grantByContent.get(g.content_id) ?? []), g.role]);
+  for (const c of items) {
+    const granted = grantByContent.get(c.id) ?? [];
+    roles.set(
+      c.id,
+      c.owner_id === user.id ? 'owner' : granted.includes('owner') || user.user_role === 'administrator' ? 'editor' : granted.length ? 'viewer' : 'none',
+    );
+  }
+  return roles;
+}
+
+export async function removeContentFiles(app: App, content: Content) {
+  for (const dir of app.dataDir.contentDirs(content.id)) await rm(dir, { recursive: true, force: true });
+}
+
+export const contentRoutes: RoutePlugin = (server, app) => {
+  server.get('/__api__/v1/content', async (request) => {
+    const user = requireUser(request);
+    const q = request.query as Record<string, string | undefined>;
+    const items = await app.content.list(user, { name: q.name, ownerGuid: q.owner_guid });
+    return renderContent(app, request, user, items, parseIncludes(q.include));
+  });
+
+  server.post('/__api__/v1/content', async (request) => {
+    const user = requireUser(request);
+    const content = await app.content.create(user, request.body);
+    await app.audit.record(user, 'add_application', `Created content ${content.guid} (${content.name})`);
+    return (await renderContent(app, request, user, [content], new Set()))[0];
+  });
+
+  server.get('/__api__/v1/content/:guid', async (request) => {
+    const user = requireUser(request);
+    const { guid } = request.params as { guid: string };
+    const content = await app.content.getVisible(guid, user);
+    const q = request.query as Record<string, string | undefined>;
+    return (await renderContent(app, request, user, [content], parseIncludes(q.include)))[0];
+  });
+
+  server.patch('/__api__/v1/content/:guid', async (request) => {
+    const user = requireUser(request);
+    const { guid } = request.params as { guid: string };
+    const content = await app.content.getEditable(guid, user);
+    const updated = await app.content.update(content, user, request.body);
+    await app.audit.record(user, 'update_application', `Updated content ${content.guid}: ${Object.keys((request.body as object) ?? {}).join(', ')}`);
+    return (await renderContent(app, request, user, [updated], new Set()))[0];
+  });
+
+  server.delete('/__api__/v1/content/:guid', async (request, reply) => {
+    const user = requireUser(request);
+    const { guid } = request.params as { guid: string };
+    const content = await app.content.getEditable(guid, user);
+    await app.content.delete(content);
+    await removeContentFiles(app, content);
+    await app.audit.record(user, 'remove_application', `Deleted content ${content.guid} (${content.name})`);
+    return noContent(reply);
+  });
+};

@@ -1,0 +1,63 @@
+import { LECTERN_VERSION } from '../app.js';
+import { requireRole } from '../auth/principal.js';
+import type { RoutePlugin } from '../http/server.js';
+
+/** Server discovery: clients pick their publish flows from `version` (connect-api.md §1.5). */
+export const serverSettingsRoutes: RoutePlugin = (server, app) => {
+  server.get('/__api__/server_settings', async (request) => {
+    const base = request.headers.host ?? 'localhost';
+    return {
+      hostname: base.replace(/:\d+$/, ''),
+      version: app.config.get('Server.APIVersion'),
+      build: `lectern-${LECTERN_VERSION}`,
+      lectern_version: LECTERN_VERSION,
+      about: `Lectern ${LECTERN_VERSION}`,
+      authentication: {
+        name: 'password',
+        notice: '',
+        warning_delay: 0,
+        api_key_auth: true,
+        handles_credentials: true,
+        handles_login: true,
+        challenge_response_enabled: false,
+        external_user_data: false,
+        external_user_search: false,
+        external_user_issuer: false,
+        external_group_search: false,
+        external_group_members: false,
+        groups_enabled: true,
+        unique_usernames: true,
+        name_editable_by: 'admin',
+        email_editable_by: 'admin',
+        username_editable_by: 'admin',
+        role_editable_by: 'admin',
+      },
+      license: { 'ha-enabled': app.store.dialect === 'postgres', 'allow-apis': true, 'current-user-execution': false, 'oauth-integrations': false },
+      runtimes: [],
+      git_enabled: false,
+      git_available: false,
+      dashboard_path: '/connect',
+      execution_type: 'native',
+      enable_runtime_cache_management: false,
+      default_r_environment_management: true,
+      default_py_environment_management: true,
+      self_registration: false,
+      prohibited_usernames: ['connect', 'apps', 'users', 'groups', 'setpassword', 'user-completion', 'admin-only'],
+      system_display_name: 'Lectern',
+      viewer_kiosk: false,
+      hide_viewer_documentation: false,
+    };
+  });
+
+  server.get('/__api__/v1/server_settings/public', async () => ({ system_display_name: 'Lectern', authentication: { name: 'password', handles_login: true } }));
+
+  // Interpreter listings are filled in by local execution; until then there are none.
+  for (const runtime of ['python', 'r', 'quarto', 'tensorflow', 'nodejs'] as const) {
+    server.get(`/__api__/v1/server_settings/${runtime}`, async (request) => {
+      requireRole(request, 'publisher');
+      return runtime === 'python' ? { installations: [], api_enabled: true } : { installations: [] };
+    });
+  }
+
+  server.get('/__ping__', async () => ({}));
+};

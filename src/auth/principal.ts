@@ -1,0 +1,74 @@
+import '@fastify/cookie';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { User } from '../db/schema.js';
+import { authRequired, forbidden, invalidLogin } from '../http/errors.js';
+import { roleAtLeast, type Role, type Users } from '../users/users.js';
+
+export const SESSION_COOKIE = 'lectern-session';
+export const CSRF_HEADER = 'x-csrf-token';
+
+/** Who is calling: resolved once per request from an API key or a session cookie. */
+export type Principal =
+  | { kind: 'anonymous' }
+  | { kind: 'invalid'; reason: string }
+  | { kind: 'user'; user: User; via: 'key' | 'session'; csrf?: string };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export async function resolvePrincipal(request: FastifyRequest, users: Users): Promise<Principal> {
+  const header = request.headers.authorization;
+  if (header) {
+    const match = /^\s*Key\s+(\S+)\s*$/i.exec(header);
+    if (match) {
+      const user = await users.userForApiKey(match[1]!);
+      if (!user) return { kind: 'invalid', reason: 'Invalid login.' };
+      await users.touch(user);
+      return { kind: 'user', user, via: 'key' };
+    }
+    // Other schemes (Bearer from OAuth clients, SPCS Snowflake tokens) are not issued by Lectern.
+    if (!/^\s*Snowflake\s/i.test(header)) return { kind: 'invalid', reason: 'Invalid login: unsupported Authorization scheme; use "Key <api key>".' };
+  }
+  const token = request.cookies?.[SESSION_COOKIE];
+  if (token) {
+    const session = await users.session(token);
+    if (session) {
+      await users.touch(session.user);
+      return { kind: 'user', user: session.user, via: 'session', csrf: session.csrf };
+    }
+  }
+  return { kind: 'anonymous' };
+}
+
+/** Throws unless a signed-in user is calling; enforces CSRF on cookie-authenticated writes. */
+export function requireUser(request: FastifyRequest): User {
+  const p = request.principal;
+  if (p.kind === 'invalid') throw invalidLogin(p.reason);
+  if (p.kind === 'anonymous') throw authRequired();
+  if (p.via === 'session' && !SAFE_METHODS.has(request.method) && request.headers[CSRF_HEADER] !== p.csrf) {
+    throw forbidden('Missing or invalid X-CSRF-Token header for a request made with a session cookie.');
+  }
+  return p.user;
+}
+
+export function requireRole(request: FastifyRequest, role: Role): User {
+  const user = requireUser(request);
+  if (!roleAtLeast(user, role)) throw forbidden(`This operation requires the ${role} role.`);
+  return user;
+}
+
+/** The signed-in user, or null for anonymous callers; an invalid key is still an error. */
+export function optionalUser(request: FastifyRequest): User | null {
+  const p = request.principal;
+  if (p.kind === 'invalid') throw invalidLogin(p.reason);
+  return p.kind === 'user' ? p.user : null;
+}
+
+export function noContent(reply: FastifyReply) {
+  return reply.code(204).send();
+}

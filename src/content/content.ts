@@ -1,0 +1,269 @@
+import { sql, type Kysely } from 'kysely';
+import type { Content, Database, User } from '../db/schema.js';
+import { conflict, ErrorCode, forbidden, invalidParameter, notFound } from '../http/errors.js';
+import { roleAtLeast } from '../users/users.js';
+import { apiTime, GUID_PATTERN, newGuid, nowIso } from '../util/ids.js';
+import { parseContentChanges, validateContentName, type ContentChanges } from './fields.js';
+
+export type AppRole = 'owner' | 'editor' | 'viewer' | 'none';
+export const INCLUDES = ['tags', 'owner', 'vanity_url', 'bookmarked', 'schedule', 'schedules'] as const;
+
+/** What a caller may do with one content item. Owners, administrators and collaborators edit. */
+export class ContentAccess {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async role(user: User | null, content: Content): Promise<AppRole> {
+    if (!user) return 'none';
+    if (content.owner_id === user.id) return 'owner';
+    const principals = await this.principalGuids(user);
+    const grants = await this.db
+      .selectFrom('content_permissions')
+      .select('role')
+      .where('content_id', '=', content.id)
+      .where('principal_guid', 'in', principals)
+      .execute();
+    if (grants.some((g) => g.role === 'owner')) return 'editor';
+    if (user.user_role === 'administrator') return 'editor';
+    if (grants.length > 0) return 'viewer';
+    return 'none';
+  }
+
+  /** Viewing the content itself (not its settings): also governed by access_type. */
+  async canView(user: User | null, content: Content): Promise<boolean> {
+    if (content.access_type === 'all') return true;
+    if (!user) return false;
+    if (content.access_type === 'logged_in') return true;
+    return (await this.role(user, content)) !== 'none';
+  }
+
+  async canEdit(user: User, content: Content): Promise<boolean> {
+    const role = await this.role(user, content);
+    return role === 'owner' || role === 'editor';
+  }
+
+  async requireEdit(user: User, content: Content): Promise<void> {
+    if (!(await this.canEdit(user, content))) {
+      throw forbidden(`You do not have permission to change content ${content.guid}.`);
+    }
+  }
+
+  async principalGuids(user: User): Promise<string[]> {
+    const groups = await this.db
+      .selectFrom('group_members')
+      .innerJoin('groups', 'groups.id', 'group_members.group_id')
+      .select('groups.guid')
+      .where('group_members.user_id', '=', user.id)
+      .execute();
+    return [user.guid, ...groups.map((g) => g.guid)];
+  }
+}
+
+export class ContentService {
+  readonly access: ContentAccess;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.access = new ContentAccess(db);
+  }
+
+  async find(idOrGuid: string): Promise<Content | undefined> {
+    if (GUID_PATTERN.test(idOrGuid)) return this.db.selectFrom('content').selectAll().where('guid', '=', idOrGuid.toLowerCase()).executeTakeFirst();
+    if (/^\d+$/.test(idOrGuid)) return this.db.selectFrom('content').selectAll().where('id', '=', Number(idOrGuid)).executeTakeFirst();
+    return undefined;
+  }
+
+  async get(idOrGuid: string): Promise<Content> {
+    const content = await this.find(idOrGuid);
+    if (!content) throw notFound(`Content ${idOrGuid} does not exist.`);
+    return content;
+  }
+
+  /** A content item the caller may at least see listed (any role, or admin). */
+  async getVisible(idOrGuid: string, user: User): Promise<Content> {
+    const content = await this.get(idOrGuid);
+    if (user.user_role !== 'administrator' && (await this.access.role(user, content)) === 'none' && content.access_type === 'acl') {
+      // Same answer as a missing item: do not reveal what exists.
+      throw notFound(`Content ${idOrGuid} does not exist.`);
+    }
+    return content;
+  }
+
+  async getEditable(idOrGuid: string, user: User): Promise<Content> {
+    const content = await this.getVisible(idOrGuid, user);
+    await this.access.requireEdit(user, content);
+    return content;
+  }
+
+  async create(owner: User, body: unknown): Promise<Content> {
+    if (!roleAtLeast(owner, 'publisher')) throw forbidden('Only publishers and administrators can create content.');
+    const changes = parseContentChanges(body);
+    if (changes.row.name === undefined) throw invalidParameter('The "name" field is required.');
+    validateContentName(changes.row.name);
+    this.checkProcessLimits(changes);
+    if (changes.ownerGuid !== undefined && changes.ownerGuid !== owner.guid) throw forbidden('owner_guid can only be set by an update from an administrator.');
+    await this.requireUniqueName(owner.id, changes.row.name as string);
+    const now = nowIso();
+    return this.db
+      .insertInto('content')
+      .values({
+        guid: newGuid(),
+        name: changes.row.name as string,
+        title: null,
+        description: '',
+        access_type: 'acl',
+        locked: 0,
+        locked_message: '',
+        app_mode: 'unknown',
+        content_category: '',
+        parameterized: 0,
+        bundle_id: null,
+        run_as_current_user: 0,
+        ...(changes.row as object),
+        owner_id: owner.id,
+        created_time: now,
+        updated_time: now,
+        last_deployed_time: null,
+      } as never)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  async update(content: Content, actor: User, body: unknown): Promise<Content> {
+    const changes = parseContentChanges(body);
+    this.checkProcessLimits(changes, content);
+    const row = { ...changes.row } as Record<string, unknown>;
+    let ownerId = content.owner_id;
+    if (changes.ownerGuid !== undefined) {
+      const owner = await this.db.selectFrom('users').selectAll().where('guid', '=', changes.ownerGuid).executeTakeFirst();
+      if (!owner) throw invalidParameter(`owner_guid ${changes.ownerGuid} is not a user.`);
+      if (owner.id !== content.owner_id) {
+        if (actor.user_role !== 'administrator') throw forbidden('Only administrators can change the owner of content.');
+        if (!roleAtLeast(owner, 'publisher')) throw invalidParameter(`${owner.username} cannot own content: the user is a viewer.`);
+        row.owner_id = owner.id;
+        ownerId = owner.id;
+      }
+    }
+    if (('run_as' in row || 'run_as_current_user' in row) && actor.user_role !== 'administrator') {
+      throw forbidden('Only administrators can change run_as and run_as_current_user.');
+    }
+    if ('service_account_name' in row && row.service_account_name !== content.service_account_name && actor.user_role !== 'administrator') {
+      throw forbidden('Only administrators can set service_account_name.');
+    }
+    const name = (row.name as string | undefined) ?? content.name;
+    if (name.toLowerCase() !== content.name.toLowerCase() || ownerId !== content.owner_id) await this.requireUniqueName(ownerId, name, content.id);
+    if (Object.keys(row).length === 0) return content;
+    return this.db
+      .updateTable('content')
+      .set({ ...(row as object), updated_time: nowIso() })
+      .where('id', '=', content.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  async delete(content: Content): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('tasks').where('content_id', '=', content.id).where('state', '!=', 'running').execute();
+      await trx.deleteFrom('content').where('id', '=', content.id).execute();
+    });
+  }
+
+  /** Content visible to the caller in listings: admins see all; others what they own or were granted, plus all/logged_in items they can open. */
+  async list(user: User, filter: { name?: string; ownerGuid?: string }): Promise<Content[]> {
+    let query = this.db.selectFrom('content').selectAll('content');
+    if (filter.name !== undefined) query = query.where(sql<string>`lower(content.name)`, '=', filter.name.toLowerCase());
+    if (filter.ownerGuid !== undefined) {
+      query = query.where('content.owner_id', 'in', this.db.selectFrom('users').select('id').where('guid', '=', filter.ownerGuid));
+    }
+    if (user.user_role !== 'administrator') {
+      const principals = await this.access.principalGuids(user);
+      query = query.where((eb) =>
+        eb.or([
+          eb('content.owner_id', '=', user.id),
+          eb('content.access_type', 'in', ['all', 'logged_in']),
+          eb.exists(
+            eb
+              .selectFrom('content_permissions')
+              .select('content_permissions.id')
+              .whereRef('content_permissions.content_id', '=', 'content.id')
+              .where('content_permissions.principal_guid', 'in', principals),
+          ),
+        ]),
+      );
+    }
+    return query.orderBy('content.id').execute();
+  }
+
+  private async requireUniqueName(ownerId: number, name: string, exceptId?: number) {
+    let query = this.db.selectFrom('content').select('id').where('owner_id', '=', ownerId).where(sql<string>`lower(name)`, '=', name.toLowerCase());
+    if (exceptId !== undefined) query = query.where('id', '!=', exceptId);
+    if (await query.executeTakeFirst()) throw conflict(`You already have content named "${name}". Choose another name.`, ErrorCode.DuplicateName);
+  }
+
+  private checkProcessLimits(changes: ContentChanges, current?: Content) {
+    const min = (changes.row.min_processes ?? current?.min_processes) as number | null | undefined;
+    const max = (changes.row.max_processes ?? current?.max_processes) as number | null | undefined;
+    if (min != null && max != null && min > max) throw invalidParameter(`min_processes (${min}) cannot be greater than max_processes (${max}).`);
+    if (changes.row.max_processes === 0) throw invalidParameter('max_processes must be at least 1.');
+  }
+}
+
+export interface ContentUrls {
+  contentUrl(guid: string): string;
+  dashboardUrl(guid: string): string;
+}
+
+/** The v1 ContentItem; environment details are hidden from callers who only view. */
+export function contentJson(content: Content, role: AppRole, urls: ContentUrls, extra: Record<string, unknown> = {}) {
+  const canSeeSettings = role === 'owner' || role === 'editor';
+  const bool = (v: number | null) => (v === null ? null : v === 1);
+  const secret = <T>(v: T) => (canSeeSettings ? v : null);
+  return {
+    guid: content.guid,
+    name: content.name,
+    title: content.title,
+    description: content.description,
+    access_type: content.access_type,
+    locked: content.locked === 1,
+    locked_message: content.locked_message,
+    connection_timeout: content.connection_timeout,
+    read_timeout: content.read_timeout,
+    init_timeout: content.init_timeout,
+    idle_timeout: content.idle_timeout,
+    max_processes: content.max_processes,
+    min_processes: content.min_processes,
+    max_conns_per_process: content.max_conns_per_process,
+    load_factor: content.load_factor,
+    memory_request: content.memory_request,
+    memory_limit: content.memory_limit,
+    cpu_request: content.cpu_request,
+    cpu_limit: content.cpu_limit,
+    amd_gpu_limit: content.amd_gpu_limit,
+    nvidia_gpu_limit: content.nvidia_gpu_limit,
+    service_account_name: secret(content.service_account_name),
+    default_image_name: content.default_image_name,
+    default_environment_guid: null,
+    default_r_environment_management: bool(content.default_r_environment_management),
+    default_py_environment_management: bool(content.default_py_environment_management),
+    created_time: apiTime(content.created_time),
+    last_deployed_time: apiTime(content.last_deployed_time),
+    bundle_id: content.bundle_id === null ? null : String(content.bundle_id),
+    app_mode: content.app_mode,
+    content_category: content.content_category,
+    parameterized: content.parameterized === 1,
+    cluster_name: secret(content.cluster_name),
+    image_name: secret(content.image_name),
+    environment_guid: null,
+    r_version: secret(content.r_version),
+    py_version: secret(content.py_version),
+    quarto_version: secret(content.quarto_version),
+    r_environment_management: secret(bool(content.r_environment_management)),
+    py_environment_management: secret(bool(content.py_environment_management)),
+    run_as: secret(content.run_as),
+    run_as_current_user: content.run_as_current_user === 1,
+    owner_guid: extra.owner_guid,
+    content_url: urls.contentUrl(content.guid),
+    dashboard_url: urls.dashboardUrl(content.guid),
+    app_role: role,
+    id: String(content.id),
+    ...extra,
+  };
+}

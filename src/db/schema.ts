@@ -1,0 +1,220 @@
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+// Column conventions, identical on SQLite and PostgreSQL:
+// - times are RFC 3339 UTC strings with milliseconds ("2026-11-22T07:37:07.123Z"), so they sort as text;
+// - booleans are integers 0/1; JSON documents are text;
+// - lease and deadline instants that are compared in SQL are epoch milliseconds (bigint).
+
+export interface UsersTable {
+  id: Generated<number>;
+  guid: string;
+  username: string;
+  email: string;
+  first_name: string;
+  last_name: string;
+  user_role: 'administrator' | 'publisher' | 'viewer';
+  password_hash: string | null;
+  locked: number;
+  confirmed: number;
+  created_time: string;
+  updated_time: string;
+  active_time: string | null;
+}
+
+export interface ApiKeysTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  /** sha256 of the whole key; keys are 256-bit random so a fast hash is safe and lookups stay O(1). */
+  key_hash: string;
+  /** First characters, shown in listings so a user can tell keys apart. */
+  key_hint: string;
+  created_time: string;
+  last_used_time: string | null;
+}
+
+export interface SessionsTable {
+  /** sha256 of the cookie value. */
+  id: string;
+  user_id: number;
+  csrf_token: string;
+  created_time: string;
+  expires_at: number;
+}
+
+export interface GroupsTable {
+  id: Generated<number>;
+  guid: string;
+  name: string;
+  owner_guid: string | null;
+  created_time: string;
+}
+
+export interface GroupMembersTable {
+  group_id: number;
+  user_id: number;
+}
+
+export interface ContentTable {
+  id: Generated<number>;
+  guid: string;
+  name: string;
+  title: string | null;
+  description: string;
+  owner_id: number;
+  access_type: 'all' | 'logged_in' | 'acl';
+  locked: number;
+  locked_message: string;
+  app_mode: string;
+  content_category: string;
+  parameterized: number;
+  /** Active bundle; null until the first successful deploy. */
+  bundle_id: number | null;
+  /** Scheduler and resource settings; null = server default. */
+  connection_timeout: number | null;
+  read_timeout: number | null;
+  init_timeout: number | null;
+  idle_timeout: number | null;
+  max_processes: number | null;
+  min_processes: number | null;
+  max_conns_per_process: number | null;
+  load_factor: number | null;
+  memory_request: number | null;
+  memory_limit: number | null;
+  cpu_request: number | null;
+  cpu_limit: number | null;
+  amd_gpu_limit: number | null;
+  nvidia_gpu_limit: number | null;
+  service_account_name: string | null;
+  default_image_name: string | null;
+  default_r_environment_management: number | null;
+  default_py_environment_management: number | null;
+  run_as: string | null;
+  run_as_current_user: number;
+  r_version: string | null;
+  py_version: string | null;
+  quarto_version: string | null;
+  r_environment_management: number | null;
+  py_environment_management: number | null;
+  image_name: string | null;
+  cluster_name: string | null;
+  created_time: string;
+  updated_time: string;
+  last_deployed_time: string | null;
+}
+
+export interface ContentPermissionsTable {
+  id: Generated<number>;
+  content_id: number;
+  principal_type: 'user' | 'group';
+  principal_guid: string;
+  role: 'viewer' | 'owner';
+}
+
+export interface ContentEnvironmentTable {
+  content_id: number;
+  name: string;
+  /** AES-256-GCM, base64 of iv|tag|ciphertext. */
+  value_encrypted: string;
+}
+
+export interface TagsTable {
+  id: Generated<number>;
+  name: string;
+  parent_id: number | null;
+  created_time: string;
+  updated_time: string;
+}
+
+export interface ContentTagsTable {
+  content_id: number;
+  tag_id: number;
+}
+
+export interface VanitiesTable {
+  content_id: number;
+  path: string;
+  created_time: string;
+}
+
+export interface BundlesTable {
+  id: Generated<number>;
+  content_id: number;
+  created_by: number | null;
+  created_time: string;
+  size: number;
+  /** JSON: {source, source_repo, …} as uploaded, plus archive_md5 / archive_sha1. */
+  metadata: string;
+  /** JSON of the parsed manifest once the bundle has been extracted. */
+  manifest: string | null;
+  app_mode: string | null;
+  py_version: string | null;
+  r_version: string | null;
+  quarto_version: string | null;
+}
+
+export interface TasksTable {
+  id: string;
+  kind: string;
+  content_id: number | null;
+  bundle_id: number | null;
+  user_id: number | null;
+  /** JSON parameters of the kind, e.g. {activate: false}. */
+  params: string;
+  state: 'queued' | 'running' | 'finished';
+  claimed_by: string | null;
+  lease_expires_at: number | null;
+  attempts: number;
+  output_lines: number;
+  code: number;
+  error: string;
+  result: string | null;
+  created_time: string;
+  started_time: string | null;
+  finished_time: string | null;
+}
+
+export interface TaskOutputTable {
+  task_id: string;
+  line_no: number;
+  line: string;
+  time: string;
+}
+
+export interface AuditLogsTable {
+  id: Generated<number>;
+  time: string;
+  user_id: number | null;
+  user_guid: string | null;
+  user_description: string;
+  action: string;
+  event_description: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  api_keys: ApiKeysTable;
+  sessions: SessionsTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  content: ContentTable;
+  content_permissions: ContentPermissionsTable;
+  content_environment: ContentEnvironmentTable;
+  tags: TagsTable;
+  content_tags: ContentTagsTable;
+  vanities: VanitiesTable;
+  bundles: BundlesTable;
+  tasks: TasksTable;
+  task_output: TaskOutputTable;
+  audit_logs: AuditLogsTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type Content = Selectable<ContentTable>;
+export type ContentUpdate = Updateable<ContentTable>;
+export type Bundle = Selectable<BundlesTable>;
+export type Task = Selectable<TasksTable>;
+export type Group = Selectable<GroupsTable>;
+export type Tag = Selectable<TagsTable>;

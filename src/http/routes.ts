@@ -1,0 +1,33 @@
+import { applicationRoutes } from '../api/applications.js';
+import { auditRoutes } from '../api/audit.js';
+import { bundleRoutes } from '../api/bundles.js';
+import { contentRoutes } from '../api/content.js';
+import { environmentRoutes } from '../api/environment.js';
+import { permissionRoutes } from '../api/permissions.js';
+import { serverSettingsRoutes } from '../api/server-settings.js';
+import { tagRoutes } from '../api/tags.js';
+import { userRoutes } from '../api/users.js';
+import { taskRoutes } from '../api/tasks.js';
+import { vanityRoutes, vanityServingRoutes } from '../api/vanities.js';
+import { loginRoutes } from '../serve/login.js';
+import { staticContentRoutes } from '../serve/static-content.js';
+import type { RoutePlugin } from './server.js';
+
+/** Every route module, registered in this order. */
+export const ROUTES: RoutePlugin[] = [
+  serverSettingsRoutes,
+  contentRoutes,
+  bundleRoutes,
+  taskRoutes,
+  applicationRoutes,
+  loginRoutes,
+  staticContentRoutes,
+  permissionRoutes,
+  environmentRoutes,
+  tagRoutes,
+  vanityRoutes,
+  userRoutes,
+  auditRoutes,
+  // Last: a GET /* wildcard that answers only for vanity paths and otherwise falls through to 404.
+  vanityServingRoutes,
+];

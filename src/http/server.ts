@@ -1,0 +1,90 @@
+import cookie from '@fastify/cookie';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { App } from '../app.js';
+import { resolvePrincipal } from '../auth/principal.js';
+import { ApiError, ErrorCode } from './errors.js';
+
+export interface ServerUrls {
+  /** Public base URL with a trailing slash, from [Server] Address or the request. */
+  base(request: FastifyRequest): string;
+}
+
+export type RoutePlugin = (server: FastifyInstance, app: App) => void | Promise<void>;
+
+export async function buildServer(app: App, routes: RoutePlugin[]): Promise<FastifyInstance> {
+  const level = app.config.get('Logging.Level');
+  const server = Fastify({
+    logger: level === 'silent' ? false : { level },
+    // Bundles are streamed to disk; this limit is for JSON and form bodies only.
+    bodyLimit: 10 * 1024 * 1024,
+    trustProxy: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    return503OnClosing: true,
+  });
+
+  await server.register(cookie);
+  await server.register(multipart, { limits: { fileSize: app.config.get('Bundles.MaxUploadSize'), files: 1, fields: 10 } });
+
+  server.removeContentTypeParser('application/json');
+  server.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new ApiError(400, ErrorCode.InvalidJson, `The request body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+  server.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  // Any other body (bundle uploads arrive as application/x-gzip, application/gzip, octet-stream or
+  // with no content type at all) is left unread for the route to stream.
+  server.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+
+  server.decorateRequest('principal', null as never);
+  server.addHook('onRequest', async (request) => {
+    request.principal = await resolvePrincipal(request, app.users);
+  });
+
+  server.setErrorHandler((error: unknown, request, reply) => {
+    if (error instanceof ApiError) return reply.code(error.status).type('application/json').send(error.toJSON());
+    const err = error as { statusCode?: number; code?: string; message?: string; validation?: unknown };
+    if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.statusCode === 413) {
+      return reply.code(413).send(new ApiError(413, ErrorCode.BadRequest, err.message ?? 'Request body too large').toJSON());
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      const code = err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? ErrorCode.InvalidJson : ErrorCode.BadRequest;
+      return reply.code(err.statusCode).send(new ApiError(err.statusCode, code, err.message ?? 'Bad request').toJSON());
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).send(new ApiError(500, ErrorCode.InternalFailure, 'Internal server error; the server log has details.').toJSON());
+  });
+
+  // Unknown routes answer 404 without a JSON `code`: connectapi reads that as "endpoint does not
+  // exist" (and falls back to legacy routes), unlike a missing object's 404.
+  server.setNotFoundHandler((request, reply) => {
+    reply.code(404).type('text/plain; charset=utf-8').send(`404 page not found: ${request.method} ${request.url.split('?')[0]}\n`);
+  });
+
+  for (const route of routes) await route(server, app);
+  return server;
+}
+
+/** Public URL helpers shared by every route that renders content_url/dashboard_url. */
+export function publicBase(app: App, request: FastifyRequest): string {
+  const configured = app.config.get('Server.Address');
+  if (configured) return configured.endsWith('/') ? configured : configured + '/';
+  const proto = request.protocol;
+  const host = request.headers.host ?? `localhost:${app.config.listenAddress().port}`;
+  return `${proto}://${host}/`;
+}
+
+export function contentUrls(app: App, request: FastifyRequest) {
+  const base = publicBase(app, request);
+  return {
+    contentUrl: (guid: string) => `${base}content/${guid}/`,
+    dashboardUrl: (guid: string) => `${base}connect/#/apps/${guid}`,
+  };
+}

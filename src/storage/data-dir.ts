@@ -1,0 +1,40 @@
+import path from 'node:path';
+
+/** The data directory layout (ARCHITECTURE §3); the same on local disk and shared storage. */
+export class DataDir {
+  constructor(readonly root: string) {}
+
+  bundlesDir(contentId: number) {
+    return path.join(this.root, 'bundles', String(contentId));
+  }
+
+  bundleArchive(contentId: number, bundleId: number) {
+    return path.join(this.bundlesDir(contentId), `${bundleId}.tar.gz`);
+  }
+
+  appsDir(contentId: number) {
+    return path.join(this.root, 'apps', String(contentId));
+  }
+
+  /** The extracted bundle, read-only to content processes. */
+  appDir(contentId: number, bundleId: number) {
+    return path.join(this.appsDir(contentId), String(bundleId));
+  }
+
+  jobsDir(contentId: number) {
+    return path.join(this.root, 'jobs', String(contentId));
+  }
+
+  outputDir(contentId: number) {
+    return path.join(this.root, 'output', String(contentId));
+  }
+
+  secretKeyFile() {
+    return path.join(this.root, 'secret.key');
+  }
+
+  /** Everything stored for one content item, removed when the item is deleted. */
+  contentDirs(contentId: number) {
+    return [this.bundlesDir(contentId), this.appsDir(contentId), this.jobsDir(contentId), this.outputDir(contentId)];
+  }
+}

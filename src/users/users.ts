@@ -1,0 +1,248 @@
+import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
+import { sql, type Kysely } from 'kysely';
+import type { Database, User } from '../db/schema.js';
+import { badRequest, conflict, ErrorCode, notFound } from '../http/errors.js';
+import { apiTime, newGuid, nowIso, randomToken, sha256Hex } from '../util/ids.js';
+
+export type Role = User['user_role'];
+export const ROLES: readonly Role[] = ['viewer', 'publisher', 'administrator'];
+const ROLE_RANK: Record<Role, number> = { viewer: 0, publisher: 1, administrator: 2 };
+export const roleAtLeast = (user: Pick<User, 'user_role'>, role: Role) => ROLE_RANK[user.user_role] >= ROLE_RANK[role];
+
+const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+const PROHIBITED_USERNAMES = new Set(['connect', 'apps', 'users', 'groups', 'setpassword', 'user-completion', 'admin-only']);
+
+export interface NewUserInput {
+  username: string;
+  password?: string | null;
+  email?: string;
+  first_name?: string;
+  last_name?: string;
+  user_role?: Role;
+}
+
+/** The v1 `User` object clients read (rsconnect, posit-sdk, connectapi). */
+export function userJson(user: User) {
+  return {
+    guid: user.guid,
+    username: user.username,
+    email: user.email,
+    first_name: user.first_name,
+    last_name: user.last_name,
+    user_role: user.user_role,
+    created_time: apiTime(user.created_time),
+    updated_time: apiTime(user.updated_time),
+    active_time: apiTime(user.active_time),
+    confirmed: user.confirmed === 1,
+    locked: user.locked === 1,
+  };
+}
+
+export function validatePassword(password: string): void {
+  if (password.length < 8) throw badRequest('The password must be at least 8 characters long.', ErrorCode.InvalidParameter);
+}
+
+export class Users {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async count(): Promise<number> {
+    const row = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async create(input: NewUserInput): Promise<User> {
+    const username = input.username?.trim() ?? '';
+    if (!USERNAME.test(username)) {
+      throw badRequest(
+        `Invalid username ${JSON.stringify(username)}: use 1–64 letters, digits, ".", "_", "@" or "-", starting with a letter or digit.`,
+        ErrorCode.InvalidParameter,
+      );
+    }
+    if (PROHIBITED_USERNAMES.has(username.toLowerCase())) throw badRequest(`The username "${username}" is reserved.`, ErrorCode.InvalidParameter);
+    if (input.user_role && !ROLES.includes(input.user_role)) {
+      throw badRequest(`Invalid user_role ${JSON.stringify(input.user_role)}: use viewer, publisher or administrator.`, ErrorCode.InvalidParameter);
+    }
+    if (await this.findByUsername(username)) throw conflict(`A user named "${username}" already exists.`, ErrorCode.DuplicateName);
+    let passwordHash: string | null = null;
+    if (input.password) {
+      validatePassword(input.password);
+      passwordHash = await argon2Hash(input.password);
+    }
+    const now = nowIso();
+    return this.db
+      .insertInto('users')
+      .values({
+        guid: newGuid(),
+        username,
+        email: input.email ?? '',
+        first_name: input.first_name ?? '',
+        last_name: input.last_name ?? '',
+        user_role: input.user_role ?? 'viewer',
+        password_hash: passwordHash,
+        locked: 0,
+        confirmed: 1,
+        created_time: now,
+        updated_time: now,
+        active_time: null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  findByUsername(username: string): Promise<User | undefined> {
+    return this.db.selectFrom('users').selectAll().where(sql<string>`lower(username)`, '=', username.toLowerCase()).executeTakeFirst();
+  }
+
+  findByGuid(guid: string): Promise<User | undefined> {
+    return this.db.selectFrom('users').selectAll().where('guid', '=', guid).executeTakeFirst();
+  }
+
+  findById(id: number): Promise<User | undefined> {
+    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async get(guid: string): Promise<User> {
+    const user = await this.findByGuid(guid);
+    if (!user) throw notFound(`User ${guid} does not exist.`);
+    return user;
+  }
+
+  async list(opts: { prefix?: string; roles?: Role[]; locked?: boolean; offset: number; limit: number; ascending: boolean }) {
+    let query = this.db.selectFrom('users');
+    if (opts.prefix) {
+      const p = `${opts.prefix.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c)}%`;
+      query = query.where((eb) =>
+        eb.or([
+          eb(sql`lower(username)`, 'like', sql`${p} escape '\\'`),
+          eb(sql`lower(first_name)`, 'like', sql`${p} escape '\\'`),
+          eb(sql`lower(last_name)`, 'like', sql`${p} escape '\\'`),
+          eb(sql`lower(email)`, 'like', sql`${p} escape '\\'`),
+        ]),
+      );
+    }
+    if (opts.roles?.length) query = query.where('user_role', 'in', opts.roles);
+    if (opts.locked !== undefined) query = query.where('locked', '=', opts.locked ? 1 : 0);
+    const total = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const rows = await query
+      .selectAll()
+      .orderBy(sql`lower(username)`, opts.ascending ? 'asc' : 'desc')
+      .offset(opts.offset)
+      .limit(opts.limit)
+      .execute();
+    return { rows, total: Number(total.n) };
+  }
+
+  async update(guid: string, changes: { email?: string; first_name?: string; last_name?: string; user_role?: Role; username?: string }): Promise<User> {
+    const user = await this.get(guid);
+    if (changes.user_role !== undefined && !ROLES.includes(changes.user_role)) {
+      throw badRequest(`Invalid user_role ${JSON.stringify(changes.user_role)}: use viewer, publisher or administrator.`, ErrorCode.InvalidParameter);
+    }
+    if (changes.username !== undefined && changes.username.toLowerCase() !== user.username.toLowerCase()) {
+      if (!USERNAME.test(changes.username)) throw badRequest(`Invalid username ${JSON.stringify(changes.username)}.`, ErrorCode.InvalidParameter);
+      if (await this.findByUsername(changes.username)) throw conflict(`A user named "${changes.username}" already exists.`, ErrorCode.DuplicateName);
+    }
+    return this.db
+      .updateTable('users')
+      .set({ ...changes, updated_time: nowIso() })
+      .where('id', '=', user.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  async setPassword(userId: number, password: string): Promise<void> {
+    validatePassword(password);
+    await this.db.updateTable('users').set({ password_hash: await argon2Hash(password), updated_time: nowIso() }).where('id', '=', userId).execute();
+  }
+
+  async setLocked(guid: string, locked: boolean): Promise<User> {
+    const user = await this.get(guid);
+    const updated = await this.db
+      .updateTable('users')
+      .set({ locked: locked ? 1 : 0, updated_time: nowIso() })
+      .where('id', '=', user.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    // A locked account loses its browser sessions at once; its keys stop working via the locked check.
+    if (locked) await this.db.deleteFrom('sessions').where('user_id', '=', user.id).execute();
+    return updated;
+  }
+
+  /** Password sign-in. Returns null for any failure so callers cannot leak which part was wrong. */
+  async verifyPassword(username: string, password: string): Promise<User | null> {
+    const user = await this.findByUsername(username);
+    if (!user?.password_hash || user.locked) return null;
+    return (await argon2Verify(user.password_hash, password)) ? user : null;
+  }
+
+  async touch(user: User): Promise<void> {
+    // Only write when stale: every authenticated request would otherwise be a write.
+    const now = Date.now();
+    if (user.active_time && now - Date.parse(user.active_time) < 60_000) return;
+    await this.db.updateTable('users').set({ active_time: new Date(now).toISOString() }).where('id', '=', user.id).execute();
+  }
+
+  // API keys: random, shown once, stored as a hash, revocable; a user may hold several.
+
+  async createApiKey(userId: number, name: string): Promise<{ key: string; id: number }> {
+    const key = randomToken(24);
+    const row = await this.db
+      .insertInto('api_keys')
+      .values({ user_id: userId, name: name || 'API key', key_hash: sha256Hex(key), key_hint: key.slice(0, 4), created_time: nowIso(), last_used_time: null })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return { key, id: row.id };
+  }
+
+  listApiKeys(userId: number) {
+    return this.db.selectFrom('api_keys').select(['id', 'name', 'key_hint', 'created_time', 'last_used_time']).where('user_id', '=', userId).orderBy('id').execute();
+  }
+
+  async deleteApiKey(userId: number, keyId: number): Promise<void> {
+    const result = await this.db.deleteFrom('api_keys').where('user_id', '=', userId).where('id', '=', keyId).executeTakeFirst();
+    if (!result.numDeletedRows) throw notFound(`API key ${keyId} does not exist.`);
+  }
+
+  async userForApiKey(key: string): Promise<User | null> {
+    const row = await this.db
+      .selectFrom('api_keys')
+      .innerJoin('users', 'users.id', 'api_keys.user_id')
+      .selectAll('users')
+      .select(['api_keys.id as key_id', 'api_keys.last_used_time as key_last_used'])
+      .where('api_keys.key_hash', '=', sha256Hex(key))
+      .executeTakeFirst();
+    if (!row || row.locked) return null;
+    const { key_id, key_last_used, ...user } = row;
+    if (!key_last_used || Date.now() - Date.parse(key_last_used) > 60_000) {
+      await this.db.updateTable('api_keys').set({ last_used_time: nowIso() }).where('id', '=', key_id).execute();
+    }
+    return user;
+  }
+
+  // Browser sessions: the cookie holds a random token; the table holds its hash and a CSRF token.
+
+  async createSession(userId: number, lifetimeMs: number): Promise<{ token: string; csrf: string; expiresAt: number }> {
+    const token = randomToken();
+    const csrf = randomToken(18);
+    const expiresAt = Date.now() + lifetimeMs;
+    await this.db.insertInto('sessions').values({ id: sha256Hex(token), user_id: userId, csrf_token: csrf, created_time: nowIso(), expires_at: expiresAt }).execute();
+    await this.db.deleteFrom('sessions').where('expires_at', '<', Date.now()).execute();
+    return { token, csrf, expiresAt };
+  }
+
+  async session(token: string): Promise<{ user: User; csrf: string } | null> {
+    const row = await this.db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .selectAll('users')
+      .select(['sessions.csrf_token', 'sessions.expires_at'])
+      .where('sessions.id', '=', sha256Hex(token))
+      .executeTakeFirst();
+    if (!row || row.expires_at < Date.now() || row.locked) return null;
+    const { csrf_token, expires_at, ...user } = row;
+    return { user, csrf: csrf_token };
+  }
+
+  async deleteSession(token: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('id', '=', sha256Hex(token)).execute();
+  }
+}

@@ -1,0 +1,112 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { createApp, type App } from '../../src/app.js';
+import { Config } from '../../src/config/config.js';
+import type { SettingKey } from '../../src/config/settings.js';
+import { buildServer } from '../../src/http/server.js';
+import { ROUTES } from '../../src/http/routes.js';
+import { createDatabase, startPostgres } from './postgres.js';
+
+export type Provider = 'sqlite' | 'postgres';
+
+/** Which databases the API suite runs against: both unless LECTERN_TEST_DATABASES narrows it. */
+export const PROVIDERS: Provider[] = (process.env.LECTERN_TEST_DATABASES ?? 'sqlite,postgres').split(',').map((s) => s.trim()) as Provider[];
+
+let postgres: Promise<{ url: string; stop(): Promise<void> }> | null = null;
+
+/** One PostgreSQL server per test process, a fresh database per Lectern instance. */
+export async function postgresDatabaseUrl(): Promise<string> {
+  postgres ??= startPostgres();
+  const server = await postgres;
+  return createDatabase(server.url, `lectern_${Date.now()}_${Math.floor(Math.random() * 1e6)}`);
+}
+
+export async function stopPostgres() {
+  if (postgres) await (await postgres).stop();
+  postgres = null;
+}
+
+export interface TestServer {
+  app: App;
+  server: FastifyInstance;
+  url: string;
+  dataDir: string;
+  adminKey: string;
+  /** fetch against the server with the admin key unless headers say otherwise. */
+  api(pathname: string, init?: RequestInit & { json?: unknown; key?: string | null }): Promise<Response>;
+  /** A new user of the given role with an API key. */
+  addUser(username: string, role: 'viewer' | 'publisher' | 'administrator'): Promise<{ key: string; guid: string; id: number }>;
+  stop(): Promise<void>;
+}
+
+export async function startLectern(provider: Provider, overrides: Partial<Record<SettingKey, string>> = {}, shared?: { dataDir: string; databaseUrl?: string }): Promise<TestServer> {
+  const dataDir = shared?.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'lectern-test-')));
+  const databaseUrl = provider === 'postgres' ? (shared?.databaseUrl ?? (await postgresDatabaseUrl())) : '';
+  const config = Config.load({
+    env: {},
+    overrides: {
+      'HTTP.Listen': '127.0.0.1:0',
+      'Server.DataDir': dataDir,
+      'Database.Provider': provider,
+      'Postgres.URL': databaseUrl,
+      'Logging.Level': 'silent',
+      'Tasks.PollInterval': '1s',
+      ...overrides,
+    },
+  });
+  const app = await createApp(config);
+  const server = await buildServer(app, ROUTES);
+  await server.listen({ host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+  let admin = await app.users.findByUsername('admin');
+  admin ??= await app.users.create({ username: 'admin', password: 'admin-password', user_role: 'administrator', email: 'admin@example.org' });
+  const { key: adminKey } = await app.users.createApiKey(admin.id, 'tests');
+
+  const api: TestServer['api'] = (pathname, init = {}) => {
+    const headers = new Headers(init.headers);
+    const key = init.key === undefined ? adminKey : init.key;
+    if (key) headers.set('authorization', `Key ${key}`);
+    let body = init.body;
+    if (init.json !== undefined) {
+      headers.set('content-type', 'application/json');
+      body = JSON.stringify(init.json);
+    }
+    return fetch(url + pathname, { ...init, headers, body, redirect: init.redirect ?? 'manual' });
+  };
+
+  return {
+    app,
+    server,
+    url,
+    dataDir,
+    adminKey,
+    api,
+    async addUser(username, role) {
+      const user = await app.users.create({ username, password: `${username}-password`, user_role: role });
+      const { key } = await app.users.createApiKey(user.id, 'tests');
+      return { key, guid: user.guid, id: user.id };
+    },
+    async stop() {
+      await server.close();
+      await app.close();
+      if (!shared) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls a task to completion the way clients do (wait=1, advancing first). */
+export async function waitForTask(t: TestServer, taskId: string, key?: string): Promise<{ output: string[]; code: number; error: string; finished: boolean; result: unknown }> {
+  const output: string[] = [];
+  let first = 0;
+  for (let i = 0; i < 120; i++) {
+    const res = await t.api(`/__api__/v1/tasks/${taskId}?first=${first}&wait=1`, { key });
+    const body = (await res.json()) as { output: string[]; last: number; finished: boolean; code: number; error: string; result: unknown };
+    output.push(...body.output);
+    first = body.last;
+    if (body.finished) return { ...body, output };
+  }
+  throw new Error(`task ${taskId} did not finish; output so far:\n${output.join('\n')}`);
+}
