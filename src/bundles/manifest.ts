@@ -1,11 +1,21 @@
-import { isAppMode, normalizeAppMode, type AppMode } from '../content/app-modes.js';
+import { normalizeAppMode, type AppMode } from '../content/app-modes.js';
 
+/** A manifest.json that cannot be used; `reason` is a sentence fit to show to the publisher. */
 export class ManifestError extends Error {
   constructor(readonly reason: string) {
     super(reason);
+    this.name = 'ManifestError';
   }
 }
 
+export interface PythonPackageManager {
+  name: string;
+  version?: string;
+  packageFile?: string;
+  allowUv?: boolean;
+}
+
+/** The parts of manifest.json (connect-api.md §3.2–3.5) Lectern uses; everything else stays in `raw`. */
 export interface Manifest {
   version: number;
   locale?: string;
@@ -16,12 +26,19 @@ export interface Manifest {
   primaryHtml?: string;
   contentCategory: string;
   hasParameters: boolean;
-  python?: { version?: string; packageManager?: { name: string; version?: string; packageFile?: string; allowUv?: boolean } };
+  python?: { version?: string; packageManager?: PythonPackageManager };
   quarto?: { version?: string; engines: string[] };
+  /** From the top-level `platform`, which is the R version. */
   r?: { version?: string };
   jupyter: { hideAllInput: boolean; hideTaggedInput: boolean };
-  environment: { image?: string; environmentManagement: { python?: boolean; r?: boolean }; pythonRequires?: string; rRequires?: string };
+  environment: {
+    image?: string;
+    environmentManagement: { python?: boolean; r?: boolean };
+    pythonRequires?: string;
+    rRequires?: string;
+  };
   packages: Record<string, unknown> | null;
+  /** Keys of the `files` map, without R's `./` prefix; may be empty or incomplete. */
   files: string[];
   raw: Record<string, unknown>;
 }
@@ -30,80 +47,101 @@ type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** Parses manifest.json; nulls and missing optional keys are tolerated, wrong types are not. */
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'object':
+      return 'an object';
+    case 'number':
+      return `the number ${value}`;
+    case 'boolean':
+      return `${value}`;
+    case 'string':
+      return `the string ${JSON.stringify(value)}`;
+    default:
+      return typeof value;
+  }
+}
+
+function fail(reason: string): never {
+  throw new ManifestError(`manifest.json: ${reason}`);
+}
+
+// Readers for optional fields: undefined and null both mean "not given"; any other wrong type is an error.
+function object(value: unknown, field: string): Obj | undefined {
+  if (value === undefined || value === null) return undefined;
+  return isObj(value) ? value : fail(`${field} must be an object, not ${describe(value)}`);
+}
+
+function string(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'string' ? value : fail(`${field} must be a string, not ${describe(value)}`);
+}
+
+function bool(value: unknown, field: string): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'boolean' ? value : fail(`${field} must be true or false, not ${describe(value)}`);
+}
+
+function stringList(value: unknown, field: string): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) return fail(`${field} must be a list of strings, not ${describe(value)}`);
+  return value.map((item, i) => string(item, `${field}[${i}]`) ?? fail(`${field}[${i}] must be a string, not null`));
+}
+
+const stripDotSlash = (p: string) => p.replace(/^(?:\.\/)+/, '');
+
+/** Parses and validates manifest.json, tolerating nulls and missing optional keys as both clients write them. */
 export function parseManifest(text: string): Manifest {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (err) {
     throw new ManifestError(`manifest.json is not valid JSON: ${(err as Error).message}`);
   }
-  if (!isObj(raw)) throw new ManifestError('manifest.json must contain a JSON object');
-  const object = (value: unknown, field: string): Obj | undefined => {
-    if (value === undefined || value === null) return undefined;
-    if (!isObj(value)) throw new ManifestError(`manifest.json: ${field} must be an object`);
-    return value;
-  };
-  const string = (value: unknown, field: string): string | undefined => {
-    if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'string') throw new ManifestError(`manifest.json: ${field} must be a string, not ${JSON.stringify(value)}`);
-    return value;
-  };
-  const bool = (value: unknown, field: string): boolean | undefined => {
-    if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'boolean') throw new ManifestError(`manifest.json: ${field} must be true or false`);
-    return value;
-  };
+  if (!isObj(raw)) throw new ManifestError(`manifest.json must contain a JSON object, not ${describe(raw)}`);
 
-  const metadata = object(raw.metadata, 'metadata');
-  if (!metadata) throw new ManifestError('manifest.json: metadata is missing');
-  const modeText = string(metadata.appmode, 'metadata.appmode');
-  if (!modeText) throw new ManifestError('manifest.json: metadata.appmode is missing');
-  const mode = normalizeAppMode(modeText);
-  if (!isAppMode(mode) || mode === 'unknown') throw new ManifestError(`manifest.json: metadata.appmode '${modeText}' is not a known app mode`);
+  const version = raw.version ?? 1;
+  if (typeof version !== 'number' || !Number.isInteger(version)) fail(`version must be an integer, not ${describe(version)}`);
 
-  const version = raw.version === undefined || raw.version === null ? 1 : raw.version;
-  if (typeof version !== 'number') throw new ManifestError('manifest.json: version must be a number');
+  const metadata = object(raw.metadata, 'metadata') ?? fail('metadata is missing');
+  const modeName = string(metadata.appmode, 'metadata.appmode');
+  if (modeName === undefined || modeName === '') fail('metadata.appmode is missing');
+  const appMode = normalizeAppMode(modeName);
+  if (appMode === undefined) fail(`metadata.appmode '${modeName}' is not a known app mode`);
+  if (appMode === 'unknown') fail("metadata.appmode 'unknown' cannot be deployed");
 
   const python = object(raw.python, 'python');
-  const pm = object(python?.package_manager, 'python.package_manager');
+  const packageManager = object(python?.package_manager, 'python.package_manager');
   const quarto = object(raw.quarto, 'quarto');
-  const engines = quarto?.engines ?? [];
-  if (!Array.isArray(engines) || engines.some((e) => typeof e !== 'string')) throw new ManifestError('manifest.json: quarto.engines must be a list of strings');
   const jupyter = object(raw.jupyter, 'jupyter');
   const environment = object(raw.environment, 'environment');
   const management = object(environment?.environment_management, 'environment.environment_management');
-  const envPython = object(environment?.python, 'environment.python');
-  const envR = object(environment?.r, 'environment.r');
-  const packages = raw.packages === undefined || raw.packages === null ? null : object(raw.packages, 'packages')!;
-  const files = object(raw.files, 'files');
   const platform = string(raw.platform, 'platform');
+  const files = object(raw.files, 'files');
 
   return {
     version,
     locale: string(raw.locale, 'locale'),
     platform,
-    appMode: mode,
+    appMode,
     entrypoint: string(metadata.entrypoint, 'metadata.entrypoint'),
     primaryRmd: string(metadata.primary_rmd, 'metadata.primary_rmd'),
     primaryHtml: string(metadata.primary_html, 'metadata.primary_html'),
     contentCategory: string(metadata.content_category, 'metadata.content_category') ?? '',
     hasParameters: bool(metadata.has_parameters, 'metadata.has_parameters') ?? false,
-    python: python
-      ? {
-          version: string(python.version, 'python.version'),
-          packageManager: pm
-            ? {
-                name: string(pm.name, 'python.package_manager.name') ?? 'pip',
-                version: string(pm.version, 'python.package_manager.version'),
-                packageFile: string(pm.package_file, 'python.package_manager.package_file'),
-                allowUv: bool(pm.allow_uv, 'python.package_manager.allow_uv'),
-              }
-            : undefined,
-        }
-      : undefined,
-    quarto: quarto ? { version: string(quarto.version, 'quarto.version'), engines: engines as string[] } : undefined,
-    r: platform || packages ? { version: platform } : undefined,
+    python: python && {
+      version: string(python.version, 'python.version'),
+      packageManager: packageManager && {
+        name: string(packageManager.name, 'python.package_manager.name') ?? 'pip',
+        version: string(packageManager.version, 'python.package_manager.version'),
+        packageFile: string(packageManager.package_file, 'python.package_manager.package_file'),
+        allowUv: bool(packageManager.allow_uv, 'python.package_manager.allow_uv'),
+      },
+    },
+    quarto: quarto && { version: string(quarto.version, 'quarto.version'), engines: stringList(quarto.engines, 'quarto.engines') },
+    r: platform === undefined ? undefined : { version: platform },
     jupyter: {
       hideAllInput: bool(jupyter?.hide_all_input, 'jupyter.hide_all_input') ?? false,
       hideTaggedInput: bool(jupyter?.hide_tagged_input, 'jupyter.hide_tagged_input') ?? false,
@@ -114,20 +152,26 @@ export function parseManifest(text: string): Manifest {
         python: bool(management?.python, 'environment.environment_management.python'),
         r: bool(management?.r, 'environment.environment_management.r'),
       },
-      pythonRequires: string(envPython?.requires, 'environment.python.requires'),
-      rRequires: string(envR?.requires, 'environment.r.requires'),
+      pythonRequires: string(object(environment?.python, 'environment.python')?.requires, 'environment.python.requires'),
+      rRequires: string(object(environment?.r, 'environment.r')?.requires, 'environment.r.requires'),
     },
-    packages,
-    files: files ? Object.keys(files).map((f) => f.replace(/^(\.\/)+/, '')).filter(Boolean) : [],
+    packages: object(raw.packages, 'packages') ?? null,
+    files: files ? [...new Set(Object.keys(files).map(stripDotSlash).filter((f) => f !== ''))] : [],
     raw,
   };
 }
 
-/** The HTML document served at the root of static content. */
-export function primaryDocument(manifest: Pick<Manifest, 'primaryHtml' | 'entrypoint'>, fileList: string[]): string | null {
-  if (manifest.primaryHtml) return manifest.primaryHtml.replace(/^\.\//, '');
-  if (manifest.entrypoint && /\.html?$/i.test(manifest.entrypoint)) return manifest.entrypoint.replace(/^\.\//, '');
-  for (const index of ['index.html', 'index.htm']) if (fileList.includes(index)) return index;
-  const html = fileList.filter((f) => /\.html?$/i.test(f) && !f.includes('/'));
+const isHtml = (f: string) => /\.html?$/i.test(f);
+
+/**
+ * The document served at the root of `static` content: primary_html, else an HTML entrypoint,
+ * else index.html/index.htm, else the only HTML file; null when none of these applies.
+ */
+export function primaryDocument(manifest: Pick<Manifest, 'primaryHtml' | 'entrypoint'>, fileList: readonly string[]): string | null {
+  if (manifest.primaryHtml) return stripDotSlash(manifest.primaryHtml);
+  if (manifest.entrypoint && isHtml(manifest.entrypoint)) return stripDotSlash(manifest.entrypoint);
+  const files = fileList.map(stripDotSlash);
+  for (const index of ['index.html', 'index.htm']) if (files.includes(index)) return index;
+  const html = files.filter(isHtml);
   return html.length === 1 ? html[0]! : null;
 }

@@ -1,4 +1,5 @@
 // Every app mode the clients know (connect-api.md §3.4), with the integer ordinals of v0 records.
+// Ordinal 19 is unassigned in the clients.
 const ORDINALS = {
   unknown: 0,
   shiny: 1,
@@ -23,24 +24,41 @@ const ORDINALS = {
 } as const;
 
 export type AppMode = keyof typeof ORDINALS;
-export const APP_MODES = Object.keys(ORDINALS) as readonly AppMode[];
+export type AppModeKind = 'static' | 'rendered' | 'interactive' | 'unknown';
 
-export const isAppMode = (s: unknown): s is AppMode => typeof s === 'string' && Object.hasOwn(ORDINALS, s);
+export const APP_MODES: readonly AppMode[] = Object.freeze(Object.keys(ORDINALS) as AppMode[]);
 
-export function normalizeAppMode(s: string): string {
-  return s === 'nodejs-api' ? 'nodejs' : s;
+const ALIASES: Readonly<Record<string, AppMode>> = { 'nodejs-api': 'nodejs' };
+
+export function isAppMode(s: unknown): s is AppMode {
+  return typeof s === 'string' && Object.hasOwn(ORDINALS, s);
 }
 
-export const appModeOrdinal = (mode: string): number => (isAppMode(mode) ? ORDINALS[mode] : 0);
+/** The app mode named by `s`, accepting client aliases; undefined when it is not one. */
+export function normalizeAppMode(s: string): AppMode | undefined {
+  const mode = Object.hasOwn(ALIASES, s) ? ALIASES[s] : s;
+  return isAppMode(mode) ? mode : undefined;
+}
+
+/** The v0 integer for a mode; stored values that are not a known mode map to 0 (unknown). */
+export function appModeOrdinal(mode: string): number {
+  const known = normalizeAppMode(mode);
+  return known ? ORDINALS[known] : 0;
+}
 
 export function appModeFromOrdinal(n: number): AppMode | undefined {
   return APP_MODES.find((m) => ORDINALS[m] === n);
 }
 
-const RENDERED = new Set<AppMode>(['rmd-static', 'jupyter-static', 'quarto-static']);
+const RENDERED: ReadonlySet<AppMode> = new Set(['rmd-static', 'jupyter-static', 'quarto-static']);
 
-export function appModeKind(mode: string): 'static' | 'rendered' | 'interactive' | 'unknown' {
-  if (mode === 'static') return 'static';
-  if (!isAppMode(mode) || mode === 'unknown') return 'unknown';
-  return RENDERED.has(mode) ? 'rendered' : 'interactive';
+/**
+ * static: files served as they are; rendered: a document rendered on the server, then served;
+ * interactive: a process serving each visit (posit-sdk `is_interactive`); unknown: not deployable.
+ */
+export function appModeKind(mode: string): AppModeKind {
+  const known = normalizeAppMode(mode);
+  if (known === undefined || known === 'unknown') return 'unknown';
+  if (known === 'static') return 'static';
+  return RENDERED.has(known) ? 'rendered' : 'interactive';
 }
