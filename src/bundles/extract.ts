@@ -148,8 +148,7 @@ class Extraction {
   private readonly nodes = new Map<string, Kind>([['', 'dir']]);
   private readonly symlinks = new Map<string, string>();
   private failure: Error | undefined;
-  private rejectFailed!: (err: Error) => void;
-  private readonly failed = new Promise<never>((_, reject) => (this.rejectFailed = reject));
+  private readonly onFailure = new Set<(err: Error) => void>();
   private work: Promise<void> = Promise.resolve();
   private pending = 0;
   private wake: (() => void) | undefined;
@@ -157,9 +156,7 @@ class Extraction {
   constructor(
     private readonly root: string,
     private readonly limits: ExtractLimits,
-  ) {
-    this.failed.catch(() => {});
-  }
+  ) {}
 
   files(): string[] {
     return [...this.nodes].filter(([, kind]) => kind === 'file').map(([name]) => name).sort();
@@ -190,16 +187,22 @@ class Extraction {
       for await (const chunk of input) {
         if (this.failure) throw this.failure;
         if (streamed === 0 && chunk[0] === 0x1f && (chunk.length < 2 || chunk[1] === 0x8b)) {
-          throw new BundleError('bundle is not a gzip-compressed tar archive: it is compressed twice');
+          this.fail(new BundleError('bundle is not a gzip-compressed tar archive: it is compressed twice'));
+          throw this.failure;
         }
         streamed += chunk.length;
-        if (streamed > streamLimit) throw this.tooLarge();
-        if (!parser.write(chunk)) await Promise.race([new Promise((resolve) => parser.once('drain', resolve)), this.failed]);
-        if (this.pending > MAX_PENDING) await Promise.race([new Promise<void>((resolve) => (this.wake = resolve)), this.failed]);
+        if (streamed > streamLimit) {
+          this.fail(this.tooLarge());
+          throw this.failure;
+        }
+        if (!parser.write(chunk)) await this.unlessFailed(new Promise((resolve) => parser.once('drain', resolve)));
+        if (this.pending > MAX_PENDING) await this.unlessFailed(new Promise<void>((resolve) => (this.wake = resolve)));
       }
       if (this.failure) throw this.failure;
-      parser.end();
-      await Promise.race([parsed, this.failed]);
+      // Tar writers emit whole 512-byte blocks; node-tar silently drops a final partial header.
+      if (streamed % 512 !== 0) this.fail(new BundleError('bundle is not a valid tar archive: it ends in the middle of a block'));
+      else parser.end();
+      await this.unlessFailed(parsed);
     };
     try {
       const source = createReadStream(archivePath, { highWaterMark: 64 * KiB });
@@ -232,7 +235,29 @@ class Extraction {
   private fail(err: unknown): void {
     if (this.failure) return;
     this.failure = err instanceof Error ? err : new Error(String(err));
-    this.rejectFailed(this.failure);
+    for (const reject of this.onFailure) reject(this.failure);
+    this.onFailure.clear();
+  }
+
+  /**
+   * `promise`, or a rejection as soon as the extraction fails. (Not Promise.race with one long-lived
+   * promise: every race would stay attached to it, keeping each chunk it resolved with alive.)
+   */
+  private unlessFailed<T>(promise: Promise<T>): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      this.onFailure.add(reject);
+      promise.then(
+        (value) => {
+          this.onFailure.delete(reject);
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.onFailure.delete(reject);
+          reject(err);
+        },
+      );
+    });
   }
 
   private tooLarge(): BundleError {
@@ -342,7 +367,10 @@ class Extraction {
   private async replace(name: string, kind: Kind): Promise<void> {
     const existing = this.nodes.get(name);
     if (existing === undefined) return;
-    if (existing === 'dir' || kind === 'dir') throw new BundleError(`bundle has both a directory and a file named '${shown(name)}'`);
+    if (existing === 'dir' || kind === 'dir') {
+      const other = existing === 'symlink' || kind === 'symlink' ? 'a symbolic link' : 'a file';
+      throw new BundleError(`bundle has both a directory and ${other} named '${shown(name)}'`);
+    }
     await unlink(this.abs(name)); // unlink never follows a link
     this.nodes.delete(name);
     this.symlinks.delete(name);
@@ -364,7 +392,7 @@ class Extraction {
     try {
       const chunks = entry[Symbol.asyncIterator]();
       for (;;) {
-        const next = await Promise.race([chunks.next(), this.failed]);
+        const next = await this.unlessFailed(chunks.next());
         if (next.done) break;
         this.bytes += next.value.length;
         if (this.bytes > this.limits.maxBytes) throw this.tooLarge();

@@ -19,7 +19,7 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
     // Bundles are streamed to disk; this limit is for JSON and form bodies only.
     bodyLimit: 10 * 1024 * 1024,
     trustProxy: true,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
     return503OnClosing: true,
   });
 
