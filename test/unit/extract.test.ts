@@ -285,7 +285,7 @@ test('refuses input that is not a gzip-compressed tar', async (t) => {
   await refused(t, gzipSync(tar.subarray(0, 1200)), 'bundle is not a valid tar archive: it ends in the middle of a block');
   await refused(t, gzipSync(tar.subarray(0, 2048)), /^bundle is not a valid tar archive: Truncated input/);
   const corrupt = Buffer.from(tar);
-  corrupt[1024 + 10] ^= 0xff; // inside the second header: its checksum no longer matches
+  corrupt.writeUInt8(corrupt.readUInt8(1024 + 10) ^ 0xff, 1024 + 10); // inside the second header: its checksum no longer matches
   await refused(t, gzipSync(corrupt), /^bundle is not a valid tar archive: /);
 });
 
