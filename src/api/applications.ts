@@ -5,7 +5,7 @@ import { appModeOrdinal } from '../content/app-modes.js';
 import type { Content, Task, User } from '../db/schema.js';
 import { badRequest, ErrorCode, forbidden, invalidParameter } from '../http/errors.js';
 import { contentUrls, type RoutePlugin } from '../http/server.js';
-import { bundlesJson, enqueueDeploy, readUpload } from './bundles.js';
+import { bundlesJson, enqueueDeploy, receiveBundle } from './bundles.js';
 import { renderContent } from './content.js';
 
 // The legacy (v0) `/__api__/applications` surface and `/__api__/tasks/{id}`, still called by the
@@ -249,9 +249,7 @@ export const applicationRoutes: RoutePlugin = (server, app) => {
   server.post('/__api__/applications/:id/upload', async (request) => {
     const user = requireUser(request);
     const content = await app.content.getEditable((request.params as { id: string }).id, user);
-    const upload = await readUpload(request);
-    const bundle = await app.bundles.upload(content, user, upload.stream, upload.metadata);
-    await app.audit.record(user, 'upload_bundle', `Uploaded bundle ${bundle.id} (${bundle.size} bytes) for content ${content.guid}`);
+    const bundle = await receiveBundle(app, request, user, content);
     const v1 = (await bundlesJson(app, content, [bundle]))[0]!;
     return { ...v1, id: bundle.id, app_id: content.id, app_guid: content.guid, owner_id: bundle.created_by };
   });

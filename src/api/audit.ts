@@ -2,7 +2,7 @@ import { requireRole } from '../auth/principal.js';
 import { invalidParameter } from '../http/errors.js';
 import { publicBase, type RoutePlugin } from '../http/server.js';
 import { apiTime } from '../util/ids.js';
-import { boolParam, intParam } from './users.js';
+import { boolParam, intParam } from '../http/query.js';
 
 type Query = Record<string, string | undefined>;
 

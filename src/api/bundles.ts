@@ -13,7 +13,7 @@ import type { RoutePlugin } from '../http/server.js';
  * Multipart parts arrive in any order and the archive is streamed, so metadata that follows the
  * archive is read by `metadata()` once the archive has been consumed.
  */
-export async function readUpload(request: FastifyRequest): Promise<{ stream: Readable; metadata: () => Promise<Record<string, unknown>> }> {
+async function readUpload(request: FastifyRequest): Promise<{ stream: Readable; metadata: () => Promise<Record<string, unknown>> }> {
   if (!request.isMultipart()) return { stream: request.raw, metadata: async () => ({}) };
   let metadata: Record<string, unknown> = {};
   const parts = request.parts()[Symbol.asyncIterator]();
@@ -47,6 +47,14 @@ export async function readUpload(request: FastifyRequest): Promise<{ stream: Rea
     }
   }
   throw new ApiError(400, ErrorCode.BundleMissing, 'The multipart upload has no "archive" part.');
+}
+
+/** Stores the request's bundle for `content` (v1 and legacy upload routes alike). */
+export async function receiveBundle(app: App, request: FastifyRequest, user: User, content: Content): Promise<Bundle> {
+  const upload = await readUpload(request);
+  const bundle = await app.bundles.upload(content, user, upload.stream, upload.metadata);
+  await app.audit.record(user, 'upload_bundle', `Uploaded bundle ${bundle.id} (${bundle.size} bytes) for content ${content.guid}`);
+  return bundle;
 }
 
 export async function bundlesJson(app: App, content: Content, bundles: Bundle[]) {
@@ -87,9 +95,7 @@ export const bundleRoutes: RoutePlugin = (server, app) => {
   server.post('/__api__/v1/content/:guid/bundles', async (request) => {
     const user = requireUser(request);
     const content = await app.content.getEditable((request.params as { guid: string }).guid, user);
-    const upload = await readUpload(request);
-    const bundle = await app.bundles.upload(content, user, upload.stream, upload.metadata);
-    await app.audit.record(user, 'upload_bundle', `Uploaded bundle ${bundle.id} (${bundle.size} bytes) for content ${content.guid}`);
+    const bundle = await receiveBundle(app, request, user, content);
     return (await bundlesJson(app, content, [bundle]))[0];
   });
 

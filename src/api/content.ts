@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { rm } from 'node:fs/promises';
 import type { App } from '../app.js';
 import { noContent, requireUser } from '../auth/principal.js';
-import { contentJson, INCLUDES, type AppRole } from '../content/content.js';
+import { contentJson, INCLUDES } from '../content/content.js';
 import type { Content, User } from '../db/schema.js';
 import { badRequest, ErrorCode } from '../http/errors.js';
 import { contentUrls, publicBase, type RoutePlugin } from '../http/server.js';
@@ -49,7 +49,7 @@ export async function renderContent(app: App, request: FastifyRequest, user: Use
     const rows = await db.selectFrom('vanities').select(['content_id', 'path']).where('content_id', 'in', ids).execute();
     for (const r of rows) vanityById.set(r.content_id, r.path);
   }
-  const roles = await contentRoles(app, user, items);
+  const roles = await app.content.access.roles(user, items);
   const urls = contentUrls(app, request);
   const base = publicBase(app, request);
   return items.map((c) => {
@@ -64,29 +64,6 @@ export async function renderContent(app: App, request: FastifyRequest, user: Use
     if (includes.has('bookmarked')) extra.bookmarked = false;
     return contentJson(c, roles.get(c.id) ?? 'none', urls, extra);
   });
-}
-
-/** The caller's role on each item, in two queries whatever the list length. */
-async function contentRoles(app: App, user: User | null, items: Content[]): Promise<Map<number, AppRole>> {
-  const roles = new Map<number, AppRole>();
-  if (!user || items.length === 0) return roles;
-  const principals = await app.content.access.principalGuids(user);
-  const grants = await app.store.db
-    .selectFrom('content_permissions')
-    .select(['content_id', 'role'])
-    .where('principal_guid', 'in', principals)
-    .where('content_id', 'in', items.map((c) => c.id))
-    .execute();
-  const grantByContent = new Map<number, string[]>();
-  for (const g of grants) grantByContent.set(g.content_id, [...(grantByContent.get(g.content_id) ?? []), g.role]);
-  for (const c of items) {
-    const granted = grantByContent.get(c.id) ?? [];
-    roles.set(
-      c.id,
-      c.owner_id === user.id ? 'owner' : granted.includes('owner') || user.user_role === 'administrator' ? 'editor' : granted.length ? 'viewer' : 'none',
-    );
-  }
-  return roles;
 }
 
 export async function removeContentFiles(app: App, content: Content) {

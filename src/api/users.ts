@@ -4,31 +4,11 @@ import { noContent, requireRole, requireUser } from '../auth/principal.js';
 import type { Group, User } from '../db/schema.js';
 import { ApiError, badRequest, conflict, ErrorCode, forbidden, invalidParameter, notFound } from '../http/errors.js';
 import type { RoutePlugin } from '../http/server.js';
+import { boolParam, intParam, type Query } from '../http/query.js';
 import { roleAtLeast, ROLES, userJson, type Role } from '../users/users.js';
 import { apiTime, newGuid, nowIso } from '../util/ids.js';
 
-type Query = Record<string, string | undefined>;
-
 // ---- request parsing helpers ----
-
-/** An integer query parameter within [min, max]; a bad value is a 400 with code 25. */
-export function intParam(q: Query, name: string, fallback: number, min: number, max: number): number {
-  const raw = q[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^-?\d+$/.test(raw.trim())) throw invalidParameter(`Invalid ${name} ${JSON.stringify(raw)}: expected an integer.`);
-  const n = Number(raw);
-  if (n < min || n > max) throw invalidParameter(`Invalid ${name} ${n}: expected a value between ${min} and ${max}.`);
-  return n;
-}
-
-export function boolParam(q: Query, name: string, fallback: boolean): boolean {
-  const raw = q[name];
-  if (raw === undefined || raw === '') return fallback;
-  const v = raw.trim().toLowerCase();
-  if (v === 'true' || v === '1' || v === 'yes') return true;
-  if (v === 'false' || v === '0' || v === 'no') return false;
-  throw invalidParameter(`Invalid ${name} ${JSON.stringify(raw)}: expected true or false.`);
-}
 
 /** Offset paging as Connect does it: 1-based page_number, page_size default 20 and at most 500. */
 function offsetParams(q: Query) {

@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import type { Bundle, Content, Database, User } from '../db/schema.js';
 import { ApiError, conflict, ErrorCode, notFound } from '../http/errors.js';
 import type { DataDir } from '../storage/data-dir.js';
+import { formatBytes } from '../util/bytes.js';
 import { apiTime, nowIso } from '../util/ids.js';
 import { BundleError, extractBundle } from './extract.js';
 import { ManifestError, type Manifest } from './manifest.js';
@@ -173,14 +174,4 @@ export function bundleJson(bundle: Bundle, content: Content, creatorGuid: string
       ...metadata,
     },
   };
-}
-
-export function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${Number.isInteger(n) ? n : n.toFixed(1)} ${units[i]}`;
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
+import { formatBytes } from '../util/bytes.js';
 import { ManifestError, parseManifest, type Manifest } from './manifest.js';
 
 /** A bundle that cannot be accepted; `reason` is a sentence fit to show to the publisher. */
@@ -47,13 +48,6 @@ const OPEN_NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL 
 
 // Errors from the file system that the bundle's own content causes (names too long, and so on).
 const BUNDLE_FS_ERRORS = new Set(['ENAMETOOLONG', 'ELOOP', 'ENOTDIR', 'EISDIR', 'EEXIST', 'EINVAL', 'EILSEQ']);
-
-function formatBytes(n: number): string {
-  for (const [unit, size] of [['GiB', 1024 * MiB], ['MiB', MiB], ['KiB', KiB]] as const) {
-    if (n >= size) return `${Number((n / size).toFixed(n % size === 0 ? 0 : 1))} ${unit}`;
-  }
-  return `${n} bytes`;
-}
 
 /** A name as it may appear in a message: control characters escaped, very long names shortened. */
 function shown(name: string): string {

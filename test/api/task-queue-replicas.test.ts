@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -16,7 +16,7 @@ describe('several replicas on one PostgreSQL database', () => {
   test('share the task queue without running a task twice, and take over a dead replica\'s task', async () => {
     const databaseUrl = await postgresDatabaseUrl();
     const a = await startLectern('postgres', { 'Server.ReplicaName': 'replica-a', 'Tasks.LeaseTimeout': '2s' }, { dataDir: await tempDir(), databaseUrl });
-    const b2 = await startLectern('postgres', { 'Server.ReplicaName': 'replica-b', 'Tasks.LeaseTimeout': '2s' }, { dataDir: a.dataDir, databaseUrl });
+    const b = await startLectern('postgres', { 'Server.ReplicaName': 'replica-b', 'Tasks.LeaseTimeout': '2s' }, { dataDir: a.dataDir, databaseUrl });
     try {
       const content = (await (await a.api('/__api__/v1/content', { method: 'POST', json: { name: 'shared-queue' } })).json()) as { guid: string; id: string };
       const bundleIds: string[] = [];
@@ -30,13 +30,13 @@ describe('several replicas on one PostgreSQL database', () => {
       // Queue from both replicas at once; each task must run exactly once.
       const taskIds = await Promise.all(
         bundleIds.map(async (id, i) => {
-          const via = i % 2 ? a : b2;
+          const via = i % 2 ? a : b;
           const res = await via.api(`/__api__/v1/content/${content.guid}/deploy`, { method: 'POST', json: { bundle_id: id }, key: a.adminKey });
           return ((await res.json()) as { task_id: string }).task_id;
         }),
       );
       for (const id of taskIds) {
-        const result = await waitForTask(b2, id, a.adminKey);
+        const result = await waitForTask(b, id, a.adminKey);
         assert.equal(result.code, 0, result.output.join('\n'));
         assert.equal(result.output.filter((l) => l.startsWith('Building')).length, 1, `task ${id} ran once`);
       }
@@ -69,8 +69,9 @@ describe('several replicas on one PostgreSQL database', () => {
       assert.equal(failed.code, 1);
       assert.match(failed.error, /stopped responding/);
     } finally {
-      await b2.stop();
+      await b.stop();
       await a.stop();
+      await rm(a.dataDir, { recursive: true, force: true });
     }
   });
 });
