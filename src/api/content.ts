@@ -6,6 +6,7 @@ import { contentJson, INCLUDES } from '../content/content.js';
 import type { Content, User } from '../db/schema.js';
 import { badRequest, ErrorCode } from '../http/errors.js';
 import { contentUrls, publicBase, type RoutePlugin } from '../http/server.js';
+import { apiTime } from '../util/ids.js';
 
 type Include = (typeof INCLUDES)[number];
 
@@ -40,7 +41,7 @@ export async function renderContent(app: App, request: FastifyRequest, user: Use
       .execute();
     for (const r of rows) {
       const list = tagsById.get(r.content_id) ?? [];
-      list.push({ id: String(r.id), name: r.name, parent_id: r.parent_id === null ? null : String(r.parent_id), created_time: r.created_time, updated_time: r.updated_time });
+      list.push({ id: String(r.id), name: r.name, parent_id: r.parent_id === null ? null : String(r.parent_id), created_time: apiTime(r.created_time), updated_time: apiTime(r.updated_time) });
       tagsById.set(r.content_id, list);
     }
   }

@@ -54,20 +54,30 @@ export class Bundles {
           done(null, chunk);
         },
       });
+      // Not pipeline(body, …): that would destroy the request on a refusal, and with it the socket
+      // the 413 answer must go out on. The rest of a refused body is drained instead.
+      const stored = pipeline(meter, createWriteStream(pendingArchive, { flags: 'wx' }));
+      const forwardError = (err: Error) => meter.destroy(err);
+      body.once('error', forwardError);
+      body.pipe(meter);
       try {
-        await pipeline(body, meter, createWriteStream(pendingArchive, { flags: 'wx' }));
+        await stored;
       } catch (err) {
+        body.unpipe(meter);
         if (err instanceof UploadTooLarge) {
           body.resume();
           throw new ApiError(413, ErrorCode.BundleExtract, `The bundle is larger than the maximum upload size of ${formatBytes(limit)}.`);
         }
         throw err;
+      } finally {
+        body.off('error', forwardError);
       }
       const metadata = await readMetadata();
       if (size === 0) throw new ApiError(400, ErrorCode.BundleMissing, 'The request body is empty: upload the bundle as a gzip-compressed tar archive.');
       let manifest: Manifest;
+      let files: string[];
       try {
-        ({ manifest } = await extractBundle(pendingArchive, pendingApp, { maxBytes: this.limits.maxExtractedBytes, maxFiles: this.limits.maxFiles }));
+        ({ manifest, files } = await extractBundle(pendingArchive, pendingApp, { maxBytes: this.limits.maxExtractedBytes, maxFiles: this.limits.maxFiles }));
       } catch (err) {
         if (err instanceof ManifestError) throw new ApiError(400, ErrorCode.InvalidManifest, `Invalid manifest: ${err.reason}`);
         if (err instanceof BundleError) {
@@ -85,7 +95,8 @@ export class Bundles {
           created_time: nowIso(),
           size,
           metadata: JSON.stringify(fullMetadata),
-          manifest: JSON.stringify(manifest),
+          // The manifest's own `files` map is often empty or null; record what was really extracted.
+          manifest: JSON.stringify({ ...manifest, files }),
           app_mode: manifest.appMode,
           py_version: manifest.python?.version ?? null,
           r_version: manifest.r?.version ?? null,

@@ -201,6 +201,14 @@ for (const provider of PROVIDERS) {
       }
     });
 
+    test('the root of static content is the bundle\'s only HTML file when the manifest names none', async () => {
+      const content = await createContent('rendered-notebook');
+      const manifest = JSON.stringify({ version: 1, metadata: { appmode: 'static' }, files: {} });
+      const bundle = await json(await upload(content.guid, makeTarGz([{ name: 'manifest.json', content: manifest }, { name: 'report.html', content: '<p>report</p>' }])));
+      assert.equal((await deploy(content.guid, bundle.id)).code, 0);
+      assert.equal(await (await t.api(`/content/${content.guid}/`)).text(), '<p>report</p>');
+    });
+
     test('multipart upload with metadata', async () => {
       const content = await createContent('multipart-site');
       const form = new FormData();
