@@ -60,3 +60,10 @@ test('durations and sizes', () => {
   assert.equal(parseBytes('1.5MB'), 1_500_000);
   assert.equal(parseBytes('lots'), null);
 });
+
+test('docs/configuration.md is generated from the settings table and up to date', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { settingsMarkdown } = await import('../../src/config/docs.js');
+  const onDisk = await readFile(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  assert.equal(onDisk, settingsMarkdown(), 'run `npm run docs:config` after changing src/config/settings.ts');
+});
