@@ -109,6 +109,109 @@ export const SETTINGS = {
     min: 1,
     description: 'Tasks one replica runs at the same time.',
   },
+  'Python.Executable': {
+    type: 'list',
+    default: [],
+    description:
+      'A Python interpreter content may use (repeat the key for several). Each is probed for its version at start-up; ' +
+      'a missing one stops start-up. Empty = python3 from PATH, if there is one.',
+  },
+  'Python.VersionMatching': {
+    type: 'enum',
+    default: 'major-minor',
+    choices: ['major-minor', 'exact', 'nearest'],
+    description:
+      'How a bundle\'s Python version picks an interpreter: major-minor (same X.Y, closest patch), exact, or nearest (any version, closest).',
+  },
+  'Python.PackageManager': {
+    type: 'enum',
+    default: 'uv',
+    choices: ['uv', 'pip'],
+    description: 'Installs Python packages with uv (much faster; falls back to pip when no uv is found) or pip.',
+  },
+  'Python.UvExecutable': {
+    type: 'string',
+    default: '',
+    description: 'The uv binary. Empty = "uv" from PATH, else the one shipped by the PyPI uv package next to Lectern\'s own tools.',
+  },
+  'Python.PackageIndex': {
+    type: 'string',
+    default: '',
+    description: 'Package index URL for restores (pip --index-url / uv --index-url). Empty = the tool\'s default (pip.conf is respected).',
+  },
+  'Python.ExtraIndex': {
+    type: 'list',
+    default: [],
+    description: 'Extra package index URLs for restores (repeat the key for several).',
+  },
+  'R.Executable': {
+    type: 'list',
+    default: [],
+    description:
+      'An R installation (path to its R binary; repeat for several). Probed at start-up; a missing one stops start-up. Empty = R from PATH, if there is one.',
+  },
+  'R.VersionMatching': {
+    type: 'enum',
+    default: 'nearest',
+    choices: ['major-minor', 'exact', 'nearest'],
+    description: 'How a bundle\'s R version picks an installation: nearest (default), major-minor or exact.',
+  },
+  'R.Repository': {
+    type: 'list',
+    default: [],
+    description:
+      'CRAN-like repository URL used when a package names none (repeat for several; file:// URLs work). Repositories named in the bundle come first.',
+  },
+  'Quarto.Executable': {
+    type: 'list',
+    default: [],
+    description: 'A Quarto binary (repeat for several). Probed at start-up. Empty = quarto from PATH, if there is one.',
+  },
+  'Applications.RunAs': {
+    type: 'string',
+    default: 'lectern',
+    description:
+      'Unprivileged user that content processes run as when Lectern runs as root; created (as a system user) at start-up when missing.',
+  },
+  'Applications.Sandbox': {
+    type: 'bool',
+    default: 'true',
+    description:
+      'Run content in a bubblewrap sandbox (its bundle read-only, its environment, its job directory and a private /tmp). ' +
+      'Start-up stops when the sandbox does not work, unless this is false.',
+  },
+  'Applications.ProcessLimit': {
+    type: 'int',
+    default: '512',
+    min: 1,
+    description: 'Most processes and threads one content process tree may have (cgroup pids controller or RLIMIT_NPROC).',
+  },
+  'Scheduler.MinProcesses': { type: 'int', default: '0', min: 0, description: 'Worker processes kept running per content item, even when idle.' },
+  'Scheduler.MaxProcesses': { type: 'int', default: '3', min: 1, description: 'Most worker processes per content item on this replica.' },
+  'Scheduler.MinProcessesLimit': { type: 'int', default: '20', min: 0, description: 'Highest min_processes a publisher may set.' },
+  'Scheduler.MaxProcessesLimit': { type: 'int', default: '20', min: 1, description: 'Highest max_processes a publisher may set.' },
+  'Scheduler.MaxConnsPerProcess': {
+    type: 'int',
+    default: '20',
+    min: 1,
+    description: 'Concurrent connections one worker takes; beyond that requests wait for a worker with room.',
+  },
+  'Scheduler.LoadFactor': {
+    type: 'float',
+    default: '0.5',
+    min: 0,
+    description: 'Eagerness to start another worker: a new one starts when the busiest has load_factor × max_conns_per_process connections.',
+  },
+  'Scheduler.IdleTimeout': { type: 'duration', default: '5m', description: 'A worker with no connections for this long is stopped (above min_processes).' },
+  'Scheduler.InitTimeout': { type: 'duration', default: '60s', description: 'How long a new worker may take to accept connections before it is failed.' },
+  'Scheduler.ConnectionTimeout': { type: 'duration', default: '1h', description: 'A proxied connection with no data either way for this long is closed (0 = never).' },
+  'Scheduler.ReadTimeout': { type: 'duration', default: '1h', description: 'A proxied connection with no data from the client for this long is closed (0 = never).' },
+  'Scheduler.MemoryLimit': {
+    type: 'bytes',
+    default: '0',
+    description: 'Memory one content process tree may use before it is killed (0 = no limit). Content may set a lower or, up to MaxMemoryLimit, higher one.',
+  },
+  'Scheduler.MaxMemoryLimit': { type: 'bytes', default: '0', description: 'Highest memory_limit a publisher may set (0 = no cap).' },
   'Logging.Level': {
     type: 'enum',
     default: 'info',

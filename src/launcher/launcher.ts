@@ -1,0 +1,124 @@
+// The one interface every execution backend implements (local processes, Kubernetes Jobs).
+// A backend knows nothing of pooling, users or HTTP: it starts what a JobSpec describes and
+// reports on it. The scheduler and the task handlers sit on top.
+
+/** Connect's job tags (reference §5.7); the dashboard and clients show them. */
+export type JobTag =
+  | 'python_restore'
+  | 'packrat_restore'
+  | 'build_report'
+  | 'build_site'
+  | 'build_jupyter'
+  | 'run_app'
+  | 'run_api'
+  | 'run_python_api'
+  | 'run_fastapi_app'
+  | 'run_dash_app'
+  | 'run_streamlit'
+  | 'run_bokeh_app'
+  | 'run_panel_app'
+  | 'run_gradio_app'
+  | 'run_pyshiny_app'
+  | 'run_voila_app'
+  | 'render_shiny';
+
+export type JobKind = 'build' | 'render' | 'run';
+
+export interface JobMount {
+  /** Absolute path on the server (locally) or in the shared data volume. */
+  path: string;
+  readOnly: boolean;
+}
+
+export interface JobResources {
+  memoryLimitBytes?: number;
+  memoryRequestBytes?: number;
+  cpuLimit?: number;
+  cpuRequest?: number;
+  /** Processes and threads the job's process tree may have. */
+  maxProcesses?: number;
+}
+
+export interface JobSpec {
+  /** Unique, URL-safe; Connect's job "key". */
+  key: string;
+  kind: JobKind;
+  tag: JobTag;
+  contentId: number;
+  contentGuid: string;
+  bundleId: number;
+  /** argv: the executable and its arguments. */
+  command: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** Data-dir paths the job may see, besides the runtime and its interpreter. */
+  mounts: JobMount[];
+  /** A writable directory private to this job (HOME, scratch, logs). */
+  jobDir: string;
+  resources: JobResources;
+  /** run jobs: the backend assigns an address and passes it as LECTERN_HOST / LECTERN_PORT. */
+  listen: boolean;
+  /** Kubernetes only: image and service account. */
+  image?: string;
+  serviceAccount?: string;
+  labels?: Record<string, string>;
+}
+
+export interface JobAddress {
+  host: string;
+  port: number;
+}
+
+export interface JobHandle {
+  key: string;
+  /** Backend-specific id (pid locally, Job name in Kubernetes). */
+  remoteId: string;
+  hostname: string;
+  address?: JobAddress;
+  pid?: number;
+}
+
+export type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
+
+export interface JobStatus {
+  state: JobState;
+  exitCode?: number;
+  /** Why it failed, in words a publisher understands (e.g. "killed: memory limit of 256 MiB exceeded"). */
+  reason?: string;
+}
+
+export interface JobInfo {
+  key: string;
+  kind: JobKind;
+  tag: JobTag;
+  contentGuid: string;
+  remoteId: string;
+  hostname: string;
+  pid?: number;
+  startTime: Date;
+  state: JobState;
+  /** Cumulative CPU seconds and resident memory of the process tree, where known. */
+  cpuSeconds?: number;
+  memoryBytes?: number;
+}
+
+export interface LogLine {
+  source: 'stdout' | 'stderr';
+  timestamp: Date;
+  data: string;
+}
+
+export interface Launcher {
+  readonly name: string;
+  submit(spec: JobSpec): Promise<JobHandle>;
+  status(key: string): Promise<JobStatus>;
+  /** Resolves when the job has ended. */
+  wait(key: string): Promise<JobStatus>;
+  list(filter?: { contentGuid?: string }): Promise<JobInfo[]>;
+  logs(key: string, options?: { follow?: boolean; signal?: AbortSignal }): AsyncIterable<LogLine>;
+  /** SIGTERM, then SIGKILL after the grace period. */
+  stop(key: string, options?: { graceMs?: number }): Promise<void>;
+  /** After a restart: adopt or clean up what the previous server process left. */
+  reconcile(): Promise<void>;
+  close(): Promise<void>;
+}
