@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
 import { Bundles } from './bundles/bundles.js';
 import type { Config } from './config/config.js';
@@ -10,6 +11,12 @@ import { DataDir } from './storage/data-dir.js';
 import { LocalTaskEvents, PostgresTaskEvents, type TaskEvents } from './tasks/events.js';
 import { TaskQueue } from './tasks/queue.js';
 import { Users } from './users/users.js';
+import { ContentExecution } from './execution/content-execution.js';
+import { Jobs } from './jobs/jobs.js';
+import { LocalLauncher } from './launcher/local/local-launcher.js';
+import { Sandbox } from './launcher/local/sandbox.js';
+import { Interpreters } from './runtimes/interpreters.js';
+import { Scheduler } from './scheduler/scheduler.js';
 
 export const LECTERN_VERSION = '0.1.0';
 
@@ -24,6 +31,12 @@ export interface App {
   bundles: Bundles;
   queue: TaskQueue;
   audit: AuditLog;
+  interpreters: Interpreters;
+  jobs: Jobs;
+  execution: ContentExecution;
+  scheduler: Scheduler;
+  /** Public base URL for CONNECT_SERVER; set once the server listens. */
+  serverUrl: { value: string };
   close(): Promise<void>;
 }
 
@@ -55,20 +68,70 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     concurrency: config.get('Tasks.Concurrency'),
     log: options.log,
   });
-  registerDeployTasks(queue, { db, bundles, audit });
-  if (options.runTasks !== false) queue.start();
+  const secrets = SecretBox.fromConfig(config.get('Server.SecretKey'), dataDir.secretKeyFile());
+  const contentService = new ContentService(db);
+  const users = new Users(db);
+
+  // Maintenance commands (user add, key create, …) run no content: they skip the probes.
+  const runsContent = options.runTasks !== false;
+  const interpreters = runsContent
+    ? await Interpreters.probe({ python: config.get('Python.Executable'), r: config.get('R.Executable'), quarto: config.get('Quarto.Executable') })
+    : new Interpreters([], [], []);
+  const sandbox = await Sandbox.create({
+    enabled: runsContent && config.get('Applications.Sandbox'),
+    runAs: config.get('Applications.RunAs'),
+    processLimit: config.get('Applications.ProcessLimit'),
+    hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
+    probe: runsContent,
+  });
+  const launcher = new LocalLauncher(sandbox);
+  const jobs = new Jobs(db, launcher, dataDir, config.replicaName(), sandbox.runAsUser());
+  const serverUrl = { value: config.get('Server.Address') || `http://127.0.0.1:${config.listenAddress().port}/` };
+  const execution = new ContentExecution({
+    config,
+    dataDir,
+    jobs,
+    interpreters,
+    manifest: (bundle) => bundles.manifest(bundle),
+    contentVariables: async (contentId) => {
+      const rows = await db.selectFrom('content_environment').select(['name', 'value_encrypted']).where('content_id', '=', contentId).execute();
+      return Object.fromEntries(rows.map((r) => [r.name, secrets.open(r.value_encrypted)]));
+    },
+    serverUrl: () => serverUrl.value,
+  });
+  const scheduler = new Scheduler(
+    config,
+    execution,
+    jobs,
+    (id) => db.selectFrom('content').selectAll().where('id', '=', id).executeTakeFirst(),
+    (id) => db.selectFrom('bundles').selectAll().where('id', '=', id).executeTakeFirst(),
+    (msg) => options.log?.(msg),
+  );
+  if (runsContent) {
+    await jobs.closeOrphans();
+    await execution.sweep();
+  }
+  registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users });
+  if (runsContent) queue.start();
   return {
     config,
     store,
     dataDir,
-    secrets: SecretBox.fromConfig(config.get('Server.SecretKey'), dataDir.secretKeyFile()),
-    users: new Users(db),
-    content: new ContentService(db),
+    secrets,
+    users,
+    content: contentService,
     bundles,
     queue,
     audit,
+    interpreters,
+    jobs,
+    execution,
+    scheduler,
+    serverUrl,
     async close() {
       await queue.stop();
+      await scheduler.close();
+      await launcher.close();
       await events.close();
       await store.close();
     },

@@ -68,6 +68,8 @@ export async function renderContent(app: App, request: FastifyRequest, user: Use
 }
 
 export async function removeContentFiles(app: App, content: Content) {
+  // Its processes go first: they hold files open and would otherwise serve deleted content.
+  await app.scheduler.remove(content.id);
   for (const dir of app.dataDir.contentDirs(content.id)) await rm(dir, { recursive: true, force: true });
 }
 

@@ -17,6 +17,8 @@ export const environmentRoutes: RoutePlugin = (server, app) => {
     const content = await app.content.getEditable((request.params as { guid: string }).guid, user);
     const changes = parseEnvChanges(request.body, true);
     const names = await updateEnvironment(app, content.id, changes, false);
+    // Running workers see variables only at start: restart them (posit-sdk restart() relies on this).
+    await app.scheduler.refresh(content.id);
     await app.audit.record(user, 'update_environment', `Updated environment of ${content.guid}: ${changes.map((c) => c.name).join(', ')}`);
     return names;
   });
@@ -26,6 +28,7 @@ export const environmentRoutes: RoutePlugin = (server, app) => {
     const content = await app.content.getEditable((request.params as { guid: string }).guid, user);
     const changes = parseEnvChanges(request.body ?? [], true);
     const names = await updateEnvironment(app, content.id, changes, true);
+    await app.scheduler.refresh(content.id);
     await app.audit.record(user, 'update_environment', `Replaced environment of ${content.guid}: ${names.join(', ')}`);
     return names;
   });

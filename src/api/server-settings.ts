@@ -51,11 +51,15 @@ export const serverSettingsRoutes: RoutePlugin = (server, app) => {
 
   server.get('/__api__/v1/server_settings/public', async () => ({ system_display_name: 'Lectern', authentication: { name: 'password', handles_login: true } }));
 
-  // Interpreter listings are filled in by local execution; until then there are none.
+  // The interpreters probed at start-up; Kubernetes execution environments add their images.
   for (const runtime of ['python', 'r', 'quarto', 'tensorflow', 'nodejs'] as const) {
     server.get(`/__api__/v1/server_settings/${runtime}`, async (request) => {
       requireRole(request, 'publisher');
-      return runtime === 'python' ? { installations: [], api_enabled: true } : { installations: [] };
+      const installations =
+        runtime === 'python' || runtime === 'r' || runtime === 'quarto'
+          ? app.interpreters.of(runtime).map((i) => ({ version: i.version, cluster_name: 'Local', image_name: 'Local' }))
+          : [];
+      return runtime === 'python' ? { installations, api_enabled: true } : { installations };
     });
   }
 

@@ -4,7 +4,8 @@ import { noContent, requireUser } from '../auth/principal.js';
 import type { Content } from '../db/schema.js';
 import { ApiError, badRequest, conflict, ErrorCode, forbidden, notFound } from '../http/errors.js';
 import type { RoutePlugin } from '../http/server.js';
-import { serveContent } from '../serve/static-content.js';
+import { serveContent, withRawBodies } from '../serve/content-routes.js';
+import { findVanity } from '../serve/vanity-lookup.js';
 import { apiTime, nowIso } from '../util/ids.js';
 
 /** Path prefixes Lectern itself answers; a vanity must not shadow them. */
@@ -116,22 +117,12 @@ export const vanityRoutes: RoutePlugin = (server, app) => {
 export const vanityServingRoutes: RoutePlugin = (server, app) => {
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const wildcard = (request.params as { '*'?: string })['*'] ?? '';
-    const lower = wildcard.toLowerCase();
-    const segments = lower.split('/');
-    // Candidate vanities: every directory prefix of the path, and the path itself as a directory.
-    const candidates = segments.map((_, i) => `/${segments.slice(0, i + 1).join('/')}/`.replace(/\/\/$/, '/')).filter((p) => p !== '/' && !p.startsWith('/__'));
-    if (candidates.length === 0) return reply.callNotFound();
-    const match = await app.store.db
-      .selectFrom('vanities')
-      .innerJoin('content', 'content.id', 'vanities.content_id')
-      .select(['vanities.path', 'content.guid'])
-      .where('vanities.path', 'in', candidates)
-      .orderBy('vanities.path', 'desc')
-      .executeTakeFirst();
+    const match = await findVanity(app, wildcard);
     if (!match) return reply.callNotFound();
     const rest = wildcard.slice(Math.min(match.path.length - 1, wildcard.length));
-    return serveContent(app, request, reply, match.guid, rest);
+    const rawPath = request.url.split('?')[0]!;
+    return serveContent(app, request, reply, match.guid, rest, rawPath.slice(0, match.path.length - 1));
   };
-  // HEAD is derived from GET by Fastify (exposeHeadRoutes).
-  server.get('/*', handler);
+  // Content answers every method (APIs take POST, PUT, …); bodies stream through unread.
+  return withRawBodies(server, (scope) => scope.all('/*', handler));
 };

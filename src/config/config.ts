@@ -16,7 +16,11 @@ interface Resolved {
 
 /** The effective settings: defaults, then the gcfg file, then LECTERN_SECTION_KEY variables. */
 export class Config {
-  private constructor(private readonly values: Map<SettingKey, Resolved>) {}
+  /** The gcfg file the settings came from, if any (hidden from content processes). */
+  private constructor(
+    private readonly values: Map<SettingKey, Resolved>,
+    readonly file?: string,
+  ) {}
 
   static load(options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: Partial<Record<SettingKey, string>> } = {}): Config {
     const env = options.env ?? process.env;
@@ -61,7 +65,7 @@ export class Config {
       const value = def.type === 'list' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : parseSetting(key, raw, `environment variable ${name}`);
       values.set(key, { value, raw, source: { kind: 'env', name } });
     }
-    return new Config(values);
+    return new Config(values, options.file ? path.resolve(options.file) : undefined);
   }
 
   get<K extends SettingKey>(key: K): SettingValue<K> {

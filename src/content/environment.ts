@@ -61,6 +61,7 @@ export async function updateEnvironment(app: App, contentId: number, changes: En
         .onConflict((oc) => oc.columns(['content_id', 'name']).doUpdateSet({ value_encrypted: sealed }))
         .execute();
     }
+    await trx.updateTable('content').set((eb) => ({ env_version: eb('env_version', '+', 1) })).where('id', '=', contentId).execute();
   });
   return environmentNames(app, contentId);
 }

@@ -31,6 +31,8 @@ export interface ApiKeysTable {
   key_hint: string;
   created_time: string;
   last_used_time: string | null;
+  /** Epoch ms; null = until revoked. */
+  expires_at: number | null;
 }
 
 export interface SessionsTable {
@@ -101,6 +103,10 @@ export interface ContentTable {
   created_time: string;
   updated_time: string;
   last_deployed_time: string | null;
+  /** Rendered content: the render being served. */
+  render_id: number | null;
+  /** Bumped on every environment-variable change; running workers of an older version restart. */
+  env_version: Generated<number>;
 }
 
 export interface ContentPermissionsTable {
@@ -181,6 +187,45 @@ export interface TaskOutputTable {
   time: string;
 }
 
+/** One process Lectern started: a build, a render or an app/API worker. Connect's Job. */
+export interface JobsTable {
+  id: Generated<number>;
+  key: string;
+  content_id: number;
+  bundle_id: number | null;
+  task_id: string | null;
+  kind: 'build' | 'render' | 'run';
+  tag: string;
+  launcher: string;
+  hostname: string;
+  /** The replica that started it (and owns its process). */
+  replica: string;
+  remote_id: string | null;
+  pid: number | null;
+  run_as: string | null;
+  /** 0 active, 1 finished (Connect's codes). */
+  status: number;
+  exit_code: number | null;
+  error: string | null;
+  log_path: string;
+  queued_time: string;
+  start_time: string;
+  end_time: string | null;
+}
+
+export interface RendersTable {
+  id: Generated<number>;
+  content_id: number;
+  bundle_id: number;
+  task_id: string | null;
+  job_key: string | null;
+  state: 'running' | 'succeeded' | 'failed';
+  error: string | null;
+  requested_by: number | null;
+  created_time: string;
+  finished_time: string | null;
+}
+
 export interface AuditLogsTable {
   id: Generated<number>;
   time: string;
@@ -207,6 +252,8 @@ export interface Database {
   tasks: TasksTable;
   task_output: TaskOutputTable;
   audit_logs: AuditLogsTable;
+  jobs: JobsTable;
+  renders: RendersTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -218,3 +265,5 @@ export type Bundle = Selectable<BundlesTable>;
 export type Task = Selectable<TasksTable>;
 export type Group = Selectable<GroupsTable>;
 export type Tag = Selectable<TagsTable>;
+export type JobRow = Selectable<JobsTable>;
+export type RenderRow = Selectable<RendersTable>;

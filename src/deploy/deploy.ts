@@ -1,16 +1,35 @@
+import { mkdir, rm } from 'node:fs/promises';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Bundles } from '../bundles/bundles.js';
 import type { Database } from '../db/schema.js';
-import { appModeKind } from '../content/app-modes.js';
+import { ExecutionError, type ContentExecution, type PreparedBundle } from '../execution/content-execution.js';
+import { UNSUPPORTED_MODES } from '../execution/runners.js';
+import type { Jobs } from '../jobs/jobs.js';
+import type { Scheduler as ContentScheduler } from '../scheduler/scheduler.js';
+import type { DataDir } from '../storage/data-dir.js';
+import type { Users } from '../users/users.js';
 import { nowIso } from '../util/ids.js';
 import { TaskFailure, type TaskContext, type TaskQueue } from '../tasks/queue.js';
+import { ErrorCode } from '../http/errors.js';
+
+export interface DeployDeps {
+  db: Kysely<Database>;
+  bundles: Bundles;
+  audit: AuditLog;
+  execution: ContentExecution;
+  scheduler: ContentScheduler;
+  jobs: Jobs;
+  dataDir: DataDir;
+  users: Users;
+}
 
 /**
- * Deploy = (build the bundle's environment) + activate it. Activation only happens after every
- * earlier step succeeded, so a failed deploy never touches the live version.
+ * deploy = restore the bundle's environment, render it or start its first worker, then activate.
+ * Activation is the last step, so a failed deploy never touches the live version; for apps the
+ * new bundle's first worker is ready before it goes live and old workers drain afterwards.
  */
-export function registerDeployTasks(queue: TaskQueue, deps: { db: Kysely<Database>; bundles: Bundles; audit: AuditLog }) {
+export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
   const { db, bundles } = deps;
 
   async function prepare(ctx: TaskContext) {
@@ -25,16 +44,21 @@ export function registerDeployTasks(queue: TaskQueue, deps: { db: Kysely<Databas
     if (content.app_mode !== 'unknown' && content.app_mode !== manifest.appMode) {
       await ctx.log(`Content type changes from ${content.app_mode} to ${manifest.appMode}.`);
     }
-    const kind = appModeKind(manifest.appMode);
-    if (kind !== 'static') {
+    if (UNSUPPORTED_MODES.has(manifest.appMode)) {
       throw new TaskFailure(
-        `Lectern cannot run ${manifest.appMode} content yet: this server serves static content only (app mode "static"). ` +
-          'Deploy pre-rendered HTML (e.g. "rsconnect deploy html"), or upgrade to a Lectern release with local execution.',
+        `Lectern does not run ${manifest.appMode} content. Supported: Python and R apps and APIs, Jupyter, R Markdown and Quarto documents, and static sites.`,
         { type: 'unsupported-app-mode', data: `app mode ${manifest.appMode} is not supported` },
+        ErrorCode.ProhibitedAppMode,
       );
     }
-    await ctx.log('Static content: no environment to restore.');
-    return { content, bundle, manifest };
+    try {
+      const prepared = await deps.execution.prepare(content, bundle, { build: true, taskId: task.id, log: (line) => ctx.log(line) });
+      if (prepared.runner.serve === 'static') await ctx.log('Static content: no environment to restore.');
+      return prepared;
+    } catch (err) {
+      if (err instanceof ExecutionError) throw new TaskFailure(err.message, null, err.code || 1);
+      throw err;
+    }
   }
 
   queue.handle('build', async (ctx) => {
@@ -44,11 +68,24 @@ export function registerDeployTasks(queue: TaskQueue, deps: { db: Kysely<Databas
   });
 
   queue.handle('deploy', async (ctx) => {
-    const { content, bundle, manifest } = await prepare(ctx);
+    const prepared = await prepare(ctx);
+    const { content, bundle, manifest } = prepared;
     if (ctx.params.activate === false) {
       await ctx.log(`Bundle ${bundle.id} is ready as a draft; the live version is unchanged.`);
-      await ctx.log(`Preview it at /content/${content.guid}/_bundle${bundle.id}/`);
+      if (prepared.runner.serve === 'static') await ctx.log(`Preview it at /content/${content.guid}/_bundle${bundle.id}/`);
       return null;
+    }
+    let renderId: number | null = content.render_id;
+    if (prepared.runner.serve === 'render') {
+      renderId = await renderBundle(deps, prepared, ctx, null);
+    } else if (prepared.runner.serve === 'run') {
+      await ctx.log('Starting a worker process of the new bundle');
+      try {
+        await deps.scheduler.warm(content, bundle.id);
+      } catch (err) {
+        throw new TaskFailure(`The new bundle's app did not start: ${(err as Error).message}`);
+      }
+      await ctx.log('The worker is accepting connections.');
     }
     await ctx.log(`Activating bundle ${bundle.id}`);
     await db
@@ -58,16 +95,59 @@ export function registerDeployTasks(queue: TaskQueue, deps: { db: Kysely<Databas
         app_mode: manifest.appMode,
         content_category: manifest.contentCategory ?? '',
         parameterized: manifest.hasParameters ? 1 : 0,
-        py_version: bundle.py_version,
-        r_version: bundle.r_version,
-        quarto_version: bundle.quarto_version,
+        py_version: prepared.python?.installation.version ?? bundle.py_version,
+        r_version: prepared.r?.installation.version ?? bundle.r_version,
+        quarto_version: prepared.quarto?.version ?? bundle.quarto_version,
+        render_id: renderId,
         last_deployed_time: nowIso(),
         updated_time: nowIso(),
       })
       .where('id', '=', content.id)
       .execute();
+    await deps.scheduler.refresh(content.id);
     await deps.audit.record(null, 'deploy_application', `Activated bundle ${bundle.id} of content ${content.guid} (${content.name})`);
     await ctx.log('Deployment completed successfully.');
     return null;
   });
+
+  queue.handle('render', async (ctx) => {
+    const prepared = await prepare(ctx);
+    if (prepared.runner.serve !== 'render') throw new TaskFailure(`${prepared.manifest.appMode} content is not rendered.`);
+    const renderId = await renderBundle(deps, prepared, ctx, ctx.task.user_id);
+    // Serve the new render only if the bundle is still the live one.
+    await db.updateTable('content').set({ render_id: renderId, updated_time: nowIso() }).where('id', '=', prepared.content.id).where('bundle_id', '=', prepared.bundle.id).execute();
+    await ctx.log('Render completed successfully.');
+    return null;
+  });
+}
+
+/** Renders into a new output directory; the render row is the history. Returns its id. */
+async function renderBundle(deps: DeployDeps, prepared: PreparedBundle, ctx: TaskContext, requestedBy: number | null): Promise<number> {
+  const { content, bundle } = prepared;
+  const row = await deps.db
+    .insertInto('renders')
+    .values({ content_id: content.id, bundle_id: bundle.id, task_id: ctx.task.id, job_key: null, state: 'running', error: null, requested_by: requestedBy, created_time: nowIso(), finished_time: null })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const outputDir = deps.dataDir.renderDir(content.id, row.id);
+  await mkdir(outputDir, { recursive: true });
+  // Rendered code may call back into Lectern as the content's owner, for the render's duration only.
+  const key = await deps.users.createApiKey(content.owner_id, `render of ${content.guid}`, Date.now() + 6 * 3_600_000);
+  await ctx.log(`Rendering ${prepared.manifest.appMode} bundle ${bundle.id}`);
+  try {
+    const request = await deps.execution.renderRequest(prepared, outputDir, { CONNECT_API_KEY: key.key });
+    const result = await deps.jobs.runToCompletion(request, (line) => ctx.log(line.data), { taskId: ctx.task.id });
+    await deps.db.updateTable('renders').set({ job_key: result.key }).where('id', '=', row.id).execute();
+    if (result.state !== 'succeeded') {
+      throw new TaskFailure(`Rendering failed (${result.reason ?? `exit code ${result.exitCode}`}). The output above shows why.`);
+    }
+    await deps.db.updateTable('renders').set({ state: 'succeeded', finished_time: nowIso() }).where('id', '=', row.id).execute();
+    return row.id;
+  } catch (err) {
+    await deps.db.updateTable('renders').set({ state: 'failed', error: (err as Error).message, finished_time: nowIso() }).where('id', '=', row.id).execute();
+    await rm(outputDir, { recursive: true, force: true });
+    throw err;
+  } finally {
+    await deps.db.deleteFrom('api_keys').where('id', '=', key.id).execute();
+  }
 }

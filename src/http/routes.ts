@@ -1,6 +1,7 @@
 import { applicationRoutes } from '../api/applications.js';
 import { auditRoutes } from '../api/audit.js';
 import { bundleRoutes } from '../api/bundles.js';
+import { jobRoutes } from '../api/jobs.js';
 import { contentRoutes } from '../api/content.js';
 import { environmentRoutes } from '../api/environment.js';
 import { permissionRoutes } from '../api/permissions.js';
@@ -10,7 +11,7 @@ import { userRoutes } from '../api/users.js';
 import { taskRoutes } from '../api/tasks.js';
 import { vanityRoutes, vanityServingRoutes } from '../api/vanities.js';
 import { loginRoutes } from '../serve/login.js';
-import { staticContentRoutes } from '../serve/static-content.js';
+import { contentRoutes as contentServingRoutes } from '../serve/content-routes.js';
 import type { RoutePlugin } from './server.js';
 
 /** Every route module, registered in this order. */
@@ -19,9 +20,10 @@ export const ROUTES: RoutePlugin[] = [
   contentRoutes,
   bundleRoutes,
   taskRoutes,
+  jobRoutes,
   applicationRoutes,
   loginRoutes,
-  staticContentRoutes,
+  contentServingRoutes,
   permissionRoutes,
   environmentRoutes,
   tagRoutes,

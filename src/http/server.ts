@@ -1,9 +1,11 @@
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
+import replyFrom from '@fastify/reply-from';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { App } from '../app.js';
 import { resolvePrincipal } from '../auth/principal.js';
 import { ApiError, ErrorCode } from './errors.js';
+import { installWebsocketProxy } from '../serve/websocket-proxy.js';
 
 export interface ServerUrls {
   /** Public base URL with a trailing slash, from [Server] Address or the request. */
@@ -24,6 +26,12 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
   });
 
   await server.register(cookie);
+  // The content proxy's upstream client: keep-alive pools per worker, bodies streamed both ways.
+  const connectionTimeout = app.config.get('Scheduler.ConnectionTimeout');
+  await server.register(replyFrom, {
+    undici: { connections: 128, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: connectionTimeout, bodyTimeout: connectionTimeout },
+    disableRequestLogging: true,
+  });
   await server.register(multipart, { limits: { fileSize: app.config.get('Bundles.MaxUploadSize'), files: 1, fields: 10 } });
 
   server.removeContentTypeParser('application/json');
@@ -69,6 +77,7 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
   });
 
   for (const route of routes) await route(server, app);
+  installWebsocketProxy(server, app);
   return server;
 }
 

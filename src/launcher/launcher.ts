@@ -53,8 +53,10 @@ export interface JobSpec {
   env: Record<string, string>;
   /** Data-dir paths the job may see, besides the runtime and its interpreter. */
   mounts: JobMount[];
-  /** A writable directory private to this job (HOME, scratch, logs). */
+  /** A writable directory private to this job (HOME, scratch). */
   jobDir: string;
+  /** Where the backend appends the job's output as JSON lines ({source, timestamp, data}); not visible to the job. */
+  logPath: string;
   resources: JobResources;
   /** run jobs: the backend assigns an address and passes it as LECTERN_HOST / LECTERN_PORT. */
   listen: boolean;
@@ -115,7 +117,8 @@ export interface Launcher {
   /** Resolves when the job has ended. */
   wait(key: string): Promise<JobStatus>;
   list(filter?: { contentGuid?: string }): Promise<JobInfo[]>;
-  logs(key: string, options?: { follow?: boolean; signal?: AbortSignal }): AsyncIterable<LogLine>;
+  /** `logPath` finds the log of a job the backend no longer tracks (finished long ago, or another replica's). */
+  logs(key: string, options?: { follow?: boolean; signal?: AbortSignal; logPath?: string }): AsyncIterable<LogLine>;
   /** SIGTERM, then SIGKILL after the grace period. */
   stop(key: string, options?: { graceMs?: number }): Promise<void>;
   /** After a restart: adopt or clean up what the previous server process left. */

@@ -25,6 +25,21 @@ export class DataDir {
     return path.join(this.root, 'jobs', String(contentId));
   }
 
+  /** A job's private directory: `home` is writable by the job, `log.jsonl` only by the server. */
+  jobDir(contentId: number, jobKey: string) {
+    return path.join(this.jobsDir(contentId), jobKey);
+  }
+
+  /** Cached environments (Python venvs, R libraries), keyed by what they were built from. */
+  envDir(kind: 'python' | 'r', key: string) {
+    return path.join(this.root, 'envs', kind, key);
+  }
+
+  /** The output of one render of rendered content. */
+  renderDir(contentId: number, renderId: number) {
+    return path.join(this.outputDir(contentId), String(renderId));
+  }
+
   outputDir(contentId: number) {
     return path.join(this.root, 'output', String(contentId));
   }

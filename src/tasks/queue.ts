@@ -10,6 +10,8 @@ export class TaskFailure extends Error {
   constructor(
     message: string,
     readonly result: { type: string; data: string } | null = null,
+    /** The task's error code (Connect's codes; 1 = generic failure). */
+    readonly code = 1,
   ) {
     super(message);
   }
@@ -243,7 +245,7 @@ export class TaskQueue {
       const message = err instanceof Error ? err.message : String(err);
       if (!(err instanceof TaskFailure)) this.options.log?.(`task ${task.id} (${task.kind}) crashed`, err);
       await append(`Error: ${message}`).catch(() => undefined);
-      await this.finish(task.id, attempts, 1, message, err instanceof TaskFailure ? err.result : null).catch((e) => this.options.log?.('could not record task failure', e));
+      await this.finish(task.id, attempts, err instanceof TaskFailure ? err.code : 1, message, err instanceof TaskFailure ? err.result : null).catch((e) => this.options.log?.('could not record task failure', e));
     } finally {
       this.running.delete(task.id);
       this.wake?.();

@@ -183,18 +183,33 @@ export class Users {
 
   // API keys: random, shown once, stored as a hash, revocable; a user may hold several.
 
-  async createApiKey(userId: number, name: string): Promise<{ key: string; id: number }> {
+  /** `expiresAt` (epoch ms) makes a short-lived key, e.g. the CONNECT_API_KEY a render job gets. */
+  async createApiKey(userId: number, name: string, expiresAt?: number): Promise<{ key: string; id: number }> {
     const key = randomToken(24);
     const row = await this.db
       .insertInto('api_keys')
-      .values({ user_id: userId, name: name || 'API key', key_hash: sha256Hex(key), key_hint: key.slice(0, 4), created_time: nowIso(), last_used_time: null })
+      .values({
+        user_id: userId,
+        name: name || 'API key',
+        key_hash: sha256Hex(key),
+        key_hint: key.slice(0, 4),
+        created_time: nowIso(),
+        last_used_time: null,
+        expires_at: expiresAt ?? null,
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     return { key, id: row.id };
   }
 
   listApiKeys(userId: number) {
-    return this.db.selectFrom('api_keys').select(['id', 'name', 'key_hint', 'created_time', 'last_used_time']).where('user_id', '=', userId).orderBy('id').execute();
+    return this.db
+      .selectFrom('api_keys')
+      .select(['id', 'name', 'key_hint', 'created_time', 'last_used_time'])
+      .where('user_id', '=', userId)
+      .where('expires_at', 'is', null)
+      .orderBy('id')
+      .execute();
   }
 
   async deleteApiKey(userId: number, keyId: number): Promise<void> {
@@ -207,11 +222,15 @@ export class Users {
       .selectFrom('api_keys')
       .innerJoin('users', 'users.id', 'api_keys.user_id')
       .selectAll('users')
-      .select(['api_keys.id as key_id', 'api_keys.last_used_time as key_last_used'])
+      .select(['api_keys.id as key_id', 'api_keys.last_used_time as key_last_used', 'api_keys.expires_at as key_expires_at'])
       .where('api_keys.key_hash', '=', sha256Hex(key))
       .executeTakeFirst();
     if (!row || row.locked) return null;
-    const { key_id, key_last_used, ...user } = row;
+    const { key_id, key_last_used, key_expires_at, ...user } = row;
+    if (key_expires_at !== null && Number(key_expires_at) < Date.now()) {
+      await this.db.deleteFrom('api_keys').where('id', '=', key_id).execute();
+      return null;
+    }
     if (!key_last_used || Date.now() - Date.parse(key_last_used) > 60_000) {
       await this.db.updateTable('api_keys').set({ last_used_time: nowIso() }).where('id', '=', key_id).execute();
     }

@@ -3,7 +3,7 @@ import { sql, type Kysely, type CreateTableBuilder } from 'kysely';
 type Dialect = 'sqlite' | 'postgres';
 
 // Auto-increment ids differ per database; everything else in this file is portable SQL.
-function withId<T extends string>(table: CreateTableBuilder<T, never>, dialect: Dialect) {
+export function withId<T extends string>(table: CreateTableBuilder<T, never>, dialect: Dialect) {
   return dialect === 'postgres'
     ? table.addColumn('id', 'serial', (c) => c.primaryKey())
     : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());

@@ -1,0 +1,350 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Manifest } from '../bundles/manifest.js';
+import type { Config } from '../config/config.js';
+import type { Bundle, Content } from '../db/schema.js';
+import type { JobRequest, Jobs } from '../jobs/jobs.js';
+import type { JobMount, LogLine } from '../launcher/launcher.js';
+import { matchInstallation, type Installation, type Interpreters, InterpreterError, type VersionMatching } from '../runtimes/interpreters.js';
+import type { DataDir } from '../storage/data-dir.js';
+import { sha256Hex } from '../util/ids.js';
+import { EnvironmentCache } from './environment-cache.js';
+import { RUNTIME_DIR } from './runtime-dir.js';
+import { runnerFor, type ModeRunner } from './runners.js';
+
+/** A failure to show the publisher as the task's error (the deploy fails, the live version stays). */
+export class ExecutionError extends Error {
+  constructor(message: string, readonly code = 0) {
+    super(message);
+  }
+}
+
+/** What a bundle needs to run: interpreters, restored environments, and the runner. */
+export interface PreparedBundle {
+  content: Content;
+  bundle: Bundle;
+  manifest: Manifest;
+  runner: ModeRunner;
+  python?: { installation: Installation; executable: string; envDir?: string };
+  r?: { installation: Installation; library?: string };
+  quarto?: Installation;
+}
+
+export interface ExecutionDeps {
+  config: Config;
+  dataDir: DataDir;
+  jobs: Jobs;
+  interpreters: Interpreters;
+  manifest(bundle: Bundle): Manifest;
+  contentVariables(contentId: number): Promise<Record<string, string>>;
+  /** Public URL of the server, for CONNECT_SERVER. */
+  serverUrl(): string;
+}
+
+const SYSTEM_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/**
+ * Turns (content, bundle) into the jobs that restore, render and run it. The same JobRequests go
+ * to either launcher backend; nothing here knows how a process is started.
+ */
+export class ContentExecution {
+  private readonly pythonEnvs: EnvironmentCache;
+  private readonly rLibraries: EnvironmentCache;
+
+  constructor(private readonly deps: ExecutionDeps) {
+    this.pythonEnvs = new EnvironmentCache(path.join(deps.dataDir.root, 'envs', 'python'));
+    this.rLibraries = new EnvironmentCache(path.join(deps.dataDir.root, 'envs', 'r'));
+  }
+
+  async sweep() {
+    await mkdir(path.join(this.deps.dataDir.root, 'envs', 'cache'), { recursive: true });
+    await this.pythonEnvs.sweep();
+    await this.rLibraries.sweep();
+  }
+
+  /**
+   * Resolves interpreters and restores environments. With `build: false` (starting a worker) a
+   * missing environment is an error instead of a restore.
+   */
+  async prepare(
+    content: Content,
+    bundle: Bundle,
+    options: { build: boolean; taskId?: string; log?: (line: string) => Promise<void> },
+  ): Promise<PreparedBundle> {
+    const log = options.log ?? (async () => undefined);
+    const manifest = this.deps.manifest(bundle);
+    const runner = runnerFor(manifest);
+    if (!runner) throw new ExecutionError(`Lectern cannot run ${manifest.appMode} content.`, 109);
+    const prepared: PreparedBundle = { content, bundle, manifest, runner };
+    const management = manifest.environment.environmentManagement;
+    const usesPythonScript = runner.script?.startsWith('python/') ?? false;
+
+    if (runner.needs.python || usesPythonScript) {
+      const installation = this.pick('python', manifest.python?.version, runner.needs.python);
+      prepared.python = { installation, executable: installation.executable };
+      const managed = runner.needs.python && management.python !== false && content.py_environment_management !== 0;
+      if (runner.needs.python && !managed) await log('Environment management is off: using the interpreter\'s own packages.');
+      if (managed) {
+        const envDir = await this.pythonEnvironment(prepared, installation, options, log);
+        prepared.python.envDir = envDir;
+        prepared.python.executable = path.join(envDir, 'bin', 'python');
+      }
+    }
+    if (runner.needs.r) {
+      const installation = this.pick('r', manifest.r?.version, true);
+      prepared.r = { installation };
+      const managed = management.r !== false && content.r_environment_management !== 0;
+      if (managed && manifest.packages && Object.keys(manifest.packages).length > 0) {
+        prepared.r.library = await this.rLibrary(prepared, installation, options, log);
+      }
+    }
+    if (runner.needs.quarto) prepared.quarto = this.pick('quarto', manifest.quarto?.version, true);
+    return prepared;
+  }
+
+  private pick(kind: 'python' | 'r' | 'quarto', requested: string | undefined, strict: boolean): Installation {
+    const installations = this.deps.interpreters.of(kind);
+    const matching = (kind === 'python' ? this.deps.config.get('Python.VersionMatching') : kind === 'r' ? this.deps.config.get('R.VersionMatching') : 'nearest') as VersionMatching;
+    try {
+      return matchInstallation(installations, strict ? requested : undefined, matching);
+    } catch (err) {
+      if (err instanceof InterpreterError) throw new ExecutionError(err.message);
+      throw err;
+    }
+  }
+
+  private async pythonEnvironment(
+    prepared: PreparedBundle,
+    installation: Installation,
+    options: { build: boolean; taskId?: string },
+    log: (line: string) => Promise<void>,
+  ): Promise<string> {
+    const { manifest, bundle } = prepared;
+    const appDir = this.deps.dataDir.appDir(bundle.content_id, bundle.id);
+    const packageFile = manifest.python?.packageManager?.packageFile ?? (manifest.files.includes('requirements.txt') ? 'requirements.txt' : '');
+    const requirements = packageFile ? await readFile(path.join(appDir, packageFile), 'utf8').catch(() => null) : '';
+    if (requirements === null) throw new ExecutionError(`The bundle names ${packageFile} as its package file, but has no such file.`);
+    const manager = this.packageManager(manifest);
+    const index = this.deps.config.get('Python.PackageIndex');
+    const extra = this.deps.config.get('Python.ExtraIndex');
+    const key = sha256Hex(
+      JSON.stringify({ v: 1, python: installation.version, exe: installation.executable, mode: manifest.appMode, manager: manager.name, index, extra, requirements: normalizeRequirements(requirements) }),
+    ).slice(0, 24);
+    if (!options.build) {
+      if (await this.pythonEnvs.isReady(key)) return this.pythonEnvs.dir(key);
+      throw new ExecutionError('The Python environment of this bundle is missing from the server; deploy the bundle again.');
+    }
+    const { dir, reused } = await this.pythonEnvs.ensure(key, async (workDir, entry) => {
+      await log(`Restoring the Python ${installation.version} environment with ${manager.name}${packageFile ? ` from ${packageFile}` : ''}`);
+      const cacheDir = path.join(this.deps.dataDir.root, 'envs', 'cache');
+      await mkdir(cacheDir, { recursive: true });
+      const env: Record<string, string> = {
+        PATH: SYSTEM_PATH,
+        LECTERN_APP_MODE: manifest.appMode,
+        LECTERN_APP_DIR: appDir,
+        LECTERN_ENV_DIR: path.join(workDir, entry),
+        LECTERN_PACKAGE_FILE: packageFile,
+        LECTERN_PACKAGE_MANAGER: manager.name,
+        UV_CACHE_DIR: path.join(cacheDir, 'uv'),
+        PIP_CACHE_DIR: path.join(cacheDir, 'pip'),
+        PYTHONDONTWRITEBYTECODE: '1',
+      };
+      if (manager.uv) env.LECTERN_UV = manager.uv;
+      if (index) env.LECTERN_INDEX_URL = index;
+      if (extra.length) env.LECTERN_EXTRA_INDEX_URLS = extra.join(' ');
+      const mounts: JobMount[] = [
+        ...this.baseMounts(prepared, installation),
+        { path: workDir, readOnly: false },
+        { path: cacheDir, readOnly: false },
+      ];
+      if (manager.uv) mounts.push({ path: path.dirname(manager.uv), readOnly: true });
+      await this.runBuild(prepared, 'python_restore', [installation.executable, path.join(RUNTIME_DIR, 'python', 'lectern_restore.py')], env, mounts, options, log);
+    });
+    await log(reused ? `Reusing the cached Python environment ${key}.` : `Python environment ${key} is ready.`);
+    return dir;
+  }
+
+  private packageManager(manifest: Manifest): { name: 'uv' | 'pip'; uv?: string } {
+    const wanted = this.deps.config.get('Python.PackageManager');
+    const allowUv = manifest.python?.packageManager?.allowUv !== false;
+    const uv = this.deps.config.get('Python.UvExecutable');
+    if (wanted === 'uv' && allowUv && uv) return { name: 'uv', uv };
+    return { name: 'pip' };
+  }
+
+  private async rLibrary(
+    prepared: PreparedBundle,
+    installation: Installation,
+    options: { build: boolean; taskId?: string },
+    log: (line: string) => Promise<void>,
+  ): Promise<string> {
+    const { manifest, bundle } = prepared;
+    const repos = this.deps.config.get('R.Repository');
+    const key = sha256Hex(JSON.stringify({ v: 1, r: installation.version, packages: manifest.packages, repos })).slice(0, 24);
+    if (!options.build) {
+      if (await this.rLibraries.isReady(key)) return this.rLibraries.dir(key);
+      throw new ExecutionError('The R library of this bundle is missing from the server; deploy the bundle again.');
+    }
+    const { dir, reused } = await this.rLibraries.ensure(key, async (workDir, entry) => {
+      await log(`Restoring R ${installation.version} packages`);
+      const library = path.join(workDir, entry);
+      await mkdir(library, { recursive: true });
+      const appDir = this.deps.dataDir.appDir(bundle.content_id, bundle.id);
+      const env: Record<string, string> = {
+        PATH: SYSTEM_PATH,
+        LECTERN_APP_MODE: manifest.appMode,
+        LECTERN_APP_DIR: appDir,
+        LECTERN_MANIFEST: path.join(appDir, 'manifest.json'),
+        LECTERN_R_LIBRARY: library,
+        LECTERN_R_REPOS: repos.join(' '),
+      };
+      const mounts: JobMount[] = [...this.baseMounts(prepared, installation), { path: workDir, readOnly: false }];
+      await this.runBuild(prepared, 'packrat_restore', [installation.executable, path.join(RUNTIME_DIR, 'R', 'restore.R')], env, mounts, options, log);
+    });
+    await log(reused ? `Reusing the cached R library ${key}.` : `R library ${key} is ready.`);
+    return dir;
+  }
+
+  private async runBuild(
+    prepared: PreparedBundle,
+    tag: 'python_restore' | 'packrat_restore',
+    command: string[],
+    env: Record<string, string>,
+    mounts: JobMount[],
+    options: { taskId?: string },
+    log: (line: string) => Promise<void>,
+  ) {
+    const { content, bundle } = prepared;
+    const result = await this.deps.jobs.runToCompletion(
+      {
+        kind: 'build',
+        tag,
+        contentId: content.id,
+        contentGuid: content.guid,
+        bundleId: bundle.id,
+        command,
+        cwd: this.deps.dataDir.appDir(bundle.content_id, bundle.id),
+        env,
+        mounts,
+        resources: this.resources(content),
+        listen: false,
+      },
+      (line: LogLine) => log(line.data),
+      { taskId: options.taskId },
+    );
+    if (result.state !== 'succeeded') {
+      throw new ExecutionError(`Restoring the environment failed (${result.reason ?? `exit code ${result.exitCode}`}). The output above has the installer's message.`);
+    }
+  }
+
+  /** The request for one worker of an interactive bundle. */
+  async runRequest(prepared: PreparedBundle, basePath: string): Promise<JobRequest> {
+    const runner = prepared.runner;
+    if (runner.serve !== 'run' || !runner.tag || !runner.script) throw new Error(`${prepared.manifest.appMode} content has no worker process`);
+    return {
+      ...(await this.jobBase(prepared, runner.script)),
+      kind: 'run',
+      tag: runner.tag,
+      listen: true,
+      env: { ...(await this.contentEnv(prepared, runner.script)), LECTERN_BASE_PATH: basePath },
+    };
+  }
+
+  /** The request for rendering a bundle into `outputDir`. */
+  async renderRequest(prepared: PreparedBundle, outputDir: string, extraEnv: Record<string, string>): Promise<JobRequest> {
+    const runner = prepared.runner;
+    if (runner.serve !== 'render' || !runner.tag || !runner.script) throw new Error(`${prepared.manifest.appMode} content is not rendered`);
+    const base = await this.jobBase(prepared, runner.script);
+    const env: Record<string, string> = { ...(await this.contentEnv(prepared, runner.script)), ...extraEnv, LECTERN_OUTPUT_DIR: outputDir };
+    if (prepared.manifest.jupyter.hideAllInput) env.LECTERN_HIDE_ALL_INPUT = '1';
+    if (prepared.manifest.jupyter.hideTaggedInput) env.LECTERN_HIDE_TAGGED_INPUT = '1';
+    return { ...base, kind: 'render', tag: runner.tag, listen: false, env, mounts: [...base.mounts, { path: outputDir, readOnly: false }] };
+  }
+
+  /** Read-only paths every job of this bundle needs: the interpreter, the runtime, the bundle. */
+  private baseMounts(prepared: PreparedBundle, installation: Installation): JobMount[] {
+    const { bundle } = prepared;
+    return [
+      ...installation.prefixes.map((p) => ({ path: p, readOnly: true })),
+      { path: RUNTIME_DIR, readOnly: true },
+      { path: this.deps.dataDir.appDir(bundle.content_id, bundle.id), readOnly: true },
+    ];
+  }
+
+  private async jobBase(prepared: PreparedBundle, script: string) {
+    const { content, bundle } = prepared;
+    const isPython = script.startsWith('python/');
+    const interpreter = isPython ? prepared.python!.executable : prepared.r!.installation.executable;
+    const mounts: JobMount[] = [];
+    for (const inst of [prepared.python?.installation, prepared.r?.installation, prepared.quarto]) if (inst) mounts.push(...inst.prefixes.map((p) => ({ path: p, readOnly: true })));
+    mounts.push({ path: RUNTIME_DIR, readOnly: true }, { path: this.deps.dataDir.appDir(bundle.content_id, bundle.id), readOnly: true });
+    if (prepared.python?.envDir) mounts.push({ path: prepared.python.envDir, readOnly: true });
+    if (prepared.r?.library) mounts.push({ path: prepared.r.library, readOnly: true });
+    return {
+      contentId: content.id,
+      contentGuid: content.guid,
+      bundleId: bundle.id,
+      command: [interpreter, path.join(RUNTIME_DIR, script)],
+      cwd: this.deps.dataDir.appDir(bundle.content_id, bundle.id),
+      mounts: dedupeMounts(mounts),
+      resources: this.resources(content),
+    };
+  }
+
+  /** What content sees: its own variables, then Lectern's, which it cannot override. */
+  private async contentEnv(prepared: PreparedBundle, script: string): Promise<Record<string, string>> {
+    const { content, bundle, manifest } = prepared;
+    const appDir = this.deps.dataDir.appDir(bundle.content_id, bundle.id);
+    const own = await this.deps.contentVariables(content.id);
+    const binDirs = [prepared.python?.envDir ? path.join(prepared.python.envDir, 'bin') : undefined, prepared.quarto ? path.dirname(prepared.quarto.executable) : undefined];
+    const env: Record<string, string> = {
+      LANG: 'C.UTF-8',
+      ...own,
+      PATH: [...binDirs.filter(Boolean), SYSTEM_PATH].join(':'),
+      CONNECT_SERVER: this.deps.serverUrl(),
+      CONNECT_CONTENT_GUID: content.guid,
+      RSTUDIO_PRODUCT: 'CONNECT',
+      R_CONFIG_ACTIVE: own.R_CONFIG_ACTIVE ?? 'rsconnect',
+      LECTERN_APP_MODE: manifest.appMode,
+      LECTERN_APP_DIR: appDir,
+      LECTERN_MANIFEST: path.join(appDir, 'manifest.json'),
+      LECTERN_ENTRYPOINT: manifest.entrypoint ?? '',
+      LECTERN_PRIMARY_DOC: manifest.primaryRmd ?? manifest.primaryHtml ?? '',
+      PYTHONUNBUFFERED: '1',
+      PYTHONDONTWRITEBYTECODE: '1',
+    };
+    if (prepared.python) env.QUARTO_PYTHON = prepared.python.executable;
+    if (prepared.quarto) env.LECTERN_QUARTO = prepared.quarto.executable;
+    if (prepared.r) {
+      env.R_LIBS = prepared.r.library ?? '';
+      env.QUARTO_R = path.dirname(prepared.r.installation.executable);
+    }
+    void script;
+    return env;
+  }
+
+  private resources(content: Content) {
+    const serverLimit = this.deps.config.get('Scheduler.MemoryLimit');
+    const cap = this.deps.config.get('Scheduler.MaxMemoryLimit');
+    let memory = content.memory_limit ?? serverLimit;
+    if (cap > 0 && memory > cap) memory = cap;
+    return { memoryLimitBytes: memory > 0 ? memory : undefined, maxProcesses: this.deps.config.get('Applications.ProcessLimit') };
+  }
+}
+
+function normalizeRequirements(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter(Boolean)
+    .join('\n');
+}
+
+function dedupeMounts(mounts: JobMount[]): JobMount[] {
+  const seen = new Map<string, JobMount>();
+  for (const m of mounts) {
+    const prior = seen.get(m.path);
+    if (!prior || (prior.readOnly && !m.readOnly)) seen.set(m.path, m);
+  }
+  return [...seen.values()];
+}

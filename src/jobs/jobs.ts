@@ -1,0 +1,118 @@
+import path from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Database, JobRow } from '../db/schema.js';
+import type { JobHandle, JobSpec, JobStatus, Launcher, LogLine } from '../launcher/launcher.js';
+import type { DataDir } from '../storage/data-dir.js';
+import { nowIso, randomToken } from '../util/ids.js';
+
+export type JobRequest = Omit<JobSpec, 'key' | 'jobDir' | 'logPath'>;
+
+export interface StartedJob {
+  key: string;
+  handle: JobHandle;
+  /** Resolves when the process has ended and its row is final. */
+  ended: Promise<JobStatus>;
+}
+
+/**
+ * Every process Lectern starts goes through here: a row in `jobs` (Connect's job list), a key,
+ * a private job directory and a log file, then the launcher. The row is closed when it ends.
+ */
+export class Jobs {
+  constructor(
+    private readonly db: Kysely<Database>,
+    readonly launcher: Launcher,
+    private readonly dataDir: DataDir,
+    private readonly replica: string,
+    private readonly runAs: string | null,
+  ) {}
+
+  async start(request: JobRequest, options: { taskId?: string } = {}): Promise<StartedJob> {
+    const key = randomToken(12).replace(/[-_]/g, 'x');
+    const dir = this.dataDir.jobDir(request.contentId, key);
+    const spec: JobSpec = {
+      ...request,
+      key,
+      jobDir: path.join(dir, 'home'),
+      logPath: path.join(dir, 'log.jsonl'),
+      env: { ...request.env, CONNECT_CONTENT_JOB_KEY: key },
+    };
+    const now = nowIso();
+    await this.db
+      .insertInto('jobs')
+      .values({
+        key,
+        content_id: spec.contentId,
+        bundle_id: spec.bundleId,
+        task_id: options.taskId ?? null,
+        kind: spec.kind,
+        tag: spec.tag,
+        launcher: this.launcher.name,
+        hostname: '',
+        replica: this.replica,
+        remote_id: null,
+        pid: null,
+        run_as: this.runAs,
+        status: 0,
+        log_path: spec.logPath,
+        queued_time: now,
+        start_time: now,
+      })
+      .execute();
+    let handle: JobHandle;
+    try {
+      handle = await this.launcher.submit(spec);
+    } catch (err) {
+      await this.finish(key, { state: 'failed', reason: (err as Error).message });
+      throw err;
+    }
+    await this.db.updateTable('jobs').set({ hostname: handle.hostname, remote_id: handle.remoteId, pid: handle.pid ?? null }).where('key', '=', key).execute();
+    const ended = this.launcher.wait(key).then(async (status) => {
+      await this.finish(key, status);
+      return status;
+    });
+    return { key, handle, ended };
+  }
+
+  /** Starts a build or render job, passing each output line to `onLine`, and waits for it. */
+  async runToCompletion(request: JobRequest, onLine: (line: LogLine) => Promise<void> | void, options: { taskId?: string } = {}): Promise<JobStatus & { key: string }> {
+    const job = await this.start(request, options);
+    for await (const line of this.launcher.logs(job.key, { follow: true })) await onLine(line);
+    return { ...(await job.ended), key: job.key };
+  }
+
+  async stop(key: string): Promise<void> {
+    await this.launcher.stop(key);
+  }
+
+  async list(contentId: number): Promise<JobRow[]> {
+    return this.db.selectFrom('jobs').selectAll().where('content_id', '=', contentId).orderBy('id', 'desc').limit(500).execute();
+  }
+
+  async get(contentId: number, key: string): Promise<JobRow | undefined> {
+    return this.db.selectFrom('jobs').selectAll().where('content_id', '=', contentId).where('key', '=', key).executeTakeFirst();
+  }
+
+  logs(row: JobRow, options: { follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<LogLine> {
+    return this.launcher.logs(row.key, { ...options, logPath: row.log_path });
+  }
+
+  /** Jobs this replica left active when it stopped are over: their processes died with it. */
+  async closeOrphans(): Promise<number> {
+    const result = await this.db
+      .updateTable('jobs')
+      .set({ status: 1, end_time: nowIso(), error: 'The server stopped while this process ran.' })
+      .where('status', '=', 0)
+      .where('replica', '=', this.replica)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  private async finish(key: string, status: JobStatus) {
+    await this.db
+      .updateTable('jobs')
+      .set({ status: 1, end_time: nowIso(), exit_code: status.exitCode ?? null, error: status.state === 'succeeded' ? null : status.reason ?? null })
+      .where('key', '=', key)
+      .execute();
+  }
+}

@@ -1,0 +1,158 @@
+import { execFile } from 'node:child_process';
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export type RuntimeKind = 'python' | 'r' | 'quarto';
+export type VersionMatching = 'major-minor' | 'exact' | 'nearest';
+
+/** One interpreter installation content may run on, as probed at start-up. */
+export interface Installation {
+  kind: RuntimeKind;
+  version: string;
+  /** What the server runs: the real interpreter (shims resolved), Rscript for R, quarto. */
+  executable: string;
+  /** The configured path, as the administrator wrote it. */
+  configured: string;
+  /** Directories the sandbox must expose read-only so the interpreter works. */
+  prefixes: string[];
+}
+
+export class InterpreterError extends Error {}
+
+const PROBES: Record<RuntimeKind, (exe: string) => Promise<Installation>> = {
+  async python(exe) {
+    const script = 'import sys; print("%d.%d.%d" % sys.version_info[:3]); print(sys.executable); print(sys.base_prefix); print(sys.prefix)';
+    const { stdout } = await run(exe, ['-c', script], { timeout: 30_000 });
+    const [version, executable, basePrefix, prefix] = stdout.trim().split('\n');
+    return { kind: 'python', version: version!, executable: executable!, configured: exe, prefixes: unique([basePrefix!, prefix!]) };
+  },
+  async r(exe) {
+    const { stdout } = await run(exe, ['--vanilla', '--slave', '-e', 'cat(paste(R.version$major, R.version$minor, sep="."), R.home(), sep="\\n")'], { timeout: 30_000 });
+    const [version, home] = stdout.trim().split('\n');
+    const real = await realpath(home!);
+    // Debian keeps site libraries outside R_HOME; they must be visible too.
+    return { kind: 'r', version: version!, executable: path.join(real, 'bin', 'Rscript'), configured: exe, prefixes: unique([real, '/usr/lib/R', '/usr/local/lib/R', '/usr/share/R']) };
+  },
+  async quarto(exe) {
+    const { stdout } = await run(exe, ['--version'], { timeout: 30_000 });
+    const real = await realpath(exe);
+    // quarto's launcher script reaches its bundled tools through ../share and bin/tools.
+    return { kind: 'quarto', version: stdout.trim(), executable: real, configured: exe, prefixes: [path.dirname(path.dirname(real))] };
+  },
+};
+
+const DEFAULT_COMMAND: Record<RuntimeKind, string> = { python: 'python3', r: 'R', quarto: 'quarto' };
+
+/**
+ * Probes each configured executable. A configured one that does not work stops start-up; with
+ * none configured the default command from PATH is used when present.
+ */
+export async function probeInstallations(kind: RuntimeKind, configured: readonly string[]): Promise<Installation[]> {
+  if (configured.length === 0) {
+    const found = await findOnPath(DEFAULT_COMMAND[kind]);
+    if (!found) return [];
+    try {
+      return [await PROBES[kind](found)];
+    } catch {
+      return [];
+    }
+  }
+  const out: Installation[] = [];
+  for (const exe of configured) {
+    try {
+      out.push(await PROBES[kind](exe));
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { stderr?: string };
+      const why = e.code === 'ENOENT' ? 'it does not exist' : (e.stderr?.trim() || e.message);
+      throw new InterpreterError(`[${SECTION[kind]}] Executable = ${exe}: cannot use this ${SECTION[kind]} installation: ${why}`);
+    }
+  }
+  return out;
+}
+
+const SECTION: Record<RuntimeKind, string> = { python: 'Python', r: 'R', quarto: 'Quarto' };
+
+async function findOnPath(command: string): Promise<string | undefined> {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, command);
+    try {
+      await run(candidate, ['--version'], { timeout: 15_000 });
+      return candidate;
+    } catch {
+      // not here, or not working
+    }
+  }
+  return undefined;
+}
+
+function unique(items: string[]): string[] {
+  return [...new Set(items.filter(Boolean))];
+}
+
+type Version = [number, number, number];
+
+export function parseVersion(text: string): Version | undefined {
+  const m = /(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(text);
+  if (!m) return undefined;
+  return [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)];
+}
+
+/** Distance on the version line, so 3.6 is nearer to 4.1 than to 4.4. */
+function distance(a: Version, b: Version): number {
+  const position = (v: Version) => v[0] * 1e6 + v[1] * 1e3 + v[2];
+  return Math.abs(position(a) - position(b));
+}
+
+/**
+ * The installation a bundle's requested version picks, or an error naming the requested and the
+ * available versions. No requested version → the newest installation.
+ */
+export function matchInstallation(installations: readonly Installation[], requested: string | undefined, matching: VersionMatching): Installation {
+  const kindName = installations[0] ? SECTION[installations[0].kind] : 'interpreter';
+  if (installations.length === 0) throw new InterpreterError(`This server has no ${kindName} installation.`);
+  const newestFirst = [...installations].sort((a, b) => -compare(parseVersion(a.version)!, parseVersion(b.version)!));
+  if (!requested) return newestFirst[0]!;
+  const want = parseVersion(requested);
+  if (!want) throw new InterpreterError(`The bundle asks for ${kindName} version "${requested}", which is not a version number.`);
+  const candidates = newestFirst.filter((i) => {
+    const have = parseVersion(i.version)!;
+    if (matching === 'exact') return have[0] === want[0] && have[1] === want[1] && have[2] === want[2];
+    if (matching === 'major-minor') return have[0] === want[0] && have[1] === want[1];
+    return true;
+  });
+  const best = candidates.sort((a, b) => distance(parseVersion(a.version)!, want) - distance(parseVersion(b.version)!, want))[0];
+  if (!best) {
+    const available = newestFirst.map((i) => i.version).join(', ');
+    const rule = matching === 'exact' ? 'exactly' : 'with the same major and minor version';
+    throw new InterpreterError(
+      `The bundle requires ${kindName} ${requested}, but this server has no ${kindName} matching it ${rule}. Available: ${available}.`,
+    );
+  }
+  return best;
+}
+
+function compare(a: Version, b: Version): number {
+  return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+}
+
+/** Every probed installation, by kind; loaded once at start-up. */
+export class Interpreters {
+  constructor(readonly python: Installation[], readonly r: Installation[], readonly quarto: Installation[]) {}
+
+  static async probe(config: { python: readonly string[]; r: readonly string[]; quarto: readonly string[] }): Promise<Interpreters> {
+    const [python, r, quarto] = await Promise.all([
+      probeInstallations('python', config.python),
+      probeInstallations('r', config.r),
+      probeInstallations('quarto', config.quarto),
+    ]);
+    return new Interpreters(python, r, quarto);
+  }
+
+  of(kind: RuntimeKind): Installation[] {
+    return this[kind];
+  }
+}

@@ -1,0 +1,296 @@
+import { connect } from 'node:net';
+import type { Content } from '../db/schema.js';
+import type { JobAddress, LogLine } from '../launcher/launcher.js';
+import type { Jobs } from '../jobs/jobs.js';
+
+export interface PoolSettings {
+  minProcesses: number;
+  maxProcesses: number;
+  maxConnsPerProcess: number;
+  loadFactor: number;
+  idleTimeoutMs: number;
+  initTimeoutMs: number;
+}
+
+/** Which bundle and environment-variable version a worker runs; a newer one replaces older workers. */
+export interface Generation {
+  bundleId: number;
+  envVersion: number;
+}
+
+export interface WorkerStarter {
+  /** Starts one worker process of `generation`; returns its job key and address. */
+  start(content: Content, generation: Generation): Promise<{ key: string; address: JobAddress; ended: Promise<{ reason?: string }> }>;
+  logTail(key: string, lines: number): Promise<LogLine[]>;
+  stop(key: string): Promise<void>;
+}
+
+export class WorkerUnavailable extends Error {
+  constructor(
+    message: string,
+    /** The last log lines of the failed worker, for the content's owners. */
+    readonly logTail: string[] = [],
+    readonly status = 503,
+  ) {
+    super(message);
+  }
+}
+
+interface Worker {
+  key: string;
+  address: JobAddress;
+  generation: Generation;
+  state: 'starting' | 'ready' | 'draining' | 'gone';
+  connections: number;
+  idleSince: number;
+  startedAt: number;
+  ready: Promise<void>;
+}
+
+export interface Lease {
+  address: JobAddress;
+  workerKey: string;
+  release(): void;
+}
+
+const PROBE_INTERVAL_MS = 25;
+const MAX_BACKOFF_MS = 30_000;
+const CRASH_LOOP_WINDOW_MS = 60_000;
+
+/**
+ * The worker processes of one content item on this replica (ARCHITECTURE §2): started on demand,
+ * new connections to the least-loaded ready worker, another started when the busiest crosses
+ * load_factor × max_conns_per_process, idle ones stopped, crashed ones replaced with backoff.
+ */
+export class ContentPool {
+  private readonly workers = new Set<Worker>();
+  private readonly waiters = new Set<() => void>();
+  private crashes: number[] = [];
+  private lastFailure?: { message: string; logTail: string[]; at: number };
+  generation: Generation;
+
+  constructor(
+    private content: Content,
+    private settings: PoolSettings,
+    private readonly starter: WorkerStarter,
+    private readonly log: (msg: string) => void,
+  ) {
+    this.generation = { bundleId: content.bundle_id ?? 0, envVersion: content.env_version };
+  }
+
+  /** Called with the freshest content row on each request; switches generation when it changed. */
+  refresh(content: Content, settings: PoolSettings) {
+    this.content = content;
+    this.settings = settings;
+    const next = { bundleId: content.bundle_id ?? 0, envVersion: content.env_version };
+    if (next.bundleId !== this.generation.bundleId || next.envVersion !== this.generation.envVersion) {
+      this.generation = next;
+      this.crashes = [];
+      this.lastFailure = undefined;
+      for (const w of this.workers) if (!sameGeneration(w.generation, next)) this.drain(w);
+      this.wake();
+    }
+  }
+
+  /** A connection slot on a ready worker, starting one when needed; waits up to init_timeout. */
+  async acquire(): Promise<Lease> {
+    const began = Date.now();
+    // A little longer than a worker's own init timeout, so its failure (with the reason) wins.
+    const deadline = began + this.settings.initTimeoutMs + 1000;
+    while (true) {
+      const now = Date.now();
+      const current = [...this.workers].filter((w) => sameGeneration(w.generation, this.generation) && (w.state === 'ready' || w.state === 'starting'));
+      const ready = current.filter((w) => w.state === 'ready' && w.connections < this.settings.maxConnsPerProcess);
+      const best = ready.sort((a, b) => a.connections - b.connections)[0];
+      const starting = current.filter((w) => w.state === 'starting').length;
+      if (current.length === 0 && this.lastFailure) {
+        // A crash loop: answer at once instead of hammering the machine with restarts.
+        const backoff = this.backoffMs(now);
+        if (backoff > 0) {
+          throw new WorkerUnavailable(`${this.lastFailure.message} Lectern tries again in ${Math.ceil(backoff / 1000)} s.`, this.lastFailure.logTail);
+        }
+        if (this.lastFailure.at >= began) throw new WorkerUnavailable(this.lastFailure.message, this.lastFailure.logTail);
+      }
+      const threshold = Math.max(1, Math.ceil(this.settings.loadFactor * this.settings.maxConnsPerProcess));
+      const busy = !best || best.connections >= threshold;
+      if (busy && starting === 0 && current.length < this.settings.maxProcesses) this.startWorker();
+      if (best) return this.lease(best);
+      const remaining = deadline - now;
+      if (remaining <= 0) {
+        throw new WorkerUnavailable(`No worker process became available within ${Math.round(this.settings.initTimeoutMs / 1000)} s.`, []);
+      }
+      await new Promise<void>((resolve) => {
+        const waiter = () => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve();
+        };
+        const timer = setTimeout(waiter, Math.min(remaining, 1000));
+        this.waiters.add(waiter);
+      });
+    }
+  }
+
+  /**
+   * Starts a worker and waits until it accepts connections. A redeploy warms the new bundle's
+   * generation before activating it; the worker serves once refresh() switches to it.
+   */
+  async warm(generation: Generation = this.generation): Promise<void> {
+    const worker = this.startWorker(generation);
+    await worker.ready;
+  }
+
+  /** Keeps min_processes running and stops idle workers; called every second. */
+  tick(now: number) {
+    const current = [...this.workers].filter((w) => sameGeneration(w.generation, this.generation) && w.state !== 'gone' && w.state !== 'draining');
+    let surplus = current.length - this.settings.minProcesses;
+    for (const w of current) {
+      if (surplus <= 0) break;
+      if (w.state === 'ready' && w.connections === 0 && now - w.idleSince >= this.settings.idleTimeoutMs) {
+        this.log(`stopping idle worker ${w.key}`);
+        this.retire(w);
+        surplus--;
+      }
+    }
+    const backoff = this.backoffMs(now);
+    if (current.length < this.settings.minProcesses && backoff === 0 && this.generation.bundleId) this.startWorker();
+  }
+
+  workerCount(): number {
+    return [...this.workers].filter((w) => w.state !== 'gone').length;
+  }
+
+  describe() {
+    return [...this.workers].map((w) => ({ key: w.key, state: w.state, connections: w.connections, generation: w.generation, startedAt: w.startedAt }));
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.workers].map((w) => this.retire(w)));
+  }
+
+  private backoffMs(now: number): number {
+    this.crashes = this.crashes.filter((t) => now - t < 5 * 60_000);
+    if (this.crashes.length === 0) return 0;
+    const wait = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.crashes.length - 1));
+    return Math.max(0, this.crashes[this.crashes.length - 1]! + wait - now);
+  }
+
+  private startWorker(generation: Generation = this.generation): Worker {
+    const worker: Worker = {
+      key: '',
+      address: { host: '', port: 0 },
+      generation,
+      state: 'starting',
+      connections: 0,
+      idleSince: Date.now(),
+      startedAt: Date.now(),
+      ready: Promise.resolve(),
+    };
+    this.workers.add(worker);
+    worker.ready = (async () => {
+      const started = await this.starter.start(this.content, generation);
+      worker.key = started.key;
+      worker.address = started.address;
+      let exited: string | undefined;
+      let exitedFlag = false;
+      started.ended.then((status) => {
+        exitedFlag = true;
+        exited = status.reason ?? 'The process exited.';
+        void this.onExit(worker, exited);
+      });
+      const deadline = Date.now() + this.settings.initTimeoutMs;
+      while (!(await canConnect(started.address))) {
+        if (exitedFlag) throw new Error(`The worker process exited before it accepted connections: ${exited}`);
+        if (worker.state === 'gone') throw new Error('The worker was stopped while starting.');
+        if (Date.now() > deadline) {
+          await this.starter.stop(started.key);
+          throw new Error(`The worker process did not accept connections within the init timeout (${Math.round(this.settings.initTimeoutMs / 1000)} s).`);
+        }
+        await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS));
+      }
+      if (worker.state === 'starting') worker.state = 'ready';
+      worker.idleSince = Date.now();
+      this.lastFailure = undefined;
+      this.wake();
+    })();
+    worker.ready.catch(async (err: Error) => {
+      worker.state = 'gone';
+      this.workers.delete(worker);
+      this.crashes.push(Date.now());
+      const tail = worker.key ? (await this.starter.logTail(worker.key, 20).catch(() => [])).map((l) => l.data) : [];
+      this.lastFailure = { message: err.message, logTail: tail, at: Date.now() };
+      this.log(`worker failed to start: ${err.message}`);
+      this.wake();
+    });
+    return worker;
+  }
+
+  private async onExit(worker: Worker, reason: string) {
+    // A worker that dies while starting is failed by its start-up loop, which has the reason.
+    if (worker.state === 'starting') return;
+    const wasServing = worker.state === 'ready' || worker.state === 'draining';
+    worker.state = 'gone';
+    this.workers.delete(worker);
+    if (wasServing) {
+      // Only early deaths count towards a crash loop; a long-lived worker is simply replaced.
+      if (Date.now() - worker.startedAt < CRASH_LOOP_WINDOW_MS) this.crashes.push(Date.now());
+      const tail = (await this.starter.logTail(worker.key, 20).catch(() => [])).map((l) => l.data);
+      this.lastFailure = { message: `The worker process ended: ${reason}`, logTail: tail, at: Date.now() };
+      this.log(`worker ${worker.key} exited: ${reason}`);
+    }
+    this.wake();
+  }
+
+  private lease(worker: Worker): Lease {
+    worker.connections++;
+    let released = false;
+    return {
+      address: worker.address,
+      workerKey: worker.key,
+      release: () => {
+        if (released) return;
+        released = true;
+        worker.connections--;
+        if (worker.connections === 0) {
+          worker.idleSince = Date.now();
+          if (worker.state === 'draining') void this.retire(worker);
+        }
+        this.wake();
+      },
+    };
+  }
+
+  private drain(worker: Worker) {
+    if (worker.state === 'gone') return;
+    if (worker.connections === 0) void this.retire(worker);
+    else worker.state = 'draining';
+  }
+
+  private async retire(worker: Worker) {
+    if (worker.state === 'gone') return;
+    worker.state = 'gone';
+    this.workers.delete(worker);
+    if (worker.key) await this.starter.stop(worker.key).catch(() => undefined);
+  }
+
+  private wake() {
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const w of waiters) w();
+  }
+}
+
+function sameGeneration(a: Generation, b: Generation) {
+  return a.bundleId === b.bundleId && a.envVersion === b.envVersion;
+}
+
+function canConnect(address: JobAddress): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: address.host, port: address.port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

@@ -1,0 +1,107 @@
+import type { Config } from '../config/config.js';
+import type { Content } from '../db/schema.js';
+import type { ContentExecution } from '../execution/content-execution.js';
+import type { Jobs } from '../jobs/jobs.js';
+import type { LogLine } from '../launcher/launcher.js';
+import { ContentPool, type Generation, type Lease, type PoolSettings, type WorkerStarter } from './pool.js';
+
+/** One pool of worker processes per interactive content item on this replica. */
+export class Scheduler {
+  private readonly pools = new Map<number, ContentPool>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly starter: WorkerStarter;
+
+  constructor(
+    private readonly config: Config,
+    private readonly execution: ContentExecution,
+    private readonly jobs: Jobs,
+    private readonly loadContent: (id: number) => Promise<Content | undefined>,
+    private readonly loadBundle: (id: number) => Promise<import('../db/schema.js').Bundle | undefined>,
+    private readonly log: (msg: string) => void = () => undefined,
+  ) {
+    this.starter = {
+      start: async (content, generation) => {
+        const bundle = await this.loadBundle(generation.bundleId);
+        if (!bundle) throw new Error(`Bundle ${generation.bundleId} no longer exists.`);
+        const prepared = await this.execution.prepare(content, bundle, { build: false });
+        const request = await this.execution.runRequest(prepared, `/content/${content.guid}`);
+        const job = await this.jobs.start(request);
+        return { key: job.key, address: job.handle.address!, ended: job.ended };
+      },
+      logTail: async (key) => this.tail(key, 20),
+      stop: (key) => this.jobs.stop(key),
+    };
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      for (const pool of this.pools.values()) pool.tick(now);
+    }, 1000);
+    this.timer.unref();
+  }
+
+  settingsFor(content: Content): PoolSettings {
+    const c = this.config;
+    const clamp = (v: number, hi: number) => Math.min(v, hi);
+    const maxProcesses = clamp(content.max_processes ?? c.get('Scheduler.MaxProcesses'), c.get('Scheduler.MaxProcessesLimit'));
+    return {
+      minProcesses: Math.min(clamp(content.min_processes ?? c.get('Scheduler.MinProcesses'), c.get('Scheduler.MinProcessesLimit')), maxProcesses),
+      maxProcesses: Math.max(1, maxProcesses),
+      maxConnsPerProcess: Math.max(1, content.max_conns_per_process ?? c.get('Scheduler.MaxConnsPerProcess')),
+      loadFactor: content.load_factor ?? c.get('Scheduler.LoadFactor'),
+      idleTimeoutMs: content.idle_timeout !== null ? content.idle_timeout * 1000 : c.get('Scheduler.IdleTimeout'),
+      initTimeoutMs: content.init_timeout !== null ? content.init_timeout * 1000 : c.get('Scheduler.InitTimeout'),
+    };
+  }
+
+  pool(content: Content): ContentPool {
+    let pool = this.pools.get(content.id);
+    const settings = this.settingsFor(content);
+    if (!pool) {
+      pool = new ContentPool(content, settings, this.starter, (msg) => this.log(`content ${content.guid}: ${msg}`));
+      this.pools.set(content.id, pool);
+    } else {
+      pool.refresh(content, settings);
+    }
+    return pool;
+  }
+
+  acquire(content: Content): Promise<Lease> {
+    return this.pool(content).acquire();
+  }
+
+  /** Starts and waits for a worker of a bundle that is about to go live (redeploys without downtime). */
+  async warm(content: Content, bundleId: number): Promise<void> {
+    const generation: Generation = { bundleId, envVersion: content.env_version };
+    await this.pool(content).warm(generation);
+  }
+
+  /** After a deploy or an environment change: switch to the new generation, drain the old. */
+  async refresh(contentId: number): Promise<void> {
+    const content = await this.loadContent(contentId);
+    if (content && this.pools.has(contentId)) this.pool(content);
+  }
+
+  async remove(contentId: number): Promise<void> {
+    const pool = this.pools.get(contentId);
+    this.pools.delete(contentId);
+    await pool?.stopAll();
+  }
+
+  describe(contentId: number) {
+    return this.pools.get(contentId)?.describe() ?? [];
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.all([...this.pools.values()].map((p) => p.stopAll()));
+    this.pools.clear();
+  }
+
+  private async tail(key: string, count: number): Promise<LogLine[]> {
+    const lines: LogLine[] = [];
+    for await (const line of this.jobs.launcher.logs(key)) {
+      lines.push(line);
+      if (lines.length > count) lines.shift();
+    }
+    return lines;
+  }
+}

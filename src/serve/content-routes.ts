@@ -1,0 +1,84 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { App } from '../app.js';
+import { appModeKind } from '../content/app-modes.js';
+import type { Bundle } from '../db/schema.js';
+import type { RoutePlugin } from '../http/server.js';
+import { denyContent, escapeHtml } from './content-access.js';
+import { proxyToContent } from './proxy.js';
+import { notDeployed, serveBundleFile, serveDirectoryFile } from './static-content.js';
+
+/**
+ * /content/{guid}/… : static files, rendered output, or a proxied worker, by the content's type.
+ * Drafts of static content are served at /content/{guid}/_bundle{id}/ to editors.
+ */
+export const contentRoutes: RoutePlugin = (server, app) =>
+  withRawBodies(server, (scope) => {
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      const { guid } = request.params as { guid: string };
+      const rest = (request.params as { '*'?: string })['*'] ?? '';
+      return serveContent(app, request, reply, guid, rest, `/content/${guid}`);
+    };
+    scope.all('/content/:guid', handler);
+    scope.all('/content/:guid/*', handler);
+  });
+
+/**
+ * Registers routes whose request bodies must reach content byte for byte: no parser touches them.
+ */
+export async function withRawBodies(server: FastifyInstance, register: (scope: FastifyInstance) => void) {
+  await server.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+    register(scope);
+  });
+}
+
+/**
+ * Serves one content item: `rest` is the decoded path below its root, `prefix` the public path it
+ * was reached at (/content/{guid} or a vanity path, no trailing slash). Access is checked before
+ * any file or worker is touched.
+ */
+export async function serveContent(app: App, request: FastifyRequest, reply: FastifyReply, guid: string, rest: string, prefix: string) {
+  const content = await app.content.find(guid);
+  if (!content) return notDeployed(reply, 404, 'Content not found', 'There is no content at this address.');
+  if (request.principal.kind === 'invalid') return reply.code(401).send({ code: 30, error: request.principal.reason, payload: null });
+  const user = request.principal.kind === 'user' ? request.principal.user : null;
+  if (!(await app.content.access.canView(user, content))) return denyContent(request, reply, user !== null);
+
+  // Redirect /content/{guid} to /content/{guid}/ so relative links in the content resolve.
+  const pathname = request.url.split('?')[0]!;
+  if (rest === '' && !pathname.endsWith('/')) return reply.redirect(`${pathname}/${request.url.slice(pathname.length)}`, 301);
+
+  const draft = /^_bundle(\d+)(?:\/(.*))?$/.exec(rest);
+  if (draft) {
+    // Drafts are for the people who can change the content.
+    if (!user || !(await app.content.access.canEdit(user, content))) return denyContent(request, reply, user !== null);
+    const bundle = await app.store.db.selectFrom('bundles').selectAll().where('content_id', '=', content.id).where('id', '=', Number(draft[1])).executeTakeFirst();
+    if (!bundle) return notDeployed(reply, 404, 'Bundle not found', `Bundle ${escapeHtml(draft[1]!)} does not exist for this content.`);
+    if (draft[2] === undefined && !pathname.endsWith('/')) return reply.redirect(`${pathname}/`, 301);
+    return serveBundle(app, request, reply, bundle, draft[2] ?? '');
+  }
+  if (content.bundle_id === null) return notDeployed(reply, 404, 'Not deployed yet', 'This content has no active bundle yet. Deploy a bundle to publish it.');
+
+  switch (appModeKind(content.app_mode)) {
+    case 'interactive':
+      return proxyToContent(app, request, reply, content, prefix, user);
+    case 'rendered': {
+      if (content.render_id === null) return notDeployed(reply, 404, 'Not rendered yet', 'This document has not been rendered yet.');
+      return serveDirectoryFile(request, reply, app.dataDir.renderDir(content.id, content.render_id), rest, 'index.html');
+    }
+    default: {
+      const bundle = await app.store.db.selectFrom('bundles').selectAll().where('id', '=', content.bundle_id).executeTakeFirst();
+      if (!bundle) return notDeployed(reply, 404, 'Not deployed yet', 'This content has no active bundle yet. Deploy a bundle to publish it.');
+      return serveBundle(app, request, reply, bundle, rest);
+    }
+  }
+}
+
+function serveBundle(app: App, request: FastifyRequest, reply: FastifyReply, bundle: Bundle, relative: string) {
+  const manifest = app.bundles.manifest(bundle);
+  if (manifest.appMode !== 'static') {
+    return notDeployed(reply, 404, 'No preview', `Drafts of ${escapeHtml(manifest.appMode)} content cannot be previewed; deploy them to see them.`);
+  }
+  return serveBundleFile(request, reply, app.bundles.appDir(bundle), manifest, relative);
+}

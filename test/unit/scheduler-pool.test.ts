@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { test } from 'node:test';
+import type { Content } from '../../src/db/schema.js';
+import { ContentPool, WorkerUnavailable, type PoolSettings, type WorkerStarter } from '../../src/scheduler/pool.js';
+
+// Real worker processes: tiny Node HTTP servers whose behaviour each test chooses.
+type Behaviour = 'serve' | 'never-listen' | 'exit-soon';
+
+async function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address() as { port: number };
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function processStarter(behaviour: () => Behaviour) {
+  const children = new Map<string, ChildProcess>();
+  let n = 0;
+  const starter: WorkerStarter & { started: number; children: Map<string, ChildProcess> } = {
+    started: 0,
+    children,
+    async start() {
+      const key = `w${++n}`;
+      starter.started++;
+      const port = await freePort();
+      const mode = behaviour();
+      const code =
+        mode === 'never-listen'
+          ? 'console.log("starting but never listening"); setInterval(() => {}, 1000)'
+          : mode === 'exit-soon'
+            ? 'console.error("fatal: cannot connect to the database"); process.exit(3)'
+            : `require('http').createServer((q, s) => s.end('ok')).listen(${port}, '127.0.0.1')`;
+      const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const output: string[] = [];
+      child.stdout!.on('data', (d) => output.push(String(d).trim()));
+      child.stderr!.on('data', (d) => output.push(String(d).trim()));
+      children.set(key, child);
+      const ended = once(child, 'exit').then(([code]) => ({ reason: `exited with code ${code}` }));
+      (starter as unknown as Record<string, string[]>)[key] = output;
+      return { key, address: { host: '127.0.0.1', port }, ended };
+    },
+    async logTail(key) {
+      return ((starter as unknown as Record<string, string[]>)[key] ?? []).map((data) => ({ source: 'stderr' as const, timestamp: new Date(), data }));
+    },
+    async stop(key) {
+      const child = children.get(key);
+      if (child && child.exitCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+    },
+  };
+  return starter;
+}
+
+const content = { id: 1, guid: 'g', bundle_id: 1, env_version: 0 } as Content;
+const settings = (over: Partial<PoolSettings> = {}): PoolSettings => ({
+  minProcesses: 0,
+  maxProcesses: 3,
+  maxConnsPerProcess: 2,
+  loadFactor: 0.5,
+  idleTimeoutMs: 60_000,
+  initTimeoutMs: 10_000,
+  ...over,
+});
+
+test('scales up under concurrent connections up to max_processes, then queues', async () => {
+  const starter = processStarter(() => 'serve');
+  const pool = new ContentPool(content, settings(), starter, () => undefined);
+  const leases = [];
+  for (let i = 0; i < 6; i++) leases.push(await pool.acquire());
+  assert.equal(pool.workerCount(), 3);
+  assert.deepEqual(pool.describe().map((w) => w.connections).sort(), [2, 2, 2]);
+  // A seventh connection waits for a slot rather than starting a fourth worker.
+  let seventhDone = false;
+  const seventh = pool.acquire().then((l) => ((seventhDone = true), l));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(seventhDone, false);
+  leases[0]!.release();
+  const lease = await seventh;
+  assert.equal(pool.workerCount(), 3);
+  lease.release();
+  for (const l of leases.slice(1)) l.release();
+  await pool.stopAll();
+});
+
+test('idle workers stop after idle_timeout; min_processes stay warm', async () => {
+  const starter = processStarter(() => 'serve');
+  const pool = new ContentPool(content, settings({ idleTimeoutMs: 100, minProcesses: 1 }), starter, () => undefined);
+  const a = await pool.acquire();
+  const b = await pool.acquire();
+  const c = await pool.acquire();
+  assert.equal(pool.workerCount(), 2);
+  [a, b, c].forEach((l) => l.release());
+  await new Promise((r) => setTimeout(r, 150));
+  pool.tick(Date.now());
+  assert.equal(pool.workerCount(), 1, 'one idle worker stopped, the minimum kept');
+  await pool.stopAll();
+  // A fresh pool with min_processes = 1 starts its worker without any request.
+  const warm = new ContentPool(content, settings({ minProcesses: 1 }), starter, () => undefined);
+  const before = starter.started;
+  warm.tick(Date.now());
+  assert.equal(starter.started, before + 1);
+  await warm.warm().catch(() => undefined);
+  await warm.stopAll();
+});
+
+test('a worker that never listens fails after init_timeout with the reason and its output', async () => {
+  const starter = processStarter(() => 'never-listen');
+  const pool = new ContentPool(content, settings({ initTimeoutMs: 600 }), starter, () => undefined);
+  const err = await pool.acquire().then(() => null, (e) => e);
+  assert.ok(err instanceof WorkerUnavailable, String(err));
+  assert.match(err.message, /did not accept connections within the init timeout/);
+  assert.ok(err.logTail.some((l: string) => l.includes('never listening')));
+  await pool.stopAll();
+});
+
+test('a crashing worker is reported with its last log lines, and replaced with backoff', async () => {
+  let mode: Behaviour = 'exit-soon';
+  const starter = processStarter(() => mode);
+  const pool = new ContentPool(content, settings({ initTimeoutMs: 3000 }), starter, () => undefined);
+  const err = await pool.acquire().then(() => null, (e) => e);
+  assert.ok(err instanceof WorkerUnavailable);
+  assert.match(err.message, /exited before it accepted connections/);
+  assert.ok(err.logTail.some((l: string) => l.includes('cannot connect to the database')));
+  // Once the app is fixed (say, the database is back) the next request gets a new worker.
+  mode = 'serve';
+  await new Promise((r) => setTimeout(r, 1100));
+  const lease = await pool.acquire();
+  assert.ok(lease.address.port > 0);
+  lease.release();
+  // Killing the serving worker: the pool notices and the next request starts another.
+  const [key] = [...starter.children.keys()].slice(-1);
+  starter.children.get(key!)!.kill('SIGKILL');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(pool.workerCount(), 0);
+  // Right after an early crash the pool answers at once (no restart storm) …
+  await assert.rejects(pool.acquire(), (e: Error) => e instanceof WorkerUnavailable && /tries again in \d+ s/.test(e.message));
+  // … and after the backoff a request starts a new worker.
+  await new Promise((r) => setTimeout(r, 1100));
+  const again = await pool.acquire();
+  again.release();
+  assert.equal(pool.workerCount(), 1);
+  await pool.stopAll();
+});
+
+test('a new generation (redeploy or environment change) drains the old workers', async () => {
+  const starter = processStarter(() => 'serve');
+  const pool = new ContentPool(content, settings(), starter, () => undefined);
+  const held = await pool.acquire();
+  await pool.warm({ bundleId: 2, envVersion: 0 });
+  assert.equal(pool.workerCount(), 2);
+  pool.refresh({ ...content, bundle_id: 2 } as Content, settings());
+  const fresh = await pool.acquire();
+  assert.notEqual(fresh.workerKey, held.workerKey, 'new connections go to the new bundle');
+  assert.equal(pool.describe().find((w) => w.key === held.workerKey)?.state, 'draining');
+  held.release();
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(pool.workerCount(), 1, 'the old worker stopped once its last connection ended');
+  fresh.release();
+  await pool.stopAll();
+});
