@@ -73,6 +73,13 @@ ensure_venv "$ROOT/.cache/py/rsconnect-latest" 'rsconnect-python'
 ensure_venv "$ROOT/.cache/py/rsconnect-1.28" 'rsconnect-python==1.28.*'
 log "rsconnect-python: latest=$(rsconnect_version "$ROOT/.cache/py/rsconnect-latest") 1.28=$(rsconnect_version "$ROOT/.cache/py/rsconnect-1.28")"
 
+# ---------------------------------------------------------------- content runtimes
+# Each script installs one area's needs (sandbox, Python tools and Quarto, R and pandoc), idempotently.
+for deps in "$ROOT"/scripts/deps/*.sh; do
+  [ -e "$deps" ] || continue
+  bash "$deps"
+done
+
 # ---------------------------------------------------------------- node_modules
 # Node's headers cannot be downloaded here; native builds use the distribution's copy.
 if [ -f /usr/include/node/node.h ] && [ -z "${npm_config_nodedir:-}" ]; then

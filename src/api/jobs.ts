@@ -127,6 +127,7 @@ export const jobRoutes: RoutePlugin = (server, app) => {
       tag: j.tag,
       pid: j.pid ?? null,
       hostname: j.hostname,
+      address: j.address ? `${j.address.host}:${j.address.port}` : null,
       replica: app.config.replicaName(),
       start_time: apiTime(j.startTime.toISOString()),
       cpu_seconds: j.cpuSeconds ?? null,

@@ -1,4 +1,5 @@
 import { Config, ConfigError } from '../config/config.js';
+import { InterpreterError } from '../runtimes/interpreters.js';
 import { createApp, LECTERN_VERSION, type App } from '../app.js';
 import { migrate, openStore } from '../db/database.js';
 import { buildServer } from '../http/server.js';
@@ -48,7 +49,10 @@ async function start(argv: string[]) {
   const shownHost = listen.host === '0.0.0.0' || listen.host === '::' ? 'localhost' : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   const url = config.get('Server.Address') || `http://${shownHost}:${listen.port}/`;
   process.stdout.write(`Lectern ${LECTERN_VERSION} is running at ${url}\n`);
+  if (!config.get('Server.Address')) app.serverUrl.value = `http://${listen.host === '0.0.0.0' || listen.host === '::' || !listen.host ? '127.0.0.1' : shownHost}:${(server.server.address() as { port: number }).port}/`;
   process.stdout.write(`Data directory: ${app.dataDir.root} (database: ${app.store.dialect})\n`);
+  const found = (['python', 'r', 'quarto'] as const).map((k) => `${k === 'r' ? 'R' : k[0]!.toUpperCase() + k.slice(1)}: ${app.interpreters.of(k).map((i) => i.version).join(', ') || 'none'}`);
+  process.stdout.write(`Content runs with ${found.join('; ')}\n`);
   if ((await app.users.count()) === 0) {
     const password = randomToken(12);
     await app.users.create({ username: 'admin', password, user_role: 'administrator' });
@@ -137,6 +141,7 @@ export async function main(argv: string[]): Promise<void> {
     fail(`unknown command "${argv.join(' ')}"\n\n${USAGE}`);
   } catch (err) {
     if (err instanceof ConfigError) fail(`configuration error: ${err.message}`);
+    if (err instanceof InterpreterError) fail(`cannot start: ${err.message}`);
     if (err instanceof ApiError) fail(err.message);
     if (err instanceof TypeError && (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') fail(err.message);
     throw err;

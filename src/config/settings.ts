@@ -134,6 +134,12 @@ export const SETTINGS = {
     default: '',
     description: 'The uv binary. Empty = "uv" from PATH, else the one shipped by the PyPI uv package next to Lectern\'s own tools.',
   },
+  'Python.PackageCacheDir': {
+    type: 'string',
+    default: '',
+    description:
+      'Download cache shared by Python restores (uv and pip). Empty = <DataDir>/envs/cache. Keep it on the same file system as the data directory so uv can hard-link.',
+  },
   'Python.PackageIndex': {
     type: 'string',
     default: '',

@@ -6,6 +6,7 @@ import type { Database } from '../db/schema.js';
 import { ExecutionError, type ContentExecution, type PreparedBundle } from '../execution/content-execution.js';
 import { UNSUPPORTED_MODES } from '../execution/runners.js';
 import type { Jobs } from '../jobs/jobs.js';
+import { WorkerUnavailable } from '../scheduler/pool.js';
 import type { Scheduler as ContentScheduler } from '../scheduler/scheduler.js';
 import type { DataDir } from '../storage/data-dir.js';
 import type { Users } from '../users/users.js';
@@ -83,6 +84,10 @@ export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
       try {
         await deps.scheduler.warm(content, bundle.id);
       } catch (err) {
+        if (err instanceof WorkerUnavailable && err.logTail.length) {
+          await ctx.log('The app\'s last output:');
+          for (const line of err.logTail) await ctx.log(`  ${line}`);
+        }
         throw new TaskFailure(`The new bundle's app did not start: ${(err as Error).message}`);
       }
       await ctx.log('The worker is accepting connections.');

@@ -136,9 +136,10 @@ export class ContentExecution {
     }
     const { dir, reused } = await this.pythonEnvs.ensure(key, async (workDir, entry) => {
       await log(`Restoring the Python ${installation.version} environment with ${manager.name}${packageFile ? ` from ${packageFile}` : ''}`);
-      const cacheDir = path.join(this.deps.dataDir.root, 'envs', 'cache');
+      const cacheDir = this.deps.config.get('Python.PackageCacheDir') || path.join(this.deps.dataDir.root, 'envs', 'cache');
       await mkdir(cacheDir, { recursive: true });
       const env: Record<string, string> = {
+        ...installerEnvironment(),
         PATH: SYSTEM_PATH,
         LECTERN_APP_MODE: manifest.appMode,
         LECTERN_APP_DIR: appDir,
@@ -191,6 +192,7 @@ export class ContentExecution {
       await mkdir(library, { recursive: true });
       const appDir = this.deps.dataDir.appDir(bundle.content_id, bundle.id);
       const env: Record<string, string> = {
+        ...installerEnvironment(),
         PATH: SYSTEM_PATH,
         LECTERN_APP_MODE: manifest.appMode,
         LECTERN_APP_DIR: appDir,
@@ -330,6 +332,18 @@ export class ContentExecution {
     if (cap > 0 && memory > cap) memory = cap;
     return { memoryLimitBytes: memory > 0 ? memory : undefined, maxProcesses: this.deps.config.get('Applications.ProcessLimit') };
   }
+}
+
+/**
+ * Restores reach package indexes the way the server does: its proxy and CA settings and any
+ * PIP_ / UV_ configuration pass through. uv uses the system trust store (like pip with the
+ * distribution's certificates), so a company CA in /etc/ssl works for both.
+ */
+function installerEnvironment(): Record<string, string> {
+  const pass = /^(https?_proxy|no_proxy|all_proxy|ssl_cert_file|ssl_cert_dir|requests_ca_bundle|curl_ca_bundle|pip_.+|uv_.+)$/i;
+  const env: Record<string, string> = { UV_NATIVE_TLS: '1' };
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && pass.test(name)) env[name] = value;
+  return env;
 }
 
 function normalizeRequirements(text: string): string {

@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 /** The runtime/ folder shipped with Lectern (same place from src/ under tsx and from dist/). */
 export const RUNTIME_DIR: string = (() => {
+  // Developers may point Lectern at a working copy of the runners.
+  if (process.env.LECTERN_RUNTIME_DIR) return path.resolve(process.env.LECTERN_RUNTIME_DIR);
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     const candidate = path.join(dir, 'runtime');

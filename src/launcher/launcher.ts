@@ -97,6 +97,8 @@ export interface JobInfo {
   remoteId: string;
   hostname: string;
   pid?: number;
+  /** Where a run job listens. */
+  address?: JobAddress;
   startTime: Date;
   state: JobState;
   /** Cumulative CPU seconds and resident memory of the process tree, where known. */

@@ -137,7 +137,12 @@ export class ContentPool {
    */
   async warm(generation: Generation = this.generation): Promise<void> {
     const worker = this.startWorker(generation);
-    await worker.ready;
+    try {
+      await worker.ready;
+    } catch (err) {
+      const tail = worker.key ? (await this.starter.logTail(worker.key, 20).catch(() => [])).map((l) => l.data) : [];
+      throw new WorkerUnavailable((err as Error).message, tail);
+    }
   }
 
   /** Keeps min_processes running and stops idle workers; called every second. */

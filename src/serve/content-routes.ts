@@ -28,7 +28,8 @@ export const contentRoutes: RoutePlugin = (server, app) =>
 export async function withRawBodies(server: FastifyInstance, register: (scope: FastifyInstance) => void) {
   await server.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+    // The body stays the raw stream; the proxy pipes it to the worker.
+    scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
     register(scope);
   });
 }

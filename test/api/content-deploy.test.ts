@@ -273,14 +273,26 @@ for (const provider of PROVIDERS) {
       }
     });
 
-    test('content that cannot run yet fails its deploy with a clear message', async () => {
+    test('a bundle whose named package file is missing fails its deploy and stays undeployed', async () => {
       const content = await createContent('flask-api');
       const manifest = JSON.stringify({ version: 1, metadata: { appmode: 'python-api', entrypoint: 'app' }, python: { version: '3.11.2', package_manager: { name: 'pip', package_file: 'requirements.txt' } }, files: {} });
       const bundle = await json(await upload(content.guid, makeTarGz([{ name: 'manifest.json', content: manifest }, { name: 'app.py', content: 'app = None' }])));
       const task = await deploy(content.guid, bundle.id);
       assert.equal(task.code, 1);
-      assert.match(task.error, /cannot run python-api content yet/);
+      assert.match(task.error, /names requirements\.txt as its package file, but has no such file/);
       assert.equal((await json(await t.api(`/__api__/v1/content/${content.guid}`))).bundle_id, null);
+    });
+
+    test('tensorflow-saved-model and nodejs deploys fail with code 109 and say what is supported', async () => {
+      for (const appmode of ['tensorflow-saved-model', 'nodejs']) {
+        const content = await createContent(`unsupported-${appmode}`);
+        const manifest = JSON.stringify({ version: 1, metadata: { appmode, entrypoint: 'index.js' }, files: {} });
+        const bundle = await json(await upload(content.guid, makeTarGz([{ name: 'manifest.json', content: manifest }, { name: 'index.js', content: '' }])));
+        const task = await deploy(content.guid, bundle.id);
+        assert.equal(task.code, 109, appmode);
+        assert.match(task.error, new RegExp(`does not run ${appmode} content`));
+        assert.equal((await json(await t.api(`/__api__/v1/content/${content.guid}`))).bundle_id, null);
+      }
     });
 
     test('task long-poll: wait holds until output arrives; unknown task 404 with code 141', async () => {

@@ -61,6 +61,7 @@ export async function startLectern(provider: Provider, overrides: Partial<Record
   const server = await buildServer(app, ROUTES);
   await server.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+  app.serverUrl.value = `${url}/`;
   let admin = await app.users.findByUsername('admin');
   admin ??= await app.users.create({ username: 'admin', password: 'admin-password', user_role: 'administrator', email: 'admin@example.org' });
   const { key: adminKey } = await app.users.createApiKey(admin.id, 'tests');

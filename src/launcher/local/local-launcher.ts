@@ -152,6 +152,7 @@ export class LocalLauncher implements Launcher {
           remoteId: j.handle.remoteId,
           hostname: this.hostname,
           pid: j.handle.pid,
+          address: j.handle.address,
           startTime: j.startTime,
           state: j.status.state,
           cpuSeconds: usage.cpuSeconds,
@@ -210,8 +211,13 @@ export class LocalLauncher implements Launcher {
     const job = this.jobs.get(key);
     if (!job || job.status.state !== 'running') return;
     const pid = job.child.pid!;
-    signalGroup(pid, 'SIGTERM');
-    const timer = setTimeout(() => signalGroup(pid, 'SIGKILL'), options.graceMs ?? 5000);
+    // The sandbox reaches the app inside its PID namespace; signalling bwrap itself would end the
+    // job at once (--die-with-parent kills the app with SIGKILL), so the group gets only the SIGKILL.
+    await job.sandboxed.signal('SIGTERM').catch(() => signalGroup(pid, 'SIGTERM'));
+    const timer = setTimeout(() => {
+      void job.sandboxed.signal('SIGKILL').catch(() => undefined);
+      signalGroup(pid, 'SIGKILL');
+    }, options.graceMs ?? 5000);
     await job.ended;
     clearTimeout(timer);
   }

@@ -1,0 +1,39 @@
+"""Run job: serve one Python app mode on LECTERN_HOST:LECTERN_PORT until stopped.
+
+Each mode's runner lives in lectern_runtime/<runner>.py and exposes run(ctx). See docs/runtime.md.
+"""
+
+import importlib
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lectern_runtime.context import Context, fail  # noqa: E402
+
+RUNNERS = {
+    "python-api": "wsgi",
+    "python-dash": "dash",
+    "python-fastapi": "asgi",
+    "python-gradio": "gradio",
+    "python-shiny": "pyshiny",
+    "python-streamlit": "streamlit",
+    "python-bokeh": "bokeh",
+    "python-panel": "panel",
+    "jupyter-voila": "voila",
+    "quarto-shiny": "quarto_shiny",
+}
+
+
+def main():
+    ctx = Context.from_env()
+    runner = RUNNERS.get(ctx.app_mode)
+    if runner is None:
+        fail(f"Lectern's Python runner does not serve {ctx.app_mode!r} content.")
+    # The app's own modules come first on the path, as when its author ran it.
+    sys.path.insert(0, ctx.app_dir)
+    os.chdir(ctx.app_dir)
+    importlib.import_module(f"lectern_runtime.{runner}").run(ctx)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Lectern's content-side Python runners (one module per framework)."""
