@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { makeTarGz } from '../test/support/tarball.js';
-import { testPython } from '../test/support/execution.js';
+import { PACKAGE_CACHE, testPython } from '../test/support/execution.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const UV = path.join(ROOT, '.cache', 'py', 'tools', 'bin', 'uv');
@@ -32,7 +32,7 @@ async function startServer(extraEnv: Record<string, string> = {}): Promise<Serve
     LECTERN_LOGGING_LEVEL: 'warn',
     LECTERN_PYTHON_EXECUTABLE: testPython(),
     LECTERN_PYTHON_UVEXECUTABLE: UV,
-    LECTERN_PYTHON_PACKAGECACHEDIR: path.join(ROOT, '.cache', 'lectern-packages'),
+    LECTERN_PYTHON_PACKAGECACHEDIR: PACKAGE_CACHE,
     ...extraEnv,
   };
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/lectern.js'), 'start'], { env, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -69,7 +69,11 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     log: options.log,
   });
   const secrets = SecretBox.fromConfig(config.get('Server.SecretKey'), dataDir.secretKeyFile());
-  const contentService = new ContentService(db);
+  const contentService = new ContentService(db, () => ({
+    maxProcesses: config.get('Scheduler.MaxProcessesLimit'),
+    minProcesses: config.get('Scheduler.MinProcessesLimit'),
+    memoryBytes: config.get('Scheduler.MaxMemoryLimit'),
+  }));
   const users = new Users(db);
 
   // Maintenance commands (user add, key create, …) run no content: they skip the probes.
@@ -112,7 +116,11 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     await execution.sweep();
   }
   registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users });
-  if (runsContent) queue.start();
+  if (runsContent) {
+    queue.start();
+    const warm = await db.selectFrom('content').select('id').where('bundle_id', 'is not', null).execute();
+    await scheduler.keepWarm(warm.map((r) => r.id));
+  }
   return {
     config,
     store,

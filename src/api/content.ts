@@ -101,6 +101,8 @@ export const contentRoutes: RoutePlugin = (server, app) => {
     const { guid } = request.params as { guid: string };
     const content = await app.content.getEditable(guid, user);
     const updated = await app.content.update(content, user, request.body);
+    // Runtime settings (min_processes, timeouts, …) apply to running pools at once.
+    await app.scheduler.refresh(updated.id);
     await app.audit.record(user, 'update_application', `Updated content ${content.guid}: ${Object.keys((request.body as object) ?? {}).join(', ')}`);
     return (await renderContent(app, request, user, [updated], new Set()))[0];
   });

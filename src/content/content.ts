@@ -69,10 +69,20 @@ export class ContentAccess {
   }
 }
 
+/** Server caps on what a publisher may ask for ([Scheduler] *Limit settings; 0 = no cap). */
+export interface ContentLimits {
+  maxProcesses: number;
+  minProcesses: number;
+  memoryBytes: number;
+}
+
 export class ContentService {
   readonly access: ContentAccess;
 
-  constructor(private readonly db: Kysely<Database>) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly limits: () => ContentLimits = () => ({ maxProcesses: 0, minProcesses: 0, memoryBytes: 0 }),
+  ) {
     this.access = new ContentAccess(db);
   }
 
@@ -214,6 +224,14 @@ export class ContentService {
     const max = (changes.row.max_processes ?? current?.max_processes) as number | null | undefined;
     if (min != null && max != null && min > max) throw invalidParameter(`min_processes (${min}) cannot be greater than max_processes (${max}).`);
     if (changes.row.max_processes === 0) throw invalidParameter('max_processes must be at least 1.');
+    // A value over a server cap is refused rather than quietly lowered, so the publisher knows.
+    const caps = this.limits();
+    const over = (field: string, value: unknown, cap: number, setting: string) => {
+      if (typeof value === 'number' && cap > 0 && value > cap) throw invalidParameter(`${field} (${value}) is above this server's limit of ${cap} ([Scheduler] ${setting}).`);
+    };
+    over('max_processes', changes.row.max_processes, caps.maxProcesses, 'MaxProcessesLimit');
+    over('min_processes', changes.row.min_processes, caps.minProcesses, 'MinProcessesLimit');
+    over('memory_limit', changes.row.memory_limit, caps.memoryBytes, 'MaxMemoryLimit');
   }
 }
 

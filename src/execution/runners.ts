@@ -28,6 +28,11 @@ const PY_RUN: Partial<Record<AppMode, JobTag>> = {
 /** Modes Lectern cannot run locally; deploying them fails with code 109. */
 export const UNSUPPORTED_MODES: ReadonlySet<string> = new Set(['tensorflow-saved-model', 'nodejs']);
 
+/** Whether content of this mode is served by worker processes (the scheduler's business). */
+export function servedByWorkers(mode: string | null): boolean {
+  return mode !== null && (mode in PY_RUN || ['shiny', 'rmd-shiny', 'api', 'quarto-shiny'].includes(mode));
+}
+
 export function runnerFor(manifest: Manifest): ModeRunner | undefined {
   const mode = manifest.appMode;
   const quartoUsesR = (manifest.quarto?.engines ?? []).includes('knitr');

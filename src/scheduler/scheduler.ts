@@ -2,6 +2,7 @@ import type { Config } from '../config/config.js';
 import type { Content } from '../db/schema.js';
 import type { ContentExecution } from '../execution/content-execution.js';
 import type { Jobs } from '../jobs/jobs.js';
+import { servedByWorkers } from '../execution/runners.js';
 import type { LogLine } from '../launcher/launcher.js';
 import { ContentPool, type Generation, type Lease, type PoolSettings, type WorkerStarter } from './pool.js';
 
@@ -74,10 +75,24 @@ export class Scheduler {
     await this.pool(content).warm(generation);
   }
 
-  /** After a deploy or an environment change: switch to the new generation, drain the old. */
+  /**
+   * After a deploy, an environment change or new runtime settings: switch to the new generation
+   * (draining the old) and apply the settings. Content with min_processes gets a pool even before
+   * its first request, so its warm workers start now.
+   */
   async refresh(contentId: number): Promise<void> {
     const content = await this.loadContent(contentId);
-    if (content && this.pools.has(contentId)) this.pool(content);
+    if (!content) return;
+    if (this.pools.has(contentId) || this.wantsWarmWorkers(content)) this.pool(content);
+  }
+
+  /** At start-up: start the warm minimum of every content item that has one. */
+  async keepWarm(contentIds: number[]): Promise<void> {
+    for (const id of contentIds) await this.refresh(id);
+  }
+
+  private wantsWarmWorkers(content: Content): boolean {
+    return content.bundle_id !== null && servedByWorkers(content.app_mode) && this.settingsFor(content).minProcesses > 0;
   }
 
   async remove(contentId: number): Promise<void> {

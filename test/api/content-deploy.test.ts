@@ -104,6 +104,10 @@ for (const provider of PROVIDERS) {
       assert.match((await json(unknownField)).error, /titel/);
       const badType = await t.api(`/__api__/v1/content/${created.guid}`, { method: 'PATCH', json: { max_processes: 'many' } });
       assert.equal(badType.status, 400);
+      // Server caps ([Scheduler] MaxProcessesLimit = 20, MinProcessesLimit = 20 by default) are refused, not lowered.
+      const overCap = await t.api(`/__api__/v1/content/${created.guid}`, { method: 'PATCH', json: { max_processes: 21 } });
+      assert.equal(overCap.status, 400);
+      assert.match((await json(overCap)).error, /max_processes \(21\) is above this server's limit of 20 \(\[Scheduler\] MaxProcessesLimit\)/);
       const badAccess = await t.api(`/__api__/v1/content/${created.guid}`, { method: 'PATCH', json: { access_type: 'everyone' } });
       assert.equal(badAccess.status, 400);
       const malformed = await t.api('/__api__/v1/content', { method: 'POST', body: '{"name": ', headers: { 'content-type': 'application/json' } });

@@ -1,11 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SettingKey } from '../../src/config/settings.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TOOLS = path.join(ROOT, '.cache', 'py', 'tools', 'bin');
+
+/**
+ * Package downloads shared by every test restore. It lives outside the checkout (CI runs in a fresh
+ * clone each time), so a machine downloads each wheel once; LECTERN_TEST_PACKAGE_CACHE moves it.
+ */
+export const PACKAGE_CACHE = process.env.LECTERN_TEST_PACKAGE_CACHE ?? path.join(os.homedir(), '.cache', 'lectern-tests', 'packages');
 
 function required(file: string, hint: string): string {
   if (!existsSync(file)) throw new Error(`${file} is missing: ${hint}`);
@@ -43,7 +50,7 @@ export function executionSettings(options: { r?: boolean; quarto?: boolean } = {
   const settings: Partial<Record<SettingKey, string>> = {
     'Python.Executable': testPython(),
     'Python.UvExecutable': required(path.join(TOOLS, 'uv'), hint),
-    'Python.PackageCacheDir': path.join(ROOT, '.cache', 'lectern-packages'),
+    'Python.PackageCacheDir': PACKAGE_CACHE,
     'Scheduler.InitTimeout': '90s',
   };
   if (options.quarto) {

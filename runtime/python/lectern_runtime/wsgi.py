@@ -11,7 +11,9 @@ def serve_wsgi(ctx, app, label):
     try:
         import waitress
     except ImportError:
-        fail("waitress is missing from the content's environment; redeploy so Lectern can add it.")
+        # Only when Lectern does not manage the environment (environment_management: false) and the
+        # interpreter lacks waitress: the standard library still serves the app, one thread a request.
+        return serve_stdlib(ctx, WSGIPrefix(app, ctx.base_path), label)
     # Threads bound concurrency per worker; the scheduler adds workers beyond max_conns_per_process.
     threads = int(os.environ.get("LECTERN_WSGI_THREADS", "16"))
     ctx.listening(f"{label} (WSGI, waitress, {threads} threads)")
@@ -33,3 +35,20 @@ def run(ctx):
     if not callable(app):
         fail(f"{label} is not a WSGI application (it is {type(app).__name__}).")
     serve_wsgi(ctx, app, label)
+
+
+def serve_stdlib(ctx, app, label):
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    print("lectern: waitress is not installed in this environment; serving with the standard library's wsgiref", flush=True)
+    server = make_server(ctx.host, ctx.port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler)
+    ctx.listening(f"{label} (WSGI, wsgiref)")
+    server.serve_forever()
