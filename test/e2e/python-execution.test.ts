@@ -25,7 +25,10 @@ function bundle(appmode: string, files: Record<string, string>, extra: Record<st
 
 // Standard library only, so it runs on a bare interpreter too.
 const STDLIB_APP = `
-import json, os, uuid
+import json, os, sys, uuid
+if os.environ.get("CRASH_ON_START"):
+    print("fatal: the database password is wrong", file=sys.stderr, flush=True)
+    sys.exit(3)
 BOOT = uuid.uuid4().hex
 def app(environ, start_response):
     body = json.dumps({"path": environ.get("PATH_INFO"), "script_name": environ.get("SCRIPT_NAME"), "boot": BOOT}).encode()
@@ -107,5 +110,29 @@ describe('scheduling and environments through the API', () => {
     const tooMany = await t.api(`/__api__/v1/content/${guid}`, { method: 'PATCH', json: { min_processes: 50 } });
     assert.equal(tooMany.status, 400);
     assert.match(((await tooMany.json()) as { error: string }).error, /MinProcessesLimit/);
+  });
+
+  it('a worker that crashes on start gets a 5xx with its reason and last log lines (owners only), and a crash loop backs off', async () => {
+    const { guid } = await deploy('crashes', bundle('python-api', { 'app.py': STDLIB_APP, 'requirements.txt': '' }, { environment: { environment_management: { python: false } } }));
+    const acl = await t.api(`/__api__/v1/content/${guid}`, { method: 'PATCH', json: { access_type: 'logged_in' } });
+    assert.equal(acl.status, 200);
+    assert.equal((await t.api(`/content/${guid}/`)).status, 200);
+    const env = await t.api(`/__api__/v1/content/${guid}/environment`, { method: 'PATCH', json: [{ name: 'CRASH_ON_START', value: '1' }] });
+    assert.equal(env.status, 200);
+    const owner = await t.api(`/content/${guid}/`);
+    assert.ok(owner.status >= 500, `status ${owner.status}`);
+    const page = await owner.text();
+    assert.match(page, /exited with code 3/);
+    assert.match(page, /fatal: the database password is wrong/);
+    // The next request inside the backoff window is answered at once, saying when Lectern retries.
+    const again = await t.api(`/content/${guid}/`);
+    assert.ok(again.status >= 500);
+    assert.match(await again.text(), /tries again in \d+ s/);
+    const viewer = await t.addUser('crash-viewer', 'viewer');
+    const seen = await t.api(`/content/${guid}/`, { key: viewer.key });
+    assert.ok(seen.status >= 500);
+    assert.doesNotMatch(await seen.text(), /database password/, 'viewers do not see the log');
+    const jobs = (await (await t.api(`/__api__/v1/content/${guid}/jobs`)).json()) as Array<{ tag: string; exit_code: number | null }>;
+    assert.ok(jobs.some((j) => j.tag === 'run_python_api' && j.exit_code === 3), JSON.stringify(jobs.slice(0, 3)));
   });
 });
