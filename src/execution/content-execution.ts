@@ -1,5 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Manifest } from '../bundles/manifest.js';
 import type { Config } from '../config/config.js';
 import type { Bundle, Content } from '../db/schema.js';
@@ -199,8 +200,11 @@ export class ContentExecution {
         LECTERN_MANIFEST: path.join(appDir, 'manifest.json'),
         LECTERN_R_LIBRARY: library,
         LECTERN_R_REPOS: repos.join(' '),
+        LANG: 'C.UTF-8',
       };
-      const mounts: JobMount[] = [...this.baseMounts(prepared, installation), { path: workDir, readOnly: false }];
+      // file:// repositories (an administrator's local mirror) must be visible inside the sandbox.
+      const localRepos = repos.filter((r) => r.startsWith('file://')).map((r) => ({ path: fileURLToPath(r), readOnly: true }));
+      const mounts: JobMount[] = [...this.baseMounts(prepared, installation), { path: workDir, readOnly: false }, ...localRepos];
       await this.runBuild(prepared, 'packrat_restore', [installation.executable, path.join(RUNTIME_DIR, 'R', 'restore.R')], env, mounts, options, log);
     });
     await log(reused ? `Reusing the cached R library ${key}.` : `R library ${key} is ready.`);

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -33,8 +34,11 @@ const PROBES: Record<RuntimeKind, (exe: string) => Promise<Installation>> = {
     const { stdout } = await run(exe, ['--vanilla', '--slave', '-e', 'cat(paste(R.version$major, R.version$minor, sep="."), R.home(), sep="\\n")'], { timeout: 30_000 });
     const [version, home] = stdout.trim().split('\n');
     const real = await realpath(home!);
-    // Debian keeps site libraries outside R_HOME; they must be visible too.
-    return { kind: 'r', version: version!, executable: path.join(real, 'bin', 'Rscript'), configured: exe, prefixes: unique([real, '/usr/lib/R', '/usr/local/lib/R', '/usr/share/R']) };
+    // Debian keeps site libraries outside R_HOME; they must be visible too. Debian's jquerylib (used
+    // by rmarkdown's HTML documents) asks `dpkg -s libjs-jquery` for the system jQuery's version,
+    // which reads dpkg's database (package metadata only, nothing secret).
+    const dpkg = existsSync('/var/lib/dpkg/status') ? ['/var/lib/dpkg'] : [];
+    return { kind: 'r', version: version!, executable: path.join(real, 'bin', 'Rscript'), configured: exe, prefixes: unique([real, '/usr/lib/R', '/usr/local/lib/R', '/usr/share/R', ...dpkg]) };
   },
   async quarto(exe) {
     const { stdout } = await run(exe, ['--version'], { timeout: 30_000 });

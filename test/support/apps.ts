@@ -38,14 +38,15 @@ export async function fetchContent(t: TestServer, guid: string, rest = '', init:
 
 /**
  * One Shiny session over the websocket (R Shiny and Shiny for Python speak the same protocol):
- * send the init message with inputs, return the first `values` message the server computes.
+ * send the init message with inputs, return the first `values` message the server computes. R Shiny
+ * computes only outputs the client reports visible, so `expectOutput` is reported visible.
  */
 export async function shinySession(t: TestServer, wsUrl: string, inputs: Record<string, unknown>, expectOutput: string): Promise<Record<string, unknown>> {
   const ws = new WebSocket(wsUrl, { headers: { authorization: `Key ${t.adminKey}` } });
   try {
     return await new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no value for ${expectOutput} within 60 s`)), 60_000);
-      ws.on('open', () => ws.send(JSON.stringify({ method: 'init', data: { ...inputs, '.clientdata_url_hostname': '127.0.0.1', '.clientdata_allowDataUriScheme': true } })));
+      ws.on('open', () => ws.send(JSON.stringify({ method: 'init', data: { [`.clientdata_output_${expectOutput}_hidden`]: false, ...inputs, '.clientdata_url_hostname': '127.0.0.1', '.clientdata_allowDataUriScheme': true } })));
       ws.on('message', (raw) => {
         const text = raw.toString();
         // SockJS-style framing is not used on the plain websocket endpoint; messages are JSON.
