@@ -14,22 +14,7 @@ started=$SECONDS
 log() { printf 'test-deps: %s\n' "$*" >&2; }
 
 # ---------------------------------------------------------------- Debian packages
-apt_updated=0
-apt_install() {
-  local sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then sudo=(sudo); else
-      log "need root (or sudo) to install Debian packages: $*"; exit 1
-    fi
-  fi
-  if [ "$apt_updated" -eq 0 ]; then
-    log "apt-get update"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    apt_updated=1
-  fi
-  log "apt-get install $*"
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+source "$ROOT/scripts/lib/apt.sh"
 
 have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; }
 # A python3 that can create virtualenvs with pip (Debian's needs python3-venv for ensurepip).

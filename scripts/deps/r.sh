@@ -14,6 +14,8 @@ have_r_package() { # name
   [ -f "/usr/lib/R/site-library/$1/DESCRIPTION" ] || [ -f "/usr/lib/R/library/$1/DESCRIPTION" ]
 }
 
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/apt.sh"
+
 need=()
 { command -v R && command -v Rscript; } >/dev/null 2>&1 || need+=(r-base-core)
 command -v pandoc >/dev/null 2>&1 || need+=(pandoc)
@@ -21,17 +23,7 @@ for pkg in shiny plumber rmarkdown knitr; do
   have_r_package "$pkg" || need+=("r-cran-$pkg")
 done
 
-if [ "${#need[@]}" -gt 0 ]; then
-  sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { log "need root (or sudo) to install: ${need[*]}"; exit 1; }
-    sudo=(sudo)
-  fi
-  log "apt-get install ${need[*]}"
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  # Recommends stay off: r-base-core recommends the whole r-recommended set and a TeX toolchain.
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+if [ "${#need[@]}" -gt 0 ]; then apt_install "${need[@]}"; fi
 
 # Fail here, with the reason, rather than in the middle of the tests.
 if ! out=$(Rscript --vanilla -e 'for (p in c("shiny", "plumber", "rmarkdown", "knitr")) suppressPackageStartupMessages(library(p, character.only = TRUE)); cat(as.character(getRversion()))' 2>&1); then

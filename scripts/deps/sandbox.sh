@@ -6,21 +6,14 @@ set -euo pipefail
 
 log() { printf 'deps/sandbox: %s\n' "$*" >&2; }
 
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/apt.sh"
+
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 { command -v setpriv && command -v prlimit; } >/dev/null 2>&1 || need+=(util-linux)
 command -v useradd >/dev/null 2>&1 || need+=(passwd)
 
-if [ "${#need[@]}" -gt 0 ]; then
-  sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { log "need root (or sudo) to install: ${need[*]}"; exit 1; }
-    sudo=(sudo)
-  fi
-  log "apt-get install ${need[*]}"
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+if [ "${#need[@]}" -gt 0 ]; then apt_install "${need[@]}"; fi
 
 # Fail here, with the reason, rather than in the middle of the tests.
 if ! out=$(bwrap --ro-bind / / --dev /dev --proc /proc --unshare-pid --die-with-parent true 2>&1); then
