@@ -15,7 +15,7 @@ RUNNER_PACKAGES = {
     "python-streamlit": [],
     "python-bokeh": [],
     "python-panel": [],
-    "jupyter-voila": ["voila"],
+    "jupyter-voila": ["voila", "ipykernel"],  # the notebook runs in an ipykernel of this environment
     "jupyter-static": ["nbconvert", "nbclient", "ipykernel"],
     "quarto-static": ["nbclient", "nbformat", "ipykernel", "pyyaml"],
     "quarto-shiny": ["nbclient", "nbformat", "ipykernel", "pyyaml", "shiny", "uvicorn"],

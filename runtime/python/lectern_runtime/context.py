@@ -56,10 +56,10 @@ class Context:
     def script_path(self, default):
         """The app file of script-style modes (Streamlit, Bokeh, Panel); fails clearly when missing."""
         name = self.entrypoint or default
-        if ":" in name:
-            name = name.split(":", 1)[0]
-            if not name.endswith(".py"):
-                name += ".py"
+        # rsconnect writes a module name ("app" or "app:app") for script modes too.
+        name = name.split(":", 1)[0]
+        if not os.path.splitext(name)[1]:
+            name += ".py"
         full = os.path.join(self.app_dir, name)
         if not os.path.isfile(full):
             present = ", ".join(sorted(f for f in os.listdir(self.app_dir) if f.endswith((".py", ".ipynb")))) or "none"

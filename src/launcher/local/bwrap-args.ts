@@ -6,7 +6,7 @@ import path from 'node:path';
 
 const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/sys'];
 /** Mount points made by bwrap itself: present in the sandbox but empty of host content. */
-const FRESH_DIRS = ['/', '/dev', '/proc', '/tmp'];
+const FRESH_DIRS = ['/', '/dev', '/dev/shm', '/proc', '/tmp'];
 
 export interface FileSystemView {
   readOnly: string[];
@@ -32,7 +32,9 @@ export function bwrapOptions(view: FileSystemView, cwd: string): string[] {
       bound.push(dir);
     }
   }
-  args.push('--dev', '/dev', '--proc', '/proc', '--perms', '1777', '--tmpfs', '/tmp');
+  // /dev/shm writable like /tmp: POSIX semaphores and shared memory (Python's multiprocessing locks,
+  // joblib, PyTorch data loaders) live there, and bwrap's fresh /dev leaves it root-owned.
+  args.push('--dev', '/dev', '--proc', '/proc', '--perms', '1777', '--tmpfs', '/tmp', '--perms', '1777', '--tmpfs', '/dev/shm');
 
   const made = new Set(FRESH_DIRS);
   for (const bind of bindsOf(view, bound)) {
