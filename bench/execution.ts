@@ -84,7 +84,7 @@ function bundle(appmode: string, entrypoint: string, files: Record<string, strin
 }
 
 /** Creates content, uploads, and runs `kind` (deploy or build); returns guid, bundle id and seconds. */
-async function publish(s: Server, name: string, archive: Buffer, kind: 'deploy' | 'build' = 'deploy', guid?: string) {
+async function publish(s: Server, name: string, archive: Buffer<ArrayBuffer>, kind: 'deploy' | 'build' = 'deploy', guid?: string) {
   if (!guid) guid = ((await (await api(s, '/__api__/v1/content', { method: 'POST', json: { name } })).json()) as { guid: string }).guid;
   const started = performance.now();
   const uploaded = (await (await api(s, `/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: archive })).json()) as { id: string };

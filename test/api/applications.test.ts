@@ -9,7 +9,7 @@ const MANIFEST = '{"version":1,"metadata":{"appmode":"static","primary_html":"in
 const HTML = '<!doctype html><html><body><h1>Legacy R publish</h1></body></html>\n';
 
 /** A bundle the way R's utils::tar writes it: `./`-prefixed members and directory entries. */
-function rStyleBundle(): Buffer {
+function rStyleBundle(): Buffer<ArrayBuffer> {
   return makeTarGz([
     { name: './', type: 'dir' },
     { name: './manifest.json', content: MANIFEST },

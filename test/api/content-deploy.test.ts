@@ -33,7 +33,7 @@ for (const provider of PROVIDERS) {
       return json(res);
     }
 
-    async function upload(guid: string, body: Buffer, headers: Record<string, string> = {}) {
+    async function upload(guid: string, body: Buffer<ArrayBuffer>, headers: Record<string, string> = {}) {
       return t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body, headers });
     }
 
@@ -230,7 +230,7 @@ for (const provider of PROVIDERS) {
       const good = await json(await upload(content.guid, staticBundle('<p>safe</p>')));
       assert.equal((await deploy(content.guid, good.id)).code, 0);
       const manifest = { name: 'manifest.json', content: STATIC_MANIFEST };
-      const cases: Array<[string, Buffer, RegExp]> = [
+      const cases: Array<[string, Buffer<ArrayBuffer>, RegExp]> = [
         ['dot-dot', makeTarGz([manifest, { name: '../escape.txt', content: 'x' }]), /escape|\.\./],
         ['absolute', makeTarGz([manifest, { name: '/etc/evil', content: 'x' }]), /absolute|escape/],
         ['symlink out', makeTarGz([manifest, { name: 'link', type: 'symlink', linkname: '/etc/passwd' }]), /link|escape/],

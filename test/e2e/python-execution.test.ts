@@ -44,7 +44,7 @@ describe('scheduling and environments through the API', () => {
   });
   after(async () => t?.stop());
 
-  async function deploy(name: string, archive: Buffer, guid?: string) {
+  async function deploy(name: string, archive: Buffer<ArrayBuffer>, guid?: string) {
     guid ??= ((await (await t.api('/__api__/v1/content', { method: 'POST', json: { name } })).json()) as { guid: string }).guid;
     const uploaded = (await (await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: archive })).json()) as { id: string };
     const { task_id } = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };

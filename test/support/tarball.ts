@@ -82,7 +82,7 @@ function entryHead(entry: TarEntry): { blocks: Buffer[]; size: number; body?: Bu
  * A ustar archive built by hand, so tests can produce what a well-behaved tar writer refuses
  * ("..", absolute names, escaping links, devices, odd types).
  */
-export function makeTar(entries: TarEntry[]): Buffer {
+export function makeTar(entries: TarEntry[]): Buffer<ArrayBuffer> {
   const blocks: Buffer[] = [];
   for (const entry of entries) {
     const { blocks: head, size, body } = entryHead(entry);
@@ -92,7 +92,7 @@ export function makeTar(entries: TarEntry[]): Buffer {
   return Buffer.concat(blocks);
 }
 
-export const makeTarGz = (entries: TarEntry[]): Buffer => gzipSync(makeTar(entries));
+export const makeTarGz = (entries: TarEntry[]): Buffer<ArrayBuffer> => gzipSync(makeTar(entries));
 
 /** Streams a .tar.gz to `file` without holding bodies in memory: use `zeros` for huge entries (gzip bombs). */
 export async function writeTarGz(file: string, entries: TarEntry[]): Promise<void> {
