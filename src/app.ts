@@ -137,11 +137,11 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     scheduler,
     serverUrl,
     async close() {
-      await queue.stop();
-      await scheduler.close();
-      await launcher.close();
-      await events.close();
-      await store.close();
+      // Every step runs even when an earlier one fails, so no process or connection outlives close().
+      const steps = [() => queue.stop(), () => scheduler.close(), () => launcher.close(), () => events.close(), () => store.close()];
+      const failures: unknown[] = [];
+      for (const step of steps) await step().catch((err: unknown) => failures.push(err));
+      if (failures.length) throw failures[0];
     },
   };
 }

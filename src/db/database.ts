@@ -29,6 +29,9 @@ export function openStore(config: Config): Store {
     const url = config.get('Postgres.URL');
     if (!url) throw new Error('[Database] Provider is postgres but [Postgres] URL is empty (set LECTERN_POSTGRES_URL)');
     const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // An idle connection that PostgreSQL closes (restart, failover, idle timeout) emits 'error' on
+    // the pool; unhandled, that would end the server. The pool drops it and reconnects on demand.
+    pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: 'postgres', postgresUrl: url, close: () => db.destroy() };
   }

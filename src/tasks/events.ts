@@ -52,6 +52,7 @@ export class PostgresTaskEvents extends LocalTaskEvents {
   constructor(private readonly url: string) {
     super();
     this.notifier = new pg.Pool({ connectionString: url, max: 2 });
+    this.notifier.on('error', () => undefined); // see openStore: dropped idle connections are replaced
   }
 
   async start(): Promise<void> {

@@ -80,7 +80,7 @@ describe('Kubernetes test bed control plane', { timeout: 60 * 60_000 }, () => {
   before(async () => {
     const t0 = Date.now();
     cp = await startControlPlane();
-    console.log(`# control plane ready in ${Date.now() - t0} ms at ${cp.url}`);
+    console.log(`control plane ready in ${Date.now() - t0} ms at ${cp.url} (from its start: ${JSON.stringify(cp.timings)})`);
     dispatcher = new Agent({ connect: { ca: readFileSync(cp.caFile, 'utf8') } });
   });
 

@@ -36,6 +36,8 @@ export interface ControlPlane {
   dir: string;
   /** Files a node agent (issue #4) needs: the CA key signs kubelet/client certificates; tokens.csv lists users. */
   files: { caKey: string; serviceAccountKey: string; serviceAccountPub: string; tokens: string };
+  /** Milliseconds from the start of startControlPlane() to each step (pki, etcd, apiserver, ready). */
+  timings: Record<'pki' | 'etcd' | 'apiserver' | 'ready', number>;
   /** Recent output of one component (for failure messages). */
   logs(component: Component): string;
   /** Stops the scheduler, controller-manager, API server and etcd, then removes `dir`. Idempotent. */
@@ -49,34 +51,35 @@ export const SERVICE_CIDR = '10.0.0.0/24';
 export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 
 /**
- * Where scripts/kube-testbed.sh put kube-apiserver, kube-controller-manager, kube-scheduler and etcd.
+ * Where scripts/deps/kube-testbed.sh put kube-apiserver, kube-controller-manager, kube-scheduler and etcd.
  * LECTERN_KUBE_BIN overrides it.
  */
 export function kubeBinDir(): string {
-  return process.env.LECTERN_KUBE_BIN ?? path.join(ROOT, '.cache', 'kube', 'bin');
+  return process.env.LECTERN_KUBE_BIN ?? path.join(os.homedir(), '.cache', 'lectern-tests', 'kube', 'bin');
 }
 
 /**
- * Builds the control plane's binaries if they are missing or stale (`bash scripts/kube-testbed.sh`: a no-op
+ * Builds the control plane's binaries if they are missing or stale (`bash scripts/deps/kube-testbed.sh`: a no-op
  * taking well under a second when they are cached; the first build takes tens of minutes on 2 cores).
  */
 export async function ensureKubeBinaries(): Promise<string> {
   const bin = kubeBinDir();
-  try {
-    await execFileAsync('bash', [path.join(ROOT, 'scripts', 'kube-testbed.sh')], {
-      env: { ...process.env, LECTERN_KUBE_BIN: bin },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (err) {
-    const e = err as Error & { stderr?: string };
-    throw new Error(`scripts/kube-testbed.sh failed: ${e.message}\n${e.stderr ?? ''}`);
-  }
+  // Its progress (and go build's errors) go to this process's stderr: a first build is long and silent otherwise.
+  const child = spawn('bash', [path.join(ROOT, 'scripts', 'deps', 'kube-testbed.sh')], {
+    env: { ...process.env, LECTERN_KUBE_BIN: bin },
+    stdio: ['ignore', 2, 2],
+  });
+  const code = await new Promise<number | string>((resolve) => {
+    child.once('error', (err) => resolve(err.message));
+    child.once('exit', (c, signal) => resolve(c ?? signal ?? 'unknown'));
+  });
+  if (code !== 0) throw new Error(`bash scripts/deps/kube-testbed.sh failed (${code}); its output is above`);
   return bin;
 }
 
 /**
  * A throwaway Kubernetes control plane on loopback: etcd, kube-apiserver, kube-controller-manager and
- * kube-scheduler from .cache/kube/bin, in a fresh temp directory, on free ports. No Node exists: pods are
+ * kube-scheduler from ~/.cache/lectern-tests/kube/bin, in a fresh temp directory, on free ports. No Node exists: pods are
  * created (by the job controller, say) and stay Pending/Unschedulable until a node agent registers one.
  *
  * Authentication is a static token file (users "admin" in system:masters, "lectern", and the
@@ -122,6 +125,8 @@ async function startOnce(bin: string, timeoutMs: number): Promise<ControlPlane> 
   };
   process.on('exit', onExit);
   const deadline = Date.now() + timeoutMs;
+  const t0 = Date.now();
+  const timings = { pki: 0, etcd: 0, apiserver: 0, ready: 0 };
 
   const cleanup = async () => {
     process.off('exit', onExit);
@@ -134,6 +139,7 @@ async function startOnce(bin: string, timeoutMs: number): Promise<ControlPlane> 
 
   try {
     const pki = await makePki(dir);
+    timings.pki = Date.now() - t0;
     const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort] = await freePorts(5);
     const url = `https://127.0.0.1:${apiPort}`;
 
@@ -190,6 +196,7 @@ async function startOnce(bin: string, timeoutMs: number): Promise<ControlPlane> 
       const body = (await res.json()) as { health?: string };
       return res.ok && body.health === 'true';
     });
+    timings.etcd = Date.now() - t0;
 
     // ---- kube-apiserver
     const apiserver = launch(bin, 'kube-apiserver', dir, [
@@ -235,6 +242,7 @@ async function startOnce(bin: string, timeoutMs: number): Promise<ControlPlane> 
     const api = new Agent({ connect: { ca: await readFile(pki.caCrt, 'utf8') } });
     const adminGet = (p: string) => fetch(`${url}${p}`, { dispatcher: api, headers: { authorization: `Bearer ${users.admin.token}` } });
     await waitFor(procs, 'kube-apiserver /readyz', deadline, async () => (await adminGet('/readyz')).ok);
+    timings.apiserver = Date.now() - t0;
 
     // ---- kube-controller-manager and kube-scheduler
     const kcm = launch(bin, 'kube-controller-manager', dir, [
@@ -277,6 +285,7 @@ async function startOnce(bin: string, timeoutMs: number): Promise<ControlPlane> 
     ]);
     await insecure.close();
     await api.close();
+    timings.ready = Date.now() - t0;
 
     let stopped: Promise<void> | undefined;
     const byName = new Map(procs.map((p) => [p.name, p]));
@@ -288,6 +297,7 @@ async function startOnce(bin: string, timeoutMs: number): Promise<ControlPlane> 
       lectern: { name: 'lectern', token: users.lectern.token, kubeconfig: lecternKubeconfig },
       dir,
       files: { caKey: pki.caKey, serviceAccountKey: pki.saKey, serviceAccountPub: pki.saPub, tokens },
+      timings,
       logs: (c) => byName.get(c)?.log() ?? '',
       stop() {
         stopped ??= cleanup();
@@ -437,7 +447,7 @@ function kubeconfigYaml(server: string, caFile: string, user: string, token: str
 
 function launch(bin: string, name: Component, dir: string, args: string[]): Proc {
   const exe = path.join(bin, name);
-  if (!existsSync(exe)) throw new Error(`${exe} is missing: run \`bash scripts/kube-testbed.sh\``);
+  if (!existsSync(exe)) throw new Error(`${exe} is missing: run \`bash scripts/deps/kube-testbed.sh\``);
   // cwd in the temp dir: nothing a component writes by default lands in the work tree.
   const child = spawn(exe, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GOMAXPROCS: process.env.GOMAXPROCS ?? '2' } });
   let output = '';
