@@ -222,6 +222,14 @@ describe('every Python content type through rsconnect-python and the proxy', () 
       'analysis.ipynb': notebook([
         { type: 'markdown', source: '# Quarterly analysis' },
         { type: 'code', source: 'secret_sauce = 6 * 7\nprint(f"The notebook answer is {secret_sauce}")', tags: ['hide_input'] },
+        {
+          type: 'code',
+          // A render may call the Connect API as its owner with the short-lived key it is given.
+          source:
+            'import json, os, urllib.request\n' +
+            'req = urllib.request.Request(os.environ["CONNECT_SERVER"].rstrip("/") + "/__api__/v1/user", headers={"Authorization": "Key " + os.environ["CONNECT_API_KEY"]})\n' +
+            'print("rendered for", json.load(urllib.request.urlopen(req))["username"])',
+        },
       ]),
       'requirements.txt': 'jupyter\nnbconvert\nipykernel\n',
     });
@@ -229,6 +237,7 @@ describe('every Python content type through rsconnect-python and the proxy', () 
     const html = await (await fetchContent(t, guid, '')).text();
     assert.match(html, /The notebook answer is 42/);
     assert.doesNotMatch(html, /secret_sauce = 6/);
+    assert.match(html, /rendered for admin/);
     const render = await t.api(`/__api__/v1/content/${guid}/render`, { method: 'POST', json: {} });
     assert.equal(render.status, 202);
     const { task_id } = (await render.json()) as { task_id: string };
