@@ -87,6 +87,8 @@ export interface JobStatus {
   exitCode?: number;
   /** Why it failed, in words a publisher understands (e.g. "killed: memory limit of 256 MiB exceeded"). */
   reason?: string;
+  /** It ended because stop() asked it to (idle, redeploy, an administrator), not by itself. */
+  stopped?: boolean;
 }
 
 export interface JobInfo {

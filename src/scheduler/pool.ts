@@ -20,7 +20,7 @@ export interface Generation {
 
 export interface WorkerStarter {
   /** Starts one worker process of `generation`; returns its job key and address. */
-  start(content: Content, generation: Generation): Promise<{ key: string; address: JobAddress; ended: Promise<{ reason?: string }> }>;
+  start(content: Content, generation: Generation): Promise<{ key: string; address: JobAddress; ended: Promise<{ reason?: string; stopped?: boolean }> }>;
   logTail(key: string, lines: number): Promise<LogLine[]>;
   stop(key: string): Promise<void>;
 }
@@ -201,7 +201,7 @@ export class ContentPool {
       started.ended.then((status) => {
         exitedFlag = true;
         exited = status.reason ?? 'The process exited.';
-        void this.onExit(worker, exited);
+        void this.onExit(worker, exited, status.stopped === true);
       });
       const deadline = Date.now() + this.settings.initTimeoutMs;
       while (!(await canConnect(started.address))) {
@@ -230,13 +230,15 @@ export class ContentPool {
     return worker;
   }
 
-  private async onExit(worker: Worker, reason: string) {
+  private async onExit(worker: Worker, reason: string, stopped: boolean) {
     // A worker that dies while starting is failed by its start-up loop, which has the reason.
     if (worker.state === 'starting') return;
     const wasServing = worker.state === 'ready' || worker.state === 'draining';
     worker.state = 'gone';
     this.workers.delete(worker);
-    if (wasServing) {
+    // A worker someone stopped (an administrator, the processes table) is no crash: the next
+    // request, or min_processes, simply starts another.
+    if (wasServing && !stopped) {
       // Only early deaths count towards a crash loop; a long-lived worker is simply replaced.
       if (Date.now() - worker.startedAt < CRASH_LOOP_WINDOW_MS) this.crashes.push(Date.now());
       const tail = (await this.starter.logTail(worker.key, 20).catch(() => [])).map((l) => l.data);

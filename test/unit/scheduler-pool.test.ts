@@ -19,6 +19,7 @@ async function freePort(): Promise<number> {
 
 function processStarter(behaviour: () => Behaviour) {
   const children = new Map<string, ChildProcess>();
+  const stopping = new Set<string>();
   let n = 0;
   const starter: WorkerStarter & { started: number; children: Map<string, ChildProcess> } = {
     started: 0,
@@ -39,7 +40,7 @@ function processStarter(behaviour: () => Behaviour) {
       child.stdout!.on('data', (d) => output.push(String(d).trim()));
       child.stderr!.on('data', (d) => output.push(String(d).trim()));
       children.set(key, child);
-      const ended = once(child, 'exit').then(([code]) => ({ reason: `exited with code ${code}` }));
+      const ended = once(child, 'exit').then(([code]) => ({ reason: `exited with code ${code}`, stopped: stopping.has(key) }));
       (starter as unknown as Record<string, string[]>)[key] = output;
       return { key, address: { host: '127.0.0.1', port }, ended };
     },
@@ -49,6 +50,7 @@ function processStarter(behaviour: () => Behaviour) {
     async stop(key) {
       const child = children.get(key);
       if (child && child.exitCode === null) {
+        stopping.add(key);
         child.kill('SIGTERM');
         await once(child, 'exit');
       }
@@ -162,5 +164,19 @@ test('a new generation (redeploy or environment change) drains the old workers',
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(pool.workerCount(), 1, 'the old worker stopped once its last connection ended');
   fresh.release();
+  await pool.stopAll();
+});
+
+test('a worker stopped from outside the pool (an administrator) is no crash: the next request starts another at once', async () => {
+  const starter = processStarter(() => 'serve');
+  const pool = new ContentPool(content, settings(), starter, () => undefined);
+  const lease = await pool.acquire();
+  lease.release();
+  await starter.stop(lease.workerKey);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(pool.workerCount(), 0);
+  const next = await pool.acquire();
+  assert.notEqual(next.workerKey, lease.workerKey);
+  next.release();
   await pool.stopAll();
 });

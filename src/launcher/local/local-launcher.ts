@@ -20,6 +20,7 @@ interface LocalJob {
   /** Emits 'line' (NumberedLine) while the job runs and 'end' once. */
   events: EventEmitter;
   lines: number;
+  stopRequested: boolean;
 }
 
 /** How long finished jobs stay known to status()/logs() in memory; their logs stay on disk. */
@@ -94,6 +95,7 @@ export class LocalLauncher implements Launcher {
       log,
       events,
       lines: 0,
+      stopRequested: false,
       ended: Promise.resolve({ state: 'running' }),
     };
     const record = (source: 'stdout' | 'stderr', data: string) => {
@@ -112,6 +114,10 @@ export class LocalLauncher implements Launcher {
       const outcome = await sandboxed.outcome().catch(() => ({ memoryLimitExceeded: false }));
       await sandboxed.release().catch(() => undefined);
       const status = exitStatus(code, signal, outcome.memoryLimitExceeded, spec.resources.memoryLimitBytes);
+      if (job.stopRequested && !outcome.memoryLimitExceeded) {
+        status.stopped = true;
+        if (status.state === 'failed') status.reason = 'The process was stopped by Lectern.';
+      }
       if (status.reason) record('stderr', status.reason);
       await new Promise<void>((resolve) => log.end(resolve));
       job.status = status;
@@ -211,6 +217,7 @@ export class LocalLauncher implements Launcher {
     const job = this.jobs.get(key);
     if (!job || job.status.state !== 'running') return;
     const pid = job.child.pid!;
+    job.stopRequested = true;
     // The sandbox reaches the app inside its PID namespace; signalling bwrap itself would end the
     // job at once (--die-with-parent kills the app with SIGKILL), so the group gets only the SIGKILL.
     await job.sandboxed.signal('SIGTERM').catch(() => signalGroup(pid, 'SIGTERM'));
