@@ -17,6 +17,9 @@ import { LocalLauncher } from './launcher/local/local-launcher.js';
 import { Sandbox } from './launcher/local/sandbox.js';
 import { Interpreters } from './runtimes/interpreters.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { Environments } from './environments/environments.js';
+import { EnvironmentFileSync } from './environments/file-sync.js';
+import { bootstrapEnvironments } from './environments/bootstrap.js';
 
 export const LECTERN_VERSION = '0.1.0';
 
@@ -35,6 +38,9 @@ export interface App {
   jobs: Jobs;
   execution: ContentExecution;
   scheduler: Scheduler;
+  environments: Environments;
+  /** Follows [ExecutionEnvironments] ConfigFilePath when it is set (server processes only). */
+  environmentFile: EnvironmentFileSync | null;
   /** Public base URL for CONNECT_SERVER; set once the server listens. */
   serverUrl: { value: string };
   close(): Promise<void>;
@@ -73,8 +79,15 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     maxProcesses: config.get('Scheduler.MaxProcessesLimit'),
     minProcesses: config.get('Scheduler.MinProcessesLimit'),
     memoryBytes: config.get('Scheduler.MaxMemoryLimit'),
+    memoryRequestBytes: config.get('Scheduler.MaxMemoryRequest'),
+    cpuRequest: config.get('Scheduler.MaxCPURequest'),
+    cpuLimit: config.get('Scheduler.MaxCPULimit'),
+    nvidiaGpus: config.get('Scheduler.MaxNvidiaGPULimit'),
+    amdGpus: config.get('Scheduler.MaxAMDGPULimit'),
   }));
   const users = new Users(db);
+  const environments = new Environments(db, (user) => contentService.access.principalGuids(user));
+  const offHost = config.offHostExecution();
 
   // Maintenance commands (user add, key create, …) run no content: they skip the probes.
   const runsContent = options.runTasks !== false;
@@ -102,6 +115,15 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
       return Object.fromEntries(rows.map((r) => [r.name, secrets.open(r.value_encrypted)]));
     },
     serverUrl: () => serverUrl.value,
+    environments: offHost
+      ? {
+          async candidates(content) {
+            const owner = await users.findById(content.owner_id);
+            if (!owner) throw new Error(`the owner of content ${content.guid} no longer exists`);
+            return { publisher: `the content's owner ${owner.username}`, environments: await environments.candidates(owner) };
+          },
+        }
+      : undefined,
   });
   const scheduler = new Scheduler(
     config,
@@ -115,7 +137,17 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     await jobs.closeOrphans();
     await execution.sweep();
   }
-  registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users });
+  registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users, offHost });
+  let environmentFile: EnvironmentFileSync | null = null;
+  if (runsContent) {
+    const log = (msg: string) => options.log?.(msg);
+    await bootstrapEnvironments(config.get('Launcher.ClusterDefinition'), environments, audit, log);
+    const file = config.get('ExecutionEnvironments.ConfigFilePath');
+    if (file) {
+      environmentFile = new EnvironmentFileSync(path.resolve(file), environments, audit, log, config.get('ExecutionEnvironments.CheckInterval'));
+      await environmentFile.start();
+    }
+  }
   if (runsContent) {
     queue.start();
     const warm = await db.selectFrom('content').select('id').where('bundle_id', 'is not', null).execute();
@@ -135,8 +167,11 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     jobs,
     execution,
     scheduler,
+    environments,
+    environmentFile,
     serverUrl,
     async close() {
+      environmentFile?.close();
       // Every step runs even when an earlier one fails, so no process or connection outlives close().
       const steps = [() => queue.stop(), () => scheduler.close(), () => launcher.close(), () => events.close(), () => store.close()];
       const failures: unknown[] = [];

@@ -35,6 +35,9 @@ export interface JobResources {
   memoryRequestBytes?: number;
   cpuLimit?: number;
   cpuRequest?: number;
+  /** Kubernetes extended resources nvidia.com/gpu and amd.com/gpu (limits only, as GPUs cannot be shared). */
+  nvidiaGpuLimit?: number;
+  amdGpuLimit?: number;
   /** Processes and threads the job's process tree may have. */
   maxProcesses?: number;
 }
@@ -60,7 +63,7 @@ export interface JobSpec {
   resources: JobResources;
   /** run jobs: the backend assigns an address and passes it as LECTERN_HOST / LECTERN_PORT. */
   listen: boolean;
-  /** Kubernetes only: image and service account. */
+  /** Kubernetes only: the execution environment's image, and the content's service account (absent: [Launcher] DefaultServiceAccount, else the namespace default). */
   image?: string;
   serviceAccount?: string;
   labels?: Record<string, string>;
