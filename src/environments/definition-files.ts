@@ -66,7 +66,7 @@ function load(text: string, file: string): { doc: Document; lines: LineCounter }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const error = doc.errors[0];
-  if (error) throw new DefinitionFileError(file, error.linePos?.[0]?.line, `invalid YAML: ${error.message.split('\n')[0]}`);
+  if (error) throw new DefinitionFileError(file, lines.linePos(error.pos[0]).line, `invalid YAML: ${error.message.split('\n')[0]}`);
   // `version: 3.10` is a float to YAML (3.1); keep every version exactly as written.
   visit(doc, {
     Pair(_, pair) {
