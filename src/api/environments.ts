@@ -2,7 +2,7 @@ import type { App } from '../app.js';
 import { noContent, requireRole, requireUser } from '../auth/principal.js';
 import type { EnvironmentRow, User } from '../db/schema.js';
 import { DefinitionError, formatPath, parseDefinition, type EnvironmentDefinition } from '../environments/definition.js';
-import { definitionOf, environmentJson, permissionJson } from '../environments/environments.js';
+import { definitionFields, environmentJson, permissionJson } from '../environments/environments.js';
 import { ApiError, badRequest, conflict, ErrorCode, invalidParameter, notFound } from '../http/errors.js';
 import type { RoutePlugin } from '../http/server.js';
 
@@ -98,7 +98,7 @@ export const executionEnvironmentRoutes: RoutePlugin = (server, app) => {
       }
     }
     // Fields left out keep their value, as in Connect's UpdateEnvironmentInput.
-    const def = definitionFrom({ ...definitionOf(env), ...changes }, { requireTitle: true, requireCluster: true });
+    const def = definitionFrom({ ...definitionFields(env), ...changes }, { requireTitle: true, requireCluster: true });
     const updated = await environments.update(env, def);
     await app.audit.record(user, 'update_environment', `Updated execution environment ${env.guid} (${env.name}): ${Object.keys(changes).join(', ')}`);
     return environmentJson(updated);

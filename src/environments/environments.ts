@@ -170,6 +170,12 @@ export function definitionOf(row: EnvironmentRow): EnvironmentDefinition {
   };
 }
 
+/** The stored definition in the API's field layout (python: {installations}, …), for PUT merges. */
+export function definitionFields(row: EnvironmentRow): Record<string, unknown> {
+  const { installations, ...rest } = definitionOf(row);
+  return { ...rest, ...Object.fromEntries(RUNTIMES.map((r) => [r, { installations: installations[r] }])) };
+}
+
 /** Connect's Environment object. */
 export function environmentJson(row: EnvironmentRow) {
   const installations = installationsOf(row);
