@@ -108,6 +108,16 @@ export const executionEnvironmentRoutes: RoutePlugin = (server, app) => {
     const user = requireRole(request, 'administrator');
     const env = await existing((request.params as { guid: string }).guid);
     requireApiOwned(env);
+    // Deleting the image live content runs in would fail its next worker start: refuse, naming it.
+    const users = await environments.contentUsing([env.name]);
+    if (users.length) {
+      throw new ApiError(
+        409,
+        ErrorCode.NoUpdatePermission,
+        `Execution environment ${env.name} is in use by ${users.length} content item(s) (${users.slice(0, 5).map((u) => u.guid).join(', ')}${users.length > 5 ? ', …' : ''}); move them to another image first (default_image_name).`,
+        { content_guids: users.map((u) => u.guid) },
+      );
+    }
     await environments.delete(env);
     await app.audit.record(user, 'remove_environment', `Removed execution environment ${env.guid} (${env.name})`);
     return noContent(reply);

@@ -61,6 +61,12 @@ export class Environments {
     }));
   }
 
+  /** Content whose live bundle runs in one of these images. */
+  async contentUsing(names: string[]): Promise<Array<{ guid: string; image_name: string | null }>> {
+    if (names.length === 0) return [];
+    return this.db.selectFrom('content').select(['guid', 'image_name']).where('image_name', 'in', names).orderBy('id').execute();
+  }
+
   async create(def: EnvironmentDefinition, origin: Origin, managedBy: string | null = null, db: Kysely<Database> = this.db): Promise<EnvironmentRow> {
     const now = nowIso();
     return db

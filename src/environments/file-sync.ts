@@ -99,6 +99,11 @@ export class EnvironmentFileSync {
       const changes = describe(result);
       if (changes) {
         this.log(`execution environments: applied ${this.file}: ${changes}`);
+        // The file is the authority, so its removals stand; say who is affected.
+        const stranded = await this.environments.contentUsing(result.removed);
+        if (stranded.length) {
+          this.log(`execution environments: content still runs in removed images and cannot start new processes until redeployed: ${stranded.map((c) => `${c.guid} (${c.image_name})`).join(', ')}`);
+        }
         await this.audit.record(null, 'sync_environments', `Applied ${this.file}: ${changes}`);
       }
       return { state: 'applied', result };

@@ -532,6 +532,9 @@ function offHostSuite(provider: Provider) {
         return c.image_name === 'lectern.test/python:b' ? c : undefined;
       }, 60_000);
       assert.equal(live.bundle_id, bundleId, 'same bundle, new image');
+      assert.equal(live.environment_guid, second.guid);
+      const refused = await expectError(await t.api(`/__api__/v1/environments/${second.guid}`, { method: 'DELETE' }), 409, 21, /lectern\.test\/python:b is in use by 1 content item/);
+      assert.deepEqual(refused.payload.content_guids, [item.guid]);
       const after = await json(await t.api(`/__api__/v1/content/${item.guid}/jobs`, { key: publisher.key }));
       const rebuilt = after.filter((j: { image: string; tag: string }) => j.image === 'lectern.test/python:b');
       assert.deepEqual(rebuilt.map((j: { tag: string }) => j.tag).sort(), ['python_restore', 'run_python_api'], 'restored again in the new image, then a worker there');
