@@ -3,6 +3,7 @@ import { noContent, requireRole, requireUser } from '../auth/principal.js';
 import type { EnvironmentRow, User } from '../db/schema.js';
 import { DefinitionError, formatPath, parseDefinition, type EnvironmentDefinition } from '../environments/definition.js';
 import { definitionFields, environmentJson, permissionJson } from '../environments/environments.js';
+import { runnerFor } from '../execution/runners.js';
 import { ApiError, badRequest, conflict, ErrorCode, invalidParameter, notFound } from '../http/errors.js';
 import type { RoutePlugin } from '../http/server.js';
 
@@ -169,6 +170,9 @@ export const executionEnvironmentRoutes: RoutePlugin = (server, app) => {
       return { off_host_execution: false, bundle_id: String(bundle.id), source: null, chosen: null, error: null, rejected: [], note: 'Off-host execution is off ([Launcher] Enabled and Kubernetes): content runs on local interpreters, not in images.' };
     }
     const manifest = app.bundles.manifest(bundle);
+    if (runnerFor(manifest)?.serve === 'static') {
+      return { off_host_execution: true, bundle_id: String(bundle.id), source: null, chosen: null, error: null, rejected: [], note: 'Static content is served by Lectern itself: it runs no process, so no image is selected.' };
+    }
     const selection = await app.execution.selectImage(content, bundle);
     const live = bundle.id === content.bundle_id ? content.image_name : null;
     return {

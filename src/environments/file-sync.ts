@@ -93,7 +93,8 @@ export class EnvironmentFileSync {
       return this.failed((err as Error).message);
     }
     try {
-      const result = await this.environments.sync(defs, this.file);
+      // Replicas following the same file may race on an insert; the loser's retry finds the rows.
+      const result = await this.environments.sync(defs, this.file).catch(() => this.environments.sync(defs!, this.file));
       this.lastApplied = digest;
       this.lastError = undefined;
       const changes = describe(result);

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { executionSettings } from '../support/execution.js';
 import { PROVIDERS, postgresDatabaseUrl, startLectern, stopPostgres, waitForTask, type Provider, type TestServer } from '../support/lectern.js';
 import { makeTarGz } from '../support/tarball.js';
+import type { JobSpec } from '../../src/launcher/launcher.js';
 
 after(stopPostgres);
 
@@ -373,6 +374,7 @@ function offHostSuite(provider: Provider) {
     let t: TestServer;
     let publisher: { key: string; guid: string };
     let outsider: { key: string; guid: string };
+    const specs: JobSpec[] = [];
     const local = (tag: string) => ({
       title: `This machine's Python (${tag})`,
       name: `lectern.test/python:${tag}`,
@@ -393,7 +395,15 @@ function offHostSuite(provider: Provider) {
         'Scheduler.MaxMemoryRequest': '1GiB',
         'Scheduler.MaxMemoryLimit': '2GiB',
         'Scheduler.MaxNvidiaGPULimit': '1',
+        'Scheduler.MemoryRequest': '128MiB',
       });
+      // Observe what reaches the launcher (the local one runs the jobs for real).
+      const launcher = t.app.jobs.launcher;
+      const submit = launcher.submit.bind(launcher);
+      launcher.submit = async (spec) => {
+        specs.push(spec);
+        return submit(spec);
+      };
       // Without the sandbox content sees the host file system as the unprivileged user.
       await chmod(t.dataDir, 0o755);
       publisher = await t.addUser('oh-publisher', 'publisher');
@@ -464,6 +474,15 @@ function offHostSuite(provider: Provider) {
       assert.equal(explained.source, 'manifest');
       assert.equal(explained.chosen.name, 'lectern.test/python:exact');
 
+      const staticItem = await content('oh-static');
+      const staticBundle = await upload(staticItem.guid, makeTarGz([
+        { name: 'manifest.json', content: JSON.stringify({ version: 1, metadata: { appmode: 'static', primary_html: 'index.html' }, files: { 'index.html': {} } }) },
+        { name: 'index.html', content: '<p>hi</p>' },
+      ]));
+      const staticAnswer = await json(await t.api(`/__api__/v1/content/${staticItem.guid}/image-selection?bundle_id=${staticBundle}`, { key: publisher.key }));
+      assert.equal(staticAnswer.chosen, null);
+      assert.match(staticAnswer.note, /runs no process/);
+
       await expectError(await t.api(`/__api__/v1/content/${item.guid}/image-selection?bundle_id=99999`, { key: publisher.key }), 404, 28, /does not exist/);
       await expectError(await t.api(`/__api__/v1/content/${item.guid}/image-selection?bundle_id=abc`, { key: publisher.key }), 400, 25, /bundle_id/);
       assert.equal((await t.api(`/__api__/v1/content/${item.guid}/image-selection`, { key: outsider.key })).status, 404, 'others cannot see the content');
@@ -506,6 +525,8 @@ function offHostSuite(provider: Provider) {
 
     test('a deploy runs in the selected image and records it; changing default_image_name rebuilds in the new image', async () => {
       const item = await content('oh-deploy');
+      assert.equal((await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', json: { service_account_name: 'reports-reader' } })).status, 200);
+      assert.equal((await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', key: publisher.key, json: { cpu_request: 0.5, cpu_limit: 2, nvidia_gpu_limit: 1 } })).status, 200);
       const bundleId = await upload(item.guid, pythonBundle(PYTHON_VERSION));
       const task = await deploy(item.guid, bundleId);
       assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
@@ -519,6 +540,20 @@ function offHostSuite(provider: Provider) {
       const jobs = await json(await t.api(`/__api__/v1/content/${item.guid}/jobs`, { key: publisher.key }));
       assert.ok(jobs.length >= 2);
       for (const job of jobs) assert.deepEqual([job.cluster, job.image], ['Kubernetes', 'lectern.test/python:a'], JSON.stringify(job));
+      // What the Kubernetes backend gets: the image, the interpreter inside it, the service account
+      // and the resources (content values, else the [Scheduler] defaults).
+      const mine = specs.filter((s) => s.contentGuid === item.guid);
+      assert.deepEqual(mine.map((s) => s.tag), ['python_restore', 'run_python_api']);
+      for (const spec of mine) {
+        assert.equal(spec.image, 'lectern.test/python:a');
+        assert.equal(spec.serviceAccount, 'reports-reader');
+        assert.deepEqual(
+          { cpuRequest: spec.resources.cpuRequest, cpuLimit: spec.resources.cpuLimit, memoryRequestBytes: spec.resources.memoryRequestBytes, nvidiaGpuLimit: spec.resources.nvidiaGpuLimit, amdGpuLimit: spec.resources.amdGpuLimit },
+          { cpuRequest: 0.5, cpuLimit: 2, memoryRequestBytes: 128 * 1024 ** 2, nvidiaGpuLimit: 1, amdGpuLimit: undefined },
+        );
+      }
+      assert.equal(mine[0]!.command[0], PYTHON, 'the restore runs the image\'s interpreter');
+      assert.match(mine[1]!.command[0]!, /\/envs\/python\/[0-9a-f]{24}\/bin\/python$/, 'the worker runs the restored environment');
 
       // Another image for the same interpreter: the environment is rebuilt there, not reused.
       const second = await json(await t.api('/__api__/v1/environments', { method: 'POST', json: local('b') }));
@@ -537,6 +572,8 @@ function offHostSuite(provider: Provider) {
       assert.deepEqual(refused.payload.content_guids, [item.guid]);
       const after = await json(await t.api(`/__api__/v1/content/${item.guid}/jobs`, { key: publisher.key }));
       const rebuilt = after.filter((j: { image: string; tag: string }) => j.image === 'lectern.test/python:b');
+      const newEnv = specs.filter((s) => s.contentGuid === item.guid && s.image === 'lectern.test/python:b').find((s) => s.tag === 'run_python_api')!;
+      assert.notEqual(newEnv.command[0], mine[1]!.command[0], 'the environment cache key includes the image');
       assert.deepEqual(rebuilt.map((j: { tag: string }) => j.tag).sort(), ['python_restore', 'run_python_api'], 'restored again in the new image, then a worker there');
       assert.equal((await fetch(`${t.url}/content/${item.guid}/`, { headers: { authorization: `Key ${publisher.key}` } })).status, 200);
       const audit = await auditActions(t);
