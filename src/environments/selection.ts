@@ -25,6 +25,8 @@ export interface CandidateEnvironment {
 }
 
 export interface SelectionRequest {
+  /** The image the live bundle was deployed in: later runs, renders and rebuilds keep it. */
+  deployedImage?: string | null;
   manifestImage?: string | null;
   defaultImageName?: string | null;
   /** The runtimes the bundle needs, with the version it asks for (undefined = any, newest wins). */
@@ -35,7 +37,7 @@ export interface SelectionRequest {
   publisher: string;
 }
 
-export type SelectionSource = 'manifest' | 'default_image_name' | 'automatic';
+export type SelectionSource = 'deployed' | 'manifest' | 'default_image_name' | 'automatic';
 
 export interface Rejection {
   guid: string;
@@ -70,14 +72,16 @@ interface Fit {
 
 export function selectEnvironment(request: SelectionRequest): Selection {
   const wanted = wantedText(request.wants);
-  const named = request.manifestImage ? { image: request.manifestImage, source: 'manifest' as const, by: 'the bundle\'s manifest (environment.image)' }
+  const named = request.deployedImage ? { image: request.deployedImage, source: 'deployed' as const, by: 'the content\'s last deployment' }
+    : request.manifestImage ? { image: request.manifestImage, source: 'manifest' as const, by: 'the bundle\'s manifest (environment.image)' }
     : request.defaultImageName ? { image: request.defaultImageName, source: 'default_image_name' as const, by: 'the content\'s default_image_name' }
     : undefined;
 
   if (named) {
     const rejected = request.environments.filter((e) => e.name !== named.image).map((e) => reject(e, `${named.by} names ${named.image}`));
     const env = request.environments.find((e) => e.name === named.image);
-    const fail = (why: string): NotSelected => ({ ok: false, source: named.source, error: `${cap(named.by)} names image ${named.image}, but ${why}`, rejected: env ? [...rejected, reject(env, why)] : rejected });
+    const hint = named.source === 'deployed' ? ' Deploy the content again to choose another image.' : '';
+    const fail = (why: string): NotSelected => ({ ok: false, source: named.source, error: `${cap(named.by)} names image ${named.image}, but ${why}${hint}`, rejected: env ? [...rejected, reject(env, why)] : rejected });
     if (!env) return fail(`it is not an execution environment of this server${listImages(request.environments)}.`);
     if (env.matching === 'none') return fail('that environment is disabled (matching: none).');
     if (!env.usable) return fail(`${request.publisher} may not use that environment.`);

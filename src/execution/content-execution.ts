@@ -151,8 +151,9 @@ export class ContentExecution {
     if (runner?.needs.quarto) wants.quarto = manifest.quarto?.version;
     const { publisher, environments } = await this.deps.environments.candidates(content);
     return selectEnvironment({
-      manifestImage: pinned ?? manifest.environment.image,
-      defaultImageName: pinned ? undefined : content.default_image_name,
+      deployedImage: pinned,
+      manifestImage: manifest.environment.image,
+      defaultImageName: content.default_image_name,
       wants,
       matching: { python: this.matching('python'), r: this.matching('r'), quarto: this.matching('quarto') },
       // A pinned image was allowed when the content was deployed; a later restriction does not stop it.

@@ -86,6 +86,19 @@ describe('image selection', () => {
     assert.match(s.rejected[0]!.reason, /manifest \(environment\.image\) names img\/exact:1/);
   });
 
+  test('the image the live bundle was deployed in is kept over everything else, and its loss is explained', () => {
+    const s = selectEnvironment(request([py311, py312], { python: '3.12.4' }, { deployedImage: py311.name, manifestImage: py312.name, defaultImageName: py312.name, wants: { python: undefined } }));
+    assert.ok(s.ok);
+    assert.equal(s.source, 'deployed');
+    assert.equal(s.environment.name, py311.name);
+    const gone = selectEnvironment(request([py312], { python: '3.12.4' }, { deployedImage: py311.name }));
+    assert.ok(!gone.ok);
+    assert.equal(
+      gone.error,
+      'The content\'s last deployment names image registry.example/content:py3.11, but it is not an execution environment of this server (it has registry.example/content:py3.12). Deploy the content again to choose another image.',
+    );
+  });
+
   test('default_image_name is used when the manifest names no image', () => {
     const s = selectEnvironment(request([py311, py312], { python: '3.12.4' }, { defaultImageName: py312.name }));
     assert.ok(s.ok);
