@@ -337,6 +337,37 @@ for (const provider of PROVIDERS) {
     });
   });
 
+  if (provider === 'postgres') {
+    describe('declarative environments file followed by two replicas (postgres)', () => {
+      test('both replicas apply every change; the table converges without errors or duplicates', async () => {
+        const dir = await mkdtemp(path.join(os.tmpdir(), 'lectern-envfile-ha-'));
+        const file = path.join(dir, 'environments.yaml');
+        const entry = (tag: string) => `- name: ghcr.io/acme/ha:${tag}\n  python: {installations: [{version: 3.12.4, path: /opt/python/bin/python3}]}\n`;
+        await writeFile(file, entry('1'));
+        const settings = { 'ExecutionEnvironments.ConfigFilePath': file, 'ExecutionEnvironments.CheckInterval': '0' };
+        const databaseUrl = await postgresDatabaseUrl();
+        const a = await startLectern('postgres', { ...settings, 'Server.ReplicaName': 'replica-a' }, { dataDir: dir, databaseUrl });
+        const b = await startLectern('postgres', { ...settings, 'Server.ReplicaName': 'replica-b' }, { dataDir: dir, databaseUrl });
+        try {
+          const names = async (t: TestServer) => (await json(await t.api('/__api__/v1/environments'))).map((e: { name: string }) => e.name).join(' ');
+          for (const tags of [['1', '2', '3'], ['3', '4'], ['4']]) {
+            await writeFile(`${file}.tmp`, tags.map(entry).join(''));
+            await rename(`${file}.tmp`, file);
+            const want = tags.map((tag) => `ghcr.io/acme/ha:${tag}`).join(' ');
+            await until(`both replicas to see ${want}`, async () => ((await names(a)) === want && (await names(b)) === want ? true : undefined));
+            // Both replicas settle on success: the one that lost an insert race retried.
+            const outcomes = [await a.app.environmentFile!.settled(), await b.app.environmentFile!.settled()];
+            for (const outcome of outcomes) assert.notEqual(outcome.state, 'error', JSON.stringify(outcome));
+          }
+        } finally {
+          await b.stop();
+          await a.stop();
+          await rm(dir, { recursive: true, force: true });
+        }
+      });
+    });
+  }
+
   describe(`off-host execution: image selection, limits and listings (${provider})`, offHostSuite(provider));
 }
 
