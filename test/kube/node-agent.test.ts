@@ -53,6 +53,7 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
   let agent: NodeAgent;
   let dispatcher: Agent;
   let work: string;
+  let imagesFile: string;
 
   async function api<T = Obj>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
     const res = await fetch(`${cp.url}${p}`, {
@@ -96,6 +97,19 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
     return (await ok<{ items: Obj[] }>('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(`job-name=${job}`)}`)).items;
   }
 
+  function alive(pid: number): boolean {
+    // A zombie (state Z, left for PID 1 to reap) has exited: it holds nothing but its pid.
+    try {
+      return !/^\S+ \(.*\) Z /s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  }
+
+  async function podLog(ns: string, pod: string, query = ''): Promise<string> {
+    return ok<string>('GET', `/api/v1/namespaces/${ns}/pods/${pod}/log${query}`);
+  }
+
   function job(name: string, podSpec: Obj, extra: Obj = {}): Obj {
     return {
       apiVersion: 'batch/v1',
@@ -113,7 +127,7 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
     await mkdir(path.join(work, 'app'));
     await writeFile(path.join(work, 'app', 'server.js'), SERVER_JS);
     await writeFile(path.join(work, 'app', 'message.txt'), 'from the image');
-    const imagesFile = path.join(work, 'images.yaml');
+    imagesFile = path.join(work, 'images.yaml');
     await writeFile(
       imagesFile,
       [
@@ -424,8 +438,10 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
     });
     const [a, b] = pods.map((p) => p.status.podIP as string);
     assert.notEqual(a, b);
-    const pids = (await Promise.all(pods.map((p) => agent.processes(NS, p.metadata.name)))).flat();
-    assert.ok(pids.length >= 4, `pids: ${pids}`);
+    const pids = await until('the container processes', async () => {
+      const ps = await Promise.all(pods.map((p) => agent.processes(NS, p.metadata.name)));
+      return ps.every((p) => p.length >= 3) ? ps.flat() : undefined;
+    });
     // Watch them go: the last state each pod reports before it is deleted.
     const list = await ok('GET', `/api/v1/namespaces/${NS}/pods?labelSelector=job-name%3Dsleepers`);
     const watch = await fetch(`${cp.url}/api/v1/namespaces/${NS}/pods?labelSelector=job-name%3Dsleepers&watch=true&timeoutSeconds=30&resourceVersion=${list.metadata.resourceVersion}`, {
@@ -453,14 +469,141 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
       assert.ok(p.metadata.deletionTimestamp);
     }
     await until('the sleepers gone', async () => (await jobPods(NS, 'sleepers')).length === 0, 30_000);
-    // A zombie (state Z, left for PID 1 to reap) has exited: it holds nothing but its pid.
-    const running = (pid: number) => {
-      try {
-        return !/^\S+ \(.*\) Z /s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-      } catch {
-        return false;
-      }
-    };
-    assert.deepEqual(pids.filter(running), []);
+    assert.deepEqual(pids.filter(alive), []);
+  });
+
+  it('restarts a failed container under OnFailure (previous logs kept); tcpSocket and exec readiness probes', async () => {
+    await ok('POST', `/api/v1/namespaces/${NS}/pods`, {
+      metadata: { name: 'restarts' },
+      spec: {
+        restartPolicy: 'OnFailure',
+        terminationGracePeriodSeconds: 1,
+        securityContext: RESTRICTED_POD,
+        volumes: [{ name: 'state', emptyDir: {} }],
+        containers: [
+          {
+            name: 'flaky',
+            image: 'lectern-test/tools:1',
+            command: ['sh', '-c', 'if [ -f /state/ran ]; then echo second run; exec node -e "require(\'net\').createServer().listen(9090, process.env.POD_IP)"; fi; touch /state/ran; echo first run; exit 3'],
+            env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+            readinessProbe: { tcpSocket: { port: 9090 }, periodSeconds: 1 },
+            securityContext: RESTRICTED_CONTAINER,
+            volumeMounts: [{ name: 'state', mountPath: '/state' }],
+          },
+          {
+            name: 'probed',
+            image: 'lectern-test/tools:1',
+            // /tmp is the container's own: the exec probe only finds the file when it runs inside the container.
+            command: ['sh', '-c', 'sleep 1; touch /tmp/ready; exec sleep 3600'],
+            readinessProbe: { exec: { command: ['test', '-f', '/tmp/ready'] }, periodSeconds: 1 },
+            securityContext: RESTRICTED_CONTAINER,
+          },
+        ],
+      },
+    });
+    const pod = await until('pod restarts Ready', async () => {
+      const p = await ok('GET', `/api/v1/namespaces/${NS}/pods/restarts`);
+      return p.status?.conditions?.some((c: Obj) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
+    });
+    const flaky = pod.status.containerStatuses.find((c: Obj) => c.name === 'flaky');
+    assert.equal(flaky.restartCount, 1);
+    assert.equal(flaky.lastState.terminated.exitCode, 3);
+    assert.equal(flaky.lastState.terminated.reason, 'Error');
+    assert.ok(flaky.state.running);
+    assert.equal(await podLog(NS, 'restarts', '?container=flaky&previous=true'), 'first run\n');
+    assert.equal(await podLog(NS, 'restarts', '?container=flaky'), 'second run\n');
+    const noPrevious = await api('GET', `/api/v1/namespaces/${NS}/pods/restarts/log?container=probed&previous=true`);
+    assert.equal(noPrevious.status, 400);
+    const events = (await ok<{ items: Obj[] }>('GET', `/api/v1/namespaces/${NS}/events?fieldSelector=${encodeURIComponent('involvedObject.name=restarts')}`)).items.map((e) => e.reason);
+    for (const reason of ['Pulled', 'Created', 'Started', 'BackOff']) assert.ok(events.includes(reason), `${reason} in ${events}`);
+    await ok('DELETE', `/api/v1/namespaces/${NS}/pods/restarts`);
+    await until('pod restarts gone', async () => (await api('GET', `/api/v1/namespaces/${NS}/pods/restarts`)).status === 404, 30_000);
+  });
+
+  it('writes configMap, secret and downwardAPI volumes (fsGroup, modes, items) and resolves envFrom and resourceFieldRef', async () => {
+    await ok('POST', `/api/v1/namespaces/${NS}/configmaps`, { metadata: { name: 'files' }, data: { 'a.txt': 'A', 'b.txt': 'B' } });
+    await ok('POST', `/api/v1/namespaces/${NS}/secrets`, { metadata: { name: 'creds' }, stringData: { user: 'u', pass: 'p' } });
+    await ok('POST', `/api/v1/namespaces/${NS}/pods`, {
+      metadata: { name: 'api-data', labels: { app: 'api-data' } },
+      spec: {
+        restartPolicy: 'Never',
+        securityContext: { ...RESTRICTED_POD, fsGroup: 2000 },
+        volumes: [
+          { name: 'cm', configMap: { name: 'files', items: [{ key: 'a.txt', path: 'sub/renamed.txt' }] } },
+          { name: 'sec', secret: { secretName: 'creds', defaultMode: 0o400 } },
+          {
+            name: 'info',
+            downwardAPI: {
+              items: [
+                { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } },
+                { path: 'mem', resourceFieldRef: { containerName: 'main', resource: 'limits.memory', divisor: '1Mi' } },
+              ],
+            },
+          },
+        ],
+        containers: [
+          {
+            name: 'main',
+            image: 'lectern-test/tools:1',
+            command: ['sh', '-c', 'cat /cm/sub/renamed.txt; echo; ls /cm; cat /sec/pass; echo; stat -c "%a %g" /sec/pass; cat /info/labels; echo; cat /info/mem; echo; echo $S_user $LIMIT $NODE $(id -G); (echo x > /cm/new) 2>/dev/null || echo cm-read-only'],
+            envFrom: [{ secretRef: { name: 'creds' }, prefix: 'S_' }],
+            env: [
+              { name: 'LIMIT', valueFrom: { resourceFieldRef: { resource: 'limits.memory', divisor: '1Mi' } } },
+              { name: 'NODE', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+            ],
+            resources: { limits: { memory: '128Mi' } },
+            securityContext: RESTRICTED_CONTAINER,
+            volumeMounts: [
+              { name: 'cm', mountPath: '/cm' },
+              { name: 'sec', mountPath: '/sec' },
+              { name: 'info', mountPath: '/info' },
+            ],
+          },
+        ],
+      },
+    });
+    await until('pod api-data Succeeded', async () => {
+      const p = await ok('GET', `/api/v1/namespaces/${NS}/pods/api-data`);
+      assert.notEqual(p.status.phase, 'Failed', JSON.stringify(p.status));
+      return p.status.phase === 'Succeeded';
+    });
+    assert.equal(await podLog(NS, 'api-data'), `A\nsub\np\n440 2000\napp="api-data"\n128\nu 128 n1 ${USER} 2000\ncm-read-only\n`);
+  });
+
+  it('runs a second node (extended resources, labels); stop() kills its pods and deletes the Node', async () => {
+    const n2 = await startNodeAgent(cp, { name: 'n2', imagesFile, capacity: { 'nvidia.com/gpu': '1' }, labels: { 'lectern.test/pool': 'gpu' } });
+    let stopped = false;
+    try {
+      const node = await ok('GET', '/api/v1/nodes/n2');
+      assert.equal(node.status.allocatable['nvidia.com/gpu'], '1');
+      assert.notEqual(n2.podCIDR, agent.podCIDR);
+      await ok('POST', `/api/v1/namespaces/${NS}/pods`, {
+        metadata: { name: 'on-gpu' },
+        spec: {
+          restartPolicy: 'Never',
+          nodeSelector: { 'lectern.test/pool': 'gpu' },
+          securityContext: RESTRICTED_POD,
+          containers: [{ name: 'main', image: 'lectern-test/tools:1', command: ['sleep', '3600'], resources: { limits: { 'nvidia.com/gpu': '1' } }, securityContext: RESTRICTED_CONTAINER }],
+        },
+      });
+      const pod = await until('pod on-gpu Running', async () => {
+        const p = await ok('GET', `/api/v1/namespaces/${NS}/pods/on-gpu`);
+        return p.status?.phase === 'Running' ? p : undefined;
+      });
+      assert.equal(pod.spec.nodeName, 'n2');
+      assert.ok(pod.status.podIP.startsWith(n2.podCIDR.replace(/\.0\.0\/16$/, '.')));
+      // bwrap, bwrap as the container's PID 1, sleep
+      const pids = await until('the container processes', async () => {
+        const ps = await n2.processes(NS, 'on-gpu');
+        return ps.length >= 3 ? ps : undefined;
+      });
+      assert.ok(pids.every(alive), `pids ${pids}`);
+      await n2.stop();
+      stopped = true;
+      assert.deepEqual(pids.filter(alive), []);
+      assert.equal((await api('GET', '/api/v1/nodes/n2')).status, 404);
+    } finally {
+      if (!stopped) await n2.stop();
+    }
   });
 });

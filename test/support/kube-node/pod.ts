@@ -292,7 +292,7 @@ export class PodWorker {
     const target = {
       podIP: this.ip,
       container: c.spec,
-      exec: (command: string[], timeoutMs: number) => this.exec(spec, command, timeoutMs),
+      exec: (command: string[], timeoutMs: number) => this.exec(c, spec, command, timeoutMs),
     };
     const readiness = c.spec.readinessProbe as Obj | undefined;
     const startup = c.spec.startupProbe as Obj | undefined;
@@ -341,13 +341,10 @@ export class PodWorker {
     worker.start();
   }
 
-  /** An exec probe: the command in a sandbox like the container's, killed after the timeout. */
-  private async exec(spec: ContainerSpec, command: string[], timeoutMs: number): Promise<number> {
-    const probe = await SandboxedContainer.start({ ...spec, key: `${spec.key}-probe-${Date.now()}`, command }, this.host.bwrap, this.host.cgroups, () => undefined);
-    const timer = setTimeout(() => void probe.signal('SIGKILL'), timeoutMs);
-    const exit = await probe.exited;
-    clearTimeout(timer);
-    return exit.exitCode;
+  /** An exec probe: the command inside the running container. */
+  private async exec(c: ContainerRun, spec: ContainerSpec, command: string[], timeoutMs: number): Promise<number> {
+    if (!c.sandbox) throw new Error(`container ${c.name} is not running`);
+    return c.sandbox.exec(spec, command, timeoutMs);
   }
 
   // ------------------------------------------------------------------------------------ termination

@@ -108,6 +108,13 @@ export function bwrapArgs(spec: Pick<ContainerSpec, 'mounts' | 'workingDir' | 'h
   return args;
 }
 
+/** setpriv to the container's user with no capabilities (nothing for uid 0, which bwrap already stripped). */
+function dropPrivileges(spec: Pick<ContainerSpec, 'uid' | 'gid' | 'supplementalGroups'>): string[] {
+  if (spec.uid === 0) return [];
+  return ['/usr/bin/setpriv', `--reuid=${spec.uid}`, `--regid=${spec.gid}`, spec.supplementalGroups.length ? `--groups=${spec.supplementalGroups.join(',')}` : '--clear-groups',
+    '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
+}
+
 export class SandboxedContainer {
   readonly exited: Promise<Exit>;
   private watcher?: NodeJS.Timeout;
@@ -146,11 +153,7 @@ export class SandboxedContainer {
     const options = bwrapArgs(spec);
     const cgroup = cgroups.hierarchies.length ? await cgroups.create(`kube-${spec.key.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 100)}`, { memoryBytes: spec.memoryLimitBytes }) : undefined;
     const limit = spec.memoryLimitBytes && !cgroup?.has('memory') ? ['/usr/bin/prlimit', `--as=${spec.memoryLimitBytes}`, '--'] : [];
-    const drop =
-      spec.uid === 0
-        ? []
-        : ['/usr/bin/setpriv', `--reuid=${spec.uid}`, `--regid=${spec.gid}`, spec.supplementalGroups.length ? `--groups=${spec.supplementalGroups.join(',')}` : '--clear-groups',
-          '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
+    const drop = dropPrivileges(spec);
     // The root-side shell joins the cgroup before anything of the container's runs.
     const script = [...(cgroup?.procsFiles() ?? []).map((f) => `echo $$ > ${shellQuote(f)}`), 'exec "$@"'].join(' && ');
     const child = spawn('/bin/sh', ['-c', script, 'kube-node-container', ...limit, bwrap, ...options, '--', ...drop, ...spec.command], {
@@ -165,6 +168,33 @@ export class SandboxedContainer {
       child.once('error', () => resolve());
     });
     return new SandboxedContainer(child, cgroup);
+  }
+
+  /**
+   * Runs a command inside the running container — its mount, UTS, IPC and PID namespaces, root and working
+   * directory, as its user — the way an exec probe (or kubectl exec) does. Resolves to the exit code; the
+   * command is killed after `timeoutMs`.
+   */
+  async exec(spec: Pick<ContainerSpec, 'env' | 'uid' | 'gid' | 'supplementalGroups'>, command: string[], timeoutMs: number): Promise<number> {
+    const pid = this.child.pid;
+    const tree = pid ? await processTree(pid) : [];
+    // bwrap (pid) → bwrap as the container's PID 1 → the container's command.
+    const init = tree.find((p) => p.ppid === pid);
+    const main = init && tree.find((p) => p.ppid === init.pid);
+    if (!main) throw new Error('container is not running');
+    const child = spawn('/usr/bin/nsenter', [`--target=${main.pid}`, '--mount', '--uts', '--ipc', '--pid', '--root', '--wd', '--', ...dropPrivileges(spec), ...command], {
+      env: spec.env,
+      stdio: 'ignore',
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    try {
+      return await new Promise<number>((resolve) => {
+        child.once('exit', (code, signal) => resolve(code ?? (signal ? 137 : 1)));
+        child.once('error', () => resolve(126));
+      });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Host pids of bwrap and everything it runs. */
