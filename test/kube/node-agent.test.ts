@@ -512,6 +512,9 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
     assert.ok(flaky.state.running);
     assert.equal(await podLog(NS, 'restarts', '?container=flaky&previous=true'), 'first run\n');
     assert.equal(await podLog(NS, 'restarts', '?container=flaky'), 'second run\n');
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    assert.equal(await podLog(NS, 'restarts', `?container=flaky&sinceTime=${encodeURIComponent(later)}`), '');
+    assert.equal(await podLog(NS, 'restarts', '?container=flaky&limitBytes=6'), 'second');
     const noPrevious = await api('GET', `/api/v1/namespaces/${NS}/pods/restarts/log?container=probed&previous=true`);
     assert.equal(noPrevious.status, 400);
     const events = (await ok<{ items: Obj[] }>('GET', `/api/v1/namespaces/${NS}/events?fieldSelector=${encodeURIComponent('involvedObject.name=restarts')}`)).items.map((e) => e.reason);
@@ -605,5 +608,56 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
     } finally {
       if (!stopped) await n2.stop();
     }
+  });
+
+  it('runs postStart and preStop hooks inside the container and fails a pod past activeDeadlineSeconds', async () => {
+    const out = path.join(work, 'hooks');
+    await mkdir(out, { mode: 0o777 });
+    await chmod(out, 0o777);
+    await ok('POST', `/api/v1/namespaces/${HOST_NS}/pods`, {
+      metadata: { name: 'hooks' },
+      spec: {
+        restartPolicy: 'Never',
+        terminationGracePeriodSeconds: 10,
+        securityContext: { runAsUser: USER, runAsGroup: USER },
+        volumes: [{ name: 'out', hostPath: { path: out } }],
+        containers: [
+          {
+            name: 'main',
+            image: 'lectern-test/tools:1',
+            // $$ is Kubernetes' escape for a literal $ in command and args.
+            command: ['sh', '-c', 'echo $$$$ > /tmp/pid; exec sleep 3600'],
+            lifecycle: {
+              postStart: { exec: { command: ['sh', '-c', 'echo started as $(id -u) > /out/post-start'] } },
+              // Reads the container's own /tmp: only possible from inside it.
+              preStop: { exec: { command: ['sh', '-c', 'echo "stopping $(cat /tmp/pid)" > /out/pre-stop'] } },
+            },
+            volumeMounts: [{ name: 'out', mountPath: '/out' }],
+          },
+        ],
+      },
+    });
+    await until('pod hooks Running', async () => (await ok('GET', `/api/v1/namespaces/${HOST_NS}/pods/hooks`)).status?.phase === 'Running');
+    assert.equal(await readFile(path.join(out, 'post-start'), 'utf8'), `started as ${USER}\n`);
+    await ok('DELETE', `/api/v1/namespaces/${HOST_NS}/pods/hooks`);
+    await until('pod hooks gone', async () => (await api('GET', `/api/v1/namespaces/${HOST_NS}/pods/hooks`)).status === 404, 30_000);
+    assert.match(await readFile(path.join(out, 'pre-stop'), 'utf8'), /^stopping \d+\n$/);
+
+    await ok('POST', `/api/v1/namespaces/${NS}/pods`, {
+      metadata: { name: 'deadline' },
+      spec: {
+        restartPolicy: 'Never',
+        activeDeadlineSeconds: 2,
+        terminationGracePeriodSeconds: 1,
+        securityContext: RESTRICTED_POD,
+        containers: [{ name: 'main', image: 'lectern-test/tools:1', command: ['sleep', '3600'], securityContext: RESTRICTED_CONTAINER }],
+      },
+    });
+    const failed = await until('pod deadline Failed', async () => {
+      const p = await ok('GET', `/api/v1/namespaces/${NS}/pods/deadline`);
+      return p.status?.phase === 'Failed' ? p : undefined;
+    }, 30_000);
+    assert.equal(failed.status.reason, 'DeadlineExceeded');
+    assert.ok(failed.status.containerStatuses[0].state.terminated);
   });
 });

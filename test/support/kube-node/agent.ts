@@ -185,11 +185,11 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
       }
       if (!worker) {
         const phase = pod.status?.phase as string | undefined;
-        if (phase === 'Succeeded' || phase === 'Failed') {
-          if (pod.metadata.deletionTimestamp) await deletePodNow(client, pod);
-          return;
-        }
-        worker = new PodWorker(host, pod, addresses.allocate());
+        // Deleted before it ran, or over before this agent started: nothing to run, at most the final delete.
+        if (pod.metadata.deletionTimestamp) return deletePodNow(client, pod);
+        if (phase === 'Succeeded' || phase === 'Failed' || abort.signal.aborted) return;
+        // hostNetwork pods have the node's address; the others one of their own.
+        worker = new PodWorker(host, pod, pod.spec.hostNetwork ? host.hostIP : addresses.allocate());
         workers.set(key, worker);
         worker.start();
       } else worker.update(pod);
@@ -199,7 +199,7 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
       workers.delete(worker.key);
       await worker.halt(0);
       await worker.cleanUp();
-      addresses.release(worker.ip);
+      if (!worker.pod.spec.hostNetwork) addresses.release(worker.ip);
     };
     // Events of one pod are handled in order; different pods do not wait for each other.
     const queues = new Map<string, Promise<void>>();

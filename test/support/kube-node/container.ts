@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Obj } from './client.js';
 import { ContainerLog } from './logs.js';
 import type { ProbeWorker } from './probes.js';
-import type { Exit, SandboxedContainer } from './sandbox.js';
+import type { ContainerSpec, Exit, SandboxedContainer } from './sandbox.js';
 
 export type ContainerState =
   | { waiting: { reason: string; message?: string } }
@@ -26,6 +26,10 @@ export class ContainerRun {
   log = new ContainerLog();
   previousLog?: ContainerLog;
   sandbox?: SandboxedContainer;
+  /** The running instance's sandbox settings (exec hooks and probes run with them). */
+  runningSpec?: ContainerSpec;
+  /** Set while the running instance is being stopped. */
+  stopping?: Promise<void>;
   probes: ProbeWorker[] = [];
   /** Restart back-off (kubelet: 10 s doubling to 5 min). */
   backoffSeconds: number;
@@ -62,14 +66,16 @@ export class ContainerRun {
     return this.containerID;
   }
 
-  exited(exit: Exit, startedAt: string, message: string | undefined): void {
+  exited(exit: Exit, startedAt: string, message: string | undefined, reasonOverride?: string): void {
     for (const p of this.probes) p.stop();
     this.probes = [];
     this.sandbox = undefined;
+    this.runningSpec = undefined;
     this.ready = false;
     this.started = false;
     this.log.close();
-    const reason = exit.oomKilled ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error';
+    this.stopping = undefined;
+    const reason = reasonOverride ?? (exit.oomKilled ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error');
     this.state = {
       terminated: { exitCode: exit.exitCode, reason, ...(message ? { message } : {}), startedAt, finishedAt: now(), containerID: this.containerID! },
     };

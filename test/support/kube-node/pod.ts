@@ -8,7 +8,7 @@ import { ApiError, type KubeClient, type Obj } from './client.js';
 import { ContainerRun, now } from './container.js';
 import { ConfigError, containerEnv, expand, quantity, type ObjectSource } from './env.js';
 import { loadImageMap, resolveImage, type Image } from './images.js';
-import { ProbeWorker } from './probes.js';
+import { probeOnce, ProbeWorker, type ProbeResult } from './probes.js';
 import { SandboxedContainer, type ContainerSpec, type Exit, type Mount } from './sandbox.js';
 import { containerMounts, MountError, prepareVolumes, type PreparedVolume } from './volumes.js';
 
@@ -52,6 +52,9 @@ export class PodWorker {
   private flushing: Promise<void> = Promise.resolve();
   private dirty = false;
   private removed?: Promise<void>;
+  private deadline?: NodeJS.Timeout;
+  /** status.reason/message of a pod the node failed (activeDeadlineSeconds). */
+  private failure?: { reason: string; message: string };
 
   constructor(
     private readonly host: PodHost,
@@ -83,6 +86,21 @@ export class PodWorker {
     this.running = this.run().catch((err: Error) => {
       this.host.warn(`pod ${this.key}: ${err.stack ?? err.message}`);
     });
+    const seconds = this.pod.spec.activeDeadlineSeconds as number | undefined;
+    if (seconds !== undefined) {
+      this.deadline = setTimeout(() => void this.exceedDeadline(), seconds * 1000);
+      this.deadline.unref();
+    }
+  }
+
+  /** activeDeadlineSeconds passed: kubelet stops the containers and fails the pod. */
+  private async exceedDeadline(): Promise<void> {
+    if (this.terminal || this.stopping) return;
+    this.failure = { reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline' };
+    this.host.event(this.pod, 'Normal', 'DeadlineExceeded', this.failure.message);
+    await this.halt((this.pod.spec.terminationGracePeriodSeconds as number | undefined) ?? 30);
+    this.phase = 'Failed';
+    this.changed();
   }
 
   /** A newer version of the pod from the watch. */
@@ -189,17 +207,28 @@ export class PodWorker {
     try {
       sandbox = await SandboxedContainer.start(spec!, this.host.bwrap, this.host.cgroups, (stream, chunk) => c.log.write(stream, chunk));
     } catch (err) {
-      c.wait('RunContainerError', `failed to start container "${c.name}": ${(err as Error).message}`);
-      this.host.event(this.pod, 'Warning', 'Failed', `Error: ${(err as Error).message}`);
+      const message = `failed to start container "${c.name}": ${(err as Error).message}`;
+      const exit = { exitCode: 128, oomKilled: false };
+      c.exited(exit, now(), message, 'StartError');
+      this.host.event(this.pod, 'Warning', 'Failed', `Error: ${message}`);
       this.changed();
-      return { exitCode: 128, oomKilled: false };
+      return exit;
     }
     c.sandbox = sandbox;
+    c.runningSpec = spec!;
     const startedAt = now();
-    c.state = { running: { startedAt } };
-    this.host.event(this.pod, 'Normal', 'Started', `Started container ${c.name}`);
-    this.startProbes(c, spec!);
-    this.changed();
+    const postStart = c.spec.lifecycle?.postStart as Obj | undefined;
+    // kubelet reports the container running once its postStart hook has returned.
+    const hook = postStart ? await this.runHook(c, spec!, postStart, this.gracePeriod()) : { ok: true };
+    if (!hook.ok) {
+      this.host.event(this.pod, 'Warning', 'FailedPostStartHook', `PostStartHook failed: ${hook.message ?? ''}`);
+      void this.stopContainer(c, this.gracePeriod());
+    } else {
+      c.state = { running: { startedAt } };
+      this.host.event(this.pod, 'Normal', 'Started', `Started container ${c.name}`);
+      this.startProbes(c, spec!);
+      this.changed();
+    }
     const exit = await sandbox.exited;
     const message = await this.terminationMessage(c, terminationFile, exit);
     c.exited(exit, startedAt, message);
@@ -357,15 +386,38 @@ export class PodWorker {
     return (this.pod.metadata.deletionGracePeriodSeconds as number | undefined) ?? (this.pod.spec.terminationGracePeriodSeconds as number | undefined) ?? 30;
   }
 
-  /** SIGTERM, then SIGKILL after the grace period; resolves when the container has exited. */
+  /** The preStop hook, SIGTERM, then SIGKILL when the grace period is over; resolves when the container has exited. */
   private async stopContainer(c: ContainerRun, graceSeconds: number): Promise<void> {
     const sandbox = c.sandbox;
-    if (!sandbox) return;
-    this.host.event(this.pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
-    await sandbox.signal(graceSeconds > 0 ? 'SIGTERM' : 'SIGKILL');
-    const timer = setTimeout(() => void sandbox.signal('SIGKILL'), graceSeconds * 1000);
-    await sandbox.exited;
-    clearTimeout(timer);
+    if (!sandbox || c.stopping) return c.stopping;
+    c.stopping = (async () => {
+      this.host.event(this.pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
+      const deadline = Date.now() + graceSeconds * 1000;
+      const timer = setTimeout(() => void sandbox.signal('SIGKILL'), graceSeconds * 1000);
+      const preStop = c.spec.lifecycle?.preStop as Obj | undefined;
+      if (preStop && graceSeconds > 0 && c.runningSpec) {
+        const hook = await this.runHook(c, c.runningSpec, preStop, graceSeconds);
+        if (!hook.ok) this.host.event(this.pod, 'Warning', 'FailedPreStopHook', `PreStopHook failed: ${hook.message ?? ''}`);
+      }
+      // As kubelet: at least 2 s between the end of preStop and SIGKILL.
+      if (preStop && Date.now() > deadline - 2000) {
+        clearTimeout(timer);
+        setTimeout(() => void sandbox.signal('SIGKILL'), 2000).unref();
+      }
+      await sandbox.signal(graceSeconds > 0 ? 'SIGTERM' : 'SIGKILL');
+      await sandbox.exited;
+      clearTimeout(timer);
+    })();
+    await c.stopping;
+  }
+
+  /** A lifecycle hook (postStart, preStop): exec inside the container, httpGet, or sleep, within `timeoutSeconds`. */
+  private async runHook(c: ContainerRun, spec: ContainerSpec, hook: Obj, timeoutSeconds: number): Promise<ProbeResult> {
+    if (hook.sleep) {
+      await new Promise((r) => setTimeout(r, Math.min(hook.sleep.seconds as number, timeoutSeconds) * 1000));
+      return { ok: true };
+    }
+    return probeOnce({ ...hook, timeoutSeconds }, { podIP: this.ip, container: c.spec, exec: (command, timeoutMs) => this.exec(c, spec, command, timeoutMs) });
   }
 
   /**
@@ -379,8 +431,9 @@ export class PodWorker {
         // kubelet (since 1.27) gives a deleted pod a terminal phase before it goes.
         this.phase = [...this.containers].every((c) => c.terminated?.exitCode === 0) && this.containers.length > 0 ? 'Succeeded' : 'Failed';
         this.changed();
-        await this.flushed();
       }
+      // The final status (containers terminated) is written before the pod goes.
+      await this.flushed();
       try {
         await deletePodNow(this.host.client, this.pod);
       } catch (err) {
@@ -393,6 +446,7 @@ export class PodWorker {
   /** Stops everything of the pod (graceful for `graceSeconds`); no more status writes after it returns. */
   async halt(graceSeconds: number): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.deadline);
     this.abort.abort();
     for (const c of [...this.initContainers, ...this.containers]) for (const p of c.probes) p.stop();
     await Promise.all([...this.initContainers, ...this.containers].map((c) => this.stopContainer(c, graceSeconds)));
@@ -529,6 +583,7 @@ export class PodWorker {
       startTime: this.startTime,
       ...(this.initContainers.length ? { initContainerStatuses: this.initContainers.map((c) => c.status()) } : {}),
       containerStatuses: this.containers.map((c) => c.status()),
+      ...(this.failure ?? {}),
     };
     // A JSON merge patch replaces the lists whole; the uid guards against a pod of the same name.
     try {

@@ -176,13 +176,9 @@ export class SandboxedContainer {
    * command is killed after `timeoutMs`.
    */
   async exec(spec: Pick<ContainerSpec, 'env' | 'uid' | 'gid' | 'supplementalGroups'>, command: string[], timeoutMs: number): Promise<number> {
-    const pid = this.child.pid;
-    const tree = pid ? await processTree(pid) : [];
-    // bwrap (pid) → bwrap as the container's PID 1 → the container's command.
-    const init = tree.find((p) => p.ppid === pid);
-    const main = init && tree.find((p) => p.ppid === init.pid);
-    if (!main) throw new Error('container is not running');
-    const child = spawn('/usr/bin/nsenter', [`--target=${main.pid}`, '--mount', '--uts', '--ipc', '--pid', '--root', '--wd', '--', ...dropPrivileges(spec), ...command], {
+    const main = await this.mainProcess(Date.now() + timeoutMs);
+    if (main === undefined) throw new Error('container is not running');
+    const child = spawn('/usr/bin/nsenter', [`--target=${main}`, '--mount', '--uts', '--ipc', '--pid', '--root', '--wd', '--', ...dropPrivileges(spec), ...command], {
       env: spec.env,
       stdio: 'ignore',
     });
@@ -195,6 +191,20 @@ export class SandboxedContainer {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The host pid of the container's command (bwrap → bwrap as the container's PID 1 → it); waits for it to be started. */
+  private async mainProcess(deadline: number): Promise<number | undefined> {
+    const pid = this.child.pid;
+    while (pid && this.child.exitCode === null && this.child.signalCode === null) {
+      const tree = await processTree(pid);
+      const init = tree.find((p) => p.ppid === pid);
+      const main = init && tree.find((p) => p.ppid === init.pid);
+      if (main) return main.pid;
+      if (Date.now() > deadline) return undefined;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return undefined;
   }
 
   /** Host pids of bwrap and everything it runs. */
