@@ -55,6 +55,8 @@ const STATUS_MS = 60_000;
 export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | 'dir' | 'token'>, options: NodeAgentOptions): Promise<NodeAgent> {
   const { name } = options;
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63) throw new Error(`node name ${JSON.stringify(name)} is not a DNS label`);
+  // Containers run as their runAsUser and cgroups are created for them: only root can do that.
+  if (process.getuid?.() !== 0) throw new Error('the test bed node agent must run as root (it switches to each pod\'s runAsUser and creates cgroups)');
   const ownDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(cp.dir, `node-${name}-`)));
   const podsDir = path.join(dataDir, 'pods');

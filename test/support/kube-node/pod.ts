@@ -78,6 +78,11 @@ export class PodWorker {
     return this.phase === 'Succeeded' || this.phase === 'Failed';
   }
 
+  /** spec.hostname, else the pod's name (a hostname is at most 63 characters). */
+  get hostname(): string {
+    return ((this.pod.spec.hostname as string | undefined) ?? (this.pod.metadata.name as string)).slice(0, 63);
+  }
+
   container(name: string): ContainerRun | undefined {
     return [...this.initContainers, ...this.containers].find((c) => c.name === name);
   }
@@ -113,13 +118,16 @@ export class PodWorker {
   private async run(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o755 });
     this.changed();
+    let lastFailure = '';
     while (!this.stopping) {
       try {
         this.volumes = await prepareVolumes({ client: this.host.client, pod: this.pod, podDir: this.dir, source: this.objects(), allocatable: this.host.allocatable, commonUid: this.commonUid() });
         break;
       } catch (err) {
         if (!(err instanceof MountError || err instanceof ApiError || err instanceof ConfigError)) throw err;
-        this.host.event(this.pod, 'Warning', 'FailedMount', `MountVolume.SetUp failed: ${err.message}`);
+        // Retried every 2 s; an event when the reason changes (kubelet aggregates repeats into a count).
+        if (err.message !== lastFailure) this.host.event(this.pod, 'Warning', 'FailedMount', `MountVolume.SetUp failed: ${err.message}`);
+        lastFailure = err.message;
         await this.sleep(2);
       }
     }
@@ -265,7 +273,7 @@ export class PodWorker {
       env,
       mounts,
       workingDir: (c.spec.workingDir as string | undefined) ?? image.workingDir ?? '/',
-      hostname: ((this.pod.spec.hostname as string | undefined) ?? (this.pod.metadata.name as string)).slice(0, 63),
+      hostname: this.hostname,
       uid,
       gid: (sc.runAsGroup as number | undefined) ?? 0,
       supplementalGroups: [...((podSc.supplementalGroups as number[] | undefined) ?? []), ...(podSc.fsGroup !== undefined ? [podSc.fsGroup as number] : [])],
@@ -294,7 +302,7 @@ export class PodWorker {
       PATH: DEFAULT_PATH,
       HOME: '/',
       ...image.env,
-      HOSTNAME: ((this.pod.spec.hostname as string | undefined) ?? (this.pod.metadata.name as string)).slice(0, 63),
+      HOSTNAME: this.hostname,
       // In-cluster clients find the API server here (the real one: nothing routes the Service's ClusterIP).
       KUBERNETES_SERVICE_HOST: this.host.apiServer.host,
       KUBERNETES_SERVICE_PORT: this.host.apiServer.port,
@@ -303,7 +311,7 @@ export class PodWorker {
   }
 
   private etcHosts(): string {
-    const name = ((this.pod.spec.hostname as string | undefined) ?? (this.pod.metadata.name as string)).slice(0, 63);
+    const name = this.hostname;
     const extra = ((this.pod.spec.hostAliases ?? []) as { ip: string; hostnames: string[] }[]).map((a) => `${a.ip}\t${a.hostnames.join('\t')}`);
     return ['# Kubernetes-managed hosts file (the test bed\'s node agent).', '127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `${this.ip}\t${name}`, ...extra, ''].join('\n');
   }
