@@ -580,6 +580,9 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
       const node = await ok('GET', '/api/v1/nodes/n2');
       assert.equal(node.status.allocatable['nvidia.com/gpu'], '1');
       assert.notEqual(n2.podCIDR, agent.podCIDR);
+      // A second agent of the same name is refused and leaves the first one's Node alone.
+      await assert.rejects(startNodeAgent(cp, { name: 'n2', imagesFile }), /Node n2 already exists/);
+      assert.equal((await api('GET', '/api/v1/nodes/n2')).status, 200);
       await ok('POST', `/api/v1/namespaces/${NS}/pods`, {
         metadata: { name: 'on-gpu' },
         spec: {

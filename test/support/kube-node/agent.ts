@@ -8,13 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { Agent, fetch } from 'undici';
 import { CgroupLayout } from '../../../src/launcher/local/cgroup.js';
-import { findTool } from '../../../src/launcher/local/sandbox.js';
 import { issueCertificate, type ControlPlane } from '../kube.js';
 import { PodAddresses } from './addresses.js';
 import { ApiError, KubeClient, type Obj } from './client.js';
 import { now } from './container.js';
 import { startKubeletServer } from './logs.js';
 import { deletePodNow, PodWorker, type PodHost } from './pod.js';
+import { findTools } from './sandbox.js';
 
 export interface NodeAgentOptions {
   /** The Node's name (a DNS label). */
@@ -57,41 +57,25 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63) throw new Error(`node name ${JSON.stringify(name)} is not a DNS label`);
   // Containers run as their runAsUser and cgroups are created for them: only root can do that.
   if (process.getuid?.() !== 0) throw new Error('the test bed node agent must run as root (it switches to each pod\'s runAsUser and creates cgroups)');
+  const [cgroups, tools] = await Promise.all([CgroupLayout.detect(), findTools()]);
+  const user = `system:node:${name}`;
+  // The certificates live in the control plane's directory and go with it.
+  const clientCert = await issueCertificate(cp, { name: `node-${name}-client`, commonName: user, organizations: ['system:nodes'], usage: 'client' });
+  const servingCert = await issueCertificate(cp, { name: `node-${name}-serving`, commonName: user, organizations: ['system:nodes'], usage: 'server', ips: ['127.0.0.1'], dns: [name, 'localhost'] });
+
   const ownDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(cp.dir, `node-${name}-`)));
   const podsDir = path.join(dataDir, 'pods');
-  await mkdir(podsDir, { recursive: true, mode: 0o755 });
-
-  const user = `system:node:${name}`;
-  const clientCert = await issueCertificate(cp, { name: `node-${name}-client`, commonName: user, organizations: ['system:nodes'], usage: 'client' });
-  const servingCert = await issueCertificate(cp, { name: `node-${name}-serving`, commonName: user, organizations: ['system:nodes'], usage: 'server', ips: ['127.0.0.1'], dns: [name, 'localhost'] });
   const client = new KubeClient(cp.url, { caFile: cp.caFile, ...clientCert });
-  const [cgroups, bwrap] = await Promise.all([CgroupLayout.detect(), findTool('bwrap')]);
   const addresses = PodAddresses.claim();
   const workers = new Map<string, PodWorker>();
   const abort = new AbortController();
   const timers: NodeJS.Timeout[] = [];
+  let kubelet: Awaited<ReturnType<typeof startKubeletServer>> | undefined;
+  let registered = false;
   const warn = (message: string) => {
     if (!abort.signal.aborted) console.error(`[kube-node ${name}] ${message}`);
   };
-
-  const kubelet = await startKubeletServer({
-    host: '127.0.0.1',
-    caFile: cp.caFile,
-    ...servingCert,
-    lookup: (ns, podName, containerName, previous) => {
-      const worker = workers.get(`${ns}/${podName}`);
-      if (!worker) return { status: 404, error: `pod "${podName}" in namespace "${ns}" not found` };
-      const c = worker.container(containerName);
-      if (!c) return { status: 400, error: `container ${containerName} is not valid for pod ${podName}` };
-      if (previous) return c.previousLog ? { log: c.previousLog } : { status: 400, error: `previous terminated container "${containerName}" in pod "${podName}" not found` };
-      if (!c.containerID) {
-        const reason = 'waiting' in c.state ? c.state.waiting.reason : 'ContainerCreating';
-        return { status: 400, error: `container "${containerName}" in pod "${podName}" is waiting to start: ${reason}` };
-      }
-      return { log: c.log };
-    },
-  });
 
   const cleanup = async () => {
     abort.abort();
@@ -101,23 +85,45 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
       await w.cleanUp();
     }));
     workers.clear();
-    await kubelet.close();
+    await kubelet?.close();
     addresses.close();
     // As the administrator: the pods still bound to the Node are then removed by the pod GC.
-    await fetchAsAdmin(cp, 'DELETE', `/api/v1/nodes/${name}`).catch(() => undefined);
+    if (registered) await fetchAsAdmin(cp, 'DELETE', `/api/v1/nodes/${name}`).catch(() => undefined);
     await client.close();
     if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
+    else await rm(podsDir, { recursive: true, force: true });
   };
 
   try {
+    await mkdir(podsDir, { recursive: true, mode: 0o755 });
+    kubelet = await startKubeletServer({
+      host: '127.0.0.1',
+      caFile: cp.caFile,
+      ...servingCert,
+      lookup: (ns, podName, containerName, previous) => {
+        const worker = workers.get(`${ns}/${podName}`);
+        if (!worker) return { status: 404, error: `pod "${podName}" in namespace "${ns}" not found` };
+        const c = worker.container(containerName);
+        if (!c) return { status: 400, error: `container ${containerName} is not valid for pod ${podName}` };
+        if (previous) return c.previousLog ? { log: c.previousLog } : { status: 400, error: `previous terminated container "${containerName}" in pod "${podName}" not found` };
+        if (!c.containerID) {
+          const reason = 'waiting' in c.state ? c.state.waiting.reason : 'ContainerCreating';
+          return { status: 400, error: `container "${containerName}" in pod "${podName}" is waiting to start: ${reason}` };
+        }
+        return { log: c.log };
+      },
+    });
+
     const version = ((await client.get('/version')).gitVersion as string | undefined) ?? 'v0.0.0';
     const cpus = os.cpus().length;
     const capacity: Record<string, string> = { cpu: String(cpus), memory: `${Math.floor(os.totalmem() / 1024)}Ki`, pods: '110', 'ephemeral-storage': '100Gi', ...options.capacity };
     const labels = { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': goArch(), ...options.labels };
     try {
       await client.request('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name, labels }, spec: { ...(options.taints ? { taints: options.taints } : {}) } });
+      registered = true;
     } catch (err) {
-      if (!(err instanceof ApiError && err.status === 409)) throw err;
+      if (err instanceof ApiError && err.status === 409) throw new Error(`Node ${name} already exists: another node agent registered it; give this one another name`);
+      throw err;
     }
     const machineID = randomBytes(16).toString('hex');
     const nodeStatus = () => ({
@@ -134,7 +140,7 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
           { type: 'InternalIP', address: '127.0.0.1' },
           { type: 'Hostname', address: name },
         ],
-        daemonEndpoints: { kubeletEndpoint: { Port: kubelet.port } },
+        daemonEndpoints: { kubeletEndpoint: { Port: kubelet!.port } },
         nodeInfo: {
           machineID,
           systemUUID: machineID,
@@ -165,7 +171,7 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
       apiServer: { host: new URL(cp.url).hostname, port: new URL(cp.url).port || '443' },
       imagesFile: options.imagesFile,
       cgroups,
-      bwrap,
+      tools,
       allocatable: capacity,
       podsDir,
       restartBackoffSeconds: options.restartBackoffSeconds ?? 10,

@@ -9,7 +9,7 @@ import { ContainerRun, now } from './container.js';
 import { ConfigError, containerEnv, expand, quantity, type ObjectSource } from './env.js';
 import { loadImageMap, resolveImage, type Image } from './images.js';
 import { probeOnce, ProbeWorker, type ProbeResult } from './probes.js';
-import { SandboxedContainer, type ContainerSpec, type Exit, type Mount } from './sandbox.js';
+import { SandboxedContainer, type ContainerSpec, type Exit, type Mount, type Tools } from './sandbox.js';
 import { containerMounts, MountError, prepareVolumes, type PreparedVolume } from './volumes.js';
 
 /** What a pod needs from its node agent. */
@@ -21,7 +21,7 @@ export interface PodHost {
   apiServer: { host: string; port: string };
   imagesFile: string;
   cgroups: CgroupLayout;
-  bwrap: string;
+  tools: Tools;
   allocatable: Record<string, string>;
   podsDir: string;
   restartBackoffSeconds: number;
@@ -213,7 +213,7 @@ export class PodWorker {
     this.host.event(this.pod, 'Normal', 'Created', `Created container: ${c.name}`);
     let sandbox: SandboxedContainer;
     try {
-      sandbox = await SandboxedContainer.start(spec!, this.host.bwrap, this.host.cgroups, (stream, chunk) => c.log.write(stream, chunk));
+      sandbox = await SandboxedContainer.start(spec!, this.host.tools, this.host.cgroups, (stream, chunk) => c.log.write(stream, chunk));
     } catch (err) {
       const message = `failed to start container "${c.name}": ${(err as Error).message}`;
       const exit = { exitCode: 128, oomKilled: false };

@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { CgroupLayout, JobCgroup } from '../../../src/launcher/local/cgroup.js';
 import { shellQuote } from '../../../src/launcher/local/cgroup.js';
 import { processTree, signalAll } from '../../../src/launcher/local/proc-tree.js';
+import { findTool } from '../../../src/launcher/local/sandbox.js';
 
 const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/sys'];
 
@@ -108,10 +109,24 @@ export function bwrapArgs(spec: Pick<ContainerSpec, 'mounts' | 'workingDir' | 'h
   return args;
 }
 
+/** The host tools a container needs (setpriv runs inside the sandbox, from the host's /usr). */
+export interface Tools {
+  bwrap: string;
+  setpriv: string;
+  prlimit: string;
+  nsenter: string;
+}
+
+/** Finds the tools, or fails naming the missing one (bubblewrap comes from scripts/deps/sandbox.sh, the rest from util-linux). */
+export async function findTools(): Promise<Tools> {
+  const [bwrap, setpriv, prlimit, nsenter] = await Promise.all(['bwrap', 'setpriv', 'prlimit', 'nsenter'].map((t) => findTool(t)));
+  return { bwrap: bwrap!, setpriv: setpriv!, prlimit: prlimit!, nsenter: nsenter! };
+}
+
 /** setpriv to the container's user with no capabilities (nothing for uid 0, which bwrap already stripped). */
-function dropPrivileges(spec: Pick<ContainerSpec, 'uid' | 'gid' | 'supplementalGroups'>): string[] {
+function dropPrivileges(spec: Pick<ContainerSpec, 'uid' | 'gid' | 'supplementalGroups'>, setpriv: string): string[] {
   if (spec.uid === 0) return [];
-  return ['/usr/bin/setpriv', `--reuid=${spec.uid}`, `--regid=${spec.gid}`, spec.supplementalGroups.length ? `--groups=${spec.supplementalGroups.join(',')}` : '--clear-groups',
+  return [setpriv, `--reuid=${spec.uid}`, `--regid=${spec.gid}`, spec.supplementalGroups.length ? `--groups=${spec.supplementalGroups.join(',')}` : '--clear-groups',
     '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
 }
 
@@ -122,6 +137,7 @@ export class SandboxedContainer {
   private constructor(
     readonly child: ChildProcess,
     private readonly cgroup: JobCgroup | undefined,
+    private readonly tools: Tools,
   ) {
     let oom = false;
     if (cgroup?.has('memory')) {
@@ -149,14 +165,14 @@ export class SandboxedContainer {
     });
   }
 
-  static async start(spec: ContainerSpec, bwrap: string, cgroups: CgroupLayout, onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => void): Promise<SandboxedContainer> {
+  static async start(spec: ContainerSpec, tools: Tools, cgroups: CgroupLayout, onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => void): Promise<SandboxedContainer> {
     const options = bwrapArgs(spec);
     const cgroup = cgroups.hierarchies.length ? await cgroups.create(`kube-${spec.key.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 100)}`, { memoryBytes: spec.memoryLimitBytes }) : undefined;
-    const limit = spec.memoryLimitBytes && !cgroup?.has('memory') ? ['/usr/bin/prlimit', `--as=${spec.memoryLimitBytes}`, '--'] : [];
-    const drop = dropPrivileges(spec);
+    const limit = spec.memoryLimitBytes && !cgroup?.has('memory') ? [tools.prlimit, `--as=${spec.memoryLimitBytes}`, '--'] : [];
+    const drop = dropPrivileges(spec, tools.setpriv);
     // The root-side shell joins the cgroup before anything of the container's runs.
     const script = [...(cgroup?.procsFiles() ?? []).map((f) => `echo $$ > ${shellQuote(f)}`), 'exec "$@"'].join(' && ');
-    const child = spawn('/bin/sh', ['-c', script, 'kube-node-container', ...limit, bwrap, ...options, '--', ...drop, ...spec.command], {
+    const child = spawn('/bin/sh', ['-c', script, 'kube-node-container', ...limit, tools.bwrap, ...options, '--', ...drop, ...spec.command], {
       cwd: '/',
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -167,7 +183,7 @@ export class SandboxedContainer {
       child.once('spawn', () => resolve());
       child.once('error', () => resolve());
     });
-    return new SandboxedContainer(child, cgroup);
+    return new SandboxedContainer(child, cgroup, tools);
   }
 
   /**
@@ -178,7 +194,7 @@ export class SandboxedContainer {
   async exec(spec: Pick<ContainerSpec, 'env' | 'uid' | 'gid' | 'supplementalGroups'>, command: string[], timeoutMs: number): Promise<number> {
     const main = await this.mainProcess(Date.now() + timeoutMs);
     if (main === undefined) throw new Error('container is not running');
-    const child = spawn('/usr/bin/nsenter', [`--target=${main}`, '--mount', '--uts', '--ipc', '--pid', '--root', '--wd', '--', ...dropPrivileges(spec), ...command], {
+    const child = spawn(this.tools.nsenter, [`--target=${main}`, '--mount', '--uts', '--ipc', '--pid', '--root', '--wd', '--', ...dropPrivileges(spec, this.tools.setpriv), ...command], {
       env: spec.env,
       stdio: 'ignore',
     });
