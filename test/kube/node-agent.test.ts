@@ -663,4 +663,50 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
     assert.equal(failed.status.reason, 'DeadlineExceeded');
     assert.ok(failed.status.containerStatuses[0].state.terminated);
   });
+
+  it('restarts a container that fails its liveness probe; a startup probe holds back started and ready', async () => {
+    await ok('POST', `/api/v1/namespaces/${NS}/pods`, {
+      metadata: { name: 'liveness' },
+      spec: {
+        restartPolicy: 'Always',
+        terminationGracePeriodSeconds: 1,
+        securityContext: RESTRICTED_POD,
+        containers: [
+          {
+            name: 'live',
+            image: 'lectern-test/tools:1',
+            command: ['sh', '-c', 'touch /tmp/healthy; sleep 1; rm /tmp/healthy; exec sleep 3600'],
+            livenessProbe: { exec: { command: ['test', '-f', '/tmp/healthy'] }, periodSeconds: 1, failureThreshold: 2 },
+            securityContext: RESTRICTED_CONTAINER,
+          },
+          {
+            name: 'slow',
+            image: 'lectern-test/tools:1',
+            command: ['sh', '-c', 'sleep 4; touch /tmp/up; exec sleep 3600'],
+            startupProbe: { exec: { command: ['test', '-f', '/tmp/up'] }, periodSeconds: 1, failureThreshold: 30 },
+            securityContext: RESTRICTED_CONTAINER,
+          },
+        ],
+      },
+    });
+    const early = await until('pod liveness Running', async () => {
+      const p = await ok('GET', `/api/v1/namespaces/${NS}/pods/liveness`);
+      return p.status?.phase === 'Running' ? p : undefined;
+    });
+    const slowEarly = early.status.containerStatuses.find((c: Obj) => c.name === 'slow');
+    assert.equal(slowEarly.started, false);
+    assert.equal(slowEarly.ready, false);
+    const later = await until('a liveness restart and the slow container started', async () => {
+      const p = await ok('GET', `/api/v1/namespaces/${NS}/pods/liveness`);
+      const [live, slow] = ['live', 'slow'].map((n) => p.status.containerStatuses.find((c: Obj) => c.name === n));
+      return live.restartCount >= 1 && slow.started && slow.ready ? p : undefined;
+    }, 60_000);
+    const live = later.status.containerStatuses.find((c: Obj) => c.name === 'live');
+    assert.equal(live.lastState.terminated.reason, 'Error');
+    const events = (await ok<{ items: Obj[] }>('GET', `/api/v1/namespaces/${NS}/events?fieldSelector=${encodeURIComponent('involvedObject.name=liveness')}`)).items.map((e) => `${e.reason}: ${e.message}`);
+    assert.ok(events.some((e) => /^Killing: Container live failed liveness probe/.test(e)), events.join('\n'));
+    assert.ok(events.some((e) => /^Unhealthy: Startup probe failed/.test(e)), events.join('\n'));
+    await ok('DELETE', `/api/v1/namespaces/${NS}/pods/liveness`);
+    await until('pod liveness gone', async () => (await api('GET', `/api/v1/namespaces/${NS}/pods/liveness`)).status === 404, 30_000);
+  });
 });

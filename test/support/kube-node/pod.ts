@@ -373,6 +373,10 @@ export class PodWorker {
         afterStartup();
       },
       failed: unhealthy('Startup'),
+      gaveUp: () => {
+        this.host.event(this.pod, 'Normal', 'Killing', `Container ${c.name} failed startup probe, will be restarted`);
+        void this.stopContainer(c, this.gracePeriod());
+      },
     });
     c.probes.push(worker);
     worker.start();
