@@ -225,7 +225,7 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
       (err) => warn(`pod watch: ${err.message}`),
     );
 
-    await waitSchedulable(client, name);
+    await waitSchedulable(client, name, new Set((options.taints ?? []).map((t) => t.key)));
     let stopped: Promise<void> | undefined;
     return {
       name,
@@ -280,11 +280,12 @@ async function renewLease(client: KubeClient, name: string, nodeUid: string, cre
   await client.mergePatch(`${leases}/${name}`, { spec: { holderIdentity: name, leaseDurationSeconds: LEASE_SECONDS, renewTime } });
 }
 
-async function waitSchedulable(client: KubeClient, name: string): Promise<void> {
+/** Until the node-lifecycle controller has removed the node.kubernetes.io/* taints (other than the agent's own). */
+async function waitSchedulable(client: KubeClient, name: string, own: Set<string>): Promise<void> {
   const deadline = Date.now() + 90_000;
   for (;;) {
     const node = await client.get(`/api/v1/nodes/${name}`);
-    const taints = ((node.spec?.taints ?? []) as { key: string }[]).filter((t) => t.key.startsWith('node.kubernetes.io/'));
+    const taints = ((node.spec?.taints ?? []) as { key: string }[]).filter((t) => t.key.startsWith('node.kubernetes.io/') && !own.has(t.key));
     if (!taints.length) return;
     if (Date.now() > deadline) throw new Error(`node ${name} still has taints ${taints.map((t) => t.key).join(', ')} after 90 s (is the node-lifecycle controller running?)`);
     await new Promise((r) => setTimeout(r, 250));
