@@ -709,4 +709,71 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
     await ok('DELETE', `/api/v1/namespaces/${NS}/pods/liveness`);
     await until('pod liveness gone', async () => (await api('GET', `/api/v1/namespaces/${NS}/pods/liveness`)).status === 404, 30_000);
   });
+
+  it('reports configuration errors (missing Secret key, runAsNonRoot as root) and fails a pod whose init container fails', async () => {
+    const waitingReason = async (pod: string) =>
+      until(`a waiting reason for ${pod}`, async () => {
+        const p = await ok('GET', `/api/v1/namespaces/${NS}/pods/${pod}`);
+        const w = p.status?.containerStatuses?.[0]?.state?.waiting;
+        return w && w.reason !== 'ContainerCreating' ? w : undefined;
+      });
+    await ok('POST', `/api/v1/namespaces/${NS}/secrets`, { metadata: { name: 'partial' }, stringData: { present: 'yes' } });
+    await ok('POST', `/api/v1/namespaces/${NS}/pods`, {
+      metadata: { name: 'no-key' },
+      spec: {
+        securityContext: RESTRICTED_POD,
+        containers: [{ name: 'main', image: 'lectern-test/tools:1', command: ['true'], env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 'partial', key: 'nope' } } }], securityContext: RESTRICTED_CONTAINER }],
+      },
+    });
+    const noKey = await waitingReason('no-key');
+    assert.equal(noKey.reason, 'CreateContainerConfigError');
+    assert.match(noKey.message, /couldn't find key nope in Secret node-test\/partial/);
+
+    // Pod Security lets runAsNonRoot through without a uid; the image (no USER) would run as root.
+    await ok('POST', `/api/v1/namespaces/${NS}/pods`, {
+      metadata: { name: 'as-root' },
+      spec: {
+        securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [{ name: 'main', image: 'lectern-test/tools:1', command: ['true'], securityContext: RESTRICTED_CONTAINER }],
+      },
+    });
+    const asRoot = await waitingReason('as-root');
+    assert.equal(asRoot.reason, 'CreateContainerConfigError');
+    assert.match(asRoot.message, /runAsNonRoot and image will run as root/);
+
+    await ok(
+      'POST',
+      `/apis/batch/v1/namespaces/${NS}/jobs`,
+      job('init-fails', {
+        securityContext: RESTRICTED_POD,
+        initContainers: [{ name: 'setup', image: 'lectern-test/tools:1', command: ['sh', '-c', 'echo cannot set up >&2; exit 4'], securityContext: RESTRICTED_CONTAINER }],
+        containers: [{ name: 'main', image: 'lectern-test/tools:1', command: ['true'], securityContext: RESTRICTED_CONTAINER }],
+      }),
+    );
+    await until('Job init-fails Failed', async () => (await ok('GET', `/apis/batch/v1/namespaces/${NS}/jobs/init-fails`)).status?.conditions?.some((c: Obj) => c.type === 'Failed' && c.status === 'True'));
+    const [pod] = await jobPods(NS, 'init-fails');
+    assert.equal(pod!.status.phase, 'Failed');
+    assert.equal(pod!.status.initContainerStatuses[0].state.terminated.exitCode, 4);
+    assert.equal(pod!.status.containerStatuses[0].state.waiting.reason, 'PodInitializing');
+    assert.equal(await podLog(NS, pod!.metadata.name, '?container=setup'), 'cannot set up\n');
+    for (const name of ['no-key', 'as-root']) await ok('DELETE', `/api/v1/namespaces/${NS}/pods/${name}`);
+  });
+
+  it('falls back to RLIMIT_AS for memory limits when no cgroup is writable', async () => {
+    const { CgroupLayout } = await import('../../src/launcher/local/cgroup.js');
+    const { SandboxedContainer, findTools } = await import('../support/kube-node/sandbox.js');
+    let stderr = '';
+    const container = await SandboxedContainer.start(
+      { key: 'rlimit-test', command: ['tail', '/dev/zero'], env: { PATH: '/usr/bin:/bin' }, mounts: [], workingDir: '/', hostname: 'rlimit', uid: USER, gid: USER, supplementalGroups: [], memoryLimitBytes: 64 << 20 },
+      await findTools(),
+      CgroupLayout.none('testing the fallback'),
+      (stream, chunk) => {
+        if (stream === 'stderr') stderr += chunk.toString();
+      },
+    );
+    const exit = await container.exited;
+    assert.notEqual(exit.exitCode, 0);
+    assert.equal(exit.oomKilled, false);
+    assert.match(stderr, /memory exhausted|Cannot allocate memory/i);
+  });
 });
