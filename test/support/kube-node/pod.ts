@@ -5,12 +5,13 @@ import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CgroupLayout } from '../../../src/launcher/local/cgroup.js';
 import { ApiError, type KubeClient, type Obj } from './client.js';
+import { containerConfig, etcHosts, hostsFile, pullImage, WaitingError } from './container-config.js';
 import { ContainerRun, now } from './container.js';
-import { ConfigError, containerEnv, expand, quantity, type ObjectSource } from './env.js';
-import { loadImageMap, resolveImage, type Image } from './images.js';
+import { ConfigError, type ObjectSource } from './env.js';
+import { KUBELET_CONDITIONS, PodConditions, podPhase, type Condition, type PodPhase } from './pod-status.js';
 import { probeOnce, ProbeWorker, type ProbeResult } from './probes.js';
-import { SandboxedContainer, type ContainerSpec, type Exit, type Mount, type Tools } from './sandbox.js';
-import { containerMounts, MountError, prepareVolumes, type PreparedVolume } from './volumes.js';
+import { SandboxedContainer, type ContainerSpec, type Exit, type Tools } from './sandbox.js';
+import { MountError, prepareVolumes, type PreparedVolume } from './volumes.js';
 
 /** What a pod needs from its node agent. */
 export interface PodHost {
@@ -29,22 +30,19 @@ export interface PodHost {
   warn(message: string): void;
 }
 
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** How long a pull or configuration error is shown before the next attempt (kubelet backs off from 10 s). */
 const RETRY_SECONDS = [1, 5, 10, 20, 40];
-
-type Condition = { type: string; status: 'True' | 'False'; reason?: string; message?: string; lastTransitionTime: string; lastProbeTime: null };
 
 export class PodWorker {
   pod: Obj;
   readonly initContainers: ContainerRun[];
   readonly containers: ContainerRun[];
   readonly dir: string;
-  private phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed' = 'Pending';
-  private initialized: boolean;
-  private failedInit = false;
+  private phase: PodPhase = 'Pending';
+  initialized: boolean;
+  failedInit = false;
   private readonly startTime = now();
-  private readonly transitions = new Map<string, { status: string; at: string }>();
+  private readonly conditions = new PodConditions();
   private volumes = new Map<string, PreparedVolume>();
   private stopping = false;
   private readonly abort = new AbortController();
@@ -131,7 +129,7 @@ export class PodWorker {
         await this.sleep(2);
       }
     }
-    await writeFile(path.join(this.dir, 'hosts'), this.etcHosts());
+    await writeFile(hostsFile(this.dir), etcHosts(this.ip, this.hostname, this.pod.spec.hostAliases));
     for (const init of this.initContainers) {
       for (;;) {
         const exit = await this.runContainer(init);
@@ -183,7 +181,7 @@ export class PodWorker {
     let spec: ContainerSpec | undefined;
     while (!spec) {
       if (this.stopping) return undefined;
-      const failure = await this.prepare(c).then(
+      const failure = await this.configure(c).then(
         (s) => {
           spec = s;
           return undefined;
@@ -191,7 +189,7 @@ export class PodWorker {
         (err: Error) => err,
       );
       if (!failure) break;
-      if (!(failure instanceof PrepareError)) throw failure;
+      if (!(failure instanceof WaitingError)) throw failure;
       c.wait(failure.reason, failure.message);
       this.host.event(this.pod, 'Warning', 'Failed', failure.message);
       this.changed();
@@ -245,75 +243,23 @@ export class PodWorker {
     return exit;
   }
 
-  /** The container's sandbox settings, or why it cannot be created yet. */
-  private async prepare(c: ContainerRun): Promise<ContainerSpec> {
-    const image = this.pullImage(c);
-    const sc = { ...(this.pod.spec.securityContext ?? {}), ...(c.spec.securityContext ?? {}) } as Obj;
-    const uid = (sc.runAsUser as number | undefined) ?? image.user ?? 0;
-    if (sc.runAsNonRoot && uid === 0) throw new PrepareError('CreateContainerConfigError', 'Error: container has runAsNonRoot and image will run as root');
-    let env: Record<string, string>;
-    let mounts: Mount[];
-    try {
-      env = await containerEnv(this.pod, c.spec, this.baseEnv(image), this.objects(), this.host.allocatable);
-      mounts = await containerMounts(c.spec, this.volumes, env);
-    } catch (err) {
-      if (err instanceof ConfigError || err instanceof MountError || err instanceof ApiError) throw new PrepareError('CreateContainerConfigError', `Error: ${err.message}`);
-      throw err;
-    }
-    for (const [target, source] of Object.entries(image.paths)) mounts.push({ source, target, readOnly: true });
-    if (!mounts.some((m) => m.target === '/etc/hosts')) mounts.push({ source: path.join(this.dir, 'hosts'), target: '/etc/hosts', readOnly: true });
-    const command = ((c.spec.command as string[] | undefined) ?? image.entrypoint ?? []).map((a) => expand(a, env));
-    const args = ((c.spec.args as string[] | undefined) ?? (c.spec.command ? [] : (image.cmd ?? []))).map((a) => expand(a, env));
-    if (!command.length && !args.length) throw new PrepareError('CreateContainerError', 'Error: no command specified');
-    const limit = c.spec.resources?.limits?.memory as string | undefined;
-    const podSc = (this.pod.spec.securityContext ?? {}) as Obj;
-    return {
+  /** Pulls the image and works out the container's sandbox settings. */
+  private async configure(c: ContainerRun): Promise<ContainerSpec> {
+    const image = pullImage(this.host.imagesFile, c.spec.image as string);
+    if (!c.imageID) this.host.event(this.pod, 'Normal', 'Pulled', `Container image "${c.spec.image}" already present on machine`);
+    c.imageID = `lectern-kube-node://${c.spec.image}`;
+    return containerConfig({
+      pod: this.pod,
+      container: c.spec,
       key: `${this.pod.metadata.uid}-${c.name}-${c.restartCount}`,
-      command: [...command, ...args],
-      env,
-      mounts,
-      workingDir: (c.spec.workingDir as string | undefined) ?? image.workingDir ?? '/',
+      image,
       hostname: this.hostname,
-      uid,
-      gid: (sc.runAsGroup as number | undefined) ?? 0,
-      supplementalGroups: [...((podSc.supplementalGroups as number[] | undefined) ?? []), ...(podSc.fsGroup !== undefined ? [podSc.fsGroup as number] : [])],
-      memoryLimitBytes: limit ? quantity(limit) : undefined,
-      readOnlyRoot: !!sc.readOnlyRootFilesystem,
-    };
-  }
-
-  /** The image map is read again on every pull, so a test may add an image while the pod waits. */
-  private pullImage(c: ContainerRun): Image {
-    const name = c.spec.image as string;
-    let image: Image | undefined;
-    try {
-      image = resolveImage(loadImageMap(this.host.imagesFile), name);
-    } catch (err) {
-      throw new PrepareError('ErrImagePull', `Failed to pull image "${name}": the image map ${this.host.imagesFile} cannot be read: ${(err as Error).message}`);
-    }
-    if (!image) throw new PrepareError('ErrImagePull', `Failed to pull image "${name}": rpc error: code = NotFound desc = failed to pull and unpack image "${name}": not found (the test bed's image map ${this.host.imagesFile} has no such image)`);
-    if (!c.imageID) this.host.event(this.pod, 'Normal', 'Pulled', `Container image "${name}" already present on machine`);
-    c.imageID = `lectern-kube-node://${name}`;
-    return image;
-  }
-
-  private baseEnv(image: Image): Record<string, string> {
-    return {
-      PATH: DEFAULT_PATH,
-      HOME: '/',
-      ...image.env,
-      HOSTNAME: this.hostname,
-      // In-cluster clients find the API server here (the real one: nothing routes the Service's ClusterIP).
-      KUBERNETES_SERVICE_HOST: this.host.apiServer.host,
-      KUBERNETES_SERVICE_PORT: this.host.apiServer.port,
-      KUBERNETES_SERVICE_PORT_HTTPS: this.host.apiServer.port,
-    };
-  }
-
-  private etcHosts(): string {
-    const name = this.hostname;
-    const extra = ((this.pod.spec.hostAliases ?? []) as { ip: string; hostnames: string[] }[]).map((a) => `${a.ip}\t${a.hostnames.join('\t')}`);
-    return ['# Kubernetes-managed hosts file (the test bed\'s node agent).', '127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `${this.ip}\t${name}`, ...extra, ''].join('\n');
+      hostsFile: hostsFile(this.dir),
+      volumes: this.volumes,
+      objects: this.objects(),
+      allocatable: this.host.allocatable,
+      apiServer: this.host.apiServer,
+    });
   }
 
   private async terminationMessage(c: ContainerRun, file: string, exit: Exit): Promise<string | undefined> {
@@ -518,59 +464,9 @@ export class PodWorker {
     return { configMap: (name) => get('configmaps', name), secret: (name) => get('secrets', name) };
   }
 
-  private computePhase(): typeof this.phase {
-    if (this.terminal) return this.phase;
-    if (this.failedInit) return 'Failed';
-    if (!this.initialized) return 'Pending';
-    let running = 0;
-    let waiting = 0;
-    let succeeded = 0;
-    let stopped = 0;
-    for (const c of this.containers) {
-      if (c.running) running++;
-      else if (c.terminated) {
-        stopped++;
-        if (c.terminated.exitCode === 0) succeeded++;
-      } else if ('terminated' in c.lastState) stopped++; // waiting to restart
-      else waiting++;
-    }
-    if (waiting > 0) return 'Pending';
-    if (running > 0) return 'Running';
-    if (stopped === 0) return 'Pending';
-    if (this.restartPolicy === 'Always') return 'Running';
-    const restarting = this.containers.some((c) => !c.terminated);
-    if (restarting) return 'Running';
-    if (succeeded === stopped) return 'Succeeded';
-    return this.restartPolicy === 'Never' ? 'Failed' : 'Running';
-  }
-
-  private condition(type: string, ok: boolean, reason?: string, message?: string): Condition {
-    const status = ok ? 'True' : 'False';
-    const prior = this.transitions.get(type);
-    if (!prior || prior.status !== status) this.transitions.set(type, { status, at: now() });
-    return { type, status, ...(reason && !ok ? { reason } : {}), ...(message && !ok ? { message } : {}), lastProbeTime: null, lastTransitionTime: this.transitions.get(type)!.at };
-  }
-
-  private conditions(): Condition[] {
-    const done = this.terminal;
-    const incompleteInit = this.initContainers.filter((c) => !(c.terminated && c.terminated.exitCode === 0)).map((c) => c.name);
-    const unready = this.containers.filter((c) => !c.ready).map((c) => c.name);
-    const gates = ((this.pod.spec.readinessGates ?? []) as { conditionType: string }[]).filter(
-      (g) => !((this.pod.status?.conditions ?? []) as Condition[]).some((c) => c.type === g.conditionType && c.status === 'True'),
-    );
-    const notReady = done ? 'PodCompleted' : 'ContainersNotReady';
-    const unreadyMessage = `containers with unready status: [${unready.join(' ')}]`;
-    return [
-      this.condition('PodReadyToStartContainers', !done),
-      this.condition('Initialized', this.initialized, done && !this.failedInit ? 'PodCompleted' : 'ContainersNotInitialized', `containers with incomplete status: [${incompleteInit.join(' ')}]`),
-      this.condition('Ready', unready.length === 0 && gates.length === 0 && !done, unready.length || done ? notReady : 'ReadinessGatesNotReady', unready.length ? unreadyMessage : `corresponding condition of pod readiness gate "${gates[0]?.conditionType}" does not exist.`),
-      this.condition('ContainersReady', unready.length === 0 && !done, notReady, unreadyMessage),
-    ];
-  }
-
   /** Something changed: the status is written (coalesced, one write at a time). */
   changed(): void {
-    this.phase = this.computePhase();
+    if (!this.terminal) this.phase = podPhase(this);
     if (this.terminal) for (const c of this.containers) c.ready = false;
     this.dirty = true;
     this.flushing = this.flushing.then(() => this.write());
@@ -583,11 +479,10 @@ export class PodWorker {
   private async write(): Promise<void> {
     if (!this.dirty) return;
     this.dirty = false;
-    const ours = new Set(['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady']);
-    const others = ((this.pod.status?.conditions ?? []) as Condition[]).filter((c) => !ours.has(c.type));
+    const others = ((this.pod.status?.conditions ?? []) as Condition[]).filter((c) => !KUBELET_CONDITIONS.has(c.type));
     const status = {
       phase: this.phase,
-      conditions: [...others, ...this.conditions()],
+      conditions: [...others, ...this.conditions.of(this, this.terminal)],
       hostIP: this.host.hostIP,
       hostIPs: [{ ip: this.host.hostIP }],
       podIP: this.ip,
@@ -620,14 +515,5 @@ export async function deletePodNow(client: KubeClient, pod: Obj): Promise<void> 
   } catch (err) {
     // Gone already, or a new pod of the same name (the uid precondition failed).
     if (!(err instanceof ApiError && (err.status === 404 || err.status === 409))) throw err;
-  }
-}
-
-class PrepareError extends Error {
-  constructor(
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
   }
 }
