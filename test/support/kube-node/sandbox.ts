@@ -103,7 +103,9 @@ export function bwrapArgs(spec: Pick<ContainerSpec, 'mounts' | 'workingDir' | 'h
   // The container's environment is set inside: the shell and bwrap itself run with the agent's PATH only.
   args.push('--clearenv');
   for (const [k, v] of Object.entries(spec.env)) args.push('--setenv', k, v);
-  args.push('--remount-ro', '/', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', spec.hostname, '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--chdir', wd);
+  // --as-pid-1: the command is PID 1 of its PID namespace, as in a container (it alone gets SIGTERM, and
+  // ignores it without a handler; it reaps its orphans).
+  args.push('--remount-ro', '/', '--unshare-pid', '--as-pid-1', '--unshare-ipc', '--unshare-uts', '--hostname', spec.hostname, '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--chdir', wd);
   // Root in the container is root without capabilities (Pod Security "restricted" drops them all anyway).
   if (spec.uid === 0) args.push('--cap-drop', 'ALL');
   return args;
@@ -209,13 +211,11 @@ export class SandboxedContainer {
     }
   }
 
-  /** The host pid of the container's command (bwrap → bwrap as the container's PID 1 → it); waits for it to be started. */
+  /** The host pid of the container's command (bwrap's child, PID 1 in the container); waits for it to be started. */
   private async mainProcess(deadline: number): Promise<number | undefined> {
     const pid = this.child.pid;
     while (pid && this.child.exitCode === null && this.child.signalCode === null) {
-      const tree = await processTree(pid);
-      const init = tree.find((p) => p.ppid === pid);
-      const main = init && tree.find((p) => p.ppid === init.pid);
+      const main = (await processTree(pid)).find((p) => p.ppid === pid);
       if (main) return main.pid;
       if (Date.now() > deadline) return undefined;
       await new Promise((r) => setTimeout(r, 20));
@@ -230,19 +230,20 @@ export class SandboxedContainer {
     return (await processTree(pid)).map((p) => p.pid);
   }
 
-  /** Signals the container's processes (not bwrap's monitor and PID-namespace init, which report the exit). */
+  /**
+   * SIGTERM (or another signal) goes to the container's PID 1, as a container runtime sends it; SIGKILL to
+   * all of its processes (and bwrap, which then reports the exit).
+   */
   async signal(signal: NodeJS.Signals): Promise<void> {
     const pid = this.child.pid;
     if (!pid || this.child.exitCode !== null || this.child.signalCode !== null) return;
     if (signal === 'SIGKILL') {
       await this.cgroup?.kill();
-      signalAll([pid], 'SIGKILL');
+      signalAll((await processTree(pid)).map((p) => p.pid).reverse(), 'SIGKILL');
       return;
     }
-    const tree = await processTree(pid);
-    const skip = new Set(tree.filter((p) => p.pid === pid || p.ppid === pid).map((p) => p.pid));
-    // The outer shell may not have exec'd bwrap yet; then there is nothing of the container's to spare.
-    const targets = tree.map((p) => p.pid).filter((p) => !skip.has(p));
-    signalAll(targets.length ? targets : [pid], signal);
+    const main = await this.mainProcess(Date.now() + 1000);
+    // Not started yet (the shell has not exec'd bwrap): stopping it is all there is to do.
+    signalAll([main ?? pid], signal);
   }
 }
