@@ -86,6 +86,8 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
         const v = await check();
         if (v) return v;
       } catch (err) {
+        // An assertion inside the check is a verdict, not a reason to keep waiting.
+        if (err instanceof assert.AssertionError) throw err;
         last = err;
       }
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
@@ -329,16 +331,20 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
           { name: 'host', hostPath: { path: hostDir, type: 'Directory' } },
           { name: 'nfs', nfs: { server: '127.0.0.1', path: exportDir } },
           { name: 'nfs-ro', nfs: { server: 'localhost', path: exportDir, readOnly: true } },
+          { name: 'scratch', emptyDir: {} },
         ],
         containers: [
           {
             name: 'main',
             image: 'lectern-test/tools:1',
-            command: ['sh', '-c', 'cat /etc/app/app.conf; echo; (touch /etc/app/x) 2>/dev/null && echo conf-writable || echo conf-read-only; cat /nfs/shared.txt; echo; echo back > /nfs/reply.txt && echo nfs-writable; (touch /nfs-ro/y) 2>/dev/null && echo ro-writable || echo nfs-ro-read-only'],
+            command: ['sh', '-c', 'cat /etc/app/app.conf; echo; (touch /etc/app/x) 2>/dev/null && echo conf-writable || echo conf-read-only; cat /nfs/shared.txt; echo; echo back > /nfs/reply.txt && echo nfs-writable; (touch /nfs-ro/y) 2>/dev/null && echo ro-writable || echo nfs-ro-read-only; echo nested > /tmp/data/job/n.txt && echo nested-ok'],
             volumeMounts: [
               { name: 'host', mountPath: '/etc/app', subPath: 'conf', readOnly: true },
               { name: 'nfs', mountPath: '/nfs' },
               { name: 'nfs-ro', mountPath: '/nfs-ro' },
+              // A volume inside another (Lectern's data directory under an emptyDir /tmp).
+              { name: 'scratch', mountPath: '/tmp' },
+              { name: 'nfs', mountPath: '/tmp/data/job', subPath: 'job' },
             ],
           },
         ],
@@ -351,8 +357,9 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
     });
     assert.equal(pod.status.containerStatuses[0].state.terminated.exitCode, 0);
     const log = await ok<string>('GET', `/api/v1/namespaces/${HOST_NS}/pods/volumes/log`);
-    assert.equal(log, 'conf=1\nconf-read-only\nover nfs\nnfs-writable\nnfs-ro-read-only\n');
+    assert.equal(log, 'conf=1\nconf-read-only\nover nfs\nnfs-writable\nnfs-ro-read-only\nnested-ok\n');
     assert.equal(await readFile(path.join(exportDir, 'reply.txt'), 'utf8'), 'back\n');
+    assert.equal(await readFile(path.join(exportDir, 'job', 'n.txt'), 'utf8'), 'nested\n');
 
     // An NFS server other than this host cannot be emulated: the pod waits with a FailedMount event.
     await ok('POST', `/api/v1/namespaces/${HOST_NS}/pods`, {

@@ -125,6 +125,9 @@ describe('node agent: sandbox layout', () => {
     assert.match(joined, /--hostname pod-a/);
     assert.match(joined, /--chdir \/work$/);
     assert.ok(!args.includes('--cap-drop'), 'setpriv drops capabilities for non-root users');
+    // An image path and a volume at the same path: the volume (given later) is bound last and wins.
+    const layered = bwrapArgs({ mounts: [{ source: '/usr', target: '/opt/app', readOnly: true }, { source: '/tmp', target: '/opt/app', readOnly: false }], workingDir: '/', hostname: 'h', uid: 0, env: {} }).join(' ');
+    assert.ok(layered.indexOf('--ro-bind /usr /opt/app') < layered.indexOf('--bind /tmp /opt/app'), layered);
     assert.throws(() => bwrapArgs({ mounts: [{ source: '/nonexistent-source', target: '/x', readOnly: true }], workingDir: '/', hostname: 'h', uid: 0, env: {} }), /does not exist/);
   });
 });

@@ -72,7 +72,8 @@ export async function containerConfig(ctx: ContainerContext): Promise<ContainerS
     if (err instanceof ConfigError || err instanceof MountError || err instanceof ApiError) throw new WaitingError('CreateContainerConfigError', `Error: ${err.message}`);
     throw err;
   }
-  for (const [target, source] of Object.entries(image.paths)) mounts.push({ source, target, readOnly: true });
+  // The image's content first: a volume mounted at (or inside) an image path covers it, as in a container.
+  mounts.unshift(...Object.entries(image.paths).map(([target, source]) => ({ source, target, readOnly: true })));
   if (!mounts.some((m) => m.target === '/etc/hosts')) mounts.push({ source: ctx.hostsFile, target: '/etc/hosts', readOnly: true });
   const command = ((container.command as string[] | undefined) ?? image.entrypoint ?? []).map((a) => expand(a, env));
   const args = ((container.args as string[] | undefined) ?? (container.command ? [] : (image.cmd ?? []))).map((a) => expand(a, env));

@@ -8,7 +8,7 @@
 // mounts host directories at *other* paths, possibly inside a system directory (/etc/hosts, a ConfigMap
 // at /etc/config): such a system directory is then re-created and its entries bound one by one.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { CgroupLayout, JobCgroup } from '../../../src/launcher/local/cgroup.js';
 import { shellQuote } from '../../../src/launcher/local/cgroup.js';
@@ -52,6 +52,7 @@ function under(p: string, root: string): boolean {
 /** bwrap options for one container (everything before `--`). */
 export function bwrapArgs(spec: Pick<ContainerSpec, 'mounts' | 'workingDir' | 'hostname' | 'uid' | 'env' | 'readOnlyRoot'>): string[] {
   const args: string[] = [];
+  // Shallowest first; of two at the same path the later one wins (the sort is stable).
   const mounts = [...spec.mounts].map((m) => ({ ...m, target: path.posix.normalize(m.target) })).sort((a, b) => a.target.split('/').length - b.target.split('/').length);
   const targets = mounts.map((m) => m.target);
   const made = new Set(['/', '/dev', '/proc', '/tmp', '/dev/shm']);
@@ -76,13 +77,17 @@ export function bwrapArgs(spec: Pick<ContainerSpec, 'mounts' | 'workingDir' | 'h
   for (const dir of SYSTEM_DIRS) bindHost(dir);
   args.push('--dev', '/dev', '--proc', '/proc', '--perms', '1777', '--tmpfs', '/tmp', '--perms', '1777', '--tmpfs', '/dev/shm');
 
-  const bound: string[] = [];
+  const bound: Mount[] = [];
+  // Mount points bwrap would create itself get mode 0700, which the container's user could not cross:
+  // missing parents are made 0755 first — in the sandbox's own directories, or (as a container runtime
+  // does) inside the volume that holds them.
   const ensureParents = (p: string) => {
     const parts = p.split('/').filter(Boolean);
     for (let i = 1; i < parts.length; i++) {
       const dir = '/' + parts.slice(0, i).join('/');
-      if (bound.some((b) => under(dir, b))) break; // inside a mount: its source provides (or bwrap creates) the rest
       if (made.has(dir)) continue;
+      const holder = bound.filter((b) => under(dir, b.target)).at(-1);
+      if (holder && existsSync(path.join(holder.source, path.posix.relative(holder.target, dir)))) continue;
       args.push('--perms', '0755', '--dir', dir);
       made.add(dir);
     }
@@ -91,10 +96,11 @@ export function bwrapArgs(spec: Pick<ContainerSpec, 'mounts' | 'workingDir' | 'h
     if (!statSync(m.source, { throwIfNoEntry: false })) throw new Error(`mount source ${m.source} (for ${m.target}) does not exist`);
     ensureParents(m.target);
     args.push(m.readOnly ? '--ro-bind' : '--bind', m.source, m.target);
-    bound.push(m.target);
+    bound.push(m);
   }
   const wd = path.posix.normalize(spec.workingDir || '/');
-  if (!made.has(wd) && !bound.some((b) => under(wd, b)) && !SYSTEM_DIRS.some((s) => under(wd, s))) {
+  // A missing working directory is created, as a container runtime does (inside a volume too).
+  if (!made.has(wd) && !SYSTEM_DIRS.some((s) => under(wd, s))) {
     ensureParents(wd + '/x');
   }
   // A real container's root is writable unless readOnlyRootFilesystem; here the root is the host's system,
