@@ -76,6 +76,15 @@ export class PodWorker {
     return this.phase === 'Succeeded' || this.phase === 'Failed';
   }
 
+  /**
+   * The pod as the downward API sees it: its addresses are the node's to give, known here before (or
+   * whether or not) the status write carrying them has come back.
+   */
+  private get downward(): Obj {
+    const addresses = { hostIP: this.host.hostIP, hostIPs: [{ ip: this.host.hostIP }], podIP: this.ip, podIPs: [{ ip: this.ip }] };
+    return { ...this.pod, status: { ...(this.pod.status ?? {}), ...addresses } };
+  }
+
   /** spec.hostname, else the pod's name (a hostname is at most 63 characters). */
   get hostname(): string {
     return ((this.pod.spec.hostname as string | undefined) ?? (this.pod.metadata.name as string)).slice(0, 63);
@@ -119,7 +128,7 @@ export class PodWorker {
     let lastFailure = '';
     while (!this.stopping) {
       try {
-        this.volumes = await prepareVolumes({ client: this.host.client, pod: this.pod, podDir: this.dir, source: this.objects(), allocatable: this.host.allocatable, commonUid: this.commonUid() });
+        this.volumes = await prepareVolumes({ client: this.host.client, pod: this.downward, podDir: this.dir, source: this.objects(), allocatable: this.host.allocatable, commonUid: this.commonUid() });
         break;
       } catch (err) {
         if (!(err instanceof MountError || err instanceof ApiError || err instanceof ConfigError)) throw err;
@@ -249,7 +258,7 @@ export class PodWorker {
     if (!c.imageID) this.host.event(this.pod, 'Normal', 'Pulled', `Container image "${c.spec.image}" already present on machine`);
     c.imageID = `lectern-kube-node://${c.spec.image}`;
     return containerConfig({
-      pod: this.pod,
+      pod: this.downward,
       container: c.spec,
       key: `${this.pod.metadata.uid}-${c.name}-${c.restartCount}`,
       image,
