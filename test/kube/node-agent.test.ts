@@ -583,7 +583,8 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
   });
 
   it('runs a second node (extended resources, labels); stop() kills its pods and deletes the Node', async () => {
-    const n2 = await startNodeAgent(cp, { name: 'n2', imagesFile, capacity: { 'nvidia.com/gpu': '1' }, labels: { 'lectern.test/pool': 'gpu' } });
+    // Watch requests of 1 s: the pod below arrives on a watch resumed from the last resourceVersion.
+    const n2 = await startNodeAgent(cp, { name: 'n2', imagesFile, capacity: { 'nvidia.com/gpu': '1' }, labels: { 'lectern.test/pool': 'gpu' }, watchTimeoutSeconds: 1 });
     let stopped = false;
     try {
       const node = await ok('GET', '/api/v1/nodes/n2');
@@ -592,6 +593,7 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
       // A second agent of the same name is refused and leaves the first one's Node alone.
       await assert.rejects(startNodeAgent(cp, { name: 'n2', imagesFile }), /Node n2 already exists/);
       assert.equal((await api('GET', '/api/v1/nodes/n2')).status, 200);
+      await new Promise((r) => setTimeout(r, 2500));
       await ok('POST', `/api/v1/namespaces/${NS}/pods`, {
         metadata: { name: 'on-gpu' },
         spec: {

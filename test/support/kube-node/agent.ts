@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Agent, fetch } from 'undici';
 import { CgroupLayout } from '../../../src/launcher/local/cgroup.js';
-import { issueCertificate, type ControlPlane } from '../kube.js';
+import { issueCertificate, startWatchdog, type ControlPlane } from '../kube.js';
 import { PodAddresses } from './addresses.js';
 import { ApiError, KubeClient, type Obj } from './client.js';
 import { now } from './container.js';
@@ -31,6 +31,8 @@ export interface NodeAgentOptions {
   taints?: { key: string; value?: string; effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' }[];
   /** First restart back-off of a crashed container; kubelet's is 10 s (doubling to 5 min). */
   restartBackoffSeconds?: number;
+  /** How long each pod watch request lasts before the agent resumes from its last resourceVersion (default 300). */
+  watchTimeoutSeconds?: number;
 }
 
 export interface NodeAgent {
@@ -66,6 +68,9 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
   const ownDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(cp.dir, `node-${name}-`)));
   const podsDir = path.join(dataDir, 'pods');
+  // Container processes die with this process (bwrap --die-with-parent); the watchdog removes the files
+  // pods leave when it dies without stop() (even by SIGKILL), as the control plane's does.
+  const watchdog = startWatchdog(ownDataDir ? dataDir : podsDir);
   const client = new KubeClient(cp.url, { caFile: cp.caFile, ...clientCert });
   const addresses = PodAddresses.claim();
   const workers = new Map<string, PodWorker>();
@@ -92,6 +97,7 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
     await client.close();
     if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
     else await rm(podsDir, { recursive: true, force: true });
+    watchdog.stdin?.end('stop\n');
   };
 
   try {
@@ -223,6 +229,7 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
       },
       abort.signal,
       (err) => warn(`pod watch: ${err.message}`),
+      options.watchTimeoutSeconds,
     );
 
     await waitSchedulable(client, name, new Set((options.taints ?? []).map((t) => t.key)));
