@@ -172,7 +172,6 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
 
     const host: PodHost = {
       client,
-      nodeName: name,
       hostIP: '127.0.0.1',
       apiServer: { host: new URL(cp.url).hostname, port: new URL(cp.url).port || '443' },
       imagesFile: options.imagesFile,

@@ -16,7 +16,6 @@ import { MountError, prepareVolumes, type PreparedVolume } from './volumes.js';
 /** What a pod needs from its node agent. */
 export interface PodHost {
   client: KubeClient;
-  nodeName: string;
   hostIP: string;
   /** host:port of the API server, given to containers as KUBERNETES_SERVICE_HOST/PORT. */
   apiServer: { host: string; port: string };
@@ -63,8 +62,8 @@ export class PodWorker {
     this.dir = path.join(host.podsDir, pod.metadata.uid as string);
     const init = (pod.spec.initContainers ?? []) as Obj[];
     this.initialized = init.length === 0;
-    this.initContainers = init.map((c) => new ContainerRun(c, true, 'PodInitializing', host.restartBackoffSeconds));
-    this.containers = ((pod.spec.containers ?? []) as Obj[]).map((c) => new ContainerRun(c, false, init.length ? 'PodInitializing' : 'ContainerCreating', host.restartBackoffSeconds));
+    this.initContainers = init.map((c) => new ContainerRun(c, 'PodInitializing', host.restartBackoffSeconds));
+    this.containers = ((pod.spec.containers ?? []) as Obj[]).map((c) => new ContainerRun(c, init.length ? 'PodInitializing' : 'ContainerCreating', host.restartBackoffSeconds));
     if (init.length) this.initContainers[0]!.state = { waiting: { reason: 'ContainerCreating' } };
   }
 
@@ -290,13 +289,12 @@ export class PodWorker {
     const startup = c.spec.startupProbe as Obj | undefined;
     const liveness = c.spec.livenessProbe as Obj | undefined;
     const unhealthy = (kind: string) => (message: string) => this.host.event(this.pod, 'Warning', 'Unhealthy', `${kind} probe failed: ${message}`);
-    let ready: ProbeWorker | undefined;
-    let live: ProbeWorker | undefined;
+    /** Readiness and liveness probes start once the startup probe (if any) has passed, as in kubelet. */
     const afterStartup = () => {
       c.started = true;
       if (!readiness) c.ready = true;
       if (readiness) {
-        ready = new ProbeWorker(readiness, target, false, {
+        const ready = new ProbeWorker(readiness, target, false, {
           changed: (ok) => {
             c.ready = ok;
             this.changed();
@@ -307,7 +305,7 @@ export class PodWorker {
         ready.start();
       }
       if (liveness) {
-        live = new ProbeWorker(liveness, target, true, {
+        const live = new ProbeWorker(liveness, target, true, {
           changed: (ok) => {
             if (ok || !c.sandbox) return;
             this.host.event(this.pod, 'Normal', 'Killing', `Container ${c.name} failed liveness probe, will be restarted`);
@@ -410,7 +408,7 @@ export class PodWorker {
     return this.removed;
   }
 
-  /** Stops everything of the pod (graceful for `graceSeconds`); no more status writes after it returns. */
+  /** Stops everything of the pod (graceful for `graceSeconds`); resolves once its containers have exited and its run is over. */
   async halt(graceSeconds: number): Promise<void> {
     this.stopping = true;
     clearTimeout(this.deadline);
