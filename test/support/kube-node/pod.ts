@@ -95,7 +95,9 @@ export class PodWorker {
 
   start(): void {
     this.running = this.run().catch((err: Error) => {
+      // A fault of the agent itself: said on stderr and, where a test looking at the pod sees it, as an event.
       this.host.warn(`pod ${this.key}: ${err.stack ?? err.message}`);
+      this.host.event(this.pod, 'Warning', 'FailedSync', `the test bed's node agent failed to run the pod: ${err.message}`);
     });
     const seconds = this.pod.spec.activeDeadlineSeconds as number | undefined;
     if (seconds !== undefined) {
