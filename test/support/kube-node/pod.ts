@@ -234,8 +234,9 @@ export class PodWorker {
     c.runningSpec = spec!;
     const startedAt = now();
     const postStart = c.spec.lifecycle?.postStart as Obj | undefined;
-    // kubelet reports the container running once its postStart hook has returned.
-    const hook = postStart ? await this.runHook(c, spec!, postStart, this.gracePeriod()) : { ok: true };
+    // kubelet reports the container running once its postStart hook has returned (it sets no time limit;
+    // two minutes here keep a hung hook from hanging a test for ever).
+    const hook = postStart ? await this.runHook(c, spec!, postStart, 120) : { ok: true };
     if (!hook.ok) {
       this.host.event(this.pod, 'Warning', 'FailedPostStartHook', `PostStartHook failed: ${hook.message ?? ''}`);
       void this.stopContainer(c, this.gracePeriod());

@@ -9,6 +9,7 @@
 // at /etc/config): such a system directory is then re-created and its entries bound one by one.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CgroupLayout, JobCgroup } from '../../../src/launcher/local/cgroup.js';
 import { shellQuote } from '../../../src/launcher/local/cgroup.js';
@@ -217,12 +218,13 @@ export class SandboxedContainer {
     }
   }
 
-  /** The host pid of the container's command (bwrap's child, PID 1 in the container); waits for it to be started. */
+  /** The host pid of the container's command (bwrap's child, PID 1 in the container); waits for bwrap to have exec'd it. */
   private async mainProcess(deadline: number): Promise<number | undefined> {
     const pid = this.child.pid;
     while (pid && this.child.exitCode === null && this.child.signalCode === null) {
       const main = (await processTree(pid)).find((p) => p.ppid === pid);
-      if (main) return main.pid;
+      // Until it execs the command, bwrap's child is still bwrap setting up the sandbox (mounts half done).
+      if (main && (await readFile(`/proc/${main.pid}/comm`, 'utf8').catch(() => 'bwrap')).trim() !== 'bwrap') return main.pid;
       if (Date.now() > deadline) return undefined;
       await new Promise((r) => setTimeout(r, 20));
     }
