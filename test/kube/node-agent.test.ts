@@ -652,7 +652,11 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
         ],
       },
     });
-    await until('pod hooks Running', async () => (await ok('GET', `/api/v1/namespaces/${HOST_NS}/pods/hooks`)).status?.phase === 'Running');
+    await until('pod hooks Running', async () => {
+      const p = await ok('GET', `/api/v1/namespaces/${HOST_NS}/pods/hooks`);
+      assert.notEqual(p.status?.phase, 'Failed', JSON.stringify(p.status));
+      return p.status?.phase === 'Running';
+    });
     assert.equal(await readFile(path.join(out, 'post-start'), 'utf8'), `started as ${USER}\n`);
     await ok('DELETE', `/api/v1/namespaces/${HOST_NS}/pods/hooks`);
     await until('pod hooks gone', async () => (await api('GET', `/api/v1/namespaces/${HOST_NS}/pods/hooks`)).status === 404, 30_000);
