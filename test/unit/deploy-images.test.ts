@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseClusterDefinition, parseEnvironmentsFile } from '../../src/environments/definition-files.js';
 import type { EnvironmentDefinition } from '../../src/environments/definition.js';
 import { copyParts, DockerIgnore, parseDockerfile, type Dockerfile, type Stage } from '../support/dockerfile.js';
+import { INIT_COMMAND, INIT_IMAGE_RUNTIME_DIR } from '../support/launcher-contract.js';
 
 // deploy/images/: no container engine runs here, so this checks what a build would find and make —
 // every COPY source is in the build context, the interpreters the example environments name are
@@ -16,12 +17,6 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const read = (relative: string) => readFileSync(path.join(ROOT, relative), 'utf8');
 const dockerfile = (image: string): Dockerfile => parseDockerfile(read(`deploy/images/${image}/Dockerfile`), `deploy/images/${image}/Dockerfile`);
 const ignore = new DockerIgnore(read('.dockerignore'));
-
-// The Kubernetes launcher's init-container contract (src/launcher/kubernetes/job-manifest.ts on the
-// kube-launcher branch: INIT_IMAGE_RUNTIME_DIR and the init container's command). Once that branch
-// is merged, import them from there instead of repeating them.
-const INIT_IMAGE_RUNTIME_DIR = '/lectern/runtime';
-const INIT_COMMAND = ['cp', '-R', `${INIT_IMAGE_RUNTIME_DIR}/.`, '/mnt/lectern-runtime/'];
 
 const finalStage = (file: Dockerfile): Stage => file.stages.at(-1)!;
 const all = (stage: Stage, keyword: string) => stage.instructions.filter((i) => i.keyword === keyword);
