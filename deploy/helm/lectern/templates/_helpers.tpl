@@ -100,6 +100,15 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- if or (eq (int $v.runAsUser) 0) (eq (int $v.runAsGroup) 0) -}}
 {{- fail "runAsUser and runAsGroup must not be 0: Lectern and its content never run as root." -}}
 {{- end -}}
+{{- range $i, $env := $v.executionEnvironments -}}
+{{- range $runtime := list "python" "r" "quarto" "tensorflow" -}}
+{{- range $inst := (dig $runtime "installations" list $env) -}}
+{{- if and (hasKey $inst "version") (not (kindIs "string" $inst.version)) -}}
+{{- fail (printf "executionEnvironments[%d] (%v): %s version %v must be quoted (\"%v\"): Helm reads an unquoted 3.10 as the number 3.1." $i $env.name $runtime $inst.version $inst.version) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- range $section, $keys := $v.config -}}
 {{- if not (kindIs "map" $keys) -}}
 {{- fail (printf "config.%s must be a map of settings ({Key: value}), got %v" $section $keys) -}}
