@@ -268,6 +268,9 @@ describe('Helm chart deploy/helm/lectern', () => {
     assert.match(await refusal({ config: { Server: { DataDir: '/elsewhere' } } }), /config\.Server\.DataDir is set by the chart: use storage instead/);
     assert.match(await refusal({ config: { Launcher: { Enabled: false } } }), /config\.Launcher\.Enabled is set by the chart/);
     assert.match(await refusal({ config: { Scheduler: 5 } }), /config\.Scheduler must be a map of settings/);
+    // values.schema.json: misspelt and mistyped values are refused before any template runs.
+    assert.match(await refusal({ replica: 2 }), /additional properties 'replica' not allowed/);
+    assert.match(await refusal({ storage: { size: 10 } }), /at '\/storage\/size': got number, want string/);
     // YAML's 3.10 is the number 3.1 by the time a template sees it: Lectern would register Python 3.1.
     assert.match(
       await refusal({ executionEnvironments: [{ name: 'ghcr.io/acme/py:3.10', python: { installations: [{ path: '/opt/python/3.10/bin/python', version: 3.1 }] } }] }),
