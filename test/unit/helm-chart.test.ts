@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { Config } from '../../src/config/config.js';
 import { parseGcfg } from '../../src/config/gcfg.js';
 import { SETTINGS } from '../../src/config/settings.js';
+import { LECTERN_VERSION } from '../../src/app.js';
 import { parseEnvironmentsFile } from '../../src/environments/definition-files.js';
 import { CHART, find, helm, HelmFailure, renderChart, type KubeObject } from '../support/helm.js';
 import { LAUNCHER_SETTINGS, LECTERN_ROLE_RULES } from '../support/launcher-contract.js';
@@ -22,6 +23,7 @@ const POSTGRES = { replicas: 2, database: { provider: 'postgres', postgres: { ex
 
 interface Container {
   name: string;
+  image?: string;
   args?: string[];
   env?: { name: string; value?: string; valueFrom?: Record<string, Record<string, string>> }[];
   securityContext?: Record<string, unknown>;
@@ -101,6 +103,16 @@ describe('Helm chart deploy/helm/lectern', () => {
     assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
     const full = await helm(['lint', '--strict', CHART], { ...POSTGRES, ingress: { enabled: true, className: 'nginx', hosts: [{ host: 'lectern.example.org', paths: ['/'] }], tls: [{ secretName: 'tls', hosts: ['lectern.example.org'] }] }, executionEnvironments: example });
     assert.match(full, /0 chart\(s\) failed/);
+  });
+
+  test('the chart\'s appVersion is Lectern\'s version, so the server and init images it defaults to match the server', async () => {
+    const chart = parseYaml(await readFile(path.join(CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string };
+    const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(chart.appVersion, pkg.version);
+    assert.equal(chart.appVersion, LECTERN_VERSION);
+    const objects = await renderChart();
+    assert.equal(server(objects).image, `ghcr.io/lectern-project/lectern:${LECTERN_VERSION}`);
+    assert.deepEqual(settingsOf(objects)['Launcher.InitContainerImage'], [`ghcr.io/lectern-project/lectern-runtime-init:${LECTERN_VERSION}`]);
   });
 
   test('default values: one server (StatefulSet) on SQLite with its claim, config, environments, accounts and the Role', async () => {
