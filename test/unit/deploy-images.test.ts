@@ -185,7 +185,8 @@ describe('example execution environments (deploy/)', () => {
     const text = runs.join('\n');
     const { python, r, quarto } = cluster[0]!.installations;
     assert.match(text, new RegExp(`cdn\\.posit\\.co/r/\\S+/pkgs/r-${r[0]!.version}_1_amd64\\.deb`));
-    for (const p of python) assert.ok(runs.some((run) => run.includes(`for v in "${python[0]!.version}" "${python[1]!.version}"`) && run.includes('pkgs/python-${v}_1_amd64.deb')), `python ${p.version} is downloaded`);
+    const versions = python.map((p) => `"${p.version}"`).join(' ');
+    assert.ok(runs.some((run) => run.includes(`for v in ${versions}; do`) && run.includes('pkgs/python-${v}_1_amd64.deb')), `Pythons ${versions} are downloaded from python-builds`);
     assert.match(text, new RegExp(`quarto-cli/releases/download/v${quarto[0]!.version}/quarto-${quarto[0]!.version}-linux-amd64\\.tar\\.gz`));
     assert.match(text, new RegExp(`tar -xz -C "/opt/quarto/${quarto[0]!.version}" --strip-components=1`));
   });
