@@ -50,6 +50,8 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
   if (store.postgresUrl) {
     const pgEvents = new PostgresTaskEvents(store.postgresUrl);
     await pgEvents.start();
+    // Rows cached by one replica are dropped when any replica changes them.
+    pgEvents.bridge(store.changes);
     events = pgEvents;
   } else {
     events = new LocalTaskEvents();
@@ -69,12 +71,16 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     log: options.log,
   });
   const secrets = SecretBox.fromConfig(config.get('Server.SecretKey'), dataDir.secretKeyFile());
-  const contentService = new ContentService(db, () => ({
-    maxProcesses: config.get('Scheduler.MaxProcessesLimit'),
-    minProcesses: config.get('Scheduler.MinProcessesLimit'),
-    memoryBytes: config.get('Scheduler.MaxMemoryLimit'),
-  }));
-  const users = new Users(db);
+  const contentService = new ContentService(
+    db,
+    () => ({
+      maxProcesses: config.get('Scheduler.MaxProcessesLimit'),
+      minProcesses: config.get('Scheduler.MinProcessesLimit'),
+      memoryBytes: config.get('Scheduler.MaxMemoryLimit'),
+    }),
+    store.changes,
+  );
+  const users = new Users(db, store.changes);
 
   // Maintenance commands (user add, key create, …) run no content: they skip the probes.
   const runsContent = options.runTasks !== false;
