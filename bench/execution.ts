@@ -150,21 +150,38 @@ const TINY_API = {
   'requirements.txt': 'fastapi\n',
 };
 
+/**
+ * Direct to one worker vs through Lectern to the same single worker (max_processes 1, and enough
+ * connections per process for every client): the proxy's own cost. Then the same app with the
+ * default scheduler settings, where Lectern may start up to 3 workers for 64 connections.
+ */
 async function proxyBench(s: Server) {
-  const { guid } = await publish(s, 'bench-proxy', bundle('python-fastapi', 'app:app', TINY_API));
   const headers = { authorization: `Key ${s.key}` };
-  await autocannon({ url: `${s.base}/content/${guid}/`, connections: 64, duration: 3, headers });
-  const worker = await workerOf(s, guid);
+  const single = await publish(s, 'bench-proxy', bundle('python-fastapi', 'app:app', TINY_API));
+  await api(s, `/__api__/v1/content/${single.guid}`, { method: 'PATCH', json: { max_processes: 1, max_conns_per_process: 64 } });
+  const pooled = await publish(s, 'bench-proxy-default', bundle('python-fastapi', 'app:app', TINY_API));
+  for (const { guid } of [single, pooled]) await autocannon({ url: `${s.base}/content/${guid}/`, connections: 64, duration: 3, headers });
+  const worker = await workerOf(s, single.guid);
   if (!worker?.address) throw new Error('no worker address');
   const rounds = Number(process.env.LECTERN_BENCH_ROUNDS ?? 3);
   const direct: LoadResult[] = [];
   const proxied: LoadResult[] = [];
+  const defaults: LoadResult[] = [];
   // Alternating keeps a change in background load from favouring one side.
   for (let i = 0; i < rounds; i++) {
     direct.push(await load(`http://${worker.address}/`, {}));
-    proxied.push(await load(`${s.base}/content/${guid}/`, headers, s.process.pid));
+    proxied.push(await load(`${s.base}/content/${single.guid}/`, headers, s.process.pid));
+    defaults.push(await load(`${s.base}/content/${pooled.guid}/`, headers, s.process.pid));
   }
-  return { direct: medianRun(direct), proxied: medianRun(proxied), all: { direct, proxied } };
+  const workers = (await (await api(s, '/__api__/v1/system/processes')).json()) as Array<{ content_guid: string; kind: string }>;
+  const count = (guid: string) => workers.filter((w) => w.content_guid === guid && w.kind === 'run').length;
+  return {
+    direct: medianRun(direct),
+    proxied: medianRun(proxied),
+    defaults: medianRun(defaults),
+    all: { direct, proxied, defaults },
+    workers: { single: count(single.guid), pooled: count(pooled.guid) },
+  };
 }
 
 async function coldStart(s: Server, name: string, appmode: string, entrypoint: string, files: Record<string, string>, rest = '') {
@@ -211,11 +228,18 @@ async function main() {
   const s = await startServer();
   try {
     if (which.has('proxy')) {
-      const { direct, proxied, all } = await proxyBench(s);
+      const { direct, proxied, defaults, all, workers } = await proxyBench(s);
+      const line = (r: LoadResult) => `${r.rps.toFixed(0)} req/s p50 ${r.p50} ms p99 ${r.p99} ms`;
       const runs = (rs: LoadResult[]) =>
         rs.map((r) => `${r.rps.toFixed(0)} (load ${r.loadBefore.toFixed(2)}${r.serverCpuUs !== undefined ? `, Lectern CPU ${r.serverCpuUs.toFixed(0)} µs/req` : ''})`).join(', ');
-      report.push(`proxy (FastAPI/uvicorn tiny JSON, 64 connections, 10 s, median of ${all.direct.length}): direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50} ms p99 ${direct.p99} ms; through Lectern ${proxied.rps.toFixed(0)} req/s p50 ${proxied.p50} ms p99 ${proxied.p99} ms; ratio ${((100 * proxied.rps) / direct.rps).toFixed(0)} %, added p50 ${(proxied.p50 - direct.p50).toFixed(1)} ms; errors ${direct.errors}/${proxied.errors}`);
-      report.push(`  runs, req/s (1-min load average before): direct ${runs(all.direct)}; through Lectern ${runs(all.proxied)}`);
+      report.push(`proxy (FastAPI/uvicorn tiny JSON, 64 connections, 10 s, median of ${all.direct.length}):`);
+      report.push(`  direct to one worker: ${line(direct)}`);
+      report.push(
+        `  through Lectern, same single worker: ${line(proxied)}; ratio ${((100 * proxied.rps) / direct.rps).toFixed(0)} %, added p50 ${(proxied.p50 - direct.p50).toFixed(1)} ms, Lectern CPU ${proxied.serverCpuUs!.toFixed(0)} µs/req`,
+      );
+      report.push(`  through Lectern, default scheduler (${workers.pooled} workers): ${line(defaults)}; ratio ${((100 * defaults.rps) / direct.rps).toFixed(0)} %, Lectern CPU ${defaults.serverCpuUs!.toFixed(0)} µs/req`);
+      report.push(`  errors ${direct.errors}/${proxied.errors}/${defaults.errors}; single-worker content had ${workers.single} worker(s)`);
+      report.push(`  runs, req/s (1-min load average before): direct ${runs(all.direct)}; single ${runs(all.proxied)}; default ${runs(all.defaults)}`);
     }
     if (which.has('cold')) {
       report.push(`cold start to first byte (environment cached, median of 5): python-api (Flask) ${(await coldStart(s, 'bench-cold-flask', 'python-api', 'app:app', { 'app.py': 'from flask import Flask\napp = Flask(__name__)\n@app.get("/")\ndef i():\n    return "ok"\n', 'requirements.txt': 'flask\n' })).toFixed(2)} s`);
