@@ -25,13 +25,14 @@ export type RoutePlugin = (server: FastifyInstance, app: App) => void | Promise<
 
 export async function buildServer(app: App, routes: RoutePlugin[]): Promise<FastifyInstance> {
   const level = app.config.get('Logging.Level');
-  const proxy = new ContentProxy(app);
+  // The proxy and the fast path log through Fastify's logger, which exists once Fastify does.
+  const proxy = new ContentProxy(app, () => server.log);
   let fastPath: ReturnType<typeof contentFastPath> | undefined;
-  const server = Fastify({
+  const server: FastifyInstance = Fastify({
     // Requests for running content bypass Fastify (src/serve/content-fast-path.ts); the server is
     // set up as Fastify would set up its own.
     serverFactory: (fastifyHandler, options) => {
-      fastPath = contentFastPath(app, proxy, (header) => server.parseCookie(header), fastifyHandler);
+      fastPath = contentFastPath(app, proxy, { parseCookie: (header) => server.parseCookie(header), log: () => server.log }, fastifyHandler);
       const http = createServer(fastPath.handler);
       // Fastify has filled in its defaults by now (keep-alive 72 s, no request timeout).
       const settings = options as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket: number };

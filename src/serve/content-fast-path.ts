@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app.js';
 import { resolvePrincipal } from '../auth/principal.js';
@@ -6,6 +7,12 @@ import { GUID_PATTERN } from '../util/ids.js';
 import type { ContentProxy } from './proxy.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+interface FastPathTools {
+  parseCookie(header: string): Record<string, string | undefined>;
+  /** Fastify's logger: proxied requests are logged as Fastify logs the others. */
+  log(): FastifyBaseLogger;
+}
 
 /** /content/{36-character guid}/… — the bare /content/{guid} (a redirect) is Fastify's. */
 const CONTENT_PATH = /^\/content\/([0-9A-Fa-f-]{36})\//;
@@ -18,14 +25,19 @@ const CONTENT_PATH = /^\/content\/([0-9A-Fa-f-]{36})\//;
  * shutting-down server, an unexpected error), goes on to Fastify untouched, which answers it as
  * it always has: the same checks decide both ways (`serveContent`), only the cost differs.
  */
-export function contentFastPath(app: App, proxy: ContentProxy, parseCookie: (header: string) => Record<string, string | undefined>, fastify: Handler) {
+export function contentFastPath(app: App, proxy: ContentProxy, tools: FastPathTools, fastify: Handler) {
   let closing = false;
   const handler: Handler = (req, res) => {
     const match = closing ? null : CONTENT_PATH.exec(req.url ?? '');
     if (!match || !GUID_PATTERN.test(match[1]!)) return fastify(req, res);
-    serveIfProxied(app, proxy, parseCookie, req, res, match[1]!, match[0].slice(0, -1)).then(
+    const started = performance.now();
+    serveIfProxied(app, proxy, tools.parseCookie, req, res, match[1]!, match[0].slice(0, -1)).then(
       (served) => {
-        if (!served) fastify(req, res);
+        if (!served) return fastify(req, res);
+        const log = tools.log() as FastifyBaseLogger & { isLevelEnabled?(level: string): boolean };
+        if (!log.isLevelEnabled?.('info')) return;
+        if (res.writableFinished) logCompleted(log, req, res, started);
+        else res.once('finish', () => logCompleted(log, req, res, started));
       },
       () => {
         // Fastify repeats the work and answers the error in Connect's format.
@@ -40,6 +52,18 @@ export function contentFastPath(app: App, proxy: ContentProxy, parseCookie: (hea
       closing = true;
     },
   };
+}
+
+/** Fastify's "request completed" line, for the requests it did not see. */
+function logCompleted(log: FastifyBaseLogger, req: IncomingMessage, res: ServerResponse, started: number) {
+  log.info(
+    {
+      req: { method: req.method, url: req.url, host: req.headers.host, remoteAddress: req.socket.remoteAddress, remotePort: req.socket.remotePort },
+      res: { statusCode: res.statusCode },
+      responseTime: performance.now() - started,
+    },
+    'request completed',
+  );
 }
 
 async function serveIfProxied(

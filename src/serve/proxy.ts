@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import type { App } from '../app.js';
@@ -78,7 +79,10 @@ export class ContentProxy {
   private readonly agent: Agent;
   private readonly timeoutMs: number;
 
-  constructor(private readonly app: App) {
+  constructor(
+    private readonly app: App,
+    private readonly log: () => FastifyBaseLogger,
+  ) {
     // No data either way for this long closes the connection; 0 = never (undici's 0 too).
     this.timeoutMs = app.config.get('Scheduler.ConnectionTimeout');
     // One connection per request in flight (no pipelining: a slow response must not hold up
@@ -86,8 +90,22 @@ export class ContentProxy {
     this.agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
   }
 
-  /** Serves one request of `content` from a worker; `prefix` is the public path it was reached at. */
+  /**
+   * Serves one request of `content` from a worker; `prefix` is the public path it was reached at.
+   * It always answers: an unexpected failure becomes Connect's 500 (the caller has handed over the
+   * response and cannot).
+   */
   async serve(req: IncomingMessage, res: ServerResponse, content: Content, prefix: string, user: User | null): Promise<void> {
+    try {
+      await this.proxy(req, res, content, prefix, user);
+    } catch (err) {
+      this.log().error({ err }, 'content proxy failed');
+      if (res.headersSent) res.destroy();
+      else sendJson(res, 500, { code: ErrorCode.InternalFailure, error: 'Internal server error; the server log has details.', payload: null });
+    }
+  }
+
+  private async proxy(req: IncomingMessage, res: ServerResponse, content: Content, prefix: string, user: User | null): Promise<void> {
     const url = req.url ?? '/';
     const rest = url.slice(prefix.length) || '/';
     if (hasDotSegment(rest)) {
