@@ -86,8 +86,10 @@ export class ContentProxy {
     // No data either way for this long closes the connection; 0 = never (undici's 0 too).
     this.timeoutMs = app.config.get('Scheduler.ConnectionTimeout');
     // One connection per request in flight (no pipelining: a slow response must not hold up
-    // others); the scheduler's leases, not this limit, bound the load on a worker.
-    this.agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
+    // others); the scheduler's leases, not this limit, bound the load on a worker. Idle
+    // connections are closed after 4 s, before the workers' servers close them (uvicorn after 5 s):
+    // a request sent on a connection the worker is closing would fail.
+    this.agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 4_000 });
   }
 
   /**
