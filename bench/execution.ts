@@ -45,7 +45,7 @@ async function startServer(extraEnv: Record<string, string> = {}): Promise<Serve
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   for (let i = 0; !/password: (\S+)/.test(out); i++) {
-    if (i > 400) throw new Error(`server did not start:\n${out}`);
+    if (i > 1200) throw new Error(`server did not start within 60 s:\n${out}`);
     await sleep(50);
   }
   const key = execFileSync(process.execPath, [path.join(ROOT, 'bin/lectern.js'), 'key', 'create', '--username', 'admin'], { env }).toString().trim();
