@@ -20,8 +20,9 @@ export class ContentAccess {
     private readonly db: Kysely<Database>,
     changes?: TableChanges,
   ) {
-    // Deleting content or a user removes grants by cascade, which no statement names: watch those too.
-    this.grantCache = new TableCache(changes, ['content_permissions', 'content', 'users', 'groups']);
+    // Cascading deletes remove rows no statement names: grants go with their content, memberships
+    // with their group or user, so those tables are watched too.
+    this.grantCache = new TableCache(changes, ['content_permissions', 'content']);
     this.groupCache = new TableCache(changes, ['groups', 'group_members', 'users']);
   }
 

@@ -20,8 +20,8 @@ const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connecti
 
 /**
  * The scheme and host the client used, for X-Forwarded-* and X-RSC-Request. Lectern trusts a
- * proxy in front of it ([HTTP] behind a load balancer): the last X-Forwarded-Proto / the
- * X-Forwarded-Host it sent win, as for every other route (Fastify's trustProxy).
+ * proxy in front of it, as every other route does (Fastify's trustProxy): the last
+ * X-Forwarded-Proto and the X-Forwarded-Host it sent win over the connection's own.
  */
 export function clientOrigin(req: IncomingMessage): { proto: string; host: string } {
   const forwardedProto = req.headers['x-forwarded-proto'];
