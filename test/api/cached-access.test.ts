@@ -29,7 +29,7 @@ const status = async (t: TestServer, guid: string, key: string) => (await t.api(
 
 for (const provider of PROVIDERS) {
   describe(`access to content follows every change at once (${provider})`, () => {
-    test('grants, group membership, access type, locking and key deletion', async () => {
+    test('grants, group membership, access type, vanity paths, locking and key deletion', async () => {
       const t = await startLectern(provider);
       try {
         const guid = await publishStatic(t, 'cached-access');
@@ -61,6 +61,17 @@ for (const provider of PROVIDERS) {
         assert.equal(await status(t, guid, viewer.key), 401);
         assert.equal((await t.api(`/__api__/v1/users/${viewer.guid}/lock`, { method: 'POST', json: { locked: false } })).status, 200);
         assert.equal(await status(t, guid, viewer.key), 200);
+        // Vanity paths: set, moved, removed.
+        const at = async (p: string) => (await t.api(p)).status;
+        assert.equal(await at('/reports/q3/'), 404);
+        assert.equal((await t.api(`/__api__/v1/content/${guid}/vanity`, { method: 'PUT', json: { path: '/reports/q3/' } })).status, 200);
+        assert.equal(await at('/reports/q3/'), 200);
+        assert.equal((await t.api(`/__api__/v1/content/${guid}/vanity`, { method: 'PUT', json: { path: '/reports/q4/' } })).status, 200);
+        assert.equal(await at('/reports/q3/'), 404);
+        assert.equal(await at('/reports/q4/'), 200);
+        assert.equal((await t.api(`/__api__/v1/content/${guid}/vanity`, { method: 'DELETE' })).status, 204);
+        assert.equal(await at('/reports/q4/'), 404);
+
         const keys = (await (await t.api('/__api__/v1/user/api_keys', { key: viewer.key })).json()) as Array<{ id: string }>;
         assert.equal((await t.api(`/__api__/v1/user/api_keys/${keys[0]!.id}`, { method: 'DELETE', key: viewer.key })).status, 204);
         assert.equal(await status(t, guid, viewer.key), 401);
