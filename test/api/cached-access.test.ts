@@ -130,6 +130,11 @@ if (PROVIDERS.includes('postgres')) {
           async () => assert.equal((await a.api(`/__api__/v1/content/${guid}/permissions/${grantId}`, { method: 'DELETE' })).status, 204),
           403,
         );
+        // A content row change (what a redeploy or an environment change makes, and what switches a
+        // pool to the new generation) reaches B the same way.
+        await afterNotice('content', async () => assert.equal((await a.api(`/__api__/v1/content/${guid}`, { method: 'PATCH', json: { access_type: 'logged_in' } })).status, 200), 200);
+        await afterNotice('content', async () => assert.equal((await a.api(`/__api__/v1/content/${guid}`, { method: 'PATCH', json: { access_type: 'acl' } })).status, 200), 403);
+        assert.equal((await b.app.content.find(guid))?.access_type, 'acl');
         await afterNotice('users', async () => assert.equal((await a.api(`/__api__/v1/users/${viewer.guid}/lock`, { method: 'POST', json: { locked: true } })).status, 200), 401);
       } finally {
         await b.stop();
