@@ -2,8 +2,11 @@
 // reached directly, cold start with a cached environment, unchanged redeploy, and a fresh restore
 // with uv vs pip. Needs what `bash scripts/test-deps.sh` installs (uv in .cache/py/tools).
 // Run: npm run build && node --import tsx bench/execution.ts [proxy|cold|redeploy|restore ...]
+// LECTERN_BENCH_ROUNDS (default 3) alternates direct and proxied runs that many times and reports
+// medians; LECTERN_BENCH_CPU_PROF=<dir> writes the server's V8 CPU profile there on exit.
 import autocannon from 'autocannon';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,15 +34,18 @@ async function startServer(extraEnv: Record<string, string> = {}): Promise<Serve
     LECTERN_HTTP_LISTEN: `127.0.0.1:${port}`,
     LECTERN_LOGGING_LEVEL: 'warn',
     LECTERN_PYTHON_EXECUTABLE: testPython(),
-    LECTERN_PYTHON_UVEXECUTABLE: UV,
+    // Without uv (test-deps not run yet) Lectern falls back to pip.
+    ...(existsSync(UV) ? { LECTERN_PYTHON_UVEXECUTABLE: UV } : {}),
     LECTERN_PYTHON_PACKAGECACHEDIR: PACKAGE_CACHE,
     ...extraEnv,
   };
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/lectern.js'), 'start'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const profile = process.env.LECTERN_BENCH_CPU_PROF;
+  const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`] : [];
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'bin/lectern.js'), 'start'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   for (let i = 0; !/password: (\S+)/.test(out); i++) {
-    if (i > 400) throw new Error(`server did not start:\n${out}`);
+    if (i > 1200) throw new Error(`server did not start within 60 s:\n${out}`);
     await sleep(50);
   }
   const key = execFileSync(process.execPath, [path.join(ROOT, 'bin/lectern.js'), 'key', 'create', '--username', 'admin'], { env }).toString().trim();
@@ -107,9 +113,36 @@ async function stopWorkers(s: Server, guid: string) {
   }
 }
 
-async function load(url: string, headers: Record<string, string>) {
+interface LoadResult {
+  rps: number;
+  /** CPU time (user + system) Lectern's process used per request during the run, in µs. */
+  serverCpuUs?: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  /** One-minute load average just before the run: other work on the machine skews the figures. */
+  loadBefore: number;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of stat(5), counted from after the command name.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+async function load(url: string, headers: Record<string, string>, serverPid?: number): Promise<LoadResult> {
+  const loadBefore = os.loadavg()[0]!;
+  const cpuBefore = serverPid ? cpuSeconds(serverPid) : 0;
   const result = await autocannon({ url, connections: 64, duration: 10, headers });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx };
+  const serverCpuUs = serverPid ? ((cpuSeconds(serverPid) - cpuBefore) * 1e6) / result.requests.total : undefined;
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx, loadBefore, serverCpuUs };
+}
+
+/** The run with the median throughput: one noisy run (another build starting) does not decide. */
+function medianRun(runs: LoadResult[]): LoadResult {
+  return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]!;
 }
 
 const TINY_API = {
@@ -117,15 +150,38 @@ const TINY_API = {
   'requirements.txt': 'fastapi\n',
 };
 
+/**
+ * Direct to one worker vs through Lectern to the same single worker (max_processes 1, and enough
+ * connections per process for every client): the proxy's own cost. Then the same app with the
+ * default scheduler settings, where Lectern may start up to 3 workers for 64 connections.
+ */
 async function proxyBench(s: Server) {
-  const { guid } = await publish(s, 'bench-proxy', bundle('python-fastapi', 'app:app', TINY_API));
   const headers = { authorization: `Key ${s.key}` };
-  await autocannon({ url: `${s.base}/content/${guid}/`, connections: 64, duration: 3, headers });
-  const worker = await workerOf(s, guid);
+  const single = await publish(s, 'bench-proxy', bundle('python-fastapi', 'app:app', TINY_API));
+  await api(s, `/__api__/v1/content/${single.guid}`, { method: 'PATCH', json: { max_processes: 1, max_conns_per_process: 64 } });
+  const pooled = await publish(s, 'bench-proxy-default', bundle('python-fastapi', 'app:app', TINY_API));
+  for (const { guid } of [single, pooled]) await autocannon({ url: `${s.base}/content/${guid}/`, connections: 64, duration: 3, headers });
+  const worker = await workerOf(s, single.guid);
   if (!worker?.address) throw new Error('no worker address');
-  const direct = await load(`http://${worker.address}/`, {});
-  const proxied = await load(`${s.base}/content/${guid}/`, headers);
-  return { direct, proxied };
+  const rounds = Number(process.env.LECTERN_BENCH_ROUNDS ?? 3);
+  const direct: LoadResult[] = [];
+  const proxied: LoadResult[] = [];
+  const defaults: LoadResult[] = [];
+  // Alternating keeps a change in background load from favouring one side.
+  for (let i = 0; i < rounds; i++) {
+    direct.push(await load(`http://${worker.address}/`, {}));
+    proxied.push(await load(`${s.base}/content/${single.guid}/`, headers, s.process.pid));
+    defaults.push(await load(`${s.base}/content/${pooled.guid}/`, headers, s.process.pid));
+  }
+  const workers = (await (await api(s, '/__api__/v1/system/processes')).json()) as Array<{ content_guid: string; kind: string }>;
+  const count = (guid: string) => workers.filter((w) => w.content_guid === guid && w.kind === 'run').length;
+  return {
+    direct: medianRun(direct),
+    proxied: medianRun(proxied),
+    defaults: medianRun(defaults),
+    all: { direct, proxied, defaults },
+    workers: { single: count(single.guid), pooled: count(pooled.guid) },
+  };
 }
 
 async function coldStart(s: Server, name: string, appmode: string, entrypoint: string, files: Record<string, string>, rest = '') {
@@ -166,12 +222,24 @@ async function restore(manager: 'uv' | 'pip') {
 
 async function main() {
   const which = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['proxy', 'cold', 'redeploy', 'restore']);
-  const report: string[] = [`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`];
+  const report: string[] = [
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+  ];
   const s = await startServer();
   try {
     if (which.has('proxy')) {
-      const { direct, proxied } = await proxyBench(s);
-      report.push(`proxy (FastAPI/uvicorn tiny JSON, 64 connections, 10 s): direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50} ms p99 ${direct.p99} ms; through Lectern ${proxied.rps.toFixed(0)} req/s p50 ${proxied.p50} ms p99 ${proxied.p99} ms; ratio ${((100 * proxied.rps) / direct.rps).toFixed(0)} %, added p50 ${(proxied.p50 - direct.p50).toFixed(1)} ms; errors ${direct.errors}/${proxied.errors}`);
+      const { direct, proxied, defaults, all, workers } = await proxyBench(s);
+      const line = (r: LoadResult) => `${r.rps.toFixed(0)} req/s p50 ${r.p50} ms p99 ${r.p99} ms`;
+      const runs = (rs: LoadResult[]) =>
+        rs.map((r) => `${r.rps.toFixed(0)} (load ${r.loadBefore.toFixed(2)}${r.serverCpuUs !== undefined ? `, Lectern CPU ${r.serverCpuUs.toFixed(0)} µs/req` : ''})`).join(', ');
+      report.push(`proxy (FastAPI/uvicorn tiny JSON, 64 connections, 10 s, median of ${all.direct.length}):`);
+      report.push(`  direct to one worker: ${line(direct)}`);
+      report.push(
+        `  through Lectern, same single worker: ${line(proxied)}; ratio ${((100 * proxied.rps) / direct.rps).toFixed(0)} %, added p50 ${(proxied.p50 - direct.p50).toFixed(1)} ms, Lectern CPU ${proxied.serverCpuUs!.toFixed(0)} µs/req`,
+      );
+      report.push(`  through Lectern, default scheduler (${workers.pooled} workers): ${line(defaults)}; ratio ${((100 * defaults.rps) / direct.rps).toFixed(0)} %, Lectern CPU ${defaults.serverCpuUs!.toFixed(0)} µs/req`);
+      report.push(`  errors ${direct.errors}/${proxied.errors}/${defaults.errors}; single-worker content had ${workers.single} worker(s)`);
+      report.push(`  runs, req/s (1-min load average before): direct ${runs(all.direct)}; single ${runs(all.proxied)}; default ${runs(all.defaults)}`);
     }
     if (which.has('cold')) {
       report.push(`cold start to first byte (environment cached, median of 5): python-api (Flask) ${(await coldStart(s, 'bench-cold-flask', 'python-api', 'app:app', { 'app.py': 'from flask import Flask\napp = Flask(__name__)\n@app.get("/")\ndef i():\n    return "ok"\n', 'requirements.txt': 'flask\n' })).toFixed(2)} s`);

@@ -56,6 +56,8 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
   if (store.postgresUrl) {
     const pgEvents = new PostgresTaskEvents(store.postgresUrl);
     await pgEvents.start();
+    // Rows cached by one replica are dropped when any replica changes them.
+    pgEvents.bridge(store.changes);
     events = pgEvents;
   } else {
     events = new LocalTaskEvents();
@@ -75,17 +77,21 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     log: options.log,
   });
   const secrets = SecretBox.fromConfig(config.get('Server.SecretKey'), dataDir.secretKeyFile());
-  const contentService = new ContentService(db, () => ({
-    maxProcesses: config.get('Scheduler.MaxProcessesLimit'),
-    minProcesses: config.get('Scheduler.MinProcessesLimit'),
-    memoryBytes: config.get('Scheduler.MaxMemoryLimit'),
-    memoryRequestBytes: config.get('Scheduler.MaxMemoryRequest'),
-    cpuRequest: config.get('Scheduler.MaxCPURequest'),
-    cpuLimit: config.get('Scheduler.MaxCPULimit'),
-    nvidiaGpus: config.get('Scheduler.MaxNvidiaGPULimit'),
-    amdGpus: config.get('Scheduler.MaxAMDGPULimit'),
-  }));
-  const users = new Users(db);
+  const contentService = new ContentService(
+    db,
+    () => ({
+      maxProcesses: config.get('Scheduler.MaxProcessesLimit'),
+      minProcesses: config.get('Scheduler.MinProcessesLimit'),
+      memoryBytes: config.get('Scheduler.MaxMemoryLimit'),
+      memoryRequestBytes: config.get('Scheduler.MaxMemoryRequest'),
+      cpuRequest: config.get('Scheduler.MaxCPURequest'),
+      cpuLimit: config.get('Scheduler.MaxCPULimit'),
+      nvidiaGpus: config.get('Scheduler.MaxNvidiaGPULimit'),
+      amdGpus: config.get('Scheduler.MaxAMDGPULimit'),
+    }),
+    store.changes,
+  );
+  const users = new Users(db, store.changes);
   const environments = new Environments(db, (user) => contentService.access.principalGuids(user));
   const offHost = config.offHostExecution();
 

@@ -1,5 +1,6 @@
 import '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { User } from '../db/schema.js';
 import { authRequired, forbidden, invalidLogin } from '../http/errors.js';
 import { roleAtLeast, type Role, type Users } from '../users/users.js';
@@ -21,7 +22,13 @@ declare module 'fastify' {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-export async function resolvePrincipal(request: FastifyRequest, users: Users): Promise<Principal> {
+/** What identifies a caller: a Fastify request, or a raw one with its cookies parsed. */
+export interface Credentials {
+  headers: IncomingHttpHeaders;
+  cookies?: Record<string, string | undefined>;
+}
+
+export async function resolvePrincipal(request: Credentials, users: Users): Promise<Principal> {
   const header = request.headers.authorization;
   if (header) {
     const match = /^\s*Key\s+(\S+)\s*$/i.exec(header);

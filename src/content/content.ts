@@ -1,5 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Content, Database, User } from '../db/schema.js';
+import { TableCache } from '../db/table-cache.js';
+import type { TableChanges } from '../db/table-changes.js';
 import { ApiError, conflict, ErrorCode, forbidden, invalidParameter, notFound } from '../http/errors.js';
 import { roleAtLeast } from '../users/users.js';
 import { apiTime, GUID_PATTERN, newGuid, nowIso } from '../util/ids.js';
@@ -10,10 +12,26 @@ export const INCLUDES = ['tags', 'owner', 'vanity_url', 'bookmarked', 'schedule'
 
 /** What a caller may do with one content item. Owners, administrators and collaborators edit. */
 export class ContentAccess {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** Per content item and per user: what one item's access check needs, without a query each time. */
+  private readonly grantCache: TableCache<Array<{ principal_guid: string; role: string }>>;
+  private readonly groupCache: TableCache<Array<{ guid: string; name: string }>>;
 
+  constructor(
+    private readonly db: Kysely<Database>,
+    changes?: TableChanges,
+  ) {
+    // Cascading deletes remove rows no statement names: grants go with their content, memberships
+    // with their group or user, so those tables are watched too.
+    this.grantCache = new TableCache(changes, ['content_permissions', 'content']);
+    this.groupCache = new TableCache(changes, ['groups', 'group_members', 'users']);
+  }
+
+  /** One item's role, from the cached grants of the item and groups of the user. */
   async role(user: User | null, content: Content): Promise<AppRole> {
-    return (await this.roles(user, [content])).get(content.id) ?? 'none';
+    if (!user) return 'none';
+    const [principals, grants] = await Promise.all([this.principalGuids(user), this.grants(content.id)]);
+    const mine = new Set(grants.filter((g) => principals.includes(g.principal_guid)).map((g) => g.role));
+    return roleFrom(user, content, mine.size ? mine : undefined);
   }
 
   /** The caller's role on each item, in two queries whatever the number of items. */
@@ -28,14 +46,7 @@ export class ContentAccess {
       .execute();
     const granted = new Map<number, Set<string>>();
     for (const g of grants) granted.set(g.content_id, (granted.get(g.content_id) ?? new Set()).add(g.role));
-    for (const c of items) {
-      const mine = granted.get(c.id);
-      let role: AppRole = 'none';
-      if (c.owner_id === user.id) role = 'owner';
-      else if (mine?.has('owner') || user.user_role === 'administrator') role = 'editor';
-      else if (mine) role = 'viewer';
-      roles.set(c.id, role);
-    }
+    for (const c of items) roles.set(c.id, roleFrom(user, c, granted.get(c.id)));
     return roles;
   }
 
@@ -59,14 +70,35 @@ export class ContentAccess {
   }
 
   async principalGuids(user: User): Promise<string[]> {
-    const groups = await this.db
-      .selectFrom('group_members')
-      .innerJoin('groups', 'groups.id', 'group_members.group_id')
-      .select('groups.guid')
-      .where('group_members.user_id', '=', user.id)
-      .execute();
-    return [user.guid, ...groups.map((g) => g.guid)];
+    return [user.guid, ...(await this.groupsOf(user)).map((g) => g.guid)];
   }
+
+  /** The groups a user belongs to (content sees their names in RStudio-Connect-Credentials). */
+  async groupsOf(user: User): Promise<ReadonlyArray<{ guid: string; name: string }>> {
+    return (await this.groupCache.get(String(user.id), () =>
+      this.db
+        .selectFrom('group_members')
+        .innerJoin('groups', 'groups.id', 'group_members.group_id')
+        .select(['groups.guid', 'groups.name'])
+        .where('group_members.user_id', '=', user.id)
+        .orderBy('groups.name')
+        .execute(),
+    ))!;
+  }
+
+  private async grants(contentId: number) {
+    return (await this.grantCache.get(String(contentId), () =>
+      this.db.selectFrom('content_permissions').select(['principal_guid', 'role']).where('content_id', '=', contentId).execute(),
+    ))!;
+  }
+}
+
+/** The role rule: owner → owner; an owner grant or administrator → editor; any other grant → viewer. */
+function roleFrom(user: User, content: Content, granted: Set<string> | undefined): AppRole {
+  if (content.owner_id === user.id) return 'owner';
+  if (granted?.has('owner') || user.user_role === 'administrator') return 'editor';
+  if (granted) return 'viewer';
+  return 'none';
 }
 
 /** Server caps on what a publisher may ask for ([Scheduler] Max… settings; 0 = no cap, except GPUs). */
@@ -84,16 +116,23 @@ export interface ContentLimits {
 
 export class ContentService {
   readonly access: ContentAccess;
+  /** Content rows by guid: every request to /content/{guid}/ starts here. */
+  private readonly byGuid: TableCache<Content>;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly limits: () => ContentLimits = () => ({ maxProcesses: 0, minProcesses: 0, memoryBytes: 0 }),
+    changes?: TableChanges,
   ) {
-    this.access = new ContentAccess(db);
+    this.access = new ContentAccess(db, changes);
+    this.byGuid = new TableCache(changes, ['content']);
   }
 
   async find(idOrGuid: string): Promise<Content | undefined> {
-    if (GUID_PATTERN.test(idOrGuid)) return this.db.selectFrom('content').selectAll().where('guid', '=', idOrGuid.toLowerCase()).executeTakeFirst();
+    if (GUID_PATTERN.test(idOrGuid)) {
+      const guid = idOrGuid.toLowerCase();
+      return this.byGuid.get(guid, () => this.db.selectFrom('content').selectAll().where('guid', '=', guid).executeTakeFirst());
+    }
     if (/^\d+$/.test(idOrGuid)) return this.db.selectFrom('content').selectAll().where('id', '=', Number(idOrGuid)).executeTakeFirst();
     return undefined;
   }

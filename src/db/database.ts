@@ -9,6 +9,7 @@ import * as initial from './migrations/0001_initial.js';
 import * as jobs from './migrations/0002_jobs.js';
 import * as environments from './migrations/0003_environments.js';
 import type { Database } from './schema.js';
+import { reportingChanges, TableChanges } from './table-changes.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -17,6 +18,8 @@ export interface Store {
   dialect: Dialect;
   /** PostgreSQL connection string, for LISTEN/NOTIFY; null on SQLite. */
   postgresUrl: string | null;
+  /** Committed writes by table, for in-memory copies of rows (TableCache). */
+  changes: TableChanges;
   close(): Promise<void>;
 }
 
@@ -33,8 +36,9 @@ export function openStore(config: Config): Store {
     // An idle connection that PostgreSQL closes (restart, failover, idle timeout) emits 'error' on
     // the pool; unhandled, that would end the server. The pool drops it and reconnects on demand.
     pool.on('error', () => undefined);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: 'postgres', postgresUrl: url, close: () => db.destroy() };
+    const changes = new TableChanges();
+    const db = new Kysely<Database>({ dialect: reportingChanges(new PostgresDialect({ pool }), changes) });
+    return { db, dialect: 'postgres', postgresUrl: url, changes, close: () => db.destroy() };
   }
   const dir = path.join(config.dataDir(), 'db');
   mkdirSync(dir, { recursive: true });
@@ -43,8 +47,35 @@ export function openStore(config: Config): Store {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, dialect: 'sqlite', postgresUrl: null, close: () => db.destroy() };
+  const changes = new TableChanges();
+  const db = new Kysely<Database>({ dialect: reportingChanges(new SqliteDialect({ database: withStatementCache(sqlite) }), changes) });
+  return { db, dialect: 'sqlite', postgresUrl: null, changes, close: () => db.destroy() };
+}
+
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every query anew; preparing costs more than running a small query. The queries
+ * are a fixed set of shapes, so each is prepared once. Kysely runs one query at a time on the
+ * connection, so a statement is never in use twice.
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database) {
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    prepare(query: string) {
+      let statement = statements.get(query);
+      if (!statement) {
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
+        statement = sqlite.prepare(query);
+        statements.set(query, statement);
+      }
+      return statement;
+    },
+    close() {
+      statements.clear();
+      sqlite.close();
+    },
+  };
 }
 
 const MIGRATIONS: Record<string, { up(db: Kysely<any>, dialect: Dialect): Promise<void> }> = {

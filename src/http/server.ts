@@ -1,11 +1,20 @@
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
-import replyFrom from '@fastify/reply-from';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { createServer } from 'node:http';
 import type { App } from '../app.js';
 import { resolvePrincipal } from '../auth/principal.js';
 import { ApiError, ErrorCode } from './errors.js';
+import { contentFastPath } from '../serve/content-fast-path.js';
+import { ContentProxy } from '../serve/proxy.js';
 import { installWebsocketProxy } from '../serve/websocket-proxy.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The HTTP client of content workers (src/serve/proxy.ts). */
+    contentProxy: ContentProxy;
+  }
+}
 
 export interface ServerUrls {
   /** Public base URL with a trailing slash, from [Server] Address or the request. */
@@ -16,7 +25,23 @@ export type RoutePlugin = (server: FastifyInstance, app: App) => void | Promise<
 
 export async function buildServer(app: App, routes: RoutePlugin[]): Promise<FastifyInstance> {
   const level = app.config.get('Logging.Level');
-  const server = Fastify({
+  // The proxy and the fast path log through Fastify's logger, which exists once Fastify does.
+  const proxy = new ContentProxy(app, () => server.log);
+  let fastPath: ReturnType<typeof contentFastPath> | undefined;
+  const server: FastifyInstance = Fastify({
+    // Requests for running content bypass Fastify (src/serve/content-fast-path.ts); the server is
+    // set up as Fastify would set up its own.
+    serverFactory: (fastifyHandler, options) => {
+      fastPath = contentFastPath(app, proxy, { parseCookie: (header) => server.parseCookie(header), log: () => server.log }, fastifyHandler);
+      const http = createServer(fastPath.handler);
+      // Fastify has filled in its defaults by now (keep-alive 72 s, no request timeout).
+      const settings = options as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket: number };
+      http.keepAliveTimeout = settings.keepAliveTimeout;
+      http.requestTimeout = settings.requestTimeout;
+      http.setTimeout(settings.connectionTimeout);
+      if (settings.maxRequestsPerSocket > 0) http.maxRequestsPerSocket = settings.maxRequestsPerSocket;
+      return http;
+    },
     logger: level === 'silent' ? false : { level },
     // Bundles are streamed to disk; this limit is for JSON and form bodies only.
     bodyLimit: 10 * 1024 * 1024,
@@ -26,11 +51,13 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
   });
 
   await server.register(cookie);
-  // The content proxy's upstream client: keep-alive pools per worker, bodies streamed both ways.
-  const connectionTimeout = app.config.get('Scheduler.ConnectionTimeout');
-  await server.register(replyFrom, {
-    undici: { connections: 128, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: connectionTimeout, bodyTimeout: connectionTimeout },
-    disableRequestLogging: true,
+  server.decorate('contentProxy', proxy);
+  // While closing, Fastify answers 503 on connections still open; the fast path steps aside for it.
+  server.addHook('preClose', async () => {
+    fastPath?.close();
+  });
+  server.addHook('onClose', async () => {
+    await proxy.close();
   });
   await server.register(multipart, { limits: { fileSize: app.config.get('Bundles.MaxUploadSize'), files: 1, fields: 10 } });
 

@@ -4,7 +4,6 @@ import { appModeKind } from '../content/app-modes.js';
 import type { Bundle } from '../db/schema.js';
 import type { RoutePlugin } from '../http/server.js';
 import { denyContent, escapeHtml } from './content-access.js';
-import { proxyToContent } from './proxy.js';
 import { notDeployed, serveBundleFile, serveDirectoryFile } from './static-content.js';
 
 /**
@@ -63,7 +62,9 @@ export async function serveContent(app: App, request: FastifyRequest, reply: Fas
 
   switch (appModeKind(content.app_mode)) {
     case 'interactive':
-      return proxyToContent(app, request, reply, content, prefix, user);
+      // The proxy writes the response itself, streaming; Fastify's reply is not used.
+      reply.hijack();
+      return request.server.contentProxy.serve(request.raw, reply.raw, content, prefix, user);
     case 'rendered': {
       if (content.render_id === null) return notDeployed(reply, 404, 'Not rendered yet', 'This document has not been rendered yet.');
       return serveDirectoryFile(request, reply, app.dataDir.renderDir(content.id, content.render_id), rest, 'index.html');

@@ -1,28 +1,51 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Agent, type Dispatcher } from 'undici';
 import type { App } from '../app.js';
 import { SESSION_COOKIE } from '../auth/principal.js';
 import type { Content, User } from '../db/schema.js';
+import { ErrorCode } from '../http/errors.js';
 import { WorkerUnavailable } from '../scheduler/pool.js';
 import { escapeHtml, htmlPage } from './content-access.js';
 
 /** Headers only Lectern may set: a client's copies are dropped before the request reaches content. */
-const TRUSTED_HEADERS = ['rstudio-connect-credentials', 'x-rsc-request', 'x-forwarded-prefix'];
-/** Connection-level headers that must not be forwarded (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization'];
+const TRUSTED_HEADERS = new Set(['rstudio-connect-credentials', 'x-rsc-request', 'x-forwarded-prefix']);
+/**
+ * Connection-level headers that must not be forwarded (RFC 9110 §7.6.1). `expect` too: Node has
+ * already answered a client's `Expect: 100-continue`, and undici refuses the header.
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'expect']);
+/** Response headers that describe the worker's connection, not the response. */
+const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'trailer', 'upgrade']);
+
+/**
+ * The scheme and host the client used, for X-Forwarded-* and X-RSC-Request. Lectern trusts a
+ * proxy in front of it, as every other route does (Fastify's trustProxy): the last
+ * X-Forwarded-Proto and the X-Forwarded-Host it sent win over the connection's own.
+ */
+export function clientOrigin(req: IncomingMessage): { proto: string; host: string } {
+  const forwardedProto = req.headers['x-forwarded-proto'];
+  let proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  if (typeof forwardedProto === 'string' && forwardedProto) proto = forwardedProto.slice(forwardedProto.lastIndexOf(',') + 1).trim();
+  const host = req.headers['x-forwarded-host']?.toString() ?? req.headers.host ?? '';
+  return { proto, host };
+}
 
 /** The headers a worker receives: the client's, minus spoofable ones, plus who is asking and from where. */
 export function contentRequestHeaders(
   incoming: IncomingHttpHeaders,
-  options: { user: User | null; groups: string[]; prefix: string; originalUrl: string; proto: string; host: string; keepUpgrade?: boolean },
+  options: { user: User | null; groups: readonly string[]; prefix: string; originalUrl: string; proto: string; host: string; keepUpgrade?: boolean },
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(incoming)) {
+  // Headers the client named in Connection are hop-by-hop too.
+  const connection = typeof incoming.connection === 'string' ? incoming.connection.toLowerCase().split(',').map((h) => h.trim()) : [];
+  for (const name in incoming) {
+    const value = incoming[name];
     if (value === undefined) continue;
-    const lower = name.toLowerCase();
-    if (TRUSTED_HEADERS.includes(lower)) continue;
-    if (HOP_BY_HOP.includes(lower) && !(options.keepUpgrade && (lower === 'upgrade' || lower === 'connection'))) continue;
-    if (lower === 'cookie') {
+    // Node gives header names in lower case.
+    if (TRUSTED_HEADERS.has(name)) continue;
+    if ((HOP_BY_HOP.has(name) || connection.includes(name)) && !(options.keepUpgrade && (name === 'upgrade' || name === 'connection'))) continue;
+    if (name === 'cookie') {
       // Lectern's session cookie would let content act as its visitor: it stays with Lectern.
       const kept = String(value)
         .split(';')
@@ -33,7 +56,7 @@ export function contentRequestHeaders(
       continue;
     }
     // Authorization goes through, as in Connect: APIs see the caller's key.
-    out[lower] = value;
+    out[name] = value;
   }
   if (options.user) out['rstudio-connect-credentials'] = JSON.stringify({ user: options.user.username, groups: options.groups });
   out['x-rsc-request'] = options.originalUrl;
@@ -45,54 +68,159 @@ export function contentRequestHeaders(
 
 export async function userGroups(app: App, user: User | null): Promise<string[]> {
   if (!user) return [];
-  const rows = await app.store.db
-    .selectFrom('group_members')
-    .innerJoin('groups', 'groups.id', 'group_members.group_id')
-    .select('groups.name')
-    .where('group_members.user_id', '=', user.id)
-    .execute();
-  return rows.map((r) => r.name);
+  return (await app.content.access.groupsOf(user)).map((g) => g.name);
 }
 
-/** Proxies one HTTP request to a worker of `content`; `prefix` is the public path it was reached at. */
-export async function proxyToContent(app: App, request: FastifyRequest, reply: FastifyReply, content: Content, prefix: string, user: User | null) {
-  let lease;
-  try {
-    lease = await app.scheduler.acquire(content);
-  } catch (err) {
-    if (err instanceof WorkerUnavailable) return workerUnavailablePage(app, reply, content, user, err);
-    throw err;
+/**
+ * Proxies HTTP requests to content workers over undici keep-alive connections (one pool per
+ * worker address), streaming bodies both ways with backpressure and no intermediate streams.
+ */
+export class ContentProxy {
+  private readonly agent: Agent;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly app: App,
+    private readonly log: () => FastifyBaseLogger,
+  ) {
+    // No data either way for this long closes the connection; 0 = never (undici's 0 too).
+    this.timeoutMs = app.config.get('Scheduler.ConnectionTimeout');
+    // One connection per request in flight (no pipelining: a slow response must not hold up
+    // others); the scheduler's leases, not this limit, bound the load on a worker. Idle
+    // connections are closed after 4 s, before the workers' servers close them (uvicorn after 5 s):
+    // a request sent on a connection the worker is closing would fail.
+    this.agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 4_000 });
   }
-  reply.raw.once('close', () => lease.release());
-  const rest = request.url.slice(prefix.length) || '/';
-  const host = request.headers['x-forwarded-host']?.toString() ?? request.headers.host ?? '';
-  const headers = contentRequestHeaders(request.headers, {
-    user,
-    groups: await userGroups(app, user),
-    prefix,
-    originalUrl: `${request.protocol}://${host}${request.url}`,
-    proto: request.protocol,
-    host,
-  });
-  return reply.from(`http://${lease.address.host}:${lease.address.port}${rest}`, {
-    rewriteRequestHeaders: () => headers as IncomingHttpHeaders,
-    onError: (r, { error }) => {
-      lease.release();
-      const e = error as { message?: string };
-      r.code(502).type('text/html; charset=utf-8').send(htmlPage('Content error', `<h1>The content did not answer</h1><p>${escapeHtml(e.message ?? 'The worker closed the connection.')}</p>`));
-    },
-  });
+
+  /**
+   * Serves one request of `content` from a worker; `prefix` is the public path it was reached at.
+   * It always answers: an unexpected failure becomes Connect's 500 (the caller has handed over the
+   * response and cannot).
+   */
+  async serve(req: IncomingMessage, res: ServerResponse, content: Content, prefix: string, user: User | null): Promise<void> {
+    try {
+      await this.proxy(req, res, content, prefix, user);
+    } catch (err) {
+      this.log().error({ err }, 'content proxy failed');
+      if (res.headersSent) res.destroy();
+      else sendJson(res, 500, { code: ErrorCode.InternalFailure, error: 'Internal server error; the server log has details.', payload: null });
+    }
+  }
+
+  private async proxy(req: IncomingMessage, res: ServerResponse, content: Content, prefix: string, user: User | null): Promise<void> {
+    const url = req.url ?? '/';
+    const rest = url.slice(prefix.length) || '/';
+    if (hasDotSegment(rest)) {
+      sendJson(res, 400, { code: ErrorCode.BadRequest, error: 'The request path must not contain ".." segments.', payload: null });
+      return;
+    }
+    const groups = await userGroups(this.app, user);
+    let lease;
+    try {
+      lease = await this.app.scheduler.acquire(content);
+    } catch (err) {
+      if (err instanceof WorkerUnavailable) return this.workerUnavailable(res, content, user, err);
+      throw err;
+    }
+    res.once('close', () => lease.release());
+    const { proto, host } = clientOrigin(req);
+    const headers = contentRequestHeaders(req.headers, { user, groups, prefix, originalUrl: `${proto}://${host}${url}`, proto, host });
+    this.forward(req, res, `http://${lease.address.host}:${lease.address.port}`, rest, headers);
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+
+  private forward(req: IncomingMessage, res: ServerResponse, origin: string, path: string, headers: Record<string, string | string[]>) {
+    // HTTP/1.1: a request has a body only when it says so (RFC 9112 §6.3).
+    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    const options: Dispatcher.DispatchOptions = {
+      origin,
+      path,
+      method: req.method as Dispatcher.HttpMethod,
+      headers,
+      body: hasBody ? req : null,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    };
+    let controller: Dispatcher.DispatchController | undefined;
+    let finished = false;
+    // A client that goes away stops the worker's response too.
+    res.once('close', () => {
+      if (!finished) controller?.abort(new Error('The client closed the connection.'));
+    });
+    this.agent.dispatch(options, {
+      onRequestStart(c) {
+        controller = c;
+        if (res.destroyed) c.abort(new Error('The client closed the connection.'));
+      },
+      onResponseStart(_c, statusCode, upstream) {
+        const out: Record<string, string | string[]> = {};
+        const listed = typeof upstream.connection === 'string' ? upstream.connection.toLowerCase().split(',').map((h) => h.trim()) : [];
+        for (const name in upstream) {
+          const value = upstream[name];
+          if (value === undefined || HOP_BY_HOP_RESPONSE.has(name) || listed.includes(name)) continue;
+          out[name] = value;
+        }
+        // The client's connection cannot carry another request until its body has been read.
+        if (!req.complete && hasBody) out.connection = 'close';
+        res.writeHead(statusCode, out);
+      },
+      onResponseData(c, chunk) {
+        if (!res.write(chunk)) {
+          c.pause();
+          res.once('drain', () => c.resume());
+        }
+      },
+      onResponseEnd() {
+        finished = true;
+        res.end();
+      },
+      onResponseError(_c, err) {
+        finished = true;
+        if (res.destroyed) return;
+        if (res.headersSent) {
+          // Part of the answer is out: cutting the connection is the only honest signal left.
+          res.destroy(err);
+          return;
+        }
+        sendHtml(res, 502, htmlPage('Content error', `<h1>The content did not answer</h1><p>${escapeHtml(err.message || 'The worker closed the connection.')}</p>`));
+      },
+    });
+  }
+
+  /** A 5xx page: clients treat only 5xx as failure. Owners and editors also see why and the last log lines. */
+  private async workerUnavailable(res: ServerResponse, content: Content, user: User | null, err: WorkerUnavailable) {
+    const canEdit = user ? await this.app.content.access.canEdit(user, content) : false;
+    const details = canEdit
+      ? `<p>${escapeHtml(err.message)}</p>${err.logTail.length ? `<h2>Last log lines</h2><pre>${escapeHtml(err.logTail.join('\n'))}</pre>` : ''}`
+      : '<p>The content could not be started. Its owner can see why in its logs.</p>';
+    sendHtml(res, err.status, htmlPage('Content unavailable', `<h1>This content is not available right now</h1>${details}`), { 'retry-after': '5' });
+  }
 }
 
-/** A 5xx page: clients treat only 5xx as failure. Owners and editors also see why and the last log lines. */
-export async function workerUnavailablePage(app: App, reply: FastifyReply, content: Content, user: User | null, err: WorkerUnavailable) {
-  const canEdit = user ? await app.content.access.canEdit(user, content) : false;
-  const details = canEdit
-    ? `<p>${escapeHtml(err.message)}</p>${err.logTail.length ? `<h2>Last log lines</h2><pre>${escapeHtml(err.logTail.join('\n'))}</pre>` : ''}`
-    : '<p>The content could not be started. Its owner can see why in its logs.</p>';
-  return reply
-    .code(err.status)
-    .header('retry-after', '5')
-    .type('text/html; charset=utf-8')
-    .send(htmlPage('Content unavailable', `<h1>This content is not available right now</h1>${details}`));
+/** ".." as a whole path segment, also percent-encoded: content must not be asked for paths above its root. */
+function hasDotSegment(path: string): boolean {
+  const pathname = path.split('?', 1)[0]!;
+  if (!pathname.includes('.') && !pathname.includes('%')) return false;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    decoded = pathname;
+  }
+  return decoded.split('/').includes('..');
+}
+
+function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}) {
+  const body = Buffer.from(html);
+  res.writeHead(status, { ...headers, 'content-type': 'text/html; charset=utf-8', 'content-length': body.length });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown) {
+  const body = Buffer.from(JSON.stringify(value));
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length });
+  res.end(body);
 }

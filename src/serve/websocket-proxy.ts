@@ -1,11 +1,11 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { App } from '../app.js';
 import { resolvePrincipal } from '../auth/principal.js';
 import { appModeKind } from '../content/app-modes.js';
 import { WorkerUnavailable } from '../scheduler/pool.js';
-import { contentRequestHeaders, userGroups } from './proxy.js';
+import { clientOrigin, contentRequestHeaders, userGroups } from './proxy.js';
 import { findVanity } from './vanity-lookup.js';
 
 /**
@@ -28,7 +28,7 @@ async function handleUpgrade(server: FastifyInstance, app: App, req: IncomingMes
   const target = await resolveTarget(app, url);
   if (!target) return refuse(socket, 404, 'Not Found');
   const cookies = req.headers.cookie ? server.parseCookie(req.headers.cookie) : {};
-  const principal = await resolvePrincipal({ headers: req.headers, cookies } as unknown as FastifyRequest, app.users);
+  const principal = await resolvePrincipal({ headers: req.headers, cookies }, app.users);
   if (principal.kind === 'invalid') return refuse(socket, 401, 'Unauthorized');
   const user = principal.kind === 'user' ? principal.user : null;
   const content = await app.content.find(target.guid);
@@ -42,8 +42,7 @@ async function handleUpgrade(server: FastifyInstance, app: App, req: IncomingMes
     if (err instanceof WorkerUnavailable) return refuse(socket, 503, 'Service Unavailable');
     throw err;
   }
-  const host = req.headers.host ?? '';
-  const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  const { proto, host } = clientOrigin(req);
   const headers = contentRequestHeaders(req.headers, {
     user,
     groups: await userGroups(app, user),

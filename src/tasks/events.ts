@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
+import type { TableChanges } from '../db/table-changes.js';
 
 /**
  * Wake-ups for task pollers and workers, so nothing busy-waits. In one process an EventEmitter
@@ -16,6 +18,8 @@ export interface TaskEvents {
 }
 
 const CHANNEL = 'lectern_tasks';
+/** Payload prefix of a table-change notice: `tables:<sender>:<table>,<table>…`. */
+const TABLES = 'tables:';
 
 export class LocalTaskEvents implements TaskEvents {
   protected readonly emitter = new EventEmitter();
@@ -48,6 +52,9 @@ export class LocalTaskEvents implements TaskEvents {
 export class PostgresTaskEvents extends LocalTaskEvents {
   private listener: pg.Client | null = null;
   private readonly notifier: pg.Pool;
+  private changes: TableChanges | null = null;
+  /** Tells this replica's own table notices (already applied locally) from other replicas'. */
+  private readonly sender = randomUUID();
 
   constructor(private readonly url: string) {
     super();
@@ -60,18 +67,48 @@ export class PostgresTaskEvents extends LocalTaskEvents {
     await client.connect();
     client.on('notification', (msg) => {
       if (msg.payload === 'queued') this.emitter.emit('queued');
+      else if (msg.payload?.startsWith(TABLES)) this.receiveTables(msg.payload.slice(TABLES.length));
       else if (msg.payload) this.emitter.emit(`task:${msg.payload}`);
     });
     // A dropped LISTEN connection would silently stop wake-ups; reconnect, and wake everyone once
-    // so pollers re-read state they may have missed.
+    // so pollers re-read state (and caches drop rows) they may have missed.
     client.on('error', () => undefined);
     client.on('end', () => {
       if (this.listener !== client) return;
       this.listener = null;
-      setTimeout(() => void this.start().then(() => this.emitter.emit('queued')).catch(() => undefined), 1000).unref();
+      this.changes?.receive(['*']);
+      setTimeout(
+        () =>
+          void this.start()
+            .then(() => {
+              this.emitter.emit('queued');
+              this.changes?.receive(['*']);
+            })
+            .catch(() => undefined),
+        1000,
+      ).unref();
     });
     await client.query(`LISTEN ${CHANNEL}`);
     this.listener = client;
+  }
+
+  /**
+   * Carries committed writes between replicas: this replica's are sent as NOTIFY (after their
+   * commit, so a replica that re-reads sees them), other replicas' are handed to `changes`.
+   */
+  bridge(changes: TableChanges): void {
+    this.changes = changes;
+    changes.publishTo((tables) => {
+      this.notifier.query('SELECT pg_notify($1, $2)', [CHANNEL, `${TABLES}${this.sender}:${tables.join(',')}`]).catch(() => {
+        // Unsent: other replicas' copies expire within CACHE_TTL_MS instead.
+      });
+    });
+  }
+
+  private receiveTables(payload: string) {
+    const colon = payload.indexOf(':');
+    if (payload.slice(0, colon) === this.sender) return;
+    this.changes?.receive(payload.slice(colon + 1).split(','));
   }
 
   override async taskChanged(taskId: string) {

@@ -1,6 +1,8 @@
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import { sql, type Kysely } from 'kysely';
 import type { Database, User } from '../db/schema.js';
+import { TableCache } from '../db/table-cache.js';
+import type { TableChanges } from '../db/table-changes.js';
 import { badRequest, conflict, ErrorCode, notFound } from '../http/errors.js';
 import { apiTime, newGuid, nowIso, randomToken, sha256Hex } from '../util/ids.js';
 
@@ -42,8 +44,31 @@ export function validatePassword(password: string): void {
   if (password.length < 8) throw badRequest('The password must be at least 8 characters long.', ErrorCode.InvalidParameter);
 }
 
+interface KeyRow {
+  user: User;
+  keyId: number;
+  lastUsed: string | null;
+  expiresAt: number | null;
+}
+
+interface SessionRow {
+  user: User;
+  csrf: string;
+  expiresAt: number;
+}
+
 export class Users {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** Every request names its caller: keys and sessions by hash, so no query per request. */
+  private readonly keys: TableCache<KeyRow>;
+  private readonly sessions: TableCache<SessionRow>;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    changes?: TableChanges,
+  ) {
+    this.keys = new TableCache(changes, ['api_keys', 'users']);
+    this.sessions = new TableCache(changes, ['sessions', 'users']);
+  }
 
   async count(): Promise<number> {
     const row = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
@@ -218,23 +243,28 @@ export class Users {
   }
 
   async userForApiKey(key: string): Promise<User | null> {
-    const row = await this.db
-      .selectFrom('api_keys')
-      .innerJoin('users', 'users.id', 'api_keys.user_id')
-      .selectAll('users')
-      .select(['api_keys.id as key_id', 'api_keys.last_used_time as key_last_used', 'api_keys.expires_at as key_expires_at'])
-      .where('api_keys.key_hash', '=', sha256Hex(key))
-      .executeTakeFirst();
-    if (!row || row.locked) return null;
-    const { key_id, key_last_used, key_expires_at, ...user } = row;
-    if (key_expires_at !== null && Number(key_expires_at) < Date.now()) {
-      await this.db.deleteFrom('api_keys').where('id', '=', key_id).execute();
+    const hash = sha256Hex(key);
+    const row = await this.keys.get(hash, async () => {
+      const found = await this.db
+        .selectFrom('api_keys')
+        .innerJoin('users', 'users.id', 'api_keys.user_id')
+        .selectAll('users')
+        .select(['api_keys.id as key_id', 'api_keys.last_used_time as key_last_used', 'api_keys.expires_at as key_expires_at'])
+        .where('api_keys.key_hash', '=', hash)
+        .executeTakeFirst();
+      if (!found) return undefined;
+      const { key_id, key_last_used, key_expires_at, ...user } = found;
+      return { user, keyId: key_id, lastUsed: key_last_used, expiresAt: key_expires_at === null ? null : Number(key_expires_at) };
+    });
+    if (!row || row.user.locked) return null;
+    if (row.expiresAt !== null && row.expiresAt < Date.now()) {
+      await this.db.deleteFrom('api_keys').where('id', '=', row.keyId).execute();
       return null;
     }
-    if (!key_last_used || Date.now() - Date.parse(key_last_used) > 60_000) {
-      await this.db.updateTable('api_keys').set({ last_used_time: nowIso() }).where('id', '=', key_id).execute();
+    if (!row.lastUsed || Date.now() - Date.parse(row.lastUsed) > 60_000) {
+      await this.db.updateTable('api_keys').set({ last_used_time: nowIso() }).where('id', '=', row.keyId).execute();
     }
-    return user;
+    return row.user;
   }
 
   // Browser sessions: the cookie holds a random token; the table holds its hash and a CSRF token.
@@ -249,16 +279,21 @@ export class Users {
   }
 
   async session(token: string): Promise<{ user: User; csrf: string } | null> {
-    const row = await this.db
-      .selectFrom('sessions')
-      .innerJoin('users', 'users.id', 'sessions.user_id')
-      .selectAll('users')
-      .select(['sessions.csrf_token', 'sessions.expires_at'])
-      .where('sessions.id', '=', sha256Hex(token))
-      .executeTakeFirst();
-    if (!row || row.expires_at < Date.now() || row.locked) return null;
-    const { csrf_token, expires_at, ...user } = row;
-    return { user, csrf: csrf_token };
+    const hash = sha256Hex(token);
+    const row = await this.sessions.get(hash, async () => {
+      const found = await this.db
+        .selectFrom('sessions')
+        .innerJoin('users', 'users.id', 'sessions.user_id')
+        .selectAll('users')
+        .select(['sessions.csrf_token', 'sessions.expires_at'])
+        .where('sessions.id', '=', hash)
+        .executeTakeFirst();
+      if (!found) return undefined;
+      const { csrf_token, expires_at, ...user } = found;
+      return { user, csrf: csrf_token, expiresAt: Number(expires_at) };
+    });
+    if (!row || row.expiresAt < Date.now() || row.user.locked) return null;
+    return { user: row.user, csrf: row.csrf };
   }
 
   async deleteSession(token: string): Promise<void> {
