@@ -70,8 +70,23 @@ export class KubeApi {
     return this.connection.url;
   }
 
+  /**
+   * One call. A kept-alive connection the server (or a proxy between) has dropped fails before any
+   * answer; such a call is sent once more on a fresh connection. Every call Lectern makes is
+   * idempotent or, for named creates, detects its own earlier success (see create()).
+   */
   async request<T>(method: string, path: string, options: { body?: unknown; contentType?: string; query?: Record<string, string | undefined> } = {}): Promise<T> {
-    const res = await this.send(method, path, options, REQUEST_TIMEOUT_MS);
+    let res;
+    try {
+      res = await this.send(method, path, options, REQUEST_TIMEOUT_MS);
+    } catch (err) {
+      if (!isDroppedConnection(err)) throw err;
+      res = await this.send(method, path, options, REQUEST_TIMEOUT_MS);
+      if (res.statusCode === 409 && method === 'POST') {
+        await res.body.dump();
+        throw new RetriedCreateConflict();
+      }
+    }
     const text = await res.body.text();
     if (res.statusCode >= 300) throw apiError(res.statusCode, text, `${method} ${path}`);
     return (text ? JSON.parse(text) : {}) as T;
@@ -95,8 +110,16 @@ export class KubeApi {
     return this.request<KubeList<T>>('GET', path, { query });
   }
 
-  create<T extends KubeObject = KubeObject>(path: string, body: unknown): Promise<T> {
-    return this.request<T>('POST', path, { body });
+  async create<T extends KubeObject = KubeObject>(path: string, body: unknown): Promise<T> {
+    try {
+      return await this.request<T>('POST', path, { body });
+    } catch (err) {
+      // The first attempt reached the server after all: the object with our (unique) name is ours.
+      const name = (body as { metadata?: { name?: string } }).metadata?.name;
+      if (err instanceof RetriedCreateConflict && name) return this.get<T>(`${path}/${encodeURIComponent(name)}`);
+      if (err instanceof RetriedCreateConflict) throw new KubeApiError(409, 'AlreadyExists', `POST ${path}: already exists`, `POST ${path}`);
+      throw err;
+    }
   }
 
   mergePatch<T extends KubeObject = KubeObject>(path: string, patch: unknown): Promise<T> {
@@ -162,6 +185,13 @@ export class KubeApi {
       body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
     });
   }
+}
+
+class RetriedCreateConflict extends Error {}
+
+function isDroppedConnection(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_CLOSED';
 }
 
 function apiError(status: number, text: string, what: string): KubeApiError {

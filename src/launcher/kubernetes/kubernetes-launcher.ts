@@ -116,6 +116,7 @@ export class KubernetesLauncher implements Launcher {
       await tracked.log.end();
       throw new Error(`Kubernetes refused the job's environment: ${(err as Error).message}`);
     }
+    this.watchForPodCreation(tracked);
     // Its pod may already be in the cache.
     for (const pod of this.podCache.list()) if (pod.metadata.labels?.[LABELS.jobKey] === labelValue(spec.key)) this.onPod('added', pod);
     return { key: spec.key, remoteId: created.metadata.name, hostname: this.hostname };
@@ -399,16 +400,39 @@ export class KubernetesLauncher implements Launcher {
   private async failWith(job: TrackedJob, pod: KubeObject, failure: PodFailure) {
     if (job.done || job.failing) return;
     job.failing = true;
-    const events = await this.eventMessages(pod.metadata.name).catch(() => [] as string[]);
+    const events = await this.eventMessages('Pod', pod.metadata.name).catch(() => [] as string[]);
     const detail = events.length ? ` Events: ${events.slice(-3).join(' | ')}` : '';
     const reason = `Kubernetes could not run the process (${failure.reason}): ${failure.message.replace(/\.$/, '')}.${detail}`;
     await this.deleteJob(job.name).catch(() => undefined);
     await this.finish(job, { state: 'failed', exitCode: failure.exitCode, reason });
   }
 
-  private async eventMessages(podName: string): Promise<string[]> {
+  /**
+   * A Job whose controller cannot create its pod (a policy or quota refuses it) changes no status
+   * field, only records FailedCreate events. While a job has no pod, its events are read a few
+   * times (3 s, then every 10 s) so such a refusal ends the job with Kubernetes' message instead
+   * of leaving it pending until the init timeout.
+   */
+  private watchForPodCreation(job: TrackedJob) {
+    const check = async (delay: number) => {
+      await new Promise((r) => setTimeout(r, delay).unref());
+      if (job.done || job.failing || job.podName || this.closed) return;
+      const refusals = (await this.eventMessages('Job', job.name).catch(() => [] as string[])).filter((m) => m.startsWith('FailedCreate'));
+      if (job.done || job.failing || job.podName) return;
+      if (refusals.length) {
+        job.failing = true;
+        await this.deleteJob(job.name).catch(() => undefined);
+        await this.finish(job, { state: 'failed', reason: `Kubernetes could not create the pod (FailedCreate): ${refusals[refusals.length - 1]!.replace(/^FailedCreate: /, '')}` });
+        return;
+      }
+      void check(10_000);
+    };
+    void check(3_000);
+  }
+
+  private async eventMessages(kind: 'Pod' | 'Job', name: string): Promise<string[]> {
     const ns = encodeURIComponent(this.namespace);
-    const list = await this.api.list(`/api/v1/namespaces/${ns}/events`, { fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${podName}` });
+    const list = await this.api.list(`/api/v1/namespaces/${ns}/events`, { fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` });
     return list.items
       .filter((e) => e.type === 'Warning')
       .sort((a, b) => String(a.lastTimestamp ?? a.eventTime ?? '').localeCompare(String(b.lastTimestamp ?? b.eventTime ?? '')))
