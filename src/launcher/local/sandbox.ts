@@ -291,7 +291,8 @@ function sandboxFailure(what: string, stderr: string, identity: Identity): strin
   );
 }
 
-async function findTool(name: string): Promise<string> {
+/** The absolute path of a system tool (bwrap, setpriv, prlimit): never looked up in the content's PATH. */
+export async function findTool(name: string): Promise<string> {
   for (const dir of SYSTEM_PATH.split(':')) {
     const candidate = path.join(dir, name);
     try {
