@@ -2,9 +2,8 @@
 // exactly the Role it documents (lecternRole), never as an administrator.
 // Run: node --import tsx --test test/kube/kubernetes-launcher.test.ts
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Config } from '../../src/config/config.js';
@@ -14,6 +13,7 @@ import { KubeApi, KubeApiError, type KubeObject } from '../../src/launcher/kuber
 import type { KubernetesLauncher } from '../../src/launcher/kubernetes/kubernetes-launcher.js';
 import { lecternRole, LECTERN_ROLE_RULES } from '../../src/launcher/kubernetes/role.js';
 import { startKubernetesLauncher } from '../../src/launcher/kubernetes/start.js';
+import { startNodeAgent, type NodeAgent } from '../support/kube-node/agent.js';
 import { startControlPlane, type ControlPlane } from '../support/kube.js';
 
 const NS = 'lectern-test';
@@ -53,7 +53,11 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
       replica,
       runtimeDir: RUNTIME_DIR,
       runAs: { uid: 1000, gid: 1000 },
-      prepareJobDir: async (dir) => void mkdirSync(dir, { recursive: true }),
+      // What Lectern does on shared storage: the content user owns its job's home.
+      prepareJobDir: async (dir) => {
+        mkdirSync(dir, { recursive: true });
+        chownSync(dir, 1000, 1000);
+      },
     });
     launchers.push(l);
     return l;
@@ -105,9 +109,11 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     admin = new KubeApi({ url: cp.url, token: async () => cp.token, ca: readFileSync(cp.caFile, 'utf8'), skipTlsVerify: false, describe: 'admin' });
     // The shared storage: an NFS export (the node agent maps 127.0.0.1:<path> to the directory), bound
     // to the claim content pods mount. Pod Security "restricted" allows claims, not nfs volumes.
-    volumeRoot = mkdtempSync(path.join(tmpdir(), 'lectern-kube-data-'));
+    // Not under /tmp: pods mount an emptyDir there, and data paths keep their absolute paths.
+    volumeRoot = mkdtempSync(path.join('/var/tmp', 'lectern-kube-data-'));
     dataDir = path.join(volumeRoot, 'lectern');
     mkdirSync(dataDir);
+    chmodSync(volumeRoot, 0o755);
     await admin.create('/api/v1/namespaces', {
       apiVersion: 'v1',
       kind: 'Namespace',
@@ -393,5 +399,147 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     });
     await assert.rejects(launcher({ 'Launcher.KubernetesAPIURL': `https://127.0.0.1:${badTarget}` }), /Cannot reach the Kubernetes API at https:\/\/127\.0\.0\.1/);
     assert.ok(KubeApiError);
+  });
+  describe('on a node (the test bed\'s node agent)', () => {
+    let node: NodeAgent;
+    const WSGI_APP = [
+      'import os',
+      'def app(environ, start_response):',
+      '    start_response("200 OK", [("Content-Type", "text/plain")])',
+      '    return [("hello from a pod, HOME=" + os.environ["HOME"] + ", secret=" + os.environ.get("DATABASE_PASSWORD", "")).encode()]',
+      '',
+    ].join('\n');
+
+    before(async () => {
+      const imagesFile = path.join(volumeRoot, 'images.yaml');
+      // The init image holds runtime/ at /lectern/runtime; the content image is the host's system
+      // (its /usr/bin/python3), as the test bed's image map allows.
+      writeFileSync(
+        imagesFile,
+        [
+          'images:',
+          `  ghcr.io/lectern-project/lectern-runtime-init:${VERSION}:`,
+          '    paths:',
+          `      /lectern/runtime: ${RUNTIME_DIR}`,
+          '  ghcr.io/example/content:3.11: {}',
+          '',
+        ].join('\n'),
+      );
+      node = await startNodeAgent(cp, { name: 'n1', imagesFile, capacity: { 'nvidia.com/gpu': '4' } });
+    });
+
+    after(async () => {
+      await node?.stop();
+    });
+
+    function bundle(files: Record<string, string>): string {
+      const dir = path.join(dataDir, 'apps', '7', '3');
+      mkdirSync(dir, { recursive: true });
+      for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+      return dir;
+    }
+
+    it('runs a build: its output lands in the job log and stays after the pod is gone; the exit code is the job\'s', { timeout: 120_000 }, async () => {
+      const l = await launcher({ 'Launcher.InstanceName': 'node-build' });
+      bundle({ 'manifest.json': '{}' });
+      const s = spec({
+        command: ['/bin/sh', '-c', 'echo "building in $PWD as $(id -u)"; echo "to stderr" >&2; echo written > "$HOME/out.txt"; ls /opt/lectern/runtime/python/lectern_run.py; exit 3'],
+      });
+      const handle = await l.submit(s);
+      const status = await Promise.race([l.wait(s.key), new Promise<never>((_, reject) => setTimeout(async () => {
+        const pods = await admin.list(`/api/v1/namespaces/${NS}/pods`, { labelSelector: `lectern.dev/job-key=${s.key}` });
+        console.log('DEBUG', JSON.stringify(pods.items.map((p) => p.status), null, 1));
+        try { console.log('LOG', readFileSync(s.logPath, 'utf8')); } catch {}
+        reject(new Error('debug timeout'));
+      }, 20000))]);
+      assert.equal(status.state, 'failed');
+      assert.equal(status.exitCode, 3);
+      assert.equal(status.reason, 'The process exited with code 3.');
+      const lines: string[] = [];
+      for await (const line of l.logs(s.key)) lines.push(line.data);
+      assert.deepEqual(lines, [
+        `building in ${path.join(dataDir, 'apps/7/3')} as 1000`,
+        'to stderr',
+        '/opt/lectern/runtime/python/lectern_run.py',
+        'The process exited with code 3.',
+      ]);
+      assert.equal(readFileSync(path.join(s.jobDir, 'out.txt'), 'utf8'), 'written\n', 'the job wrote its home on the shared volume');
+      await l.stop(s.key);
+      await admin.delete(jobPath(handle.remoteId));
+      await eventually('the Job to be gone', async () => !(await admin.find(jobPath(handle.remoteId))));
+      const after: string[] = [];
+      for await (const line of l.logs(s.key, { logPath: s.logPath })) after.push(line.data);
+      assert.deepEqual(after, lines, 'the log outlives the pod');
+    });
+
+    it('runs a worker with the runtime from the init container: reachable at its pod IP, its log followed live, stopped with its pod', { timeout: 120_000 }, async () => {
+      const l = await launcher({ 'Launcher.InstanceName': 'node-run' });
+      const appDir = bundle({ 'app.py': WSGI_APP });
+      const s = spec({
+        kind: 'run',
+        tag: 'run_python_api',
+        listen: true,
+        command: ['/usr/bin/python3', path.join(RUNTIME_DIR, 'python', 'lectern_run.py')],
+        env: {
+          LECTERN_APP_MODE: 'python-api',
+          LECTERN_APP_DIR: appDir,
+          LECTERN_MANIFEST: path.join(appDir, 'manifest.json'),
+          LECTERN_ENTRYPOINT: 'app:app',
+          LECTERN_BASE_PATH: '/content/x',
+          PYTHONUNBUFFERED: '1',
+          DATABASE_PASSWORD: 'from-the-secret',
+          PATH: '/usr/bin:/bin',
+        },
+        resources: { memoryLimitBytes: 256 * 1024 * 1024 },
+      });
+      const followed: string[] = [];
+      await l.submit(s);
+      const following = (async () => {
+        for await (const line of l.logs(s.key, { follow: true })) followed.push(line.data);
+      })();
+      const address = await l.address(s.key, { timeoutMs: 60_000 }).catch((err: Error) => {
+        throw new Error(`${err.message}\n${readFileSync(s.logPath, 'utf8')}`);
+      });
+      assert.match(address.host, /^127\./);
+      assert.equal(address.port, 8080);
+      const res = await fetch(`http://${address.host}:${address.port}/`);
+      assert.equal(await res.text(), `hello from a pod, HOME=${s.jobDir}, secret=from-the-secret`);
+      const [info] = await l.list({ contentGuid: s.contentGuid });
+      assert.equal(info!.pod?.node, 'n1');
+      assert.equal(info!.pod?.phase, 'Running');
+      assert.deepEqual(info!.address, address);
+      assert.ok(info!.pod!.readySeconds !== undefined && info!.pod!.readySeconds >= 0, 'start-up phase times');
+      await eventually('the runner\'s start-up line in the log', () => followed.length > 0);
+      await l.stop(s.key);
+      const status = await l.wait(s.key);
+      assert.equal(status.stopped, true);
+      await following;
+      assert.ok(readFileSync(s.logPath, 'utf8').includes(followed[0]!), 'followed lines are the file\'s');
+      await assert.rejects(fetch(`http://${address.host}:${address.port}/`));
+    });
+
+    it('reports an image Kubernetes cannot pull with its reason and message', { timeout: 120_000 }, async () => {
+      const l = await launcher({ 'Launcher.InstanceName': 'node-pull' });
+      const s = spec({ image: 'ghcr.io/example/missing:1', kind: 'run', tag: 'run_app', listen: true, command: ['/bin/true'] });
+      await l.submit(s);
+      await assert.rejects(l.address(s.key, { timeoutMs: 60_000 }), /Kubernetes could not run the process \((ErrImagePull|ImagePullBackOff)\): container: .*ghcr\.io\/example\/missing:1/);
+      assert.match(readFileSync(s.logPath, 'utf8'), /ErrImagePull|ImagePullBackOff/);
+    });
+
+    it('reports a process killed for its memory limit as OOMKilled', { timeout: 120_000 }, async () => {
+      if (node.memoryLimits.startsWith('RLIMIT')) {
+        // Without a writable cgroup the agent cannot OOM-kill; say so rather than pass silently.
+        assert.fail(`this machine enforces memory limits by ${node.memoryLimits}: OOMKilled cannot be observed`);
+      }
+      const l = await launcher({ 'Launcher.InstanceName': 'node-oom' });
+      const s = spec({
+        command: ['/usr/bin/python3', '-c', 'x = bytearray(300 * 1024 * 1024); print(len(x))'],
+        resources: { memoryLimitBytes: 64 * 1024 * 1024 },
+      });
+      await l.submit(s);
+      const status = await l.wait(s.key);
+      assert.equal(status.state, 'failed');
+      assert.match(status.reason!, /exceeded its memory limit of 64 MiB \(Kubernetes: OOMKilled\)/);
+    });
   });
 });

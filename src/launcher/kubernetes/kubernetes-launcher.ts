@@ -43,8 +43,10 @@ interface TrackedJob {
   /** Streams pods/log into the log file while the content container runs. */
   pump?: Promise<void>;
   pumpAbort: AbortController;
-  /** RFC 3339 time (nanoseconds) of the last line taken from pods/log, to resume without repeats. */
+  /** RFC 3339 time (nanoseconds) of the last line taken from pods/log, and how many lines had
+   * exactly that time: a resumed stream skips what it already has. */
   lastLogTime?: string;
+  linesAtLastTime: number;
   unschedulableTimer?: NodeJS.Timeout;
   address?: JobAddress;
   addressWaiters: Set<{ resolve(a: JobAddress): void; reject(e: Error): void }>;
@@ -260,7 +262,11 @@ export class KubernetesLauncher implements Launcher {
         new JobLogWriter(row.logPath, { lastSeq: last?.seq }),
       );
       tracked.startTime = new Date(job.metadata.creationTimestamp ?? Date.now());
-      if (last) tracked.lastLogTime = nanoTime(last.timestamp.toISOString());
+      if (last) {
+        // The file keeps milliseconds: lines of that last millisecond may come again; seq numbers keep them apart.
+        tracked.lastLogTime = nanoTime(last.timestamp.toISOString());
+        tracked.linesAtLastTime = 1;
+      }
       adopted.push(row.key);
       const pod = this.podCache.list().find((p) => p.metadata.labels?.[LABELS.jobKey] === labels[LABELS.jobKey]);
       if (pod) this.onPod('added', pod);
@@ -305,6 +311,7 @@ export class KubernetesLauncher implements Launcher {
       pumpAbort: new AbortController(),
       addressWaiters: new Set(),
       probing: false,
+      linesAtLastTime: 0,
     };
     this.jobs.set(key, job);
     return job;
@@ -469,27 +476,10 @@ export class KubernetesLauncher implements Launcher {
    * are nanoseconds; lines at or before the last one seen are skipped).
    */
   private async pumpLogs(job: TrackedJob, podName: string): Promise<void> {
-    const ns = encodeURIComponent(this.namespace);
     const signal = job.pumpAbort.signal;
     while (!signal.aborted) {
       try {
-        const query = {
-          container: CONTENT_CONTAINER,
-          follow: 'true',
-          timestamps: 'true',
-          sinceTime: job.lastLogTime ? `${job.lastLogTime.slice(0, 19)}Z` : undefined,
-        };
-        for await (const raw of this.api.lines(`/api/v1/namespaces/${ns}/pods/${podName}/log`, query, signal)) {
-          const space = raw.indexOf(' ');
-          const stamp = space > 0 ? nanoTime(raw.slice(0, space)) : undefined;
-          if (!stamp) {
-            job.log.record('stdout', raw);
-            continue;
-          }
-          if (job.lastLogTime && stamp <= job.lastLogTime) continue;
-          job.lastLogTime = stamp;
-          job.log.record('stdout', raw.slice(space + 1), new Date(Date.parse(raw.slice(0, space))));
-        }
+        await this.readLogStream(job, podName, true, signal);
       } catch (err) {
         if (signal.aborted) return;
         if (err instanceof KubeApiError && err.status === 404) return;
@@ -498,28 +488,50 @@ export class KubernetesLauncher implements Launcher {
       const pod = this.podCache.get(podName);
       if (!pod || podState(pod).terminated) {
         // One last read (no follow) catches lines written after our stream ended.
-        if (pod) await this.readRemaining(job, podName).catch(() => undefined);
+        if (pod) {
+          const abort = new AbortController();
+          const timer = setTimeout(() => abort.abort(), 5000);
+          await this.readLogStream(job, podName, false, abort.signal).catch(() => undefined);
+          clearTimeout(timer);
+        }
         return;
       }
       await new Promise((r) => setTimeout(r, 250));
     }
   }
 
-  private async readRemaining(job: TrackedJob, podName: string) {
-    const ns = encodeURIComponent(this.namespace);
-    const query = { container: CONTENT_CONTAINER, timestamps: 'true', sinceTime: job.lastLogTime ? `${job.lastLogTime.slice(0, 19)}Z` : undefined };
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), 5000);
-    try {
-      for await (const raw of this.api.lines(`/api/v1/namespaces/${ns}/pods/${podName}/log`, query, abort.signal)) {
-        const space = raw.indexOf(' ');
-        const stamp = space > 0 ? nanoTime(raw.slice(0, space)) : undefined;
-        if (!stamp || (job.lastLogTime && stamp <= job.lastLogTime)) continue;
-        job.lastLogTime = stamp;
-        job.log.record('stdout', raw.slice(space + 1), new Date(Date.parse(raw.slice(0, space))));
+  /**
+   * One pods/log request from the last line's time. Timestamps have limited precision, so several
+   * lines may share one: lines older than the last are skipped, and as many lines at exactly its
+   * time as were already recorded.
+   */
+  private async readLogStream(job: TrackedJob, podName: string, follow: boolean, signal: AbortSignal) {
+    const resumeAt = job.lastLogTime;
+    let skipSameTime = job.linesAtLastTime;
+    const query = {
+      container: CONTENT_CONTAINER,
+      follow: follow ? 'true' : undefined,
+      timestamps: 'true',
+      sinceTime: resumeAt ? `${resumeAt.slice(0, 19)}Z` : undefined,
+    };
+    for await (const raw of this.api.lines(`/api/v1/namespaces/${encodeURIComponent(this.namespace)}/pods/${podName}/log`, query, signal)) {
+      const space = raw.indexOf(' ');
+      const stamp = space > 0 ? nanoTime(raw.slice(0, space)) : undefined;
+      if (!stamp) {
+        job.log.record('stdout', raw);
+        continue;
       }
-    } finally {
-      clearTimeout(timer);
+      if (resumeAt && stamp < resumeAt) continue;
+      if (resumeAt && stamp === resumeAt && skipSameTime > 0) {
+        skipSameTime--;
+        continue;
+      }
+      if (stamp === job.lastLogTime) job.linesAtLastTime++;
+      else {
+        job.lastLogTime = stamp;
+        job.linesAtLastTime = 1;
+      }
+      job.log.record('stdout', raw.slice(space + 1), new Date(Date.parse(raw.slice(0, space))));
     }
   }
 

@@ -15,7 +15,7 @@ export interface RoleRule {
 export const LECTERN_ROLE_RULES: RoleRule[] = [
   { apiGroups: [''], resources: ['namespaces'], verbs: ['get'], why: 'check at start-up that the namespace exists' },
   { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'], why: 'one Job per process; the watch cache; start (unsuspend) and stop them' },
-  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'], why: 'readiness, addresses, failure reasons and the processes table' },
+  { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'], why: 'readiness, addresses, failure reasons and the processes table' },
   { apiGroups: [''], resources: ['pods/log'], verbs: ['get'], why: 'stream each process\'s output into its job log' },
   { apiGroups: [''], resources: ['secrets'], verbs: ['create'], why: 'each job\'s environment variables, owned by (and deleted with) its Job' },
   { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get'], why: 'check a content\'s service account exists before starting its Job' },
@@ -103,4 +103,28 @@ export function accessProblem(check: AccessCheck, namespace: string, who: string
       ? ` ${who} has none of them: namespace "${namespace}" may not exist, or no Role is bound to ${who} there.`
       : '';
   return `Lectern may not do everything it needs in Kubernetes namespace "${namespace}". Missing permissions: ${check.missing.join(', ')}.${hint} Apply the Role in docs/kubernetes.md and bind it to ${who}.`;
+}
+
+/** The Role and its RoleBinding as YAML, as docs/kubernetes.md prints them (a unit test keeps them equal). */
+export function lecternRoleYaml(namespace = 'lectern', subject = { kind: 'ServiceAccount', name: 'lectern', namespace: 'lectern' }): string {
+  const role = lecternRole(namespace);
+  const lines = ['apiVersion: rbac.authorization.k8s.io/v1', 'kind: Role', 'metadata:', `  name: ${role.metadata.name}`, `  namespace: ${namespace}`, 'rules:'];
+  for (const rule of LECTERN_ROLE_RULES) {
+    lines.push(`  # ${rule.why}${rule.optional ? ' (optional)' : ''}`);
+    lines.push(`  - apiGroups: [${rule.apiGroups.map((g) => JSON.stringify(g)).join(', ')}]`);
+    lines.push(`    resources: [${rule.resources.join(', ')}]`);
+    lines.push(`    verbs: [${rule.verbs.join(', ')}]`);
+  }
+  lines.push(
+    '---',
+    'apiVersion: rbac.authorization.k8s.io/v1',
+    'kind: RoleBinding',
+    'metadata:',
+    '  name: lectern',
+    `  namespace: ${namespace}`,
+    'roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: lectern }',
+    'subjects:',
+    `  - { kind: ${subject.kind}, name: ${subject.name}, namespace: ${subject.namespace} }`,
+  );
+  return lines.join('\n') + '\n';
 }
