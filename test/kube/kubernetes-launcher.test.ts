@@ -277,6 +277,15 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     await eventually('the Job to be gone', async () => !(await admin.find(jobPath(handle.remoteId))));
     await eventually('the pod to be gone', async () => !(await admin.find(`/api/v1/namespaces/${NS}/pods/${pod.metadata.name}`)));
     await eventually('the Secret to be gone', async () => !(await admin.find(`/api/v1/namespaces/${NS}/secrets/${handle.remoteId}-env`)));
+
+    // Deleting content stops its jobs on every replica: another replica's launcher deletes this one's Job.
+    const elsewhere = await launcher({ 'Launcher.InstanceName': 'stop' }, 'replica-2');
+    const s2 = spec();
+    const handle2 = await l.submit(s2);
+    await eventually('the other replica to see the pod', () => elsewhere.podCache.list().find((p) => p.metadata.labels?.['lectern.dev/job-key'] === s2.key));
+    for (const info of await elsewhere.list({ contentGuid: s2.contentGuid })) await elsewhere.stop(info.key);
+    await eventually('the Job to be gone', async () => !(await admin.find(jobPath(handle2.remoteId))));
+    assert.equal((await l.wait(s2.key)).state, 'failed');
   });
 
   it('a restarted launcher adopts the Jobs its database still runs and deletes orphans, leaving other replicas\' alone', { timeout: 90_000 }, async () => {

@@ -219,7 +219,13 @@ export class KubernetesLauncher implements Launcher {
 
   async stop(key: string, options: { graceMs?: number } = {}): Promise<void> {
     const job = this.jobs.get(key);
-    if (!job || job.done) return;
+    if (!job) {
+      // Another replica's (or a forgotten) job, e.g. when its content is deleted: its Job goes all the same.
+      const other = this.jobCache.list().find((j) => j.metadata.labels?.[LABELS.jobKey] === labelValue(key));
+      if (other) await this.deleteJob(other.metadata.name);
+      return;
+    }
+    if (job.done) return;
     job.stopRequested = true;
     await this.deleteJob(job.name);
     // The Job's DELETED event, or its pod's, ends it; don't wait forever on a node that is gone.
