@@ -14,13 +14,16 @@ import { Users } from './users/users.js';
 import { ContentExecution } from './execution/content-execution.js';
 import { Jobs } from './jobs/jobs.js';
 import type { Launcher } from './launcher/launcher.js';
-import { offHostExecution, startKubernetesLauncher } from './launcher/kubernetes/start.js';
+import { startKubernetesLauncher } from './launcher/kubernetes/start.js';
 import { LocalLauncher } from './launcher/local/local-launcher.js';
 import { resolveRunAs } from './launcher/local/run-as-user.js';
 import { prepareWritableDir, Sandbox } from './launcher/local/sandbox.js';
 import { RUNTIME_DIR } from './execution/runtime-dir.js';
 import { Interpreters } from './runtimes/interpreters.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { Environments } from './environments/environments.js';
+import { EnvironmentFileSync } from './environments/file-sync.js';
+import { bootstrapEnvironments } from './environments/bootstrap.js';
 
 export const LECTERN_VERSION = '0.1.0';
 
@@ -39,6 +42,9 @@ export interface App {
   jobs: Jobs;
   execution: ContentExecution;
   scheduler: Scheduler;
+  environments: Environments;
+  /** Follows [ExecutionEnvironments] ConfigFilePath when it is set (server processes only). */
+  environmentFile: EnvironmentFileSync | null;
   /** Public base URL for CONNECT_SERVER; set once the server listens. */
   serverUrl: { value: string };
   close(): Promise<void>;
@@ -77,8 +83,15 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     maxProcesses: config.get('Scheduler.MaxProcessesLimit'),
     minProcesses: config.get('Scheduler.MinProcessesLimit'),
     memoryBytes: config.get('Scheduler.MaxMemoryLimit'),
+    memoryRequestBytes: config.get('Scheduler.MaxMemoryRequest'),
+    cpuRequest: config.get('Scheduler.MaxCPURequest'),
+    cpuLimit: config.get('Scheduler.MaxCPULimit'),
+    nvidiaGpuLimit: config.get('Scheduler.MaxNvidiaGPULimit'),
+    amdGpuLimit: config.get('Scheduler.MaxAMDGPULimit'),
   }));
   const users = new Users(db);
+  const environments = new Environments(db, (user) => contentService.access.principalGuids(user));
+  const offHost = config.offHostExecution();
 
   // Maintenance commands (user add, key create, …) run no content: they skip the probes.
   const runsContent = options.runTasks !== false;
@@ -86,7 +99,7 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     ? await Interpreters.probe({ python: config.get('Python.Executable'), r: config.get('R.Executable'), quarto: config.get('Quarto.Executable') })
     : new Interpreters([], [], []);
   // A server runs content either locally (sandboxed processes) or off-host (Kubernetes Jobs).
-  const offHost = runsContent && offHostExecution(config);
+  const runsOffHost = runsContent && offHost;
   const sandbox = await Sandbox.create({
     enabled: runsContent && !offHost && config.get('Applications.Sandbox'),
     runAs: config.get('Applications.RunAs'),
@@ -95,7 +108,7 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     probe: runsContent && !offHost,
   });
   let launcher: Launcher;
-  if (offHost) {
+  if (runsOffHost) {
     // Pods run as the RunAs user's ids, like local processes, so files on shared storage agree.
     const identity = await resolveRunAs(config.get('Applications.RunAs'), { create: true });
     launcher = await startKubernetesLauncher({
@@ -123,6 +136,15 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
       return Object.fromEntries(rows.map((r) => [r.name, secrets.open(r.value_encrypted)]));
     },
     serverUrl: () => serverUrl.value,
+    environments: offHost
+      ? {
+          async candidates(content) {
+            const owner = await users.findById(content.owner_id);
+            if (!owner) throw new Error(`the owner of content ${content.guid} no longer exists`);
+            return { publisher: `the content's owner ${owner.username}`, environments: await environments.candidates(owner) };
+          },
+        }
+      : undefined,
   });
   const scheduler = new Scheduler(
     config,
@@ -136,7 +158,17 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     for (const row of await jobs.reconcile()) if (row.kind === 'run') void scheduler.adopt(row, launcher.wait(row.key));
     await execution.sweep();
   }
-  registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users });
+  registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users, offHost });
+  let environmentFile: EnvironmentFileSync | null = null;
+  if (runsContent) {
+    const log = (msg: string) => options.log?.(msg);
+    await bootstrapEnvironments(config.get('Launcher.ClusterDefinition'), environments, audit, log);
+    const file = config.get('ExecutionEnvironments.ConfigFilePath');
+    if (file) {
+      environmentFile = new EnvironmentFileSync(path.resolve(file), environments, audit, log, config.get('ExecutionEnvironments.CheckInterval'));
+      await environmentFile.start();
+    }
+  }
   if (runsContent) {
     queue.start();
     const warm = await db.selectFrom('content').select('id').where('bundle_id', 'is not', null).execute();
@@ -156,8 +188,11 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     jobs,
     execution,
     scheduler,
+    environments,
+    environmentFile,
     serverUrl,
     async close() {
+      environmentFile?.close();
       // Every step runs even when an earlier one fails, so no process or connection outlives close().
       const steps = [() => queue.stop(), () => scheduler.close(), () => launcher.close(), () => events.close(), () => store.close()];
       const failures: unknown[] = [];

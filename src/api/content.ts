@@ -4,7 +4,8 @@ import type { App } from '../app.js';
 import { noContent, requireUser } from '../auth/principal.js';
 import { contentJson, INCLUDES } from '../content/content.js';
 import type { Content, User } from '../db/schema.js';
-import { badRequest, ErrorCode } from '../http/errors.js';
+import { runnerFor } from '../execution/runners.js';
+import { ApiError, badRequest, ErrorCode } from '../http/errors.js';
 import { contentUrls, publicBase, type RoutePlugin } from '../http/server.js';
 import { apiTime } from '../util/ids.js';
 
@@ -75,6 +76,27 @@ export async function removeContentFiles(app: App, content: Content) {
   for (const dir of app.dataDir.contentDirs(content.id)) await rm(dir, { recursive: true, force: true });
 }
 
+/**
+ * Off-host: a new default_image_name must name an execution environment, and for deployed
+ * content it must be able to run the live bundle. Returns the image to rebuild the live bundle
+ * in when the change moves it to another image (the environment cache is keyed by image).
+ */
+async function checkDefaultImage(app: App, content: Content, body: unknown): Promise<string | null> {
+  if (!app.execution.offHost || body === null || typeof body !== 'object' || !('default_image_name' in body)) return null;
+  const raw = (body as { default_image_name: unknown }).default_image_name;
+  const next = raw === '' ? null : raw;
+  if ((next !== null && typeof next !== 'string') || next === content.default_image_name) return null;
+  if (next !== null && !(await app.environments.findByName(next))) {
+    throw new ApiError(400, ErrorCode.InvalidParameter, `default_image_name: ${next} is not an execution environment of this server.`, { field: 'default_image_name' });
+  }
+  if (content.bundle_id === null) return null;
+  const bundle = await app.bundles.get(content, content.bundle_id);
+  if (runnerFor(app.bundles.manifest(bundle))?.serve === 'static') return null;
+  const selection = await app.execution.selectImage({ ...content, default_image_name: next }, bundle);
+  if (!selection.ok) throw new ApiError(400, ErrorCode.InvalidParameter, `default_image_name: ${selection.error}`, { field: 'default_image_name', rejected: selection.rejected });
+  return selection.environment.name === content.image_name ? null : selection.environment.name;
+}
+
 export const contentRoutes: RoutePlugin = (server, app) => {
   server.get('/__api__/v1/content', async (request) => {
     const user = requireUser(request);
@@ -85,6 +107,10 @@ export const contentRoutes: RoutePlugin = (server, app) => {
 
   server.post('/__api__/v1/content', async (request) => {
     const user = requireUser(request);
+    const image = (request.body as { default_image_name?: unknown } | null)?.default_image_name;
+    if (app.execution.offHost && typeof image === 'string' && image !== '' && !(await app.environments.findByName(image))) {
+      throw new ApiError(400, ErrorCode.InvalidParameter, `default_image_name: ${image} is not an execution environment of this server.`, { field: 'default_image_name' });
+    }
     const content = await app.content.create(user, request.body);
     await app.audit.record(user, 'add_application', `Created content ${content.guid} (${content.name})`);
     return (await renderContent(app, request, user, [content], new Set()))[0];
@@ -102,10 +128,16 @@ export const contentRoutes: RoutePlugin = (server, app) => {
     const user = requireUser(request);
     const { guid } = request.params as { guid: string };
     const content = await app.content.getEditable(guid, user);
+    const rebuildIn = await checkDefaultImage(app, content, request.body);
     const updated = await app.content.update(content, user, request.body);
     // Runtime settings (min_processes, timeouts, …) apply to running pools at once.
     await app.scheduler.refresh(updated.id);
-    await app.audit.record(user, 'update_application', `Updated content ${content.guid}: ${Object.keys((request.body as object) ?? {}).join(', ')}`);
+    let rebuilt = '';
+    if (rebuildIn && updated.bundle_id !== null) {
+      const task = await app.queue.enqueue('deploy', { contentId: updated.id, bundleId: updated.bundle_id, userId: user.id, params: { activate: true } });
+      rebuilt = `; rebuilding bundle ${updated.bundle_id} in ${rebuildIn} (task ${task.id})`;
+    }
+    await app.audit.record(user, 'update_application', `Updated content ${content.guid}: ${Object.keys((request.body as object) ?? {}).join(', ')}${rebuilt}`);
     return (await renderContent(app, request, user, [updated], new Set()))[0];
   });
 

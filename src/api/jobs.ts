@@ -30,8 +30,8 @@ export function jobJson(content: Content, job: JobRow) {
     error: job.error,
     status: job.status,
     hostname: job.hostname,
-    cluster: job.launcher === 'kubernetes' ? 'Kubernetes' : null,
-    image: null,
+    cluster: job.launcher === 'kubernetes' || job.image ? 'Kubernetes' : null,
+    image: job.image,
     run_as: job.run_as,
     skip_reason: null,
   };

@@ -1,5 +1,6 @@
 import { LECTERN_VERSION } from '../app.js';
 import { requireRole } from '../auth/principal.js';
+import { installationsOf } from '../environments/environments.js';
 import type { RoutePlugin } from '../http/server.js';
 
 /** Server discovery: clients pick their publish flows from `version` (connect-api.md §1.5). */
@@ -51,14 +52,22 @@ export const serverSettingsRoutes: RoutePlugin = (server, app) => {
 
   server.get('/__api__/v1/server_settings/public', async () => ({ system_display_name: 'Lectern', authentication: { name: 'password', handles_login: true } }));
 
-  // The interpreters probed at start-up; Kubernetes execution environments add their images.
+  // Locally: the interpreters probed at start-up. Off-host: every installation of each execution
+  // environment the caller may use (disabled ones, matching: none, are left out), tagged with its image.
   for (const runtime of ['python', 'r', 'quarto', 'tensorflow', 'nodejs'] as const) {
     server.get(`/__api__/v1/server_settings/${runtime}`, async (request) => {
-      requireRole(request, 'publisher');
-      const installations =
-        runtime === 'python' || runtime === 'r' || runtime === 'quarto'
-          ? app.interpreters.of(runtime).map((i) => ({ version: i.version, cluster_name: 'Local', image_name: 'Local' }))
-          : [];
+      const user = requireRole(request, 'publisher');
+      let installations: Array<{ version: string; cluster_name: string; image_name: string }> = [];
+      if (app.execution.offHost) {
+        if (runtime !== 'nodejs') {
+          for (const env of await app.environments.usableBy(user)) {
+            if (env.matching === 'none') continue;
+            for (const i of installationsOf(env)[runtime]) installations.push({ version: i.version, cluster_name: env.cluster_name, image_name: env.name });
+          }
+        }
+      } else if (runtime === 'python' || runtime === 'r' || runtime === 'quarto') {
+        installations = app.interpreters.of(runtime).map((i) => ({ version: i.version, cluster_name: 'Local', image_name: 'Local' }));
+      }
       return runtime === 'python' ? { installations, api_enabled: true } : { installations };
     });
   }

@@ -43,7 +43,7 @@ async function start(argv: string[]) {
   const opts = parse(argv, { config: { type: 'string' } });
   const config = loadConfig(opts.config);
   const listen = config.listenAddress();
-  const app = await createApp(config, { log: (msg, err) => process.stderr.write(`${msg}: ${err instanceof Error ? err.stack : String(err ?? '')}\n`) });
+  const app = await createApp(config, { log: (msg, err) => process.stderr.write(err === undefined ? `${msg}\n` : `${msg}: ${err instanceof Error ? err.stack : String(err)}\n`) });
   const server = await buildServer(app, ROUTES);
   await server.listen({ host: listen.host, port: listen.port });
   const shownHost = listen.host === '0.0.0.0' || listen.host === '::' ? 'localhost' : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
@@ -52,7 +52,12 @@ async function start(argv: string[]) {
   if (!config.get('Server.Address')) app.serverUrl.value = `http://${listen.host === '0.0.0.0' || listen.host === '::' || !listen.host ? '127.0.0.1' : shownHost}:${(server.server.address() as { port: number }).port}/`;
   process.stdout.write(`Data directory: ${app.dataDir.root} (database: ${app.store.dialect})\n`);
   const found = (['python', 'r', 'quarto'] as const).map((k) => `${k === 'r' ? 'R' : k[0]!.toUpperCase() + k.slice(1)}: ${app.interpreters.of(k).map((i) => i.version).join(', ') || 'none'}`);
-  process.stdout.write(`Content runs with ${found.join('; ')}\n`);
+  if (app.execution.offHost) {
+    const images = (await app.environments.all()).map((e) => e.name);
+    process.stdout.write(`Content runs off-host (Kubernetes) in ${images.length} execution environment(s)${images.length ? `: ${images.join(', ')}` : ' — define them with /__api__/v1/environments, [Launcher] ClusterDefinition or [ExecutionEnvironments] ConfigFilePath'}\n`);
+  } else {
+    process.stdout.write(`Content runs with ${found.join('; ')}\n`);
+  }
   if ((await app.users.count()) === 0) {
     const password = randomToken(12);
     await app.users.create({ username: 'admin', password, user_role: 'administrator' });

@@ -105,6 +105,14 @@ export class Config {
     return this.get('Server.ReplicaName') || `${hostname()}-${process.pid}`;
   }
 
+  /**
+   * Off-host execution: every build, render and app process runs as a Kubernetes Job in an image
+   * chosen per content. The one place that decides it.
+   */
+  offHostExecution(): boolean {
+    return this.get('Launcher.Enabled') && this.get('Launcher.Kubernetes');
+  }
+
   listenAddress(): { host: string; port: number } {
     return parseListen(this.get('HTTP.Listen'));
   }

@@ -218,6 +218,40 @@ export const SETTINGS = {
     description: 'Memory one content process tree may use before it is killed (0 = no limit). Content may set a lower or, up to MaxMemoryLimit, higher one.',
   },
   'Scheduler.MaxMemoryLimit': { type: 'bytes', default: '0', description: 'Highest memory_limit a publisher may set (0 = no cap).' },
+  'Scheduler.MemoryRequest': {
+    type: 'bytes',
+    default: '0',
+    description: 'Off-host: memory requested for each content pod when the content sets no memory_request (0 = none).',
+  },
+  'Scheduler.MaxMemoryRequest': { type: 'bytes', default: '0', description: 'Highest memory_request a publisher may set (0 = no cap).' },
+  'Scheduler.CPURequest': {
+    type: 'float',
+    default: '0',
+    min: 0,
+    description: 'Off-host: CPU cores requested for each content pod when the content sets no cpu_request (0 = none).',
+  },
+  'Scheduler.MaxCPURequest': { type: 'float', default: '0', min: 0, description: 'Highest cpu_request (cores) a publisher may set (0 = no cap).' },
+  'Scheduler.CPULimit': {
+    type: 'float',
+    default: '0',
+    min: 0,
+    description: 'Off-host: CPU cores each content pod may use when the content sets no cpu_limit (0 = no limit).',
+  },
+  'Scheduler.MaxCPULimit': { type: 'float', default: '0', min: 0, description: 'Highest cpu_limit (cores) a publisher may set (0 = no cap).' },
+  'Scheduler.NvidiaGPULimit': {
+    type: 'int',
+    default: '0',
+    min: 0,
+    description: 'Off-host: nvidia.com/gpu devices given to each content pod when the content sets no nvidia_gpu_limit.',
+  },
+  'Scheduler.MaxNvidiaGPULimit': { type: 'int', default: '0', min: 0, description: 'Highest nvidia_gpu_limit a publisher may set (0 = GPUs cannot be requested).' },
+  'Scheduler.AMDGPULimit': {
+    type: 'int',
+    default: '0',
+    min: 0,
+    description: 'Off-host: amd.com/gpu devices given to each content pod when the content sets no amd_gpu_limit.',
+  },
+  'Scheduler.MaxAMDGPULimit': { type: 'int', default: '0', min: 0, description: 'Highest amd_gpu_limit a publisher may set (0 = GPUs cannot be requested).' },
   'Launcher.Enabled': {
     type: 'bool',
     default: 'false',
@@ -319,6 +353,27 @@ export const SETTINGS = {
     default: '0s',
     description:
       'How long a pod may stay Unschedulable before its job fails with Kubernetes\' message. 0 = fail at once; give a cluster autoscaler time to add a node (e.g. "5m").',
+  },
+  'Launcher.ClusterDefinition': {
+    type: 'list',
+    default: [],
+    description:
+      'A YAML file of execution environments in Connect\'s ClusterDefinition schema (name: Kubernetes, images: [...]); repeat for several. ' +
+      'Read at start-up only while no environment exists yet: it bootstraps the table, which the Environments API owns from then on.',
+  },
+  'ExecutionEnvironments.ConfigFilePath': {
+    type: 'string',
+    default: '',
+    description:
+      'A YAML list of execution environments kept in sync live: entries are created, updated and removed to match the file whenever it ' +
+      'changes, and the API refuses to edit them. A broken file is reported in the log and leaves the last good state.',
+  },
+  'ExecutionEnvironments.CheckInterval': {
+    type: 'duration',
+    default: '10s',
+    description:
+      'How often the environments file is re-read in case a change was missed (network file systems, ConfigMap volumes); changes seen by ' +
+      'the file system apply at once. 0 = only file-system events.',
   },
   'Logging.Level': {
     type: 'enum',

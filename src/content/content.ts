@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Content, Database, User } from '../db/schema.js';
-import { conflict, ErrorCode, forbidden, invalidParameter, notFound } from '../http/errors.js';
+import { ApiError, conflict, ErrorCode, forbidden, invalidParameter, notFound } from '../http/errors.js';
 import { roleAtLeast } from '../users/users.js';
 import { apiTime, GUID_PATTERN, newGuid, nowIso } from '../util/ids.js';
 import { parseContentChanges, validateContentName, type ContentChanges } from './fields.js';
@@ -69,11 +69,17 @@ export class ContentAccess {
   }
 }
 
-/** Server caps on what a publisher may ask for ([Scheduler] *Limit settings; 0 = no cap). */
+/** Server caps on what a publisher may ask for ([Scheduler] Max… settings; 0 = no cap, except GPUs). */
 export interface ContentLimits {
   maxProcesses: number;
   minProcesses: number;
   memoryBytes: number;
+  memoryRequestBytes?: number;
+  cpuRequest?: number;
+  cpuLimit?: number;
+  /** 0 = GPUs cannot be requested. */
+  nvidiaGpuLimit?: number;
+  amdGpuLimit?: number;
 }
 
 export class ContentService {
@@ -120,6 +126,7 @@ export class ContentService {
     if (changes.row.name === undefined) throw invalidParameter('The "name" field is required.');
     validateContentName(changes.row.name);
     this.checkProcessLimits(changes);
+    if (changes.row.service_account_name != null && owner.user_role !== 'administrator') throw forbidden('Only administrators can set service_account_name.');
     if (changes.ownerGuid !== undefined && changes.ownerGuid !== owner.guid) throw forbidden('owner_guid can only be set by an update from an administrator.');
     await this.requireUniqueName(owner.id, changes.row.name as string);
     const now = nowIso();
@@ -226,12 +233,25 @@ export class ContentService {
     if (changes.row.max_processes === 0) throw invalidParameter('max_processes must be at least 1.');
     // A value over a server cap is refused rather than quietly lowered, so the publisher knows.
     const caps = this.limits();
-    const over = (field: string, value: unknown, cap: number, setting: string) => {
-      if (typeof value === 'number' && cap > 0 && value > cap) throw invalidParameter(`${field} (${value}) is above this server's limit of ${cap} ([Scheduler] ${setting}).`);
+    const over = (field: string, value: unknown, cap: number | undefined, setting: string, zeroMeansNone = false) => {
+      if (typeof value !== 'number' || cap === undefined || value <= cap || (cap === 0 && !zeroMeansNone)) return;
+      const none = cap === 0 ? ': this server gives content none' : '';
+      throw new ApiError(400, ErrorCode.InvalidParameter, `${field} (${value}) is above this server's limit of ${cap} ([Scheduler] ${setting})${none}.`, { field, limit: `Scheduler.${setting}`, maximum: cap });
     };
     over('max_processes', changes.row.max_processes, caps.maxProcesses, 'MaxProcessesLimit');
     over('min_processes', changes.row.min_processes, caps.minProcesses, 'MinProcessesLimit');
     over('memory_limit', changes.row.memory_limit, caps.memoryBytes, 'MaxMemoryLimit');
+    over('memory_request', changes.row.memory_request, caps.memoryRequestBytes, 'MaxMemoryRequest');
+    over('cpu_request', changes.row.cpu_request, caps.cpuRequest, 'MaxCPURequest');
+    over('cpu_limit', changes.row.cpu_limit, caps.cpuLimit, 'MaxCPULimit');
+    over('nvidia_gpu_limit', changes.row.nvidia_gpu_limit, caps.nvidiaGpuLimit, 'MaxNvidiaGPULimit', true);
+    over('amd_gpu_limit', changes.row.amd_gpu_limit, caps.amdGpuLimit, 'MaxAMDGPULimit', true);
+    // A request above its own limit could never be scheduled.
+    for (const [request, limit] of [['memory_request', 'memory_limit'], ['cpu_request', 'cpu_limit']] as const) {
+      const r = (changes.row[request] !== undefined ? changes.row[request] : current?.[request]) as number | null | undefined;
+      const l = (changes.row[limit] !== undefined ? changes.row[limit] : current?.[limit]) as number | null | undefined;
+      if (r != null && l != null && l > 0 && r > l) throw invalidParameter(`${request} (${r}) cannot be greater than ${limit} (${l}).`);
+    }
   }
 }
 
@@ -280,7 +300,7 @@ export function contentJson(content: Content, role: AppRole, urls: ContentUrls, 
     parameterized: content.parameterized === 1,
     cluster_name: secret(content.cluster_name),
     image_name: secret(content.image_name),
-    environment_guid: null,
+    environment_guid: secret(content.environment_guid),
     r_version: secret(content.r_version),
     py_version: secret(content.py_version),
     quarto_version: secret(content.quarto_version),

@@ -47,6 +47,7 @@ const READ_ONLY = new Set([
 
 export const ACCESS_TYPES = ['all', 'logged_in', 'acl'] as const;
 const NAME = /^[A-Za-z0-9._-]{3,64}$/;
+const SERVICE_ACCOUNT = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
 
 export function validateContentName(name: unknown): string {
   if (typeof name !== 'string' || !NAME.test(name)) {
@@ -85,6 +86,14 @@ export function parseContentChanges(body: unknown): ContentChanges {
     }
     row[key] = coerce(key, kind, value);
   }
+  if (typeof row.service_account_name === 'string') {
+    // "" clears it, like null; anything else must be a Kubernetes ServiceAccount name.
+    if (row.service_account_name === '') row.service_account_name = null;
+    else if (!SERVICE_ACCOUNT.test(row.service_account_name as string) || (row.service_account_name as string).length > 253) {
+      throw invalidParameter(`service_account_name ${JSON.stringify(row.service_account_name)} is not a Kubernetes service account name (lower-case letters, digits, "-" and ".").`);
+    }
+  }
+  if (row.default_image_name === '') row.default_image_name = null;
   if ('access_type' in row && !ACCESS_TYPES.includes(row.access_type as never)) {
     throw invalidParameter(`access_type must be one of all, logged_in, acl; got ${JSON.stringify(row.access_type)}.`);
   }

@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { Config } from '../config/config.js';
 import * as initial from './migrations/0001_initial.js';
 import * as jobs from './migrations/0002_jobs.js';
+import * as environments from './migrations/0003_environments.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -49,6 +50,7 @@ export function openStore(config: Config): Store {
 const MIGRATIONS: Record<string, { up(db: Kysely<any>, dialect: Dialect): Promise<void> }> = {
   '0001_initial': initial,
   '0002_jobs': jobs,
+  '0003_environments': environments,
 };
 
 export async function migrate(store: Store): Promise<string[]> {

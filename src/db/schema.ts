@@ -107,6 +107,8 @@ export interface ContentTable {
   render_id: number | null;
   /** Bumped on every environment-variable change; running workers of an older version restart. */
   env_version: Generated<number>;
+  /** Off-host: the execution environment the live bundle was selected into. */
+  environment_guid: string | null;
 }
 
 export interface ContentPermissionsTable {
@@ -211,6 +213,8 @@ export interface JobsTable {
   queued_time: string;
   start_time: string;
   end_time: string | null;
+  /** Off-host: the container image the job ran in; null for local processes. */
+  image: string | null;
 }
 
 export interface RendersTable {
@@ -224,6 +228,39 @@ export interface RendersTable {
   requested_by: number | null;
   created_time: string;
   finished_time: string | null;
+}
+
+/** An administrator-defined container image content may run in (Connect's Environment). */
+export interface EnvironmentsTable {
+  id: Generated<number>;
+  guid: string;
+  title: string;
+  description: string;
+  cluster_name: string;
+  environment_type: string;
+  /** The container image reference. */
+  name: string;
+  matching: 'any' | 'exact' | 'none';
+  supervisor: string | null;
+  /** JSON {python, r, quarto, tensorflow: [{version, path}]}. */
+  installations: string;
+  /** JSON array of Connect's VolumeMount objects. */
+  volume_mounts: string;
+  origin: 'api' | 'cluster-definition' | 'file';
+  /** The declarative file that owns this record; null = owned by the API. */
+  managed_by: string | null;
+  created_time: string;
+  updated_time: string;
+}
+
+/** Restricts an environment to the listed users and groups; none = usable by everyone. */
+export interface EnvironmentPermissionsTable {
+  id: Generated<number>;
+  guid: string;
+  environment_id: number;
+  principal_type: 'user' | 'group';
+  principal_guid: string;
+  created_time: string;
 }
 
 export interface AuditLogsTable {
@@ -254,6 +291,8 @@ export interface Database {
   audit_logs: AuditLogsTable;
   jobs: JobsTable;
   renders: RendersTable;
+  environments: EnvironmentsTable;
+  environment_permissions: EnvironmentPermissionsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -267,3 +306,5 @@ export type Group = Selectable<GroupsTable>;
 export type Tag = Selectable<TagsTable>;
 export type JobRow = Selectable<JobsTable>;
 export type RenderRow = Selectable<RendersTable>;
+export type EnvironmentRow = Selectable<EnvironmentsTable>;
+export type EnvironmentPermissionRow = Selectable<EnvironmentPermissionsTable>;

@@ -23,6 +23,8 @@ export interface DeployDeps {
   jobs: Jobs;
   dataDir: DataDir;
   users: Users;
+  /** Off-host execution: activation records the content's image. */
+  offHost: boolean;
 }
 
 /**
@@ -33,7 +35,7 @@ export interface DeployDeps {
 export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
   const { db, bundles } = deps;
 
-  async function prepare(ctx: TaskContext) {
+  async function prepare(ctx: TaskContext, select = false) {
     const { task } = ctx;
     const content = task.content_id === null ? undefined : await db.selectFrom('content').selectAll().where('id', '=', task.content_id).executeTakeFirst();
     if (!content) throw new TaskFailure('The content item was deleted before its deployment ran.');
@@ -53,7 +55,7 @@ export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
       );
     }
     try {
-      const prepared = await deps.execution.prepare(content, bundle, { build: true, taskId: task.id, log: (line) => ctx.log(line) });
+      const prepared = await deps.execution.prepare(content, bundle, { build: true, select, taskId: task.id, log: (line) => ctx.log(line) });
       if (prepared.runner.serve === 'static') await ctx.log('Static content: no environment to restore.');
       return prepared;
     } catch (err) {
@@ -69,7 +71,7 @@ export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
   });
 
   queue.handle('deploy', async (ctx) => {
-    const prepared = await prepare(ctx);
+    const prepared = await prepare(ctx, true);
     const { content, bundle, manifest } = prepared;
     if (ctx.params.activate === false) {
       await ctx.log(`Bundle ${bundle.id} is ready as a draft; the live version is unchanged.`);
@@ -82,7 +84,7 @@ export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
     } else if (prepared.runner.serve === 'run') {
       await ctx.log('Starting a worker process of the new bundle');
       try {
-        await deps.scheduler.warm(content, bundle.id);
+        await deps.scheduler.warm(content, bundle.id, prepared.environment?.name ?? null);
       } catch (err) {
         if (err instanceof WorkerUnavailable && err.logTail.length) {
           await ctx.log('The app\'s last output:');
@@ -104,6 +106,8 @@ export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
         r_version: prepared.r?.installation.version ?? bundle.r_version,
         quarto_version: prepared.quarto?.version ?? bundle.quarto_version,
         render_id: renderId,
+        // Off-host: the image the live bundle runs in; later runs and renders keep it.
+        ...(deps.offHost ? { image_name: prepared.environment?.name ?? null, cluster_name: prepared.environment ? 'Kubernetes' : null, environment_guid: prepared.environment?.guid ?? null } : {}),
         last_deployed_time: nowIso(),
         updated_time: nowIso(),
       })

@@ -5,8 +5,9 @@ import type { Manifest } from '../bundles/manifest.js';
 import type { Config } from '../config/config.js';
 import type { Bundle, Content } from '../db/schema.js';
 import type { JobRequest, Jobs } from '../jobs/jobs.js';
-import type { JobMount, LogLine } from '../launcher/launcher.js';
-import { matchInstallation, type Installation, type Interpreters, InterpreterError, type VersionMatching } from '../runtimes/interpreters.js';
+import { selectEnvironment, type CandidateEnvironment, type SelectedRuntime, type Selection } from '../environments/selection.js';
+import type { JobMount, JobResources, LogLine } from '../launcher/launcher.js';
+import { matchInstallation, type Installation, type Interpreters, InterpreterError, type RuntimeKind, type VersionMatching } from '../runtimes/interpreters.js';
 import type { DataDir } from '../storage/data-dir.js';
 import { sha256Hex } from '../util/ids.js';
 import { EnvironmentCache } from './environment-cache.js';
@@ -29,6 +30,13 @@ export interface PreparedBundle {
   python?: { installation: Installation; executable: string; envDir?: string };
   r?: { installation: Installation; library?: string };
   quarto?: Installation;
+  /** Off-host: the execution environment (image) every job of this bundle runs in. */
+  environment?: { guid: string; name: string; installations: Partial<Record<SelectedRuntime, { version: string; path: string }>> };
+}
+
+/** Off-host: the environments image selection chooses from, as the content's owner may use them. */
+export interface EnvironmentCatalogue {
+  candidates(content: Content): Promise<{ publisher: string; environments: CandidateEnvironment[] }>;
 }
 
 export interface ExecutionDeps {
@@ -40,6 +48,8 @@ export interface ExecutionDeps {
   contentVariables(contentId: number): Promise<Record<string, string>>;
   /** Public URL of the server, for CONNECT_SERVER. */
   serverUrl(): string;
+  /** Set in off-host mode ([Launcher] Enabled and Kubernetes): jobs run in selected images. */
+  environments?: EnvironmentCatalogue;
 }
 
 const SYSTEM_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -57,6 +67,11 @@ export class ContentExecution {
     this.rLibraries = new EnvironmentCache(path.join(deps.dataDir.root, 'envs', 'r'));
   }
 
+  /** Off-host mode: jobs run in execution environments (images) chosen per content. */
+  get offHost(): boolean {
+    return this.deps.environments !== undefined;
+  }
+
   async sweep() {
     await mkdir(path.join(this.deps.dataDir.root, 'envs', 'cache'), { recursive: true });
     await this.pythonEnvs.sweep();
@@ -70,18 +85,37 @@ export class ContentExecution {
   async prepare(
     content: Content,
     bundle: Bundle,
-    options: { build: boolean; taskId?: string; log?: (line: string) => Promise<void> },
+    options: {
+      build: boolean;
+      /**
+       * Off-host: choose the image afresh (a deploy). Otherwise the live bundle keeps the image
+       * recorded on the content, so later environment edits never move running content unasked.
+       */
+      select?: boolean;
+      /** Off-host: the image a worker generation was started in. */
+      image?: string | null;
+      taskId?: string;
+      log?: (line: string) => Promise<void>;
+    },
   ): Promise<PreparedBundle> {
     const log = options.log ?? (async () => undefined);
     const manifest = this.deps.manifest(bundle);
     const runner = runnerFor(manifest);
     if (!runner) throw new ExecutionError(`Lectern cannot run ${manifest.appMode} content.`, 109);
     const prepared: PreparedBundle = { content, bundle, manifest, runner };
+    if (this.deps.environments && runner.serve !== 'static') {
+      const pinned = options.image ?? (!options.select && bundle.id === content.bundle_id ? content.image_name : null);
+      const selection = await this.selectImage(content, bundle, pinned ?? undefined);
+      if (!selection.ok) throw new ExecutionError(selection.error);
+      const { environment, installations } = selection;
+      prepared.environment = { guid: environment.guid, name: environment.name, installations };
+      await log(`Execution environment: ${environment.name} (${pinned ? 'the image this content was deployed in' : selection.reason}).`);
+    }
     const management = manifest.environment.environmentManagement;
     const usesPythonScript = runner.script?.startsWith('python/') ?? false;
 
     if (runner.needs.python || usesPythonScript) {
-      const installation = this.pick('python', manifest.python?.version, runner.needs.python);
+      const installation = this.pick('python', manifest.python?.version, runner.needs.python, prepared);
       prepared.python = { installation, executable: installation.executable };
       const managed = runner.needs.python && management.python !== false && content.py_environment_management !== 0;
       if (runner.needs.python && !managed) await log('Environment management is off: using the interpreter\'s own packages.');
@@ -92,20 +126,54 @@ export class ContentExecution {
       }
     }
     if (runner.needs.r) {
-      const installation = this.pick('r', manifest.r?.version, true);
+      const installation = this.pick('r', manifest.r?.version, true, prepared);
       prepared.r = { installation };
       const managed = management.r !== false && content.r_environment_management !== 0;
       if (managed && manifest.packages && Object.keys(manifest.packages).length > 0) {
         prepared.r.library = await this.rLibrary(prepared, installation, options, log);
       }
     }
-    if (runner.needs.quarto) prepared.quarto = this.pick('quarto', manifest.quarto?.version, true);
+    if (runner.needs.quarto) prepared.quarto = this.pick('quarto', manifest.quarto?.version, true, prepared);
     return prepared;
   }
 
-  private pick(kind: 'python' | 'r' | 'quarto', requested: string | undefined, strict: boolean): Installation {
+  /**
+   * Off-host image selection for a bundle (also the explain endpoint's answer). `pinned` names the
+   * image to use (the one recorded on the content); it must still exist and fit the bundle.
+   */
+  async selectImage(content: Content, bundle: Bundle, pinned?: string): Promise<Selection> {
+    if (!this.deps.environments) throw new Error('image selection is only used in off-host mode');
+    const manifest = this.deps.manifest(bundle);
+    const runner = runnerFor(manifest);
+    const wants: Partial<Record<SelectedRuntime, string | undefined>> = {};
+    if (runner?.needs.python || runner?.script?.startsWith('python/')) wants.python = runner.needs.python ? manifest.python?.version : undefined;
+    if (runner?.needs.r) wants.r = manifest.r?.version;
+    if (runner?.needs.quarto) wants.quarto = manifest.quarto?.version;
+    const { publisher, environments } = await this.deps.environments.candidates(content);
+    return selectEnvironment({
+      deployedImage: pinned,
+      manifestImage: manifest.environment.image,
+      defaultImageName: content.default_image_name,
+      wants,
+      matching: { python: this.matching('python'), r: this.matching('r'), quarto: this.matching('quarto') },
+      // A pinned image was allowed when the content was deployed; a later restriction does not stop it.
+      environments: pinned ? environments.map((e) => ({ ...e, usable: true })) : environments,
+      publisher,
+    });
+  }
+
+  private matching(kind: RuntimeKind): VersionMatching {
+    return (kind === 'python' ? this.deps.config.get('Python.VersionMatching') : kind === 'r' ? this.deps.config.get('R.VersionMatching') : 'nearest') as VersionMatching;
+  }
+
+  private pick(kind: 'python' | 'r' | 'quarto', requested: string | undefined, strict: boolean, prepared?: PreparedBundle): Installation {
+    if (prepared?.environment) {
+      const chosen = prepared.environment.installations[kind];
+      if (!chosen) throw new ExecutionError(`The execution environment ${prepared.environment.name} has no ${kind} installation.`);
+      return imageInstallation(kind, chosen);
+    }
     const installations = this.deps.interpreters.of(kind);
-    const matching = (kind === 'python' ? this.deps.config.get('Python.VersionMatching') : kind === 'r' ? this.deps.config.get('R.VersionMatching') : 'nearest') as VersionMatching;
+    const matching = this.matching(kind);
     try {
       return matchInstallation(installations, strict ? requested : undefined, matching);
     } catch (err) {
@@ -129,7 +197,8 @@ export class ContentExecution {
     const index = this.deps.config.get('Python.PackageIndex');
     const extra = this.deps.config.get('Python.ExtraIndex');
     const key = sha256Hex(
-      JSON.stringify({ v: 1, python: installation.version, exe: installation.executable, mode: manifest.appMode, manager: manager.name, index, extra, requirements: normalizeRequirements(requirements) }),
+      // The image is part of the key (absent locally, so local keys are unchanged): a new image rebuilds.
+      JSON.stringify({ v: 1, python: installation.version, exe: installation.executable, image: prepared.environment?.name, mode: manifest.appMode, manager: manager.name, index, extra, requirements: normalizeRequirements(requirements) }),
     ).slice(0, 24);
     if (!options.build) {
       if (await this.pythonEnvs.isReady(key)) return this.pythonEnvs.dir(key);
@@ -182,7 +251,7 @@ export class ContentExecution {
   ): Promise<string> {
     const { manifest, bundle } = prepared;
     const repos = this.deps.config.get('R.Repository');
-    const key = sha256Hex(JSON.stringify({ v: 1, r: installation.version, packages: manifest.packages, repos })).slice(0, 24);
+    const key = sha256Hex(JSON.stringify({ v: 1, r: installation.version, image: prepared.environment?.name, packages: manifest.packages, repos })).slice(0, 24);
     if (!options.build) {
       if (await this.rLibraries.isReady(key)) return this.rLibraries.dir(key);
       throw new ExecutionError('The R library of this bundle is missing from the server; deploy the bundle again.');
@@ -234,6 +303,7 @@ export class ContentExecution {
         mounts,
         resources: this.resources(content),
         listen: false,
+        ...this.placement(prepared),
       },
       (line: LogLine) => log(line.data),
       { taskId: options.taskId },
@@ -294,7 +364,15 @@ export class ContentExecution {
       cwd: this.deps.dataDir.appDir(bundle.content_id, bundle.id),
       mounts: dedupeMounts(mounts),
       resources: this.resources(content),
+      ...this.placement(prepared),
     };
+  }
+
+  /** Off-host: the image the job runs in and its service account (content's; else the backend's default). */
+  private placement(prepared: PreparedBundle): { image?: string; serviceAccount?: string } {
+    if (!prepared.environment) return {};
+    const serviceAccount = prepared.content.service_account_name || undefined;
+    return serviceAccount ? { image: prepared.environment.name, serviceAccount } : { image: prepared.environment.name };
   }
 
   /** What content sees: its own variables, then Lectern's, which it cannot override. */
@@ -329,12 +407,26 @@ export class ContentExecution {
     return env;
   }
 
-  private resources(content: Content) {
-    const serverLimit = this.deps.config.get('Scheduler.MemoryLimit');
-    const cap = this.deps.config.get('Scheduler.MaxMemoryLimit');
-    let memory = content.memory_limit ?? serverLimit;
-    if (cap > 0 && memory > cap) memory = cap;
-    return { memoryLimitBytes: memory > 0 ? memory : undefined, maxProcesses: this.deps.config.get('Applications.ProcessLimit') };
+  private resources(content: Content): JobResources {
+    const c = this.deps.config;
+    // Content values over a cap lowered since they were set are held to the cap.
+    const capped = (value: number | null, fallback: number, cap: number) => {
+      const v = value ?? fallback;
+      return cap > 0 && v > cap ? cap : v;
+    };
+    const memory = capped(content.memory_limit, c.get('Scheduler.MemoryLimit'), c.get('Scheduler.MaxMemoryLimit'));
+    const local: JobResources = { memoryLimitBytes: memory > 0 ? memory : undefined, maxProcesses: c.get('Applications.ProcessLimit') };
+    if (!this.deps.environments) return local;
+    const positive = (n: number) => (n > 0 ? n : undefined);
+    return {
+      ...local,
+      memoryRequestBytes: positive(capped(content.memory_request, c.get('Scheduler.MemoryRequest'), c.get('Scheduler.MaxMemoryRequest'))),
+      cpuRequest: positive(capped(content.cpu_request, c.get('Scheduler.CPURequest'), c.get('Scheduler.MaxCPURequest'))),
+      cpuLimit: positive(capped(content.cpu_limit, c.get('Scheduler.CPULimit'), c.get('Scheduler.MaxCPULimit'))),
+      // A GPU maximum of 0 means GPUs cannot be had, so the cap applies even at 0.
+      nvidiaGpuLimit: positive(Math.min(content.nvidia_gpu_limit ?? c.get('Scheduler.NvidiaGPULimit'), c.get('Scheduler.MaxNvidiaGPULimit'))),
+      amdGpuLimit: positive(Math.min(content.amd_gpu_limit ?? c.get('Scheduler.AMDGPULimit'), c.get('Scheduler.MaxAMDGPULimit'))),
+    };
   }
 }
 
@@ -348,6 +440,13 @@ function installerEnvironment(): Record<string, string> {
   const env: Record<string, string> = { UV_NATIVE_TLS: '1' };
   for (const [name, value] of Object.entries(process.env)) if (value !== undefined && pass.test(name)) env[name] = value;
   return env;
+}
+
+/** An interpreter inside an image, as registered; jobs run R scripts with the Rscript beside R. */
+function imageInstallation(kind: RuntimeKind, registered: { version: string; path: string }): Installation {
+  const executable = kind === 'r' && path.posix.basename(registered.path) === 'R' ? path.posix.join(path.posix.dirname(registered.path), 'Rscript') : registered.path;
+  // Nothing to expose from the server: the interpreter lives in the image.
+  return { kind, version: registered.version, executable, configured: registered.path, prefixes: [] };
 }
 
 function normalizeRequirements(text: string): string {

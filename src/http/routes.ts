@@ -4,6 +4,7 @@ import { bundleRoutes } from '../api/bundles.js';
 import { jobRoutes } from '../api/jobs.js';
 import { contentRoutes } from '../api/content.js';
 import { environmentRoutes } from '../api/environment.js';
+import { executionEnvironmentRoutes } from '../api/environments.js';
 import { permissionRoutes } from '../api/permissions.js';
 import { serverSettingsRoutes } from '../api/server-settings.js';
 import { tagRoutes } from '../api/tags.js';
@@ -26,6 +27,7 @@ export const ROUTES: RoutePlugin[] = [
   contentServingRoutes,
   permissionRoutes,
   environmentRoutes,
+  executionEnvironmentRoutes,
   tagRoutes,
   vanityRoutes,
   userRoutes,

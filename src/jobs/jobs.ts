@@ -57,6 +57,7 @@ export class Jobs {
         log_path: spec.logPath,
         queued_time: now,
         start_time: now,
+        image: spec.image ?? null,
       })
       .execute();
     let handle: JobHandle;

@@ -35,11 +35,11 @@ export interface JobResources {
   memoryRequestBytes?: number;
   cpuLimit?: number;
   cpuRequest?: number;
-  /** Processes and threads the job's process tree may have (local backend). */
+  /** Kubernetes extended resources nvidia.com/gpu and amd.com/gpu (limits only, as GPUs cannot be shared). */
+  nvidiaGpuLimit?: number;
+  amdGpuLimit?: number;
+  /** Processes and threads the job's process tree may have. */
   maxProcesses?: number;
-  /** GPUs (Kubernetes: nvidia.com/gpu and amd.com/gpu limits). */
-  nvidiaGpus?: number;
-  amdGpus?: number;
 }
 
 export interface JobSpec {
@@ -63,7 +63,7 @@ export interface JobSpec {
   resources: JobResources;
   /** run jobs: the backend assigns an address and passes it as LECTERN_HOST / LECTERN_PORT. */
   listen: boolean;
-  /** Kubernetes only: image and service account. */
+  /** Kubernetes only: the execution environment's image, and the content's service account (absent: [Launcher] DefaultServiceAccount, else the namespace default). */
   image?: string;
   serviceAccount?: string;
   labels?: Record<string, string>;

@@ -97,7 +97,7 @@ function unique(items: string[]): string[] {
   return [...new Set(items.filter(Boolean))];
 }
 
-type Version = [number, number, number];
+export type Version = [number, number, number];
 
 export function parseVersion(text: string): Version | undefined {
   const m = /(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(text);
@@ -106,9 +106,37 @@ export function parseVersion(text: string): Version | undefined {
 }
 
 /** Distance on the version line, so 3.6 is nearer to 4.1 than to 4.4. */
-function distance(a: Version, b: Version): number {
+export function versionDistance(a: Version, b: Version): number {
   const position = (v: Version) => v[0] * 1e6 + v[1] * 1e3 + v[2];
   return Math.abs(position(a) - position(b));
+}
+
+/** Whether `have` may serve a request for `want` under the matching rule. */
+export function versionAccepts(have: Version, want: Version, matching: VersionMatching): boolean {
+  if (matching === 'exact') return have[0] === want[0] && have[1] === want[1] && have[2] === want[2];
+  if (matching === 'major-minor') return have[0] === want[0] && have[1] === want[1];
+  return true;
+}
+
+/**
+ * The installation closest to `requested` among those the matching rule accepts (ties: the
+ * newest), with its distance; no requested version → the newest, at distance 0.
+ */
+export function closestInstallation<T extends { version: string }>(
+  installations: readonly T[],
+  requested: Version | undefined,
+  matching: VersionMatching,
+): { installation: T; distance: number } | undefined {
+  const newestFirst = [...installations].sort((a, b) => -compare(parseVersion(a.version)!, parseVersion(b.version)!));
+  if (!requested) return newestFirst[0] ? { installation: newestFirst[0], distance: 0 } : undefined;
+  let best: { installation: T; distance: number } | undefined;
+  for (const installation of newestFirst) {
+    const have = parseVersion(installation.version)!;
+    if (!versionAccepts(have, requested, matching)) continue;
+    const d = versionDistance(have, requested);
+    if (!best || d < best.distance) best = { installation, distance: d };
+  }
+  return best;
 }
 
 /**
@@ -118,25 +146,21 @@ function distance(a: Version, b: Version): number {
 export function matchInstallation(installations: readonly Installation[], requested: string | undefined, matching: VersionMatching): Installation {
   const kindName = installations[0] ? SECTION[installations[0].kind] : 'interpreter';
   if (installations.length === 0) throw new InterpreterError(`This server has no ${kindName} installation.`);
-  const newestFirst = [...installations].sort((a, b) => -compare(parseVersion(a.version)!, parseVersion(b.version)!));
-  if (!requested) return newestFirst[0]!;
-  const want = parseVersion(requested);
-  if (!want) throw new InterpreterError(`The bundle asks for ${kindName} version "${requested}", which is not a version number.`);
-  const candidates = newestFirst.filter((i) => {
-    const have = parseVersion(i.version)!;
-    if (matching === 'exact') return have[0] === want[0] && have[1] === want[1] && have[2] === want[2];
-    if (matching === 'major-minor') return have[0] === want[0] && have[1] === want[1];
-    return true;
-  });
-  const best = candidates.sort((a, b) => distance(parseVersion(a.version)!, want) - distance(parseVersion(b.version)!, want))[0];
+  const want = requested ? parseVersion(requested) : undefined;
+  if (requested && !want) throw new InterpreterError(`The bundle asks for ${kindName} version "${requested}", which is not a version number.`);
+  const best = closestInstallation(installations, want, matching);
   if (!best) {
-    const available = newestFirst.map((i) => i.version).join(', ');
+    const available = installations.map((i) => i.version).sort((a, b) => -compare(parseVersion(a)!, parseVersion(b)!)).join(', ');
     const rule = matching === 'exact' ? 'exactly' : 'with the same major and minor version';
     throw new InterpreterError(
       `The bundle requires ${kindName} ${requested}, but this server has no ${kindName} matching it ${rule}. Available: ${available}.`,
     );
   }
-  return best;
+  return best.installation;
+}
+
+export function compareVersions(a: string, b: string): number {
+  return compare(parseVersion(a) ?? [0, 0, 0], parseVersion(b) ?? [0, 0, 0]);
 }
 
 function compare(a: Version, b: Version): number {

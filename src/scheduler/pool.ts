@@ -12,10 +12,16 @@ export interface PoolSettings {
   initTimeoutMs: number;
 }
 
-/** Which bundle and environment-variable version a worker runs; a newer one replaces older workers. */
+/** Which bundle, environment-variable version and image a worker runs; a newer one replaces older workers. */
 export interface Generation {
   bundleId: number;
   envVersion: number;
+  /** Off-host: the execution environment's image (null locally). */
+  image?: string | null;
+}
+
+export function generationOf(content: Content): Generation {
+  return { bundleId: content.bundle_id ?? 0, envVersion: content.env_version, image: content.image_name };
 }
 
 export interface WorkerStarter {
@@ -75,15 +81,15 @@ export class ContentPool {
     private readonly starter: WorkerStarter,
     private readonly log: (msg: string) => void,
   ) {
-    this.generation = { bundleId: content.bundle_id ?? 0, envVersion: content.env_version };
+    this.generation = generationOf(content);
   }
 
   /** Called with the freshest content row on each request; switches generation when it changed. */
   refresh(content: Content, settings: PoolSettings) {
     this.content = content;
     this.settings = settings;
-    const next = { bundleId: content.bundle_id ?? 0, envVersion: content.env_version };
-    if (next.bundleId !== this.generation.bundleId || next.envVersion !== this.generation.envVersion) {
+    const next = generationOf(content);
+    if (!sameGeneration(next, this.generation)) {
       this.generation = next;
       this.crashes = [];
       this.lastFailure = undefined;
@@ -297,7 +303,7 @@ export class ContentPool {
 }
 
 function sameGeneration(a: Generation, b: Generation) {
-  return a.bundleId === b.bundleId && a.envVersion === b.envVersion;
+  return a.bundleId === b.bundleId && a.envVersion === b.envVersion && (a.image ?? null) === (b.image ?? null);
 }
 
 function canConnect(address: JobAddress): Promise<boolean> {

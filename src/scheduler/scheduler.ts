@@ -24,7 +24,7 @@ export class Scheduler {
       start: async (content, generation) => {
         const bundle = await this.loadBundle(generation.bundleId);
         if (!bundle) throw new Error(`Bundle ${generation.bundleId} no longer exists.`);
-        const prepared = await this.execution.prepare(content, bundle, { build: false });
+        const prepared = await this.execution.prepare(content, bundle, { build: false, image: generation.image });
         const request = await this.execution.runRequest(prepared, `/content/${content.guid}`);
         const job = await this.jobs.start(request);
         try {
@@ -77,9 +77,12 @@ export class Scheduler {
     return this.pool(content).acquire();
   }
 
-  /** Starts and waits for a worker of a bundle that is about to go live (redeploys without downtime). */
-  async warm(content: Content, bundleId: number): Promise<void> {
-    const generation: Generation = { bundleId, envVersion: content.env_version };
+  /**
+   * Starts and waits for a worker of a bundle that is about to go live (redeploys without
+   * downtime); off-host, in the image the deploy selected.
+   */
+  async warm(content: Content, bundleId: number, image: string | null = null): Promise<void> {
+    const generation: Generation = { bundleId, envVersion: content.env_version, image };
     await this.pool(content).warm(generation);
   }
 

@@ -84,7 +84,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
       ],
       jobDir: path.join(jobDir, 'home'),
       logPath: path.join(jobDir, 'log.jsonl'),
-      resources: { cpuRequest: 0.25, cpuLimit: 1, memoryRequestBytes: 128 * 1024 * 1024, memoryLimitBytes: 512 * 1024 * 1024, nvidiaGpus: 1 },
+      resources: { cpuRequest: 0.25, cpuLimit: 1, memoryRequestBytes: 128 * 1024 * 1024, memoryLimitBytes: 512 * 1024 * 1024, nvidiaGpuLimit: 1 },
       listen: false,
       image: 'ghcr.io/example/content:3.11',
       serviceAccount: 'content',

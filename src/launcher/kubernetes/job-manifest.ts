@@ -204,8 +204,8 @@ function containerResources(spec: JobSpec) {
   if (r.cpuLimit) limits.cpu = cpuQuantity(r.cpuLimit);
   if (r.memoryRequestBytes) requests.memory = String(Math.round(r.memoryRequestBytes));
   if (r.memoryLimitBytes) limits.memory = String(Math.round(r.memoryLimitBytes));
-  if (r.nvidiaGpus) limits['nvidia.com/gpu'] = String(r.nvidiaGpus);
-  if (r.amdGpus) limits['amd.com/gpu'] = String(r.amdGpus);
+  if (r.nvidiaGpuLimit) limits['nvidia.com/gpu'] = String(r.nvidiaGpuLimit);
+  if (r.amdGpuLimit) limits['amd.com/gpu'] = String(r.amdGpuLimit);
   return { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) };
 }
 

@@ -12,11 +12,6 @@ import { accessProblem, checkAccess } from './role.js';
 
 export class KubernetesStartError extends Error {}
 
-/** Off-host execution is on: [Launcher] Enabled and Kubernetes. The one definition of it. */
-export function offHostExecution(config: Config): boolean {
-  return config.get('Launcher.Enabled') && config.get('Launcher.Kubernetes');
-}
-
 export interface KubernetesStartDeps {
   config: Config;
   version: string;
