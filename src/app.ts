@@ -50,7 +50,17 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function createApp(config: Config, options: { runTasks?: boolean; log?: (msg: string, err?: unknown) => void } = {}): Promise<App> {
+export interface AppOptions {
+  runTasks?: boolean;
+  log?: (msg: string, err?: unknown) => void;
+  /**
+   * Off-host mode with the local launcher: for tests of everything above the launcher (image
+   * selection, the API) where no cluster runs; the Kubernetes backend is tested in test/kube.
+   */
+  offHostJobsRunLocally?: boolean;
+}
+
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const dataDir = new DataDir(config.dataDir());
   mkdirSync(dataDir.root, { recursive: true });
   const store = openStore(config);
@@ -99,13 +109,13 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     ? await Interpreters.probe({ python: config.get('Python.Executable'), r: config.get('R.Executable'), quarto: config.get('Quarto.Executable') })
     : new Interpreters([], [], []);
   // A server runs content either locally (sandboxed processes) or off-host (Kubernetes Jobs).
-  const runsOffHost = runsContent && offHost;
+  const runsOffHost = runsContent && offHost && !options.offHostJobsRunLocally;
   const sandbox = await Sandbox.create({
-    enabled: runsContent && !offHost && config.get('Applications.Sandbox'),
+    enabled: runsContent && !runsOffHost && config.get('Applications.Sandbox'),
     runAs: config.get('Applications.RunAs'),
     processLimit: config.get('Applications.ProcessLimit'),
     hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
-    probe: runsContent && !offHost,
+    probe: runsContent && !runsOffHost,
   });
   let launcher: Launcher;
   if (runsOffHost) {
