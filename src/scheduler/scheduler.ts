@@ -110,15 +110,15 @@ export class Scheduler {
    * After a restart, a worker the launcher adopted joins its content's pool again (or is stopped
    * when its content or bundle is no longer live).
    */
-  async adopt(job: { key: string; content_id: number; bundle_id: number | null }, ended: Promise<JobStatus>): Promise<void> {
+  async adopt(job: { key: string; content_id: number; bundle_id: number | null; image: string | null }, ended: Promise<JobStatus>): Promise<void> {
     const content = await this.loadContent(job.content_id);
-    if (!content || content.bundle_id === null || content.bundle_id !== job.bundle_id) {
+    if (!content || content.bundle_id === null || content.bundle_id !== job.bundle_id || (content.image_name ?? null) !== (job.image ?? null)) {
       await this.jobs.stop(job.key);
       return;
     }
     try {
       const address = await this.jobs.launcher.address(job.key, { timeoutMs: this.settingsFor(content).initTimeoutMs });
-      this.pool(content).adopt(job.key, address, { bundleId: content.bundle_id, envVersion: content.env_version }, ended);
+      this.pool(content).adopt(job.key, address, generationOf(content), ended);
       this.log(`content ${content.guid}: adopted worker ${job.key}`);
     } catch {
       await this.jobs.stop(job.key).catch(() => undefined);
