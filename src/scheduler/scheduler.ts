@@ -4,7 +4,7 @@ import type { ContentExecution } from '../execution/content-execution.js';
 import type { Jobs } from '../jobs/jobs.js';
 import { servedByWorkers } from '../execution/runners.js';
 import type { JobStatus, LogLine } from '../launcher/launcher.js';
-import { ContentPool, type Generation, type Lease, type PoolSettings, type WorkerStarter } from './pool.js';
+import { ContentPool, generationOf, type Generation, type Lease, type PoolSettings, type WorkerStarter } from './pool.js';
 
 /** One pool of worker processes per interactive content item on this replica. */
 export class Scheduler {

@@ -16,6 +16,10 @@ import { startNodeAgent, type NodeAgent } from '../support/kube-node/agent.js';
 import { startControlPlane, type ControlPlane } from '../support/kube.js';
 import { startLectern, type TestServer } from '../support/lectern.js';
 import { makeTarGz } from '../support/tarball.js';
+import type { SettingKey } from '../../src/config/settings.js';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 
 const NS = 'lectern';
 const IMAGE = 'lectern-test/python:3.11';
@@ -52,7 +56,8 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
   let admin: KubeApi;
   let node: NodeAgent;
   let volumeRoot: string;
-  let t: TestServer;
+  let t: TestServer | undefined;
+  let settings: Partial<Record<SettingKey, string>>;
 
   before(async () => {
     cp = await startControlPlane();
@@ -91,27 +96,27 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
       await new Promise((r) => setTimeout(r, 100));
     }
 
-    t = await startLectern(
-      'sqlite',
-      {
-        'Server.ReplicaName': 'lectern-0',
-        'Launcher.Enabled': 'true',
-        'Launcher.Kubernetes': 'true',
-        'Launcher.KubernetesAPIURL': cp.url,
-        'Launcher.KubernetesAuthToken': cp.lectern.token,
-        'Launcher.KubernetesCACertificate': cp.caFile,
-        'Launcher.KubernetesNamespace': NS,
-        'Launcher.DataDirPVCName': 'lectern-data',
-        'Launcher.DataDirPVCSubPath': 'lectern',
-      },
-      { dataDir },
-    );
-    const res = await t.api('/__api__/v1/environments', {
+    settings = {
+      'Server.ReplicaName': 'lectern-0',
+      'Launcher.Enabled': 'true',
+      'Launcher.Kubernetes': 'true',
+      'Launcher.KubernetesAPIURL': cp.url,
+      'Launcher.KubernetesAuthToken': cp.lectern.token,
+      'Launcher.KubernetesCACertificate': cp.caFile,
+      'Launcher.KubernetesNamespace': NS,
+      'Launcher.DataDirPVCName': 'lectern-data',
+      'Launcher.DataDirPVCSubPath': 'lectern',
+    };
+    t = await startLectern('sqlite', settings, { dataDir });
+    const res = await t!.api('/__api__/v1/environments', {
       method: 'POST',
       json: { title: 'Python on the test bed', name: IMAGE, cluster_name: 'Kubernetes', matching: 'any', python: { installations: [{ version: PYTHON_VERSION, path: PYTHON }] } },
     });
     assert.equal(res.status, 200, await res.text());
   });
+
+  /** The current in-process server. */
+  const server = async () => t;
 
   after(async () => {
     await t?.stop();
@@ -122,6 +127,7 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
   });
 
   it('publishes content that runs in a pod and is served through Lectern, then deleting it leaves nothing behind', async () => {
+    const t = (await server())!;
     const { guid } = (await (await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'on-kube' } })).json()) as { guid: string };
     const vars = await t.api(`/__api__/v1/content/${guid}/environment`, { method: 'PATCH', json: [{ name: 'API_TOKEN', value: 'kept-in-a-secret' }] });
     assert.ok(vars.status < 300, await vars.text());
@@ -164,6 +170,62 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
       if (!left.items.length && !pods.items.length) break;
       if (i > 300) assert.fail(`left behind: ${[...left.items, ...pods.items].map((o) => o.metadata.name).join(', ')}`);
       await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+  it('a Lectern process killed while its worker runs is replaced by one that adopts the running pod', async () => {
+    const first = t!;
+    const dataDir = first.dataDir;
+    await first.stop();
+    t = undefined;
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as { port: number }).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    const env: NodeJS.ProcessEnv = { ...process.env, LECTERN_DATABASE_PROVIDER: 'sqlite', LECTERN_SERVER_DATADIR: dataDir, LECTERN_HTTP_LISTEN: `127.0.0.1:${port}`, LECTERN_LOGGING_LEVEL: 'silent' };
+    for (const [key, value] of Object.entries(settings)) env[`LECTERN_${key.replace('.', '_').toUpperCase()}`] = value;
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', "import('./src/cli/main.ts').then((m) => m.main(['start']))"], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      for (let i = 0; !output.includes('is running'); i++) {
+        assert.ok(i < 600 && child.exitCode === null, `Lectern did not start:\n${output}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const url = `http://127.0.0.1:${port}`;
+      const api = (p: string, init: RequestInit & { json?: unknown } = {}) =>
+        fetch(url + p, {
+          ...init,
+          headers: { authorization: `Key ${first.adminKey}`, ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}) },
+          body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
+        });
+      const { guid } = (await (await api('/__api__/v1/content', { method: 'POST', json: { name: 'survivor' } })).json()) as { guid: string };
+      const uploaded = (await (await api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: bundle() })).json()) as { id: string };
+      const { task_id } = (await (await api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
+      let task: { finished: boolean; code: number; error: string; output: string[] };
+      do task = (await (await api(`/__api__/v1/tasks/${task_id}?wait=5`)).json()) as typeof task;
+      while (!task.finished);
+      assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
+      const before = (await (await api(`/content/${guid}/`)).json()) as { host: string };
+
+      child.kill('SIGKILL');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+      const pods = await admin.list(`/api/v1/namespaces/${NS}/pods`, { labelSelector: `lectern.dev/content-guid=${guid}` });
+      assert.equal(pods.items.length, 1, 'the pod outlives the server');
+
+      t = await startLectern('sqlite', settings, { dataDir });
+      const after = await t.api(`/content/${guid}/`);
+      assert.equal(after.status, 200, await after.clone().text());
+      assert.equal(((await after.json()) as { host: string }).host, before.host, 'the same pod serves');
+      const jobs = await admin.list(`/apis/batch/v1/namespaces/${NS}/jobs`, { labelSelector: `lectern.dev/content-guid=${guid}` });
+      assert.equal(jobs.items.length, 1, 'no second worker was started');
+      const rows = (await (await t.api(`/__api__/v1/content/${guid}/jobs`)).json()) as Array<{ status: number }>;
+      assert.equal(rows.filter((r) => r.status === 0).length, 1, 'its job row is still active');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
     }
   });
 });
