@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { JobLogWriter, lastLogLine, readJobLog } from '../job-log.js';
 import type { JobAddress, JobHandle, JobInfo, JobKind, JobSpec, JobStatus, JobTag, Launcher, LogLine } from '../launcher.js';
 import { Informer } from './informer.js';
-import { buildJobManifests, CONTENT_CONTAINER, instanceSelector, jobLabels, LABELS, ANNOTATIONS, labelValue, WORKER_PORT, type ManifestOptions } from './job-manifest.js';
+import { ANNOTATIONS, buildJobManifests, CONTENT_CONTAINER, instanceSelector, LABELS, labelValue, WORKER_PORT, type ManifestOptions } from './job-manifest.js';
 import { KubeApiError, type KubeApi, type KubeObject } from './kube-api.js';
 import { exitReason, parseQuantity, podState, startupPhases, type PodFailure } from './pod-state.js';
 
@@ -586,4 +586,3 @@ function nanoTime(stamp: string): string | undefined {
   return `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}Z`;
 }
 
-export { jobLabels };
