@@ -35,13 +35,13 @@ def app(environ, start_response):
     return [body]
 `;
 
-function bundle(): Buffer<ArrayBuffer> {
+function bundle(environment: Record<string, unknown> = {}): Buffer<ArrayBuffer> {
   const manifest = {
     version: 1,
     metadata: { appmode: 'python-api', entrypoint: 'app:app' },
     python: { version: PYTHON_VERSION, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
     // Unmanaged: the image's interpreter serves the app as it is (no restore, no package index).
-    environment: { environment_management: { python: false } },
+    environment: { environment_management: { python: false }, ...environment },
     files: { 'app.py': { checksum: '' }, 'requirements.txt': { checksum: '' } },
   };
   return makeTarGz([
@@ -172,6 +172,33 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
       await new Promise((r) => setTimeout(r, 100));
     }
   });
+  it('a worker whose image cannot be pulled fails the deploy with Kubernetes\' reason, in the task output and the job list', async () => {
+    const t = (await server())!;
+    const missing = 'lectern-test/missing:1';
+    const env = await t.api('/__api__/v1/environments', {
+      method: 'POST',
+      json: { title: 'Not in any registry', name: missing, cluster_name: 'Kubernetes', matching: 'exact', python: { installations: [{ version: PYTHON_VERSION, path: PYTHON }] } },
+    });
+    assert.equal(env.status, 200, await env.text());
+    const { guid } = (await (await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'unpullable' } })).json()) as { guid: string };
+    const uploaded = (await (await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: bundle({ image: missing }) })).json()) as { id: string };
+    const { task_id } = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
+    let task: { finished: boolean; code: number; error: string; output: string[] };
+    do task = (await (await t.api(`/__api__/v1/tasks/${task_id}?wait=5`)).json()) as typeof task;
+    while (!task.finished);
+    assert.notEqual(task.code, 0);
+    const text = `${task.error}\n${task.output.join('\n')}`;
+    assert.match(text, /Kubernetes could not run the process \((ErrImagePull|ImagePullBackOff)\)/, text);
+    assert.match(text, /lectern-test\/missing:1/, text);
+    const jobs = (await (await t.api(`/__api__/v1/content/${guid}/jobs`)).json()) as Array<{ error: string | null; status: number; image: string }>;
+    assert.equal(jobs.length, 1);
+    assert.equal(jobs[0]!.status, 1);
+    assert.equal(jobs[0]!.image, missing);
+    assert.match(jobs[0]!.error ?? '', /ErrImagePull|ImagePullBackOff/);
+    const left = await admin.list(`/apis/batch/v1/namespaces/${NS}/jobs`, { labelSelector: `lectern.dev/content-guid=${guid}` });
+    assert.equal(left.items.length, 0, 'the failed Job was deleted');
+  });
+
   it('a Lectern process killed while its worker runs is replaced by one that adopts the running pod', async () => {
     const first = t!;
     const dataDir = first.dataDir;

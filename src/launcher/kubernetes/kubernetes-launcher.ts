@@ -285,6 +285,7 @@ export class KubernetesLauncher implements Launcher {
     this.closed = true;
     for (const off of this.unsubscribe) off();
     for (const job of this.jobs.values()) {
+      if (job.unschedulableTimer) clearTimeout(job.unschedulableTimer);
       job.pumpAbort.abort();
       for (const w of job.addressWaiters) w.reject(new Error('Lectern is shutting down.'));
     }
@@ -378,7 +379,10 @@ export class KubernetesLauncher implements Launcher {
     }
     if (state.unschedulable) {
       if (this.options.schedulingTimeoutMs <= 0) void this.failWith(job, pod, state.unschedulable);
-      else job.unschedulableTimer ??= setTimeout(() => void this.failWith(job, pod, state.unschedulable!), this.options.schedulingTimeoutMs);
+      else if (!job.unschedulableTimer) {
+        job.unschedulableTimer = setTimeout(() => void this.failWith(job, pod, state.unschedulable!), this.options.schedulingTimeoutMs);
+        job.unschedulableTimer.unref();
+      }
       return;
     }
     if (job.unschedulableTimer) {
