@@ -7,9 +7,38 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { makeTarGz } from '../support/tarball.js';
-import { postgresDatabaseUrl, startLectern, stopPostgres, waitForTask } from '../support/lectern.js';
+import { postgresDatabaseUrl, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
+import { nowIso, randomToken } from '../../src/util/ids.js';
 
 after(stopPostgres);
+
+/** A deploy task in the state a replica killed mid-task leaves behind: running, its lease no longer renewed. */
+async function insertHeldTask(lectern: TestServer, task: { contentId: number; bundleId: number; attempts: number; leaseExpiresAt: number }) {
+  const row = await lectern.app.store.db
+    .insertInto('tasks')
+    .values({
+      id: randomToken(12),
+      kind: 'deploy',
+      content_id: task.contentId,
+      bundle_id: task.bundleId,
+      user_id: null,
+      params: JSON.stringify({ activate: true }),
+      state: 'running',
+      claimed_by: 'replica-killed',
+      lease_expires_at: task.leaseExpiresAt,
+      attempts: task.attempts,
+      output_lines: 0,
+      code: 0,
+      error: '',
+      result: null,
+      created_time: nowIso(),
+      started_time: nowIso(),
+      finished_time: null,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row;
+}
 
 const tempDir = () => mkdtemp(path.join(os.tmpdir(), 'lectern-replicas-'));
 
@@ -50,24 +79,14 @@ describe('several replicas on one PostgreSQL database', () => {
       // A replica that died mid-task leaves a running row whose lease is not renewed (this is the
       // exact database state after SIGKILL). Another replica takes it over once the lease expires.
       const bundle = bundleIds[0]!;
-      const orphan = await a.app.queue.enqueue('deploy', { contentId: Number(content.id), bundleId: Number(bundle), userId: null, params: { activate: true } });
-      await a.app.store.db
-        .updateTable('tasks')
-        .set({ state: 'running', claimed_by: 'replica-killed', attempts: 1, lease_expires_at: Date.now() + 1500 })
-        .where('id', '=', orphan.id)
-        .where('state', '=', 'queued')
-        .execute();
+      // The row is written as the dead replica left it: queued first, it could be claimed by a live one.
+      const orphan = await insertHeldTask(a, { contentId: Number(content.id), bundleId: Number(bundle), attempts: 1, leaseExpiresAt: Date.now() + 1500 });
       const taken = await waitForTask(a, orphan.id);
       assert.equal(taken.code, 0, taken.output.join('\n'));
       assert.ok(taken.output.some((l) => /Task resumed by replica-[ab]/.test(l)), taken.output.join('\n'));
 
       // On its last allowed attempt a dead replica's task is failed with a message instead.
-      const doomed = await a.app.queue.enqueue('deploy', { contentId: Number(content.id), bundleId: Number(bundle), userId: null });
-      await a.app.store.db
-        .updateTable('tasks')
-        .set({ state: 'running', claimed_by: 'replica-killed', attempts: 3, lease_expires_at: Date.now() - 1 })
-        .where('id', '=', doomed.id)
-        .execute();
+      const doomed = await insertHeldTask(a, { contentId: Number(content.id), bundleId: Number(bundle), attempts: 3, leaseExpiresAt: Date.now() - 1 });
       const failed = await waitForTask(a, doomed.id);
       assert.equal(failed.code, 1);
       assert.match(failed.error, /stopped responding/);
