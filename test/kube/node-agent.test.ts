@@ -86,6 +86,8 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
         const v = await check();
         if (v) return v;
       } catch (err) {
+        // An assertion inside the check is a verdict, not a reason to keep waiting.
+        if (err instanceof assert.AssertionError) throw err;
         last = err;
       }
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
@@ -329,16 +331,20 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
           { name: 'host', hostPath: { path: hostDir, type: 'Directory' } },
           { name: 'nfs', nfs: { server: '127.0.0.1', path: exportDir } },
           { name: 'nfs-ro', nfs: { server: 'localhost', path: exportDir, readOnly: true } },
+          { name: 'scratch', emptyDir: {} },
         ],
         containers: [
           {
             name: 'main',
             image: 'lectern-test/tools:1',
-            command: ['sh', '-c', 'cat /etc/app/app.conf; echo; (touch /etc/app/x) 2>/dev/null && echo conf-writable || echo conf-read-only; cat /nfs/shared.txt; echo; echo back > /nfs/reply.txt && echo nfs-writable; (touch /nfs-ro/y) 2>/dev/null && echo ro-writable || echo nfs-ro-read-only'],
+            command: ['sh', '-c', 'cat /etc/app/app.conf; echo; (touch /etc/app/x) 2>/dev/null && echo conf-writable || echo conf-read-only; cat /nfs/shared.txt; echo; echo back > /nfs/reply.txt && echo nfs-writable; (touch /nfs-ro/y) 2>/dev/null && echo ro-writable || echo nfs-ro-read-only; echo nested > /tmp/data/job/n.txt && echo nested-ok'],
             volumeMounts: [
               { name: 'host', mountPath: '/etc/app', subPath: 'conf', readOnly: true },
               { name: 'nfs', mountPath: '/nfs' },
               { name: 'nfs-ro', mountPath: '/nfs-ro' },
+              // A volume inside another (Lectern's data directory under an emptyDir /tmp).
+              { name: 'scratch', mountPath: '/tmp' },
+              { name: 'nfs', mountPath: '/tmp/data/job', subPath: 'job' },
             ],
           },
         ],
@@ -351,8 +357,9 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
     });
     assert.equal(pod.status.containerStatuses[0].state.terminated.exitCode, 0);
     const log = await ok<string>('GET', `/api/v1/namespaces/${HOST_NS}/pods/volumes/log`);
-    assert.equal(log, 'conf=1\nconf-read-only\nover nfs\nnfs-writable\nnfs-ro-read-only\n');
+    assert.equal(log, 'conf=1\nconf-read-only\nover nfs\nnfs-writable\nnfs-ro-read-only\nnested-ok\n');
     assert.equal(await readFile(path.join(exportDir, 'reply.txt'), 'utf8'), 'back\n');
+    assert.equal(await readFile(path.join(exportDir, 'job', 'n.txt'), 'utf8'), 'nested\n');
 
     // An NFS server other than this host cannot be emulated: the pod waits with a FailedMount event.
     await ok('POST', `/api/v1/namespaces/${HOST_NS}/pods`, {
@@ -436,11 +443,13 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
       const ps = await jobPods(NS, 'sleepers');
       return ps.length === 2 && ps.every((p) => p.status?.phase === 'Running') ? ps : undefined;
     });
+    // The trap is set once the shell said so: a SIGTERM before that would be ignored by the container's PID 1.
+    for (const p of pods) await until(`${p.metadata.name} started`, async () => (await podLog(NS, p.metadata.name)).includes('started'));
     const [a, b] = pods.map((p) => p.status.podIP as string);
     assert.notEqual(a, b);
     const pids = await until('the container processes', async () => {
       const ps = await Promise.all(pods.map((p) => agent.processes(NS, p.metadata.name)));
-      return ps.every((p) => p.length >= 3) ? ps.flat() : undefined;
+      return ps.every((p) => p.length >= 2) ? ps.flat() : undefined;
     });
     // Watch them go: the last state each pod reports before it is deleted.
     const list = await ok('GET', `/api/v1/namespaces/${NS}/pods?labelSelector=job-name%3Dsleepers`);
@@ -574,12 +583,17 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
   });
 
   it('runs a second node (extended resources, labels); stop() kills its pods and deletes the Node', async () => {
-    const n2 = await startNodeAgent(cp, { name: 'n2', imagesFile, capacity: { 'nvidia.com/gpu': '1' }, labels: { 'lectern.test/pool': 'gpu' } });
+    // Watch requests of 1 s: the pod below arrives on a watch resumed from the last resourceVersion.
+    const n2 = await startNodeAgent(cp, { name: 'n2', imagesFile, capacity: { 'nvidia.com/gpu': '1' }, labels: { 'lectern.test/pool': 'gpu' }, watchTimeoutSeconds: 1 });
     let stopped = false;
     try {
       const node = await ok('GET', '/api/v1/nodes/n2');
       assert.equal(node.status.allocatable['nvidia.com/gpu'], '1');
       assert.notEqual(n2.podCIDR, agent.podCIDR);
+      // A second agent of the same name is refused and leaves the first one's Node alone.
+      await assert.rejects(startNodeAgent(cp, { name: 'n2', imagesFile }), /Node n2 already exists/);
+      assert.equal((await api('GET', '/api/v1/nodes/n2')).status, 200);
+      await new Promise((r) => setTimeout(r, 2500));
       await ok('POST', `/api/v1/namespaces/${NS}/pods`, {
         metadata: { name: 'on-gpu' },
         spec: {
@@ -595,10 +609,10 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
       });
       assert.equal(pod.spec.nodeName, 'n2');
       assert.ok(pod.status.podIP.startsWith(n2.podCIDR.replace(/\.0\.0\/16$/, '.')));
-      // bwrap, bwrap as the container's PID 1, sleep
+      // bwrap and sleep (the container's PID 1)
       const pids = await until('the container processes', async () => {
         const ps = await n2.processes(NS, 'on-gpu');
-        return ps.length >= 3 ? ps : undefined;
+        return ps.length >= 2 ? ps : undefined;
       });
       assert.ok(pids.every(alive), `pids ${pids}`);
       await n2.stop();
@@ -618,7 +632,8 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
       metadata: { name: 'hooks' },
       spec: {
         restartPolicy: 'Never',
-        terminationGracePeriodSeconds: 10,
+        // sleep, PID 1 of its container, ignores SIGTERM: SIGKILL follows after the grace period.
+        terminationGracePeriodSeconds: 2,
         securityContext: { runAsUser: USER, runAsGroup: USER },
         volumes: [{ name: 'out', hostPath: { path: out } }],
         containers: [
@@ -637,7 +652,11 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
         ],
       },
     });
-    await until('pod hooks Running', async () => (await ok('GET', `/api/v1/namespaces/${HOST_NS}/pods/hooks`)).status?.phase === 'Running');
+    await until('pod hooks Running', async () => {
+      const p = await ok('GET', `/api/v1/namespaces/${HOST_NS}/pods/hooks`);
+      assert.notEqual(p.status?.phase, 'Failed', JSON.stringify(p.status));
+      return p.status?.phase === 'Running';
+    });
     assert.equal(await readFile(path.join(out, 'post-start'), 'utf8'), `started as ${USER}\n`);
     await ok('DELETE', `/api/v1/namespaces/${HOST_NS}/pods/hooks`);
     await until('pod hooks gone', async () => (await api('GET', `/api/v1/namespaces/${HOST_NS}/pods/hooks`)).status === 404, 30_000);
@@ -659,5 +678,118 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
     }, 30_000);
     assert.equal(failed.status.reason, 'DeadlineExceeded');
     assert.ok(failed.status.containerStatuses[0].state.terminated);
+  });
+
+  it('restarts a container that fails its liveness probe; a startup probe holds back started and ready', async () => {
+    await ok('POST', `/api/v1/namespaces/${NS}/pods`, {
+      metadata: { name: 'liveness' },
+      spec: {
+        restartPolicy: 'Always',
+        terminationGracePeriodSeconds: 1,
+        securityContext: RESTRICTED_POD,
+        containers: [
+          {
+            name: 'live',
+            image: 'lectern-test/tools:1',
+            command: ['sh', '-c', 'touch /tmp/healthy; sleep 1; rm /tmp/healthy; exec sleep 3600'],
+            livenessProbe: { exec: { command: ['test', '-f', '/tmp/healthy'] }, periodSeconds: 1, failureThreshold: 2 },
+            securityContext: RESTRICTED_CONTAINER,
+          },
+          {
+            name: 'slow',
+            image: 'lectern-test/tools:1',
+            command: ['sh', '-c', 'sleep 4; touch /tmp/up; exec sleep 3600'],
+            startupProbe: { exec: { command: ['test', '-f', '/tmp/up'] }, periodSeconds: 1, failureThreshold: 30 },
+            securityContext: RESTRICTED_CONTAINER,
+          },
+        ],
+      },
+    });
+    const early = await until('pod liveness Running', async () => {
+      const p = await ok('GET', `/api/v1/namespaces/${NS}/pods/liveness`);
+      return p.status?.phase === 'Running' ? p : undefined;
+    });
+    const slowEarly = early.status.containerStatuses.find((c: Obj) => c.name === 'slow');
+    assert.equal(slowEarly.started, false);
+    assert.equal(slowEarly.ready, false);
+    const later = await until('a liveness restart and the slow container started', async () => {
+      const p = await ok('GET', `/api/v1/namespaces/${NS}/pods/liveness`);
+      const [live, slow] = ['live', 'slow'].map((n) => p.status.containerStatuses.find((c: Obj) => c.name === n));
+      return live.restartCount >= 1 && slow.started && slow.ready ? p : undefined;
+    }, 60_000);
+    const live = later.status.containerStatuses.find((c: Obj) => c.name === 'live');
+    assert.equal(live.lastState.terminated.reason, 'Error');
+    const events = (await ok<{ items: Obj[] }>('GET', `/api/v1/namespaces/${NS}/events?fieldSelector=${encodeURIComponent('involvedObject.name=liveness')}`)).items.map((e) => `${e.reason}: ${e.message}`);
+    assert.ok(events.some((e) => /^Killing: Container live failed liveness probe/.test(e)), events.join('\n'));
+    assert.ok(events.some((e) => /^Unhealthy: Startup probe failed/.test(e)), events.join('\n'));
+    await ok('DELETE', `/api/v1/namespaces/${NS}/pods/liveness`);
+    await until('pod liveness gone', async () => (await api('GET', `/api/v1/namespaces/${NS}/pods/liveness`)).status === 404, 30_000);
+  });
+
+  it('reports configuration errors (missing Secret key, runAsNonRoot as root) and fails a pod whose init container fails', async () => {
+    const waitingReason = async (pod: string) =>
+      until(`a waiting reason for ${pod}`, async () => {
+        const p = await ok('GET', `/api/v1/namespaces/${NS}/pods/${pod}`);
+        const w = p.status?.containerStatuses?.[0]?.state?.waiting;
+        return w && w.reason !== 'ContainerCreating' ? w : undefined;
+      });
+    await ok('POST', `/api/v1/namespaces/${NS}/secrets`, { metadata: { name: 'partial' }, stringData: { present: 'yes' } });
+    await ok('POST', `/api/v1/namespaces/${NS}/pods`, {
+      metadata: { name: 'no-key' },
+      spec: {
+        securityContext: RESTRICTED_POD,
+        containers: [{ name: 'main', image: 'lectern-test/tools:1', command: ['true'], env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 'partial', key: 'nope' } } }], securityContext: RESTRICTED_CONTAINER }],
+      },
+    });
+    const noKey = await waitingReason('no-key');
+    assert.equal(noKey.reason, 'CreateContainerConfigError');
+    assert.match(noKey.message, /couldn't find key nope in Secret node-test\/partial/);
+
+    // Pod Security lets runAsNonRoot through without a uid; the image (no USER) would run as root.
+    await ok('POST', `/api/v1/namespaces/${NS}/pods`, {
+      metadata: { name: 'as-root' },
+      spec: {
+        securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [{ name: 'main', image: 'lectern-test/tools:1', command: ['true'], securityContext: RESTRICTED_CONTAINER }],
+      },
+    });
+    const asRoot = await waitingReason('as-root');
+    assert.equal(asRoot.reason, 'CreateContainerConfigError');
+    assert.match(asRoot.message, /runAsNonRoot and image will run as root/);
+
+    await ok(
+      'POST',
+      `/apis/batch/v1/namespaces/${NS}/jobs`,
+      job('init-fails', {
+        securityContext: RESTRICTED_POD,
+        initContainers: [{ name: 'setup', image: 'lectern-test/tools:1', command: ['sh', '-c', 'echo cannot set up >&2; exit 4'], securityContext: RESTRICTED_CONTAINER }],
+        containers: [{ name: 'main', image: 'lectern-test/tools:1', command: ['true'], securityContext: RESTRICTED_CONTAINER }],
+      }),
+    );
+    await until('Job init-fails Failed', async () => (await ok('GET', `/apis/batch/v1/namespaces/${NS}/jobs/init-fails`)).status?.conditions?.some((c: Obj) => c.type === 'Failed' && c.status === 'True'));
+    const [pod] = await jobPods(NS, 'init-fails');
+    assert.equal(pod!.status.phase, 'Failed');
+    assert.equal(pod!.status.initContainerStatuses[0].state.terminated.exitCode, 4);
+    assert.equal(pod!.status.containerStatuses[0].state.waiting.reason, 'PodInitializing');
+    assert.equal(await podLog(NS, pod!.metadata.name, '?container=setup'), 'cannot set up\n');
+    for (const name of ['no-key', 'as-root']) await ok('DELETE', `/api/v1/namespaces/${NS}/pods/${name}`);
+  });
+
+  it('falls back to RLIMIT_AS for memory limits when no cgroup is writable', async () => {
+    const { CgroupLayout } = await import('../../src/launcher/local/cgroup.js');
+    const { SandboxedContainer, findTools } = await import('../support/kube-node/sandbox.js');
+    let stderr = '';
+    const container = await SandboxedContainer.start(
+      { key: 'rlimit-test', command: ['tail', '/dev/zero'], env: { PATH: '/usr/bin:/bin' }, mounts: [], workingDir: '/', hostname: 'rlimit', uid: USER, gid: USER, supplementalGroups: [], memoryLimitBytes: 64 << 20 },
+      await findTools(),
+      CgroupLayout.none('testing the fallback'),
+      (stream, chunk) => {
+        if (stream === 'stderr') stderr += chunk.toString();
+      },
+    );
+    const exit = await container.exited;
+    assert.notEqual(exit.exitCode, 0);
+    assert.equal(exit.oomKilled, false);
+    assert.match(stderr, /memory exhausted|Cannot allocate memory/i);
   });
 });

@@ -507,7 +507,7 @@ async function terminate(p: Proc): Promise<void> {
  * A detached shell told each component's pid on its stdin. "stop" means stop() is handling it; plain EOF
  * means this process died (even by SIGKILL): kill the components and remove the directory.
  */
-function startWatchdog(dir: string): ChildProcess {
+export function startWatchdog(dir: string): ChildProcess {
   const script = [
     'pids=',
     'while read -r line; do',

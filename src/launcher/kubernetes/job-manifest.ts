@@ -8,6 +8,8 @@ import type { KubeObject } from './kube-api.js';
 export const POD_RUNTIME_DIR = '/opt/lectern/runtime';
 /** Where the init image keeps its copy of runtime/ (docs/kubernetes.md: building the init image). */
 export const INIT_IMAGE_RUNTIME_DIR = '/lectern/runtime';
+/** What the init container runs: the init image needs runtime/ and a `cp`, nothing else. */
+export const INIT_COMMAND = ['cp', '-R', `${INIT_IMAGE_RUNTIME_DIR}/.`, '/mnt/lectern-runtime/'];
 /** The port a worker listens on, on its own pod IP. */
 export const WORKER_PORT = 8080;
 export const CONTENT_CONTAINER = 'content';
@@ -129,7 +131,7 @@ export function buildJobManifests(spec: JobSpec, options: ManifestOptions): { jo
     name: INIT_CONTAINER,
     image: options.initImage,
     imagePullPolicy: options.initPullPolicy,
-    command: ['cp', '-R', `${INIT_IMAGE_RUNTIME_DIR}/.`, '/mnt/lectern-runtime/'],
+    command: [...INIT_COMMAND],
     // Quota policies refuse containers without requests; copying a few hundred kB needs little.
     resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '500m', memory: '64Mi' } },
     securityContext: containerSecurity,

@@ -8,13 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { Agent, fetch } from 'undici';
 import { CgroupLayout } from '../../../src/launcher/local/cgroup.js';
-import { findTool } from '../../../src/launcher/local/sandbox.js';
-import { issueCertificate, type ControlPlane } from '../kube.js';
+import { issueCertificate, startWatchdog, type ControlPlane } from '../kube.js';
 import { PodAddresses } from './addresses.js';
 import { ApiError, KubeClient, type Obj } from './client.js';
 import { now } from './container.js';
 import { startKubeletServer } from './logs.js';
 import { deletePodNow, PodWorker, type PodHost } from './pod.js';
+import { findTools } from './sandbox.js';
 
 export interface NodeAgentOptions {
   /** The Node's name (a DNS label). */
@@ -31,6 +31,8 @@ export interface NodeAgentOptions {
   taints?: { key: string; value?: string; effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' }[];
   /** First restart back-off of a crashed container; kubelet's is 10 s (doubling to 5 min). */
   restartBackoffSeconds?: number;
+  /** How long each pod watch request lasts before the agent resumes from its last resourceVersion (default 300). */
+  watchTimeoutSeconds?: number;
 }
 
 export interface NodeAgent {
@@ -55,41 +57,30 @@ const STATUS_MS = 60_000;
 export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | 'dir' | 'token'>, options: NodeAgentOptions): Promise<NodeAgent> {
   const { name } = options;
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63) throw new Error(`node name ${JSON.stringify(name)} is not a DNS label`);
+  // Containers run as their runAsUser and cgroups are created for them: only root can do that.
+  if (process.getuid?.() !== 0) throw new Error('the test bed node agent must run as root (it switches to each pod\'s runAsUser and creates cgroups)');
+  const [cgroups, tools] = await Promise.all([CgroupLayout.detect(), findTools()]);
+  const user = `system:node:${name}`;
+  // The certificates live in the control plane's directory and go with it.
+  const clientCert = await issueCertificate(cp, { name: `node-${name}-client`, commonName: user, organizations: ['system:nodes'], usage: 'client' });
+  const servingCert = await issueCertificate(cp, { name: `node-${name}-serving`, commonName: user, organizations: ['system:nodes'], usage: 'server', ips: ['127.0.0.1'], dns: [name, 'localhost'] });
+
   const ownDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(cp.dir, `node-${name}-`)));
   const podsDir = path.join(dataDir, 'pods');
-  await mkdir(podsDir, { recursive: true, mode: 0o755 });
-
-  const user = `system:node:${name}`;
-  const clientCert = await issueCertificate(cp, { name: `node-${name}-client`, commonName: user, organizations: ['system:nodes'], usage: 'client' });
-  const servingCert = await issueCertificate(cp, { name: `node-${name}-serving`, commonName: user, organizations: ['system:nodes'], usage: 'server', ips: ['127.0.0.1'], dns: [name, 'localhost'] });
+  // Container processes die with this process (bwrap --die-with-parent); the watchdog removes the files
+  // pods leave when it dies without stop() (even by SIGKILL), as the control plane's does.
+  const watchdog = startWatchdog(ownDataDir ? dataDir : podsDir);
   const client = new KubeClient(cp.url, { caFile: cp.caFile, ...clientCert });
-  const [cgroups, bwrap] = await Promise.all([CgroupLayout.detect(), findTool('bwrap')]);
   const addresses = PodAddresses.claim();
   const workers = new Map<string, PodWorker>();
   const abort = new AbortController();
   const timers: NodeJS.Timeout[] = [];
+  let kubelet: Awaited<ReturnType<typeof startKubeletServer>> | undefined;
+  let registered = false;
   const warn = (message: string) => {
     if (!abort.signal.aborted) console.error(`[kube-node ${name}] ${message}`);
   };
-
-  const kubelet = await startKubeletServer({
-    host: '127.0.0.1',
-    caFile: cp.caFile,
-    ...servingCert,
-    lookup: (ns, podName, containerName, previous) => {
-      const worker = workers.get(`${ns}/${podName}`);
-      if (!worker) return { status: 404, error: `pod "${podName}" in namespace "${ns}" not found` };
-      const c = worker.container(containerName);
-      if (!c) return { status: 400, error: `container ${containerName} is not valid for pod ${podName}` };
-      if (previous) return c.previousLog ? { log: c.previousLog } : { status: 400, error: `previous terminated container "${containerName}" in pod "${podName}" not found` };
-      if (!c.containerID) {
-        const reason = 'waiting' in c.state ? c.state.waiting.reason : 'ContainerCreating';
-        return { status: 400, error: `container "${containerName}" in pod "${podName}" is waiting to start: ${reason}` };
-      }
-      return { log: c.log };
-    },
-  });
 
   const cleanup = async () => {
     abort.abort();
@@ -99,23 +90,46 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
       await w.cleanUp();
     }));
     workers.clear();
-    await kubelet.close();
+    await kubelet?.close();
     addresses.close();
     // As the administrator: the pods still bound to the Node are then removed by the pod GC.
-    await fetchAsAdmin(cp, 'DELETE', `/api/v1/nodes/${name}`).catch(() => undefined);
+    if (registered) await fetchAsAdmin(cp, 'DELETE', `/api/v1/nodes/${name}`).catch(() => undefined);
     await client.close();
     if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
+    else await rm(podsDir, { recursive: true, force: true });
+    watchdog.stdin?.end('stop\n');
   };
 
   try {
+    await mkdir(podsDir, { recursive: true, mode: 0o755 });
+    kubelet = await startKubeletServer({
+      host: '127.0.0.1',
+      caFile: cp.caFile,
+      ...servingCert,
+      lookup: (ns, podName, containerName, previous) => {
+        const worker = workers.get(`${ns}/${podName}`);
+        if (!worker) return { status: 404, error: `pod "${podName}" in namespace "${ns}" not found` };
+        const c = worker.container(containerName);
+        if (!c) return { status: 400, error: `container ${containerName} is not valid for pod ${podName}` };
+        if (previous) return c.previousLog ? { log: c.previousLog } : { status: 400, error: `previous terminated container "${containerName}" in pod "${podName}" not found` };
+        if (!c.containerID) {
+          const reason = 'waiting' in c.state ? c.state.waiting.reason : 'ContainerCreating';
+          return { status: 400, error: `container "${containerName}" in pod "${podName}" is waiting to start: ${reason}` };
+        }
+        return { log: c.log };
+      },
+    });
+
     const version = ((await client.get('/version')).gitVersion as string | undefined) ?? 'v0.0.0';
     const cpus = os.cpus().length;
     const capacity: Record<string, string> = { cpu: String(cpus), memory: `${Math.floor(os.totalmem() / 1024)}Ki`, pods: '110', 'ephemeral-storage': '100Gi', ...options.capacity };
     const labels = { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': goArch(), ...options.labels };
     try {
       await client.request('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name, labels }, spec: { ...(options.taints ? { taints: options.taints } : {}) } });
+      registered = true;
     } catch (err) {
-      if (!(err instanceof ApiError && err.status === 409)) throw err;
+      if (err instanceof ApiError && err.status === 409) throw new Error(`Node ${name} already exists: another node agent registered it; give this one another name`);
+      throw err;
     }
     const machineID = randomBytes(16).toString('hex');
     const nodeStatus = () => ({
@@ -132,7 +146,7 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
           { type: 'InternalIP', address: '127.0.0.1' },
           { type: 'Hostname', address: name },
         ],
-        daemonEndpoints: { kubeletEndpoint: { Port: kubelet.port } },
+        daemonEndpoints: { kubeletEndpoint: { Port: kubelet!.port } },
         nodeInfo: {
           machineID,
           systemUUID: machineID,
@@ -158,12 +172,11 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
 
     const host: PodHost = {
       client,
-      nodeName: name,
       hostIP: '127.0.0.1',
       apiServer: { host: new URL(cp.url).hostname, port: new URL(cp.url).port || '443' },
       imagesFile: options.imagesFile,
       cgroups,
-      bwrap,
+      tools,
       allocatable: capacity,
       podsDir,
       restartBackoffSeconds: options.restartBackoffSeconds ?? 10,
@@ -215,9 +228,10 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
       },
       abort.signal,
       (err) => warn(`pod watch: ${err.message}`),
+      options.watchTimeoutSeconds,
     );
 
-    await waitSchedulable(client, name);
+    await waitSchedulable(client, name, new Set((options.taints ?? []).map((t) => t.key)));
     let stopped: Promise<void> | undefined;
     return {
       name,
@@ -272,11 +286,12 @@ async function renewLease(client: KubeClient, name: string, nodeUid: string, cre
   await client.mergePatch(`${leases}/${name}`, { spec: { holderIdentity: name, leaseDurationSeconds: LEASE_SECONDS, renewTime } });
 }
 
-async function waitSchedulable(client: KubeClient, name: string): Promise<void> {
+/** Until the node-lifecycle controller has removed the node.kubernetes.io/* taints (other than the agent's own). */
+async function waitSchedulable(client: KubeClient, name: string, own: Set<string>): Promise<void> {
   const deadline = Date.now() + 90_000;
   for (;;) {
     const node = await client.get(`/api/v1/nodes/${name}`);
-    const taints = ((node.spec?.taints ?? []) as { key: string }[]).filter((t) => t.key.startsWith('node.kubernetes.io/'));
+    const taints = ((node.spec?.taints ?? []) as { key: string }[]).filter((t) => t.key.startsWith('node.kubernetes.io/') && !own.has(t.key));
     if (!taints.length) return;
     if (Date.now() > deadline) throw new Error(`node ${name} still has taints ${taints.map((t) => t.key).join(', ')} after 90 s (is the node-lifecycle controller running?)`);
     await new Promise((r) => setTimeout(r, 250));

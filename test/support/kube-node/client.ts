@@ -82,9 +82,10 @@ export class KubeClient {
    * Lists `path` (a collection URL with its query, e.g. `/api/v1/pods?fieldSelector=…`), hands every item to
    * `onEvent` as ADDED, then watches from the list's resourceVersion. After a dropped connection it resumes
    * from the last resourceVersion seen; when that is too old (410 Gone) it lists again, reporting items that
-   * vanished meanwhile as DELETED. Runs until `signal` aborts.
+   * vanished meanwhile as DELETED. Each watch request ends after `timeoutSeconds` (the server closes it)
+   * and the next resumes where it stopped. Runs until `signal` aborts.
    */
-  async listWatch(path: string, onEvent: (e: WatchEvent) => void | Promise<void>, signal: AbortSignal, onError?: (err: Error) => void): Promise<void> {
+  async listWatch(path: string, onEvent: (e: WatchEvent) => void | Promise<void>, signal: AbortSignal, onError?: (err: Error) => void, timeoutSeconds = 300): Promise<void> {
     const sep = path.includes('?') ? '&' : '?';
     let known = new Map<string, Obj>();
     let rv: string | undefined;
@@ -99,7 +100,7 @@ export class KubeClient {
           known = fresh;
           rv = list.metadata.resourceVersion;
         }
-        const res = await fetch(`${this.url}${path}${sep}watch=true&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=${rv}`, {
+        const res = await fetch(`${this.url}${path}${sep}watch=true&allowWatchBookmarks=true&timeoutSeconds=${timeoutSeconds}&resourceVersion=${rv}`, {
           dispatcher: this.dispatcher,
           signal,
           headers: { accept: 'application/json' },

@@ -11,6 +11,7 @@ export type ContainerState =
   | { running: { startedAt: string } }
   | { terminated: { exitCode: number; reason: string; message?: string; startedAt: string; finishedAt: string; containerID: string; signal?: number } };
 
+/** A Kubernetes Time: RFC 3339, to the second. */
 export function now(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
@@ -36,9 +37,8 @@ export class ContainerRun {
 
   constructor(
     readonly spec: Obj,
-    readonly init: boolean,
     initialWait: string,
-    readonly initialBackoffSeconds: number,
+    initialBackoffSeconds: number,
   ) {
     this.state = { waiting: { reason: initialWait } };
     this.backoffSeconds = initialBackoffSeconds;

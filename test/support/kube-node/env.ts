@@ -39,7 +39,7 @@ export function fieldValue(pod: Obj, fieldPath: string): string {
     case 'status.podIPs':
       return ((pod.status?.podIPs ?? []) as { ip: string }[]).map((i) => i.ip).join(',');
     default:
-      throw new Error(`unsupported fieldPath ${JSON.stringify(fieldPath)}`);
+      throw new ConfigError(`unsupported fieldPath ${JSON.stringify(fieldPath)}`);
   }
 }
 

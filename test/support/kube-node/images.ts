@@ -30,12 +30,26 @@ export interface Image {
 export type ImageSpec = Partial<Image> | Record<string, string>;
 export type ImageMap = Record<string, ImageSpec>;
 
-/** Reads the image map file (re-read on every pull, so a test can add images while the agent runs). */
+const FIELDS = ['paths', 'env', 'entrypoint', 'cmd', 'workingDir', 'user'];
+/** The long form names at least one of the fields; otherwise the mapping is just `paths`. */
+const isStructured = (spec: Record<string, unknown>) => FIELDS.some((k) => k in spec) || Object.keys(spec).length === 0;
+const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Reads and checks the image map file (re-read on every pull, so a test can add images while the agent runs). */
 export function loadImageMap(file: string): ImageMap {
   const text = readFileSync(file, 'utf8');
-  const doc = (/\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text)) as { images?: ImageMap } | null;
-  if (!doc || typeof doc !== 'object' || !doc.images || typeof doc.images !== 'object') throw new Error(`${file}: expected a top-level "images" mapping`);
-  return doc.images;
+  const doc: unknown = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
+  if (!isMapping(doc) || !isMapping(doc.images)) throw new Error(`${file}: expected a top-level "images" mapping`);
+  for (const [name, spec] of Object.entries(doc.images)) {
+    if (spec === null) continue;
+    if (!isMapping(spec)) throw new Error(`${file}: image ${name}: expected a mapping (paths, env, entrypoint, cmd, workingDir, user)`);
+    const paths = isStructured(spec) ? spec.paths : spec;
+    if (paths !== undefined && (!isMapping(paths) || Object.entries(paths).some(([target, source]) => !target.startsWith('/') || typeof source !== 'string' || !source.startsWith('/')))) {
+      throw new Error(`${file}: image ${name}: paths must map absolute image paths to absolute host directories`);
+    }
+    if (spec.user !== undefined && !Number.isInteger(spec.user)) throw new Error(`${file}: image ${name}: user must be a numeric uid`);
+  }
+  return doc.images as ImageMap;
 }
 
 /** docker.io/library/python:3.11 and python:3.11 are the same image; a missing tag is :latest. */
@@ -53,9 +67,8 @@ export function resolveImage(map: ImageMap, name: string): Image | undefined {
   const key = Object.keys(map).find((k) => k === name) ?? Object.keys(map).find((k) => normalizeImage(k) === wanted);
   if (key === undefined) return undefined;
   const spec = (map[key] ?? {}) as Record<string, unknown>;
-  const structured = ['paths', 'env', 'entrypoint', 'cmd', 'workingDir', 'user'].some((k) => k in spec) || Object.keys(spec).length === 0;
   const strings = (v: unknown) => (Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : undefined);
-  if (!structured) return { paths: spec as Record<string, string>, env: {} };
+  if (!isStructured(spec)) return { paths: spec as Record<string, string>, env: {} };
   return {
     paths: (spec.paths as Record<string, string> | undefined) ?? {},
     env: Object.fromEntries(Object.entries((spec.env as Record<string, unknown> | undefined) ?? {}).map(([k, v]) => [k, String(v)])),

@@ -4,6 +4,8 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
+import type { TLSSocket } from 'node:tls';
 
 export interface LogLine {
   time: Date;
@@ -13,20 +15,29 @@ export interface LogLine {
   text: string; // including its trailing newline (the last line of a stream may lack one)
 }
 
+/** Kept per container; older lines are dropped first. */
 const MAX_BYTES = 16 << 20;
+const MAX_LINE = 16 << 10;
 
 export class ContainerLog extends EventEmitter {
   readonly lines: LogLine[] = [];
   private bytes = 0;
   private partial: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+  // A chunk may end inside a multi-byte character.
+  private readonly decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
   closed = false;
 
-  write(stream: 'stdout' | 'stderr', chunk: Buffer | string): void {
-    let text = this.partial[stream] + chunk.toString();
+  write(stream: 'stdout' | 'stderr', chunk: Buffer): void {
+    let text = this.partial[stream] + this.decoders[stream].write(chunk);
     let nl: number;
     while ((nl = text.indexOf('\n')) >= 0) {
       this.push(stream, text.slice(0, nl + 1));
       text = text.slice(nl + 1);
+    }
+    // As the CRI log format does, a line longer than 16 KiB is kept in pieces.
+    while (text.length > MAX_LINE) {
+      this.push(stream, text.slice(0, MAX_LINE));
+      text = text.slice(MAX_LINE);
     }
     this.partial[stream] = text;
   }
@@ -98,7 +109,7 @@ export async function startKubeletServer(options: { host: string; caFile: string
     { ca: readFileSync(options.caFile), cert: readFileSync(options.certFile), key: readFileSync(options.keyFile), requestCert: true, rejectUnauthorized: true },
     (req, res) => {
       const url = new URL(req.url ?? '/', 'https://kubelet');
-      if (!authorized((req.socket as import('node:tls').TLSSocket).getPeerCertificate())) {
+      if (!authorized((req.socket as TLSSocket).getPeerCertificate())) {
         res.writeHead(403, { 'content-type': 'text/plain' }).end('Forbidden: only the API server may use this kubelet API\n');
         return;
       }

@@ -5,23 +5,23 @@ import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CgroupLayout } from '../../../src/launcher/local/cgroup.js';
 import { ApiError, type KubeClient, type Obj } from './client.js';
+import { containerConfig, etcHosts, hostsFile, pullImage, WaitingError } from './container-config.js';
 import { ContainerRun, now } from './container.js';
-import { ConfigError, containerEnv, expand, quantity, type ObjectSource } from './env.js';
-import { loadImageMap, resolveImage, type Image } from './images.js';
+import { ConfigError, type ObjectSource } from './env.js';
+import { KUBELET_CONDITIONS, PodConditions, podPhase, type Condition, type PodPhase } from './pod-status.js';
 import { probeOnce, ProbeWorker, type ProbeResult } from './probes.js';
-import { SandboxedContainer, type ContainerSpec, type Exit, type Mount } from './sandbox.js';
-import { containerMounts, MountError, prepareVolumes, type PreparedVolume } from './volumes.js';
+import { SandboxedContainer, type ContainerSpec, type Exit, type Tools } from './sandbox.js';
+import { MountError, prepareVolumes, type PreparedVolume } from './volumes.js';
 
 /** What a pod needs from its node agent. */
 export interface PodHost {
   client: KubeClient;
-  nodeName: string;
   hostIP: string;
   /** host:port of the API server, given to containers as KUBERNETES_SERVICE_HOST/PORT. */
   apiServer: { host: string; port: string };
   imagesFile: string;
   cgroups: CgroupLayout;
-  bwrap: string;
+  tools: Tools;
   allocatable: Record<string, string>;
   podsDir: string;
   restartBackoffSeconds: number;
@@ -29,22 +29,19 @@ export interface PodHost {
   warn(message: string): void;
 }
 
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** How long a pull or configuration error is shown before the next attempt (kubelet backs off from 10 s). */
 const RETRY_SECONDS = [1, 5, 10, 20, 40];
-
-type Condition = { type: string; status: 'True' | 'False'; reason?: string; message?: string; lastTransitionTime: string; lastProbeTime: null };
 
 export class PodWorker {
   pod: Obj;
   readonly initContainers: ContainerRun[];
   readonly containers: ContainerRun[];
   readonly dir: string;
-  private phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed' = 'Pending';
-  private initialized: boolean;
-  private failedInit = false;
+  private phase: PodPhase = 'Pending';
+  initialized: boolean;
+  failedInit = false;
   private readonly startTime = now();
-  private readonly transitions = new Map<string, { status: string; at: string }>();
+  private readonly conditions = new PodConditions();
   private volumes = new Map<string, PreparedVolume>();
   private stopping = false;
   private readonly abort = new AbortController();
@@ -65,8 +62,8 @@ export class PodWorker {
     this.dir = path.join(host.podsDir, pod.metadata.uid as string);
     const init = (pod.spec.initContainers ?? []) as Obj[];
     this.initialized = init.length === 0;
-    this.initContainers = init.map((c) => new ContainerRun(c, true, 'PodInitializing', host.restartBackoffSeconds));
-    this.containers = ((pod.spec.containers ?? []) as Obj[]).map((c) => new ContainerRun(c, false, init.length ? 'PodInitializing' : 'ContainerCreating', host.restartBackoffSeconds));
+    this.initContainers = init.map((c) => new ContainerRun(c, 'PodInitializing', host.restartBackoffSeconds));
+    this.containers = ((pod.spec.containers ?? []) as Obj[]).map((c) => new ContainerRun(c, init.length ? 'PodInitializing' : 'ContainerCreating', host.restartBackoffSeconds));
     if (init.length) this.initContainers[0]!.state = { waiting: { reason: 'ContainerCreating' } };
   }
 
@@ -78,13 +75,29 @@ export class PodWorker {
     return this.phase === 'Succeeded' || this.phase === 'Failed';
   }
 
+  /**
+   * The pod as the downward API sees it: its addresses are the node's to give, known here before (or
+   * whether or not) the status write carrying them has come back.
+   */
+  private get downward(): Obj {
+    const addresses = { hostIP: this.host.hostIP, hostIPs: [{ ip: this.host.hostIP }], podIP: this.ip, podIPs: [{ ip: this.ip }] };
+    return { ...this.pod, status: { ...(this.pod.status ?? {}), ...addresses } };
+  }
+
+  /** spec.hostname, else the pod's name (a hostname is at most 63 characters). */
+  get hostname(): string {
+    return ((this.pod.spec.hostname as string | undefined) ?? (this.pod.metadata.name as string)).slice(0, 63);
+  }
+
   container(name: string): ContainerRun | undefined {
     return [...this.initContainers, ...this.containers].find((c) => c.name === name);
   }
 
   start(): void {
     this.running = this.run().catch((err: Error) => {
+      // A fault of the agent itself: said on stderr and, where a test looking at the pod sees it, as an event.
       this.host.warn(`pod ${this.key}: ${err.stack ?? err.message}`);
+      this.host.event(this.pod, 'Warning', 'FailedSync', `the test bed's node agent failed to run the pod: ${err.message}`);
     });
     const seconds = this.pod.spec.activeDeadlineSeconds as number | undefined;
     if (seconds !== undefined) {
@@ -113,17 +126,20 @@ export class PodWorker {
   private async run(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o755 });
     this.changed();
+    let lastFailure = '';
     while (!this.stopping) {
       try {
-        this.volumes = await prepareVolumes({ client: this.host.client, pod: this.pod, podDir: this.dir, source: this.objects(), allocatable: this.host.allocatable, commonUid: this.commonUid() });
+        this.volumes = await prepareVolumes({ client: this.host.client, pod: this.downward, podDir: this.dir, source: this.objects(), allocatable: this.host.allocatable, commonUid: this.commonUid() });
         break;
       } catch (err) {
         if (!(err instanceof MountError || err instanceof ApiError || err instanceof ConfigError)) throw err;
-        this.host.event(this.pod, 'Warning', 'FailedMount', `MountVolume.SetUp failed: ${err.message}`);
+        // Retried every 2 s; an event when the reason changes (kubelet aggregates repeats into a count).
+        if (err.message !== lastFailure) this.host.event(this.pod, 'Warning', 'FailedMount', `MountVolume.SetUp failed: ${err.message}`);
+        lastFailure = err.message;
         await this.sleep(2);
       }
     }
-    await writeFile(path.join(this.dir, 'hosts'), this.etcHosts());
+    await writeFile(hostsFile(this.dir), etcHosts(this.ip, this.hostname, this.pod.spec.hostAliases));
     for (const init of this.initContainers) {
       for (;;) {
         const exit = await this.runContainer(init);
@@ -175,7 +191,7 @@ export class PodWorker {
     let spec: ContainerSpec | undefined;
     while (!spec) {
       if (this.stopping) return undefined;
-      const failure = await this.prepare(c).then(
+      const failure = await this.configure(c).then(
         (s) => {
           spec = s;
           return undefined;
@@ -183,7 +199,7 @@ export class PodWorker {
         (err: Error) => err,
       );
       if (!failure) break;
-      if (!(failure instanceof PrepareError)) throw failure;
+      if (!(failure instanceof WaitingError)) throw failure;
       c.wait(failure.reason, failure.message);
       this.host.event(this.pod, 'Warning', 'Failed', failure.message);
       this.changed();
@@ -205,7 +221,7 @@ export class PodWorker {
     this.host.event(this.pod, 'Normal', 'Created', `Created container: ${c.name}`);
     let sandbox: SandboxedContainer;
     try {
-      sandbox = await SandboxedContainer.start(spec!, this.host.bwrap, this.host.cgroups, (stream, chunk) => c.log.write(stream, chunk));
+      sandbox = await SandboxedContainer.start(spec!, this.host.tools, this.host.cgroups, (stream, chunk) => c.log.write(stream, chunk));
     } catch (err) {
       const message = `failed to start container "${c.name}": ${(err as Error).message}`;
       const exit = { exitCode: 128, oomKilled: false };
@@ -218,8 +234,9 @@ export class PodWorker {
     c.runningSpec = spec!;
     const startedAt = now();
     const postStart = c.spec.lifecycle?.postStart as Obj | undefined;
-    // kubelet reports the container running once its postStart hook has returned.
-    const hook = postStart ? await this.runHook(c, spec!, postStart, this.gracePeriod()) : { ok: true };
+    // kubelet reports the container running once its postStart hook has returned (it sets no time limit;
+    // two minutes here keep a hung hook from hanging a test for ever).
+    const hook = postStart ? await this.runHook(c, spec!, postStart, 120) : { ok: true };
     if (!hook.ok) {
       this.host.event(this.pod, 'Warning', 'FailedPostStartHook', `PostStartHook failed: ${hook.message ?? ''}`);
       void this.stopContainer(c, this.gracePeriod());
@@ -237,75 +254,23 @@ export class PodWorker {
     return exit;
   }
 
-  /** The container's sandbox settings, or why it cannot be created yet. */
-  private async prepare(c: ContainerRun): Promise<ContainerSpec> {
-    const image = this.pullImage(c);
-    const sc = { ...(this.pod.spec.securityContext ?? {}), ...(c.spec.securityContext ?? {}) } as Obj;
-    const uid = (sc.runAsUser as number | undefined) ?? image.user ?? 0;
-    if (sc.runAsNonRoot && uid === 0) throw new PrepareError('CreateContainerConfigError', 'Error: container has runAsNonRoot and image will run as root');
-    let env: Record<string, string>;
-    let mounts: Mount[];
-    try {
-      env = await containerEnv(this.pod, c.spec, this.baseEnv(image), this.objects(), this.host.allocatable);
-      mounts = await containerMounts(c.spec, this.volumes, env);
-    } catch (err) {
-      if (err instanceof ConfigError || err instanceof MountError || err instanceof ApiError) throw new PrepareError('CreateContainerConfigError', `Error: ${err.message}`);
-      throw err;
-    }
-    for (const [target, source] of Object.entries(image.paths)) mounts.push({ source, target, readOnly: true });
-    if (!mounts.some((m) => m.target === '/etc/hosts')) mounts.push({ source: path.join(this.dir, 'hosts'), target: '/etc/hosts', readOnly: true });
-    const command = ((c.spec.command as string[] | undefined) ?? image.entrypoint ?? []).map((a) => expand(a, env));
-    const args = ((c.spec.args as string[] | undefined) ?? (c.spec.command ? [] : (image.cmd ?? []))).map((a) => expand(a, env));
-    if (!command.length && !args.length) throw new PrepareError('CreateContainerError', 'Error: no command specified');
-    const limit = c.spec.resources?.limits?.memory as string | undefined;
-    const podSc = (this.pod.spec.securityContext ?? {}) as Obj;
-    return {
+  /** Pulls the image and works out the container's sandbox settings. */
+  private async configure(c: ContainerRun): Promise<ContainerSpec> {
+    const image = pullImage(this.host.imagesFile, c.spec.image as string);
+    if (!c.imageID) this.host.event(this.pod, 'Normal', 'Pulled', `Container image "${c.spec.image}" already present on machine`);
+    c.imageID = `lectern-kube-node://${c.spec.image}`;
+    return containerConfig({
+      pod: this.downward,
+      container: c.spec,
       key: `${this.pod.metadata.uid}-${c.name}-${c.restartCount}`,
-      command: [...command, ...args],
-      env,
-      mounts,
-      workingDir: (c.spec.workingDir as string | undefined) ?? image.workingDir ?? '/',
-      hostname: ((this.pod.spec.hostname as string | undefined) ?? (this.pod.metadata.name as string)).slice(0, 63),
-      uid,
-      gid: (sc.runAsGroup as number | undefined) ?? 0,
-      supplementalGroups: [...((podSc.supplementalGroups as number[] | undefined) ?? []), ...(podSc.fsGroup !== undefined ? [podSc.fsGroup as number] : [])],
-      memoryLimitBytes: limit ? quantity(limit) : undefined,
-      readOnlyRoot: !!sc.readOnlyRootFilesystem,
-    };
-  }
-
-  /** The image map is read again on every pull, so a test may add an image while the pod waits. */
-  private pullImage(c: ContainerRun): Image {
-    const name = c.spec.image as string;
-    let image: Image | undefined;
-    try {
-      image = resolveImage(loadImageMap(this.host.imagesFile), name);
-    } catch (err) {
-      throw new PrepareError('ErrImagePull', `Failed to pull image "${name}": the image map ${this.host.imagesFile} cannot be read: ${(err as Error).message}`);
-    }
-    if (!image) throw new PrepareError('ErrImagePull', `Failed to pull image "${name}": rpc error: code = NotFound desc = failed to pull and unpack image "${name}": not found (the test bed's image map ${this.host.imagesFile} has no such image)`);
-    if (!c.imageID) this.host.event(this.pod, 'Normal', 'Pulled', `Container image "${name}" already present on machine`);
-    c.imageID = `lectern-kube-node://${name}`;
-    return image;
-  }
-
-  private baseEnv(image: Image): Record<string, string> {
-    return {
-      PATH: DEFAULT_PATH,
-      HOME: '/',
-      ...image.env,
-      HOSTNAME: ((this.pod.spec.hostname as string | undefined) ?? (this.pod.metadata.name as string)).slice(0, 63),
-      // In-cluster clients find the API server here (the real one: nothing routes the Service's ClusterIP).
-      KUBERNETES_SERVICE_HOST: this.host.apiServer.host,
-      KUBERNETES_SERVICE_PORT: this.host.apiServer.port,
-      KUBERNETES_SERVICE_PORT_HTTPS: this.host.apiServer.port,
-    };
-  }
-
-  private etcHosts(): string {
-    const name = ((this.pod.spec.hostname as string | undefined) ?? (this.pod.metadata.name as string)).slice(0, 63);
-    const extra = ((this.pod.spec.hostAliases ?? []) as { ip: string; hostnames: string[] }[]).map((a) => `${a.ip}\t${a.hostnames.join('\t')}`);
-    return ['# Kubernetes-managed hosts file (the test bed\'s node agent).', '127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `${this.ip}\t${name}`, ...extra, ''].join('\n');
+      image,
+      hostname: this.hostname,
+      hostsFile: hostsFile(this.dir),
+      volumes: this.volumes,
+      objects: this.objects(),
+      allocatable: this.host.allocatable,
+      apiServer: this.host.apiServer,
+    });
   }
 
   private async terminationMessage(c: ContainerRun, file: string, exit: Exit): Promise<string | undefined> {
@@ -327,13 +292,12 @@ export class PodWorker {
     const startup = c.spec.startupProbe as Obj | undefined;
     const liveness = c.spec.livenessProbe as Obj | undefined;
     const unhealthy = (kind: string) => (message: string) => this.host.event(this.pod, 'Warning', 'Unhealthy', `${kind} probe failed: ${message}`);
-    let ready: ProbeWorker | undefined;
-    let live: ProbeWorker | undefined;
+    /** Readiness and liveness probes start once the startup probe (if any) has passed, as in kubelet. */
     const afterStartup = () => {
       c.started = true;
       if (!readiness) c.ready = true;
       if (readiness) {
-        ready = new ProbeWorker(readiness, target, false, {
+        const ready = new ProbeWorker(readiness, target, false, {
           changed: (ok) => {
             c.ready = ok;
             this.changed();
@@ -344,7 +308,7 @@ export class PodWorker {
         ready.start();
       }
       if (liveness) {
-        live = new ProbeWorker(liveness, target, true, {
+        const live = new ProbeWorker(liveness, target, true, {
           changed: (ok) => {
             if (ok || !c.sandbox) return;
             this.host.event(this.pod, 'Normal', 'Killing', `Container ${c.name} failed liveness probe, will be restarted`);
@@ -365,6 +329,10 @@ export class PodWorker {
         afterStartup();
       },
       failed: unhealthy('Startup'),
+      gaveUp: () => {
+        this.host.event(this.pod, 'Normal', 'Killing', `Container ${c.name} failed startup probe, will be restarted`);
+        void this.stopContainer(c, this.gracePeriod());
+      },
     });
     c.probes.push(worker);
     worker.start();
@@ -443,7 +411,7 @@ export class PodWorker {
     return this.removed;
   }
 
-  /** Stops everything of the pod (graceful for `graceSeconds`); no more status writes after it returns. */
+  /** Stops everything of the pod (graceful for `graceSeconds`); resolves once its containers have exited and its run is over. */
   async halt(graceSeconds: number): Promise<void> {
     this.stopping = true;
     clearTimeout(this.deadline);
@@ -506,59 +474,9 @@ export class PodWorker {
     return { configMap: (name) => get('configmaps', name), secret: (name) => get('secrets', name) };
   }
 
-  private computePhase(): typeof this.phase {
-    if (this.terminal) return this.phase;
-    if (this.failedInit) return 'Failed';
-    if (!this.initialized) return 'Pending';
-    let running = 0;
-    let waiting = 0;
-    let succeeded = 0;
-    let stopped = 0;
-    for (const c of this.containers) {
-      if (c.running) running++;
-      else if (c.terminated) {
-        stopped++;
-        if (c.terminated.exitCode === 0) succeeded++;
-      } else if ('terminated' in c.lastState) stopped++; // waiting to restart
-      else waiting++;
-    }
-    if (waiting > 0) return 'Pending';
-    if (running > 0) return 'Running';
-    if (stopped === 0) return 'Pending';
-    if (this.restartPolicy === 'Always') return 'Running';
-    const restarting = this.containers.some((c) => !c.terminated);
-    if (restarting) return 'Running';
-    if (succeeded === stopped) return 'Succeeded';
-    return this.restartPolicy === 'Never' ? 'Failed' : 'Running';
-  }
-
-  private condition(type: string, ok: boolean, reason?: string, message?: string): Condition {
-    const status = ok ? 'True' : 'False';
-    const prior = this.transitions.get(type);
-    if (!prior || prior.status !== status) this.transitions.set(type, { status, at: now() });
-    return { type, status, ...(reason && !ok ? { reason } : {}), ...(message && !ok ? { message } : {}), lastProbeTime: null, lastTransitionTime: this.transitions.get(type)!.at };
-  }
-
-  private conditions(): Condition[] {
-    const done = this.terminal;
-    const incompleteInit = this.initContainers.filter((c) => !(c.terminated && c.terminated.exitCode === 0)).map((c) => c.name);
-    const unready = this.containers.filter((c) => !c.ready).map((c) => c.name);
-    const gates = ((this.pod.spec.readinessGates ?? []) as { conditionType: string }[]).filter(
-      (g) => !((this.pod.status?.conditions ?? []) as Condition[]).some((c) => c.type === g.conditionType && c.status === 'True'),
-    );
-    const notReady = done ? 'PodCompleted' : 'ContainersNotReady';
-    const unreadyMessage = `containers with unready status: [${unready.join(' ')}]`;
-    return [
-      this.condition('PodReadyToStartContainers', !done),
-      this.condition('Initialized', this.initialized, done && !this.failedInit ? 'PodCompleted' : 'ContainersNotInitialized', `containers with incomplete status: [${incompleteInit.join(' ')}]`),
-      this.condition('Ready', unready.length === 0 && gates.length === 0 && !done, unready.length || done ? notReady : 'ReadinessGatesNotReady', unready.length ? unreadyMessage : `corresponding condition of pod readiness gate "${gates[0]?.conditionType}" does not exist.`),
-      this.condition('ContainersReady', unready.length === 0 && !done, notReady, unreadyMessage),
-    ];
-  }
-
   /** Something changed: the status is written (coalesced, one write at a time). */
   changed(): void {
-    this.phase = this.computePhase();
+    if (!this.terminal) this.phase = podPhase(this);
     if (this.terminal) for (const c of this.containers) c.ready = false;
     this.dirty = true;
     this.flushing = this.flushing.then(() => this.write());
@@ -571,11 +489,10 @@ export class PodWorker {
   private async write(): Promise<void> {
     if (!this.dirty) return;
     this.dirty = false;
-    const ours = new Set(['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady']);
-    const others = ((this.pod.status?.conditions ?? []) as Condition[]).filter((c) => !ours.has(c.type));
+    const others = ((this.pod.status?.conditions ?? []) as Condition[]).filter((c) => !KUBELET_CONDITIONS.has(c.type));
     const status = {
       phase: this.phase,
-      conditions: [...others, ...this.conditions()],
+      conditions: [...others, ...this.conditions.of(this, this.terminal)],
       hostIP: this.host.hostIP,
       hostIPs: [{ ip: this.host.hostIP }],
       podIP: this.ip,
@@ -608,14 +525,5 @@ export async function deletePodNow(client: KubeClient, pod: Obj): Promise<void> 
   } catch (err) {
     // Gone already, or a new pod of the same name (the uid precondition failed).
     if (!(err instanceof ApiError && (err.status === 404 || err.status === 409))) throw err;
-  }
-}
-
-class PrepareError extends Error {
-  constructor(
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
   }
 }

@@ -90,6 +90,8 @@ export class ProbeWorker {
       changed(ok: boolean): void;
       /** The first failure of a streak (kubelet's Unhealthy event). */
       failed?(message: string): void;
+      /** failureThreshold failures before the first success (a startup probe's verdict). */
+      gaveUp?(): void;
     },
   ) {}
 
@@ -122,9 +124,14 @@ export class ProbeWorker {
       this.successes = 0;
       this.failures++;
       if (this.failures === 1) this.handlers.failed?.(outcome.message ?? 'probe failed');
-      if (this.result && this.failures >= ((this.probe.failureThreshold as number | undefined) ?? 3)) {
-        this.result = false;
-        this.handlers.changed(false);
+      if (this.failures >= ((this.probe.failureThreshold as number | undefined) ?? 3)) {
+        if (this.result) {
+          this.result = false;
+          this.handlers.changed(false);
+        } else if (this.handlers.gaveUp) {
+          this.stop();
+          return this.handlers.gaveUp();
+        }
       }
     }
     this.schedule(Math.max(1, (this.probe.periodSeconds as number | undefined) ?? 10) * 1000);

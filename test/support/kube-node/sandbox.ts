@@ -8,11 +8,13 @@
 // mounts host directories at *other* paths, possibly inside a system directory (/etc/hosts, a ConfigMap
 // at /etc/config): such a system directory is then re-created and its entries bound one by one.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CgroupLayout, JobCgroup } from '../../../src/launcher/local/cgroup.js';
 import { shellQuote } from '../../../src/launcher/local/cgroup.js';
 import { processTree, signalAll } from '../../../src/launcher/local/proc-tree.js';
+import { findTool } from '../../../src/launcher/local/sandbox.js';
 
 const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/sys'];
 
@@ -51,6 +53,7 @@ function under(p: string, root: string): boolean {
 /** bwrap options for one container (everything before `--`). */
 export function bwrapArgs(spec: Pick<ContainerSpec, 'mounts' | 'workingDir' | 'hostname' | 'uid' | 'env' | 'readOnlyRoot'>): string[] {
   const args: string[] = [];
+  // Shallowest first; of two at the same path the later one wins (the sort is stable).
   const mounts = [...spec.mounts].map((m) => ({ ...m, target: path.posix.normalize(m.target) })).sort((a, b) => a.target.split('/').length - b.target.split('/').length);
   const targets = mounts.map((m) => m.target);
   const made = new Set(['/', '/dev', '/proc', '/tmp', '/dev/shm']);
@@ -75,13 +78,17 @@ export function bwrapArgs(spec: Pick<ContainerSpec, 'mounts' | 'workingDir' | 'h
   for (const dir of SYSTEM_DIRS) bindHost(dir);
   args.push('--dev', '/dev', '--proc', '/proc', '--perms', '1777', '--tmpfs', '/tmp', '--perms', '1777', '--tmpfs', '/dev/shm');
 
-  const bound: string[] = [];
+  const bound: Mount[] = [];
+  // Mount points bwrap would create itself get mode 0700, which the container's user could not cross:
+  // missing parents are made 0755 first — in the sandbox's own directories, or (as a container runtime
+  // does) inside the volume that holds them.
   const ensureParents = (p: string) => {
     const parts = p.split('/').filter(Boolean);
     for (let i = 1; i < parts.length; i++) {
       const dir = '/' + parts.slice(0, i).join('/');
-      if (bound.some((b) => under(dir, b))) break; // inside a mount: its source provides (or bwrap creates) the rest
       if (made.has(dir)) continue;
+      const holder = bound.filter((b) => under(dir, b.target)).at(-1);
+      if (holder && existsSync(path.join(holder.source, path.posix.relative(holder.target, dir)))) continue;
       args.push('--perms', '0755', '--dir', dir);
       made.add(dir);
     }
@@ -90,10 +97,11 @@ export function bwrapArgs(spec: Pick<ContainerSpec, 'mounts' | 'workingDir' | 'h
     if (!statSync(m.source, { throwIfNoEntry: false })) throw new Error(`mount source ${m.source} (for ${m.target}) does not exist`);
     ensureParents(m.target);
     args.push(m.readOnly ? '--ro-bind' : '--bind', m.source, m.target);
-    bound.push(m.target);
+    bound.push(m);
   }
   const wd = path.posix.normalize(spec.workingDir || '/');
-  if (!made.has(wd) && !bound.some((b) => under(wd, b)) && !SYSTEM_DIRS.some((s) => under(wd, s))) {
+  // A missing working directory is created, as a container runtime does (inside a volume too).
+  if (!made.has(wd) && !SYSTEM_DIRS.some((s) => under(wd, s))) {
     ensureParents(wd + '/x');
   }
   // A real container's root is writable unless readOnlyRootFilesystem; here the root is the host's system,
@@ -102,16 +110,32 @@ export function bwrapArgs(spec: Pick<ContainerSpec, 'mounts' | 'workingDir' | 'h
   // The container's environment is set inside: the shell and bwrap itself run with the agent's PATH only.
   args.push('--clearenv');
   for (const [k, v] of Object.entries(spec.env)) args.push('--setenv', k, v);
-  args.push('--remount-ro', '/', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', spec.hostname, '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--chdir', wd);
+  // --as-pid-1: the command is PID 1 of its PID namespace, as in a container (it alone gets SIGTERM, and
+  // ignores it without a handler; it reaps its orphans).
+  args.push('--remount-ro', '/', '--unshare-pid', '--as-pid-1', '--unshare-ipc', '--unshare-uts', '--hostname', spec.hostname, '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--chdir', wd);
   // Root in the container is root without capabilities (Pod Security "restricted" drops them all anyway).
   if (spec.uid === 0) args.push('--cap-drop', 'ALL');
   return args;
 }
 
+/** The host tools a container needs (setpriv runs inside the sandbox, from the host's /usr). */
+export interface Tools {
+  bwrap: string;
+  setpriv: string;
+  prlimit: string;
+  nsenter: string;
+}
+
+/** Finds the tools, or fails naming the missing one (bubblewrap comes from scripts/deps/sandbox.sh, the rest from util-linux). */
+export async function findTools(): Promise<Tools> {
+  const [bwrap, setpriv, prlimit, nsenter] = await Promise.all(['bwrap', 'setpriv', 'prlimit', 'nsenter'].map((t) => findTool(t)));
+  return { bwrap: bwrap!, setpriv: setpriv!, prlimit: prlimit!, nsenter: nsenter! };
+}
+
 /** setpriv to the container's user with no capabilities (nothing for uid 0, which bwrap already stripped). */
-function dropPrivileges(spec: Pick<ContainerSpec, 'uid' | 'gid' | 'supplementalGroups'>): string[] {
+function dropPrivileges(spec: Pick<ContainerSpec, 'uid' | 'gid' | 'supplementalGroups'>, setpriv: string): string[] {
   if (spec.uid === 0) return [];
-  return ['/usr/bin/setpriv', `--reuid=${spec.uid}`, `--regid=${spec.gid}`, spec.supplementalGroups.length ? `--groups=${spec.supplementalGroups.join(',')}` : '--clear-groups',
+  return [setpriv, `--reuid=${spec.uid}`, `--regid=${spec.gid}`, spec.supplementalGroups.length ? `--groups=${spec.supplementalGroups.join(',')}` : '--clear-groups',
     '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
 }
 
@@ -122,6 +146,7 @@ export class SandboxedContainer {
   private constructor(
     readonly child: ChildProcess,
     private readonly cgroup: JobCgroup | undefined,
+    private readonly tools: Tools,
   ) {
     let oom = false;
     if (cgroup?.has('memory')) {
@@ -149,14 +174,14 @@ export class SandboxedContainer {
     });
   }
 
-  static async start(spec: ContainerSpec, bwrap: string, cgroups: CgroupLayout, onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => void): Promise<SandboxedContainer> {
+  static async start(spec: ContainerSpec, tools: Tools, cgroups: CgroupLayout, onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => void): Promise<SandboxedContainer> {
     const options = bwrapArgs(spec);
     const cgroup = cgroups.hierarchies.length ? await cgroups.create(`kube-${spec.key.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 100)}`, { memoryBytes: spec.memoryLimitBytes }) : undefined;
-    const limit = spec.memoryLimitBytes && !cgroup?.has('memory') ? ['/usr/bin/prlimit', `--as=${spec.memoryLimitBytes}`, '--'] : [];
-    const drop = dropPrivileges(spec);
+    const limit = spec.memoryLimitBytes && !cgroup?.has('memory') ? [tools.prlimit, `--as=${spec.memoryLimitBytes}`, '--'] : [];
+    const drop = dropPrivileges(spec, tools.setpriv);
     // The root-side shell joins the cgroup before anything of the container's runs.
     const script = [...(cgroup?.procsFiles() ?? []).map((f) => `echo $$ > ${shellQuote(f)}`), 'exec "$@"'].join(' && ');
-    const child = spawn('/bin/sh', ['-c', script, 'kube-node-container', ...limit, bwrap, ...options, '--', ...drop, ...spec.command], {
+    const child = spawn('/bin/sh', ['-c', script, 'kube-node-container', ...limit, tools.bwrap, ...options, '--', ...drop, ...spec.command], {
       cwd: '/',
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -167,7 +192,7 @@ export class SandboxedContainer {
       child.once('spawn', () => resolve());
       child.once('error', () => resolve());
     });
-    return new SandboxedContainer(child, cgroup);
+    return new SandboxedContainer(child, cgroup, tools);
   }
 
   /**
@@ -178,7 +203,7 @@ export class SandboxedContainer {
   async exec(spec: Pick<ContainerSpec, 'env' | 'uid' | 'gid' | 'supplementalGroups'>, command: string[], timeoutMs: number): Promise<number> {
     const main = await this.mainProcess(Date.now() + timeoutMs);
     if (main === undefined) throw new Error('container is not running');
-    const child = spawn('/usr/bin/nsenter', [`--target=${main}`, '--mount', '--uts', '--ipc', '--pid', '--root', '--wd', '--', ...dropPrivileges(spec), ...command], {
+    const child = spawn(this.tools.nsenter, [`--target=${main}`, '--mount', '--uts', '--ipc', '--pid', '--root', '--wd', '--', ...dropPrivileges(spec, this.tools.setpriv), ...command], {
       env: spec.env,
       stdio: 'ignore',
     });
@@ -193,14 +218,13 @@ export class SandboxedContainer {
     }
   }
 
-  /** The host pid of the container's command (bwrap → bwrap as the container's PID 1 → it); waits for it to be started. */
+  /** The host pid of the container's command (bwrap's child, PID 1 in the container); waits for bwrap to have exec'd it. */
   private async mainProcess(deadline: number): Promise<number | undefined> {
     const pid = this.child.pid;
     while (pid && this.child.exitCode === null && this.child.signalCode === null) {
-      const tree = await processTree(pid);
-      const init = tree.find((p) => p.ppid === pid);
-      const main = init && tree.find((p) => p.ppid === init.pid);
-      if (main) return main.pid;
+      const main = (await processTree(pid)).find((p) => p.ppid === pid);
+      // Until it execs the command, bwrap's child is still bwrap setting up the sandbox (mounts half done).
+      if (main && (await readFile(`/proc/${main.pid}/comm`, 'utf8').catch(() => 'bwrap')).trim() !== 'bwrap') return main.pid;
       if (Date.now() > deadline) return undefined;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -214,19 +238,20 @@ export class SandboxedContainer {
     return (await processTree(pid)).map((p) => p.pid);
   }
 
-  /** Signals the container's processes (not bwrap's monitor and PID-namespace init, which report the exit). */
+  /**
+   * SIGTERM (or another signal) goes to the container's PID 1, as a container runtime sends it; SIGKILL to
+   * all of its processes (and bwrap, which then reports the exit).
+   */
   async signal(signal: NodeJS.Signals): Promise<void> {
     const pid = this.child.pid;
     if (!pid || this.child.exitCode !== null || this.child.signalCode !== null) return;
     if (signal === 'SIGKILL') {
       await this.cgroup?.kill();
-      signalAll([pid], 'SIGKILL');
+      signalAll((await processTree(pid)).map((p) => p.pid).reverse(), 'SIGKILL');
       return;
     }
-    const tree = await processTree(pid);
-    const skip = new Set(tree.filter((p) => p.pid === pid || p.ppid === pid).map((p) => p.pid));
-    // The outer shell may not have exec'd bwrap yet; then there is nothing of the container's to spare.
-    const targets = tree.map((p) => p.pid).filter((p) => !skip.has(p));
-    signalAll(targets.length ? targets : [pid], signal);
+    const main = await this.mainProcess(Date.now() + 1000);
+    // Not started yet (the shell has not exec'd bwrap): stopping it is all there is to do.
+    signalAll([main ?? pid], signal);
   }
 }
