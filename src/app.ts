@@ -13,8 +13,12 @@ import { TaskQueue } from './tasks/queue.js';
 import { Users } from './users/users.js';
 import { ContentExecution } from './execution/content-execution.js';
 import { Jobs } from './jobs/jobs.js';
+import type { Launcher } from './launcher/launcher.js';
+import { startKubernetesLauncher } from './launcher/kubernetes/start.js';
 import { LocalLauncher } from './launcher/local/local-launcher.js';
-import { Sandbox } from './launcher/local/sandbox.js';
+import { resolveRunAs } from './launcher/local/run-as-user.js';
+import { prepareWritableDir, Sandbox } from './launcher/local/sandbox.js';
+import { RUNTIME_DIR } from './execution/runtime-dir.js';
 import { Interpreters } from './runtimes/interpreters.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { Environments } from './environments/environments.js';
@@ -46,7 +50,17 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function createApp(config: Config, options: { runTasks?: boolean; log?: (msg: string, err?: unknown) => void } = {}): Promise<App> {
+export interface AppOptions {
+  runTasks?: boolean;
+  log?: (msg: string, err?: unknown) => void;
+  /**
+   * Off-host mode with the local launcher: for tests of everything above the launcher (image
+   * selection, the API) where no cluster runs; the Kubernetes backend is tested in test/kube.
+   */
+  offHostJobsRunLocally?: boolean;
+}
+
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const dataDir = new DataDir(config.dataDir());
   mkdirSync(dataDir.root, { recursive: true });
   const store = openStore(config);
@@ -86,8 +100,8 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
       memoryRequestBytes: config.get('Scheduler.MaxMemoryRequest'),
       cpuRequest: config.get('Scheduler.MaxCPURequest'),
       cpuLimit: config.get('Scheduler.MaxCPULimit'),
-      nvidiaGpus: config.get('Scheduler.MaxNvidiaGPULimit'),
-      amdGpus: config.get('Scheduler.MaxAMDGPULimit'),
+      nvidiaGpuLimit: config.get('Scheduler.MaxNvidiaGPULimit'),
+      amdGpuLimit: config.get('Scheduler.MaxAMDGPULimit'),
     }),
     store.changes,
   );
@@ -100,14 +114,31 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
   const interpreters = runsContent
     ? await Interpreters.probe({ python: config.get('Python.Executable'), r: config.get('R.Executable'), quarto: config.get('Quarto.Executable') })
     : new Interpreters([], [], []);
+  // A server runs content either locally (sandboxed processes) or off-host (Kubernetes Jobs).
+  const runsOffHost = runsContent && offHost && !options.offHostJobsRunLocally;
   const sandbox = await Sandbox.create({
-    enabled: runsContent && config.get('Applications.Sandbox'),
+    enabled: runsContent && !runsOffHost && config.get('Applications.Sandbox'),
     runAs: config.get('Applications.RunAs'),
     processLimit: config.get('Applications.ProcessLimit'),
     hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
-    probe: runsContent,
+    probe: runsContent && !runsOffHost,
   });
-  const launcher = new LocalLauncher(sandbox);
+  let launcher: Launcher;
+  if (runsOffHost) {
+    // Pods run as the RunAs user's ids, like local processes, so files on shared storage agree.
+    const identity = await resolveRunAs(config.get('Applications.RunAs'), { create: true });
+    launcher = await startKubernetesLauncher({
+      config,
+      version: LECTERN_VERSION,
+      replica: config.replicaName(),
+      runtimeDir: RUNTIME_DIR,
+      runAs: { uid: identity.uid, gid: identity.gid },
+      prepareJobDir: (dir) => prepareWritableDir(dir, identity),
+      log: (msg) => options.log?.(msg),
+    });
+  } else {
+    launcher = new LocalLauncher(sandbox);
+  }
   const jobs = new Jobs(db, launcher, dataDir, config.replicaName(), sandbox.runAsUser());
   const serverUrl = { value: config.get('Server.Address') || `http://127.0.0.1:${config.listenAddress().port}/` };
   const execution = new ContentExecution({
@@ -140,7 +171,7 @@ export async function createApp(config: Config, options: { runTasks?: boolean; l
     (msg) => options.log?.(msg),
   );
   if (runsContent) {
-    await jobs.closeOrphans();
+    for (const row of await jobs.reconcile()) if (row.kind === 'run') void scheduler.adopt(row, launcher.wait(row.key));
     await execution.sweep();
   }
   registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users, offHost });

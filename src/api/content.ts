@@ -71,6 +71,8 @@ export async function renderContent(app: App, request: FastifyRequest, user: Use
 export async function removeContentFiles(app: App, content: Content) {
   // Its processes go first: they hold files open and would otherwise serve deleted content.
   await app.scheduler.remove(content.id);
+  // Builds, renders and other replicas' workers too (in a cluster, their Jobs and pods).
+  for (const job of await app.jobs.launcher.list({ contentGuid: content.guid })) await app.jobs.launcher.stop(job.key).catch(() => undefined);
   for (const dir of app.dataDir.contentDirs(content.id)) await rm(dir, { recursive: true, force: true });
 }
 

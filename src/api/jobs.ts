@@ -30,7 +30,7 @@ export function jobJson(content: Content, job: JobRow) {
     error: job.error,
     status: job.status,
     hostname: job.hostname,
-    cluster: job.image ? 'Kubernetes' : null,
+    cluster: job.launcher === 'kubernetes' || job.image ? 'Kubernetes' : null,
     image: job.image,
     run_as: job.run_as,
     skip_reason: null,
@@ -132,6 +132,26 @@ export const jobRoutes: RoutePlugin = (server, app) => {
       start_time: apiTime(j.startTime.toISOString()),
       cpu_seconds: j.cpuSeconds ?? null,
       memory_bytes: j.memoryBytes ?? null,
+      // Off-host: the pod, where it runs, what it may use, and how long each start-up phase took.
+      ...(j.pod
+        ? {
+            replica: j.pod.replica ?? null,
+            cpu_cores: j.cpuCores ?? null,
+            pod: {
+              name: j.pod.name,
+              node: j.pod.node ?? null,
+              phase: j.pod.phase,
+              image: j.pod.image ?? null,
+              cpu_request: j.pod.cpuRequest ?? null,
+              cpu_limit: j.pod.cpuLimit ?? null,
+              memory_request: j.pod.memoryRequestBytes ?? null,
+              memory_limit: j.pod.memoryLimitBytes ?? null,
+              scheduled_seconds: j.pod.scheduledSeconds ?? null,
+              initialized_seconds: j.pod.initializedSeconds ?? null,
+              ready_seconds: j.pod.readySeconds ?? null,
+            },
+          }
+        : {}),
     }));
   });
 

@@ -255,12 +255,104 @@ export const SETTINGS = {
   'Launcher.Enabled': {
     type: 'bool',
     default: 'false',
-    description: 'Run content off-host through a launcher backend instead of as local processes (with Kubernetes = true: as Kubernetes Jobs).',
+    description: 'Run content off-host through a launcher backend instead of as local processes (needs Kubernetes = true). A server runs content one way or the other, never both.',
   },
   'Launcher.Kubernetes': {
     type: 'bool',
     default: 'false',
-    description: 'With Enabled = true, the launcher backend is Kubernetes: every build, render and app process is a Job in an image chosen per content.',
+    description: 'The off-host backend is Kubernetes: every build, render and worker process is its own batch/v1 Job. See docs/kubernetes.md.',
+  },
+  'Launcher.KubernetesAPIURL': {
+    type: 'string',
+    default: '',
+    description:
+      'Base URL of the Kubernetes API (up to, not including, /api). Empty = the KUBERNETES_API_URL environment variable, else in-cluster https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT.',
+  },
+  'Launcher.KubernetesAuthToken': {
+    type: 'string',
+    default: '',
+    secret: true,
+    description:
+      'Bearer token Lectern uses with the Kubernetes API. Empty = the KUBERNETES_AUTH_TOKEN environment variable, else the mounted service-account token (/var/run/secrets/kubernetes.io/serviceaccount/token, re-read as it rotates).',
+  },
+  'Launcher.KubernetesCACertificate': {
+    type: 'string',
+    default: '',
+    description: 'PEM file of the CA that signed the API server\'s certificate. Empty = the mounted service-account ca.crt when present, else the system trust store.',
+  },
+  'Launcher.KubernetesSkipTLSVerify': {
+    type: 'bool',
+    default: 'false',
+    description: 'Do not verify the API server\'s certificate (testing only: anyone on the path can read the token).',
+  },
+  'Launcher.KubernetesNamespace': {
+    type: 'string',
+    default: 'lectern',
+    description: 'Namespace of every Job, Pod and Secret Lectern creates. Lectern needs the Role in docs/kubernetes.md there, and checks it at start-up.',
+  },
+  'Launcher.InstanceName': {
+    type: 'string',
+    default: 'lectern',
+    description: 'Value of the app.kubernetes.io/instance label on Lectern\'s objects. Give each Lectern server sharing a namespace its own name: a server adopts and cleans up only its own.',
+  },
+  'Launcher.DataDir': {
+    type: 'string',
+    default: '',
+    description: 'The shared data directory as NFS "host:/path" for content pods; the same storage as [Server] DataDir. Set this or DataDirPVCName.',
+  },
+  'Launcher.DataDirPVCName': {
+    type: 'string',
+    default: '',
+    description: 'A ReadWriteMany PersistentVolumeClaim holding [Server] DataDir, mounted into content pods (only each job\'s own sub-paths). Set this or DataDir.',
+  },
+  'Launcher.DataDirPVCSubPath': {
+    type: 'string',
+    default: '',
+    description: 'Where [Server] DataDir lives inside the volume (a relative path, no ".."). Empty = at its root.',
+  },
+  'Launcher.InitContainerImage': {
+    type: 'string',
+    default: 'ghcr.io/lectern-project/lectern-runtime-init',
+    description:
+      'Image whose /lectern/runtime the init container copies into each pod (see docs/kubernetes.md). Without a tag, the tag is Lectern\'s own version, so runners always match the server.',
+  },
+  'Launcher.InitContainerPullPolicy': {
+    type: 'enum',
+    default: 'IfNotPresent',
+    choices: ['IfNotPresent', 'Always', 'Never'],
+    description: 'imagePullPolicy of the init container (content images use the base Job\'s, else Kubernetes\' default).',
+  },
+  'Launcher.DefaultServiceAccount': {
+    type: 'string',
+    default: '',
+    description: 'Service account of content pods when the content names none. Empty = the namespace\'s "default". Checked to exist before each Job.',
+  },
+  'Launcher.ImagePullSecrets': {
+    type: 'list',
+    default: [],
+    description: 'Secrets (in the namespace) used to pull content and init images (repeat the key for several).',
+  },
+  'Launcher.JobBase': {
+    type: 'string',
+    default: '',
+    description:
+      'A YAML file holding a batch/v1 Job that every content Job starts from (tolerations, node selectors, annotations, extra volumes, sidecars…). Lectern\'s required fields are merged over it.',
+  },
+  'Launcher.JobTTL': {
+    type: 'duration',
+    default: '10m',
+    description: 'How long a finished Job (and its pod) stays in the cluster before Kubernetes removes it (ttlSecondsAfterFinished). Logs stay in Lectern either way.',
+  },
+  'Launcher.BatchDeadline': {
+    type: 'duration',
+    default: '2h',
+    description: 'Longest an environment build or render Job may run (activeDeadlineSeconds); worker Jobs have no deadline.',
+  },
+  'Launcher.SchedulingTimeout': {
+    type: 'duration',
+    default: '0s',
+    description:
+      'How long a pod may stay Unschedulable before its job fails with Kubernetes\' message. 0 = fail at once; give a cluster autoscaler time to add a node (e.g. "5m").',
   },
   'Launcher.ClusterDefinition': {
     type: 'list',

@@ -110,8 +110,8 @@ export interface ContentLimits {
   cpuRequest?: number;
   cpuLimit?: number;
   /** 0 = GPUs cannot be requested. */
-  nvidiaGpus?: number;
-  amdGpus?: number;
+  nvidiaGpuLimit?: number;
+  amdGpuLimit?: number;
 }
 
 export class ContentService {
@@ -283,8 +283,8 @@ export class ContentService {
     over('memory_request', changes.row.memory_request, caps.memoryRequestBytes, 'MaxMemoryRequest');
     over('cpu_request', changes.row.cpu_request, caps.cpuRequest, 'MaxCPURequest');
     over('cpu_limit', changes.row.cpu_limit, caps.cpuLimit, 'MaxCPULimit');
-    over('nvidia_gpu_limit', changes.row.nvidia_gpu_limit, caps.nvidiaGpus, 'MaxNvidiaGPULimit', true);
-    over('amd_gpu_limit', changes.row.amd_gpu_limit, caps.amdGpus, 'MaxAMDGPULimit', true);
+    over('nvidia_gpu_limit', changes.row.nvidia_gpu_limit, caps.nvidiaGpuLimit, 'MaxNvidiaGPULimit', true);
+    over('amd_gpu_limit', changes.row.amd_gpu_limit, caps.amdGpuLimit, 'MaxAMDGPULimit', true);
     // A request above its own limit could never be scheduled.
     for (const [request, limit] of [['memory_request', 'memory_limit'], ['cpu_request', 'cpu_limit']] as const) {
       const r = (changes.row[request] !== undefined ? changes.row[request] : current?.[request]) as number | null | undefined;

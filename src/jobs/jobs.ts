@@ -98,15 +98,20 @@ export class Jobs {
     return this.launcher.logs(row.key, { ...options, logPath: row.log_path });
   }
 
-  /** Jobs this replica left active when it stopped are over: their processes died with it. */
-  async closeOrphans(): Promise<number> {
-    const result = await this.db
-      .updateTable('jobs')
-      .set({ status: 1, end_time: nowIso(), error: 'The server stopped while this process ran.' })
-      .where('status', '=', 0)
-      .where('replica', '=', this.replica)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+  /**
+   * After a restart: jobs this replica left active are adopted when the launcher still runs them
+   * (Kubernetes pods outlive the server) and closed otherwise (local processes die with it).
+   * Returns the adopted rows.
+   */
+  async reconcile(): Promise<JobRow[]> {
+    const rows = await this.db.selectFrom('jobs').selectAll().where('status', '=', 0).where('replica', '=', this.replica).execute();
+    const adopted = new Set(await this.launcher.reconcile(rows.map((r) => ({ key: r.key, logPath: r.log_path }))));
+    const lost = rows.filter((r) => !adopted.has(r.key)).map((r) => r.key);
+    if (lost.length) {
+      await this.db.updateTable('jobs').set({ status: 1, end_time: nowIso(), error: 'The server stopped while this process ran.' }).where('key', 'in', lost).execute();
+    }
+    for (const key of adopted) void this.launcher.wait(key).then((status) => this.finish(key, status));
+    return rows.filter((r) => adopted.has(r.key));
   }
 
   private async finish(key: string, status: JobStatus) {

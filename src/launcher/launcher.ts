@@ -109,6 +109,25 @@ export interface JobInfo {
   /** Cumulative CPU seconds and resident memory of the process tree, where known. */
   cpuSeconds?: number;
   memoryBytes?: number;
+  /** Kubernetes: CPU in use (cores, from metrics.k8s.io when the cluster serves it). */
+  cpuCores?: number;
+  /** Kubernetes: where and how the pod runs. */
+  pod?: {
+    name: string;
+    node?: string;
+    phase: string;
+    image?: string;
+    /** The replica that started it. */
+    replica?: string;
+    cpuRequest?: number;
+    cpuLimit?: number;
+    memoryRequestBytes?: number;
+    memoryLimitBytes?: number;
+    /** Seconds from creation to each start-up phase. */
+    scheduledSeconds?: number;
+    initializedSeconds?: number;
+    readySeconds?: number;
+  };
 }
 
 export interface LogLine {
@@ -126,9 +145,19 @@ export interface Launcher {
   list(filter?: { contentGuid?: string }): Promise<JobInfo[]>;
   /** `logPath` finds the log of a job the backend no longer tracks (finished long ago, or another replica's). */
   logs(key: string, options?: { follow?: boolean; signal?: AbortSignal; logPath?: string }): AsyncIterable<LogLine>;
+  /**
+   * Where a run job can be reached once it accepts connections. Locally that is known at submit
+   * (handle.address); in a cluster only when the pod has an IP and is ready. Rejects with the
+   * reason as soon as the job cannot start (image pull, scheduling, exit), or after `timeoutMs`.
+   */
+  address(key: string, options: { timeoutMs: number }): Promise<JobAddress>;
   /** SIGTERM, then SIGKILL after the grace period. */
   stop(key: string, options?: { graceMs?: number }): Promise<void>;
-  /** After a restart: adopt or clean up what the previous server process left. */
-  reconcile(): Promise<void>;
+  /**
+   * After a restart: `active` are the jobs this replica's database rows say are running. The
+   * backend adopts those it still runs (status, wait, logs and stop work again), removes anything
+   * else it started, and returns the keys it adopted; the caller closes the other rows.
+   */
+  reconcile(active: Array<{ key: string; logPath: string }>): Promise<string[]>;
   close(): Promise<void>;
 }

@@ -167,6 +167,15 @@ export class ContentPool {
     if (current.length < this.settings.minProcesses && backoff === 0 && this.generation.bundleId) this.startWorker();
   }
 
+  /** A worker that outlived a restart of this replica (a Kubernetes pod), serving again at once. */
+  adopt(key: string, address: JobAddress, generation: Generation, ended: Promise<{ reason?: string; stopped?: boolean }>) {
+    const worker: Worker = { key, address, generation, state: 'ready', connections: 0, idleSince: Date.now(), startedAt: Date.now(), ready: Promise.resolve() };
+    this.workers.add(worker);
+    void ended.then((status) => this.onExit(worker, status.reason ?? 'The process exited.', status.stopped === true));
+    if (!sameGeneration(generation, this.generation)) this.drain(worker);
+    this.wake();
+  }
+
   workerCount(): number {
     return [...this.workers].filter((w) => w.state !== 'gone').length;
   }

@@ -3,8 +3,8 @@ import type { Content } from '../db/schema.js';
 import type { ContentExecution } from '../execution/content-execution.js';
 import type { Jobs } from '../jobs/jobs.js';
 import { servedByWorkers } from '../execution/runners.js';
-import type { LogLine } from '../launcher/launcher.js';
-import { ContentPool, type Generation, type Lease, type PoolSettings, type WorkerStarter } from './pool.js';
+import type { JobStatus, LogLine } from '../launcher/launcher.js';
+import { ContentPool, generationOf, type Generation, type Lease, type PoolSettings, type WorkerStarter } from './pool.js';
 
 /** One pool of worker processes per interactive content item on this replica. */
 export class Scheduler {
@@ -27,7 +27,15 @@ export class Scheduler {
         const prepared = await this.execution.prepare(content, bundle, { build: false, image: generation.image });
         const request = await this.execution.runRequest(prepared, `/content/${content.guid}`);
         const job = await this.jobs.start(request);
-        return { key: job.key, address: job.handle.address!, ended: job.ended };
+        try {
+          // In a cluster the address is known only once the pod is ready; failures to start
+          // (image, scheduling) come back here with Kubernetes' reason.
+          const address = job.handle.address ?? (await this.jobs.launcher.address(job.key, { timeoutMs: this.settingsFor(content).initTimeoutMs }));
+          return { key: job.key, address, ended: job.ended };
+        } catch (err) {
+          await this.jobs.stop(job.key).catch(() => undefined);
+          throw err;
+        }
       },
       logTail: async (key) => this.tail(key, 20),
       stop: (key) => this.jobs.stop(key),
@@ -96,6 +104,25 @@ export class Scheduler {
 
   private wantsWarmWorkers(content: Content): boolean {
     return content.bundle_id !== null && servedByWorkers(content.app_mode) && this.settingsFor(content).minProcesses > 0;
+  }
+
+  /**
+   * After a restart, a worker the launcher adopted joins its content's pool again (or is stopped
+   * when its content or bundle is no longer live).
+   */
+  async adopt(job: { key: string; content_id: number; bundle_id: number | null; image: string | null }, ended: Promise<JobStatus>): Promise<void> {
+    const content = await this.loadContent(job.content_id);
+    if (!content || content.bundle_id === null || content.bundle_id !== job.bundle_id || (content.image_name ?? null) !== (job.image ?? null)) {
+      await this.jobs.stop(job.key);
+      return;
+    }
+    try {
+      const address = await this.jobs.launcher.address(job.key, { timeoutMs: this.settingsFor(content).initTimeoutMs });
+      this.pool(content).adopt(job.key, address, generationOf(content), ended);
+      this.log(`content ${content.guid}: adopted worker ${job.key}`);
+    } catch {
+      await this.jobs.stop(job.key).catch(() => undefined);
+    }
   }
 
   async remove(contentId: number): Promise<void> {

@@ -427,7 +427,7 @@ function offHostSuite(provider: Provider) {
         'Scheduler.MaxMemoryLimit': '2GiB',
         'Scheduler.MaxNvidiaGPULimit': '1',
         'Scheduler.MemoryRequest': '128MiB',
-      });
+      }, undefined, { offHostJobsRunLocally: true });
       // Observe what reaches the launcher (the local one runs the jobs for real).
       const launcher = t.app.jobs.launcher;
       const submit = launcher.submit.bind(launcher);

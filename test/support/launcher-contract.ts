@@ -1,12 +1,12 @@
 // What the deploy artifacts (deploy/images/init, the Helm chart) must agree on with the Kubernetes
-// launcher backend. The backend lives on the kube-launcher branch (src/launcher/kubernetes/): its
-// job-manifest.ts (INIT_IMAGE_RUNTIME_DIR, the init container's command), role.ts (LECTERN_ROLE_RULES,
-// printed in docs/kubernetes.md) and the [Launcher] settings in src/config/settings.ts. Until that
-// branch is merged these are copies, kept here only; once merged, re-export the originals instead
-// so the tests follow the backend.
+// launcher backend (src/launcher/kubernetes/): the init image's runtime path and command, the Role
+// (printed in docs/kubernetes.md) and the [Launcher] settings. Re-exported from the backend, so the
+// deploy tests follow it.
+import { SETTINGS } from '../../src/config/settings.js';
+import { INIT_COMMAND, INIT_IMAGE_RUNTIME_DIR } from '../../src/launcher/kubernetes/job-manifest.js';
+import { LECTERN_ROLE_RULES as RULES } from '../../src/launcher/kubernetes/role.js';
 
-export const INIT_IMAGE_RUNTIME_DIR = '/lectern/runtime';
-export const INIT_COMMAND = ['cp', '-R', `${INIT_IMAGE_RUNTIME_DIR}/.`, '/mnt/lectern-runtime/'];
+export { INIT_COMMAND, INIT_IMAGE_RUNTIME_DIR };
 
 export interface RoleRule {
   apiGroups: string[];
@@ -14,21 +14,7 @@ export interface RoleRule {
   verbs: string[];
 }
 
-/** docs/kubernetes.md "The Role" (kube-launcher branch). */
-export const LECTERN_ROLE_RULES: RoleRule[] = [
-  { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
-  { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
-  { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
-  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
-  { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-  { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get'] },
-  { apiGroups: [''], resources: ['events'], verbs: ['list'] },
-  { apiGroups: ['metrics.k8s.io'], resources: ['pods'], verbs: ['get', 'list'] },
-];
+export const LECTERN_ROLE_RULES: RoleRule[] = RULES.map(({ apiGroups, resources, verbs }) => ({ apiGroups, resources, verbs }));
 
-/** The [Launcher] settings the kube-launcher branch adds (beyond Enabled, Kubernetes, ClusterDefinition on main). */
-export const LAUNCHER_SETTINGS = [
-  'KubernetesAPIURL', 'KubernetesAuthToken', 'KubernetesCACertificate', 'KubernetesSkipTLSVerify', 'KubernetesNamespace',
-  'InstanceName', 'DataDir', 'DataDirPVCName', 'DataDirPVCSubPath', 'InitContainerImage', 'InitContainerPullPolicy',
-  'DefaultServiceAccount', 'ImagePullSecrets', 'JobBase', 'JobTTL', 'BatchDeadline', 'SchedulingTimeout',
-].map((name) => `Launcher.${name}`);
+/** The [Launcher] settings of the Kubernetes backend (beyond Enabled, Kubernetes, ClusterDefinition). */
+export const LAUNCHER_SETTINGS = Object.keys(SETTINGS).filter((k) => k.startsWith('Launcher.') && !['Launcher.Enabled', 'Launcher.Kubernetes', 'Launcher.ClusterDefinition'].includes(k));

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { Config } from '../../src/config/config.js';
 import type { SettingKey } from '../../src/config/settings.js';
 import { buildServer } from '../../src/http/server.js';
@@ -42,7 +42,12 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export async function startLectern(provider: Provider, overrides: Partial<Record<SettingKey, string>> = {}, shared?: { dataDir: string; databaseUrl?: string }): Promise<TestServer> {
+export async function startLectern(
+  provider: Provider,
+  overrides: Partial<Record<SettingKey, string>> = {},
+  shared?: { dataDir: string; databaseUrl?: string },
+  appOptions: AppOptions = {},
+): Promise<TestServer> {
   const dataDir = shared?.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'lectern-test-')));
   const databaseUrl = provider === 'postgres' ? (shared?.databaseUrl ?? (await postgresDatabaseUrl())) : '';
   const config = Config.load({
@@ -57,7 +62,7 @@ export async function startLectern(provider: Provider, overrides: Partial<Record
       ...overrides,
     },
   });
-  const app = await createApp(config);
+  const app = await createApp(config, appOptions);
   const server = await buildServer(app, ROUTES);
   await server.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;

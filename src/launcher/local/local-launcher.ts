@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { EventEmitter, once } from 'node:events';
-import { createReadStream, createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { connect, createServer } from 'node:net';
 import { hostname as osHostname } from 'node:os';
-import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { JobHandle, JobInfo, JobSpec, JobStatus, Launcher, LogLine } from '../launcher.js';
+import { JobLogWriter, readJobLog } from '../job-log.js';
+import type { JobAddress, JobHandle, JobInfo, JobSpec, JobStatus, Launcher, LogLine } from '../launcher.js';
 import { prepareWritableDir, type Sandbox, type SandboxedProcess } from './sandbox.js';
 
 interface LocalJob {
@@ -16,10 +15,7 @@ interface LocalJob {
   startTime: Date;
   status: JobStatus;
   ended: Promise<JobStatus>;
-  log: WriteStream;
-  /** Emits 'line' (NumberedLine) while the job runs and 'end' once. */
-  events: EventEmitter;
-  lines: number;
+  log: JobLogWriter;
   stopRequested: boolean;
 }
 
@@ -42,7 +38,6 @@ export class LocalLauncher implements Launcher {
   async submit(spec: JobSpec): Promise<JobHandle> {
     if (this.jobs.has(spec.key)) throw new Error(`job ${spec.key} already exists`);
     await prepareWritableDir(spec.jobDir);
-    mkdirSync(path.dirname(spec.logPath), { recursive: true });
     const env: Record<string, string> = { ...spec.env, HOME: spec.jobDir };
     let address: JobHandle['address'];
     if (spec.listen) {
@@ -62,7 +57,7 @@ export class LocalLauncher implements Launcher {
       memoryLimitBytes: spec.resources.memoryLimitBytes,
       maxProcesses: spec.resources.maxProcesses,
     });
-    const log = createWriteStream(spec.logPath, { flags: 'a' });
+    const log = new JobLogWriter(spec.logPath);
     const child = spawn(command.file, command.args, {
       cwd: command.cwd,
       env: command.env,
@@ -77,14 +72,12 @@ export class LocalLauncher implements Launcher {
       child.once('error', (err) => resolve(err));
     });
     if (spawned) {
-      log.end();
+      await log.end();
       await sandboxed.release();
       throw new Error(`cannot start ${spec.command[0]}: ${spawned.message}`);
     }
     await sandboxed.attach(child.pid!);
     const handle: JobHandle = { key: spec.key, remoteId: String(child.pid), hostname: this.hostname, address, pid: child.pid };
-    const events = new EventEmitter();
-    events.setMaxListeners(0);
     const job: LocalJob = {
       spec,
       child,
@@ -93,16 +86,10 @@ export class LocalLauncher implements Launcher {
       startTime: new Date(),
       status: { state: 'running' },
       log,
-      events,
-      lines: 0,
       stopRequested: false,
       ended: Promise.resolve({ state: 'running' }),
     };
-    const record = (source: 'stdout' | 'stderr', data: string) => {
-      const line: NumberedLine = { source, timestamp: new Date(), data, seq: ++job.lines };
-      log.write(JSON.stringify(line) + '\n');
-      events.emit('line', line);
-    };
+    const record = (source: 'stdout' | 'stderr', data: string) => log.record(source, data);
     const pump = (source: 'stdout' | 'stderr', stream: NodeJS.ReadableStream) =>
       (async () => {
         for await (const data of createInterface({ input: stream, crlfDelay: Infinity })) record(source, data);
@@ -119,9 +106,8 @@ export class LocalLauncher implements Launcher {
         if (status.state === 'failed') status.reason = 'The process was stopped by Lectern.';
       }
       if (status.reason) record('stderr', status.reason);
-      await new Promise<void>((resolve) => log.end(resolve));
       job.status = status;
-      events.emit('end', status);
+      await log.end();
       setTimeout(() => {
         if (this.jobs.get(spec.key) === job) this.jobs.delete(spec.key);
       }, FORGET_AFTER_MS).unref();
@@ -168,49 +154,25 @@ export class LocalLauncher implements Launcher {
     );
   }
 
-  async *logs(key: string, options: { follow?: boolean; signal?: AbortSignal; logPath?: string } = {}): AsyncIterable<LogLine> {
+  logs(key: string, options: { follow?: boolean; signal?: AbortSignal; logPath?: string } = {}): AsyncIterable<LogLine> {
     const job = this.jobs.get(key);
     const logPath = job?.spec.logPath ?? options.logPath;
-    if (!logPath) return;
-    // Subscribe before reading the file so no line falls between the two; sequence numbers drop
-    // the lines that turn up in both.
-    const pending: NumberedLine[] = [];
-    let wake: (() => void) | undefined;
-    let ended = !job || job.status.state !== 'running' || !options.follow;
-    const onLine = (line: NumberedLine) => {
-      pending.push(line);
-      wake?.();
-    };
-    const onEnd = () => {
-      ended = true;
-      wake?.();
-    };
-    if (!ended && job) {
-      job.events.on('line', onLine);
-      job.events.once('end', onEnd);
-      options.signal?.addEventListener('abort', onEnd, { once: true });
+    if (!logPath) return (async function* () {})();
+    return readJobLog(logPath, job?.log, options);
+  }
+
+  /** Known at submit; resolves once the process accepts TCP connections. */
+  async address(key: string, options: { timeoutMs: number }): Promise<JobAddress> {
+    const job = this.jobs.get(key);
+    const address = job?.handle.address;
+    if (!job || !address) throw new Error('This process is not running on this server.');
+    const deadline = Date.now() + options.timeoutMs;
+    while (!(await canConnect(address))) {
+      if (job.status.state !== 'running') throw new Error(`The worker process exited before it accepted connections: ${job.status.reason ?? 'it ended'}`);
+      if (Date.now() > deadline) throw new Error(`The worker process did not accept connections within ${Math.round(options.timeoutMs / 1000)} s.`);
+      await new Promise((r) => setTimeout(r, 25));
     }
-    try {
-      if (job && !job.log.closed) await new Promise<void>((resolve) => job.log.write('', () => resolve()));
-      let last = 0;
-      for await (const line of readLogFile(logPath)) {
-        last = line.seq;
-        yield strip(line);
-      }
-      while (true) {
-        while (pending.length) {
-          const line = pending.shift()!;
-          if (line.seq > last) yield strip(line);
-        }
-        if (ended || options.signal?.aborted) break;
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-      }
-    } finally {
-      job?.events.off('line', onLine);
-      job?.events.off('end', onEnd);
-      options.signal?.removeEventListener('abort', onEnd);
-    }
+    return address;
   }
 
   async stop(key: string, options: { graceMs?: number } = {}): Promise<void> {
@@ -229,37 +191,14 @@ export class LocalLauncher implements Launcher {
     clearTimeout(timer);
   }
 
-  async reconcile(): Promise<void> {
+  async reconcile(): Promise<string[]> {
     // Nothing survives a restart locally: children die with the server.
+    return [];
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.jobs.keys()].map((key) => this.stop(key, { graceMs: 2000 })));
   }
-}
-
-type NumberedLine = LogLine & { seq: number };
-
-async function* readLogFile(file: string): AsyncIterable<NumberedLine> {
-  const input = createReadStream(file);
-  const ok = await new Promise<boolean>((resolve) => {
-    input.once('open', () => resolve(true));
-    input.once('error', () => resolve(false));
-  });
-  if (!ok) return;
-  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
-    if (!text) continue;
-    try {
-      const raw = JSON.parse(text) as { source: 'stdout' | 'stderr'; timestamp: string; data: string; seq?: number };
-      yield { source: raw.source, timestamp: new Date(raw.timestamp), data: raw.data, seq: raw.seq ?? 0 };
-    } catch {
-      // A torn last line after a crash: skip it.
-    }
-  }
-}
-
-function strip({ source, timestamp, data }: NumberedLine): LogLine {
-  return { source, timestamp, data };
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals) {
@@ -295,4 +234,15 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+function canConnect(address: JobAddress): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: address.host, port: address.port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }

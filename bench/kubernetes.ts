@@ -1,0 +1,121 @@
+// Cold start of a worker through the Kubernetes launcher on the test bed (control plane + node agent on
+// loopback): submit → Job → pod scheduled → init container copies runtime/ → runner listens →
+// Ready → Lectern's HTTP probe. Also the watch caches' cost: API requests per start.
+// Run: node --import tsx bench/kubernetes.ts   (figures in bench/RESULTS.md)
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Config } from '../src/config/config.js';
+import { RUNTIME_DIR } from '../src/execution/runtime-dir.js';
+import { KubeApi } from '../src/launcher/kubernetes/kube-api.js';
+import { lecternRole } from '../src/launcher/kubernetes/role.js';
+import { startKubernetesLauncher } from '../src/launcher/kubernetes/start.js';
+import { startNodeAgent } from '../test/support/kube-node/agent.js';
+import { startControlPlane } from '../test/support/kube.js';
+
+const RUNS = Number(process.env.RUNS ?? 10);
+const NS = 'bench';
+const VERSION = '0.1.0';
+
+const cp = await startControlPlane();
+const volumeRoot = mkdtempSync(path.join('/var/tmp', 'lectern-kube-bench-'));
+chmodSync(volumeRoot, 0o755);
+const dataDir = path.join(volumeRoot, 'lectern');
+const appDir = path.join(dataDir, 'apps', '1', '1');
+mkdirSync(appDir, { recursive: true });
+writeFileSync(path.join(appDir, 'app.py'), 'def app(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
+const imagesFile = path.join(volumeRoot, 'images.yaml');
+writeFileSync(imagesFile, `images:\n  ghcr.io/lectern-project/lectern-runtime-init:${VERSION}:\n    paths:\n      /lectern/runtime: ${RUNTIME_DIR}\n  bench/python:3.11: {}\n`);
+const node = await startNodeAgent(cp, { name: 'n1', imagesFile });
+const admin = new KubeApi({ url: cp.url, token: async () => cp.token, ca: readFileSync(cp.caFile, 'utf8'), skipTlsVerify: false, describe: 'admin' });
+try {
+  await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
+  await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`, lecternRole(NS));
+  await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`, {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: 'lectern' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'lectern' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: cp.lectern.name }],
+  });
+  await admin.create('/api/v1/persistentvolumes', {
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name: 'data' },
+    spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteMany'], nfs: { server: '127.0.0.1', path: volumeRoot }, claimRef: { namespace: NS, name: 'data' }, storageClassName: '' },
+  });
+  await admin.create(`/api/v1/namespaces/${NS}/persistentvolumeclaims`, {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: 'data' },
+    spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } }, volumeName: 'data', storageClassName: '' },
+  });
+  while (!(await admin.find(`/api/v1/namespaces/${NS}/serviceaccounts/default`))) await new Promise((r) => setTimeout(r, 100));
+
+  const config = Config.load({
+    env: {},
+    overrides: {
+      'Server.DataDir': dataDir,
+      'Launcher.Enabled': 'true',
+      'Launcher.Kubernetes': 'true',
+      'Launcher.KubernetesAPIURL': cp.url,
+      'Launcher.KubernetesAuthToken': cp.lectern.token,
+      'Launcher.KubernetesCACertificate': cp.caFile,
+      'Launcher.KubernetesNamespace': NS,
+      'Launcher.DataDirPVCName': 'data',
+      'Launcher.DataDirPVCSubPath': 'lectern',
+    },
+  });
+  const t0 = Date.now();
+  const launcher = await startKubernetesLauncher({
+    config,
+    version: VERSION,
+    replica: 'bench',
+    runtimeDir: RUNTIME_DIR,
+    runAs: { uid: 1000, gid: 1000 },
+    prepareJobDir: async (dir) => {
+      mkdirSync(dir, { recursive: true });
+      chownSync(dir, 1000, 1000);
+    },
+  });
+  const startup = Date.now() - t0;
+  const results: Array<{ total: number; scheduled?: number; initialized?: number; ready?: number }> = [];
+  for (let i = 0; i < RUNS; i++) {
+    const key = `Bench${i}x${Date.now().toString(36)}`;
+    const jobDir = path.join(dataDir, 'jobs', '1', key);
+    const began = Date.now();
+    await launcher.submit({
+      key,
+      kind: 'run',
+      tag: 'run_python_api',
+      contentId: 1,
+      contentGuid: 'bench',
+      bundleId: 1,
+      command: ['/usr/bin/python3', path.join(RUNTIME_DIR, 'python', 'lectern_run.py')],
+      cwd: appDir,
+      env: { LECTERN_APP_MODE: 'python-api', LECTERN_APP_DIR: appDir, LECTERN_ENTRYPOINT: 'app:app', LECTERN_BASE_PATH: '/content/bench', PATH: '/usr/bin:/bin' },
+      mounts: [{ path: appDir, readOnly: true }],
+      jobDir: path.join(jobDir, 'home'),
+      logPath: path.join(jobDir, 'log.jsonl'),
+      resources: { memoryLimitBytes: 256 * 2 ** 20 },
+      listen: true,
+      image: 'bench/python:3.11',
+    });
+    await launcher.address(key, { timeoutMs: 60_000 });
+    const total = Date.now() - began;
+    const [info] = await launcher.list({ contentGuid: 'bench' });
+    results.push({ total, scheduled: info?.pod?.scheduledSeconds, initialized: info?.pod?.initializedSeconds, ready: info?.pod?.readySeconds });
+    await launcher.stop(key);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const totals = results.map((r) => r.total);
+  console.log(`launcher start-up (connection, SelfSubjectReview, ${18} access reviews, two lists): ${startup} ms`);
+  console.log(`worker cold start, submit → reachable, ${RUNS} runs: median ${median(totals)} ms, min ${Math.min(...totals)} ms, max ${Math.max(...totals)} ms`);
+  console.log(`pod phases (median, seconds since pod creation; second resolution): scheduled ${median(results.map((r) => r.scheduled ?? NaN))}, initialized ${median(results.map((r) => r.initialized ?? NaN))}, ready ${median(results.map((r) => r.ready ?? NaN))}`);
+  console.log(`watch caches: pods ${JSON.stringify(launcher.podCache.stats)}, jobs ${JSON.stringify(launcher.jobCache.stats)}`);
+  await launcher.close();
+} finally {
+  await admin.close();
+  await node.stop();
+  await cp.stop();
+  rmSync(volumeRoot, { recursive: true, force: true });
+}

@@ -1,0 +1,258 @@
+// A whole Lectern server in off-host mode against the test bed (control plane + node agent): content
+// published through the API runs as a Kubernetes Job in the image its execution environment names,
+// is served through Lectern's proxy from its pod, shows up in the processes table and job list, and
+// leaves nothing behind when deleted. Lectern runs with the documented Role only.
+// Run: node --import tsx --test test/kube/lectern-on-kubernetes.test.ts
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { RUNTIME_DIR } from '../../src/execution/runtime-dir.js';
+import { KubeApi } from '../../src/launcher/kubernetes/kube-api.js';
+import { lecternRole } from '../../src/launcher/kubernetes/role.js';
+import { LECTERN_VERSION } from '../../src/app.js';
+import { startNodeAgent, type NodeAgent } from '../support/kube-node/agent.js';
+import { startControlPlane, type ControlPlane } from '../support/kube.js';
+import { startLectern, type TestServer } from '../support/lectern.js';
+import { makeTarGz } from '../support/tarball.js';
+import type { SettingKey } from '../../src/config/settings.js';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const NS = 'lectern';
+const IMAGE = 'lectern-test/python:3.11';
+// The image's interpreter: the test bed's images see the host's /usr.
+const PYTHON = '/usr/bin/python3';
+const PYTHON_VERSION = execFileSync(PYTHON, ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
+
+const APP = `
+import json, os
+def app(environ, start_response):
+    body = json.dumps({"script_name": environ.get("SCRIPT_NAME"), "path": environ.get("PATH_INFO"), "host": os.environ.get("LECTERN_HOST"), "secret": os.environ.get("API_TOKEN")}).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+`;
+
+function bundle(environment: Record<string, unknown> = {}): Buffer<ArrayBuffer> {
+  const manifest = {
+    version: 1,
+    metadata: { appmode: 'python-api', entrypoint: 'app:app' },
+    python: { version: PYTHON_VERSION, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
+    // Unmanaged: the image's interpreter serves the app as it is (no restore, no package index).
+    environment: { environment_management: { python: false }, ...environment },
+    files: { 'app.py': { checksum: '' }, 'requirements.txt': { checksum: '' } },
+  };
+  return makeTarGz([
+    { name: 'manifest.json', content: JSON.stringify(manifest) },
+    { name: 'app.py', content: APP },
+    { name: 'requirements.txt', content: '' },
+  ]);
+}
+
+describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
+  let cp: ControlPlane;
+  let admin: KubeApi;
+  let node: NodeAgent;
+  let volumeRoot: string;
+  let t: TestServer | undefined;
+  let settings: Partial<Record<SettingKey, string>>;
+
+  before(async () => {
+    cp = await startControlPlane();
+    admin = new KubeApi({ url: cp.url, token: async () => cp.token, ca: readFileSync(cp.caFile, 'utf8'), skipTlsVerify: false, describe: 'admin' });
+    volumeRoot = mkdtempSync(path.join('/var/tmp', 'lectern-kube-e2e-'));
+    chmodSync(volumeRoot, 0o755);
+    const dataDir = path.join(volumeRoot, 'lectern');
+    mkdirSync(dataDir, { mode: 0o755 });
+    const imagesFile = path.join(volumeRoot, 'images.yaml');
+    writeFileSync(imagesFile, ['images:', `  ghcr.io/lectern-project/lectern-runtime-init:${LECTERN_VERSION}:`, '    paths:', `      /lectern/runtime: ${RUNTIME_DIR}`, `  ${IMAGE}: {}`, ''].join('\n'));
+    node = await startNodeAgent(cp, { name: 'n1', imagesFile });
+
+    await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
+    await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`, lecternRole(NS));
+    await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'lectern' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'lectern' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: cp.lectern.name }],
+    });
+    await admin.create('/api/v1/persistentvolumes', {
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: 'lectern-data' },
+      spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteMany'], nfs: { server: '127.0.0.1', path: volumeRoot }, claimRef: { namespace: NS, name: 'lectern-data' }, storageClassName: '' },
+    });
+    await admin.create(`/api/v1/namespaces/${NS}/persistentvolumeclaims`, {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'lectern-data' },
+      spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } }, volumeName: 'lectern-data', storageClassName: '' },
+    });
+    for (let i = 0; !(await admin.find(`/api/v1/namespaces/${NS}/serviceaccounts/default`)); i++) {
+      if (i > 300) throw new Error('no default service account');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    settings = {
+      'Server.ReplicaName': 'lectern-0',
+      'Launcher.Enabled': 'true',
+      'Launcher.Kubernetes': 'true',
+      'Launcher.KubernetesAPIURL': cp.url,
+      'Launcher.KubernetesAuthToken': cp.lectern.token,
+      'Launcher.KubernetesCACertificate': cp.caFile,
+      'Launcher.KubernetesNamespace': NS,
+      'Launcher.DataDirPVCName': 'lectern-data',
+      'Launcher.DataDirPVCSubPath': 'lectern',
+    };
+    t = await startLectern('sqlite', settings, { dataDir });
+    const res = await t!.api('/__api__/v1/environments', {
+      method: 'POST',
+      json: { title: 'Python on the test bed', name: IMAGE, cluster_name: 'Kubernetes', matching: 'any', python: { installations: [{ version: PYTHON_VERSION, path: PYTHON }] } },
+    });
+    assert.equal(res.status, 200, await res.text());
+  });
+
+  /** The current in-process server. */
+  const server = async () => t;
+
+  after(async () => {
+    await t?.stop();
+    await node?.stop();
+    await admin?.close();
+    await cp?.stop();
+    if (volumeRoot) rmSync(volumeRoot, { recursive: true, force: true });
+  });
+
+  it('publishes content that runs in a pod and is served through Lectern, then deleting it leaves nothing behind', async () => {
+    const t = (await server())!;
+    const { guid } = (await (await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'on-kube' } })).json()) as { guid: string };
+    const vars = await t.api(`/__api__/v1/content/${guid}/environment`, { method: 'PATCH', json: [{ name: 'API_TOKEN', value: 'kept-in-a-secret' }] });
+    assert.ok(vars.status < 300, await vars.text());
+    const uploaded = (await (await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: bundle() })).json()) as { id: string };
+    const { task_id } = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
+    let task: { finished: boolean; code: number; error: string; output: string[] };
+    do task = (await (await t.api(`/__api__/v1/tasks/${task_id}?wait=5`)).json()) as typeof task;
+    while (!task.finished);
+    assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
+    assert.ok(task.output.some((l) => l.includes(IMAGE)), task.output.join('\n'));
+
+    const res = await t.api(`/content/${guid}/hello`);
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = (await res.json()) as { script_name: string; path: string; host: string; secret: string };
+    assert.equal(body.script_name, `/content/${guid}`);
+    assert.equal(body.path, '/hello');
+    assert.match(body.host, /^127\./, 'the worker listens on its pod IP');
+    assert.equal(body.secret, 'kept-in-a-secret');
+
+    const processes = (await (await t.api('/__api__/v1/system/processes')).json()) as Array<{ content_guid: string; kind: string; pod?: { node: string; image: string; phase: string } }>;
+    const worker = processes.find((p) => p.content_guid === guid && p.kind === 'run');
+    assert.equal(worker?.pod?.node, 'n1');
+    assert.equal(worker?.pod?.image, IMAGE);
+    assert.equal(worker?.pod?.phase, 'Running');
+    const jobs = (await (await t.api(`/__api__/v1/content/${guid}/jobs`)).json()) as Array<{ key: string; cluster: string; image: string; status: number }>;
+    const running = jobs.find((j) => j.status === 0);
+    assert.equal(running?.cluster, 'Kubernetes');
+    assert.equal(running?.image, IMAGE);
+    const k8sJobs = await admin.list(`/apis/batch/v1/namespaces/${NS}/jobs`, { labelSelector: `lectern.dev/content-guid=${guid}` });
+    assert.equal(k8sJobs.items.length, 1);
+    assert.ok(!JSON.stringify(k8sJobs.items[0]).includes('kept-in-a-secret'), 'the Job spec holds no variable value');
+
+    const deleted = await t.api(`/__api__/v1/content/${guid}`, { method: 'DELETE' });
+    assert.ok(deleted.status < 300, await deleted.text());
+    for (let i = 0; ; i++) {
+      const [left, pods] = await Promise.all([
+        admin.list(`/apis/batch/v1/namespaces/${NS}/jobs`, { labelSelector: `lectern.dev/content-guid=${guid}` }),
+        admin.list(`/api/v1/namespaces/${NS}/pods`, { labelSelector: `lectern.dev/content-guid=${guid}` }),
+      ]);
+      if (!left.items.length && !pods.items.length) break;
+      if (i > 300) assert.fail(`left behind: ${[...left.items, ...pods.items].map((o) => o.metadata.name).join(', ')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+  it('a worker whose image cannot be pulled fails the deploy with Kubernetes\' reason, in the task output and the job list', async () => {
+    const t = (await server())!;
+    const missing = 'lectern-test/missing:1';
+    const env = await t.api('/__api__/v1/environments', {
+      method: 'POST',
+      json: { title: 'Not in any registry', name: missing, cluster_name: 'Kubernetes', matching: 'exact', python: { installations: [{ version: PYTHON_VERSION, path: PYTHON }] } },
+    });
+    assert.equal(env.status, 200, await env.text());
+    const { guid } = (await (await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'unpullable' } })).json()) as { guid: string };
+    const uploaded = (await (await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: bundle({ image: missing }) })).json()) as { id: string };
+    const { task_id } = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
+    let task: { finished: boolean; code: number; error: string; output: string[] };
+    do task = (await (await t.api(`/__api__/v1/tasks/${task_id}?wait=5`)).json()) as typeof task;
+    while (!task.finished);
+    assert.notEqual(task.code, 0);
+    const text = `${task.error}\n${task.output.join('\n')}`;
+    assert.match(text, /Kubernetes could not run the process \((ErrImagePull|ImagePullBackOff)\)/, text);
+    assert.match(text, /lectern-test\/missing:1/, text);
+    const jobs = (await (await t.api(`/__api__/v1/content/${guid}/jobs`)).json()) as Array<{ error: string | null; status: number; image: string }>;
+    assert.equal(jobs.length, 1);
+    assert.equal(jobs[0]!.status, 1);
+    assert.equal(jobs[0]!.image, missing);
+    assert.match(jobs[0]!.error ?? '', /ErrImagePull|ImagePullBackOff/);
+    const left = await admin.list(`/apis/batch/v1/namespaces/${NS}/jobs`, { labelSelector: `lectern.dev/content-guid=${guid}` });
+    assert.equal(left.items.length, 0, 'the failed Job was deleted');
+  });
+
+  it('a Lectern process killed while its worker runs is replaced by one that adopts the running pod', async () => {
+    const first = t!;
+    const dataDir = first.dataDir;
+    await first.stop();
+    t = undefined;
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as { port: number }).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    const env: NodeJS.ProcessEnv = { ...process.env, LECTERN_DATABASE_PROVIDER: 'sqlite', LECTERN_SERVER_DATADIR: dataDir, LECTERN_HTTP_LISTEN: `127.0.0.1:${port}`, LECTERN_LOGGING_LEVEL: 'silent' };
+    for (const [key, value] of Object.entries(settings)) env[`LECTERN_${key.replace('.', '_').toUpperCase()}`] = value;
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', "import('./src/cli/main.ts').then((m) => m.main(['start']))"], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      for (let i = 0; !output.includes('is running'); i++) {
+        assert.ok(i < 600 && child.exitCode === null, `Lectern did not start:\n${output}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const url = `http://127.0.0.1:${port}`;
+      const api = (p: string, init: RequestInit & { json?: unknown } = {}) =>
+        fetch(url + p, {
+          ...init,
+          headers: { authorization: `Key ${first.adminKey}`, ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}) },
+          body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
+        });
+      const { guid } = (await (await api('/__api__/v1/content', { method: 'POST', json: { name: 'survivor' } })).json()) as { guid: string };
+      const uploaded = (await (await api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: bundle() })).json()) as { id: string };
+      const { task_id } = (await (await api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
+      let task: { finished: boolean; code: number; error: string; output: string[] };
+      do task = (await (await api(`/__api__/v1/tasks/${task_id}?wait=5`)).json()) as typeof task;
+      while (!task.finished);
+      assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
+      const before = (await (await api(`/content/${guid}/`)).json()) as { host: string };
+
+      child.kill('SIGKILL');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+      const pods = await admin.list(`/api/v1/namespaces/${NS}/pods`, { labelSelector: `lectern.dev/content-guid=${guid}` });
+      assert.equal(pods.items.length, 1, 'the pod outlives the server');
+
+      t = await startLectern('sqlite', settings, { dataDir });
+      const after = await t.api(`/content/${guid}/`);
+      assert.equal(after.status, 200, await after.clone().text());
+      assert.equal(((await after.json()) as { host: string }).host, before.host, 'the same pod serves');
+      const jobs = await admin.list(`/apis/batch/v1/namespaces/${NS}/jobs`, { labelSelector: `lectern.dev/content-guid=${guid}` });
+      assert.equal(jobs.items.length, 1, 'no second worker was started');
+      const rows = (await (await t.api(`/__api__/v1/content/${guid}/jobs`)).json()) as Array<{ status: number }>;
+      assert.equal(rows.filter((r) => r.status === 0).length, 1, 'its job row is still active');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
