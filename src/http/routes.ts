@@ -10,6 +10,7 @@ import { tagRoutes } from '../api/tags.js';
 import { userRoutes } from '../api/users.js';
 import { taskRoutes } from '../api/tasks.js';
 import { vanityRoutes, vanityServingRoutes } from '../api/vanities.js';
+import { dashboardRoutes } from '../serve/dashboard.js';
 import { loginRoutes } from '../serve/login.js';
 import { contentRoutes as contentServingRoutes } from '../serve/content-routes.js';
 import type { RoutePlugin } from './server.js';
@@ -23,6 +24,7 @@ export const ROUTES: RoutePlugin[] = [
   jobRoutes,
   applicationRoutes,
   loginRoutes,
+  dashboardRoutes,
   contentServingRoutes,
   permissionRoutes,
   environmentRoutes,
