@@ -36,13 +36,15 @@ export function Setup({ onDone }: { onDone(user: User, csrf: string): void }) {
       <form onSubmit={submit} className="card stack">
         <ErrorMessage error={action.error} />
         {!fromLink && (
-          <label>
-            Setup token
-            <input name="token" required value={token} onChange={(e) => setToken(e.target.value)} aria-describedby="token-help" />
+          <div className="field">
+            <label>
+              Setup token
+              <input name="token" required value={token} onChange={(e) => setToken(e.target.value)} aria-describedby="token-help" />
+            </label>
             <span id="token-help" className="help">
               The last part of the setup link that <code>lectern start</code> printed.
             </span>
-          </label>
+          </div>
         )}
         <label>
           Username
@@ -52,13 +54,15 @@ export function Setup({ onDone }: { onDone(user: User, csrf: string): void }) {
           Email (optional)
           <input name="email" type="email" autoComplete="email" value={form.email} onChange={set('email')} />
         </label>
-        <label>
-          Password
-          <input name="password" type="password" autoComplete="new-password" minLength={8} required value={form.password} onChange={set('password')} aria-describedby="password-help" />
+        <div className="field">
+          <label>
+            Password
+            <input name="password" type="password" autoComplete="new-password" minLength={8} required value={form.password} onChange={set('password')} aria-describedby="password-help" />
+          </label>
           <span id="password-help" className="help">
             At least 8 characters.
           </span>
-        </label>
+        </div>
         <label>
           Confirm password
           <input name="confirm" type="password" autoComplete="new-password" required value={form.confirm} onChange={set('confirm')} aria-invalid={mismatch} />

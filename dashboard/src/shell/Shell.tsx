@@ -21,7 +21,7 @@ export function Shell({ children }: { children: ReactNode }) {
         Skip to content
       </a>
       <header className="topbar">
-        <Link href="/" className="brand" aria-label="Lectern home">
+        <Link href="/" className="brand">
           <span className="brand-mark" aria-hidden="true">L</span> Lectern
         </Link>
         <nav aria-label="Main">

@@ -113,13 +113,15 @@ export function InfoPanel({ content, onChanged }: { content: ContentItem; onChan
         <form className="stack" onSubmit={saveVanity}>
           <h3>Vanity path</h3>
           <ErrorMessage error={vanityAction.error} />
-          <label>
-            Path on this server
-            <input value={vanity} placeholder="/team-dashboard/" onChange={(e) => setVanity(e.target.value)} aria-describedby="vanity-help" />
+          <div className="field">
+            <label>
+              Path on this server
+              <input value={vanity} placeholder="/team-dashboard/" onChange={(e) => setVanity(e.target.value)} aria-describedby="vanity-help" />
+            </label>
             <span id="vanity-help" className="help">
               A memorable address such as <code>/sales/</code>. Leave empty to remove it.
             </span>
-          </label>
+          </div>
           <div>
             <button type="submit" className="secondary" disabled={vanityAction.busy}>
               Save vanity path
