@@ -159,7 +159,7 @@ describe('the dashboard in a real browser', () => {
     const task = await waitForTask(t, task_id);
     assert.equal(task.code, 0, task.output.join('\n'));
 
-    await page.getByRole('link', { name: 'Content', exact: true }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Content' }).click();
     const row = page.getByRole('listitem').filter({ hasText: 'Greeter app' });
     await row.waitFor();
     assert.match((await row.textContent())!, /Flask API · admin/);
@@ -237,7 +237,7 @@ describe('the dashboard in a real browser', () => {
       assert.equal(await bobPage.getByRole('link', { name: 'Admin' }).count(), 0);
       await screenshot(bobPage, '11-viewer-content-phone');
       await checkAccessibility(bobPage, '11-viewer-content-phone');
-      await bobPage.getByRole('link', { name: 'Content', exact: true }).click();
+      await bobPage.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Content' }).click();
       await bobPage.getByRole('listitem').filter({ hasText: 'Greeter app' }).waitFor();
       await screenshot(bobPage, '12-viewer-list-phone');
       await checkAccessibility(bobPage, '12-viewer-list-phone');
@@ -354,6 +354,8 @@ describe('the dashboard in a real browser', () => {
     await screenshot(page, '20-content-list-phone');
     await page.goto(`${t.url}/connect/#/apps/${appGuid}`);
     await page.getByRole('heading', { name: 'Greeter app', level: 1 }).waitFor();
+    // The stopped app starts again on this request.
+    await page.frameLocator('iframe#content-frame').getByRole('heading', { name: 'Hello from the greeter app' }).waitFor({ timeout: 60_000 });
     await screenshot(page, '21-content-item-phone');
     await checkAccessibility(page, '21-content-item-phone');
   });

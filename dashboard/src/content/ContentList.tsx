@@ -39,9 +39,16 @@ export function ContentList() {
       <div className="page-head">
         <h1>Content</h1>
         {items && (
-          <p className="count" aria-live="polite">
-            {filtered ? `${shown.length} of ${items.length} items` : `${items.length} item${items.length === 1 ? '' : 's'}`}
-          </p>
+          <div className="row">
+            <p className="count" aria-live="polite">
+              {filtered ? `${shown.length} of ${items.length}` : `${items.length} item${items.length === 1 ? '' : 's'}`}
+            </p>
+            {filtered && (
+              <button type="button" className="secondary small" onClick={() => setQuery({ ...DEFAULT_QUERY, sort: query.sort })}>
+                Clear filters
+              </button>
+            )}
+          </div>
         )}
       </div>
       <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
@@ -92,11 +99,6 @@ export function ContentList() {
             <option value="owner">Owner</option>
           </select>
         </label>
-        {filtered && (
-          <button type="button" className="secondary" onClick={() => setQuery({ ...DEFAULT_QUERY, sort: query.sort })}>
-            Clear filters
-          </button>
-        )}
       </form>
       <ErrorMessage error={list.error} />
       {!items && list.loading && <Loading label="Loading content…" />}
@@ -130,6 +132,7 @@ export function ContentList() {
                 <Link href={`/apps/${item.guid}`} className="content-title">
                   {displayTitle(item)}
                 </Link>
+                {item.description && <span className="content-description">{item.description}</span>}
                 <span className="content-meta">
                   {modeLabel(item.app_mode)} · {item.owner?.username ?? 'unknown owner'}
                   {item.tags && item.tags.length > 0 && ' · '}
