@@ -43,30 +43,25 @@ async function main() {
     }
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    const login = await page.request.post(`${t.url}/__login__`, { data: { username: 'admin', password: 'admin-password' } });
+    const login = await context.request.post(`${t.url}/__login__`, { data: { username: 'admin', password: 'admin-password' } });
     if (!login.ok()) throw new Error(await login.text());
 
     const interactive: number[] = [];
     const filtering: number[] = [];
     for (let run = 0; run < RUNS; run++) {
-      await page.goto('about:blank');
-      await page.evaluate(() => sessionStorage.clear());
+      // A new tab each run: no saved filters; the first run also has a cold HTTP cache.
+      const page = await context.newPage();
       await page.goto(`${t.url}/connect/#/`);
       // Interactive = the 1,000 rows are in the DOM and the search box is enabled, measured from navigation start.
       await page.waitForFunction(() => document.querySelectorAll('.content-row').length === 1000 && !!document.querySelector('input[type=search]'), null, { timeout: 30_000, polling: 'raf' });
       interactive.push(await page.evaluate(() => performance.now()));
-      // A search narrowing 1,000 items, from keystroke to the updated list.
-      const took = await page.evaluate(async () => {
-        const input = document.querySelector<HTMLInputElement>('input[type=search]')!;
-        const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
-        const start = performance.now();
-        setter.call(input, 'Report 99');
-        input.dispatchEvent(new Event('input', { bubbles: true }));
-        while (document.querySelectorAll('.content-row').length !== 11) await new Promise((r) => requestAnimationFrame(r));
-        return performance.now() - start;
-      });
+      // A search narrowing 1,000 items, from typing to the updated list (includes the driver's round trips).
+      await page.evaluate(() => ((window as unknown as { benchStart: number }).benchStart = performance.now()));
+      await page.getByRole('searchbox').fill('Report 999');
+      await page.waitForFunction(() => document.querySelectorAll('.content-row').length === 1, null, { timeout: 30_000, polling: 'raf' });
+      const took = await page.evaluate(() => performance.now() - (window as unknown as { benchStart: number }).benchStart);
       filtering.push(took);
+      await page.close();
     }
     console.log(`1,000-item content list interactive (median of ${RUNS}, from navigation start): ${median(interactive).toFixed(0)} ms (runs: ${interactive.map((x) => x.toFixed(0)).join(', ')}; target < 1000 ms)`);
     console.log(`search over 1,000 items, keystroke to updated list (median of ${RUNS}): ${median(filtering).toFixed(0)} ms`);

@@ -1,17 +1,18 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
+import { appModeKind } from './app-modes.js';
 
 /** What the content list shows for an item at a glance (a Lectern extension: `include=state`). */
-export type ContentState = 'not_deployed' | 'deploying' | 'failed' | 'running' | 'stopped';
+export type ContentState = 'not_deployed' | 'deploying' | 'failed' | 'running' | 'stopped' | 'published';
 
 const PUBLISHING_TASKS = ['deploy', 'build'];
 
 /**
  * States of many items in two queries: the newest deploy/build task of each (queued or running =
  * deploying; failed = its last publish failed, even though an earlier bundle may still be live),
- * then whether any worker process is active.
+ * then, for apps and APIs, whether any worker process is active; documents and sites are published.
  */
-export async function contentStates(db: Kysely<Database>, items: Array<{ id: number; bundle_id: number | null }>): Promise<Map<number, ContentState>> {
+export async function contentStates(db: Kysely<Database>, items: Array<{ id: number; bundle_id: number | null; app_mode: string }>): Promise<Map<number, ContentState>> {
   const out = new Map<number, ContentState>();
   if (items.length === 0) return out;
   const ids = items.map((c) => c.id);
@@ -33,6 +34,8 @@ export async function contentStates(db: Kysely<Database>, items: Array<{ id: num
     if (task && task.state !== 'finished') out.set(item.id, 'deploying');
     else if (task && task.code !== 0) out.set(item.id, 'failed');
     else if (item.bundle_id === null) out.set(item.id, 'not_deployed');
+    // Documents and static sites are files served as they are: there is no process to be stopped.
+    else if (appModeKind(item.app_mode) !== 'interactive') out.set(item.id, 'published');
     else out.set(item.id, running.has(item.id) ? 'running' : 'stopped');
   }
   return out;

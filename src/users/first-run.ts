@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { User } from '../db/schema.js';
 import { ApiError, ErrorCode, forbidden, invalidParameter } from '../http/errors.js';
@@ -43,11 +44,18 @@ export class FirstRun {
     return token;
   }
 
+  /** Whether another request holds the token right now (it renamed the file to claim it). */
+  private async beingUsed(): Promise<boolean> {
+    const prefix = `${path.basename(this.dataDir.setupTokenFile())}.claimed-`;
+    return (await readdir(this.dataDir.root).catch(() => [] as string[])).some((f) => f.startsWith(prefix));
+  }
+
   async createAdministrator(token: unknown, input: AdministratorInput): Promise<User> {
     if (!(await this.required())) throw new ApiError(409, ErrorCode.BadRequest, 'Lectern is already set up: sign in instead.');
     if (typeof token !== 'string' || token === '') throw new ApiError(400, ErrorCode.ParameterMissing, 'The setup token is required: open the setup link printed by "lectern start".');
     const file = this.dataDir.setupTokenFile();
     const stored = await readFile(file, 'utf8').then((s) => s.trim(), () => null);
+    if (stored === null && ((await this.beingUsed()) || !(await this.required()))) throw new ApiError(409, ErrorCode.BadRequest, 'The setup link was just used: sign in instead.');
     if (stored === null) throw forbidden('No setup link is active: restart "lectern start" to print a new one, or add an administrator with "lectern user add".');
     if (!timingSafeEqual(Buffer.from(sha256Hex(token)), Buffer.from(stored.padEnd(64).slice(0, 64)))) {
       throw forbidden('This setup link is not valid: use the latest one printed by "lectern start".');

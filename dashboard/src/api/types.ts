@@ -28,7 +28,7 @@ export interface Tag {
   parent_id: string | null;
 }
 
-export type ContentState = 'running' | 'stopped' | 'failed' | 'deploying' | 'not_deployed';
+export type ContentState = 'running' | 'stopped' | 'published' | 'failed' | 'deploying' | 'not_deployed';
 
 export interface ContentItem {
   guid: string;

@@ -1,3 +1,4 @@
+import { useCallback, useState } from 'react';
 import { Link } from 'wouter';
 import { useResource } from '../api/use-resource';
 import type { ContentItem } from '../api/types';
@@ -33,6 +34,12 @@ const PANELS: PanelDef[] = [
 /** One content item: the live content in a frame, with panels for its settings. */
 export function ContentItemView({ guid, panel, draft }: { guid: string; panel?: string; draft?: string }) {
   const item = useResource<ContentItem>(`/__api__/v1/content/${encodeURIComponent(guid)}?include=owner,tags,vanity_url,state`);
+  // Bumped after a change (deploy, render, variables) so the frame shows the new version.
+  const [frameVersion, setFrameVersion] = useState(0);
+  const changed = useCallback(() => {
+    item.reload();
+    setFrameVersion((v) => v + 1);
+  }, [item.reload]);
   if (item.error && !item.data) {
     return (
       <main className="page">
@@ -69,10 +76,7 @@ export function ContentItemView({ guid, panel, draft }: { guid: string; panel?: 
             <a className="button secondary small" href={frameUrl} target="_blank" rel="noopener">
               Open in a new tab
             </a>
-            <button type="button" className="secondary small" onClick={() => {
-              const frame = document.getElementById('content-frame') as HTMLIFrameElement | null;
-              if (frame) frame.src = frameUrl;
-            }}>
+            <button type="button" className="secondary small" onClick={() => setFrameVersion((v) => v + 1)}>
               Reload
             </button>
             {draft && (
@@ -87,7 +91,7 @@ export function ContentItemView({ guid, panel, draft }: { guid: string; panel?: 
               <p>Deploy a bundle with rsconnect-python, the rsconnect R package or the API; it appears here once its deployment succeeds.</p>
             </div>
           ) : (
-            <iframe id="content-frame" title={`${displayTitle(content)} (live content)`} src={frameUrl} />
+            <iframe key={frameVersion} id="content-frame" title={`${displayTitle(content)} (live content)`} src={frameUrl} />
           )}
         </section>
         <section className="settings" aria-label="Settings">
@@ -99,12 +103,12 @@ export function ContentItemView({ guid, panel, draft }: { guid: string; panel?: 
             ))}
           </nav>
           <div className="panel">
-            {active.id === 'info' && <InfoPanel content={content} onChanged={item.reload} />}
-            {active.id === 'access' && <AccessPanel content={content} onChanged={item.reload} />}
-            {active.id === 'runtime' && <RuntimePanel content={content} onChanged={item.reload} />}
-            {active.id === 'environment' && <EnvironmentPanel content={content} />}
-            {active.id === 'bundles' && <BundlesPanel content={content} onChanged={item.reload} />}
-            {active.id === 'renders' && <RendersPanel content={content} onChanged={item.reload} />}
+            {active.id === 'info' && <InfoPanel content={content} onChanged={changed} />}
+            {active.id === 'access' && <AccessPanel content={content} onChanged={changed} />}
+            {active.id === 'runtime' && <RuntimePanel content={content} onChanged={changed} />}
+            {active.id === 'environment' && <EnvironmentPanel content={content} onChanged={changed} />}
+            {active.id === 'bundles' && <BundlesPanel content={content} onChanged={changed} />}
+            {active.id === 'renders' && <RendersPanel content={content} onChanged={changed} />}
             {active.id === 'logs' && <LogsPanel content={content} />}
           </div>
         </section>

@@ -3,6 +3,7 @@ import type { ContentState } from '../api/types';
 const LABELS: Record<ContentState, string> = {
   running: 'Running',
   stopped: 'Stopped',
+  published: 'Published',
   failed: 'Failed build',
   deploying: 'Deploying',
   not_deployed: 'Not deployed',

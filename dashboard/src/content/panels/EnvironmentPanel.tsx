@@ -5,14 +5,19 @@ import type { ContentItem } from '../../api/types';
 import { ErrorMessage, Loading } from '../../ui/feedback';
 
 /** Environment variables: names are listed, values are write-only (sealed on the server). */
-export function EnvironmentPanel({ content }: { content: ContentItem }) {
+export function EnvironmentPanel({ content, onChanged }: { content: ContentItem; onChanged(): void }) {
   const names = useResource<string[]>(`/__api__/v1/content/${content.guid}/environment`);
   const [name, setName] = useState('');
   const [value, setValue] = useState('');
   const [editing, setEditing] = useState<string | null>(null);
   const [newValue, setNewValue] = useState('');
   const action = useAction();
-  const patch = (changes: Array<{ name: string; value: string | null }>) => api(`/__api__/v1/content/${content.guid}/environment`, { method: 'PATCH', json: changes });
+  // Running processes restart with the new values; the frame reloads to show them.
+  const patch = (changes: Array<{ name: string; value: string | null }>) =>
+    api(`/__api__/v1/content/${content.guid}/environment`, { method: 'PATCH', json: changes }).then((names) => {
+      onChanged();
+      return names;
+    });
 
   async function add(e: FormEvent) {
     e.preventDefault();
