@@ -278,14 +278,50 @@ describe('the dashboard in a real browser', () => {
     await page.frameLocator('iframe#content-frame').getByText('GREETING=hola').waitFor();
   });
 
-  it('the bundles panel lists the history with downloads', async () => {
+  it('the runtime panel shows the server defaults and saves a setting', async () => {
+    await page.goto(`${t.url}/connect/#/apps/${appGuid}/runtime`);
+    const max = page.getByLabel('Max processes');
+    await max.waitFor();
+    assert.equal(await max.getAttribute('placeholder'), 'Default: 3');
+    await max.fill('2');
+    await page.getByLabel('Min processes').fill('5');
+    await page.getByRole('button', { name: 'Save runtime settings' }).click();
+    await page.getByRole('alert').filter({ hasText: 'min_processes (5) cannot be greater than max_processes (2).' }).waitFor();
+    await page.getByLabel('Min processes').fill('');
+    await page.getByRole('button', { name: 'Save runtime settings' }).click();
+    await page.getByText('Saved; running processes use the new settings now.').waitFor();
+    const item = (await (await t.api(`/__api__/v1/content/${appGuid}`)).json()) as { max_processes: number | null; min_processes: number | null };
+    assert.deepEqual([item.max_processes, item.min_processes], [2, null]);
+    await screenshot(page, '14-content-runtime');
+    await checkAccessibility(page, '14-content-runtime');
+  });
+
+  it('the bundles panel lists the history with downloads, and activating an earlier bundle rolls back with a streaming log', async () => {
+    const v2 = makeTarGz([
+      { name: 'manifest.json', content: JSON.stringify({ version: 1, metadata: { appmode: 'python-api', entrypoint: 'app:app' }, python: { version: PYTHON_VERSION, package_manager: { name: 'pip', package_file: 'requirements.txt' } }, environment: { environment_management: { python: false } }, files: { 'app.py': { checksum: '' }, 'requirements.txt': { checksum: '' } } }) },
+      { name: 'app.py', content: APP.replace('Hello from the greeter app', 'Version two of the greeter') },
+      { name: 'requirements.txt', content: '' },
+    ]);
+    const uploaded = (await (await t.api(`/__api__/v1/content/${appGuid}/bundles`, { method: 'POST', body: v2 })).json()) as { id: string };
+    const { task_id } = (await (await t.api(`/__api__/v1/content/${appGuid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
+    assert.equal((await waitForTask(t, task_id)).code, 0);
+
+    // Switching panels keeps the frame; a reload shows the version deployed meanwhile from outside.
     await page.goto(`${t.url}/connect/#/apps/${appGuid}/bundles`);
+    await page.reload();
+    await page.frameLocator('iframe#content-frame').getByRole('heading', { name: 'Version two of the greeter' }).waitFor();
     await page.getByRole('link', { name: /Download bundle/ }).first().waitFor();
     const href = await page.getByRole('link', { name: /Download bundle/ }).first().getAttribute('href');
     const download = await page.request.get(`${t.url}${href}`);
     assert.equal(download.status(), 200);
-    await screenshot(page, '14-content-bundles');
-    await checkAccessibility(page, '14-content-bundles');
+    const bundles = (await (await t.api(`/__api__/v1/content/${appGuid}/bundles`)).json()) as Array<{ id: string; active: boolean }>;
+    const earlier = bundles.find((b) => !b.active)!;
+    await page.getByRole('button', { name: `Activate bundle ${earlier.id}` }).click();
+    await page.getByRole('status').filter({ hasText: `Deploying bundle ${earlier.id}: done.` }).waitFor({ timeout: 60_000 });
+    await page.locator('pre.log').filter({ hasText: 'Deployment completed successfully.' }).waitFor();
+    await page.frameLocator('iframe#content-frame').getByRole('heading', { name: 'Hello from the greeter app' }).waitFor();
+    await screenshot(page, '15-content-bundles');
+    await checkAccessibility(page, '15-content-bundles');
   });
 
   it('the processes table shows the running app and stops it', async () => {
@@ -294,8 +330,8 @@ describe('the dashboard in a real browser', () => {
     const row = page.getByRole('row').filter({ hasText: 'Greeter app' });
     await row.first().waitFor();
     assert.match((await row.first().textContent())!, /Flask process/);
-    await screenshot(page, '15-admin-processes');
-    await checkAccessibility(page, '15-admin-processes');
+    await screenshot(page, '16-admin-processes');
+    await checkAccessibility(page, '16-admin-processes');
     const before = (await (await t.api('/__api__/v1/system/processes')).json()) as Array<{ content_guid: string; job_key: string }>;
     const keys = before.filter((p) => p.content_guid === appGuid).map((p) => p.job_key);
     assert.ok(keys.length >= 1);
@@ -318,8 +354,8 @@ describe('the dashboard in a real browser', () => {
     await page.locator('pre.log').filter({ hasText: 'Render completed successfully.' }).waitFor();
     await page.getByRole('row').nth(2).waitFor();
     assert.equal(await page.getByRole('link', { name: 'View' }).count(), 2);
-    await screenshot(page, '16-content-renders');
-    await checkAccessibility(page, '16-content-renders');
+    await screenshot(page, '17-content-renders');
+    await checkAccessibility(page, '17-content-renders');
     // An earlier rendering opens on its own.
     const older = await page.getByRole('link', { name: 'View' }).nth(1).getAttribute('href');
     const res = await page.request.get(older!);
@@ -330,8 +366,8 @@ describe('the dashboard in a real browser', () => {
   it('audit log, groups and effective server settings', async () => {
     await page.goto(`${t.url}/connect/#/admin/audit`);
     await page.getByRole('cell', { name: /Created the first administrator "admin" through the setup link/ }).waitFor();
-    await screenshot(page, '17-admin-audit');
-    await checkAccessibility(page, '17-admin-audit');
+    await screenshot(page, '18-admin-audit');
+    await checkAccessibility(page, '18-admin-audit');
     await page.goto(`${t.url}/connect/#/admin/groups`);
     await page.getByLabel('Name of a new group').fill('analysts');
     await page.getByRole('button', { name: 'Create group' }).click();
@@ -339,24 +375,24 @@ describe('the dashboard in a real browser', () => {
     await page.getByLabel('Add a member to analysts').selectOption({ label: 'bob' });
     await page.getByRole('button', { name: 'Add', exact: true }).click();
     await page.getByRole('button', { name: 'Remove bob from analysts' }).waitFor();
-    await screenshot(page, '18-admin-groups');
-    await checkAccessibility(page, '18-admin-groups');
+    await screenshot(page, '19-admin-groups');
+    await checkAccessibility(page, '19-admin-groups');
     await page.goto(`${t.url}/connect/#/admin/settings`);
     await page.getByRole('rowheader', { name: /MaxProcesses/ }).first().waitFor();
-    await screenshot(page, '19-admin-settings');
-    await checkAccessibility(page, '19-admin-settings');
+    await screenshot(page, '20-admin-settings');
+    await checkAccessibility(page, '20-admin-settings');
   });
 
   it('the content list on a phone-sized screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${t.url}/connect/#/`);
     await page.getByRole('listitem').filter({ hasText: 'Greeter app' }).waitFor();
-    await screenshot(page, '20-content-list-phone');
+    await screenshot(page, '21-content-list-phone');
     await page.goto(`${t.url}/connect/#/apps/${appGuid}`);
     await page.getByRole('heading', { name: 'Greeter app', level: 1 }).waitFor();
     // The stopped app starts again on this request.
     await page.frameLocator('iframe#content-frame').getByRole('heading', { name: 'Hello from the greeter app' }).waitFor({ timeout: 60_000 });
-    await screenshot(page, '21-content-item-phone');
-    await checkAccessibility(page, '21-content-item-phone');
+    await screenshot(page, '22-content-item-phone');
+    await checkAccessibility(page, '22-content-item-phone');
   });
 });

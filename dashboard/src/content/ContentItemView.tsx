@@ -45,6 +45,7 @@ export function ContentItemView({ guid, panel, draft }: { guid: string; panel?: 
       <main className="page">
         <h1>Content not available</h1>
         <ErrorMessage error={item.error} />
+        {item.error.status === 404 && <p>It may have been deleted, or it has not been shared with you: ask its owner for access.</p>}
         <p>
           <Link href="/">Back to the content list</Link>
         </p>
