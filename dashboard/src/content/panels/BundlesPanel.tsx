@@ -4,7 +4,7 @@ import { api } from '../../api/client';
 import { useAction, useResource } from '../../api/use-resource';
 import type { Bundle, ContentItem } from '../../api/types';
 import { EmptyState, ErrorMessage, Loading } from '../../ui/feedback';
-import { formatBytes, formatDateTime } from '../../ui/format';
+import { formatBytes, formatDateTime, formatRelative } from '../../ui/format';
 import { TaskProgress } from '../TaskProgress';
 
 /** Bundle history: download any bundle, activate an earlier one (rollback), preview drafts. */
@@ -41,6 +41,7 @@ export function BundlesPanel({ content, onChanged }: { content: ContentItem; onC
           <p>Each deployment uploads a bundle of your project's files; they are listed here so you can roll back.</p>
         </EmptyState>
       ) : (
+        <div className="table-wrap">
         <table className="table">
           <caption className="visually-hidden">Bundles of this content, newest first</caption>
           <thead>
@@ -56,11 +57,13 @@ export function BundlesPanel({ content, onChanged }: { content: ContentItem; onC
           <tbody>
             {sorted.map((b) => (
               <tr key={b.id}>
-                <td>
+                <td className="nowrap">
                   {b.id} {b.active && <span className="badge state-running">Active</span>}
                 </td>
-                <td>{formatDateTime(b.created_time)}</td>
-                <td>{formatBytes(b.size)}</td>
+                <td className="nowrap" title={formatDateTime(b.created_time)}>
+                  {formatRelative(b.created_time)}
+                </td>
+                <td className="nowrap">{formatBytes(b.size)}</td>
                 <td className="actions">
                   <a className="button secondary small" href={`/__api__/v1/content/${content.guid}/bundles/${b.id}/download`} download aria-label={`Download bundle ${b.id}`}>
                     Download
@@ -82,6 +85,7 @@ export function BundlesPanel({ content, onChanged }: { content: ContentItem; onC
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </div>
   );

@@ -3,7 +3,7 @@ import { api } from '../../api/client';
 import { useAction, useResource } from '../../api/use-resource';
 import type { ContentItem, Render } from '../../api/types';
 import { EmptyState, ErrorMessage, Loading } from '../../ui/feedback';
-import { formatDateTime } from '../../ui/format';
+import { formatDateTime, formatRelative } from '../../ui/format';
 import { TaskProgress } from '../TaskProgress';
 
 /** Reports: render now (with its streaming log), and the history of renderings. */
@@ -49,6 +49,7 @@ export function RendersPanel({ content, onChanged }: { content: ContentItem; onC
           <p>Deploying renders the document; “Render now” renders it again with fresh data.</p>
         </EmptyState>
       ) : (
+        <div className="table-wrap">
         <table className="table">
           <caption className="visually-hidden">Renderings, newest first</caption>
           <thead>
@@ -64,10 +65,12 @@ export function RendersPanel({ content, onChanged }: { content: ContentItem; onC
           <tbody>
             {renders.data.map((r) => (
               <tr key={r.id}>
-                <td>
+                <td className="nowrap">
                   {r.id} {r.active && <span className="badge state-running">Shown</span>}
                 </td>
-                <td>{formatDateTime(r.created_time)}</td>
+                <td className="nowrap" title={formatDateTime(r.created_time)}>
+                  {formatRelative(r.created_time)}
+                </td>
                 <td>{r.error ? <span title={r.error}>failed</span> : r.state}</td>
                 <td className="actions">
                   {r.state === 'succeeded' ? (
@@ -80,6 +83,7 @@ export function RendersPanel({ content, onChanged }: { content: ContentItem; onC
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </div>
   );
