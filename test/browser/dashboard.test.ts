@@ -6,7 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { deployWith, writeApp } from '../support/apps.js';
 import { checkAccessibility, launchChromium, screenshot } from '../support/browser.js';
 import { executionSettings, testPython } from '../support/execution.js';
-import { startLectern, waitForTask, type TestServer } from '../support/lectern.js';
+import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
 import { makeTarGz } from '../support/tarball.js';
 
 // The dashboard end to end in Debian's Chromium against a real Lectern: first-run setup, sign-in,
@@ -56,7 +56,11 @@ function notebook(text: string): string {
   });
 }
 
-describe('the dashboard in a real browser', () => {
+after(stopPostgres);
+
+// The whole journey runs once per database (both unless LECTERN_TEST_DATABASES narrows it);
+// screenshots and accessibility reports go to test-artifacts/dashboard/<database>/.
+for (const provider of PROVIDERS) describe(`the dashboard in a real browser (${provider})`, () => {
   let t: TestServer;
   let browser: Browser;
   let adminContext: BrowserContext;
@@ -65,7 +69,7 @@ describe('the dashboard in a real browser', () => {
   let bob: { key: string; guid: string };
 
   before(async () => {
-    t = await startLectern('sqlite', executionSettings(), undefined, { firstRun: true });
+    t = await startLectern(provider, executionSettings(), undefined, { firstRun: true });
     browser = await launchChromium();
     adminContext = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     page = await adminContext.newPage();
@@ -100,14 +104,14 @@ describe('the dashboard in a real browser', () => {
     await page.getByLabel('Email (optional)').fill('admin@example.org');
     await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
     await page.getByLabel('Confirm password').fill(ADMIN_PASSWORD);
-    await screenshot(page, '01-first-run-setup');
-    await checkAccessibility(page, '01-first-run-setup');
+    await screenshot(page, `${provider}/01-first-run-setup`);
+    await checkAccessibility(page, `${provider}/01-first-run-setup`);
     await page.getByRole('button', { name: /Create administrator/ }).click();
     await page.getByRole('heading', { name: 'Content' }).waitFor();
     await page.getByText('No content yet').waitFor();
     assert.equal(new URL(page.url()).hash, '#/');
-    await screenshot(page, '02-content-list-empty');
-    await checkAccessibility(page, '02-content-list-empty');
+    await screenshot(page, `${provider}/02-content-list-empty`);
+    await checkAccessibility(page, `${provider}/02-content-list-empty`);
     // The link was used once; the server is now set up.
     const again = await fetch(`${t.url}/__setup__`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: t.setupToken, username: 'x', password: 'yyyyyyyyy' }) });
     assert.equal(again.status, 409);
@@ -120,8 +124,8 @@ describe('the dashboard in a real browser', () => {
     await page.getByLabel('Password').fill('not-the-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'Incorrect username or password.' }).waitFor();
-    await screenshot(page, '03-sign-in');
-    await checkAccessibility(page, '03-sign-in');
+    await screenshot(page, `${provider}/03-sign-in`);
+    await checkAccessibility(page, `${provider}/03-sign-in`);
     await signIn(page, 'admin', ADMIN_PASSWORD);
   });
 
@@ -141,8 +145,8 @@ describe('the dashboard in a real browser', () => {
     await page.getByRole('button', { name: 'Create key' }).click();
     const oldKey = (await page.getByTestId('new-api-key').filter({ hasNotText: key }).textContent())!.trim();
     await page.getByRole('cell', { name: 'old laptop', exact: true }).waitFor();
-    await screenshot(page, '04-api-keys');
-    await checkAccessibility(page, '04-api-keys');
+    await screenshot(page, `${provider}/04-api-keys`);
+    await checkAccessibility(page, `${provider}/04-api-keys`);
     await page.getByRole('button', { name: 'Revoke old laptop' }).click();
     await page.getByRole('cell', { name: 'old laptop', exact: true }).waitFor({ state: 'detached' });
     assert.equal((await fetch(`${t.url}/__api__/v1/user`, { headers: { authorization: `Key ${oldKey}` } })).status, 401);
@@ -168,8 +172,8 @@ describe('the dashboard in a real browser', () => {
     await page.getByText('Nothing matches these filters').waitFor();
     await page.getByLabel('Search').fill('greeter');
     await row.waitFor();
-    await screenshot(page, '05-content-list');
-    await checkAccessibility(page, '05-content-list');
+    await screenshot(page, `${provider}/05-content-list`);
+    await checkAccessibility(page, `${provider}/05-content-list`);
 
     await page.getByRole('link', { name: 'Greeter app' }).click();
     await page.getByRole('heading', { name: 'Greeter app', level: 1 }).waitFor();
@@ -177,8 +181,8 @@ describe('the dashboard in a real browser', () => {
     const frame = page.frameLocator('iframe#content-frame');
     await frame.getByRole('heading', { name: 'Hello from the greeter app' }).waitFor();
     await page.getByText('Says hello to whoever opens it.').waitFor({ state: 'attached' });
-    await screenshot(page, '06-content-item');
-    await checkAccessibility(page, '06-content-item');
+    await screenshot(page, `${provider}/06-content-item`);
+    await checkAccessibility(page, `${provider}/06-content-item`);
   });
 
   it('dashboard_url and its suffixes open the right view', async () => {
@@ -187,8 +191,8 @@ describe('the dashboard in a real browser', () => {
     await page.goto(`${item.dashboard_url}/logs`);
     await page.getByRole('heading', { name: 'Logs' }).waitFor();
     await page.locator('pre.log').filter({ hasText: 'served /' }).waitFor();
-    await screenshot(page, '07-content-logs');
-    await checkAccessibility(page, '07-content-logs');
+    await screenshot(page, `${provider}/07-content-logs`);
+    await checkAccessibility(page, `${provider}/07-content-logs`);
     await page.goto(`${item.dashboard_url}/access`);
     await page.getByRole('heading', { name: 'Access' }).waitFor();
     const bundles = (await (await t.api(`/__api__/v1/content/${appGuid}/bundles`)).json()) as Array<{ id: string }>;
@@ -206,8 +210,8 @@ describe('the dashboard in a real browser', () => {
     await form.getByLabel('Role').selectOption('viewer');
     await form.getByRole('button', { name: 'Add user' }).click();
     await page.getByText('Added bob as viewer.').waitFor();
-    await screenshot(page, '08-admin-users');
-    await checkAccessibility(page, '08-admin-users');
+    await screenshot(page, `${provider}/08-admin-users`);
+    await checkAccessibility(page, `${provider}/08-admin-users`);
     const bobUser = (await (await t.api('/__api__/v1/users?prefix=bob')).json()) as { results: Array<{ guid: string }> };
     bob = { key: '', guid: bobUser.results[0]!.guid };
 
@@ -218,7 +222,7 @@ describe('the dashboard in a real browser', () => {
       await signIn(bobPage, 'bob', 'bob-password');
       await bobPage.getByRole('heading', { name: 'Content not available' }).waitFor();
       await bobPage.getByRole('alert').filter({ hasText: `Content ${appGuid} does not exist.` }).waitFor();
-      await screenshot(bobPage, '09-viewer-denied-phone');
+      await screenshot(bobPage, `${provider}/09-viewer-denied-phone`);
 
       // The owner grants bob viewer access in the access panel.
       await page.goto(`${t.url}/connect/#/apps/${appGuid}/access`);
@@ -226,8 +230,8 @@ describe('the dashboard in a real browser', () => {
       await page.getByRole('combobox', { name: /^As/ }).selectOption('viewer');
       await page.getByRole('button', { name: 'Add', exact: true }).click();
       await page.getByRole('button', { name: 'Remove bob' }).waitFor();
-      await screenshot(page, '10-content-access');
-      await checkAccessibility(page, '10-content-access');
+      await screenshot(page, `${provider}/10-content-access`);
+      await checkAccessibility(page, `${provider}/10-content-access`);
 
       await bobPage.reload();
       await bobPage.getByRole('heading', { name: 'Greeter app', level: 1 }).waitFor();
@@ -235,12 +239,12 @@ describe('the dashboard in a real browser', () => {
       // A viewer sees the content and its info, not its settings.
       assert.equal(await bobPage.getByRole('link', { name: 'Variables' }).count(), 0);
       assert.equal(await bobPage.getByRole('link', { name: 'Admin' }).count(), 0);
-      await screenshot(bobPage, '11-viewer-content-phone');
-      await checkAccessibility(bobPage, '11-viewer-content-phone');
+      await screenshot(bobPage, `${provider}/11-viewer-content-phone`);
+      await checkAccessibility(bobPage, `${provider}/11-viewer-content-phone`);
       await bobPage.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Content' }).click();
       await bobPage.getByRole('listitem').filter({ hasText: 'Greeter app' }).waitFor();
-      await screenshot(bobPage, '12-viewer-list-phone');
-      await checkAccessibility(bobPage, '12-viewer-list-phone');
+      await screenshot(bobPage, `${provider}/12-viewer-list-phone`);
+      await checkAccessibility(bobPage, `${provider}/12-viewer-list-phone`);
 
       // And takes it away again.
       await page.getByRole('button', { name: 'Remove bob' }).click();
@@ -272,8 +276,8 @@ describe('the dashboard in a real browser', () => {
     await page.getByLabel('New value of GREETING').fill('hola');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByRole('button', { name: 'Change GREETING' }).waitFor();
-    await screenshot(page, '13-content-variables');
-    await checkAccessibility(page, '13-content-variables');
+    await screenshot(page, `${provider}/13-content-variables`);
+    await checkAccessibility(page, `${provider}/13-content-variables`);
     await page.getByRole('button', { name: 'Reload' }).click();
     await page.frameLocator('iframe#content-frame').getByText('GREETING=hola').waitFor();
   });
@@ -292,8 +296,8 @@ describe('the dashboard in a real browser', () => {
     await page.getByText('Saved; running processes use the new settings now.').waitFor();
     const item = (await (await t.api(`/__api__/v1/content/${appGuid}`)).json()) as { max_processes: number | null; min_processes: number | null };
     assert.deepEqual([item.max_processes, item.min_processes], [2, null]);
-    await screenshot(page, '14-content-runtime');
-    await checkAccessibility(page, '14-content-runtime');
+    await screenshot(page, `${provider}/14-content-runtime`);
+    await checkAccessibility(page, `${provider}/14-content-runtime`);
   });
 
   it('the bundles panel lists the history with downloads, and activating an earlier bundle rolls back with a streaming log', async () => {
@@ -320,8 +324,8 @@ describe('the dashboard in a real browser', () => {
     await page.getByRole('status').filter({ hasText: `Deploying bundle ${earlier.id}: done.` }).waitFor({ timeout: 60_000 });
     await page.locator('pre.log').filter({ hasText: 'Deployment completed successfully.' }).waitFor();
     await page.frameLocator('iframe#content-frame').getByRole('heading', { name: 'Hello from the greeter app' }).waitFor();
-    await screenshot(page, '15-content-bundles');
-    await checkAccessibility(page, '15-content-bundles');
+    await screenshot(page, `${provider}/15-content-bundles`);
+    await checkAccessibility(page, `${provider}/15-content-bundles`);
   });
 
   it('the processes table shows the running app and stops it', async () => {
@@ -330,8 +334,8 @@ describe('the dashboard in a real browser', () => {
     const row = page.getByRole('row').filter({ hasText: 'Greeter app' });
     await row.first().waitFor();
     assert.match((await row.first().textContent())!, /Flask process/);
-    await screenshot(page, '16-admin-processes');
-    await checkAccessibility(page, '16-admin-processes');
+    await screenshot(page, `${provider}/16-admin-processes`);
+    await checkAccessibility(page, `${provider}/16-admin-processes`);
     const before = (await (await t.api('/__api__/v1/system/processes')).json()) as Array<{ content_guid: string; job_key: string }>;
     const keys = before.filter((p) => p.content_guid === appGuid).map((p) => p.job_key);
     assert.ok(keys.length >= 1);
@@ -354,8 +358,8 @@ describe('the dashboard in a real browser', () => {
     await page.locator('pre.log').filter({ hasText: 'Render completed successfully.' }).waitFor();
     await page.getByRole('row').nth(2).waitFor();
     assert.equal(await page.getByRole('link', { name: 'View' }).count(), 2);
-    await screenshot(page, '17-content-renders');
-    await checkAccessibility(page, '17-content-renders');
+    await screenshot(page, `${provider}/17-content-renders`);
+    await checkAccessibility(page, `${provider}/17-content-renders`);
     // An earlier rendering opens on its own.
     const older = await page.getByRole('link', { name: 'View' }).nth(1).getAttribute('href');
     const res = await page.request.get(older!);
@@ -366,8 +370,8 @@ describe('the dashboard in a real browser', () => {
   it('audit log, groups and effective server settings', async () => {
     await page.goto(`${t.url}/connect/#/admin/audit`);
     await page.getByRole('cell', { name: /Created the first administrator "admin" through the setup link/ }).waitFor();
-    await screenshot(page, '18-admin-audit');
-    await checkAccessibility(page, '18-admin-audit');
+    await screenshot(page, `${provider}/18-admin-audit`);
+    await checkAccessibility(page, `${provider}/18-admin-audit`);
     await page.goto(`${t.url}/connect/#/admin/groups`);
     await page.getByLabel('Name of a new group').fill('analysts');
     await page.getByRole('button', { name: 'Create group' }).click();
@@ -375,24 +379,56 @@ describe('the dashboard in a real browser', () => {
     await page.getByLabel('Add a member to analysts').selectOption({ label: 'bob' });
     await page.getByRole('button', { name: 'Add', exact: true }).click();
     await page.getByRole('button', { name: 'Remove bob from analysts' }).waitFor();
-    await screenshot(page, '19-admin-groups');
-    await checkAccessibility(page, '19-admin-groups');
+    await screenshot(page, `${provider}/19-admin-groups`);
+    await checkAccessibility(page, `${provider}/19-admin-groups`);
     await page.goto(`${t.url}/connect/#/admin/settings`);
     await page.getByRole('rowheader', { name: /MaxProcesses/ }).first().waitFor();
-    await screenshot(page, '20-admin-settings');
-    await checkAccessibility(page, '20-admin-settings');
+    await screenshot(page, `${provider}/20-admin-settings`);
+    await checkAccessibility(page, `${provider}/20-admin-settings`);
+  });
+
+  it('keyboard: skip link, search and opening an item without a mouse', async () => {
+    await page.goto(`${t.url}/connect/#/`);
+    await page.reload();
+    await page.getByRole('listitem').filter({ hasText: 'Greeter app' }).waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'main');
+    // The search box comes first after the heading (and "Clear filters", when a filter is kept from earlier).
+    const focusedType = () => page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.type);
+    for (let i = 0; i < 3 && (await focusedType()) !== 'search'; i++) await page.keyboard.press('Tab');
+    assert.equal(await focusedType(), 'search');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('greeter');
+    // Past the filters to the first item, then open it.
+    for (let i = 0; i < 10 && (await page.evaluate(() => document.activeElement?.textContent)) !== 'Greeter app'; i++) await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Greeter app', level: 1 }).waitFor();
+  });
+
+  it('an administrator locks and unlocks a user; a locked user cannot sign in', async () => {
+    await page.goto(`${t.url}/connect/#/admin/users`);
+    await page.getByRole('button', { name: 'Lock bob' }).click();
+    await page.getByRole('button', { name: 'Unlock bob' }).waitFor();
+    const refused = await fetch(`${t.url}/__login__`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bob', password: 'bob-password' }) });
+    assert.equal(refused.status, 401);
+    await page.getByRole('button', { name: 'Unlock bob' }).click();
+    await page.getByRole('button', { name: 'Lock bob' }).waitFor();
+    const allowed = await fetch(`${t.url}/__login__`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bob', password: 'bob-password' }) });
+    assert.equal(allowed.status, 200);
   });
 
   it('the content list on a phone-sized screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${t.url}/connect/#/`);
     await page.getByRole('listitem').filter({ hasText: 'Greeter app' }).waitFor();
-    await screenshot(page, '21-content-list-phone');
+    await screenshot(page, `${provider}/21-content-list-phone`);
     await page.goto(`${t.url}/connect/#/apps/${appGuid}`);
     await page.getByRole('heading', { name: 'Greeter app', level: 1 }).waitFor();
     // The stopped app starts again on this request.
     await page.frameLocator('iframe#content-frame').getByRole('heading', { name: 'Hello from the greeter app' }).waitFor({ timeout: 60_000 });
-    await screenshot(page, '22-content-item-phone');
-    await checkAccessibility(page, '22-content-item-phone');
+    await screenshot(page, `${provider}/22-content-item-phone`);
+    await checkAccessibility(page, `${provider}/22-content-item-phone`);
   });
 });

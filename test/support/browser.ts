@@ -27,7 +27,9 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
 }
 
+/** `name` may contain a folder ("sqlite/05-content-list"). */
 export async function screenshot(page: Page, name: string): Promise<void> {
+  await mkdir(path.dirname(path.join(ARTIFACTS, name)), { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
