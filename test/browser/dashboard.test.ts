@@ -272,14 +272,15 @@ for (const provider of PROVIDERS) describe(`the dashboard in a real browser (${p
     const bad = await t.api(`/__api__/v1/content/${appGuid}/environment`, { method: 'PATCH', json: [{ name: '9BAD', value: 'x' }] });
     assert.equal(bad.status, 400);
     await page.getByLabel('Name').fill('');
+    await page.getByLabel('Value').fill('');
     await page.getByRole('button', { name: 'Change GREETING' }).click();
     await page.getByLabel('New value of GREETING').fill('hola');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByRole('button', { name: 'Change GREETING' }).waitFor();
-    await screenshot(page, `${provider}/13-content-variables`);
-    await checkAccessibility(page, `${provider}/13-content-variables`);
     await page.getByRole('button', { name: 'Reload' }).click();
     await page.frameLocator('iframe#content-frame').getByText('GREETING=hola').waitFor();
+    await screenshot(page, `${provider}/13-content-variables`);
+    await checkAccessibility(page, `${provider}/13-content-variables`);
   });
 
   it('the runtime panel shows the server defaults and saves a setting', async () => {

@@ -65,7 +65,7 @@ export function BundlesPanel({ content, onChanged }: { content: ContentItem; onC
                 </td>
                 <td className="nowrap">{formatBytes(b.size)}</td>
                 <td className="actions">
-                  <a className="button secondary small" href={`/__api__/v1/content/${content.guid}/bundles/${b.id}/download`} download aria-label={`Download bundle ${b.id}`}>
+                  <a className="plain" href={`/__api__/v1/content/${content.guid}/bundles/${b.id}/download`} download aria-label={`Download bundle ${b.id}`}>
                     Download
                   </a>
                   {!b.active && (
