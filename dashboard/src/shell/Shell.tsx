@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import { useEffect, useRef, type ReactNode } from 'react';
 import { Link, useLocation } from 'wouter';
 import { useSession } from '../session/session';
 
@@ -12,9 +12,28 @@ function NavLink({ href, children, match }: { href: string; children: ReactNode;
   );
 }
 
+/**
+ * A new page (not a new panel of the same item) starts at the top, with focus at the start of the
+ * main region, as a page load would: screen readers announce it and Tab continues from there.
+ */
+function usePageFocus() {
+  const [location] = useLocation();
+  const page = location.startsWith('/apps/') ? location.split('/').slice(0, 3).join('/') : location;
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    window.scrollTo(0, 0);
+    document.getElementById('main')?.focus({ preventScroll: true });
+  }, [page]);
+}
+
 /** Header with navigation and the signed-in user; every signed-in view renders inside it. */
 export function Shell({ children }: { children: ReactNode }) {
   const { user, signOut } = useSession();
+  usePageFocus();
   return (
     <>
       <a className="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
