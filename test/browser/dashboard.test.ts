@@ -281,6 +281,10 @@ for (const provider of PROVIDERS) describe(`the dashboard in a real browser (${p
     await page.frameLocator('iframe#content-frame').getByText('GREETING=hola').waitFor();
     await screenshot(page, `${provider}/13-content-variables`);
     await checkAccessibility(page, `${provider}/13-content-variables`);
+    await page.getByRole('button', { name: 'Remove GREETING' }).click();
+    await page.getByText('No variables yet.', { exact: false }).waitFor();
+    assert.deepEqual(await (await t.api(`/__api__/v1/content/${appGuid}/environment`)).json(), []);
+    await page.frameLocator('iframe#content-frame').getByText('GREETING=(unset)').waitFor();
   });
 
   it('the runtime panel shows the server defaults and saves a setting', async () => {

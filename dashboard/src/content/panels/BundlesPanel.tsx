@@ -11,12 +11,16 @@ import { TaskProgress } from '../TaskProgress';
 export function BundlesPanel({ content, onChanged }: { content: ContentItem; onChanged(): void }) {
   const bundles = useResource<Bundle[]>(`/__api__/v1/content/${content.guid}/bundles`);
   const [task, setTask] = useState<{ id: string; bundle: string } | null>(null);
+  const [deploying, setDeploying] = useState(false);
   const action = useAction();
   const sorted = [...(bundles.data ?? [])].sort((a, b) => Number(b.id) - Number(a.id));
 
   async function activate(bundle: Bundle) {
     const result = await action.run(() => api<{ task_id: string }>(`/__api__/v1/content/${content.guid}/deploy`, { method: 'POST', json: { bundle_id: bundle.id } }));
-    if (result) setTask({ id: result.task_id, bundle: bundle.id });
+    if (result) {
+      setTask({ id: result.task_id, bundle: bundle.id });
+      setDeploying(true);
+    }
   }
 
   return (
@@ -29,6 +33,7 @@ export function BundlesPanel({ content, onChanged }: { content: ContentItem; onC
           taskId={task.id}
           title={`Deploying bundle ${task.bundle}`}
           onFinished={() => {
+            setDeploying(false);
             bundles.reload();
             onChanged();
           }}
@@ -75,7 +80,7 @@ export function BundlesPanel({ content, onChanged }: { content: ContentItem; onC
                           Preview
                         </Link>
                       )}
-                      <button type="button" className="small" disabled={action.busy || (task !== null && !content.bundle_id)} onClick={() => void activate(b)} aria-label={`Activate bundle ${b.id}`}>
+                      <button type="button" className="small" disabled={action.busy || deploying} onClick={() => void activate(b)} aria-label={`Activate bundle ${b.id}`}>
                         Activate
                       </button>
                     </>
