@@ -44,10 +44,12 @@ async function startServer(extraEnv: Record<string, string> = {}): Promise<Serve
   const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'bin/lectern.js'), 'start'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  for (let i = 0; !/password: (\S+)/.test(out); i++) {
+  for (let i = 0; !/First start: no accounts yet/.test(out); i++) {
     if (i > 1200) throw new Error(`server did not start within 60 s:\n${out}`);
     await sleep(50);
   }
+  // A new server prints a one-time setup link; the command line adds the administrator instead.
+  execFileSync(process.execPath, [path.join(ROOT, 'bin/lectern.js'), 'user', 'add', '--username', 'admin', '--password', 'bench-password', '--role', 'administrator'], { env });
   const key = execFileSync(process.execPath, [path.join(ROOT, 'bin/lectern.js'), 'key', 'create', '--username', 'admin'], { env }).toString().trim();
   return { base: `http://127.0.0.1:${port}`, key, process: child, dataDir };
 }

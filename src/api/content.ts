@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import type { App } from '../app.js';
 import { noContent, requireUser } from '../auth/principal.js';
 import { contentJson, INCLUDES } from '../content/content.js';
+import { contentStates } from '../content/state.js';
 import type { Content, User } from '../db/schema.js';
 import { runnerFor } from '../execution/runners.js';
 import { ApiError, badRequest, ErrorCode } from '../http/errors.js';
@@ -16,7 +17,7 @@ function parseIncludes(raw: unknown): Set<Include> {
   if (raw === undefined || raw === '') return out;
   for (const part of String(raw).split(',').map((s) => s.trim()).filter(Boolean)) {
     if (!INCLUDES.includes(part as Include)) {
-      throw badRequest(`Invalid include "${part}": use any of tags, owner, vanity_url, bookmarked, schedule.`, ErrorCode.InvalidInclude);
+      throw badRequest(`Invalid include "${part}": use any of tags, owner, vanity_url, bookmarked, schedule, state.`, ErrorCode.InvalidInclude);
     }
     out.add(part as Include);
   }
@@ -51,6 +52,7 @@ export async function renderContent(app: App, request: FastifyRequest, user: Use
     const rows = await db.selectFrom('vanities').select(['content_id', 'path']).where('content_id', 'in', ids).execute();
     for (const r of rows) vanityById.set(r.content_id, r.path);
   }
+  const states = includes.has('state') ? await contentStates(db, items) : null;
   const roles = await app.content.access.roles(user, items);
   const urls = contentUrls(app, request);
   const base = publicBase(app, request);
@@ -64,6 +66,7 @@ export async function renderContent(app: App, request: FastifyRequest, user: Use
       extra.vanity_url = vanity === undefined ? null : `${base}${vanity.replace(/^\//, '')}`;
     }
     if (includes.has('bookmarked')) extra.bookmarked = false;
+    if (states) extra.state = states.get(c.id);
     return contentJson(c, roles.get(c.id) ?? 'none', urls, extra);
   });
 }

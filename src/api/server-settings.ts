@@ -72,5 +72,35 @@ export const serverSettingsRoutes: RoutePlugin = (server, app) => {
     });
   }
 
+  // Lectern extension: the scheduler defaults content inherits when a field is null, and the caps
+  // publishers may not exceed (the dashboard's runtime panel shows them beside each field).
+  server.get('/__api__/v1/server_settings/scheduler', async (request) => {
+    requireRole(request, 'publisher');
+    const c = app.config;
+    const seconds = (ms: number) => Math.round(ms / 1000);
+    return {
+      min_processes: c.get('Scheduler.MinProcesses'),
+      max_processes: c.get('Scheduler.MaxProcesses'),
+      max_conns_per_process: c.get('Scheduler.MaxConnsPerProcess'),
+      load_factor: c.get('Scheduler.LoadFactor'),
+      idle_timeout: seconds(c.get('Scheduler.IdleTimeout')),
+      init_timeout: seconds(c.get('Scheduler.InitTimeout')),
+      connection_timeout: seconds(c.get('Scheduler.ConnectionTimeout')),
+      read_timeout: seconds(c.get('Scheduler.ReadTimeout')),
+      memory_limit: c.get('Scheduler.MemoryLimit'),
+      limits: {
+        min_processes: c.get('Scheduler.MinProcessesLimit'),
+        max_processes: c.get('Scheduler.MaxProcessesLimit'),
+        memory_limit: c.get('Scheduler.MaxMemoryLimit'),
+      },
+    };
+  });
+
+  // Lectern extension: every effective setting and where it came from (secrets shown only as set).
+  server.get('/__api__/v1/server_settings/effective', async (request) => {
+    requireRole(request, 'administrator');
+    return app.config.describe().map(({ section, name, value, source, description }) => ({ section, name, value, source, description }));
+  });
+
   server.get('/__ping__', async () => ({}));
 };

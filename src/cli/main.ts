@@ -4,8 +4,8 @@ import { createApp, LECTERN_VERSION, type App } from '../app.js';
 import { migrate, openStore } from '../db/database.js';
 import { buildServer } from '../http/server.js';
 import { ROUTES } from '../http/routes.js';
+import { FirstRun } from '../users/first-run.js';
 import { ROLES, type Role } from '../users/users.js';
-import { randomToken } from '../util/ids.js';
 import { ApiError } from '../http/errors.js';
 import { parse } from './args.js';
 
@@ -58,14 +58,13 @@ async function start(argv: string[]) {
   } else {
     process.stdout.write(`Content runs with ${found.join('; ')}\n`);
   }
-  if ((await app.users.count()) === 0) {
-    const password = randomToken(12);
-    await app.users.create({ username: 'admin', password, user_role: 'administrator' });
-    await app.audit.record(null, 'add_user', 'Created the first administrator "admin" at first start');
-    process.stdout.write(`\nFirst start: created the administrator account.\n  Sign in at ${url}__login__ as "admin" with password: ${password}\n`);
-    process.stdout.write(`  API key for publishing clients: npx lectern key create --username admin\n\n`);
+  const setupToken = await new FirstRun(app.dataDir, app.users, app.audit).issue();
+  if (setupToken) {
+    process.stdout.write(`\nFirst start: no accounts yet. Create the administrator at this one-time link:\n  ${url}connect/#/setup/${setupToken}\n`);
+    process.stdout.write(`  (or on this machine: npx lectern user add --username U --password P --role administrator)\n`);
+    process.stdout.write(`  Then create an API key for publishing clients in the dashboard, or: npx lectern key create --username U\n\n`);
   } else {
-    process.stdout.write(`Sign in at ${url}__login__ (add accounts with "lectern user add").\n`);
+    process.stdout.write(`Sign in at ${url}connect/ (add accounts in the dashboard or with "lectern user add").\n`);
   }
   const shutdown = async (signal: string) => {
     process.stdout.write(`Received ${signal}; shutting down.\n`);

@@ -8,7 +8,7 @@ import { apiTime, GUID_PATTERN, newGuid, nowIso } from '../util/ids.js';
 import { parseContentChanges, validateContentName, type ContentChanges } from './fields.js';
 
 export type AppRole = 'owner' | 'editor' | 'viewer' | 'none';
-export const INCLUDES = ['tags', 'owner', 'vanity_url', 'bookmarked', 'schedule', 'schedules'] as const;
+export const INCLUDES = ['tags', 'owner', 'vanity_url', 'bookmarked', 'schedule', 'schedules', 'state'] as const;
 
 /** What a caller may do with one content item. Owners, administrators and collaborators edit. */
 export class ContentAccess {

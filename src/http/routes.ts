@@ -11,6 +11,7 @@ import { tagRoutes } from '../api/tags.js';
 import { userRoutes } from '../api/users.js';
 import { taskRoutes } from '../api/tasks.js';
 import { vanityRoutes, vanityServingRoutes } from '../api/vanities.js';
+import { dashboardRoutes } from '../serve/dashboard.js';
 import { loginRoutes } from '../serve/login.js';
 import { contentRoutes as contentServingRoutes } from '../serve/content-routes.js';
 import type { RoutePlugin } from './server.js';
@@ -24,6 +25,7 @@ export const ROUTES: RoutePlugin[] = [
   jobRoutes,
   applicationRoutes,
   loginRoutes,
+  dashboardRoutes,
   contentServingRoutes,
   permissionRoutes,
   environmentRoutes,

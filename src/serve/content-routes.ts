@@ -8,7 +8,8 @@ import { notDeployed, serveBundleFile, serveDirectoryFile } from './static-conte
 
 /**
  * /content/{guid}/… : static files, rendered output, or a proxied worker, by the content's type.
- * Drafts of static content are served at /content/{guid}/_bundle{id}/ to editors.
+ * Drafts of static content are served at /content/{guid}/_bundle{id}/ to editors, earlier
+ * renderings of documents at /content/{guid}/_rendering{id}/.
  */
 export const contentRoutes: RoutePlugin = (server, app) =>
   withRawBodies(server, (scope) => {
@@ -57,6 +58,15 @@ export async function serveContent(app: App, request: FastifyRequest, reply: Fas
     if (!bundle) return notDeployed(reply, 404, 'Bundle not found', `Bundle ${escapeHtml(draft[1]!)} does not exist for this content.`);
     if (draft[2] === undefined && !pathname.endsWith('/')) return reply.redirect(`${pathname}/`, 301);
     return serveBundle(app, request, reply, bundle, draft[2] ?? '');
+  }
+  // Earlier renderings of a document stay viewable by its editors (the dashboard's render history).
+  const rendering = /^_rendering(\d+)(?:\/(.*))?$/.exec(rest);
+  if (rendering) {
+    if (!user || !(await app.content.access.canEdit(user, content))) return denyContent(request, reply, user !== null);
+    const row = await app.store.db.selectFrom('renders').select('id').where('content_id', '=', content.id).where('id', '=', Number(rendering[1])).where('state', '=', 'succeeded').executeTakeFirst();
+    if (!row) return notDeployed(reply, 404, 'Rendering not found', `Rendering ${escapeHtml(rendering[1]!)} does not exist for this content or did not succeed.`);
+    if (rendering[2] === undefined && !pathname.endsWith('/')) return reply.redirect(`${pathname}/`, 301);
+    return serveDirectoryFile(request, reply, app.dataDir.renderDir(content.id, row.id), rendering[2] ?? '', 'index.html');
   }
   if (content.bundle_id === null) return notDeployed(reply, 404, 'Not deployed yet', 'This content has no active bundle yet. Deploy a bundle to publish it.');
 

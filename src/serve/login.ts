@@ -1,7 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CSRF_HEADER, SESSION_COOKIE } from '../auth/principal.js';
-import { invalidLogin } from '../http/errors.js';
+import type { User } from '../db/schema.js';
+import { badRequest, ErrorCode, invalidLogin } from '../http/errors.js';
 import type { RoutePlugin } from '../http/server.js';
+import { FirstRun } from '../users/first-run.js';
 import { userJson } from '../users/users.js';
 import { escapeHtml, htmlPage } from './content-access.js';
 
@@ -24,6 +26,14 @@ function loginForm(returnTo: string, error?: string) {
 
 export const loginRoutes: RoutePlugin = (server, app) => {
   const secureCookies = app.config.get('Server.Address').startsWith('https:');
+  const firstRun = new FirstRun(app.dataDir, app.users, app.audit);
+
+  async function startSession(reply: FastifyReply, user: User) {
+    const lifetime = app.config.get('Authentication.SessionLifetime');
+    const session = await app.users.createSession(user.id, lifetime);
+    reply.setCookie(SESSION_COOKIE, session.token, { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookies, maxAge: Math.floor(lifetime / 1000) });
+    return session;
+  }
 
   server.get('/__login__', async (request, reply) => {
     const q = request.query as Record<string, string | undefined>;
@@ -42,9 +52,7 @@ export const loginRoutes: RoutePlugin = (server, app) => {
       if (isForm) return reply.code(401).type('text/html; charset=utf-8').send(loginForm(safeReturn(body.url), 'Incorrect username or password.'));
       throw invalidLogin('Incorrect username or password.');
     }
-    const lifetime = app.config.get('Authentication.SessionLifetime');
-    const session = await app.users.createSession(user.id, lifetime);
-    reply.setCookie(SESSION_COOKIE, session.token, { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookies, maxAge: Math.floor(lifetime / 1000) });
+    const session = await startSession(reply, user);
     await app.audit.record(user, 'login', `Signed in from ${request.ip}`);
     if (isForm) return reply.redirect(safeReturn(body.url), 303);
     return reply.header(CSRF_HEADER, session.csrf).send({ user: userJson(user), csrf_token: session.csrf });
@@ -59,16 +67,23 @@ export const loginRoutes: RoutePlugin = (server, app) => {
   server.get('/__logout__', logout);
   server.post('/__logout__', logout);
 
-  // The dashboard itself arrives later; dashboard_url must already answer with a page.
-  server.get('/connect/*', async (request, reply) => {
-    const user = request.principal.kind === 'user' ? request.principal.user : null;
-    const body = user
-      ? `<h1>Lectern</h1><p>Signed in as <strong>${escapeHtml(user.username)}</strong>. The dashboard is not built yet; content links are of the form <code>/connect/#/apps/&lt;guid&gt;</code>.</p>
-<p id="content-link"></p><script>const m=/^#\\/apps\\/([0-9a-f-]{36})/.exec(location.hash);if(m){const a=document.createElement('a');a.href='/content/'+m[1]+'/';a.textContent='Open the content';document.getElementById('content-link').append(a)}</script>
-<form method="post" action="/__logout__"><button type="submit">Sign out</button></form>`
-      : `<h1>Lectern</h1><p><a href="/__login__?url=${encodeURIComponent(request.url)}">Sign in</a> to continue.</p>`;
-    return reply.type('text/html; charset=utf-8').send(htmlPage('Dashboard', body));
+  // The dashboard asks who is signed in (and for the CSRF token its writes need) after a reload.
+  server.get('/__session__', async (request, reply) => {
+    const p = request.principal;
+    reply.header('cache-control', 'no-store');
+    if (p.kind === 'invalid') throw invalidLogin(p.reason);
+    const user = p.kind === 'user' ? p.user : null;
+    return { user: user ? userJson(user) : null, csrf_token: p.kind === 'user' ? (p.csrf ?? null) : null, setup_required: user ? false : await firstRun.required() };
   });
-  server.get('/connect', async (_request, reply) => reply.redirect('/connect/', 301));
+
+  // First run: the holder of the setup link creates the first administrator and is signed in.
+  server.post('/__setup__', async (request, reply) => {
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('The request body must be a JSON object.', ErrorCode.CannotParseRequestBody);
+    const user = await firstRun.createAdministrator(body.token, body);
+    const session = await startSession(reply, user);
+    return reply.header(CSRF_HEADER, session.csrf).send({ user: userJson(user), csrf_token: session.csrf });
+  });
+
   server.get('/', async (_request, reply) => reply.redirect('/connect/', 302));
 };

@@ -48,6 +48,11 @@ export class DataDir {
     return path.join(this.root, 'secret.key');
   }
 
+  /** Hash of the one-time first-run setup token (shared by replicas on shared storage). */
+  setupTokenFile() {
+    return path.join(this.root, 'setup-token');
+  }
+
   /** Everything stored for one content item, removed when the item is deleted. */
   contentDirs(contentId: number) {
     return [this.bundlesDir(contentId), this.appsDir(contentId), this.jobsDir(contentId), this.outputDir(contentId)];

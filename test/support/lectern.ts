@@ -8,6 +8,7 @@ import { Config } from '../../src/config/config.js';
 import type { SettingKey } from '../../src/config/settings.js';
 import { buildServer } from '../../src/http/server.js';
 import { ROUTES } from '../../src/http/routes.js';
+import { FirstRun } from '../../src/users/first-run.js';
 import { createDatabase, startPostgres } from './postgres.js';
 
 export type Provider = 'sqlite' | 'postgres';
@@ -34,7 +35,10 @@ export interface TestServer {
   server: FastifyInstance;
   url: string;
   dataDir: string;
+  /** The admin's API key (empty on a first-run server until the test sets one). */
   adminKey: string;
+  /** On a server started with `firstRun`: the one-time setup token, as `lectern start` prints it. */
+  setupToken: string | null;
   /** fetch against the server with the admin key unless headers say otherwise. */
   api(pathname: string, init?: RequestInit & { json?: unknown; key?: string | null }): Promise<Response>;
   /** A new user of the given role with an API key. */
@@ -46,7 +50,7 @@ export async function startLectern(
   provider: Provider,
   overrides: Partial<Record<SettingKey, string>> = {},
   shared?: { dataDir: string; databaseUrl?: string },
-  appOptions: AppOptions = {},
+  options: AppOptions & { firstRun?: boolean } = {},
 ): Promise<TestServer> {
   const dataDir = shared?.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'lectern-test-')));
   const databaseUrl = provider === 'postgres' ? (shared?.databaseUrl ?? (await postgresDatabaseUrl())) : '';
@@ -62,18 +66,26 @@ export async function startLectern(
       ...overrides,
     },
   });
+  const { firstRun, ...appOptions } = options;
   const app = await createApp(config, appOptions);
-  const server = await buildServer(app, ROUTES);
-  await server.listen({ host: '127.0.0.1', port: 0 });
-  const url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+  const fastify = await buildServer(app, ROUTES);
+  await fastify.listen({ host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`;
   app.serverUrl.value = `${url}/`;
-  let admin = await app.users.findByUsername('admin');
-  admin ??= await app.users.create({ username: 'admin', password: 'admin-password', user_role: 'administrator', email: 'admin@example.org' });
-  const { key: adminKey } = await app.users.createApiKey(admin.id, 'tests');
+  // A first-run server has no accounts: the test creates the administrator through the setup link.
+  let adminKey = '';
+  let setupToken: string | null = null;
+  if (firstRun) {
+    setupToken = await new FirstRun(app.dataDir, app.users, app.audit).issue();
+  } else {
+    let admin = await app.users.findByUsername('admin');
+    admin ??= await app.users.create({ username: 'admin', password: 'admin-password', user_role: 'administrator', email: 'admin@example.org' });
+    adminKey = (await app.users.createApiKey(admin.id, 'tests')).key;
+  }
 
   const api: TestServer['api'] = (pathname, init = {}) => {
     const headers = new Headers(init.headers);
-    const key = init.key === undefined ? adminKey : init.key;
+    const key = init.key === undefined ? testServer.adminKey : init.key;
     if (key) headers.set('authorization', `Key ${key}`);
     let body = init.body;
     if (init.json !== undefined) {
@@ -83,12 +95,13 @@ export async function startLectern(
     return fetch(url + pathname, { ...init, headers, body, redirect: init.redirect ?? 'manual' });
   };
 
-  return {
+  const testServer: TestServer = {
     app,
-    server,
+    server: fastify,
     url,
     dataDir,
     adminKey,
+    setupToken,
     api,
     async addUser(username, role) {
       const user = await app.users.create({ username, password: `${username}-password`, user_role: role });
@@ -96,11 +109,12 @@ export async function startLectern(
       return { key, guid: user.guid, id: user.id };
     },
     async stop() {
-      await server.close();
+      await fastify.close();
       await app.close();
       if (!shared) await rm(dataDir, { recursive: true, force: true });
     },
   };
+  return testServer;
 }
 
 /** Polls a task to completion the way clients do (wait=1, advancing first). */

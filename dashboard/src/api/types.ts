@@ -1,0 +1,168 @@
+// The shapes of Lectern's API answers that the dashboard reads (Connect's v1 objects).
+
+export type Role = 'administrator' | 'publisher' | 'viewer';
+export type AppRole = 'owner' | 'editor' | 'viewer' | 'none';
+export type AccessType = 'all' | 'logged_in' | 'acl';
+
+export interface User {
+  guid: string;
+  username: string;
+  email: string;
+  first_name: string;
+  last_name: string;
+  user_role: Role;
+  locked: boolean;
+  created_time: string;
+  active_time: string | null;
+}
+
+export interface Session {
+  user: User | null;
+  csrf_token: string | null;
+  setup_required: boolean;
+}
+
+export interface Tag {
+  id: string;
+  name: string;
+  parent_id: string | null;
+}
+
+export type ContentState = 'running' | 'stopped' | 'published' | 'failed' | 'deploying' | 'not_deployed';
+
+export interface ContentItem {
+  guid: string;
+  id: string;
+  name: string;
+  title: string | null;
+  description: string;
+  access_type: AccessType;
+  app_mode: string;
+  content_category: string;
+  created_time: string;
+  last_deployed_time: string | null;
+  bundle_id: string | null;
+  owner_guid: string;
+  owner?: { guid: string; username: string; first_name: string; last_name: string } | null;
+  tags?: Tag[];
+  vanity_url?: string | null;
+  content_url: string;
+  dashboard_url: string;
+  app_role: AppRole;
+  state?: ContentState;
+  connection_timeout: number | null;
+  read_timeout: number | null;
+  init_timeout: number | null;
+  idle_timeout: number | null;
+  max_processes: number | null;
+  min_processes: number | null;
+  max_conns_per_process: number | null;
+  load_factor: number | null;
+  r_version: string | null;
+  py_version: string | null;
+  quarto_version: string | null;
+}
+
+export interface Permission {
+  id: string;
+  content_guid: string;
+  principal_guid: string;
+  principal_type: 'user' | 'group';
+  role: 'viewer' | 'owner';
+}
+
+export interface Group {
+  guid: string;
+  name: string;
+  owner_guid: string | null;
+}
+
+export interface Page<T> {
+  results: T[];
+  current_page: number;
+  total: number;
+}
+
+export interface Bundle {
+  id: string;
+  content_guid: string;
+  created_time: string;
+  active: boolean;
+  size: number | null;
+  r_version: string | null;
+  py_version: string | null;
+  quarto_version: string | null;
+}
+
+export interface Task {
+  id: string;
+  output: string[];
+  finished: boolean;
+  code: number;
+  error: string;
+  last: number;
+}
+
+export interface Job {
+  id: string;
+  key: string;
+  tag: string;
+  status: number;
+  start_time: string | null;
+  end_time: string | null;
+  exit_code: number | null;
+  error: string | null;
+  bundle_id: string | null;
+  hostname: string | null;
+}
+
+export interface LogEntry {
+  source: string;
+  timestamp: string | null;
+  data: string;
+}
+
+export interface Render {
+  id: string;
+  bundle_id: string;
+  task_id: string;
+  job_key: string | null;
+  state: string;
+  error: string | null;
+  active: boolean;
+  created_time: string;
+  finished_time: string | null;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  key_hint: string;
+  created_time: string;
+  last_used_time: string | null;
+}
+
+export interface Process {
+  content_guid: string;
+  content_name: string | null;
+  content_title: string | null;
+  job_key: string;
+  kind: string;
+  tag: string;
+  pid: number | null;
+  hostname: string;
+  address: string | null;
+  replica: string;
+  start_time: string;
+  cpu_seconds: number | null;
+  memory_bytes: number | null;
+}
+
+export interface AuditEntry {
+  id: string;
+  time: string;
+  user_guid: string | null;
+  user_description: string;
+  action: string;
+  event_description: string;
+}
