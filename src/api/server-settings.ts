@@ -73,7 +73,9 @@ export const serverSettingsRoutes: RoutePlugin = (server, app) => {
   }
 
   // Lectern extension: the scheduler defaults content inherits when a field is null, and the caps
-  // publishers may not exceed (the dashboard's runtime panel shows them beside each field).
+  // publishers may not exceed (the dashboard's runtime and execution panels show them beside each
+  // field). `off_host_execution` tells the dashboard whether content runs in images, so it offers
+  // the execution panel only where its settings take effect.
   server.get('/__api__/v1/server_settings/scheduler', async (request) => {
     requireRole(request, 'publisher');
     const c = app.config;
@@ -88,10 +90,21 @@ export const serverSettingsRoutes: RoutePlugin = (server, app) => {
       connection_timeout: seconds(c.get('Scheduler.ConnectionTimeout')),
       read_timeout: seconds(c.get('Scheduler.ReadTimeout')),
       memory_limit: c.get('Scheduler.MemoryLimit'),
+      off_host_execution: app.execution.offHost,
+      memory_request: c.get('Scheduler.MemoryRequest'),
+      cpu_request: c.get('Scheduler.CPURequest'),
+      cpu_limit: c.get('Scheduler.CPULimit'),
+      nvidia_gpu_limit: c.get('Scheduler.NvidiaGPULimit'),
+      amd_gpu_limit: c.get('Scheduler.AMDGPULimit'),
       limits: {
         min_processes: c.get('Scheduler.MinProcessesLimit'),
         max_processes: c.get('Scheduler.MaxProcessesLimit'),
         memory_limit: c.get('Scheduler.MaxMemoryLimit'),
+        memory_request: c.get('Scheduler.MaxMemoryRequest'),
+        cpu_request: c.get('Scheduler.MaxCPURequest'),
+        cpu_limit: c.get('Scheduler.MaxCPULimit'),
+        nvidia_gpu_limit: c.get('Scheduler.MaxNvidiaGPULimit'),
+        amd_gpu_limit: c.get('Scheduler.MaxAMDGPULimit'),
       },
     };
   });

@@ -147,6 +147,9 @@ for (const provider of PROVIDERS) {
       assert.equal(defaults.max_processes, 5);
       assert.equal(defaults.idle_timeout, 120);
       assert.equal(typeof defaults.limits.max_processes, 'number');
+      assert.equal(defaults.off_host_execution, false);
+      assert.equal(defaults.limits.nvidia_gpu_limit, 0, 'GPU maximums are there for the execution panel');
+      assert.equal(defaults.cpu_request, 0);
       const viewer = await t.addUser('vic', 'viewer');
       assert.equal((await t.api('/__api__/v1/server_settings/scheduler', { key: viewer.key })).status, 403);
       assert.equal((await t.api('/__api__/v1/server_settings/effective', { key: publisher.key })).status, 403);

@@ -10,6 +10,8 @@ function item(over: Partial<ContentItem> & { guid: string }): ContentItem {
     owner: { guid: 'u1', username: 'alice', first_name: '', last_name: '' }, tags: [], content_url: '', dashboard_url: '', app_role: 'owner',
     connection_timeout: null, read_timeout: null, init_timeout: null, idle_timeout: null, max_processes: null, min_processes: null,
     max_conns_per_process: null, load_factor: null, r_version: null, py_version: null, quarto_version: null,
+    memory_request: null, memory_limit: null, cpu_request: null, cpu_limit: null, nvidia_gpu_limit: null, amd_gpu_limit: null,
+    service_account_name: null, default_image_name: null, image_name: null,
     ...over,
   };
 }

@@ -1,15 +1,21 @@
+import { lazy, Suspense } from 'react';
 import { Link } from 'wouter';
 import { useSession } from '../session/session';
+import { Loading } from '../ui/feedback';
 import { AuditLog } from './AuditLog';
 import { Groups } from './Groups';
 import { Processes } from './Processes';
 import { ServerSettings } from './ServerSettings';
 import { Users } from './Users';
 
+// Its own chunk: most administrators' visits never open it.
+const Environments = lazy(() => import('./Environments').then((m) => ({ default: m.Environments })));
+
 const SECTIONS = [
   { id: 'users', label: 'Users', view: Users },
   { id: 'groups', label: 'Groups', view: Groups },
   { id: 'processes', label: 'Processes', view: Processes },
+  { id: 'environments', label: 'Execution environments', view: Environments },
   { id: 'audit', label: 'Audit log', view: AuditLog },
   { id: 'settings', label: 'Server settings', view: ServerSettings },
 ];
@@ -38,7 +44,9 @@ export function Admin({ section }: { section?: string }) {
           </Link>
         ))}
       </nav>
-      <View />
+      <Suspense fallback={<Loading />}>
+        <View />
+      </Suspense>
     </main>
   );
 }

@@ -58,6 +58,15 @@ export interface ContentItem {
   min_processes: number | null;
   max_conns_per_process: number | null;
   load_factor: number | null;
+  memory_request: number | null;
+  memory_limit: number | null;
+  cpu_request: number | null;
+  cpu_limit: number | null;
+  nvidia_gpu_limit: number | null;
+  amd_gpu_limit: number | null;
+  service_account_name: string | null;
+  default_image_name: string | null;
+  image_name: string | null;
   r_version: string | null;
   py_version: string | null;
   quarto_version: string | null;
@@ -165,4 +174,53 @@ export interface AuditEntry {
   user_description: string;
   action: string;
   event_description: string;
+}
+
+export type Runtime = 'python' | 'r' | 'quarto' | 'tensorflow';
+
+export interface Installation {
+  version: string;
+  path: string;
+}
+
+/** Connect's execution environment (an image), plus Lectern's `managed_by`. */
+export interface Environment {
+  guid: string;
+  id: string;
+  title: string;
+  description: string;
+  cluster_name: string;
+  name: string;
+  environment_type: string;
+  matching: 'any' | 'exact' | 'none';
+  supervisor: string | null;
+  python?: { installations: Installation[] };
+  r?: { installations: Installation[] };
+  quarto?: { installations: Installation[] };
+  tensorflow?: { installations: Installation[] };
+  volume_mounts?: unknown[];
+  managed_by: string | null;
+  created_time?: string;
+  updated_time?: string;
+}
+
+export interface EnvironmentPermission {
+  id: string;
+  guid: string;
+  environment_guid: string;
+  user_guid: string | null;
+  group_guid: string | null;
+}
+
+/** Lectern's explain endpoint: which image a bundle runs in and why the others lost. */
+export interface ImageSelection {
+  off_host_execution: boolean;
+  bundle_id: string;
+  note?: string;
+  requested?: { image: string | null; default_image_name: string | null; python: string | null; r: string | null; quarto: string | null };
+  source: 'manifest' | 'default_image_name' | 'deployed' | 'automatic' | null;
+  chosen: { guid: string; name: string; title: string; reason: string; installations: Partial<Record<Runtime, Installation>> } | null;
+  error: string | null;
+  rejected: Array<{ guid: string; name: string; reason: string }>;
+  current_image_name?: string | null;
 }

@@ -9,6 +9,7 @@ import { displayTitle } from './list-query';
 import { AccessPanel } from './panels/AccessPanel';
 import { BundlesPanel } from './panels/BundlesPanel';
 import { EnvironmentPanel } from './panels/EnvironmentPanel';
+import { ExecutionPanel, type ExecutionDefaults } from './panels/ExecutionPanel';
 import { InfoPanel } from './panels/InfoPanel';
 import { LogsPanel } from './panels/LogsPanel';
 import { RendersPanel } from './panels/RendersPanel';
@@ -18,7 +19,7 @@ interface PanelDef {
   id: string;
   label: string;
   editorsOnly: boolean;
-  applies?(item: ContentItem): boolean;
+  applies?(item: ContentItem, server: ExecutionDefaults | undefined): boolean;
 }
 
 const PANELS: PanelDef[] = [
@@ -26,6 +27,8 @@ const PANELS: PanelDef[] = [
   { id: 'access', label: 'Access', editorsOnly: false },
   { id: 'runtime', label: 'Runtime', editorsOnly: true, applies: (c) => !RENDERED_MODES.includes(c.app_mode) && c.app_mode !== 'static' },
   { id: 'environment', label: 'Variables', editorsOnly: true },
+  // Only where it takes effect: images, resources and service accounts mean nothing to local processes.
+  { id: 'execution', label: 'Execution', editorsOnly: true, applies: (c, server) => server?.off_host_execution === true && c.app_mode !== 'static' },
   { id: 'bundles', label: 'Bundles', editorsOnly: true },
   { id: 'renders', label: 'Renders', editorsOnly: true, applies: (c) => RENDERED_MODES.includes(c.app_mode) },
   { id: 'logs', label: 'Logs', editorsOnly: true },
@@ -36,6 +39,9 @@ export function ContentItemView({ guid, panel, draft }: { guid: string; panel?: 
   const item = useResource<ContentItem>(`/__api__/v1/content/${encodeURIComponent(guid)}?include=owner,tags,vanity_url,state`);
   // Bumped after a change (deploy, render, variables) so the frame shows the new version.
   const [frameVersion, setFrameVersion] = useState(0);
+  const canEdit = item.data?.app_role === 'owner' || item.data?.app_role === 'editor';
+  // The scheduler settings say whether content runs off-host (editors are publishers: they may read them).
+  const server = useResource<ExecutionDefaults>(canEdit ? '/__api__/v1/server_settings/scheduler' : null);
   const changed = useCallback(() => {
     item.reload();
     setFrameVersion((v) => v + 1);
@@ -54,8 +60,7 @@ export function ContentItemView({ guid, panel, draft }: { guid: string; panel?: 
   }
   if (!item.data) return <Loading label="Loading content…" />;
   const content = item.data;
-  const canEdit = content.app_role === 'owner' || content.app_role === 'editor';
-  const panels = PANELS.filter((p) => (!p.editorsOnly || canEdit) && (p.applies?.(content) ?? true));
+  const panels = PANELS.filter((p) => (!p.editorsOnly || canEdit) && (p.applies?.(content, server.data) ?? true));
   const active = panels.find((p) => p.id === panel) ?? panels[0]!;
   const frameUrl = draft ? `${content.content_url}_bundle${draft}/` : content.content_url;
 
@@ -107,6 +112,7 @@ export function ContentItemView({ guid, panel, draft }: { guid: string; panel?: 
             {active.id === 'info' && <InfoPanel content={content} onChanged={changed} />}
             {active.id === 'access' && <AccessPanel content={content} onChanged={changed} />}
             {active.id === 'runtime' && <RuntimePanel content={content} onChanged={changed} />}
+            {active.id === 'execution' && server.data && <ExecutionPanel key={content.guid} content={content} defaults={server.data} onChanged={changed} />}
             {active.id === 'environment' && <EnvironmentPanel content={content} onChanged={changed} />}
             {active.id === 'bundles' && <BundlesPanel content={content} onChanged={changed} />}
             {active.id === 'renders' && <RendersPanel content={content} onChanged={changed} />}
