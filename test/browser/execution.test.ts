@@ -127,7 +127,7 @@ for (const provider of PROVIDERS) describe(`execution environments and the execu
     await page.getByRole('button', { name: 'New environment' }).click();
     const form = page.getByRole('form', { name: 'New execution environment' });
     await form.getByLabel('Title').fill('This machine\'s Python');
-    await form.getByLabel('Image').fill('lectern.test/python:local');
+    await form.getByRole('textbox', { name: 'Image', exact: true }).fill('lectern.test/python:local');
     await form.getByLabel('Description').fill('The Python the test machine has.');
     await form.getByRole('button', { name: 'Add Python installation' }).click();
     await form.getByLabel('Python version').fill(PYTHON_VERSION);
@@ -151,12 +151,12 @@ for (const provider of PROVIDERS) describe(`execution environments and the execu
     // Edit: a new title, an R installation, matching "exact"; the image cannot change.
     await page.getByRole('button', { name: 'Edit This machine\'s Python' }).click();
     const edit = page.getByRole('form', { name: 'Edit This machine\'s Python' });
-    assert.equal(await edit.getByLabel('Image').isDisabled(), true);
+    assert.equal(await edit.getByRole('textbox', { name: /^Image/ }).isDisabled(), true);
     await edit.getByLabel('Title').fill('Local Python');
     await edit.getByRole('button', { name: 'Add R installation' }).click();
     await edit.getByLabel('R version').fill('4.4.1');
     await edit.getByLabel('R path').fill('/opt/R/4.4.1/bin/R');
-    await edit.getByLabel('Matching').selectOption('exact');
+    await edit.getByRole('combobox', { name: /^Matching/ }).selectOption('exact');
     await screenshot(page, `${provider}/23-environment-edit`);
     await checkAccessibility(page, `${provider}/23-environment-edit`);
     await edit.getByRole('button', { name: 'Save changes' }).click();
@@ -170,7 +170,7 @@ for (const provider of PROVIDERS) describe(`execution environments and the execu
 
     // Back to "any" so automatic selection may pick it for the panel below.
     await page.getByRole('button', { name: 'Edit Local Python' }).click();
-    await page.getByRole('form', { name: 'Edit Local Python' }).getByLabel('Matching').selectOption('any');
+    await page.getByRole('form', { name: 'Edit Local Python' }).getByRole('combobox', { name: /^Matching/ }).selectOption('any');
     await page.getByRole('form', { name: 'Edit Local Python' }).getByRole('button', { name: 'Save changes' }).click();
     await page.getByRole('form', { name: 'Edit Local Python' }).waitFor({ state: 'detached' });
     assert.equal((await byTitle('Local Python'))!.matching, 'any');
@@ -230,7 +230,8 @@ for (const provider of PROVIDERS) describe(`execution environments and the execu
 
     await page.reload();
     const managed = page.getByRole('listitem', { name: 'Managed image' });
-    await managed.getByText('Managed by file').waitFor();
+    await managed.getByText('Read-only: file-managed').waitFor();
+    await managed.getByText(`Managed by ${file}`).waitFor();
     assert.equal(await managed.getByRole('button', { name: /^Delete/ }).count(), 0);
     await managed.getByRole('button', { name: 'View Managed image' }).click();
     const view = page.getByRole('form', { name: 'Edit Managed image' });
@@ -286,7 +287,7 @@ for (const provider of PROVIDERS) describe(`execution environments and the execu
       { cpu_limit: item.cpu_limit, cpu_request: item.cpu_request, memory_limit: item.memory_limit, nvidia_gpu_limit: item.nvidia_gpu_limit, service_account_name: item.service_account_name, default_image_name: item.default_image_name },
       { cpu_limit: 2, cpu_request: 0.5, memory_limit: 1.5 * 1024 ** 3, nvidia_gpu_limit: 1, service_account_name: 'reports-runner', default_image_name: 'lectern.test/python:local' },
     );
-    await page.getByTestId('image-chosen').filter({ hasText: 'This content’s default image.' }).waitFor();
+    await page.getByTestId('image-chosen').filter({ hasText: 'Why: Named by the content\'s default_image_name.' }).waitFor();
     await screenshot(page, `${provider}/27-content-execution`);
     await checkAccessibility(page, `${provider}/27-content-execution`);
 

@@ -31,8 +31,8 @@ export function Environments() {
         )}
       </div>
       <p className="hint">
-        Images that content runs in when the server runs content off-host (<code>[Launcher] Enabled</code> and <code>Kubernetes</code>). A deploy uses the image its bundle or content names, else
-        the closest match among those set to <em>Any</em> that the owner may use.
+        The images content runs in when this server runs it off-host, on Kubernetes. A deploy uses the image its bundle or content names, else the closest match among those set to <em>Any</em> that
+        the content’s owner may use.
       </p>
       <ErrorMessage error={action.error ?? environments.error} />
       {creating && (
@@ -65,14 +65,15 @@ export function Environments() {
                   <strong>{env.title}</strong>
                   <code className="env-image">{env.name}</code>
                   <span className="hint">{installationSummary(env)}</span>
+                  {env.managed_by && (
+                    <span className="hint">
+                      Managed by <code>{env.managed_by}</code>
+                    </span>
+                  )}
                 </div>
                 <span className="row wrap">
                   <span className={`badge matching-${env.matching}`}>matching: {env.matching}</span>
-                  {env.managed_by && (
-                    <span className="badge managed" title="Changed only by editing that file">
-                      Managed by file
-                    </span>
-                  )}
+                  {env.managed_by && <span className="badge managed">Read-only: file-managed</span>}
                   <button type="button" className="secondary small" aria-expanded={open?.guid === env.guid && open.view === 'edit'} onClick={() => toggle(env.guid, 'edit')} aria-label={`${env.managed_by ? 'View' : 'Edit'} ${env.title}`}>
                     {env.managed_by ? 'View' : 'Edit'}
                   </button>
@@ -135,7 +136,7 @@ function EnvironmentEditor({ mode, environment, initial, onDone }: { mode: 'crea
         </p>
       )}
       <fieldset disabled={readOnly !== null || action.busy} className="stack bare">
-        <div className="grid-2">
+        <div className="form-grid">
           <label>
             Title
             <input required value={form.title} onChange={(e) => setForm({ ...form, title: e.target.value })} />
@@ -154,20 +155,23 @@ function EnvironmentEditor({ mode, environment, initial, onDone }: { mode: 'crea
           Description
           <textarea rows={2} value={form.description} onChange={(e) => setForm({ ...form, description: e.target.value })} />
         </label>
-        <div className="grid-2">
+        <div className="form-grid">
           <label>
             Matching
-            <select value={form.matching} onChange={(e) => setForm({ ...form, matching: e.target.value as EnvironmentForm['matching'] })}>
-              {Object.entries(MATCHING_LABELS).map(([value, label]) => (
+            <select value={form.matching} onChange={(e) => setForm({ ...form, matching: e.target.value as EnvironmentForm['matching'] })} aria-describedby={`${idBase}-matching-hint`}>
+              {Object.keys(MATCHING_LABELS).map((value) => (
                 <option key={value} value={value}>
-                  {label}
+                  {value[0]!.toUpperCase() + value.slice(1)}
                 </option>
               ))}
             </select>
+            <span className="hint block" id={`${idBase}-matching-hint`}>
+              {MATCHING_LABELS[form.matching]}
+            </span>
           </label>
           <label>
             Supervisor script (optional)
-            <input value={form.supervisor} placeholder="/usr/local/bin/supervisor.sh" spellCheck={false} onChange={(e) => setForm({ ...form, supervisor: e.target.value })} />
+            <input value={form.supervisor} placeholder={readOnly ? 'none' : '/usr/local/bin/supervisor.sh'} spellCheck={false} onChange={(e) => setForm({ ...form, supervisor: e.target.value })} />
           </label>
         </div>
         {RUNTIMES.map(({ id, label, pathHint }) => (

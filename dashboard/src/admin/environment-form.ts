@@ -69,7 +69,7 @@ export function installationSummary(env: Pick<Environment, Runtime>): string {
 }
 
 export const MATCHING_LABELS: Record<Environment['matching'], string> = {
-  any: 'Any: chosen automatically or when asked for',
-  exact: 'Exact: only when a bundle or content asks for this image',
-  none: 'None: disabled, never used',
+  any: 'Chosen automatically when it fits a bundle, or when a bundle or content names it.',
+  exact: 'Used only when a bundle or content names this image.',
+  none: 'Disabled: never used.',
 };

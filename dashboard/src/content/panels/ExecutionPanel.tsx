@@ -82,7 +82,7 @@ export function ExecutionPanel({ content, defaults, onChanged }: { content: Cont
     if (isAdmin && values.service_account_name.trim() !== initial.service_account_name) body.service_account_name = values.service_account_name.trim();
     if (Object.keys(body).length === 0) return setSaved('Nothing to save: no field changed.');
     if (await action.run(() => api(`/__api__/v1/content/${content.guid}`, { method: 'PATCH', json: body }))) {
-      setSaved('default_image_name' in body && content.bundle_id !== null ? 'Saved. If the image changed, the live bundle is redeployed in it (see Logs).' : 'Saved; the next process started uses these settings.');
+      setSaved('default_image_name' in body && content.bundle_id !== null ? 'Saved. A new image redeploys the live bundle (see Logs).' : 'Saved; processes started from now on use these settings.');
       selection.reload();
       onChanged();
     }
@@ -161,7 +161,7 @@ export function ExecutionPanel({ content, defaults, onChanged }: { content: Cont
             <strong>Service account:</strong> {content.service_account_name ? <code>{content.service_account_name}</code> : 'the server default'} <span className="hint">(set by administrators)</span>
           </p>
         )}
-        <div className="row">
+        <div className="row wrap">
           <button type="submit" disabled={action.busy}>
             Save execution settings
           </button>
@@ -187,7 +187,7 @@ function SelectionExplained({ selection, liveImage }: { selection: ImageSelectio
           <span>
             <strong>Why:</strong> {sentence(selection.chosen.reason)}
           </span>
-          {selection.source && <span className="hint">{SOURCE_LABELS[selection.source]}</span>}
+          {selection.source === 'automatic' && <span className="hint">{SOURCE_LABELS.automatic}</span>}
           {installations.length > 0 && <span className="hint">Runs {installations.join(', ')}</span>}
         </div>
       ) : (
