@@ -225,6 +225,10 @@ for (const provider of PROVIDERS) describe(`execution environments and the execu
     const refusal = edit.getByRole('alert');
     await refusal.waitFor();
     assert.match((await refusal.textContent())!, new RegExp(`Execution environment lectern\\.test/scratch:1 is managed by ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}; change that file instead`));
+    // The list is read again: the form turns read-only and names the file, beside the refusal.
+    await edit.getByRole('note').filter({ hasText: `Managed by ${file}` }).waitFor();
+    assert.equal(await edit.getByRole('button', { name: 'Save changes' }).count(), 0);
+    assert.equal(await edit.getByLabel('Title').inputValue(), 'Scratch (from the file)');
     await screenshot(page, `${provider}/25-environment-file-refused`);
     assert.equal((await byTitle('Scratch (from the file)'))?.managed_by, file, 'the file\'s version stands');
 

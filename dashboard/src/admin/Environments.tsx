@@ -97,6 +97,7 @@ export function Environments() {
                     setOpen(null);
                     if (saved) environments.reload();
                   }}
+                  onRefused={environments.reload}
                 />
               )}
               {open?.guid === env.guid && open.view === 'permissions' && <Permissions environment={env} />}
@@ -108,10 +109,12 @@ export function Environments() {
   );
 }
 
-function EnvironmentEditor({ mode, environment, initial, onDone }: { mode: 'create' | 'edit'; environment?: Environment; initial: EnvironmentForm; onDone(saved: boolean): void }) {
-  const [form, setForm] = useState(initial);
+function EnvironmentEditor({ mode, environment, initial, onDone, onRefused }: { mode: 'create' | 'edit'; environment?: Environment; initial: EnvironmentForm; onDone(saved: boolean): void; onRefused?(): void }) {
+  const [draft, setForm] = useState(initial);
   const action = useAction();
   const readOnly = environment?.managed_by ?? null;
+  // A file-managed record shows what is stored (the file's values), never an unsaveable draft.
+  const form = readOnly && environment ? formFrom(environment) : draft;
   const idBase = environment?.guid ?? 'new';
 
   async function save(e: FormEvent) {
@@ -121,6 +124,9 @@ function EnvironmentEditor({ mode, environment, initial, onDone }: { mode: 'crea
       mode === 'create' ? api('/__api__/v1/environments', { method: 'POST', json: body }) : api(`/__api__/v1/environments/${environment!.guid}`, { method: 'PUT', json: body }),
     );
     if (saved !== undefined) onDone(true);
+    // The record may have changed under the form (e.g. the environments file took it over):
+    // show its current state beside the refusal.
+    else onRefused?.();
   }
 
   function setInstallations(runtime: EditableRuntime, rows: Installation[]) {
