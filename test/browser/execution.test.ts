@@ -137,6 +137,7 @@ for (const provider of PROVIDERS) describe(`execution environments and the execu
     const refusal = form.getByRole('alert');
     await refusal.waitFor();
     assert.match((await refusal.textContent())!, /python\.installations\[0\]\.path: .*absolute/);
+    assert.equal(await form.getByLabel('Python path').getAttribute('aria-invalid'), 'true', 'the field the server named is marked');
     assert.equal((await environments()).length, 0, 'nothing was stored');
     await screenshot(page, `${provider}/21-environment-create-refused`);
 

@@ -15,6 +15,15 @@ test("errors keep the API's own words and code; other bodies fall back to their 
   assert.deepEqual([text.code, text.message], [null, '404 page not found: GET /nope']);
   const empty = await errorFrom(new Response('', { status: 502, statusText: 'Bad Gateway' }));
   assert.equal(empty.message, 'The server answered 502 Bad Gateway.');
+  assert.equal(connect.field, null);
+});
+
+test('the payload is kept, and the field it names is readable for marking that input', async () => {
+  const refused = await errorFrom(new Response(JSON.stringify({ code: 25, error: 'python.installations[0].path: expected an absolute path', payload: { field: 'python.installations[0].path' } }), { status: 400 }));
+  assert.equal(refused.field, 'python.installations[0].path');
+  assert.deepEqual(refused.payload, { field: 'python.installations[0].path' });
+  const other = await errorFrom(new Response(JSON.stringify({ code: 21, error: 'in use', payload: { content_guids: ['a'] } }), { status: 409 }));
+  assert.equal(other.field, null);
 });
 
 test('writes carry the CSRF token and JSON body; reads do not; 204 is null; a network failure says so', async () => {

@@ -115,6 +115,8 @@ function EnvironmentEditor({ mode, environment, initial, onDone, onRefused }: { 
   const readOnly = environment?.managed_by ?? null;
   // A file-managed record shows what is stored (the file's values), never an unsaveable draft.
   const form = readOnly && environment ? formFrom(environment) : draft;
+  // The server names the field it refused ("python.installations[0].path"): mark that input.
+  const invalid = (field: string) => (action.error?.field === field ? true : undefined);
   const idBase = environment?.guid ?? 'new';
 
   async function save(e: FormEvent) {
@@ -145,11 +147,11 @@ function EnvironmentEditor({ mode, environment, initial, onDone, onRefused }: { 
         <div className="form-grid">
           <label>
             Title
-            <input required value={form.title} onChange={(e) => setForm({ ...form, title: e.target.value })} />
+            <input required aria-invalid={invalid('title')} value={form.title} onChange={(e) => setForm({ ...form, title: e.target.value })} />
           </label>
           <label>
             Image
-            <input required={mode === 'create'} disabled={mode === 'edit'} value={form.name} placeholder="registry.example.org/team/image:tag" spellCheck={false} onChange={(e) => setForm({ ...form, name: e.target.value })} aria-describedby={mode === 'edit' ? `${idBase}-image-hint` : undefined} />
+            <input required={mode === 'create'} aria-invalid={invalid('name')} disabled={mode === 'edit'} value={form.name} placeholder="registry.example.org/team/image:tag" spellCheck={false} onChange={(e) => setForm({ ...form, name: e.target.value })} aria-describedby={mode === 'edit' ? `${idBase}-image-hint` : undefined} />
             {mode === 'edit' && (
               <span className="hint block" id={`${idBase}-image-hint`}>
                 The image cannot change; create another environment for a new image.
@@ -159,7 +161,7 @@ function EnvironmentEditor({ mode, environment, initial, onDone, onRefused }: { 
         </div>
         <label>
           Description
-          <textarea rows={2} value={form.description} onChange={(e) => setForm({ ...form, description: e.target.value })} />
+          <textarea rows={2} aria-invalid={invalid('description')} value={form.description} onChange={(e) => setForm({ ...form, description: e.target.value })} />
         </label>
         <div className="form-grid">
           <label>
@@ -177,7 +179,7 @@ function EnvironmentEditor({ mode, environment, initial, onDone, onRefused }: { 
           </label>
           <label>
             Supervisor script (optional)
-            <input value={form.supervisor} placeholder={readOnly ? 'none' : '/usr/local/bin/supervisor.sh'} spellCheck={false} onChange={(e) => setForm({ ...form, supervisor: e.target.value })} />
+            <input value={form.supervisor} aria-invalid={invalid('supervisor')} placeholder={readOnly ? 'none' : '/usr/local/bin/supervisor.sh'} spellCheck={false} onChange={(e) => setForm({ ...form, supervisor: e.target.value })} />
           </label>
         </div>
         {RUNTIMES.map(({ id, label, pathHint }) => (
@@ -188,11 +190,11 @@ function EnvironmentEditor({ mode, environment, initial, onDone, onRefused }: { 
               <div key={index} className="row wrap installation">
                 <label>
                   {label} version
-                  <input value={row.version} placeholder="e.g. 3.12.4" inputMode="decimal" spellCheck={false} onChange={(e) => setInstallations(id, form.installations[id].map((r, i) => (i === index ? { ...r, version: e.target.value } : r)))} />
+                  <input value={row.version} aria-invalid={invalid(`${id}.installations[${index}].version`)} placeholder="e.g. 3.12.4" inputMode="decimal" spellCheck={false} onChange={(e) => setInstallations(id, form.installations[id].map((r, i) => (i === index ? { ...r, version: e.target.value } : r)))} />
                 </label>
                 <label className="grow">
                   {label} path
-                  <input value={row.path} placeholder={pathHint} spellCheck={false} onChange={(e) => setInstallations(id, form.installations[id].map((r, i) => (i === index ? { ...r, path: e.target.value } : r)))} />
+                  <input value={row.path} aria-invalid={invalid(`${id}.installations[${index}].path`)} placeholder={pathHint} spellCheck={false} onChange={(e) => setInstallations(id, form.installations[id].map((r, i) => (i === index ? { ...r, path: e.target.value } : r)))} />
                 </label>
                 {!readOnly && (
                   <button type="button" className="secondary small" aria-label={`Remove ${label} ${row.version || 'installation'}`} onClick={() => setInstallations(id, form.installations[id].filter((_, i) => i !== index))}>

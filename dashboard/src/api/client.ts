@@ -7,8 +7,16 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: number | null,
     message: string,
+    /** Connect's `payload`, e.g. `{field}` naming the input the server refused. */
+    readonly payload: unknown = null,
   ) {
     super(message);
+  }
+
+  /** The input the server named as wrong (`payload.field`), if any. */
+  get field(): string | null {
+    const field = (this.payload as { field?: unknown } | null)?.field;
+    return typeof field === 'string' ? field : null;
   }
 }
 
@@ -22,8 +30,8 @@ export function setCsrfToken(token: string | null) {
 export async function errorFrom(res: Response): Promise<ApiError> {
   const text = await res.text().catch(() => '');
   try {
-    const body = JSON.parse(text) as { code?: unknown; error?: unknown };
-    if (typeof body.error === 'string') return new ApiError(res.status, typeof body.code === 'number' ? body.code : null, body.error);
+    const body = JSON.parse(text) as { code?: unknown; error?: unknown; payload?: unknown };
+    if (typeof body.error === 'string') return new ApiError(res.status, typeof body.code === 'number' ? body.code : null, body.error, body.payload ?? null);
   } catch {
     // not JSON: fall through to the text or the status
   }
