@@ -274,6 +274,7 @@ for (const provider of PROVIDERS) describe(`execution environments and the execu
     await page.getByLabel('CPU limit (cores)').fill('8');
     await page.getByRole('button', { name: 'Save execution settings' }).click();
     await page.getByRole('alert').filter({ hasText: 'cpu_limit (8) is above this server\'s limit of 4 ([Scheduler] MaxCPULimit).' }).waitFor();
+    assert.equal(await page.getByLabel('CPU limit (cores)').getAttribute('aria-invalid'), 'true');
     await page.getByLabel('Memory limit').fill('lots');
     await page.getByRole('button', { name: 'Save execution settings' }).click();
     await page.getByRole('alert').filter({ hasText: 'Memory limit: "lots" is not an amount of memory' }).waitFor();

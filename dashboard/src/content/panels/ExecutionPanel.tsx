@@ -109,7 +109,7 @@ export function ExecutionPanel({ content, defaults, onChanged }: { content: Cont
         <ErrorMessage error={inputError ?? action.error} />
         <label>
           Default image
-          <select value={values.default_image_name} onChange={(e) => setValues({ ...values, default_image_name: e.target.value })} aria-describedby="default-image-hint">
+          <select value={values.default_image_name} aria-invalid={action.error?.field === 'default_image_name' || undefined} onChange={(e) => setValues({ ...values, default_image_name: e.target.value })} aria-describedby="default-image-hint">
             <option value="">Automatic (no default image)</option>
             {values.default_image_name !== '' && !imageOptions.some((e) => e.name === values.default_image_name) && <option value={values.default_image_name}>{values.default_image_name}</option>}
             {imageOptions.map((e) => (
@@ -136,6 +136,7 @@ export function ExecutionPanel({ content, defaults, onChanged }: { content: Cont
                   placeholder={`Default: ${serverDefault}`}
                   onChange={(e) => setValues({ ...values, [field]: e.target.value })}
                   aria-describedby={`${field}-max`}
+                  aria-invalid={action.error?.field === field || undefined}
                   spellCheck={false}
                 />
                 <span className="hint block" id={`${field}-max`} title={`[Scheduler] ${setting}`}>
@@ -151,7 +152,7 @@ export function ExecutionPanel({ content, defaults, onChanged }: { content: Cont
         {isAdmin ? (
           <label>
             Service account
-            <input value={values.service_account_name} placeholder="Default: the namespace’s ([Launcher] DefaultServiceAccount)" spellCheck={false} onChange={(e) => setValues({ ...values, service_account_name: e.target.value })} aria-describedby="service-account-hint" />
+            <input value={values.service_account_name} aria-invalid={action.error?.field === 'service_account_name' || undefined} placeholder="Default: the namespace’s ([Launcher] DefaultServiceAccount)" spellCheck={false} onChange={(e) => setValues({ ...values, service_account_name: e.target.value })} aria-describedby="service-account-hint" />
             <span className="hint block" id="service-account-hint">
               The Kubernetes service account the content’s jobs run as. Only administrators can change it.
             </span>
