@@ -133,7 +133,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       replica: config.replicaName(),
       runtimeDir: RUNTIME_DIR,
       runAs: { uid: identity.uid, gid: identity.gid },
-      prepareJobDir: (dir) => prepareWritableDir(dir, identity),
+      prepareWritableDir: (dir) => prepareWritableDir(dir, identity),
       log: (msg) => options.log?.(msg),
     });
   } else {
