@@ -1,0 +1,99 @@
+// Content whose environment is missing on this server (a new server on the same database and data
+// dir, a wiped environment cache, a new image) is rebuilt on its first visit behind a waiting page;
+// POST …/build rebuilds it ahead of time, so the first visit is served at once.
+// Run: node --import tsx --test test/e2e/rebuild-on-first-access.test.ts
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fetchContent } from '../support/apps.js';
+import { executionSettings, testPython } from '../support/execution.js';
+import { postgresDatabaseUrl, PROVIDERS, startLectern, waitForTask, type TestServer } from '../support/lectern.js';
+import { makeTarGz } from '../support/tarball.js';
+
+const PYTHON_VERSION = execFileSync(testPython(), ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
+
+const APP = `
+import os
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [("served by " + os.path.basename(os.path.dirname(os.path.dirname(os.__file__)))).encode()]
+`;
+
+/** A python-api whose environment Lectern manages (an empty requirements file: a venv, nothing to download). */
+function bundle(): Buffer {
+  const manifest = {
+    version: 1,
+    metadata: { appmode: 'python-api', entrypoint: 'app:app' },
+    python: { version: PYTHON_VERSION, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
+    files: { 'app.py': { checksum: '' }, 'requirements.txt': { checksum: '' } },
+  };
+  return makeTarGz([
+    { name: 'manifest.json', content: JSON.stringify(manifest) },
+    { name: 'app.py', content: APP },
+    { name: 'requirements.txt', content: '' },
+  ]);
+}
+
+for (const provider of PROVIDERS) {
+  describe(`rebuild on first access (${provider})`, () => {
+    let t: TestServer | undefined;
+    let dataDir: string;
+    let databaseUrl: string | undefined;
+    const settings = executionSettings();
+
+    after(async () => {
+      await t?.stop();
+      if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    });
+
+    /** Stops the server, removes every built environment, and starts a new server on the same database and data dir. */
+    async function newServerWithoutEnvironments() {
+      await t!.stop();
+      await rm(path.join(dataDir, 'envs', 'python'), { recursive: true, force: true });
+      t = await startLectern(provider, settings, { dataDir, databaseUrl });
+    }
+
+    it('a visit finds the environment missing, gets a waiting page, and is served once the rebuild is done', async () => {
+      dataDir = await mkdtemp(path.join(os.tmpdir(), 'lectern-rebuild-'));
+      databaseUrl = provider === 'postgres' ? await postgresDatabaseUrl() : undefined;
+      t = await startLectern(provider, settings, { dataDir, databaseUrl });
+      const { guid } = (await (await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'rebuilt' } })).json()) as { guid: string };
+      const uploaded = (await (await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: new Uint8Array(bundle()) })).json()) as { id: string };
+      const deployed = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
+      const task = await waitForTask(t, deployed.task_id);
+      assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
+      assert.equal((await fetchContent(t, guid, '')).status, 200);
+
+      await newServerWithoutEnvironments();
+      const waiting = await fetchContent(t, guid, '', { headers: { accept: 'text/html' } });
+      assert.equal(waiting.status, 503);
+      assert.equal(waiting.headers.get('retry-after'), '5');
+      const page = await waiting.text();
+      assert.match(page, /being prepared/);
+      assert.match(page, /<meta http-equiv="refresh" content="5">/);
+      // Another visit while the build runs waits too, without queueing a second build.
+      let res = await fetchContent(t, guid, '');
+      for (let i = 0; res.status === 503; i++) {
+        assert.ok(i < 120, 'the content was not served within 60 s of the first visit');
+        await new Promise((r) => setTimeout(r, 500));
+        res = await fetchContent(t, guid, '');
+      }
+      assert.equal(res.status, 200, await res.clone().text());
+      assert.match(await res.text(), /^served by /);
+      const builds = (await (await t.api(`/__api__/v1/content/${guid}/jobs`)).json()) as Array<{ tag: string }>;
+      assert.equal(builds.filter((j) => j.tag === 'python_restore').length, 2, 'one build at deploy, one rebuild after the visit');
+
+      // Ahead of time: POST …/build on the new server, then the first visit is served directly.
+      await newServerWithoutEnvironments();
+      const build = await t.api(`/__api__/v1/content/${guid}/build`, { method: 'POST', json: {} });
+      assert.equal(build.status, 200, await build.clone().text());
+      const built = await waitForTask(t, ((await build.json()) as { task_id: string }).task_id);
+      assert.equal(built.code, 0, `${built.error}\n${built.output.join('\n')}`);
+      const first = await fetchContent(t, guid, '');
+      assert.equal(first.status, 200, await first.clone().text());
+    });
+  });
+}
