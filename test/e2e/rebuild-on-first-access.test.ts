@@ -1,15 +1,16 @@
 // Content whose environment is missing on this server (a new server on the same database and data
 // dir, a wiped environment cache, a new image) is rebuilt on its first visit behind a waiting page;
-// POST …/build rebuilds it ahead of time, so the first visit is served at once.
+// POST …/build and `lectern content build --guid G` rebuild it ahead of time, so the first visit is
+// served at once.
 // Run: node --import tsx --test test/e2e/rebuild-on-first-access.test.ts
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fetchContent } from '../support/apps.js';
-import { executionSettings, testPython } from '../support/execution.js';
+import { executionSettings, ROOT, testPython } from '../support/execution.js';
 import { postgresDatabaseUrl, PROVIDERS, startLectern, waitForTask, type TestServer } from '../support/lectern.js';
 import { makeTarGz } from '../support/tarball.js';
 
@@ -35,6 +36,21 @@ function bundle(): Buffer {
     { name: 'app.py', content: APP },
     { name: 'requirements.txt', content: '' },
   ]);
+}
+
+/** Runs the `lectern` command line with `env` as its configuration. */
+function lectern(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import('./src/cli/main.ts').then((m) => m.main(${JSON.stringify(args)}))`], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  return new Promise((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    }),
+  );
 }
 
 for (const provider of PROVIDERS) {
@@ -94,6 +110,21 @@ for (const provider of PROVIDERS) {
       assert.equal(built.code, 0, `${built.error}\n${built.output.join('\n')}`);
       const first = await fetchContent(t, guid, '');
       assert.equal(first.status, 200, await first.clone().text());
+
+      // The same from the command line, on the server's configuration: the server runs the build, the CLI follows it.
+      await newServerWithoutEnvironments();
+      const env: NodeJS.ProcessEnv = { ...process.env, LECTERN_DATABASE_PROVIDER: provider, LECTERN_SERVER_DATADIR: dataDir, LECTERN_POSTGRES_URL: databaseUrl ?? '', LECTERN_LOGGING_LEVEL: 'silent' };
+      for (const [key, value] of Object.entries(settings)) env[`LECTERN_${key.replace('.', '_').toUpperCase()}`] = value;
+      const cli = await lectern(['content', 'build', '--guid', guid], env);
+      assert.equal(cli.code, 0, cli.output);
+      assert.match(cli.output, /Queued build task \S+ of content/);
+      assert.match(cli.output, /Build completed successfully\./);
+      const afterCli = await fetchContent(t, guid, '');
+      assert.equal(afterCli.status, 200, await afterCli.clone().text());
+
+      const unknown = await lectern(['content', 'build', '--guid', '00000000-0000-0000-0000-000000000000'], env);
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.output, /no content with guid 00000000-0000-0000-0000-000000000000/);
     });
   });
 }

@@ -5,11 +5,14 @@
 // Run: node --import tsx --test test/kube/content-types-on-kubernetes.test.ts
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fetchContent } from '../support/apps.js';
 import { fastapiScenario, notebookScenario, rShinyScenario, streamlitScenario } from '../support/content-scenarios.js';
 import { executionSettings, QUARTO_MISSING, ROOT, testPython, testQuarto } from '../support/execution.js';
 import { startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
+import { startLectern } from '../support/lectern.js';
 import { installedPackageEntries, R_BIN, rVersion } from '../support/r-bundles.js';
 
 const IMAGE = 'lectern-test/python-r:1';
@@ -56,9 +59,30 @@ describe('content types on Kubernetes', { timeout: 30 * 60_000 }, () => {
     for (const tag of tags) assert.ok(seen.includes(tag), `no ${tag} job for ${guid}: ${seen.join(', ')}`);
   }
 
+  let fastapi = '';
   it('FastAPI (python-fastapi): built and served by Jobs in the image', async () => {
-    const guid = await fastapiScenario(t());
-    await ranAsJobs(guid, ['python_restore', 'run_fastapi_app']);
+    fastapi = await fastapiScenario(t());
+    await ranAsJobs(fastapi, ['python_restore', 'run_fastapi_app']);
+  });
+
+  it('a new server on the same database and data dir rebuilds a missing environment in a Job on first visit, behind a waiting page', async () => {
+    assert.ok(fastapi, 'needs the FastAPI content');
+    await kube.t!.stop();
+    kube.t = undefined;
+    await rm(path.join(kube.dataDir, 'envs', 'python'), { recursive: true, force: true });
+    kube.t = await startLectern('sqlite', kube.settings, { dataDir: kube.dataDir });
+    const waiting = await fetchContent(t(), fastapi, 'double/21', { headers: { accept: 'text/html' } });
+    assert.equal(waiting.status, 503);
+    assert.match(await waiting.text(), /being prepared/);
+    let res = waiting;
+    for (let i = 0; res.status === 503; i++) {
+      assert.ok(i < 240, 'not served within 2 minutes of the first visit');
+      await new Promise((r) => setTimeout(r, 500));
+      res = await fetchContent(t(), fastapi, 'double/21');
+    }
+    assert.deepEqual(await res.json(), { double: 42 });
+    const rows = (await (await t().api(`/__api__/v1/content/${fastapi}/jobs`)).json()) as Array<{ tag: string; image: string }>;
+    assert.equal(rows.filter((r) => r.tag === 'python_restore' && r.image === IMAGE).length, 2, 'built at deploy, rebuilt after the visit, both in the image');
   });
 
   it('Streamlit (python-streamlit): page and its websocket stream from the pod', async () => {
