@@ -5,7 +5,7 @@
 // Run: node --import tsx --test test/e2e/rebuild-on-first-access.test.ts
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -72,16 +72,22 @@ for (const provider of PROVIDERS) {
       t = await startLectern(provider, settings, { dataDir, databaseUrl });
     }
 
+    /** Deploys the app as new content named `name`; returns its guid and ids. */
+    async function deployed(name: string) {
+      const { guid, id } = (await (await t!.api('/__api__/v1/content', { method: 'POST', json: { name } })).json()) as { guid: string; id: string };
+      const uploaded = (await (await t!.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: new Uint8Array(bundle()) })).json()) as { id: string };
+      const deploy = (await (await t!.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
+      const task = await waitForTask(t!, deploy.task_id);
+      assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
+      assert.equal((await fetchContent(t!, guid, '')).status, 200);
+      return { guid, contentId: Number(id), bundleId: Number(uploaded.id) };
+    }
+
     it('a visit finds the environment missing, gets a waiting page, and is served once the rebuild is done', async () => {
       dataDir = await mkdtemp(path.join(os.tmpdir(), 'lectern-rebuild-'));
       databaseUrl = provider === 'postgres' ? await postgresDatabaseUrl() : undefined;
       t = await startLectern(provider, settings, { dataDir, databaseUrl });
-      const { guid } = (await (await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'rebuilt' } })).json()) as { guid: string };
-      const uploaded = (await (await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: new Uint8Array(bundle()) })).json()) as { id: string };
-      const deployed = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
-      const task = await waitForTask(t, deployed.task_id);
-      assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
-      assert.equal((await fetchContent(t, guid, '')).status, 200);
+      const { guid } = await deployed('rebuilt');
 
       await newServerWithoutEnvironments();
       const waiting = await fetchContent(t, guid, '', { headers: { accept: 'text/html' } });
@@ -125,6 +131,27 @@ for (const provider of PROVIDERS) {
       const unknown = await lectern(['content', 'build', '--guid', '00000000-0000-0000-0000-000000000000'], env);
       assert.equal(unknown.code, 2);
       assert.match(unknown.output, /no content with guid 00000000-0000-0000-0000-000000000000/);
+    });
+
+    it('a rebuild that fails is shown to the owner in place of the waiting page, and visits do not queue build after build', async () => {
+      const { guid, contentId, bundleId } = await deployed('unbuildable');
+      await newServerWithoutEnvironments();
+      // The server's copy of the bundle now asks for a package no index has: the rebuild cannot succeed.
+      await writeFile(path.join(dataDir, 'apps', String(contentId), String(bundleId), 'requirements.txt'), 'lectern-no-such-package-anywhere==1.0\n');
+      assert.equal((await fetchContent(t!, guid, '')).status, 503);
+      let page = '';
+      for (let i = 0; ; i++) {
+        assert.ok(i < 120, `still waiting after 60 s:\n${page}`);
+        await new Promise((r) => setTimeout(r, 500));
+        const res = await fetchContent(t!, guid, '');
+        assert.equal(res.status, 503);
+        page = await res.text();
+        if (!/being prepared/.test(page)) break;
+      }
+      assert.match(page, /Rebuilding the content(&#39;|&#x27;|')s environment failed: Restoring the environment failed/);
+      for (let i = 0; i < 3; i++) assert.equal((await fetchContent(t!, guid, '')).status, 503);
+      const rebuilds = await t!.app.store.db.selectFrom('tasks').select('id').where('content_id', '=', contentId).where('kind', '=', 'build').execute();
+      assert.equal(rebuilds.length, 1, 'one rebuild for all those visits (the next only after the back-off)');
     });
   });
 }
