@@ -72,7 +72,7 @@ try {
     replica: 'bench',
     runtimeDir: RUNTIME_DIR,
     runAs: { uid: 1000, gid: 1000 },
-    prepareJobDir: async (dir) => {
+    prepareWritableDir: async (dir) => {
       mkdirSync(dir, { recursive: true });
       chownSync(dir, 1000, 1000);
     },

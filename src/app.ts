@@ -133,7 +133,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       replica: config.replicaName(),
       runtimeDir: RUNTIME_DIR,
       runAs: { uid: identity.uid, gid: identity.gid },
-      prepareJobDir: (dir) => prepareWritableDir(dir, identity),
+      prepareWritableDir: (dir) => prepareWritableDir(dir, identity),
       log: (msg) => options.log?.(msg),
     });
   } else {
@@ -168,6 +168,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     jobs,
     (id) => db.selectFrom('content').selectAll().where('id', '=', id).executeTakeFirst(),
     (id) => db.selectFrom('bundles').selectAll().where('id', '=', id).executeTakeFirst(),
+    {
+      start: async (content, bundle) => (await queue.enqueue('build', { contentId: content.id, bundleId: bundle.id, userId: content.owner_id, params: { activate: true } })).id,
+      finished: async (taskId) => (await queue.get(taskId)).state === 'finished',
+    },
     (msg) => options.log?.(msg),
   );
   if (runsContent) {

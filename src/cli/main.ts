@@ -7,6 +7,7 @@ import { ROUTES } from '../http/routes.js';
 import { FirstRun } from '../users/first-run.js';
 import { ROLES, type Role } from '../users/users.js';
 import { ApiError } from '../http/errors.js';
+import { enqueueDeploy } from '../api/bundles.js';
 import { parse } from './args.js';
 
 const USAGE = `Usage: lectern <command> [options]
@@ -15,6 +16,10 @@ Commands:
   start [--config FILE]                       serve on [HTTP] Listen (default :3939)
   user add --username U --password P --role administrator|publisher|viewer [--email E] [--config FILE]
   key create --username U [--name NAME] [--config FILE]   prints only the new API key
+  content build --guid G [--bundle-id N] [--no-wait] [--config FILE]
+                                              rebuild the environment of a content item's live bundle (or
+                                              bundle N) ahead of its first visit; a running server does the
+                                              build, this command follows its output
   migrate [--config FILE]                     bring the database schema up to date
   config [--config FILE]                      every effective setting and where it came from
   version                                     print Lectern's version
@@ -108,6 +113,32 @@ async function keyCreate(argv: string[]) {
   });
 }
 
+async function contentBuild(argv: string[]) {
+  const opts = parse(argv, { config: { type: 'string' }, guid: { type: 'string' }, 'bundle-id': { type: 'string' }, 'no-wait': { type: 'boolean' } });
+  if (!opts.guid) fail('content build needs --guid');
+  await withApp(opts.config, async (app) => {
+    const content = await app.content.find(opts.guid!);
+    if (!content) fail(`no content with guid ${opts.guid}`);
+    const owner = await app.users.findById(content.owner_id);
+    if (!owner) fail(`the owner of content ${content.guid} no longer exists`);
+    // Queued like POST …/build (as the owner, who may build it), so whichever replica is free runs it.
+    const task = await enqueueDeploy(app, owner, content, opts['bundle-id'] ? { bundle_id: opts['bundle-id'] } : {}, 'build');
+    process.stdout.write(`Queued build task ${task.id} of content ${content.guid}; a running Lectern server runs it.\n`);
+    if (opts['no-wait']) return;
+    let first = 0;
+    for (;;) {
+      const current = await app.queue.waitFor(task.id, first, 5000);
+      const lines = await app.queue.output(task.id, first);
+      for (const line of lines) process.stdout.write(`${line}\n`);
+      first += lines.length;
+      if (current.state === 'finished' && first >= current.output_lines) {
+        if (current.code !== 0) fail(`the build failed: ${current.error}`);
+        return;
+      }
+    }
+  });
+}
+
 async function migrateCommand(argv: string[]) {
   const opts = parse(argv, { config: { type: 'string' } });
   const store = openStore(loadConfig(opts.config));
@@ -138,6 +169,7 @@ export async function main(argv: string[]): Promise<void> {
     if (command === 'start') return await start(argv.slice(1));
     if (command === 'user' && sub === 'add') return await userAdd(rest);
     if (command === 'key' && sub === 'create') return await keyCreate(rest);
+    if (command === 'content' && sub === 'build') return await contentBuild(rest);
     if (command === 'migrate') return await migrateCommand(argv.slice(1));
     if (command === 'config') return configCommand(argv.slice(1));
     if (command === 'version' || command === '--version') return void process.stdout.write(`${LECTERN_VERSION}\n`);

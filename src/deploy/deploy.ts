@@ -65,7 +65,15 @@ export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
   }
 
   queue.handle('build', async (ctx) => {
-    await prepare(ctx);
+    // Whoever asked (POST …/build, or a visit that found the environment missing), a waiting pool may start workers now.
+    let prepared: PreparedBundle;
+    try {
+      prepared = await prepare(ctx);
+    } catch (err) {
+      if (ctx.task.content_id !== null) deps.scheduler.environmentBuilt(ctx.task.content_id, (err as Error).message);
+      throw err;
+    }
+    deps.scheduler.environmentBuilt(prepared.content.id);
     await ctx.log('Build completed successfully.');
     return null;
   });

@@ -21,6 +21,9 @@ export class ExecutionError extends Error {
   }
 }
 
+/** A worker's environment (Python venv or R library) is not on this server, so it must be built first. */
+export class EnvironmentMissing extends ExecutionError {}
+
 /** What a bundle needs to run: interpreters, restored environments, and the runner. */
 export interface PreparedBundle {
   content: Content;
@@ -80,7 +83,7 @@ export class ContentExecution {
 
   /**
    * Resolves interpreters and restores environments. With `build: false` (starting a worker) a
-   * missing environment is an error instead of a restore.
+   * missing environment is EnvironmentMissing instead of a restore.
    */
   async prepare(
     content: Content,
@@ -202,7 +205,7 @@ export class ContentExecution {
     ).slice(0, 24);
     if (!options.build) {
       if (await this.pythonEnvs.isReady(key)) return this.pythonEnvs.dir(key);
-      throw new ExecutionError('The Python environment of this bundle is missing from the server; deploy the bundle again.');
+      throw new EnvironmentMissing('The Python environment of this bundle is missing from this server.');
     }
     const { dir, reused } = await this.pythonEnvs.ensure(key, async (workDir, entry) => {
       await log(`Restoring the Python ${installation.version} environment with ${manager.name}${packageFile ? ` from ${packageFile}` : ''}`);
@@ -254,7 +257,7 @@ export class ContentExecution {
     const key = sha256Hex(JSON.stringify({ v: 1, r: installation.version, image: prepared.environment?.name, packages: manifest.packages, repos })).slice(0, 24);
     if (!options.build) {
       if (await this.rLibraries.isReady(key)) return this.rLibraries.dir(key);
-      throw new ExecutionError('The R library of this bundle is missing from the server; deploy the bundle again.');
+      throw new EnvironmentMissing('The R library of this bundle is missing from this server.');
     }
     const { dir, reused } = await this.rLibraries.ensure(key, async (workDir, entry) => {
       await log(`Restoring R ${installation.version} packages`);

@@ -42,6 +42,13 @@ export class WorkerUnavailable extends Error {
   }
 }
 
+/** The worker cannot start until its environment is rebuilt; a build task is doing that now. */
+export class EnvironmentRebuilding extends WorkerUnavailable {
+  constructor(readonly taskId: string) {
+    super(`The content's environment is missing on this server and is being rebuilt (task ${taskId}); it starts once the build is done.`);
+  }
+}
+
 interface Worker {
   key: string;
   address: JobAddress;
@@ -73,6 +80,7 @@ export class ContentPool {
   private readonly waiters = new Set<() => void>();
   private crashes: number[] = [];
   private lastFailure?: { message: string; logTail: string[]; at: number };
+  private rebuilding?: EnvironmentRebuilding;
   generation: Generation;
 
   constructor(
@@ -98,12 +106,29 @@ export class ContentPool {
     }
   }
 
+  /**
+   * The environment build finished: workers may start again. A failed build counts as a failed
+   * start, so visits back off instead of queueing one rebuild after another.
+   */
+  environmentBuilt(failure?: string) {
+    this.rebuilding = undefined;
+    if (failure) {
+      this.crashes.push(Date.now());
+      this.lastFailure = { message: `Rebuilding the content's environment failed: ${failure}`, logTail: [], at: Date.now() };
+    } else {
+      this.crashes = [];
+      this.lastFailure = undefined;
+    }
+    this.wake();
+  }
+
   /** A connection slot on a ready worker, starting one when needed; waits up to init_timeout. */
   async acquire(): Promise<Lease> {
     const began = Date.now();
     // A little longer than a worker's own init timeout, so its failure (with the reason) wins.
     const deadline = began + this.settings.initTimeoutMs + 1000;
     while (true) {
+      if (this.rebuilding) throw this.rebuilding;
       const now = Date.now();
       const current = [...this.workers].filter((w) => sameGeneration(w.generation, this.generation) && (w.state === 'ready' || w.state === 'starting'));
       const ready = current.filter((w) => w.state === 'ready' && w.connections < this.settings.maxConnsPerProcess);
@@ -164,7 +189,7 @@ export class ContentPool {
       }
     }
     const backoff = this.backoffMs(now);
-    if (current.length < this.settings.minProcesses && backoff === 0 && this.generation.bundleId) this.startWorker();
+    if (current.length < this.settings.minProcesses && backoff === 0 && this.generation.bundleId && !this.rebuilding) this.startWorker();
   }
 
   /** A worker that outlived a restart of this replica (a Kubernetes pod), serving again at once. */
@@ -236,6 +261,11 @@ export class ContentPool {
     worker.ready.catch(async (err: Error) => {
       worker.state = 'gone';
       this.workers.delete(worker);
+      if (err instanceof EnvironmentRebuilding) {
+        this.rebuilding = err;
+        this.wake();
+        return;
+      }
       this.crashes.push(Date.now());
       const tail = worker.key ? (await this.starter.logTail(worker.key, 20).catch(() => [])).map((l) => l.data) : [];
       this.lastFailure = { message: err.message, logTail: tail, at: Date.now() };

@@ -4,7 +4,8 @@ import type { ContentExecution } from '../execution/content-execution.js';
 import type { Jobs } from '../jobs/jobs.js';
 import { servedByWorkers } from '../execution/runners.js';
 import type { JobStatus, LogLine } from '../launcher/launcher.js';
-import { ContentPool, generationOf, type Generation, type Lease, type PoolSettings, type WorkerStarter } from './pool.js';
+import { EnvironmentMissing } from '../execution/content-execution.js';
+import { ContentPool, EnvironmentRebuilding, generationOf, type Generation, type Lease, type PoolSettings, type WorkerStarter } from './pool.js';
 
 /** One pool of worker processes per interactive content item on this replica. */
 export class Scheduler {
@@ -18,13 +19,22 @@ export class Scheduler {
     private readonly jobs: Jobs,
     private readonly loadContent: (id: number) => Promise<Content | undefined>,
     private readonly loadBundle: (id: number) => Promise<import('../db/schema.js').Bundle | undefined>,
+    /** Environment builds: queue one (as the content's owner; returns its task id), and ask whether one has finished. */
+    private readonly builds: { start(content: Content, bundle: import('../db/schema.js').Bundle): Promise<string>; finished(taskId: string): Promise<boolean> },
     private readonly log: (msg: string) => void = () => undefined,
   ) {
     this.starter = {
       start: async (content, generation) => {
         const bundle = await this.loadBundle(generation.bundleId);
         if (!bundle) throw new Error(`Bundle ${generation.bundleId} no longer exists.`);
-        const prepared = await this.execution.prepare(content, bundle, { build: false, image: generation.image });
+        let prepared;
+        try {
+          prepared = await this.execution.prepare(content, bundle, { build: false, image: generation.image });
+        } catch (err) {
+          // A new server on the same database and data dir, or a new image: build it now, then serve.
+          if (err instanceof EnvironmentMissing) throw new EnvironmentRebuilding(await this.builds.start(content, bundle));
+          throw err;
+        }
         const request = await this.execution.runRequest(prepared, `/content/${content.guid}`);
         const job = await this.jobs.start(request);
         try {
@@ -73,8 +83,16 @@ export class Scheduler {
     return pool;
   }
 
-  acquire(content: Content): Promise<Lease> {
-    return this.pool(content).acquire();
+  async acquire(content: Content): Promise<Lease> {
+    const pool = this.pool(content);
+    try {
+      return await pool.acquire();
+    } catch (err) {
+      // The build may have run on another replica, which could not tell this pool it is done.
+      if (!(err instanceof EnvironmentRebuilding) || !(await this.builds.finished(err.taskId))) throw err;
+      pool.environmentBuilt();
+      return pool.acquire();
+    }
   }
 
   /**
@@ -84,6 +102,11 @@ export class Scheduler {
   async warm(content: Content, bundleId: number, image: string | null = null): Promise<void> {
     const generation: Generation = { bundleId, envVersion: content.env_version, image };
     await this.pool(content).warm(generation);
+  }
+
+  /** A build of the content's environment finished (successfully, or with `failure`): workers may start. */
+  environmentBuilt(contentId: number, failure?: string) {
+    this.pools.get(contentId)?.environmentBuilt(failure);
   }
 
   /**

@@ -12,9 +12,9 @@ export function denyContent(request: FastifyRequest, reply: FastifyReply, signed
   return reply.code(403).send({ code: 19, error: 'You do not have permission to view this content.', payload: null });
 }
 
-export function htmlPage(title: string, body: string): string {
+export function htmlPage(title: string, body: string, options: { refreshSeconds?: number } = {}): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">${options.refreshSeconds ? `<meta http-equiv="refresh" content="${options.refreshSeconds}">` : ''}
 <title>${escapeHtml(title)} · Lectern</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1d2330;line-height:1.5}
 h1{font-size:1.5rem}label{display:block;margin:.75rem 0 .25rem}input{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;border:1px solid #6b7280;border-radius:4px}

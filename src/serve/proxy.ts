@@ -5,7 +5,7 @@ import type { App } from '../app.js';
 import { SESSION_COOKIE } from '../auth/principal.js';
 import type { Content, User } from '../db/schema.js';
 import { ErrorCode } from '../http/errors.js';
-import { WorkerUnavailable } from '../scheduler/pool.js';
+import { EnvironmentRebuilding, WorkerUnavailable } from '../scheduler/pool.js';
 import { escapeHtml, htmlPage } from './content-access.js';
 
 /** Headers only Lectern may set: a client's copies are dropped before the request reaches content. */
@@ -192,6 +192,12 @@ export class ContentProxy {
 
   /** A 5xx page: clients treat only 5xx as failure. Owners and editors also see why and the last log lines. */
   private async workerUnavailable(res: ServerResponse, content: Content, user: User | null, err: WorkerUnavailable) {
+    if (err instanceof EnvironmentRebuilding) {
+      // A waiting page that reloads itself; the content answers on a reload once its build is done.
+      const body = `<h1>This content is being prepared</h1><p>Its environment is being rebuilt on this server. This page reloads itself until the content is ready.</p>`;
+      sendHtml(res, 503, htmlPage('Preparing content', body, { refreshSeconds: 5 }), { 'retry-after': '5' });
+      return;
+    }
     const canEdit = user ? await this.app.content.access.canEdit(user, content) : false;
     const details = canEdit
       ? `<p>${escapeHtml(err.message)}</p>${err.logTail.length ? `<h2>Last log lines</h2><pre>${escapeHtml(err.logTail.join('\n'))}</pre>` : ''}`

@@ -4,36 +4,11 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { deployWith, fetchContent, shinySession, writeApp } from '../support/apps.js';
 import { executionSettings, QUARTO_MISSING, ROOT, testQuarto } from '../support/execution.js';
-import { startLectern, waitForTask, type TestServer } from '../support/lectern.js';
+import { fastapiScenario, notebook, notebookScenario, streamlitScenario, websocketUpgrade } from '../support/content-scenarios.js';
+import { startLectern, type TestServer } from '../support/lectern.js';
 
 // Every Python content type, published with the newest rsconnect-python exactly as a data scientist
 // would, then fetched through Lectern's proxy; each test checks output the app really computed.
-
-function notebook(cells: Array<{ type: 'code' | 'markdown'; source: string; tags?: string[] }>): string {
-  return JSON.stringify({
-    cells: cells.map((c) =>
-      c.type === 'code'
-        ? { cell_type: 'code', execution_count: null, metadata: { tags: c.tags ?? [] }, outputs: [], source: c.source }
-        : { cell_type: 'markdown', metadata: {}, source: c.source },
-    ),
-    metadata: { kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' }, language_info: { name: 'python' } },
-    nbformat: 4,
-    nbformat_minor: 5,
-  });
-}
-
-/** Opens a websocket through the proxy and resolves once the worker accepted the upgrade. */
-function upgrade(t: TestServer, url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers: { authorization: `Key ${t.adminKey}` } });
-    ws.on('open', () => {
-      ws.close();
-      resolve(101);
-    });
-    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-    ws.on('error', reject);
-  });
-}
 
 /**
  * A Bokeh (or Panel) session through the proxy: the page's session token opens the /ws websocket,
@@ -81,15 +56,7 @@ describe('every Python content type through rsconnect-python and the proxy', () 
   after(async () => t?.stop());
 
   it('FastAPI (python-fastapi): JSON, and the docs page finds its schema under the prefix', async () => {
-    const dir = await writeApp('fastapi', {
-      'app.py': 'from fastapi import FastAPI\napp = FastAPI()\n@app.get("/double/{n}")\ndef double(n: int):\n    return {"double": n * 2}\n',
-      'requirements.txt': 'fastapi\n',
-    });
-    const { guid } = await deployWith(t, 'fastapi', ['-e', 'app:app', dir]);
-    assert.deepEqual(await (await fetchContent(t, guid, 'double/21')).json(), { double: 42 });
-    const docs = await (await fetchContent(t, guid, 'docs')).text();
-    assert.match(docs, new RegExp(`/content/${guid}/openapi\\.json`));
-    assert.equal((await fetchContent(t, guid, 'openapi.json')).status, 200);
+    await fastapiScenario(t);
   });
 
   it('Dash (python-dash): the layout the server builds, requested under the prefix', async () => {
@@ -106,11 +73,7 @@ describe('every Python content type through rsconnect-python and the proxy', () 
   });
 
   it('Streamlit (python-streamlit): health, page and its websocket stream', async () => {
-    const dir = await writeApp('streamlit', { 'app.py': 'import streamlit as st\nst.title("Hello Streamlit")\nst.write(6 * 7)\n', 'requirements.txt': 'streamlit\n' });
-    const { guid } = await deployWith(t, 'streamlit', ['-e', 'app.py', dir]);
-    assert.equal(await (await fetchContent(t, guid, '_stcore/health')).text(), 'ok');
-    assert.match(await (await fetchContent(t, guid, '')).text(), /<div id="root">/);
-    assert.equal(await upgrade(t, `${t.url.replace('http', 'ws')}/content/${guid}/_stcore/stream`), 101);
+    await streamlitScenario(t);
   });
 
   it('Bokeh (python-bokeh): the page loads its scripts under the prefix; the session websocket brings the document', async () => {
@@ -214,38 +177,11 @@ describe('every Python content type through rsconnect-python and the proxy', () 
     assert.equal((await fetchContent(t, guid, script)).status, 200);
     const kernel = /"kernelId":\s*"([0-9a-f-]+)"/.exec(page)?.[1];
     assert.ok(kernel, 'no kernel id in the page');
-    assert.equal(await upgrade(t, `${t.url.replace('http', 'ws')}/content/${guid}/api/kernels/${kernel}/channels`), 101);
+    assert.equal(await websocketUpgrade(t, `${t.url.replace('http', 'ws')}/content/${guid}/api/kernels/${kernel}/channels`), 101);
   });
 
   it('Jupyter notebook (jupyter-static): rendered on the server; tagged input hidden; re-render keeps history', async () => {
-    const dir = await writeApp('notebook', {
-      'analysis.ipynb': notebook([
-        { type: 'markdown', source: '# Quarterly analysis' },
-        { type: 'code', source: 'secret_sauce = 6 * 7\nprint(f"The notebook answer is {secret_sauce}")', tags: ['hide_input'] },
-        {
-          type: 'code',
-          // A render may call the Connect API as its owner with the short-lived key it is given.
-          source:
-            'import json, os, urllib.request\n' +
-            'req = urllib.request.Request(os.environ["CONNECT_SERVER"].rstrip("/") + "/__api__/v1/user", headers={"Authorization": "Key " + os.environ["CONNECT_API_KEY"]})\n' +
-            'print("rendered for", json.load(urllib.request.urlopen(req))["username"])',
-        },
-      ]),
-      'requirements.txt': 'jupyter\nnbconvert\nipykernel\n',
-    });
-    const { guid } = await deployWith(t, 'notebook', ['--hide-tagged-input', path.join(dir, 'analysis.ipynb')]);
-    const html = await (await fetchContent(t, guid, '')).text();
-    assert.match(html, /The notebook answer is 42/);
-    assert.doesNotMatch(html, /secret_sauce = 6/);
-    assert.match(html, /rendered for admin/);
-    const render = await t.api(`/__api__/v1/content/${guid}/render`, { method: 'POST', json: {} });
-    assert.equal(render.status, 202);
-    const { task_id } = (await render.json()) as { task_id: string };
-    const task = await waitForTask(t, task_id);
-    assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
-    const renders = (await (await t.api(`/__api__/v1/content/${guid}/renders`)).json()) as Array<{ state: string; active: boolean }>;
-    assert.equal(renders.length, 2);
-    assert.deepEqual(renders.map((r) => [r.state, r.active]), [['succeeded', true], ['succeeded', false]]);
+    await notebookScenario(t);
   });
 
   it('Quarto document (quarto-static): rendered on the server with its Python code run', { skip: testQuarto() ? false : QUARTO_MISSING }, async () => {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { fetchContent, shinySession } from '../support/apps.js';
+import { fetchContent } from '../support/apps.js';
+import { rShinyScenario } from '../support/content-scenarios.js';
 import { executionSettings } from '../support/execution.js';
 import { startLectern, type TestServer } from '../support/lectern.js';
 import { buildRRepository, deployRBundle, installedPackageEntries, rBundle, serveDirectory, type RPackageEntry } from '../support/r-bundles.js';
@@ -17,21 +18,6 @@ const wsUrl = (t: TestServer, guid: string) => `${t.url.replace(/^http/, 'ws')}/
 function deployed(result: { code: number; error: string; output: string[] }) {
   assert.equal(result.code, 0, `${result.error}\n${result.output.join('\n')}`);
 }
-
-const SHINY_APP = `
-library(shiny)
-ui <- fluidPage(
-  numericInput("n", "A number", 3),
-  textOutput("square"),
-  textOutput("prefix")
-)
-server <- function(input, output, session) {
-  output$square <- renderText(sprintf("%d squared is %d", as.integer(input$n), as.integer(input$n)^2L))
-  # What the proxy told the app about its public prefix, on the websocket request itself.
-  output$prefix <- renderText(paste("prefix:", session$request$HTTP_X_FORWARDED_PREFIX))
-}
-shinyApp(ui, server)
-`;
 
 const PLUMBER_API = `
 #* Adds two numbers
@@ -150,26 +136,7 @@ describe('R content: Shiny, Plumber and R Markdown with real R', () => {
   after(async () => t?.stop());
 
   it('runs a Shiny app that completes a websocket session through the proxy, under its prefix', async () => {
-    const result = await deployRBundle(t, 'r-shiny', await rBundle({ appmode: 'shiny', files: { 'app.R': SHINY_APP }, packages: shinyPackages }));
-    deployed(result);
-    // Every package is reused from the site library: nothing is downloaded (CRAN is unreachable).
-    assert.ok(result.output.some((l) => /reusing shiny \d/.test(l)), result.output.join('\n'));
-    assert.ok(!result.output.some((l) => /installing /.test(l)), result.output.join('\n'));
-
-    const page = await fetchContent(t, result.guid, '');
-    assert.equal(page.status, 200);
-    const html = await page.text();
-    // Shiny's assets are relative to the page, so they resolve under /content/<guid>/.
-    const asset = /src="([^"/][^"]*shiny\.min\.js)"/.exec(html)?.[1];
-    assert.ok(asset, `the page loads shiny.js relatively:\n${html.slice(0, 2000)}`);
-    assert.equal((await fetchContent(t, result.guid, asset)).status, 200);
-
-    // R Shiny computes only outputs the browser reports visible (.clientdata_output_<id>_hidden).
-    const visible = { '.clientdata_output_square_hidden': false, '.clientdata_output_prefix_hidden': false };
-    const values = await shinySession(t, wsUrl(t, result.guid), { n: 7, ...visible }, 'square');
-    assert.equal(values.square, '7 squared is 49');
-    const prefix = values.prefix ?? (await shinySession(t, wsUrl(t, result.guid), { n: 1, ...visible }, 'prefix')).prefix;
-    assert.equal(prefix, `prefix: /content/${result.guid}`);
+    await rShinyScenario(t, shinyPackages);
   });
 
   it('serves a Plumber API returning computed JSON, with its OpenAPI docs under the prefix', async () => {

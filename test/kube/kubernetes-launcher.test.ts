@@ -54,7 +54,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
       runtimeDir: RUNTIME_DIR,
       runAs: { uid: 1000, gid: 1000 },
       // What Lectern does on shared storage: the content user owns its job's home.
-      prepareJobDir: async (dir) => {
+      prepareWritableDir: async (dir) => {
         mkdirSync(dir, { recursive: true });
         chownSync(dir, 1000, 1000);
       },

@@ -4,24 +4,18 @@
 // leaves nothing behind when deleted. Lectern runs with the documented Role only.
 // Run: node --import tsx --test test/kube/lectern-on-kubernetes.test.ts
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { RUNTIME_DIR } from '../../src/execution/runtime-dir.js';
-import { KubeApi } from '../../src/launcher/kubernetes/kube-api.js';
-import { lecternRole } from '../../src/launcher/kubernetes/role.js';
-import { LECTERN_VERSION } from '../../src/app.js';
-import { startNodeAgent, type NodeAgent } from '../support/kube-node/agent.js';
-import { startControlPlane, type ControlPlane } from '../support/kube.js';
-import { startLectern, type TestServer } from '../support/lectern.js';
-import { makeTarGz } from '../support/tarball.js';
-import type { SettingKey } from '../../src/config/settings.js';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import type { KubeApi } from '../../src/launcher/kubernetes/kube-api.js';
+import type { SettingKey } from '../../src/config/settings.js';
+import { KUBE_NAMESPACE, startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
+import { startLectern } from '../support/lectern.js';
+import { makeTarGz } from '../support/tarball.js';
 
-const NS = 'lectern';
+const NS = KUBE_NAMESPACE;
 const IMAGE = 'lectern-test/python:3.11';
 // The image's interpreter: the test bed's images see the host's /usr.
 const PYTHON = '/usr/bin/python3';
@@ -52,63 +46,14 @@ function bundle(environment: Record<string, unknown> = {}): Buffer<ArrayBuffer> 
 }
 
 describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
-  let cp: ControlPlane;
+  let kube: KubeLectern;
   let admin: KubeApi;
-  let node: NodeAgent;
-  let volumeRoot: string;
-  let t: TestServer | undefined;
   let settings: Partial<Record<SettingKey, string>>;
 
   before(async () => {
-    cp = await startControlPlane();
-    admin = new KubeApi({ url: cp.url, token: async () => cp.token, ca: readFileSync(cp.caFile, 'utf8'), skipTlsVerify: false, describe: 'admin' });
-    volumeRoot = mkdtempSync(path.join('/var/tmp', 'lectern-kube-e2e-'));
-    chmodSync(volumeRoot, 0o755);
-    const dataDir = path.join(volumeRoot, 'lectern');
-    mkdirSync(dataDir, { mode: 0o755 });
-    const imagesFile = path.join(volumeRoot, 'images.yaml');
-    writeFileSync(imagesFile, ['images:', `  ghcr.io/lectern-project/lectern-runtime-init:${LECTERN_VERSION}:`, '    paths:', `      /lectern/runtime: ${RUNTIME_DIR}`, `  ${IMAGE}: {}`, ''].join('\n'));
-    node = await startNodeAgent(cp, { name: 'n1', imagesFile });
-
-    await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
-    await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`, lecternRole(NS));
-    await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`, {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: 'lectern' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'lectern' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: cp.lectern.name }],
-    });
-    await admin.create('/api/v1/persistentvolumes', {
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name: 'lectern-data' },
-      spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteMany'], nfs: { server: '127.0.0.1', path: volumeRoot }, claimRef: { namespace: NS, name: 'lectern-data' }, storageClassName: '' },
-    });
-    await admin.create(`/api/v1/namespaces/${NS}/persistentvolumeclaims`, {
-      apiVersion: 'v1',
-      kind: 'PersistentVolumeClaim',
-      metadata: { name: 'lectern-data' },
-      spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } }, volumeName: 'lectern-data', storageClassName: '' },
-    });
-    for (let i = 0; !(await admin.find(`/api/v1/namespaces/${NS}/serviceaccounts/default`)); i++) {
-      if (i > 300) throw new Error('no default service account');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-
-    settings = {
-      'Server.ReplicaName': 'lectern-0',
-      'Launcher.Enabled': 'true',
-      'Launcher.Kubernetes': 'true',
-      'Launcher.KubernetesAPIURL': cp.url,
-      'Launcher.KubernetesAuthToken': cp.lectern.token,
-      'Launcher.KubernetesCACertificate': cp.caFile,
-      'Launcher.KubernetesNamespace': NS,
-      'Launcher.DataDirPVCName': 'lectern-data',
-      'Launcher.DataDirPVCSubPath': 'lectern',
-    };
-    t = await startLectern('sqlite', settings, { dataDir });
-    const res = await t!.api('/__api__/v1/environments', {
+    kube = await startKubeLectern({ [IMAGE]: {} });
+    ({ admin, settings } = kube);
+    const res = await kube.t!.api('/__api__/v1/environments', {
       method: 'POST',
       json: { title: 'Python on the test bed', name: IMAGE, cluster_name: 'Kubernetes', matching: 'any', python: { installations: [{ version: PYTHON_VERSION, path: PYTHON }] } },
     });
@@ -116,15 +61,9 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
   });
 
   /** The current in-process server. */
-  const server = async () => t;
+  const server = async () => kube.t;
 
-  after(async () => {
-    await t?.stop();
-    await node?.stop();
-    await admin?.close();
-    await cp?.stop();
-    if (volumeRoot) rmSync(volumeRoot, { recursive: true, force: true });
-  });
+  after(async () => kube?.stop());
 
   it('publishes content that runs in a pod and is served through Lectern, then deleting it leaves nothing behind', async () => {
     const t = (await server())!;
@@ -200,10 +139,10 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
   });
 
   it('a Lectern process killed while its worker runs is replaced by one that adopts the running pod', async () => {
-    const first = t!;
+    const first = kube.t!;
     const dataDir = first.dataDir;
     await first.stop();
-    t = undefined;
+    kube.t = undefined;
     const port = await new Promise<number>((resolve) => {
       const probe = createServer().listen(0, '127.0.0.1', () => {
         const p = (probe.address() as { port: number }).port;
@@ -243,7 +182,7 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
       const pods = await admin.list(`/api/v1/namespaces/${NS}/pods`, { labelSelector: `lectern.dev/content-guid=${guid}` });
       assert.equal(pods.items.length, 1, 'the pod outlives the server');
 
-      t = await startLectern('sqlite', settings, { dataDir });
+      const t = (kube.t = await startLectern('sqlite', settings, { dataDir }));
       const after = await t.api(`/content/${guid}/`);
       assert.equal(after.status, 200, await after.clone().text());
       assert.equal(((await after.json()) as { host: string }).host, before.host, 'the same pod serves');

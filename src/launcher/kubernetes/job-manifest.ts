@@ -177,6 +177,12 @@ export function buildJobManifests(spec: JobSpec, options: ManifestOptions): { jo
   return { job: job as KubeObject, secret, secretName };
 }
 
+/** Whether `p` is inside the data dir (the one directory tree pods share with the server). */
+export function insideDataDir(dataDir: string, p: string): boolean {
+  const rel = path.relative(path.resolve(dataDir), path.resolve(p));
+  return !!rel && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
 /**
  * Data-dir paths become sub-paths of the one shared volume, mounted at the same absolute paths the
  * server uses, so every path in the job's environment means the same inside the pod. Paths outside

@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { JobLogWriter, lastLogLine, readJobLog } from '../job-log.js';
 import type { JobAddress, JobHandle, JobInfo, JobKind, JobSpec, JobStatus, JobTag, Launcher, LogLine } from '../launcher.js';
 import { Informer } from './informer.js';
-import { ANNOTATIONS, buildJobManifests, CONTENT_CONTAINER, instanceSelector, LABELS, labelValue, WORKER_PORT, type ManifestOptions } from './job-manifest.js';
+import { ANNOTATIONS, buildJobManifests, CONTENT_CONTAINER, insideDataDir, instanceSelector, LABELS, labelValue, WORKER_PORT, type ManifestOptions } from './job-manifest.js';
 import { KubeApiError, type KubeApi, type KubeObject } from './kube-api.js';
 import { exitReason, parseQuantity, podState, startupPhases, type PodFailure } from './pod-state.js';
 
@@ -17,8 +17,11 @@ export interface KubernetesLauncherOptions {
   defaultServiceAccount: string;
   /** How long a pod may stay Unschedulable before its job fails (0 = at once). */
   schedulingTimeoutMs: number;
-  /** Makes a job's writable directory usable by the content user (shared storage). */
-  prepareJobDir(dir: string): Promise<void>;
+  /**
+   * Makes a writable directory on shared storage usable by the content user: the job's home, and the
+   * environment or package cache a build writes into (pods run as that user, not as the server).
+   */
+  prepareWritableDir(dir: string): Promise<void>;
   log?: (msg: string) => void;
 }
 
@@ -95,7 +98,9 @@ export class KubernetesLauncher implements Launcher {
     if (this.jobs.has(spec.key)) throw new Error(`job ${spec.key} already exists`);
     const serviceAccount = spec.serviceAccount || this.options.defaultServiceAccount || 'default';
     await this.requireServiceAccount(serviceAccount);
-    await this.options.prepareJobDir(spec.jobDir);
+    // Only the data dir reaches a pod (other paths come from the image), so only it is handed over.
+    const shared = spec.mounts.filter((m) => !m.readOnly && insideDataDir(this.options.manifest.dataDir, m.path)).map((m) => m.path);
+    for (const dir of [spec.jobDir, ...shared]) await this.options.prepareWritableDir(dir);
     const { job, secret } = buildJobManifests(spec, { ...this.options.manifest, serviceAccount });
     const ns = encodeURIComponent(this.namespace);
     const tracked = this.track(spec.key, job.metadata.name, spec, new JobLogWriter(spec.logPath));

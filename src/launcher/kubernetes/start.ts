@@ -18,7 +18,7 @@ export interface KubernetesStartDeps {
   replica: string;
   runtimeDir: string;
   runAs: { uid: number; gid: number };
-  prepareJobDir(dir: string): Promise<void>;
+  prepareWritableDir(dir: string): Promise<void>;
   env?: NodeJS.ProcessEnv;
   serviceAccountDir?: string;
   log?: (msg: string) => void;
@@ -76,7 +76,7 @@ export async function startKubernetesLauncher(deps: KubernetesStartDeps): Promis
       },
       defaultServiceAccount: config.get('Launcher.DefaultServiceAccount'),
       schedulingTimeoutMs: config.get('Launcher.SchedulingTimeout'),
-      prepareJobDir: deps.prepareJobDir,
+      prepareWritableDir: deps.prepareWritableDir,
       log: deps.log,
     });
     await launcher.start();

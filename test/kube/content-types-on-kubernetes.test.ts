@@ -1,0 +1,106 @@
+// The local end-to-end content types again, with Lectern in Kubernetes mode on the test bed: Lectern
+// runs outside the cluster (KubernetesAPIURL + token, the documented Role), and every build, render and
+// app process is a Job in the image its execution environment names. The scenarios are the ones
+// test/e2e/* runs locally (test/support/content-scenarios.ts), published the same way.
+// Run: node --import tsx --test test/kube/content-types-on-kubernetes.test.ts
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fetchContent } from '../support/apps.js';
+import { fastapiScenario, notebookScenario, rShinyScenario, streamlitScenario } from '../support/content-scenarios.js';
+import { executionSettings, QUARTO_MISSING, ROOT, testPython, testQuarto } from '../support/execution.js';
+import { startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
+import { startLectern } from '../support/lectern.js';
+import { installedPackageEntries, R_BIN, rVersion } from '../support/r-bundles.js';
+
+const IMAGE = 'lectern-test/python-r:1';
+const PYTHON = testPython();
+// pyenv's Python is not relocatable (libpython via an rpath), so the image holds it at its own path.
+const PYTHON_HOME = path.dirname(path.dirname(PYTHON));
+const PYTHON_VERSION = execFileSync(PYTHON, ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
+const UV_DIR = path.join(ROOT, '.cache', 'py', 'tools', 'bin');
+
+describe('content types on Kubernetes', { timeout: 30 * 60_000 }, () => {
+  let kube: KubeLectern;
+  const t = () => kube.t!;
+
+  before(async () => {
+    kube = await startKubeLectern(
+      // R and its site library are under /usr, which every test-bed image sees.
+      { [IMAGE]: { paths: { [PYTHON_HOME]: PYTHON_HOME, [UV_DIR]: UV_DIR } } },
+      // Builds run in pods, which see only the data dir's volume: the package cache lives in it.
+      { ...executionSettings({ r: true }), 'Python.PackageCacheDir': '' },
+    );
+    const res = await t().api('/__api__/v1/environments', {
+      method: 'POST',
+      json: {
+        title: 'Python and R on the test bed',
+        name: IMAGE,
+        cluster_name: 'Kubernetes',
+        matching: 'any',
+        python: { installations: [{ version: PYTHON_VERSION, path: PYTHON }] },
+        r: { installations: [{ version: await rVersion(), path: R_BIN }] },
+      },
+    });
+    assert.equal(res.status, 200, await res.text());
+  });
+  after(async () => kube?.stop());
+
+  /** Every job of the content (builds, renders, workers) ran on Kubernetes in the environment's image, `tags` among them. */
+  async function ranAsJobs(guid: string, tags: string[]) {
+    const rows = (await (await t().api(`/__api__/v1/content/${guid}/jobs`)).json()) as Array<{ tag: string; cluster: string; image: string }>;
+    for (const row of rows) {
+      assert.equal(row.cluster, 'Kubernetes', JSON.stringify(row));
+      assert.equal(row.image, IMAGE, JSON.stringify(row));
+    }
+    const seen = rows.map((r) => r.tag);
+    for (const tag of tags) assert.ok(seen.includes(tag), `no ${tag} job for ${guid}: ${seen.join(', ')}`);
+  }
+
+  let fastapi = '';
+  it('FastAPI (python-fastapi): built and served by Jobs in the image', async () => {
+    fastapi = await fastapiScenario(t());
+    await ranAsJobs(fastapi, ['python_restore', 'run_fastapi_app']);
+  });
+
+  it('a new server on the same database and data dir rebuilds a missing environment in a Job on first visit, behind a waiting page', async () => {
+    assert.ok(fastapi, 'needs the FastAPI content');
+    await kube.t!.stop();
+    kube.t = undefined;
+    await rm(path.join(kube.dataDir, 'envs', 'python'), { recursive: true, force: true });
+    kube.t = await startLectern('sqlite', kube.settings, { dataDir: kube.dataDir });
+    const waiting = await fetchContent(t(), fastapi, 'double/21', { headers: { accept: 'text/html' } });
+    assert.equal(waiting.status, 503);
+    assert.match(await waiting.text(), /being prepared/);
+    let res = waiting;
+    for (let i = 0; res.status === 503; i++) {
+      assert.ok(i < 240, 'not served within 2 minutes of the first visit');
+      await new Promise((r) => setTimeout(r, 500));
+      res = await fetchContent(t(), fastapi, 'double/21');
+    }
+    assert.deepEqual(await res.json(), { double: 42 });
+    const rows = (await (await t().api(`/__api__/v1/content/${fastapi}/jobs`)).json()) as Array<{ tag: string; image: string }>;
+    assert.equal(rows.filter((r) => r.tag === 'python_restore' && r.image === IMAGE).length, 2, 'built at deploy, rebuilt after the visit, both in the image');
+  });
+
+  it('Streamlit (python-streamlit): page and its websocket stream from the pod', async () => {
+    const guid = await streamlitScenario(t());
+    await ranAsJobs(guid, ['python_restore', 'run_streamlit']);
+  });
+
+  it('R Shiny: a websocket session computes outputs in the pod', async () => {
+    const result = await rShinyScenario(t(), await installedPackageEntries(['shiny']));
+    await ranAsJobs(result.guid, ['packrat_restore', 'run_app']);
+  });
+
+  it('Jupyter notebook (jupyter-static): rendered by a Job that calls back into Lectern', async () => {
+    const guid = await notebookScenario(t());
+    await ranAsJobs(guid, ['python_restore', 'build_jupyter']);
+  });
+
+  it('Quarto document (quarto-static)', { skip: testQuarto() ? false : QUARTO_MISSING }, async () => {
+    assert.fail('Quarto in Kubernetes mode needs Quarto in the image map; no machine here has Quarto to map.');
+  });
+});
