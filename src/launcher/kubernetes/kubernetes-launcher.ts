@@ -17,7 +17,7 @@ export interface KubernetesLauncherOptions {
   defaultServiceAccount: string;
   /** How long a pod may stay Unschedulable before its job fails (0 = at once). */
   schedulingTimeoutMs: number;
-  /** Makes a job's writable directory usable by the content user (shared storage). */
+  /** Makes a job's writable directories usable by the content user (shared storage): its home and its writable mounts. */
   prepareJobDir(dir: string): Promise<void>;
   log?: (msg: string) => void;
 }
@@ -95,7 +95,9 @@ export class KubernetesLauncher implements Launcher {
     if (this.jobs.has(spec.key)) throw new Error(`job ${spec.key} already exists`);
     const serviceAccount = spec.serviceAccount || this.options.defaultServiceAccount || 'default';
     await this.requireServiceAccount(serviceAccount);
-    await this.options.prepareJobDir(spec.jobDir);
+    // As the local sandbox does: an environment restore writes to its build directory and the package
+    // cache, which Lectern created as its own user; the pod runs as the content user.
+    for (const dir of [spec.jobDir, ...spec.mounts.filter((m) => !m.readOnly).map((m) => m.path)]) await this.options.prepareJobDir(dir);
     const { job, secret } = buildJobManifests(spec, { ...this.options.manifest, serviceAccount });
     const ns = encodeURIComponent(this.namespace);
     const tracked = this.track(spec.key, job.metadata.name, spec, new JobLogWriter(spec.logPath));
