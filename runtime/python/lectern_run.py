@@ -5,6 +5,7 @@ Each mode's runner lives in lectern_runtime/<runner>.py and exposes run(ctx). Se
 
 import importlib
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -24,7 +25,15 @@ RUNNERS = {
 }
 
 
+def _stop(signum, _frame):
+    sys.exit(128 + signum)
+
+
 def main():
+    # In a container the runner is PID 1, and the kernel drops signals that PID 1 has no handler for:
+    # without this a stopped pod's SIGTERM is ignored until the grace period's SIGKILL (30 s later).
+    # Servers that handle SIGTERM themselves (uvicorn, tornado) replace this handler.
+    signal.signal(signal.SIGTERM, _stop)
     ctx = Context.from_env()
     runner = RUNNERS.get(ctx.app_mode)
     if runner is None:

@@ -138,6 +138,30 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
     assert.equal(left.items.length, 0, 'the failed Job was deleted');
   });
 
+  it('a managed Python environment is restored by a Job in the content user\'s directories, and a redeploy with the same requirements mounts it without a restore', async () => {
+    const t = (await server())!;
+    const { guid } = (await (await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'managed-env' } })).json()) as { guid: string };
+    const managed = { environment_management: { python: true } };
+    const deploy = async (body: Buffer<ArrayBuffer>) => {
+      const uploaded = (await (await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body })).json()) as { id: string };
+      const { task_id } = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
+      let task: { finished: boolean; code: number; error: string; output: string[] };
+      do task = (await (await t.api(`/__api__/v1/tasks/${task_id}?wait=5`)).json()) as typeof task;
+      while (!task.finished);
+      assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
+      return task.output.join('\n');
+    };
+    const restores = async () => (await t.api(`/__api__/v1/content/${guid}/jobs`).then((r) => r.json()) as Array<{ tag: string }>).filter((j) => j.tag === 'python_restore').length;
+    const first = await deploy(bundle(managed));
+    assert.match(first, /Restoring the Python/, first);
+    assert.equal(await restores(), 1);
+    const second = await deploy(bundle(managed));
+    assert.match(second, /Reusing the cached Python environment/, second);
+    assert.doesNotMatch(second, /Restoring the Python/, second);
+    assert.equal(await restores(), 1, 'no second restore Job');
+    const res = await t.api(`/content/${guid}/`);
+    assert.equal(res.status, 200, await res.clone().text());
+  });
   it('a Lectern process killed while its worker runs is replaced by one that adopts the running pod', async () => {
     const first = kube.t!;
     const dataDir = first.dataDir;
