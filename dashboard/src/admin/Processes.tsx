@@ -89,11 +89,11 @@ export function Processes() {
                           <span className="hint block">{podPlacement(p).detail}</span>
                           {p.pod.image && <code className="hint block pod-image">{p.pod.image}</code>}
                         </td>
-                        <td className="num">
+                        <td className="num" data-label="CPU">
                           {formatCores(p.cpu_cores)}
                           {cpuBounds(p.pod) && <span className="hint block">{cpuBounds(p.pod)}</span>}
                         </td>
-                        <td className="num">
+                        <td className="num" data-label="Memory">
                           {formatBytes(p.memory_bytes)}
                           {memoryBounds(p.pod) && <span className="hint block">{memoryBounds(p.pod)}</span>}
                         </td>
