@@ -161,10 +161,29 @@ export interface Process {
   pid: number | null;
   hostname: string;
   address: string | null;
-  replica: string;
+  /** The replica that started it; null for a pod whose replica annotation is missing. */
+  replica: string | null;
   start_time: string;
   cpu_seconds: number | null;
   memory_bytes: number | null;
+  /** Off-host only: cores in use now (metrics.k8s.io), and the pod it runs in. */
+  cpu_cores?: number | null;
+  pod?: Pod | null;
+}
+
+/** A content process's Kubernetes pod; byte and core figures are parsed quantities. */
+export interface Pod {
+  name: string;
+  node: string | null;
+  phase: string;
+  image: string | null;
+  cpu_request: number | null;
+  cpu_limit: number | null;
+  memory_request: number | null;
+  memory_limit: number | null;
+  scheduled_seconds: number | null;
+  initialized_seconds: number | null;
+  ready_seconds: number | null;
 }
 
 export interface AuditEntry {
