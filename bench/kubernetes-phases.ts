@@ -10,23 +10,19 @@
 // table reports them, which must agree.
 // Run: node --import tsx bench/kubernetes-phases.ts   (figures in bench/RESULTS.md)
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { LECTERN_VERSION } from '../src/app.js';
 import { RUNTIME_DIR } from '../src/execution/runtime-dir.js';
 import { Informer } from '../src/launcher/kubernetes/informer.js';
 import { INIT_COMMAND, INIT_CONTAINER, LABELS } from '../src/launcher/kubernetes/job-manifest.js';
-import { KubeApi, type KubeObject } from '../src/launcher/kubernetes/kube-api.js';
-import { lecternRole } from '../src/launcher/kubernetes/role.js';
-import { startNodeAgent } from '../test/support/kube-node/agent.js';
-import { startControlPlane } from '../test/support/kube.js';
-import { startLectern, waitForTask, type TestServer } from '../test/support/lectern.js';
+import type { KubeObject } from '../src/launcher/kubernetes/kube-api.js';
+import { KUBE_NAMESPACE as NS, startKubeLectern } from '../test/support/kube-lectern.js';
+import { waitForTask } from '../test/support/lectern.js';
 import { makeTarGz } from '../test/support/tarball.js';
 
 const RUNS = Number(process.env.RUNS ?? 10);
 const WARM_RUNS = Number(process.env.WARM_RUNS ?? 20);
-const NS = 'lectern';
 const IMAGE = 'lectern-bench/python:3.11';
 const PYTHON = '/usr/bin/python3';
 const PYTHON_VERSION = execFileSync(PYTHON, ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
@@ -61,42 +57,15 @@ interface Seen {
   object?: KubeObject;
 }
 
-const cp = await startControlPlane();
-const admin = new KubeApi({ url: cp.url, token: async () => cp.token, ca: readFileSync(cp.caFile, 'utf8'), skipTlsVerify: false, describe: 'admin' });
-const volumeRoot = mkdtempSync(path.join('/var/tmp', 'lectern-kube-bench-'));
-chmodSync(volumeRoot, 0o755);
-const dataDir = path.join(volumeRoot, 'lectern');
-mkdirSync(dataDir, { mode: 0o755 });
-const imagesFile = path.join(volumeRoot, 'images.yaml');
-writeFileSync(imagesFile, ['images:', `  ghcr.io/lectern-project/lectern-runtime-init:${LECTERN_VERSION}:`, '    paths:', `      /lectern/runtime: ${RUNTIME_DIR}`, `  ${IMAGE}: {}`, ''].join('\n'));
-const node = await startNodeAgent(cp, { name: 'n1', imagesFile });
-let t: TestServer | undefined;
+const kube = await startKubeLectern({ [IMAGE]: {} }, {
+  'Python.PackageManager': 'pip',
+  // An idle worker stops soon, so that each cold run starts from no pod.
+  'Scheduler.IdleTimeout': '1s',
+});
+const admin = kube.admin;
 const pods = new Informer<KubeObject>(admin, `/api/v1/namespaces/${NS}/pods`, LABELS.jobKey);
 const jobs = new Informer<KubeObject>(admin, `/apis/batch/v1/namespaces/${NS}/jobs`, LABELS.jobKey);
 try {
-  await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
-  await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`, lecternRole(NS));
-  await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`, {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'RoleBinding',
-    metadata: { name: 'lectern' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'lectern' },
-    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: cp.lectern.name }],
-  });
-  await admin.create('/api/v1/persistentvolumes', {
-    apiVersion: 'v1',
-    kind: 'PersistentVolume',
-    metadata: { name: 'lectern-data' },
-    spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteMany'], nfs: { server: '127.0.0.1', path: volumeRoot }, claimRef: { namespace: NS, name: 'lectern-data' }, storageClassName: '' },
-  });
-  await admin.create(`/api/v1/namespaces/${NS}/persistentvolumeclaims`, {
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: { name: 'lectern-data' },
-    spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } }, volumeName: 'lectern-data', storageClassName: '' },
-  });
-  while (!(await admin.find(`/api/v1/namespaces/${NS}/serviceaccounts/default`))) await sleep(100);
-
   const seenPods = new Map<string, Seen>();
   const seenJobs = new Map<string, { created: number; tag: string }>();
   await pods.start();
@@ -119,21 +88,7 @@ try {
     if (s.ready === undefined && is('Ready')) s.ready = now;
   });
 
-  t = await startLectern('sqlite', {
-    'Server.ReplicaName': 'lectern-0',
-    'Launcher.Enabled': 'true',
-    'Launcher.Kubernetes': 'true',
-    'Launcher.KubernetesAPIURL': cp.url,
-    'Launcher.KubernetesAuthToken': cp.lectern.token,
-    'Launcher.KubernetesCACertificate': cp.caFile,
-    'Launcher.KubernetesNamespace': NS,
-    'Launcher.DataDirPVCName': 'lectern-data',
-    'Launcher.DataDirPVCSubPath': 'lectern',
-    'Python.PackageManager': 'pip',
-    // An idle worker stops soon, so that each cold run starts from no pod.
-    'Scheduler.IdleTimeout': '1s',
-  }, { dataDir });
-  const server = t;
+  const server = kube.t!;
   const env = await server.api('/__api__/v1/environments', {
     method: 'POST',
     json: { title: 'Python on the test bed', name: IMAGE, cluster_name: 'Kubernetes', matching: 'any', python: { installations: [{ version: PYTHON_VERSION, path: PYTHON }] } },
@@ -251,11 +206,7 @@ try {
   console.log(`redeploy, unchanged environment: ${second.ms.toFixed(0)} ms, restore Jobs ${r2 - r1}: ${line(second.output)}`);
   console.log(`\nload average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ${new Date().toISOString()}`);
 } finally {
-  await t?.stop();
   await pods.stop();
   await jobs.stop();
-  await admin.close();
-  await node.stop();
-  await cp.stop();
-  rmSync(volumeRoot, { recursive: true, force: true });
+  await kube.stop();
 }

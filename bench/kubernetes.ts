@@ -2,73 +2,30 @@
 // loopback): submit → Job → pod scheduled → init container copies runtime/ → runner listens →
 // Ready → Lectern's HTTP probe. Also the watch caches' cost: API requests per start.
 // Run: node --import tsx bench/kubernetes.ts   (figures in bench/RESULTS.md)
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { LECTERN_VERSION } from '../src/app.js';
 import { Config } from '../src/config/config.js';
 import { RUNTIME_DIR } from '../src/execution/runtime-dir.js';
-import { KubeApi } from '../src/launcher/kubernetes/kube-api.js';
-import { lecternRole } from '../src/launcher/kubernetes/role.js';
 import { startKubernetesLauncher } from '../src/launcher/kubernetes/start.js';
-import { startNodeAgent } from '../test/support/kube-node/agent.js';
-import { startControlPlane } from '../test/support/kube.js';
+import { startKubeTestBed } from '../test/support/kube-lectern.js';
 
 const RUNS = Number(process.env.RUNS ?? 10);
-const NS = 'bench';
-const VERSION = '0.1.0';
 
-const cp = await startControlPlane();
-const volumeRoot = mkdtempSync(path.join('/var/tmp', 'lectern-kube-bench-'));
-chmodSync(volumeRoot, 0o755);
-const dataDir = path.join(volumeRoot, 'lectern');
+const bed = await startKubeTestBed({ 'bench/python:3.11': {} });
+const dataDir = bed.dataDir;
 const appDir = path.join(dataDir, 'apps', '1', '1');
 mkdirSync(appDir, { recursive: true });
 writeFileSync(path.join(appDir, 'app.py'), 'def app(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
-const imagesFile = path.join(volumeRoot, 'images.yaml');
-writeFileSync(imagesFile, `images:\n  ghcr.io/lectern-project/lectern-runtime-init:${VERSION}:\n    paths:\n      /lectern/runtime: ${RUNTIME_DIR}\n  bench/python:3.11: {}\n`);
-const node = await startNodeAgent(cp, { name: 'n1', imagesFile });
-const admin = new KubeApi({ url: cp.url, token: async () => cp.token, ca: readFileSync(cp.caFile, 'utf8'), skipTlsVerify: false, describe: 'admin' });
 try {
-  await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
-  await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`, lecternRole(NS));
-  await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`, {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'RoleBinding',
-    metadata: { name: 'lectern' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'lectern' },
-    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: cp.lectern.name }],
-  });
-  await admin.create('/api/v1/persistentvolumes', {
-    apiVersion: 'v1',
-    kind: 'PersistentVolume',
-    metadata: { name: 'data' },
-    spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteMany'], nfs: { server: '127.0.0.1', path: volumeRoot }, claimRef: { namespace: NS, name: 'data' }, storageClassName: '' },
-  });
-  await admin.create(`/api/v1/namespaces/${NS}/persistentvolumeclaims`, {
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: { name: 'data' },
-    spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } }, volumeName: 'data', storageClassName: '' },
-  });
-  while (!(await admin.find(`/api/v1/namespaces/${NS}/serviceaccounts/default`))) await new Promise((r) => setTimeout(r, 100));
-
   const config = Config.load({
     env: {},
-    overrides: {
-      'Server.DataDir': dataDir,
-      'Launcher.Enabled': 'true',
-      'Launcher.Kubernetes': 'true',
-      'Launcher.KubernetesAPIURL': cp.url,
-      'Launcher.KubernetesAuthToken': cp.lectern.token,
-      'Launcher.KubernetesCACertificate': cp.caFile,
-      'Launcher.KubernetesNamespace': NS,
-      'Launcher.DataDirPVCName': 'data',
-      'Launcher.DataDirPVCSubPath': 'lectern',
-    },
+    overrides: { ...bed.settings, 'Server.DataDir': dataDir },
   });
   const t0 = Date.now();
   const launcher = await startKubernetesLauncher({
     config,
-    version: VERSION,
+    version: LECTERN_VERSION,
     replica: 'bench',
     runtimeDir: RUNTIME_DIR,
     runAs: { uid: 1000, gid: 1000 },
@@ -114,8 +71,5 @@ try {
   console.log(`watch caches: pods ${JSON.stringify(launcher.podCache.stats)}, jobs ${JSON.stringify(launcher.jobCache.stats)}`);
   await launcher.close();
 } finally {
-  await admin.close();
-  await node.stop();
-  await cp.stop();
-  rmSync(volumeRoot, { recursive: true, force: true });
+  await bed.stop();
 }

@@ -2,6 +2,7 @@
 // a control plane, one node agent with an image map, a namespace enforcing Pod Security "restricted",
 // Lectern's documented Role bound to its identity, the data dir on an NFS PersistentVolume claimed by
 // `lectern-data`, and Lectern running outside the cluster with KubernetesAPIURL + token.
+// `startKubeTestBed` is the cluster side alone, for benchmarks that drive the launcher directly.
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -16,24 +17,31 @@ import { startLectern, type TestServer } from './lectern.js';
 
 export const KUBE_NAMESPACE = 'lectern';
 
-export interface KubeLectern {
+/** The cluster side of the set-up, for a caller that drives the launcher itself rather than a Lectern. */
+export interface KubeTestBed {
   cp: ControlPlane;
   /** A cluster-admin client, for what the test checks behind Lectern's back. */
   admin: KubeApi;
   node: NodeAgent;
-  /** Lectern's settings (Kubernetes mode plus the caller's), to start another server on the same data. */
-  settings: Partial<Record<SettingKey, string>>;
+  /** Lectern's data dir: the `lectern` sub-path of the volume behind the `lectern-data` claim. */
   dataDir: string;
-  /** The current server; a test that replaces it assigns the new one here so `stop()` stops it. */
-  t: TestServer | undefined;
+  /** Lectern's settings for Kubernetes mode against this test bed. */
+  settings: Partial<Record<SettingKey, string>>;
   stop(): Promise<void>;
 }
 
+/** `settings` here also hold the caller's, to start another server on the same data. */
+export interface KubeLectern extends KubeTestBed {
+  /** The current server; a test that replaces it assigns the new one here so `stop()` stops it. */
+  t: TestServer | undefined;
+}
+
 /**
+ * Everything but Lectern: control plane, node agent, namespace, Role and storage.
  * `images` maps image names to the host paths they hold (the test bed's image map, docs/kube-testbed.md);
- * the runtime's init image is added. `settings` are Lectern settings on top of Kubernetes mode.
+ * the runtime's init image is added.
  */
-export async function startKubeLectern(images: Record<string, { paths?: Record<string, string> }>, settings: Partial<Record<SettingKey, string>> = {}): Promise<KubeLectern> {
+export async function startKubeTestBed(images: Record<string, { paths?: Record<string, string> }>): Promise<KubeTestBed> {
   const cp = await startControlPlane();
   const admin = new KubeApi({ url: cp.url, token: async () => cp.token, ca: readFileSync(cp.caFile, 'utf8'), skipTlsVerify: false, describe: 'admin' });
   const volumeRoot = mkdtempSync(path.join('/var/tmp', 'lectern-kube-e2e-'));
@@ -72,31 +80,42 @@ export async function startKubeLectern(images: Record<string, { paths?: Record<s
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  const all: Partial<Record<SettingKey, string>> = {
-    'Server.ReplicaName': 'lectern-0',
-    'Launcher.Enabled': 'true',
-    'Launcher.Kubernetes': 'true',
-    'Launcher.KubernetesAPIURL': cp.url,
-    'Launcher.KubernetesAuthToken': cp.lectern.token,
-    'Launcher.KubernetesCACertificate': cp.caFile,
-    'Launcher.KubernetesNamespace': NS,
-    'Launcher.DataDirPVCName': 'lectern-data',
-    'Launcher.DataDirPVCSubPath': 'lectern',
-    ...settings,
-  };
-  const kube: KubeLectern = {
+  return {
     cp,
     admin,
     node,
-    settings: all,
     dataDir,
-    t: await startLectern('sqlite', all, { dataDir }),
+    settings: {
+      'Server.ReplicaName': 'lectern-0',
+      'Launcher.Enabled': 'true',
+      'Launcher.Kubernetes': 'true',
+      'Launcher.KubernetesAPIURL': cp.url,
+      'Launcher.KubernetesAuthToken': cp.lectern.token,
+      'Launcher.KubernetesCACertificate': cp.caFile,
+      'Launcher.KubernetesNamespace': NS,
+      'Launcher.DataDirPVCName': 'lectern-data',
+      'Launcher.DataDirPVCSubPath': 'lectern',
+    },
     async stop() {
-      await kube.t?.stop();
       await node.stop();
       await admin.close();
       await cp.stop();
       rmSync(volumeRoot, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The test bed plus Lectern running off-host against it; `settings` are Lectern settings on top of Kubernetes mode. */
+export async function startKubeLectern(images: Record<string, { paths?: Record<string, string> }>, settings: Partial<Record<SettingKey, string>> = {}): Promise<KubeLectern> {
+  const bed = await startKubeTestBed(images);
+  const all = { ...bed.settings, ...settings };
+  const kube: KubeLectern = {
+    ...bed,
+    settings: all,
+    t: await startLectern('sqlite', all, { dataDir: bed.dataDir }),
+    async stop() {
+      await kube.t?.stop();
+      await bed.stop();
     },
   };
   return kube;
