@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { checkAccessibility, launchChromium, screenshot } from '../support/browser.js';
+import { adminPage, checkAccessibility, launchChromium, screenshot } from '../support/browser.js';
 import { executionSettings } from '../support/execution.js';
 import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
 import { makeTarGz } from '../support/tarball.js';
@@ -102,15 +102,7 @@ for (const provider of PROVIDERS) describe(`execution environments and the execu
     carol = await t.addUser('carol', 'publisher');
     groupGuid = ((await (await t.api('/__api__/v1/groups', { method: 'POST', json: { name: 'data-science' } })).json()) as { guid: string }).guid;
     browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('dialog', (dialog) => void dialog.accept());
-    await page.goto(`${t.url}/connect/`);
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill('admin-password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    page = await adminPage(browser, t.url, { timeoutMs: 15_000 });
   });
   after(async () => {
     await browser?.close();

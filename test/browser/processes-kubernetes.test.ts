@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { checkAccessibility, launchChromium, screenshot } from '../support/browser.js';
+import { adminPage, checkAccessibility, launchChromium, screenshot } from '../support/browser.js';
 import { startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
 import { waitForTask } from '../support/lectern.js';
 import { makeTarGz } from '../support/tarball.js';
@@ -70,15 +70,7 @@ describe('the processes table shows pods (Kubernetes mode, real browser)', { tim
     assert.equal(await served.text(), 'hello from a pod');
 
     browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    page.on('dialog', (dialog) => void dialog.accept());
-    await page.goto(`${t.url}/connect/`);
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill('admin-password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    page = await adminPage(browser, t.url, { timeoutMs: 20_000 });
   });
   after(async () => {
     await browser?.close();

@@ -27,6 +27,23 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
 }
 
+/**
+ * A desktop-sized page signed in to the dashboard as the test server's administrator; confirmations
+ * (stop a process, delete) are accepted as a user would.
+ */
+export async function adminPage(browser: Browser, baseUrl: string, options: { timeoutMs: number }): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(options.timeoutMs);
+  page.on('dialog', (dialog) => void dialog.accept());
+  await page.goto(`${baseUrl}/connect/`);
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password').fill('admin-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  return page;
+}
+
 /** `name` may contain a folder ("sqlite/05-content-list"). */
 export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(path.dirname(path.join(ARTIFACTS, name)), { recursive: true });
