@@ -10,7 +10,7 @@ import { parseContentChanges, validateContentName, type ContentChanges } from '.
 export type AppRole = 'owner' | 'editor' | 'viewer' | 'none';
 export const INCLUDES = ['tags', 'owner', 'vanity_url', 'bookmarked', 'schedule', 'schedules', 'state'] as const;
 
-/** What a caller may do with one content item. Owners, administrators and collaborators edit. */
+/** What a caller may do with one content item: the one place the role rule (`roleFrom`) is applied. */
 export class ContentAccess {
   /** Per content item and per user: what one item's access check needs, without a query each time. */
   private readonly grantCache: TableCache<Array<{ principal_guid: string; role: string }>>;
@@ -64,9 +64,11 @@ export class ContentAccess {
   }
 
   async requireEdit(user: User, content: Content): Promise<void> {
-    if (!(await this.canEdit(user, content))) {
-      throw forbidden(`You do not have permission to change content ${content.guid}.`);
+    if (await this.canEdit(user, content)) return;
+    if (!roleAtLeast(user, 'publisher')) {
+      throw forbidden(`Viewer accounts cannot change content: ${user.username} may view content ${content.guid} but needs the publisher role to change it.`);
     }
+    throw forbidden(`You do not have permission to change content ${content.guid}.`);
   }
 
   async principalGuids(user: User): Promise<string[]> {
@@ -93,9 +95,18 @@ export class ContentAccess {
   }
 }
 
-/** The role rule: owner → owner; an owner grant or administrator → editor; any other grant → viewer. */
+/**
+ * The role rule. What an item grants is capped by the account's role, as in Connect: only
+ * publishers and administrators edit content; a viewer account is at most a viewer, even of
+ * content it owns (a publisher demoted to viewer keeps seeing its content, no longer changes it)
+ * and whatever it was granted, directly or through a group, before or after its demotion.
+ * Owner → owner; an owner (collaborator) grant or administrator → editor; any other grant → viewer.
+ */
 function roleFrom(user: User, content: Content, granted: Set<string> | undefined): AppRole {
-  if (content.owner_id === user.id) return 'owner';
+  const mayEdit = roleAtLeast(user, 'publisher');
+  const owns = content.owner_id === user.id;
+  if (!mayEdit) return owns || granted ? 'viewer' : 'none';
+  if (owns) return 'owner';
   if (granted?.has('owner') || user.user_role === 'administrator') return 'editor';
   if (granted) return 'viewer';
   return 'none';
