@@ -112,6 +112,21 @@ function roleFrom(user: User, content: Content, granted: Set<string> | undefined
   return 'none';
 }
 
+/** What content runs as: on create, compared with a new item's values. */
+const IDENTITY_DEFAULTS = { run_as: null, run_as_current_user: 0, service_account_name: null } as const;
+
+/**
+ * The Unix user or service account content runs as is the administrators' choice, on create as on
+ * update: anyone else may send the value it already has (clients echo fields back), never another.
+ */
+function requireAdminForIdentity(actor: User, row: Record<string, unknown>, current: Pick<Content, keyof typeof IDENTITY_DEFAULTS> = IDENTITY_DEFAULTS) {
+  if (actor.user_role === 'administrator') return;
+  const norm = (v: unknown) => (v === '' || v === undefined ? null : v === true ? 1 : v === false ? 0 : v);
+  for (const field of Object.keys(IDENTITY_DEFAULTS) as Array<keyof typeof IDENTITY_DEFAULTS>) {
+    if (field in row && norm(row[field]) !== norm(current[field])) throw forbidden(`Only administrators can set ${field}.`);
+  }
+}
+
 /** Server caps on what a publisher may ask for ([Scheduler] Max… settings; 0 = no cap, except GPUs). */
 export interface ContentLimits {
   maxProcesses: number;
@@ -176,7 +191,7 @@ export class ContentService {
     if (changes.row.name === undefined) throw invalidParameter('The "name" field is required.');
     validateContentName(changes.row.name);
     this.checkProcessLimits(changes);
-    if (changes.row.service_account_name != null && owner.user_role !== 'administrator') throw forbidden('Only administrators can set service_account_name.');
+    requireAdminForIdentity(owner, changes.row as Record<string, unknown>);
     if (changes.ownerGuid !== undefined && changes.ownerGuid !== owner.guid) throw forbidden('owner_guid can only be set by an update from an administrator.');
     await this.requireUniqueName(owner.id, changes.row.name as string);
     const now = nowIso();
@@ -220,12 +235,7 @@ export class ContentService {
         ownerId = owner.id;
       }
     }
-    if (('run_as' in row || 'run_as_current_user' in row) && actor.user_role !== 'administrator') {
-      throw forbidden('Only administrators can change run_as and run_as_current_user.');
-    }
-    if ('service_account_name' in row && row.service_account_name !== content.service_account_name && actor.user_role !== 'administrator') {
-      throw forbidden('Only administrators can set service_account_name.');
-    }
+    requireAdminForIdentity(actor, row, content);
     const name = (row.name as string | undefined) ?? content.name;
     if (name.toLowerCase() !== content.name.toLowerCase() || ownerId !== content.owner_id) await this.requireUniqueName(ownerId, name, content.id);
     if (Object.keys(row).length === 0) return content;
