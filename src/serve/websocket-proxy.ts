@@ -5,6 +5,7 @@ import type { App } from '../app.js';
 import { resolvePrincipal } from '../auth/principal.js';
 import { appModeKind } from '../content/app-modes.js';
 import { WorkerUnavailable } from '../scheduler/pool.js';
+import { trustedProxies } from '../http/trusted-proxy.js';
 import { clientOrigin, contentRequestHeaders, userGroups } from './proxy.js';
 import { findVanity } from './vanity-lookup.js';
 
@@ -42,7 +43,7 @@ async function handleUpgrade(server: FastifyInstance, app: App, req: IncomingMes
     if (err instanceof WorkerUnavailable) return refuse(socket, 503, 'Service Unavailable');
     throw err;
   }
-  const { proto, host } = clientOrigin(req);
+  const { proto, host } = clientOrigin(req, trustedProxies(app.config));
   const headers = contentRequestHeaders(req.headers, {
     user,
     groups: await userGroups(app, user),
