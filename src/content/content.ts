@@ -112,6 +112,14 @@ function roleFrom(user: User, content: Content, granted: Set<string> | undefined
   return 'none';
 }
 
+function requireUnlocked(content: Content) {
+  if (content.locked !== 1) return;
+  throw new ApiError(403, ErrorCode.PermissionDenied, `Content ${content.guid} is locked: unlock it (PATCH with "locked": false) before deploying to it or changing it.`, {
+    locked: true,
+    locked_message: content.locked_message,
+  });
+}
+
 /** What content runs as: on create, compared with a new item's values. */
 const IDENTITY_DEFAULTS = { run_as: null, run_as_current_user: 0, service_account_name: null } as const;
 
@@ -185,6 +193,17 @@ export class ContentService {
     return content;
   }
 
+  /**
+   * A content item whose bundles, environment or settings the caller may change: editable and not
+   * locked. Locked content (as in Connect) takes no new bundle, deploy, build, render, variables
+   * or settings until it is unlocked; its ACL, tags and deletion stay with its editors.
+   */
+  async getChangeable(idOrGuid: string, user: User): Promise<Content> {
+    const content = await this.getEditable(idOrGuid, user);
+    requireUnlocked(content);
+    return content;
+  }
+
   async create(owner: User, body: unknown): Promise<Content> {
     if (!roleAtLeast(owner, 'publisher')) throw forbidden('Only publishers and administrators can create content.');
     const changes = parseContentChanges(body);
@@ -222,6 +241,9 @@ export class ContentService {
 
   async update(content: Content, actor: User, body: unknown): Promise<Content> {
     const changes = parseContentChanges(body);
+    // Locked content changes only its lock (and message), unless this request unlocks it.
+    if (content.locked === 1 && changes.row.locked !== 0 && Object.keys(changes.row).some((k) => k !== 'locked' && k !== 'locked_message')) requireUnlocked(content);
+    if (content.locked === 1 && changes.row.locked !== 0 && changes.ownerGuid !== undefined) requireUnlocked(content);
     this.checkProcessLimits(changes, content);
     const row = { ...changes.row } as Record<string, unknown>;
     let ownerId = content.owner_id;

@@ -34,6 +34,7 @@ async function handleUpgrade(server: FastifyInstance, app: App, req: IncomingMes
   const user = principal.kind === 'user' ? principal.user : null;
   const content = await app.content.find(target.guid);
   if (!content || appModeKind(content.app_mode) !== 'interactive' || content.bundle_id === null) return refuse(socket, 404, 'Not Found');
+  if (content.locked === 1) return refuse(socket, 403, 'Forbidden');
   if (!(await app.content.access.canView(user, content))) return refuse(socket, user ? 403 : 401, user ? 'Forbidden' : 'Unauthorized');
 
   let lease;

@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { PROVIDERS, startLectern, stopPostgres, type TestServer } from '../support/lectern.js';
+import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
+import { makeTarGz } from '../support/tarball.js';
 
 after(stopPostgres);
+
+const bundle = (html: string) =>
+  makeTarGz([
+    { name: 'manifest.json', content: JSON.stringify({ version: 1, metadata: { appmode: 'static', primary_html: 'index.html' }, files: {} }) },
+    { name: 'index.html', content: html },
+  ]);
 
 async function json(res: Response) {
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
@@ -10,7 +17,7 @@ async function json(res: Response) {
 }
 
 for (const provider of PROVIDERS) {
-  describe(`content settings only administrators choose (${provider})`, () => {
+  describe(`content settings: run_as and locking (${provider})`, () => {
     let t: TestServer;
     let publisher: { key: string; guid: string; id: number };
     before(async () => {
@@ -41,6 +48,57 @@ for (const provider of PROVIDERS) {
 
       const byAdmin = await json(await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'run-as-admin', run_as: 'rstudio-connect' } }));
       assert.equal(byAdmin.run_as, 'rstudio-connect');
+    });
+
+    test('locked content takes no deploy, bundle, variables or settings, and shows its lock message instead of itself', async () => {
+      const key = publisher.key;
+      const item = await json(await t.api('/__api__/v1/content', { method: 'POST', key, json: { name: 'to-be-locked', access_type: 'logged_in' } }));
+      const base = `/__api__/v1/content/${item.guid}`;
+      const upload = async (html: string) => t.api(`${base}/bundles`, { method: 'POST', key, body: bundle(html) });
+      const first = await json(await upload('<p>version one</p>'));
+      const deployed = await json(await t.api(`${base}/deploy`, { method: 'POST', key, json: { bundle_id: first.id } }));
+      assert.equal((await waitForTask(t, deployed.task_id, key)).code, 0);
+      assert.match(await (await t.api(`/content/${item.guid}/`, { key })).text(), /version one/);
+
+      const locked = await json(await t.api(base, { method: 'PATCH', key, json: { locked: true, locked_message: 'Moved to <the new report>' } }));
+      assert.equal(locked.locked, true);
+
+      const refusals: Array<[string, Promise<Response>]> = [
+        ['upload', upload('<p>version two</p>')],
+        ['deploy', t.api(`${base}/deploy`, { method: 'POST', key, json: { bundle_id: first.id } })],
+        ['build', t.api(`${base}/build`, { method: 'POST', key, json: { bundle_id: first.id } })],
+        ['delete bundle', t.api(`${base}/bundles/${first.id}`, { method: 'DELETE', key })],
+        ['set variables', t.api(`${base}/environment`, { method: 'PATCH', key, json: [{ name: 'A', value: '1' }] })],
+        ['change settings', t.api(base, { method: 'PATCH', key, json: { title: 'Renamed' } })],
+        ['legacy deploy', t.api(`/__api__/applications/${item.guid}/deploy`, { method: 'POST', key, json: { bundle: Number(first.id) } })],
+      ];
+      for (const [what, pending] of refusals) {
+        const res = await pending;
+        assert.equal(res.status, 403, `${what}: ${await res.clone().text()}`);
+        const body = await json(res);
+        assert.equal(body.code, 22, what);
+        assert.match(body.error, /is locked: unlock it/, what);
+        assert.deepEqual(body.payload, { locked: true, locked_message: 'Moved to <the new report>' }, what);
+      }
+      const after = await json(await t.api(base, { key }));
+      assert.equal(after.title, null, 'nothing was changed');
+      assert.equal(after.bundle_id, first.id);
+      assert.equal((await json(await t.api(`${base}/bundles`, { key }))).length, 1, 'no bundle was stored');
+
+      // Visitors see the message (as text), not the content.
+      const page = await t.api(`/content/${item.guid}/`, { key });
+      assert.equal(page.status, 403);
+      const html = await page.text();
+      assert.match(html, /Moved to &lt;the new report&gt;/);
+      assert.doesNotMatch(html, /version one/);
+
+      // The lock and its message can still change; unlocking (with other changes at once) frees it.
+      assert.equal((await json(await t.api(base, { method: 'PATCH', key, json: { locked_message: 'Gone for good' } }))).locked_message, 'Gone for good');
+      const unlocked = await json(await t.api(base, { method: 'PATCH', key, json: { locked: false, title: 'Open again' } }));
+      assert.equal(unlocked.locked, false);
+      assert.equal(unlocked.title, 'Open again');
+      assert.match(await (await t.api(`/content/${item.guid}/`, { key })).text(), /version one/);
+      assert.equal((await upload('<p>version two</p>')).status, 200);
     });
   });
 }
