@@ -248,7 +248,7 @@ export const applicationRoutes: RoutePlugin = (server, app) => {
 
   server.post('/__api__/applications/:id/upload', async (request) => {
     const user = requireUser(request);
-    const content = await app.content.getEditable((request.params as { id: string }).id, user);
+    const content = await app.content.getChangeable((request.params as { id: string }).id, user);
     const bundle = await receiveBundle(app, request, user, content);
     const v1 = (await bundlesJson(app, content, [bundle]))[0]!;
     return { ...v1, id: bundle.id, app_id: content.id, app_guid: content.guid, owner_id: bundle.created_by };
@@ -256,7 +256,7 @@ export const applicationRoutes: RoutePlugin = (server, app) => {
 
   server.post('/__api__/applications/:id/deploy', async (request) => {
     const user = requireUser(request);
-    const content = await app.content.getEditable((request.params as { id: string }).id, user);
+    const content = await app.content.getChangeable((request.params as { id: string }).id, user);
     const task = await enqueueDeploy(app, user, content, deployBody(request.body), 'deploy');
     return legacyTaskJson(task, [], 0);
   });

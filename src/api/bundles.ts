@@ -94,7 +94,7 @@ export const bundleRoutes: RoutePlugin = (server, app) => {
 
   server.post('/__api__/v1/content/:guid/bundles', async (request) => {
     const user = requireUser(request);
-    const content = await app.content.getEditable((request.params as { guid: string }).guid, user);
+    const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
     const bundle = await receiveBundle(app, request, user, content);
     return (await bundlesJson(app, content, [bundle]))[0];
   });
@@ -109,7 +109,7 @@ export const bundleRoutes: RoutePlugin = (server, app) => {
   server.delete('/__api__/v1/content/:guid/bundles/:id', async (request, reply) => {
     const user = requireUser(request);
     const { guid, id } = request.params as { guid: string; id: string };
-    const content = await app.content.getEditable(guid, user);
+    const content = await app.content.getChangeable(guid, user);
     const bundle = await app.bundles.get(content, id);
     await app.bundles.delete(content, bundle);
     await app.audit.record(user, 'remove_bundle', `Deleted bundle ${bundle.id} of content ${content.guid}`);
@@ -130,14 +130,14 @@ export const bundleRoutes: RoutePlugin = (server, app) => {
 
   server.post('/__api__/v1/content/:guid/deploy', async (request, reply) => {
     const user = requireUser(request);
-    const content = await app.content.getEditable((request.params as { guid: string }).guid, user);
+    const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
     const task = await enqueueDeploy(app, user, content, request.body, 'deploy');
     return reply.code(202).send({ task_id: task.id });
   });
 
   server.post('/__api__/v1/content/:guid/build', async (request) => {
     const user = requireUser(request);
-    const content = await app.content.getEditable((request.params as { guid: string }).guid, user);
+    const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
     const task = await enqueueDeploy(app, user, content, request.body, 'build');
     return { task_id: task.id };
   });

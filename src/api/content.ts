@@ -133,8 +133,10 @@ export const contentRoutes: RoutePlugin = (server, app) => {
     const content = await app.content.getEditable(guid, user);
     const rebuildIn = await checkDefaultImage(app, content, request.body);
     const updated = await app.content.update(content, user, request.body);
-    // Runtime settings (min_processes, timeouts, …) apply to running pools at once.
-    await app.scheduler.refresh(updated.id);
+    // Locking stops the item's processes (nothing serves it while locked); runtime settings
+    // (min_processes, timeouts, …) apply to running pools at once.
+    if (updated.locked === 1) await app.scheduler.remove(updated.id);
+    else await app.scheduler.refresh(updated.id);
     let rebuilt = '';
     if (rebuildIn && updated.bundle_id !== null) {
       const task = await app.queue.enqueue('deploy', { contentId: updated.id, bundleId: updated.bundle_id, userId: user.id, params: { activate: true } });

@@ -14,7 +14,7 @@ export const environmentRoutes: RoutePlugin = (server, app) => {
 
   server.patch('/__api__/v1/content/:guid/environment', async (request) => {
     const user = requireUser(request);
-    const content = await app.content.getEditable((request.params as { guid: string }).guid, user);
+    const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
     const changes = parseEnvChanges(request.body, true);
     const names = await updateEnvironment(app, content.id, changes, false);
     // Running workers see variables only at start: restart them (posit-sdk restart() relies on this).
@@ -25,7 +25,7 @@ export const environmentRoutes: RoutePlugin = (server, app) => {
 
   server.put('/__api__/v1/content/:guid/environment', async (request) => {
     const user = requireUser(request);
-    const content = await app.content.getEditable((request.params as { guid: string }).guid, user);
+    const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
     const changes = parseEnvChanges(request.body ?? [], true);
     const names = await updateEnvironment(app, content.id, changes, true);
     await app.scheduler.refresh(content.id);

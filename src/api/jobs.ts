@@ -157,7 +157,7 @@ export const jobRoutes: RoutePlugin = (server, app) => {
 
   server.post('/__api__/v1/content/:guid/render', async (request, reply) => {
     const user = requireUser(request);
-    const content = await app.content.getEditable((request.params as { guid: string }).guid, user);
+    const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
     const body = (request.body ?? {}) as Record<string, unknown>;
     if (typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, ErrorCode.InvalidJson, 'The request body must be a JSON object.');
     if (content.bundle_id === null) throw new ApiError(400, ErrorCode.BundleMissing, `Content ${content.guid} has not been deployed yet.`);

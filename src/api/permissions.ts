@@ -1,8 +1,9 @@
 import type { App } from '../app.js';
 import { noContent, requireUser } from '../auth/principal.js';
 import type { Content } from '../db/schema.js';
-import { badRequest, conflict, ErrorCode, invalidParameter, notFound } from '../http/errors.js';
+import { ApiError, badRequest, conflict, ErrorCode, invalidParameter, notFound } from '../http/errors.js';
 import type { RoutePlugin } from '../http/server.js';
+import { roleAtLeast } from '../users/users.js';
 
 interface PermissionRow {
   id: number;
@@ -28,13 +29,23 @@ function parseBody(body: unknown): { principal_guid: string; principal_type: 'us
   return { principal_guid: b.principal_guid.toLowerCase(), principal_type: b.principal_type as 'user' | 'group', role: b.role as 'viewer' | 'owner' };
 }
 
-/** Checks the principal exists and is not the content owner. */
-async function checkPrincipal(app: App, content: Content, p: { principal_guid: string; principal_type: 'user' | 'group' }) {
+/**
+ * Checks the principal exists, is not the content owner, and, for a collaborator grant to a user,
+ * has an account that may edit: a viewer account can only be a viewer of content (as in Connect).
+ * Groups may be collaborators; their viewer members still only view (ContentAccess caps the role).
+ */
+async function checkPrincipal(app: App, content: Content, p: { principal_guid: string; principal_type: 'user' | 'group'; role: 'viewer' | 'owner' }) {
   const db = app.store.db;
   if (p.principal_type === 'user') {
-    const user = await db.selectFrom('users').select(['id']).where('guid', '=', p.principal_guid).executeTakeFirst();
+    const user = await db.selectFrom('users').select(['id', 'username', 'user_role']).where('guid', '=', p.principal_guid).executeTakeFirst();
     if (!user) throw invalidParameter(`User ${p.principal_guid} does not exist.`);
     if (user.id === content.owner_id) throw invalidParameter('The owner of the content already has full access; it cannot be given a permission.');
+    if (p.role === 'owner' && !roleAtLeast(user, 'publisher')) {
+      throw new ApiError(400, ErrorCode.InvalidParameter, `${user.username} has a viewer account and can only be a viewer of content: grant the "viewer" role, or give the account the publisher role first.`, {
+        principal_guid: p.principal_guid,
+        user_role: user.user_role,
+      });
+    }
   } else {
     const group = await db.selectFrom('groups').select(['id']).where('guid', '=', p.principal_guid).executeTakeFirst();
     if (!group) throw invalidParameter(`Group ${p.principal_guid} does not exist.`);

@@ -77,7 +77,7 @@ export const vanityRoutes: RoutePlugin = (server, app) => {
 
   server.put('/__api__/v1/content/:guid/vanity', async (request) => {
     const user = requireUser(request);
-    const content = await app.content.getEditable((request.params as { guid: string }).guid, user);
+    const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
     const body = request.body;
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The request body must be a JSON object {"path": ...}.', ErrorCode.CannotParseRequestBody);
     const { path: rawPath, force } = body as { path?: unknown; force?: unknown };
@@ -101,7 +101,7 @@ export const vanityRoutes: RoutePlugin = (server, app) => {
 
   server.delete('/__api__/v1/content/:guid/vanity', async (request, reply) => {
     const user = requireUser(request);
-    const content = await app.content.getEditable((request.params as { guid: string }).guid, user);
+    const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
     const result = await db.deleteFrom('vanities').where('content_id', '=', content.id).executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) throw notFound(`Content ${content.guid} has no vanity URL.`);
     await app.audit.record(user, 'remove_vanity_url', `Removed the vanity path of ${content.guid}`);

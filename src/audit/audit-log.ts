@@ -15,9 +15,9 @@ export class AuditLog {
         time: nowIso(),
         user_id: actor?.id ?? null,
         user_guid: actor?.guid ?? null,
-        user_description: actor ? describeUser(actor) : 'system',
+        user_description: actor ? auditText(describeUser(actor)) : 'system',
         action,
-        event_description: description,
+        event_description: auditText(description),
       })
       .execute();
   }
@@ -62,6 +62,16 @@ export class AuditLog {
     if (!row || row.max === null || row.min === null) return null;
     return ascending ? Number(row.max) + 1 : Number(row.min) - 1;
   }
+}
+
+const NAMED_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * One line of text whatever went into it: control characters (newlines included), line and
+ * paragraph separators are written as escapes, so text a user supplied cannot forge entries.
+ */
+export function auditText(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => NAMED_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export function describeUser(user: Pick<User, 'username' | 'first_name' | 'last_name'>): string {

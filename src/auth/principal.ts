@@ -18,6 +18,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
   }
+  interface FastifyInstance {
+    /** [Server] Address, the other origin same-origin checks accept. */
+    serverAddress: string;
+  }
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -52,13 +56,45 @@ export async function resolvePrincipal(request: Credentials, users: Users): Prom
   return { kind: 'anonymous' };
 }
 
-/** Throws unless a signed-in user is calling; enforces CSRF on cookie-authenticated writes. */
+/**
+ * Refuses a request a browser sent on behalf of another site: `Sec-Fetch-Site` (when the browser
+ * sends it) must be `same-origin` or `none` (typed or bookmarked), else `Origin` (when present)
+ * must be this server's, as the client reached it (request.protocol and host follow
+ * [HTTP] TrustedProxies) or as [Server] Address names it. Clients that are not browsers send
+ * neither header and are not affected. Applied to every cookie-authenticated state change and to
+ * sign-in, sign-out and setup, which have no session to check yet.
+ */
+export function requireSameOrigin(request: FastifyRequest, serverAddress: string): void {
+  const site = request.headers['sec-fetch-site'];
+  if (typeof site === 'string' && site !== '') {
+    if (site === 'same-origin' || site === 'none') return;
+    throw crossSite(`Sec-Fetch-Site: ${site}`);
+  }
+  const origin = request.headers.origin;
+  if (origin === undefined) return;
+  const own = [`${request.protocol}://${request.host}`.toLowerCase()];
+  if (serverAddress) {
+    try {
+      own.push(new URL(serverAddress).origin.toLowerCase());
+    } catch {
+      // An unparsable address matches nothing; the request's own origin still does.
+    }
+  }
+  if (!own.includes(origin.toLowerCase())) throw crossSite(`Origin: ${JSON.stringify(origin).slice(1, -1).slice(0, 200)}`);
+}
+
+function crossSite(seen: string) {
+  return forbidden(`Cross-site request refused (${seen}): sign-in, sign-out and changes made with a session cookie must come from this server's own pages.`);
+}
+
+/** Throws unless a signed-in user is calling; enforces same origin and CSRF on cookie-authenticated writes. */
 export function requireUser(request: FastifyRequest): User {
   const p = request.principal;
   if (p.kind === 'invalid') throw invalidLogin(p.reason);
   if (p.kind === 'anonymous') throw authRequired();
-  if (p.via === 'session' && !SAFE_METHODS.has(request.method) && request.headers[CSRF_HEADER] !== p.csrf) {
-    throw forbidden('Missing or invalid X-CSRF-Token header for a request made with a session cookie.');
+  if (p.via === 'session' && !SAFE_METHODS.has(request.method)) {
+    requireSameOrigin(request, request.server.serverAddress);
+    if (request.headers[CSRF_HEADER] !== p.csrf) throw forbidden('Missing or invalid X-CSRF-Token header for a request made with a session cookie.');
   }
   return p.user;
 }

@@ -20,6 +20,14 @@ export const SETTINGS = {
     default: ':3939',
     description: 'Address and port to listen on: ":3939", "127.0.0.1:3939" or "[::1]:3939".',
   },
+  'HTTP.TrustedProxies': {
+    type: 'list',
+    default: [],
+    description:
+      'Addresses or CIDR ranges of the reverse proxies in front of Lectern (repeat the key, e.g. "10.0.0.5", "10.0.0.0/8"). ' +
+      'Only a request from one of them may say, in X-Forwarded-For, -Proto and -Host, who the client is and whether it used TLS ' +
+      '(audit log addresses, sign-in throttling, Secure cookies, content_url). Empty = no proxy: those headers are ignored.',
+  },
   'Server.DataDir': {
     type: 'string',
     default: '',
@@ -70,6 +78,24 @@ export const SETTINGS = {
     type: 'duration',
     default: '336h',
     description: 'How long a browser sign-in lasts.',
+  },
+  'Authentication.SignInAttempts': {
+    type: 'int',
+    default: '5',
+    min: 1,
+    description:
+      'Failed sign-ins allowed for one username from one client address before each further attempt must wait ' +
+      '(answered 429 with Retry-After, the right password too). One address gets four times as many across all usernames.',
+  },
+  'Authentication.SignInDelay': {
+    type: 'duration',
+    default: '2s',
+    description: 'The first wait after too many failed sign-ins; it doubles with each further failure, up to SignInMaxDelay.',
+  },
+  'Authentication.SignInMaxDelay': {
+    type: 'duration',
+    default: '15m',
+    description: 'The longest wait between failed sign-ins; failures older than this are forgotten.',
   },
   'Bundles.MaxUploadSize': {
     type: 'bytes',

@@ -10,7 +10,7 @@ import { parseContentChanges, validateContentName, type ContentChanges } from '.
 export type AppRole = 'owner' | 'editor' | 'viewer' | 'none';
 export const INCLUDES = ['tags', 'owner', 'vanity_url', 'bookmarked', 'schedule', 'schedules', 'state'] as const;
 
-/** What a caller may do with one content item. Owners, administrators and collaborators edit. */
+/** What a caller may do with one content item: the one place the role rule (`roleFrom`) is applied. */
 export class ContentAccess {
   /** Per content item and per user: what one item's access check needs, without a query each time. */
   private readonly grantCache: TableCache<Array<{ principal_guid: string; role: string }>>;
@@ -64,9 +64,11 @@ export class ContentAccess {
   }
 
   async requireEdit(user: User, content: Content): Promise<void> {
-    if (!(await this.canEdit(user, content))) {
-      throw forbidden(`You do not have permission to change content ${content.guid}.`);
+    if (await this.canEdit(user, content)) return;
+    if (!roleAtLeast(user, 'publisher')) {
+      throw forbidden(`Viewer accounts cannot change content: ${user.username} may view content ${content.guid} but needs the publisher role to change it.`);
     }
+    throw forbidden(`You do not have permission to change content ${content.guid}.`);
   }
 
   async principalGuids(user: User): Promise<string[]> {
@@ -93,12 +95,44 @@ export class ContentAccess {
   }
 }
 
-/** The role rule: owner → owner; an owner grant or administrator → editor; any other grant → viewer. */
+/**
+ * The role rule. What an item grants is capped by the account's role, as in Connect: only
+ * publishers and administrators edit content; a viewer account is at most a viewer, even of
+ * content it owns (a publisher demoted to viewer keeps seeing its content, no longer changes it)
+ * and whatever it was granted, directly or through a group, before or after its demotion.
+ * Owner → owner; an owner (collaborator) grant or administrator → editor; any other grant → viewer.
+ */
 function roleFrom(user: User, content: Content, granted: Set<string> | undefined): AppRole {
-  if (content.owner_id === user.id) return 'owner';
+  const mayEdit = roleAtLeast(user, 'publisher');
+  const owns = content.owner_id === user.id;
+  if (!mayEdit) return owns || granted ? 'viewer' : 'none';
+  if (owns) return 'owner';
   if (granted?.has('owner') || user.user_role === 'administrator') return 'editor';
   if (granted) return 'viewer';
   return 'none';
+}
+
+function requireUnlocked(content: Content) {
+  if (content.locked !== 1) return;
+  throw new ApiError(403, ErrorCode.PermissionDenied, `Content ${content.guid} is locked: unlock it (PATCH with "locked": false) before deploying to it or changing it.`, {
+    locked: true,
+    locked_message: content.locked_message,
+  });
+}
+
+/** What content runs as: on create, compared with a new item's values. */
+const IDENTITY_DEFAULTS = { run_as: null, run_as_current_user: 0, service_account_name: null } as const;
+
+/**
+ * The Unix user or service account content runs as is the administrators' choice, on create as on
+ * update: anyone else may send the value it already has (clients echo fields back), never another.
+ */
+function requireAdminForIdentity(actor: User, row: Record<string, unknown>, current: Pick<Content, keyof typeof IDENTITY_DEFAULTS> = IDENTITY_DEFAULTS) {
+  if (actor.user_role === 'administrator') return;
+  const norm = (v: unknown) => (v === '' || v === undefined ? null : v === true ? 1 : v === false ? 0 : v);
+  for (const field of Object.keys(IDENTITY_DEFAULTS) as Array<keyof typeof IDENTITY_DEFAULTS>) {
+    if (field in row && norm(row[field]) !== norm(current[field])) throw forbidden(`Only administrators can set ${field}.`);
+  }
 }
 
 /** Server caps on what a publisher may ask for ([Scheduler] Max… settings; 0 = no cap, except GPUs). */
@@ -159,13 +193,24 @@ export class ContentService {
     return content;
   }
 
+  /**
+   * A content item whose bundles, environment or settings the caller may change: editable and not
+   * locked. Locked content (as in Connect) takes no new bundle, deploy, build, render, variables
+   * or settings until it is unlocked; its ACL, tags and deletion stay with its editors.
+   */
+  async getChangeable(idOrGuid: string, user: User): Promise<Content> {
+    const content = await this.getEditable(idOrGuid, user);
+    requireUnlocked(content);
+    return content;
+  }
+
   async create(owner: User, body: unknown): Promise<Content> {
     if (!roleAtLeast(owner, 'publisher')) throw forbidden('Only publishers and administrators can create content.');
     const changes = parseContentChanges(body);
     if (changes.row.name === undefined) throw invalidParameter('The "name" field is required.');
     validateContentName(changes.row.name);
     this.checkProcessLimits(changes);
-    if (changes.row.service_account_name != null && owner.user_role !== 'administrator') throw forbidden('Only administrators can set service_account_name.');
+    requireAdminForIdentity(owner, changes.row as Record<string, unknown>);
     if (changes.ownerGuid !== undefined && changes.ownerGuid !== owner.guid) throw forbidden('owner_guid can only be set by an update from an administrator.');
     await this.requireUniqueName(owner.id, changes.row.name as string);
     const now = nowIso();
@@ -196,6 +241,9 @@ export class ContentService {
 
   async update(content: Content, actor: User, body: unknown): Promise<Content> {
     const changes = parseContentChanges(body);
+    // Locked content changes only its lock (and message), unless this request unlocks it.
+    if (content.locked === 1 && changes.row.locked !== 0 && Object.keys(changes.row).some((k) => k !== 'locked' && k !== 'locked_message')) requireUnlocked(content);
+    if (content.locked === 1 && changes.row.locked !== 0 && changes.ownerGuid !== undefined) requireUnlocked(content);
     this.checkProcessLimits(changes, content);
     const row = { ...changes.row } as Record<string, unknown>;
     let ownerId = content.owner_id;
@@ -209,12 +257,7 @@ export class ContentService {
         ownerId = owner.id;
       }
     }
-    if (('run_as' in row || 'run_as_current_user' in row) && actor.user_role !== 'administrator') {
-      throw forbidden('Only administrators can change run_as and run_as_current_user.');
-    }
-    if ('service_account_name' in row && row.service_account_name !== content.service_account_name && actor.user_role !== 'administrator') {
-      throw forbidden('Only administrators can set service_account_name.');
-    }
+    requireAdminForIdentity(actor, row, content);
     const name = (row.name as string | undefined) ?? content.name;
     if (name.toLowerCase() !== content.name.toLowerCase() || ownerId !== content.owner_id) await this.requireUniqueName(ownerId, name, content.id);
     if (Object.keys(row).length === 0) return content;

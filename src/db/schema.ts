@@ -44,6 +44,14 @@ export interface SessionsTable {
   expires_at: number;
 }
 
+/** Recent failed sign-ins of one throttle key ("user:<name>@<address>" or "address:<address>"). */
+export interface SignInFailuresTable {
+  key: string;
+  failures: number;
+  /** Epoch ms. */
+  last_failure: number;
+}
+
 export interface GroupsTable {
   id: Generated<number>;
   guid: string;
@@ -277,6 +285,7 @@ export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
   sessions: SessionsTable;
+  sign_in_failures: SignInFailuresTable;
   groups: GroupsTable;
   group_members: GroupMembersTable;
   content: ContentTable;

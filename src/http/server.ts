@@ -5,6 +5,7 @@ import { createServer } from 'node:http';
 import type { App } from '../app.js';
 import { resolvePrincipal } from '../auth/principal.js';
 import { ApiError, ErrorCode } from './errors.js';
+import { trustedProxies } from './trusted-proxy.js';
 import { contentFastPath } from '../serve/content-fast-path.js';
 import { ContentProxy } from '../serve/proxy.js';
 import { installWebsocketProxy } from '../serve/websocket-proxy.js';
@@ -45,13 +46,15 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
     logger: level === 'silent' ? false : { level },
     // Bundles are streamed to disk; this limit is for JSON and form bodies only.
     bodyLimit: 10 * 1024 * 1024,
-    trustProxy: true,
+    // X-Forwarded-* count only from the proxies [HTTP] TrustedProxies names (src/http/trusted-proxy.ts).
+    trustProxy: trustedProxies(app.config).trusts,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
     return503OnClosing: true,
   });
 
   await server.register(cookie);
   server.decorate('contentProxy', proxy);
+  server.decorate('serverAddress', app.config.get('Server.Address'));
   // While closing, Fastify answers 503 on connections still open; the fast path steps aside for it.
   server.addHook('preClose', async () => {
     fastPath?.close();

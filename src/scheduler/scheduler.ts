@@ -126,7 +126,7 @@ export class Scheduler {
   }
 
   private wantsWarmWorkers(content: Content): boolean {
-    return content.bundle_id !== null && servedByWorkers(content.app_mode) && this.settingsFor(content).minProcesses > 0;
+    return content.bundle_id !== null && content.locked !== 1 && servedByWorkers(content.app_mode) && this.settingsFor(content).minProcesses > 0;
   }
 
   /**

@@ -83,7 +83,7 @@ async function serveIfProxied(
   if (principal.kind === 'invalid') return false;
   const user = principal.kind === 'user' ? principal.user : null;
   const content = await app.content.find(guid);
-  if (!content || content.bundle_id === null || appModeKind(content.app_mode) !== 'interactive') return false;
+  if (!content || content.bundle_id === null || content.locked === 1 || appModeKind(content.app_mode) !== 'interactive') return false;
   if (!(await app.content.access.canView(user, content))) return false;
   await proxy.serve(req, res, content, prefix, user);
   return true;

@@ -50,6 +50,9 @@ export async function serveContent(app: App, request: FastifyRequest, reply: Fas
   const pathname = request.url.split('?')[0]!;
   if (rest === '' && !pathname.endsWith('/')) return reply.redirect(`${pathname}/${request.url.slice(pathname.length)}`, 301);
 
+  // Locked content runs nothing and shows its lock message instead (as Connect does).
+  if (content.locked === 1) return notDeployed(reply, 403, 'Content locked', escapeHtml(content.locked_message || 'This content has been locked by its owner or an administrator.'));
+
   const draft = /^_bundle(\d+)(?:\/(.*))?$/.exec(rest);
   if (draft) {
     // Drafts are for the people who can change the content.

@@ -5,6 +5,7 @@ import type { App } from '../app.js';
 import { SESSION_COOKIE } from '../auth/principal.js';
 import type { Content, User } from '../db/schema.js';
 import { ErrorCode } from '../http/errors.js';
+import { trustedProxies, type TrustedProxies } from '../http/trusted-proxy.js';
 import { EnvironmentRebuilding, WorkerUnavailable } from '../scheduler/pool.js';
 import { escapeHtml, htmlPage } from './content-access.js';
 
@@ -19,15 +20,11 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'trailer', 'upgrade']);
 
 /**
- * The scheme and host the client used, for X-Forwarded-* and X-RSC-Request. Lectern trusts a
- * proxy in front of it, as every other route does (Fastify's trustProxy): the last
- * X-Forwarded-Proto and the X-Forwarded-Host it sent win over the connection's own.
+ * The scheme and host the client used, for X-Forwarded-* and X-RSC-Request: the connection's own,
+ * or what a proxy in front says only if [HTTP] TrustedProxies names it (the rule every route uses).
  */
-export function clientOrigin(req: IncomingMessage): { proto: string; host: string } {
-  const forwardedProto = req.headers['x-forwarded-proto'];
-  let proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-  if (typeof forwardedProto === 'string' && forwardedProto) proto = forwardedProto.slice(forwardedProto.lastIndexOf(',') + 1).trim();
-  const host = req.headers['x-forwarded-host']?.toString() ?? req.headers.host ?? '';
+export function clientOrigin(req: IncomingMessage, trusted: TrustedProxies): { proto: string; host: string } {
+  const { proto, host } = trusted.origin(req);
   return { proto, host };
 }
 
@@ -123,7 +120,7 @@ export class ContentProxy {
       throw err;
     }
     res.once('close', () => lease.release());
-    const { proto, host } = clientOrigin(req);
+    const { proto, host } = clientOrigin(req, trustedProxies(this.app.config));
     const headers = contentRequestHeaders(req.headers, { user, groups, prefix, originalUrl: `${proto}://${host}${url}`, proto, host });
     this.forward(req, res, `http://${lease.address.host}:${lease.address.port}`, rest, headers);
   }

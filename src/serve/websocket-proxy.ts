@@ -5,6 +5,7 @@ import type { App } from '../app.js';
 import { resolvePrincipal } from '../auth/principal.js';
 import { appModeKind } from '../content/app-modes.js';
 import { WorkerUnavailable } from '../scheduler/pool.js';
+import { trustedProxies } from '../http/trusted-proxy.js';
 import { clientOrigin, contentRequestHeaders, userGroups } from './proxy.js';
 import { findVanity } from './vanity-lookup.js';
 
@@ -33,6 +34,7 @@ async function handleUpgrade(server: FastifyInstance, app: App, req: IncomingMes
   const user = principal.kind === 'user' ? principal.user : null;
   const content = await app.content.find(target.guid);
   if (!content || appModeKind(content.app_mode) !== 'interactive' || content.bundle_id === null) return refuse(socket, 404, 'Not Found');
+  if (content.locked === 1) return refuse(socket, 403, 'Forbidden');
   if (!(await app.content.access.canView(user, content))) return refuse(socket, user ? 403 : 401, user ? 'Forbidden' : 'Unauthorized');
 
   let lease;
@@ -42,7 +44,7 @@ async function handleUpgrade(server: FastifyInstance, app: App, req: IncomingMes
     if (err instanceof WorkerUnavailable) return refuse(socket, 503, 'Service Unavailable');
     throw err;
   }
-  const { proto, host } = clientOrigin(req);
+  const { proto, host } = clientOrigin(req, trustedProxies(app.config));
   const headers = contentRequestHeaders(req.headers, {
     user,
     groups: await userGroups(app, user),

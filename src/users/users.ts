@@ -44,6 +44,10 @@ export function validatePassword(password: string): void {
   if (password.length < 8) throw badRequest('The password must be at least 8 characters long.', ErrorCode.InvalidParameter);
 }
 
+let dummy: Promise<string> | undefined;
+/** A hash no password matches, made with the same parameters as real ones. */
+const dummyHash = () => (dummy ??= argon2Hash(randomToken(24)));
+
 interface KeyRow {
   user: User;
   keyId: number;
@@ -193,10 +197,16 @@ export class Users {
   }
 
   /** Password sign-in. Returns null for any failure so callers cannot leak which part was wrong. */
+  /**
+   * The user whose password this is, else null. Costs one password hash whatever the outcome —
+   * a missing, locked or password-less account is checked against a hash of nothing — so the
+   * time taken does not tell which usernames exist.
+   */
   async verifyPassword(username: string, password: string): Promise<User | null> {
-    const user = await this.findByUsername(username);
-    if (!user?.password_hash || user.locked) return null;
-    return (await argon2Verify(user.password_hash, password)) ? user : null;
+    const user = username ? await this.findByUsername(username) : undefined;
+    const usable = user?.password_hash && !user.locked ? user : null;
+    const matches = await argon2Verify(usable?.password_hash ?? (await dummyHash()), password);
+    return usable && matches ? usable : null;
   }
 
   async touch(user: User): Promise<void> {

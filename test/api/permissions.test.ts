@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { PROVIDERS, startLectern, stopPostgres, type TestServer } from '../support/lectern.js';
+import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
+import { makeTarGz } from '../support/tarball.js';
 import { newGuid, nowIso } from '../../src/util/ids.js';
 
 after(stopPostgres);
+
+const STATIC_BUNDLE = makeTarGz([
+  { name: 'manifest.json', content: JSON.stringify({ version: 1, metadata: { appmode: 'static', primary_html: 'index.html' }, files: {} }) },
+  { name: 'index.html', content: '<h1>report</h1>' },
+]);
 
 async function json(res: Response) {
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
@@ -58,10 +64,11 @@ for (const provider of PROVIDERS) {
       assert.equal((await json(denied)).code, 22);
       assert.equal((await t.api(`${base}/${created.id}`, { method: 'DELETE', key: viewer.key })).status, 403);
 
-      // PUT changes the role.
-      const updated = await json(await t.api(`${base}/${created.id}`, { method: 'PUT', key: publisher.key, json: { principal_guid: viewer.guid, principal_type: 'user', role: 'owner' } }));
+      // PUT changes the grant.
+      const updated = await json(await t.api(`${base}/${created.id}`, { method: 'PUT', key: publisher.key, json: { principal_guid: collaborator.guid, principal_type: 'user', role: 'owner' } }));
       assert.equal(updated.role, 'owner');
       assert.equal(updated.id, created.id);
+      assert.equal((await t.api(`/__api__/v1/content/${content.guid}`, { key: viewer.key })).status, 404);
 
       // DELETE revokes it.
       const del = await t.api(`${base}/${created.id}`, { method: 'DELETE', key: publisher.key });
@@ -105,7 +112,7 @@ for (const provider of PROVIDERS) {
       assert.equal(res.status, 400);
 
       assert.equal((await post({ principal_guid: viewer.guid, principal_type: 'user', role: 'viewer' })).status, 200);
-      res = await post({ principal_guid: viewer.guid, principal_type: 'user', role: 'owner' });
+      res = await post({ principal_guid: viewer.guid, principal_type: 'user', role: 'viewer' });
       assert.equal(res.status, 409);
       const body = await json(res);
       assert.equal(typeof body.code, 'number');
@@ -137,6 +144,94 @@ for (const provider of PROVIDERS) {
       const grant = await json(await t.api(`/__api__/v1/content/${content.guid}/permissions`, { method: 'POST', key: publisher.key, json: { principal_guid: group.guid, principal_type: 'group', role: 'viewer' } }));
       assert.equal(grant.principal_type, 'group');
       assert.equal((await json(await t.api(`/__api__/v1/content/${content.guid}`, { key: member.key }))).app_role, 'viewer');
+    });
+
+    /** Everything an editor does that changes what runs: each must be refused with Connect's 403. */
+    async function assertCannotPublish(guid: string, key: string, bundleId: string) {
+      const attempts: Array<[string, Promise<Response>]> = [
+        ['upload', t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', key, body: STATIC_BUNDLE })],
+        ['deploy', t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', key, json: { bundle_id: bundleId } })],
+        ['set environment', t.api(`/__api__/v1/content/${guid}/environment`, { method: 'PATCH', key, json: [{ name: 'SECRET', value: 'x' }] })],
+        ['update', t.api(`/__api__/v1/content/${guid}`, { method: 'PATCH', key, json: { title: 'changed' } })],
+        ['grant', t.api(`/__api__/v1/content/${guid}/permissions`, { method: 'POST', key, json: { principal_guid: collaborator.guid, principal_type: 'user', role: 'viewer' } })],
+      ];
+      for (const [what, pending] of attempts) {
+        const res = await pending;
+        assert.equal(res.status, 403, `${what}: ${await res.clone().text()}`);
+        const body = await json(res);
+        assert.equal(body.code, 22, what);
+        assert.match(body.error, /publisher role/, what);
+      }
+    }
+
+    async function deployedContent(name: string, key: string) {
+      const content = await createContent(name, key);
+      const upload = await t.api(`/__api__/v1/content/${content.guid}/bundles`, { method: 'POST', key, body: STATIC_BUNDLE });
+      assert.equal(upload.status, 200, await upload.clone().text());
+      const bundle = await json(upload);
+      const deploy = await json(await t.api(`/__api__/v1/content/${content.guid}/deploy`, { method: 'POST', key, json: { bundle_id: bundle.id } }));
+      assert.equal((await waitForTask(t, deploy.task_id, key)).code, 0);
+      return { content, bundleId: bundle.id as string };
+    }
+
+    async function setRole(guid: string, role: string) {
+      const res = await t.api(`/__api__/v1/users/${guid}`, { method: 'PUT', json: { user_role: role } });
+      assert.equal(res.status, 200, await res.clone().text());
+    }
+
+    test('a publisher demoted to viewer still views its own content but can no longer change it', async () => {
+      const demoted = await t.addUser('perm-demoted', 'publisher');
+      const { content, bundleId } = await deployedContent('demoted-own', demoted.key);
+      await setRole(demoted.guid, 'viewer');
+
+      const seen = await json(await t.api(`/__api__/v1/content/${content.guid}`, { key: demoted.key }));
+      assert.equal(seen.app_role, 'viewer');
+      assert.equal((await t.api(`/content/${content.guid}/`, { key: demoted.key })).status, 200);
+      await assertCannotPublish(content.guid, demoted.key, bundleId);
+
+      // Promoted again, the owner edits again.
+      await setRole(demoted.guid, 'publisher');
+      assert.equal((await json(await t.api(`/__api__/v1/content/${content.guid}`, { key: demoted.key }))).app_role, 'owner');
+    });
+
+    test('a viewer account cannot be made a collaborator, directly or by changing a grant', async () => {
+      const content = await createContent('no-viewer-collab', publisher.key);
+      const base = `/__api__/v1/content/${content.guid}/permissions`;
+      const refused = await t.api(base, { method: 'POST', key: publisher.key, json: { principal_guid: viewer.guid, principal_type: 'user', role: 'owner' } });
+      assert.equal(refused.status, 400);
+      const body = await json(refused);
+      assert.equal(body.code, 25);
+      assert.match(body.error, /viewer account/);
+      assert.deepEqual(await json(await t.api(base, { key: publisher.key })), [], 'nothing was stored');
+
+      const grant = await json(await t.api(base, { method: 'POST', key: publisher.key, json: { principal_guid: viewer.guid, principal_type: 'user', role: 'viewer' } }));
+      const put = await t.api(`${base}/${grant.id}`, { method: 'PUT', key: publisher.key, json: { principal_guid: viewer.guid, principal_type: 'user', role: 'owner' } });
+      assert.equal(put.status, 400);
+      assert.equal((await json(await t.api(`${base}/${grant.id}`, { key: publisher.key }))).role, 'viewer');
+    });
+
+    test('collaborator grants of an account later demoted to viewer, direct or through a group, give no edit rights', async () => {
+      const db = t.app.store.db;
+      const colleague = await t.addUser('perm-colleague', 'publisher');
+      const member = await t.addUser('perm-group-collab', 'publisher');
+      const group = await db.insertInto('groups').values({ guid: newGuid(), name: 'editors', owner_guid: null, created_time: nowIso() }).returningAll().executeTakeFirstOrThrow();
+      await db.insertInto('group_members').values({ group_id: group.id, user_id: member.id }).execute();
+      const { content, bundleId } = await deployedContent('demoted-collab', publisher.key);
+      const base = `/__api__/v1/content/${content.guid}/permissions`;
+      for (const [guid, type] of [[colleague.guid, 'user'], [group.guid, 'group']]) {
+        assert.equal((await t.api(base, { method: 'POST', key: publisher.key, json: { principal_guid: guid, principal_type: type, role: 'owner' } })).status, 200);
+      }
+      for (const who of [colleague, member]) assert.equal((await json(await t.api(`/__api__/v1/content/${content.guid}`, { key: who.key }))).app_role, 'editor');
+
+      await setRole(colleague.guid, 'viewer');
+      await setRole(member.guid, 'viewer');
+      for (const who of [colleague, member]) {
+        assert.equal((await json(await t.api(`/__api__/v1/content/${content.guid}`, { key: who.key }))).app_role, 'viewer');
+        await assertCannotPublish(content.guid, who.key, bundleId);
+      }
+      // The listing says the same as the item.
+      const listed = (await json(await t.api('/__api__/v1/content', { key: colleague.key }))).find((c: { guid: string }) => c.guid === content.guid);
+      assert.equal(listed.app_role, 'viewer');
     });
 
     test('administrators manage any ACL; anonymous callers are refused', async () => {

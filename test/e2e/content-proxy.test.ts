@@ -110,7 +110,8 @@ describe('the content proxy: what content sees, and what it never sees', () => {
     assert.equal(got.path, '/headers');
     assert.equal(got.query, 'a=1&b=two');
     assert.deepEqual(JSON.parse(got.headers['rstudio-connect-credentials']!), { user: 'admin', groups: [] });
-    assert.equal(got.headers['x-rsc-request'], `https://data.example.org/content/${guid}/headers?a=1&b=two`);
+    // The client is no trusted proxy ([HTTP] TrustedProxies is empty): its X-Forwarded-Proto/-Host are ignored.
+    assert.equal(got.headers['x-rsc-request'], `${t.url}/content/${guid}/headers?a=1&b=two`);
     assert.equal(got.headers['x-forwarded-prefix'], `/content/${guid}`);
     // (waitress drops X-Forwarded-Proto and -Host from proxies it was not told to trust; the
     // original URL above carries both.)
