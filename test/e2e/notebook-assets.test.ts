@@ -34,7 +34,9 @@ describe('a rendered notebook needs no CDN', () => {
   let html: string;
 
   before(async () => {
-    t = await startLectern('sqlite', { ...executionSettings(), 'Server.Address': `http://lectern.example${PREFIX}/` });
+    t = await startLectern('sqlite', executionSettings());
+    // As `lectern start` with [Server] Address set: the public URL, which content sees as CONNECT_SERVER.
+    t.app.serverUrl.value = `http://lectern.example${PREFIX}/`;
     const { guid } = (await (await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'offline-math' } })).json()) as { guid: string };
     const bundle = (await (await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: notebookBundle() })).json()) as { id: string };
     const { task_id } = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: bundle.id } })).json()) as { task_id: string };
