@@ -83,12 +83,25 @@ if (any(file.exists(site_files))) {
   quit(save = "no", status = 0)
 }
 
+# rmarkdown's HTML formats load MathJax from mathjax.rstudio.com when a document has math, even a
+# self-contained one; Lectern serves MathJax 2 itself (src/serve/static-assets.ts), so math shows on
+# a server without internet. Only for formats that take a `mathjax` URL and documents that keep the
+# default; the URL is root-relative under CONNECT_SERVER's path (a proxy's prefix), as for notebooks.
+local_mathjax <- function(input) {
+  format <- tryCatch(rmarkdown::default_output_format(input), error = function(e) NULL)
+  if (is.null(format) || !identical(format$options$mathjax, "default")) return(NULL)
+  fn <- tryCatch(eval(parse(text = format$name), envir = asNamespace("rmarkdown")), error = function(e) NULL)
+  if (!is.function(fn) || !("mathjax" %in% names(formals(fn)))) return(NULL)
+  prefix <- sub("/+$", "", sub("^[A-Za-z][A-Za-z0-9+.-]*://[^/]*", "", lectern_env("CONNECT_SERVER", "/")))
+  list(mathjax = paste0(prefix, "/__static__/mathjax-2/MathJax.js?config=TeX-AMS-MML_HTMLorMML"))
+}
+
 doc <- lectern_primary_doc(work, c("Rmd", "Rmarkdown"), "rmd-static")
 lectern_log("rendering ", doc)
 # A fresh environment per render, as Connect does: the document sees none of this script's objects.
 result <- lectern_or_fail(
   paste("Rendering", doc, "failed"),
-  rmarkdown::render(file.path(work, doc), envir = new.env(parent = globalenv()), quiet = FALSE)
+  rmarkdown::render(file.path(work, doc), envir = new.env(parent = globalenv()), quiet = FALSE, output_options = local_mathjax(file.path(work, doc)))
 )
 result <- normalizePath(result)
 

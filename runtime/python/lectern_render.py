@@ -13,12 +13,17 @@ import os
 import shutil
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 NOTEBOOK = (".ipynb",)
 QUARTO_SOURCES = (".qmd", ".ipynb", ".md", ".rmd")
 QUARTO_PROJECT = ("_quarto.yml", "_quarto.yaml")
 # Deployment metadata, never part of what visitors see.
 NOT_PUBLISHED = ("manifest.json", ".ipynb_checkpoints", "__pycache__", ".quarto")
+# The browser libraries Lectern serves (src/serve/static-assets.ts), so a rendered notebook needs no
+# CDN. The MathJax configuration is the one nbconvert's templates ask of cdnjs.
+MATHJAX = "__static__/mathjax-2/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+REQUIRE_JS = "__static__/requirejs-2/require.js"
 
 
 def fail(message):
@@ -74,6 +79,13 @@ def publish(rendered_dir, main_html, output_dir, skip=()):
         os.replace(produced, os.path.join(output_dir, "index.html"))
 
 
+def server_path(env, asset):
+    """A root-relative URL of a Lectern asset: the same from every page (a vanity path, a draft) and
+    behind a proxy that serves Lectern under a path prefix, which CONNECT_SERVER carries."""
+    prefix = urlsplit(env.get("CONNECT_SERVER", "/")).path.rstrip("/")
+    return f"{prefix}/{asset}"
+
+
 def render_notebook(app_dir, scratch, output_dir, env):
     notebook = source_document(app_dir, [env.get("LECTERN_ENTRYPOINT", ""), env.get("LECTERN_PRIMARY_DOC", "")], NOTEBOOK)
     if importlib.util.find_spec("nbconvert") is None:
@@ -85,6 +97,8 @@ def render_notebook(app_dir, scratch, output_dir, env):
         "--ExecutePreprocessor.kernel_name=python3",
         # Markdown images (![](plot.png)) inline, so the page stands on its own.
         "--HTMLExporter.embed_images=True",
+        f"--HTMLExporter.mathjax_url={server_path(env, MATHJAX)}",
+        f"--HTMLExporter.require_js_url={server_path(env, REQUIRE_JS)}",
     ]
     if env.get("LECTERN_HIDE_ALL_INPUT") == "1":
         command.append("--no-input")

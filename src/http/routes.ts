@@ -13,6 +13,7 @@ import { taskRoutes } from '../api/tasks.js';
 import { vanityRoutes, vanityServingRoutes } from '../api/vanities.js';
 import { dashboardRoutes } from '../serve/dashboard.js';
 import { loginRoutes } from '../serve/login.js';
+import { staticAssetRoutes } from '../serve/static-assets.js';
 import { contentRoutes as contentServingRoutes } from '../serve/content-routes.js';
 import type { RoutePlugin } from './server.js';
 
@@ -26,6 +27,7 @@ export const ROUTES: RoutePlugin[] = [
   applicationRoutes,
   loginRoutes,
   dashboardRoutes,
+  staticAssetRoutes,
   contentServingRoutes,
   permissionRoutes,
   environmentRoutes,

@@ -1,6 +1,6 @@
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createServer } from 'node:http';
 import type { App } from '../app.js';
 import { resolvePrincipal } from '../auth/principal.js';
@@ -50,6 +50,7 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
     trustProxy: trustedProxies(app.config).trusts,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
     return503OnClosing: true,
+    frameworkErrors: answerFrameworkError,
   });
 
   await server.register(cookie);
@@ -100,15 +101,48 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
     return reply.code(500).send(new ApiError(500, ErrorCode.InternalFailure, 'Internal server error; the server log has details.').toJSON());
   });
 
-  // Unknown routes answer 404 without a JSON `code`: connectapi reads that as "endpoint does not
-  // exist" (and falls back to legacy routes), unlike a missing object's 404.
-  server.setNotFoundHandler((request, reply) => {
-    reply.code(404).type('text/plain; charset=utf-8').send(`404 page not found: ${request.method} ${request.url.split('?')[0]}\n`);
-  });
+  server.setNotFoundHandler((request, reply) => answerUnrouted(server, request, reply));
 
   for (const route of routes) await route(server, app);
   installWebsocketProxy(server, app);
   return server;
+}
+
+const API_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+const isApiPath = (pathname: string) => pathname === '/__api__' || pathname.startsWith('/__api__/');
+
+/**
+ * A request no route takes. Under /__api__ it gets Connect's error JSON, because posit-sdk reads
+ * `code` and `error` from every JSON error (a body without `code` is a KeyError there): 405 with
+ * `Allow` when the path has routes for other methods, else 404. connectapi falls back to legacy
+ * routes when a 404 has no `code`, but only from v1 routes Lectern serves (docs/architecture.md).
+ * Pages outside /__api__ keep their plain-text 404.
+ */
+function answerUnrouted(server: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+  const [pathname = '/'] = request.url.split('?');
+  if (!isApiPath(pathname)) {
+    return reply.code(404).type('text/plain; charset=utf-8').send(`404 page not found: ${request.method} ${pathname}\n`);
+  }
+  // No API route has a wildcard; one that matches is the vanity route (`/*`, src/api/vanities.ts),
+  // which takes every path and method.
+  const routed = (method: string) => {
+    const match = server.findRoute({ method, url: pathname });
+    return match !== null && !('*' in (match.params as object));
+  };
+  const allowed = API_METHODS.filter(routed);
+  if (allowed.length > 0) {
+    const error = new ApiError(405, ErrorCode.BadRequest, `${request.method} is not allowed on ${pathname}; it answers ${allowed.join(', ')}.`, { method: request.method, path: pathname, allowed });
+    return reply.code(405).header('allow', allowed.join(', ')).type('application/json').send(error.toJSON());
+  }
+  const error = new ApiError(404, ErrorCode.ObjectDoesNotExist, `There is no API endpoint ${request.method} ${pathname}.`, { method: request.method, path: pathname });
+  return reply.code(404).type('application/json').send(error.toJSON());
+}
+
+/** Errors Fastify raises before routing (a malformed URL, an over-long parameter): Connect's JSON too. */
+function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+  return reply.code(status).type('application/json').send(new ApiError(status, ErrorCode.BadRequest, error.message).toJSON());
 }
 
 /** Public URL helpers shared by every route that renders content_url/dashboard_url. */

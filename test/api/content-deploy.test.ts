@@ -58,10 +58,10 @@ for (const provider of PROVIDERS) {
       assert.equal((await json(res)).code, 30);
     });
 
-    test('unknown API routes 404 without a code; missing objects 404 with one', async () => {
+    test('unknown API routes and missing objects both 404 with Connect error JSON', async () => {
       const unknown = await t.api('/__api__/v1/no-such-thing');
       assert.equal(unknown.status, 404);
-      assert.doesNotMatch(unknown.headers.get('content-type') ?? '', /json/);
+      assert.equal((await json(unknown)).code, 4);
       const missing = await t.api('/__api__/v1/content/00000000-0000-0000-0000-000000000000');
       assert.equal(missing.status, 404);
       assert.equal((await json(missing)).code, 4);

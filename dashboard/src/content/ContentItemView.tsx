@@ -6,6 +6,7 @@ import { modeLabel, RENDERED_MODES } from '../ui/app-modes';
 import { ErrorMessage, Loading } from '../ui/feedback';
 import { StateBadge } from '../ui/StateBadge';
 import { displayTitle } from './list-query';
+import { useLiveState } from './live-state';
 import { AccessPanel } from './panels/AccessPanel';
 import { BundlesPanel } from './panels/BundlesPanel';
 import { EnvironmentPanel } from './panels/EnvironmentPanel';
@@ -39,6 +40,9 @@ export function ContentItemView({ guid, panel, draft }: { guid: string; panel?: 
   const item = useResource<ContentItem>(`/__api__/v1/content/${encodeURIComponent(guid)}?include=owner,tags,vanity_url,state`);
   // Bumped after a change (deploy, render, variables) so the frame shows the new version.
   const [frameVersion, setFrameVersion] = useState(0);
+  // Counts the frame's loads: each visit may have started the app, so the badge asks again.
+  const [frameLoads, setFrameLoads] = useState(0);
+  const state = useLiveState(guid, item.data?.state, frameLoads);
   const canEdit = item.data?.app_role === 'owner' || item.data?.app_role === 'editor';
   // The scheduler settings say whether content runs off-host (editors are publishers: they may read them).
   const server = useResource<ExecutionDefaults>(canEdit ? '/__api__/v1/server_settings/scheduler' : null);
@@ -73,7 +77,7 @@ export function ContentItemView({ guid, panel, draft }: { guid: string; panel?: 
           </p>
           <h1>{displayTitle(content)}</h1>
         </div>
-        <StateBadge state={content.state} />
+        <StateBadge state={state} />
       </div>
       <div className="item-body">
         <section className="viewer" aria-label="Content">
@@ -97,7 +101,13 @@ export function ContentItemView({ guid, panel, draft }: { guid: string; panel?: 
               <p>Deploy a bundle with rsconnect-python, the rsconnect R package or the API; it appears here once its deployment succeeds.</p>
             </div>
           ) : (
-            <iframe key={frameVersion} id="content-frame" title={`${displayTitle(content)} (live content)`} src={frameUrl} />
+            <iframe
+              key={frameVersion}
+              id="content-frame"
+              title={`${displayTitle(content)} (live content)`}
+              src={frameUrl}
+              onLoad={() => setFrameLoads((n) => n + 1)}
+            />
           )}
         </section>
         <section className="settings" aria-label="Settings">

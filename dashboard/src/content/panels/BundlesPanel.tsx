@@ -70,21 +70,23 @@ export function BundlesPanel({ content, onChanged }: { content: ContentItem; onC
                 </td>
                 <td className="nowrap">{formatBytes(b.size)}</td>
                 <td className="actions">
-                  <a className="plain" href={`/__api__/v1/content/${content.guid}/bundles/${b.id}/download`} download aria-label={`Download bundle ${b.id}`}>
-                    Download
-                  </a>
-                  {!b.active && (
-                    <>
-                      {content.app_mode === 'static' && (
-                        <Link href={`/apps/${content.guid}/draft/${b.id}`} className="button secondary small" aria-label={`Preview bundle ${b.id}`}>
-                          Preview
-                        </Link>
-                      )}
-                      <button type="button" className="small" disabled={action.busy || deploying} onClick={() => void activate(b)} aria-label={`Activate bundle ${b.id}`}>
-                        Activate
-                      </button>
-                    </>
-                  )}
+                  <div className="row-actions">
+                    <a className="plain" href={`/__api__/v1/content/${content.guid}/bundles/${b.id}/download`} download aria-label={`Download bundle ${b.id}`}>
+                      Download
+                    </a>
+                    {!b.active && (
+                      <>
+                        {content.app_mode === 'static' && (
+                          <Link href={`/apps/${content.guid}/draft/${b.id}`} className="button secondary small" aria-label={`Preview bundle ${b.id}`}>
+                            Preview
+                          </Link>
+                        )}
+                        <button type="button" className="small" disabled={action.busy || deploying} onClick={() => void activate(b)} aria-label={`Activate bundle ${b.id}`}>
+                          Activate
+                        </button>
+                      </>
+                    )}
+                  </div>
                 </td>
               </tr>
             ))}
