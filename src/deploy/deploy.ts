@@ -39,6 +39,8 @@ export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
     const { task } = ctx;
     const content = task.content_id === null ? undefined : await db.selectFrom('content').selectAll().where('id', '=', task.content_id).executeTakeFirst();
     if (!content) throw new TaskFailure('The content item was deleted before its deployment ran.');
+    // A task queued before the content was locked must not change it afterwards (as in Connect).
+    if (content.locked === 1) throw new TaskFailure(lockedFailure(content.guid));
     const bundle = task.bundle_id === null ? undefined : await db.selectFrom('bundles').selectAll().where('id', '=', task.bundle_id).executeTakeFirst();
     if (!bundle || bundle.content_id !== content.id) throw new TaskFailure(`Bundle ${task.bundle_id} no longer exists.`);
     if (!(await bundles.exists(bundle))) throw new TaskFailure(`The files of bundle ${bundle.id} are missing from the data directory.`);
@@ -103,7 +105,7 @@ export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
       await ctx.log('The worker is accepting connections.');
     }
     await ctx.log(`Activating bundle ${bundle.id}`);
-    await db
+    const activated = await db
       .updateTable('content')
       .set({
         bundle_id: bundle.id,
@@ -120,7 +122,10 @@ export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
         updated_time: nowIso(),
       })
       .where('id', '=', content.id)
-      .execute();
+      // Locked while this task ran: the live version stays.
+      .where('locked', '=', 0)
+      .executeTakeFirst();
+    if (activated.numUpdatedRows === 0n) throw new TaskFailure(lockedFailure(content.guid));
     await deps.scheduler.refresh(content.id);
     await deps.audit.record(null, 'deploy_application', `Activated bundle ${bundle.id} of content ${content.guid} (${content.name})`);
     await ctx.log('Deployment completed successfully.');
@@ -136,6 +141,10 @@ export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
     await ctx.log('Render completed successfully.');
     return null;
   });
+}
+
+function lockedFailure(guid: string): string {
+  return `Content ${guid} was locked before this task could change it; unlock it and deploy again.`;
 }
 
 /** Renders into a new output directory; the render row is the history. Returns its id. */

@@ -100,5 +100,27 @@ for (const provider of PROVIDERS) {
       assert.match(await (await t.api(`/content/${item.guid}/`, { key })).text(), /version one/);
       assert.equal((await upload('<p>version two</p>')).status, 200);
     });
+
+    test('a deploy queued before the content was locked fails when it runs and leaves the live version', async () => {
+      const key = publisher.key;
+      const item = await json(await t.api('/__api__/v1/content', { method: 'POST', key, json: { name: 'locked-while-queued' } }));
+      const base = `/__api__/v1/content/${item.guid}`;
+      const first = await json(await t.api(`${base}/bundles`, { method: 'POST', key, body: bundle('<p>live</p>') }));
+      assert.equal((await waitForTask(t, (await json(await t.api(`${base}/deploy`, { method: 'POST', key, json: { bundle_id: first.id } }))).task_id, key)).code, 0);
+      const second = await json(await t.api(`${base}/bundles`, { method: 'POST', key, body: bundle('<p>queued</p>') }));
+      // No replica takes the task until the lock is in place.
+      await t.app.queue.stop();
+      try {
+        const queued = await json(await t.api(`${base}/deploy`, { method: 'POST', key, json: { bundle_id: second.id } }));
+        assert.equal((await json(await t.api(base, { method: 'PATCH', key, json: { locked: true } }))).locked, true);
+        t.app.queue.start();
+        const task = await waitForTask(t, queued.task_id, key);
+        assert.notEqual(task.code, 0);
+        assert.match(task.error, /was locked before this task could change it/);
+      } finally {
+        t.app.queue.start();
+      }
+      assert.equal((await json(await t.api(base, { key }))).bundle_id, first.id, 'the live bundle is unchanged');
+    });
   });
 }
