@@ -37,6 +37,8 @@ export class WorkerUnavailable extends Error {
     /** The last log lines of the failed worker, for the content's owners. */
     readonly logTail: string[] = [],
     readonly status = 503,
+    /** When a client may usefully try again (Retry-After). */
+    readonly retryAfterSeconds = 5,
   ) {
     super(message);
   }

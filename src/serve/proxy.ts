@@ -7,6 +7,7 @@ import type { Content, User } from '../db/schema.js';
 import { ErrorCode } from '../http/errors.js';
 import { EnvironmentRebuilding, WorkerUnavailable } from '../scheduler/pool.js';
 import { escapeHtml, htmlPage } from './content-access.js';
+import { canonicalUrl, type ContentTarget } from './content-target.js';
 
 /** Headers only Lectern may set: a client's copies are dropped before the request reaches content. */
 const TRUSTED_HEADERS = new Set(['rstudio-connect-credentials', 'x-rsc-request', 'x-forwarded-prefix']);
@@ -93,13 +94,13 @@ export class ContentProxy {
   }
 
   /**
-   * Serves one request of `content` from a worker; `prefix` is the public path it was reached at.
-   * It always answers: an unexpected failure becomes Connect's 500 (the caller has handed over the
-   * response and cannot).
+   * Serves one request of `content` from a worker; `target` is where the URL pointed (its prefix
+   * is the public path it was reached at). It always answers: an unexpected failure becomes
+   * Connect's 500 (the caller has handed over the response and cannot).
    */
-  async serve(req: IncomingMessage, res: ServerResponse, content: Content, prefix: string, user: User | null): Promise<void> {
+  async serve(req: IncomingMessage, res: ServerResponse, content: Content, target: ContentTarget, user: User | null): Promise<void> {
     try {
-      await this.proxy(req, res, content, prefix, user);
+      await this.proxy(req, res, content, target, user);
     } catch (err) {
       this.log().error({ err }, 'content proxy failed');
       if (res.headersSent) res.destroy();
@@ -107,11 +108,9 @@ export class ContentProxy {
     }
   }
 
-  private async proxy(req: IncomingMessage, res: ServerResponse, content: Content, prefix: string, user: User | null): Promise<void> {
-    const url = req.url ?? '/';
-    const rest = url.slice(prefix.length) || '/';
-    if (hasDotSegment(rest)) {
-      sendJson(res, 400, { code: ErrorCode.BadRequest, error: 'The request path must not contain ".." segments.', payload: null });
+  private async proxy(req: IncomingMessage, res: ServerResponse, content: Content, target: ContentTarget, user: User | null): Promise<void> {
+    if (target.refused) {
+      sendJson(res, 400, { code: ErrorCode.BadRequest, error: target.refused, payload: null });
       return;
     }
     const groups = await userGroups(this.app, user);
@@ -124,8 +123,9 @@ export class ContentProxy {
     }
     res.once('close', () => lease.release());
     const { proto, host } = clientOrigin(req);
-    const headers = contentRequestHeaders(req.headers, { user, groups, prefix, originalUrl: `${proto}://${host}${url}`, proto, host });
-    this.forward(req, res, `http://${lease.address.host}:${lease.address.port}`, rest, headers);
+    const url = canonicalUrl(req.url ?? '/');
+    const headers = contentRequestHeaders(req.headers, { user, groups, prefix: target.prefix, originalUrl: `${proto}://${host}${url}`, proto, host });
+    this.forward(req, res, `http://${lease.address.host}:${lease.address.port}`, target.path || '/', headers);
   }
 
   close(): Promise<void> {
@@ -150,12 +150,36 @@ export class ContentProxy {
     res.once('close', () => {
       if (!finished) controller?.abort(new Error('The client closed the connection.'));
     });
+    const log = this.log;
+    // An exception thrown in one of these callbacks must not reach undici, or the event loop: it
+    // becomes this request's failure (a 502 if nothing was sent yet) and the server goes on.
+    const fail = (err: unknown) => {
+      finished = true;
+      controller?.abort(err as Error);
+      if (res.destroyed) return;
+      log().error({ err }, 'content proxy failed');
+      if (res.headersSent) res.destroy();
+      else sendHtml(res, 502, htmlPage('Content error', '<h1>The content did not answer</h1><p>Its answer could not be passed on; the server log has details.</p>'));
+    };
+    const guarded =
+      <A extends unknown[]>(callback: (...args: A) => void) =>
+      (...args: A) => {
+        try {
+          callback(...args);
+        } catch (err) {
+          try {
+            fail(err);
+          } catch {
+            res.destroy();
+          }
+        }
+      };
     this.agent.dispatch(options, {
-      onRequestStart(c) {
+      onRequestStart: guarded((c: Dispatcher.DispatchController) => {
         controller = c;
         if (res.destroyed) c.abort(new Error('The client closed the connection.'));
-      },
-      onResponseStart(_c, statusCode, upstream) {
+      }),
+      onResponseStart: guarded((_c: Dispatcher.DispatchController, statusCode: number, upstream: IncomingHttpHeaders) => {
         const out: Record<string, string | string[]> = {};
         const listed = typeof upstream.connection === 'string' ? upstream.connection.toLowerCase().split(',').map((h) => h.trim()) : [];
         for (const name in upstream) {
@@ -166,18 +190,18 @@ export class ContentProxy {
         // The client's connection cannot carry another request until its body has been read.
         if (!req.complete && hasBody) out.connection = 'close';
         res.writeHead(statusCode, out);
-      },
-      onResponseData(c, chunk) {
+      }),
+      onResponseData: guarded((c: Dispatcher.DispatchController, chunk: Buffer) => {
         if (!res.write(chunk)) {
           c.pause();
           res.once('drain', () => c.resume());
         }
-      },
-      onResponseEnd() {
+      }),
+      onResponseEnd: guarded(() => {
         finished = true;
         res.end();
-      },
-      onResponseError(_c, err) {
+      }),
+      onResponseError: guarded((_c: Dispatcher.DispatchController, err: Error) => {
         finished = true;
         if (res.destroyed) return;
         if (res.headersSent) {
@@ -186,7 +210,7 @@ export class ContentProxy {
           return;
         }
         sendHtml(res, 502, htmlPage('Content error', `<h1>The content did not answer</h1><p>${escapeHtml(err.message || 'The worker closed the connection.')}</p>`));
-      },
+      }),
     });
   }
 
@@ -204,19 +228,6 @@ export class ContentProxy {
       : '<p>The content could not be started. Its owner can see why in its logs.</p>';
     sendHtml(res, err.status, htmlPage('Content unavailable', `<h1>This content is not available right now</h1>${details}`), { 'retry-after': '5' });
   }
-}
-
-/** ".." as a whole path segment, also percent-encoded: content must not be asked for paths above its root. */
-function hasDotSegment(path: string): boolean {
-  const pathname = path.split('?', 1)[0]!;
-  if (!pathname.includes('.') && !pathname.includes('%')) return false;
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(pathname);
-  } catch {
-    decoded = pathname;
-  }
-  return decoded.split('/').includes('..');
 }
 
 function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}) {
