@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import type { App } from '../app.js';
+import type { ContentCredentials } from '../auth/content-credentials.js';
 import { SESSION_COOKIE } from '../auth/principal.js';
 import type { Content, User } from '../db/schema.js';
 import { ErrorCode } from '../http/errors.js';
@@ -10,7 +11,15 @@ import { escapeHtml, htmlPage } from './content-access.js';
 import { canonicalUrl, type ContentTarget } from './content-target.js';
 
 /** Headers only Lectern may set: a client's copies are dropped before the request reaches content. */
-const TRUSTED_HEADERS = new Set(['rstudio-connect-credentials', 'x-rsc-request', 'x-forwarded-prefix']);
+const TRUSTED_HEADERS = new Set(['rstudio-connect-credentials', 'rstudio-connect-credentials-signature', 'posit-connect-user-session-token', 'x-rsc-request', 'x-forwarded-prefix']);
+/**
+ * The visitor's own credentials for Lectern stay with Lectern: content that could read them could
+ * act as its visitor without limit (a publisher collecting an administrator's key). Every
+ * Authorization header that gets this far is one (Lectern answers 401 to any other scheme), and
+ * the session cookie is taken out of Cookie below. Content that must act as its visitor exchanges
+ * the Posit-Connect-User-Session-Token for a short-lived key (docs/runtime.md).
+ */
+const VISITOR_CREDENTIALS = new Set(['authorization']);
 /**
  * Connection-level headers that must not be forwarded (RFC 9110 §7.6.1). `expect` too: Node has
  * already answered a client's `Expect: 100-continue`, and undici refuses the header.
@@ -35,7 +44,18 @@ export function clientOrigin(req: IncomingMessage): { proto: string; host: strin
 /** The headers a worker receives: the client's, minus spoofable ones, plus who is asking and from where. */
 export function contentRequestHeaders(
   incoming: IncomingHttpHeaders,
-  options: { user: User | null; groups: readonly string[]; prefix: string; originalUrl: string; proto: string; host: string; keepUpgrade?: boolean },
+  options: {
+    user: User | null;
+    groups: readonly string[];
+    prefix: string;
+    originalUrl: string;
+    proto: string;
+    host: string;
+    keepUpgrade?: boolean;
+    /** The content asked, and what signs its identity header. */
+    contentGuid: string;
+    credentials: ContentCredentials;
+  },
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   // Headers the client named in Connection are hop-by-hop too.
@@ -44,7 +64,7 @@ export function contentRequestHeaders(
     const value = incoming[name];
     if (value === undefined) continue;
     // Node gives header names in lower case.
-    if (TRUSTED_HEADERS.has(name)) continue;
+    if (TRUSTED_HEADERS.has(name) || VISITOR_CREDENTIALS.has(name)) continue;
     if ((HOP_BY_HOP.has(name) || connection.includes(name)) && !(options.keepUpgrade && (name === 'upgrade' || name === 'connection'))) continue;
     if (name === 'cookie') {
       // Lectern's session cookie would let content act as its visitor: it stays with Lectern.
@@ -56,10 +76,14 @@ export function contentRequestHeaders(
       if (kept) out.cookie = kept;
       continue;
     }
-    // Authorization goes through, as in Connect: APIs see the caller's key.
     out[name] = value;
   }
-  if (options.user) out['rstudio-connect-credentials'] = JSON.stringify({ user: options.user.username, groups: options.groups });
+  if (options.user) {
+    const identity = JSON.stringify({ user: options.user.username, groups: options.groups });
+    out['rstudio-connect-credentials'] = identity;
+    out['rstudio-connect-credentials-signature'] = options.credentials.signCredentials(options.contentGuid, identity);
+    out['posit-connect-user-session-token'] = options.credentials.userSessionToken(options.user.guid, options.contentGuid);
+  }
   out['x-rsc-request'] = options.originalUrl;
   out['x-forwarded-prefix'] = options.prefix;
   out['x-forwarded-proto'] = options.proto;
@@ -124,7 +148,16 @@ export class ContentProxy {
     res.once('close', () => lease.release());
     const { proto, host } = clientOrigin(req);
     const url = canonicalUrl(req.url ?? '/');
-    const headers = contentRequestHeaders(req.headers, { user, groups, prefix: target.prefix, originalUrl: `${proto}://${host}${url}`, proto, host });
+    const headers = contentRequestHeaders(req.headers, {
+      user,
+      groups,
+      prefix: target.prefix,
+      originalUrl: `${proto}://${host}${url}`,
+      proto,
+      host,
+      contentGuid: content.guid,
+      credentials: this.app.credentials,
+    });
     this.forward(req, res, `http://${lease.address.host}:${lease.address.port}`, target.path || '/', headers);
   }
 

@@ -70,6 +70,8 @@ async function handleUpgrade(server: FastifyInstance, app: App, req: IncomingMes
     proto,
     host,
     keepUpgrade: true,
+    contentGuid: content.guid,
+    credentials: app.credentials,
   });
   const upstream = httpRequest({ host: lease.address.host, port: lease.address.port, method: req.method, path: target.path || '/', headers });
   const guard =
