@@ -259,7 +259,7 @@ export class ContentProxy {
     const details = canEdit
       ? `<p>${escapeHtml(err.message)}</p>${err.logTail.length ? `<h2>Last log lines</h2><pre>${escapeHtml(err.logTail.join('\n'))}</pre>` : ''}`
       : '<p>The content could not be started. Its owner can see why in its logs.</p>';
-    sendHtml(res, err.status, htmlPage('Content unavailable', `<h1>This content is not available right now</h1>${details}`), { 'retry-after': '5' });
+    sendHtml(res, err.status, htmlPage('Content unavailable', `<h1>This content is not available right now</h1>${details}`), { 'retry-after': String(err.retryAfterSeconds) });
   }
 }
 
