@@ -119,7 +119,7 @@ for (const provider of PROVIDERS) describe(`the content proxy under hostile and 
   }
 
   /** Uploads and deploys a bundle; resolves once the deploy task reports it finished. */
-  async function deploy(contentGuid: string, bundle: Buffer) {
+  async function deploy(contentGuid: string, bundle: Buffer<ArrayBuffer>) {
     const uploaded = await t.api(`/__api__/v1/content/${contentGuid}/bundles`, { method: 'POST', body: bundle });
     assert.equal(uploaded.status, 200, await uploaded.clone().text());
     const { id } = (await uploaded.json()) as { id: string };
@@ -250,6 +250,19 @@ for (const provider of PROVIDERS) describe(`the content proxy under hostile and 
     } finally {
       held.destroy();
     }
+  });
+
+  it('answers a static content path outside the bundle the same whether a directory exists there or not', async () => {
+    const site = await createContent('proxy-static');
+    const manifest = JSON.stringify({ version: 1, metadata: { appmode: 'static', primary_html: 'index.html' }, files: {} });
+    await deploy(site, makeTarGz([{ name: 'manifest.json', content: manifest }, { name: 'index.html', content: '<h1>site</h1>' }]));
+    assert.equal((await send(t.url, `/content/${site}/`, { headers: auth })).status, 200);
+    // Above the bundle: its content directory exists, the other path does not.
+    const existing = await send(t.url, `/content/${site}/%2e%2e`, { headers: auth });
+    const missing = await send(t.url, `/content/${site}/%2e%2e/no-such-directory`, { headers: auth });
+    assert.equal(existing.status, 400);
+    assert.equal(missing.status, 400);
+    assert.equal(existing.headers.location, undefined);
   });
 
   it('serves the new bundle the moment its deploy task reports finished', async () => {
