@@ -273,3 +273,39 @@ for (const provider of PROVIDERS) describe(`the content proxy under hostile and 
     assert.equal(json(await send(t.url, `/content/${live}/`, { headers: auth })).version, 'two');
   });
 });
+
+// Clients verify a deploy right after its task reports finished, at whichever replica answers.
+if (PROVIDERS.includes('postgres')) {
+  describe('two replicas serve the new bundle the moment its deploy task reports finished (postgres)', () => {
+    let a: TestServer;
+    let b: TestServer;
+
+    before(async () => {
+      a = await startLectern('postgres', executionSettings());
+      b = await startLectern('postgres', executionSettings(), { dataDir: a.dataDir, databaseUrl: a.app.config.get('Postgres.URL') });
+    });
+
+    after(async () => {
+      await b?.stop();
+      await a?.stop();
+    });
+
+    it('shows each new version at both replicas, whichever one the task was watched at', async () => {
+      const created = await a.api('/__api__/v1/content', { method: 'POST', json: { name: 'proxy-replicas' } });
+      const { guid } = (await created.json()) as { guid: string };
+      const version = (server: TestServer) =>
+        send(server.url, `/content/${guid}/`, { headers: { authorization: `Key ${server.adminKey}` } }).then((answer) => {
+          assert.equal(answer.status, 200, answer.body.toString());
+          return (JSON.parse(answer.body.toString()) as { version: string }).version;
+        });
+      for (const [round, watcher] of [a, b, a, b].entries()) {
+        const uploaded = await a.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: appBundle(`v${round}`) });
+        assert.equal(uploaded.status, 200, await uploaded.clone().text());
+        const queued = await a.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: ((await uploaded.json()) as { id: string }).id } });
+        const task = await waitForTask(watcher, ((await queued.json()) as { task_id: string }).task_id, watcher.adminKey);
+        assert.equal(task.code, 0, task.output.join('\n'));
+        assert.deepEqual(await Promise.all([watcher, a, b].map(version)), [`v${round}`, `v${round}`, `v${round}`]);
+      }
+    });
+  });
+}
