@@ -21,7 +21,7 @@ export interface ContentTarget {
 }
 
 /** /content/{guid} at the start of a path whose duplicate leading slashes are already gone. */
-const DIRECT = /^\/content\/+([0-9A-Fa-f-]{36})(?=\/|$)/;
+const DIRECT = /^\/content\/+([0-9A-Fa-f-]{36})(?=[/?]|$)/;
 
 /**
  * The URL with duplicate leading slashes collapsed: `//content/{guid}/` (rsconnect-python 1.29

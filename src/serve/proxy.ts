@@ -181,7 +181,12 @@ export class ContentProxy {
     let finished = false;
     // A client that goes away stops the worker's response too.
     res.once('close', () => {
-      if (!finished) controller?.abort(new Error('The client closed the connection.'));
+      if (finished) return;
+      try {
+        controller?.abort(new Error('The client closed the connection.'));
+      } catch {
+        // Already over on the worker's side.
+      }
     });
     const log = this.log;
     // An exception thrown in one of these callbacks must not reach undici, or the event loop: it
@@ -227,7 +232,13 @@ export class ContentProxy {
       onResponseData: guarded((c: Dispatcher.DispatchController, chunk: Buffer) => {
         if (!res.write(chunk)) {
           c.pause();
-          res.once('drain', () => c.resume());
+          res.once('drain', () => {
+            try {
+              c.resume();
+            } catch {
+              // The exchange was aborted meanwhile.
+            }
+          });
         }
       }),
       onResponseEnd: guarded(() => {

@@ -219,6 +219,9 @@ for (const provider of PROVIDERS) describe(`the content proxy under hostile and 
     const bare = await send(t.url, `//content/${guid}`, { headers: auth });
     assert.equal(bare.status, 301);
     assert.equal(bare.headers.location, `/content/${guid}/`, 'a redirect to //content/… would name the host "content"');
+    const withQuery = await send(t.url, `/content/${guid}?x=1`, { headers: auth });
+    assert.equal(withQuery.status, 301);
+    assert.equal(withQuery.headers.location, `/content/${guid}/?x=1`);
   });
 
   it('refuses websocket paths that climb out of the content, as HTTP does', async () => {
