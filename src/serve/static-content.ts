@@ -28,7 +28,10 @@ export async function serveDirectoryFile(request: FastifyRequest, reply: Fastify
   } else if (await isDirectory(path.join(root, target))) {
     return reply.redirect(`${canonicalUrl(request.url).split('?', 1)[0]}/`, 301);
   }
-  const result = await send(request.raw, '/' + target, { root, dotfiles: 'allow', index: false, etag: true, lastModified: true });
+  // `target` is decoded; send decodes what it is given, so it gets it encoded again (a file
+  // named "100%.html" would otherwise be a malformed escape).
+  const encoded = '/' + target.split('/').map(encodeURIComponent).join('/');
+  const result = await send(request.raw, encoded, { root, dotfiles: 'allow', index: false, etag: true, lastModified: true });
   if (result.type === 'error') {
     const status = (result.metadata as { error?: { status?: number } }).error?.status ?? 404;
     return notDeployed(reply, status === 404 ? 404 : status, 'Not found', `The file ${escapeHtml(target)} is not part of this content.`);
@@ -40,7 +43,7 @@ export async function serveDirectoryFile(request: FastifyRequest, reply: Fastify
 
 function isInside(root: string, p: string): boolean {
   const relative = path.relative(root, p);
-  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+  return relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
 }
 
 async function isDirectory(p: string): Promise<boolean> {

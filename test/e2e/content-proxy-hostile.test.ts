@@ -258,8 +258,18 @@ for (const provider of PROVIDERS) describe(`the content proxy under hostile and 
   it('answers a static content path outside the bundle the same whether a directory exists there or not', async () => {
     const site = await createContent('proxy-static');
     const manifest = JSON.stringify({ version: 1, metadata: { appmode: 'static', primary_html: 'index.html' }, files: {} });
-    await deploy(site, makeTarGz([{ name: 'manifest.json', content: manifest }, { name: 'index.html', content: '<h1>site</h1>' }]));
+    const files = [
+      { name: 'manifest.json', content: manifest },
+      { name: 'index.html', content: '<h1>site</h1>' },
+      { name: 'docs/a b.html', content: 'spaced' },
+      { name: '100%.html', content: 'percent' },
+    ];
+    await deploy(site, makeTarGz(files));
     assert.equal((await send(t.url, `/content/${site}/`, { headers: auth })).status, 200);
+    // Names that need escaping are still found.
+    assert.equal((await send(t.url, `/content/${site}/docs/a%20b.html`, { headers: auth })).body.toString(), 'spaced');
+    assert.equal((await send(t.url, `/content/${site}/100%25.html`, { headers: auth })).body.toString(), 'percent');
+    assert.equal((await send(t.url, `/content/${site}/docs`, { headers: auth })).headers.location, `/content/${site}/docs/`);
     // Above the bundle: its content directory exists, the other path does not.
     const existing = await send(t.url, `/content/${site}/%2e%2e`, { headers: auth });
     const missing = await send(t.url, `/content/${site}/%2e%2e/no-such-directory`, { headers: auth });
