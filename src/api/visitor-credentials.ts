@@ -37,6 +37,6 @@ async function visitorKey(app: App, token: string): Promise<string> {
   const user = await app.users.findByGuid(claims.userGuid);
   const content = await app.content.find(claims.contentGuid);
   if (!user || user.locked || !content || !(await app.content.access.canView(user, content))) throw refused();
-  const { key } = await app.users.createApiKey(user.id, `visitor key for content ${content.guid}`, Date.now() + VISITOR_KEY_TTL_MS);
+  const { key } = await app.users.createApiKey(user.id, `visitor key for content ${content.guid}`, Date.now() + VISITOR_KEY_TTL_MS, 'visitor');
   return key;
 }

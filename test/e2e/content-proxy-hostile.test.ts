@@ -196,10 +196,16 @@ for (const provider of PROVIDERS) describe(`the content proxy under hostile and 
     const me = await t.api('/__api__/v1/user', { key: issued.access_token });
     assert.equal(me.status, 200);
     assert.equal(((await me.json()) as { username: string }).username, 'hostile-viewer');
+    // Narrow: it cannot make itself a key that would outlive it.
+    const minted = await t.api('/__api__/v1/user/api_keys', { method: 'POST', key: issued.access_token, json: { name: 'forever' } });
+    assert.equal(minted.status, 403, await minted.clone().text());
+    assert.equal((await t.api('/__api__/v1/user/api_keys', { key: issued.access_token })).status, 403);
+    assert.equal((await t.api('/__api__/v1/user/api_keys', { key: viewer.key })).status, 200);
     // Short-lived, stored like every key (hashed), and not among the keys the visitor manages.
     const stored = await t.app.store.db.selectFrom('api_keys').selectAll().where('user_id', '=', viewer.id).execute();
     const visitorKey = stored.find((k) => k.expires_at !== null);
     assert.ok(visitorKey && Number(visitorKey.expires_at) <= Date.now() + 60 * 60_000 + 5_000, JSON.stringify(stored));
+    assert.equal(visitorKey.scope, 'visitor');
     assert.ok(!stored.some((k) => k.key_hash === issued.access_token));
     // A forged or altered token gets nothing.
     const [payload, mac] = token.split('.');
