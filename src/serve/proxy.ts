@@ -246,8 +246,9 @@ export class ContentProxy {
         res.end();
       }),
       onResponseError: guarded((_c: Dispatcher.DispatchController, err: Error) => {
+        // Already answered (by `fail`, after an exception in a callback above).
+        if (finished || res.destroyed) return;
         finished = true;
-        if (res.destroyed) return;
         if (res.headersSent) {
           // Part of the answer is out: cutting the connection is the only honest signal left.
           res.destroy(err);
