@@ -17,15 +17,30 @@ export const USER_SESSION_TOKEN_TTL_MS = 60 * 60_000;
  */
 export class ContentCredentials {
   private readonly secret: Buffer;
+  private readonly contentKeys = new Map<string, Buffer>();
+  private readonly tokenKey: Buffer;
 
   /** Derived from the server key ([Server] SecretKey), which every replica shares. */
   constructor(secrets: SecretBox) {
     this.secret = secrets.derive('content-credentials');
+    this.tokenKey = this.derive('user-session-token');
   }
 
   /** The key content `guid` verifies its identity header with (LECTERN_CREDENTIALS_KEY). */
   contentKey(guid: string): string {
-    return this.derive(`rstudio-connect-credentials\0${guid.toLowerCase()}`).toString('base64url');
+    return this.contentKeyBytes(guid).toString('base64url');
+  }
+
+  /** Derived once per content item: every proxied request of a signed-in visitor is signed. */
+  private contentKeyBytes(guid: string): Buffer {
+    const id = guid.toLowerCase();
+    let key = this.contentKeys.get(id);
+    if (!key) {
+      key = this.derive(`rstudio-connect-credentials\0${id}`);
+      if (this.contentKeys.size >= 10_000) this.contentKeys.clear();
+      this.contentKeys.set(id, key);
+    }
+    return key;
   }
 
   /**
@@ -35,7 +50,7 @@ export class ContentCredentials {
    */
   signCredentials(guid: string, credentials: string, now = Date.now()): string {
     const t = Math.floor(now / 1000);
-    const mac = createHmac('sha256', Buffer.from(this.contentKey(guid), 'base64url')).update(`${t}.${credentials}`).digest('base64url');
+    const mac = createHmac('sha256', this.contentKeyBytes(guid)).update(`${t}.${credentials}`).digest('base64url');
     return `t=${t},v1=${mac}`;
   }
 
@@ -63,7 +78,7 @@ export class ContentCredentials {
   }
 
   private tokenMac(payload: string): string {
-    return createHmac('sha256', this.derive('user-session-token')).update(payload).digest('base64url');
+    return createHmac('sha256', this.tokenKey).update(payload).digest('base64url');
   }
 
   private derive(purpose: string): Buffer {
