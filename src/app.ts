@@ -1,3 +1,4 @@
+import { ContentCredentials } from './auth/content-credentials.js';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
@@ -33,6 +34,8 @@ export interface App {
   store: Store;
   dataDir: DataDir;
   secrets: SecretBox;
+  /** Signs the identity header content receives and issues visitor keys (src/auth/content-credentials.ts). */
+  credentials: ContentCredentials;
   users: Users;
   content: ContentService;
   bundles: Bundles;
@@ -91,6 +94,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     log: options.log,
   });
   const secrets = SecretBox.fromConfig(config.get('Server.SecretKey'), dataDir.secretKeyFile());
+  const credentials = new ContentCredentials(secrets);
   const contentService = new ContentService(
     db,
     () => ({
@@ -152,6 +156,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return Object.fromEntries(rows.map((r) => [r.name, secrets.open(r.value_encrypted)]));
     },
     serverUrl: () => serverUrl.value,
+    credentialsKey: (guid) => credentials.contentKey(guid),
     environments: offHost
       ? {
           async candidates(content) {
@@ -199,6 +204,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     store,
     dataDir,
     secrets,
+    credentials,
     users,
     content: contentService,
     bundles,

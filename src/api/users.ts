@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
-import { noContent, requireRole, requireUser } from '../auth/principal.js';
+import { noContent, requireOwnCredentials, requireRole, requireUser } from '../auth/principal.js';
 import type { Group, User } from '../db/schema.js';
 import { ApiError, badRequest, conflict, ErrorCode, forbidden, invalidParameter, notFound } from '../http/errors.js';
 import type { RoutePlugin } from '../http/server.js';
@@ -178,13 +178,13 @@ export const userRoutes: RoutePlugin = (server, app) => {
   // ---- API keys of the signed-in user ----
 
   server.get('/__api__/v1/user/api_keys', async (request) => {
-    const user = requireUser(request);
+    const user = requireOwnCredentials(request);
     const keys = await app.users.listApiKeys(user.id);
     return keys.map((k) => ({ id: String(k.id), name: k.name, key_hint: k.key_hint, created_time: apiTime(k.created_time), last_used_time: apiTime(k.last_used_time) }));
   });
 
   server.post('/__api__/v1/user/api_keys', async (request) => {
-    const user = requireUser(request);
+    const user = requireOwnCredentials(request);
     const body = bodyObject(request);
     rejectUnknown(body, ['name']);
     const name = (optionalString(body, 'name') ?? '').trim();
@@ -197,7 +197,7 @@ export const userRoutes: RoutePlugin = (server, app) => {
   });
 
   server.delete('/__api__/v1/user/api_keys/:id', async (request, reply) => {
-    const user = requireUser(request);
+    const user = requireOwnCredentials(request);
     const { id } = request.params as { id: string };
     if (!/^\d{1,15}$/.test(id)) throw notFound(`API key ${id} does not exist.`);
     await app.users.deleteApiKey(user.id, Number(id));

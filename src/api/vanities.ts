@@ -5,7 +5,7 @@ import type { Content } from '../db/schema.js';
 import { ApiError, badRequest, conflict, ErrorCode, forbidden, notFound } from '../http/errors.js';
 import type { RoutePlugin } from '../http/server.js';
 import { serveContent, withRawBodies } from '../serve/content-routes.js';
-import { findVanity } from '../serve/vanity-lookup.js';
+import { resolveContentTarget } from '../serve/content-target.js';
 import { apiTime, nowIso } from '../util/ids.js';
 
 /** Path prefixes Lectern itself answers; a vanity must not shadow them. */
@@ -116,12 +116,9 @@ export const vanityRoutes: RoutePlugin = (server, app) => {
  */
 export const vanityServingRoutes: RoutePlugin = (server, app) => {
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-    const wildcard = (request.params as { '*'?: string })['*'] ?? '';
-    const match = await findVanity(app, wildcard);
-    if (!match) return reply.callNotFound();
-    const rest = wildcard.slice(Math.min(match.path.length - 1, wildcard.length));
-    const rawPath = request.url.split('?')[0]!;
-    return serveContent(app, request, reply, match.guid, rest, rawPath.slice(0, match.path.length - 1));
+    const target = await resolveContentTarget(app, request.url);
+    if (!target) return reply.callNotFound();
+    return serveContent(app, request, reply, target);
   };
   // Content answers every method (APIs take POST, PUT, …); bodies stream through unread.
   return withRawBodies(server, (scope) => scope.all('/*', handler));

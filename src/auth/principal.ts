@@ -1,7 +1,7 @@
 import '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { User } from '../db/schema.js';
+import type { KeyScope, User } from '../db/schema.js';
 import { authRequired, forbidden, invalidLogin } from '../http/errors.js';
 import { roleAtLeast, type Role, type Users } from '../users/users.js';
 
@@ -12,7 +12,7 @@ export const CSRF_HEADER = 'x-csrf-token';
 export type Principal =
   | { kind: 'anonymous' }
   | { kind: 'invalid'; reason: string }
-  | { kind: 'user'; user: User; via: 'key' | 'session'; csrf?: string };
+  | { kind: 'user'; user: User; via: 'key' | 'session'; csrf?: string; scope?: KeyScope };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -37,10 +37,10 @@ export async function resolvePrincipal(request: Credentials, users: Users): Prom
   if (header) {
     const match = /^\s*Key\s+(\S+)\s*$/i.exec(header);
     if (match) {
-      const user = await users.userForApiKey(match[1]!);
-      if (!user) return { kind: 'invalid', reason: 'Invalid login.' };
-      await users.touch(user);
-      return { kind: 'user', user, via: 'key' };
+      const found = await users.userForApiKey(match[1]!);
+      if (!found) return { kind: 'invalid', reason: 'Invalid login.' };
+      await users.touch(found.user);
+      return found.scope ? { kind: 'user', user: found.user, via: 'key', scope: found.scope } : { kind: 'user', user: found.user, via: 'key' };
     }
     // Other schemes (Bearer from OAuth clients, SPCS Snowflake tokens) are not issued by Lectern.
     if (!/^\s*Snowflake\s/i.test(header)) return { kind: 'invalid', reason: 'Invalid login: unsupported Authorization scheme; use "Key <api key>".' };
@@ -97,6 +97,18 @@ export function requireUser(request: FastifyRequest): User {
     if (request.headers[CSRF_HEADER] !== p.csrf) throw forbidden('Missing or invalid X-CSRF-Token header for a request made with a session cookie.');
   }
   return p.user;
+}
+
+/**
+ * requireUser, for what only the user's own credentials may do (managing API keys): a visitor key
+ * content obtained for its visitor cannot mint a key that would outlive it.
+ */
+export function requireOwnCredentials(request: FastifyRequest): User {
+  const user = requireUser(request);
+  if (request.principal.kind === 'user' && request.principal.scope === 'visitor') {
+    throw forbidden('A visitor API key (obtained by content for its visitor) cannot manage API keys.');
+  }
+  return user;
 }
 
 export function requireRole(request: FastifyRequest, role: Role): User {

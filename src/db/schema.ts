@@ -33,7 +33,11 @@ export interface ApiKeysTable {
   last_used_time: string | null;
   /** Epoch ms; null = until revoked. */
   expires_at: number | null;
+  /** null = a key its user made; 'visitor' = obtained by content for its visitor (cannot manage keys). */
+  scope: KeyScope | null;
 }
+
+export type KeyScope = 'visitor';
 
 export interface SessionsTable {
   /** sha256 of the cookie value. */

@@ -51,6 +51,8 @@ export interface ExecutionDeps {
   contentVariables(contentId: number): Promise<Record<string, string>>;
   /** Public URL of the server, for CONNECT_SERVER. */
   serverUrl(): string;
+  /** The key content verifies its RStudio-Connect-Credentials header with (LECTERN_CREDENTIALS_KEY). */
+  credentialsKey(contentGuid: string): string;
   /** Set in off-host mode ([Launcher] Enabled and Kubernetes): jobs run in selected images. */
   environments?: EnvironmentCatalogue;
 }
@@ -390,6 +392,7 @@ export class ContentExecution {
       PATH: [...binDirs.filter(Boolean), SYSTEM_PATH].join(':'),
       CONNECT_SERVER: this.deps.serverUrl(),
       CONNECT_CONTENT_GUID: content.guid,
+      LECTERN_CREDENTIALS_KEY: this.deps.credentialsKey(content.guid),
       RSTUDIO_PRODUCT: 'CONNECT',
       R_CONFIG_ACTIVE: own.R_CONFIG_ACTIVE ?? 'rsconnect',
       LECTERN_APP_MODE: manifest.appMode,

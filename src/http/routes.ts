@@ -11,6 +11,7 @@ import { tagRoutes } from '../api/tags.js';
 import { userRoutes } from '../api/users.js';
 import { taskRoutes } from '../api/tasks.js';
 import { vanityRoutes, vanityServingRoutes } from '../api/vanities.js';
+import { visitorCredentialRoutes } from '../api/visitor-credentials.js';
 import { dashboardRoutes } from '../serve/dashboard.js';
 import { loginRoutes } from '../serve/login.js';
 import { staticAssetRoutes } from '../serve/static-assets.js';
@@ -36,6 +37,7 @@ export const ROUTES: RoutePlugin[] = [
   vanityRoutes,
   userRoutes,
   auditRoutes,
+  visitorCredentialRoutes,
   // Last: a GET /* wildcard that answers only for vanity paths and otherwise falls through to 404.
   vanityServingRoutes,
 ];

@@ -44,6 +44,8 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
       return http;
     },
     logger: level === 'silent' ? false : { level },
+    // One line per request, written by the onResponse hook below (Fastify's own are two).
+    disableRequestLogging: true,
     // Bundles are streamed to disk; this limit is for JSON and form bodies only.
     bodyLimit: 10 * 1024 * 1024,
     // X-Forwarded-* count only from the proxies [HTTP] TrustedProxies names (src/http/trusted-proxy.ts).
@@ -81,6 +83,14 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
   // Any other body (bundle uploads arrive as application/x-gzip, application/gzip, octet-stream or
   // with no content type at all) is left unread for the route to stream.
   server.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+
+  // Content requests are the hot path (every asset and API call of every app): logged at debug.
+  // The fast path logs the ones Fastify never sees the same way (src/serve/content-fast-path.ts).
+  server.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url;
+    const hot = route !== undefined && (route.startsWith('/content/') || route === '/*') && reply.statusCode !== 404;
+    request.log[hot ? 'debug' : 'info']({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  });
 
   server.decorateRequest('principal', null as never);
   server.addHook('onRequest', async (request) => {

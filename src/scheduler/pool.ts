@@ -37,6 +37,8 @@ export class WorkerUnavailable extends Error {
     /** The last log lines of the failed worker, for the content's owners. */
     readonly logTail: string[] = [],
     readonly status = 503,
+    /** When a client may usefully try again (Retry-After). */
+    readonly retryAfterSeconds = 5,
   ) {
     super(message);
   }
@@ -148,7 +150,14 @@ export class ContentPool {
       if (best) return this.lease(best);
       const remaining = deadline - now;
       if (remaining <= 0) {
-        throw new WorkerUnavailable(`No worker process became available within ${Math.round(this.settings.initTimeoutMs / 1000)} s.`, []);
+        const seconds = Math.round(this.settings.initTimeoutMs / 1000);
+        // Every worker busy and no more allowed: say so, and when to come back (HTTP and websockets alike).
+        if (starting === 0 && current.length >= this.settings.maxProcesses) {
+          throw new WorkerUnavailable(
+            `All ${current.length} worker processes are serving their ${this.settings.maxConnsPerProcess} connections (max_conns_per_process) and none became free within ${seconds} s.`,
+          );
+        }
+        throw new WorkerUnavailable(`No worker process became available within ${seconds} s.`, []);
       }
       await new Promise<void>((resolve) => {
         const waiter = () => {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -24,6 +24,11 @@ export class SecretBox {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     return new SecretBox(Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64'));
+  }
+
+  /** A key for one `purpose` (domain-separated HMAC of the server key), for signing rather than sealing. */
+  derive(purpose: string): Buffer {
+    return createHmac('sha256', this.key).update(`lectern:${purpose}`).digest();
   }
 
   seal(plain: string): string {

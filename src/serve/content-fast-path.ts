@@ -3,8 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app.js';
 import { resolvePrincipal } from '../auth/principal.js';
 import { appModeKind } from '../content/app-modes.js';
-import { GUID_PATTERN } from '../util/ids.js';
 import type { ContentProxy } from './proxy.js';
+import { directContentTarget, type ContentTarget } from './content-target.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -14,37 +14,71 @@ interface FastPathTools {
   log(): FastifyBaseLogger;
 }
 
-/** /content/{36-character guid}/… — the bare /content/{guid} (a redirect) is Fastify's. */
-const CONTENT_PATH = /^\/content\/([0-9A-Fa-f-]{36})\//;
-
 /**
  * The front door for requests a worker answers: /content/{guid}/… of running content that the
  * caller may view goes straight to the proxy. Fastify's routing, hooks and reply machinery cost
  * more per request than the proxying itself (bench/RESULTS.md). Every other request, and every
  * other outcome (not found, no access, a redirect, a draft, static or rendered content, a
- * shutting-down server, an unexpected error), goes on to Fastify untouched, which answers it as
- * it always has: the same checks decide both ways (`serveContent`), only the cost differs.
+ * refused path, a shutting-down server, an unexpected error), goes on to Fastify untouched,
+ * which answers it as it always has: the same checks decide both ways (`serveContent`), only
+ * the cost differs.
+ *
+ * Nothing thrown here may reach the event loop: one request must never end the process.
  */
 export function contentFastPath(app: App, proxy: ContentProxy, tools: FastPathTools, fastify: Handler) {
   let closing = false;
+  const handOver = (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      if (!res.headersSent && !res.destroyed) fastify(req, res);
+    } catch (err) {
+      tools.log().error({ err }, 'request handler failed');
+      res.destroy();
+    }
+  };
   const handler: Handler = (req, res) => {
-    const match = closing ? null : CONTENT_PATH.exec(req.url ?? '');
-    if (!match || !GUID_PATTERN.test(match[1]!)) return fastify(req, res);
+    let target: ContentTarget | undefined;
+    try {
+      target = closing ? undefined : directContentTarget(req.url ?? '');
+    } catch (err) {
+      tools.log().error({ err }, 'request handler failed');
+    }
+    if (!target || target.path === '' || target.refused) return handOver(req, res);
     const started = performance.now();
-    serveIfProxied(app, proxy, tools.parseCookie, req, res, match[1]!, match[0].slice(0, -1)).then(
-      (served) => {
-        if (!served) return fastify(req, res);
-        const log = tools.log() as FastifyBaseLogger & { isLevelEnabled?(level: string): boolean };
-        if (!log.isLevelEnabled?.('info')) return;
-        if (res.writableFinished) logCompleted(log, req, res, started);
-        else res.once('finish', () => logCompleted(log, req, res, started));
-      },
-      () => {
-        // Fastify repeats the work and answers the error in Connect's format.
-        if (!res.headersSent) fastify(req, res);
-        else res.destroy();
-      },
-    );
+    // Read now: once the response is finished Node may have detached the socket from the request.
+    const remoteAddress = req.socket?.remoteAddress;
+    const remotePort = req.socket?.remotePort;
+    serveIfProxied(app, proxy, tools.parseCookie, req, res, target)
+      .then(
+        (served) => {
+          if (!served) return handOver(req, res);
+          // Fastify logs the requests it serves at info; proxied content requests are the hot
+          // path (every asset, every API call) and are logged once, at debug.
+          const log = tools.log() as FastifyBaseLogger & { isLevelEnabled?(level: string): boolean };
+          if (!log.isLevelEnabled?.('debug')) return;
+          const completed = () => {
+            try {
+              log.debug(
+                // In the shape Fastify's request serializer reads.
+                { req: { method: req.method, url: req.url, host: req.headers.host, ip: remoteAddress, socket: { remotePort } }, res: { statusCode: res.statusCode }, responseTime: performance.now() - started },
+                'request completed',
+              );
+            } catch {
+              // A log line is not worth a request, let alone the process.
+            }
+          };
+          if (res.writableFinished) completed();
+          else res.once('finish', completed);
+        },
+        () => {
+          // Fastify repeats the work and answers the error in Connect's format.
+          if (!res.headersSent) handOver(req, res);
+          else res.destroy();
+        },
+      )
+      .catch((err: unknown) => {
+        tools.log().error({ err }, 'request handler failed');
+        res.destroy();
+      });
   };
   return {
     handler,
@@ -54,37 +88,23 @@ export function contentFastPath(app: App, proxy: ContentProxy, tools: FastPathTo
   };
 }
 
-/** Fastify's "request completed" line, for the requests it did not see. */
-function logCompleted(log: FastifyBaseLogger, req: IncomingMessage, res: ServerResponse, started: number) {
-  log.info(
-    {
-      req: { method: req.method, url: req.url, host: req.headers.host, remoteAddress: req.socket.remoteAddress, remotePort: req.socket.remotePort },
-      res: { statusCode: res.statusCode },
-      responseTime: performance.now() - started,
-    },
-    'request completed',
-  );
-}
-
 async function serveIfProxied(
   app: App,
   proxy: ContentProxy,
   parseCookie: (header: string) => Record<string, string | undefined>,
   req: IncomingMessage,
   res: ServerResponse,
-  guid: string,
-  prefix: string,
+  target: ContentTarget,
 ): Promise<boolean> {
-  // Drafts (/_bundle{id}/, perhaps percent-encoded) are editors' previews, served as files.
-  const below = req.url!.slice(prefix.length);
-  if (below.startsWith('/_bundle') || below.startsWith('/%')) return false;
+  // Drafts (/_bundle{id}/) are editors' previews, served as files.
+  if (target.rest.startsWith('_bundle')) return false;
   const cookies = req.headers.cookie ? parseCookie(req.headers.cookie) : undefined;
   const principal = await resolvePrincipal({ headers: req.headers, cookies }, app.users);
   if (principal.kind === 'invalid') return false;
   const user = principal.kind === 'user' ? principal.user : null;
-  const content = await app.content.find(guid);
+  const content = await app.content.find(target.guid);
   if (!content || content.bundle_id === null || content.locked === 1 || appModeKind(content.app_mode) !== 'interactive') return false;
   if (!(await app.content.access.canView(user, content))) return false;
-  await proxy.serve(req, res, content, prefix, user);
+  await proxy.serve(req, res, content, target, user);
   return true;
 }

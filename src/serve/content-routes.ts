@@ -2,8 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../app.js';
 import { appModeKind } from '../content/app-modes.js';
 import type { Bundle } from '../db/schema.js';
+import { ErrorCode } from '../http/errors.js';
 import type { RoutePlugin } from '../http/server.js';
 import { denyContent, escapeHtml } from './content-access.js';
+import { canonicalUrl, directContentTarget, type ContentTarget } from './content-target.js';
 import { notDeployed, serveBundleFile, serveDirectoryFile } from './static-content.js';
 
 /**
@@ -14,9 +16,9 @@ import { notDeployed, serveBundleFile, serveDirectoryFile } from './static-conte
 export const contentRoutes: RoutePlugin = (server, app) =>
   withRawBodies(server, (scope) => {
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-      const { guid } = request.params as { guid: string };
-      const rest = (request.params as { '*'?: string })['*'] ?? '';
-      return serveContent(app, request, reply, guid, rest, `/content/${guid}`);
+      const target = directContentTarget(request.url);
+      if (!target) return notDeployed(reply, 404, 'Content not found', 'There is no content at this address.');
+      return serveContent(app, request, reply, target);
     };
     scope.all('/content/:guid', handler);
     scope.all('/content/:guid/*', handler);
@@ -35,20 +37,23 @@ export async function withRawBodies(server: FastifyInstance, register: (scope: F
 }
 
 /**
- * Serves one content item: `rest` is the decoded path below its root, `prefix` the public path it
- * was reached at (/content/{guid} or a vanity path, no trailing slash). Access is checked before
- * any file or worker is touched.
+ * Serves one content item at `target` (src/serve/content-target.ts: its prefix, the path below
+ * it, and whether that path is refused). Refused paths are answered before anything is looked
+ * up; access is checked before any file or worker is touched.
  */
-export async function serveContent(app: App, request: FastifyRequest, reply: FastifyReply, guid: string, rest: string, prefix: string) {
-  const content = await app.content.find(guid);
+export async function serveContent(app: App, request: FastifyRequest, reply: FastifyReply, target: ContentTarget) {
+  if (target.refused) return reply.code(400).send({ code: ErrorCode.BadRequest, error: target.refused, payload: null });
+  const content = await app.content.find(target.guid);
   if (!content) return notDeployed(reply, 404, 'Content not found', 'There is no content at this address.');
   if (request.principal.kind === 'invalid') return reply.code(401).send({ code: 30, error: request.principal.reason, payload: null });
   const user = request.principal.kind === 'user' ? request.principal.user : null;
   if (!(await app.content.access.canView(user, content))) return denyContent(request, reply, user !== null);
 
   // Redirect /content/{guid} to /content/{guid}/ so relative links in the content resolve.
-  const pathname = request.url.split('?')[0]!;
-  if (rest === '' && !pathname.endsWith('/')) return reply.redirect(`${pathname}/${request.url.slice(pathname.length)}`, 301);
+  const url = canonicalUrl(request.url);
+  const pathname = url.split('?', 1)[0]!;
+  if (target.path === '') return reply.redirect(`${target.prefix}/${url.slice(pathname.length)}`, 301);
+  const rest = target.rest;
 
   // Locked content runs nothing and shows its lock message instead (as Connect does).
   if (content.locked === 1) return notDeployed(reply, 403, 'Content locked', escapeHtml(content.locked_message || 'This content has been locked by its owner or an administrator.'));
@@ -77,7 +82,7 @@ export async function serveContent(app: App, request: FastifyRequest, reply: Fas
     case 'interactive':
       // The proxy writes the response itself, streaming; Fastify's reply is not used.
       reply.hijack();
-      return request.server.contentProxy.serve(request.raw, reply.raw, content, prefix, user);
+      return request.server.contentProxy.serve(request.raw, reply.raw, content, target, user);
     case 'rendered': {
       if (content.render_id === null) return notDeployed(reply, 404, 'Not rendered yet', 'This document has not been rendered yet.');
       return serveDirectoryFile(request, reply, app.dataDir.renderDir(content.id, content.render_id), rest, 'index.html');

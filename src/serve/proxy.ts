@@ -2,15 +2,25 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import type { App } from '../app.js';
+import type { ContentCredentials } from '../auth/content-credentials.js';
 import { SESSION_COOKIE } from '../auth/principal.js';
 import type { Content, User } from '../db/schema.js';
 import { ErrorCode } from '../http/errors.js';
 import { trustedProxies, type TrustedProxies } from '../http/trusted-proxy.js';
 import { EnvironmentRebuilding, WorkerUnavailable } from '../scheduler/pool.js';
 import { escapeHtml, htmlPage } from './content-access.js';
+import { canonicalUrl, type ContentTarget } from './content-target.js';
 
 /** Headers only Lectern may set: a client's copies are dropped before the request reaches content. */
-const TRUSTED_HEADERS = new Set(['rstudio-connect-credentials', 'x-rsc-request', 'x-forwarded-prefix']);
+const TRUSTED_HEADERS = new Set(['rstudio-connect-credentials', 'rstudio-connect-credentials-signature', 'posit-connect-user-session-token', 'x-rsc-request', 'x-forwarded-prefix']);
+/**
+ * The visitor's own credentials for Lectern stay with Lectern: content that could read them could
+ * act as its visitor without limit (a publisher collecting an administrator's key). Every
+ * Authorization header that gets this far is one (Lectern answers 401 to any other scheme), and
+ * the session cookie is taken out of Cookie below. Content that must act as its visitor exchanges
+ * the Posit-Connect-User-Session-Token for a short-lived key (docs/runtime.md).
+ */
+const VISITOR_CREDENTIALS = new Set(['authorization']);
 /**
  * Connection-level headers that must not be forwarded (RFC 9110 §7.6.1). `expect` too: Node has
  * already answered a client's `Expect: 100-continue`, and undici refuses the header.
@@ -31,7 +41,18 @@ export function clientOrigin(req: IncomingMessage, trusted: TrustedProxies): { p
 /** The headers a worker receives: the client's, minus spoofable ones, plus who is asking and from where. */
 export function contentRequestHeaders(
   incoming: IncomingHttpHeaders,
-  options: { user: User | null; groups: readonly string[]; prefix: string; originalUrl: string; proto: string; host: string; keepUpgrade?: boolean },
+  options: {
+    user: User | null;
+    groups: readonly string[];
+    prefix: string;
+    originalUrl: string;
+    proto: string;
+    host: string;
+    keepUpgrade?: boolean;
+    /** The content asked, and what signs its identity header. */
+    contentGuid: string;
+    credentials: ContentCredentials;
+  },
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   // Headers the client named in Connection are hop-by-hop too.
@@ -40,7 +61,7 @@ export function contentRequestHeaders(
     const value = incoming[name];
     if (value === undefined) continue;
     // Node gives header names in lower case.
-    if (TRUSTED_HEADERS.has(name)) continue;
+    if (TRUSTED_HEADERS.has(name) || VISITOR_CREDENTIALS.has(name)) continue;
     if ((HOP_BY_HOP.has(name) || connection.includes(name)) && !(options.keepUpgrade && (name === 'upgrade' || name === 'connection'))) continue;
     if (name === 'cookie') {
       // Lectern's session cookie would let content act as its visitor: it stays with Lectern.
@@ -52,10 +73,14 @@ export function contentRequestHeaders(
       if (kept) out.cookie = kept;
       continue;
     }
-    // Authorization goes through, as in Connect: APIs see the caller's key.
     out[name] = value;
   }
-  if (options.user) out['rstudio-connect-credentials'] = JSON.stringify({ user: options.user.username, groups: options.groups });
+  if (options.user) {
+    const identity = JSON.stringify({ user: options.user.username, groups: options.groups });
+    out['rstudio-connect-credentials'] = identity;
+    out['rstudio-connect-credentials-signature'] = options.credentials.signCredentials(options.contentGuid, identity);
+    out['posit-connect-user-session-token'] = options.credentials.userSessionToken(options.user.guid, options.contentGuid);
+  }
   out['x-rsc-request'] = options.originalUrl;
   out['x-forwarded-prefix'] = options.prefix;
   out['x-forwarded-proto'] = options.proto;
@@ -90,13 +115,13 @@ export class ContentProxy {
   }
 
   /**
-   * Serves one request of `content` from a worker; `prefix` is the public path it was reached at.
-   * It always answers: an unexpected failure becomes Connect's 500 (the caller has handed over the
-   * response and cannot).
+   * Serves one request of `content` from a worker; `target` is where the URL pointed (its prefix
+   * is the public path it was reached at). It always answers: an unexpected failure becomes
+   * Connect's 500 (the caller has handed over the response and cannot).
    */
-  async serve(req: IncomingMessage, res: ServerResponse, content: Content, prefix: string, user: User | null): Promise<void> {
+  async serve(req: IncomingMessage, res: ServerResponse, content: Content, target: ContentTarget, user: User | null): Promise<void> {
     try {
-      await this.proxy(req, res, content, prefix, user);
+      await this.proxy(req, res, content, target, user);
     } catch (err) {
       this.log().error({ err }, 'content proxy failed');
       if (res.headersSent) res.destroy();
@@ -104,11 +129,9 @@ export class ContentProxy {
     }
   }
 
-  private async proxy(req: IncomingMessage, res: ServerResponse, content: Content, prefix: string, user: User | null): Promise<void> {
-    const url = req.url ?? '/';
-    const rest = url.slice(prefix.length) || '/';
-    if (hasDotSegment(rest)) {
-      sendJson(res, 400, { code: ErrorCode.BadRequest, error: 'The request path must not contain ".." segments.', payload: null });
+  private async proxy(req: IncomingMessage, res: ServerResponse, content: Content, target: ContentTarget, user: User | null): Promise<void> {
+    if (target.refused) {
+      sendJson(res, 400, { code: ErrorCode.BadRequest, error: target.refused, payload: null });
       return;
     }
     const groups = await userGroups(this.app, user);
@@ -121,8 +144,18 @@ export class ContentProxy {
     }
     res.once('close', () => lease.release());
     const { proto, host } = clientOrigin(req, trustedProxies(this.app.config));
-    const headers = contentRequestHeaders(req.headers, { user, groups, prefix, originalUrl: `${proto}://${host}${url}`, proto, host });
-    this.forward(req, res, `http://${lease.address.host}:${lease.address.port}`, rest, headers);
+    const url = canonicalUrl(req.url ?? '/');
+    const headers = contentRequestHeaders(req.headers, {
+      user,
+      groups,
+      prefix: target.prefix,
+      originalUrl: `${proto}://${host}${url}`,
+      proto,
+      host,
+      contentGuid: content.guid,
+      credentials: this.app.credentials,
+    });
+    this.forward(req, res, `http://${lease.address.host}:${lease.address.port}`, target.path || '/', headers);
   }
 
   close(): Promise<void> {
@@ -145,14 +178,43 @@ export class ContentProxy {
     let finished = false;
     // A client that goes away stops the worker's response too.
     res.once('close', () => {
-      if (!finished) controller?.abort(new Error('The client closed the connection.'));
+      if (finished) return;
+      try {
+        controller?.abort(new Error('The client closed the connection.'));
+      } catch {
+        // Already over on the worker's side.
+      }
     });
+    const log = this.log;
+    // An exception thrown in one of these callbacks must not reach undici, or the event loop: it
+    // becomes this request's failure (a 502 if nothing was sent yet) and the server goes on.
+    const fail = (err: unknown) => {
+      finished = true;
+      controller?.abort(err as Error);
+      if (res.destroyed) return;
+      log().error({ err }, 'content proxy failed');
+      if (res.headersSent) res.destroy();
+      else sendHtml(res, 502, htmlPage('Content error', '<h1>The content did not answer</h1><p>Its answer could not be passed on; the server log has details.</p>'));
+    };
+    const guarded =
+      <A extends unknown[]>(callback: (...args: A) => void) =>
+      (...args: A) => {
+        try {
+          callback(...args);
+        } catch (err) {
+          try {
+            fail(err);
+          } catch {
+            res.destroy();
+          }
+        }
+      };
     this.agent.dispatch(options, {
-      onRequestStart(c) {
+      onRequestStart: guarded((c: Dispatcher.DispatchController) => {
         controller = c;
         if (res.destroyed) c.abort(new Error('The client closed the connection.'));
-      },
-      onResponseStart(_c, statusCode, upstream) {
+      }),
+      onResponseStart: guarded((_c: Dispatcher.DispatchController, statusCode: number, upstream: IncomingHttpHeaders) => {
         const out: Record<string, string | string[]> = {};
         const listed = typeof upstream.connection === 'string' ? upstream.connection.toLowerCase().split(',').map((h) => h.trim()) : [];
         for (const name in upstream) {
@@ -163,27 +225,34 @@ export class ContentProxy {
         // The client's connection cannot carry another request until its body has been read.
         if (!req.complete && hasBody) out.connection = 'close';
         res.writeHead(statusCode, out);
-      },
-      onResponseData(c, chunk) {
+      }),
+      onResponseData: guarded((c: Dispatcher.DispatchController, chunk: Buffer) => {
         if (!res.write(chunk)) {
           c.pause();
-          res.once('drain', () => c.resume());
+          res.once('drain', () => {
+            try {
+              c.resume();
+            } catch {
+              // The exchange was aborted meanwhile.
+            }
+          });
         }
-      },
-      onResponseEnd() {
+      }),
+      onResponseEnd: guarded(() => {
         finished = true;
         res.end();
-      },
-      onResponseError(_c, err) {
+      }),
+      onResponseError: guarded((_c: Dispatcher.DispatchController, err: Error) => {
+        // Already answered (by `fail`, after an exception in a callback above).
+        if (finished || res.destroyed) return;
         finished = true;
-        if (res.destroyed) return;
         if (res.headersSent) {
           // Part of the answer is out: cutting the connection is the only honest signal left.
           res.destroy(err);
           return;
         }
         sendHtml(res, 502, htmlPage('Content error', `<h1>The content did not answer</h1><p>${escapeHtml(err.message || 'The worker closed the connection.')}</p>`));
-      },
+      }),
     });
   }
 
@@ -199,21 +268,8 @@ export class ContentProxy {
     const details = canEdit
       ? `<p>${escapeHtml(err.message)}</p>${err.logTail.length ? `<h2>Last log lines</h2><pre>${escapeHtml(err.logTail.join('\n'))}</pre>` : ''}`
       : '<p>The content could not be started. Its owner can see why in its logs.</p>';
-    sendHtml(res, err.status, htmlPage('Content unavailable', `<h1>This content is not available right now</h1>${details}`), { 'retry-after': '5' });
+    sendHtml(res, err.status, htmlPage('Content unavailable', `<h1>This content is not available right now</h1>${details}`), { 'retry-after': String(err.retryAfterSeconds) });
   }
-}
-
-/** ".." as a whole path segment, also percent-encoded: content must not be asked for paths above its root. */
-function hasDotSegment(path: string): boolean {
-  const pathname = path.split('?', 1)[0]!;
-  if (!pathname.includes('.') && !pathname.includes('%')) return false;
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(pathname);
-  } catch {
-    decoded = pathname;
-  }
-  return decoded.split('/').includes('..');
 }
 
 function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}) {

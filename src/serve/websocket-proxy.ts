@@ -6,28 +6,36 @@ import { resolvePrincipal } from '../auth/principal.js';
 import { appModeKind } from '../content/app-modes.js';
 import { WorkerUnavailable } from '../scheduler/pool.js';
 import { trustedProxies } from '../http/trusted-proxy.js';
+import { canonicalUrl, resolveContentTarget } from './content-target.js';
 import { clientOrigin, contentRequestHeaders, userGroups } from './proxy.js';
-import { findVanity } from './vanity-lookup.js';
 
 /**
  * Websocket upgrades to content (Shiny, Streamlit, Bokeh, …) at /content/{guid}/… and vanity
  * paths. Fastify routes plain HTTP only, so upgrades are handled on the raw server: the same
- * access rule, then the socket is spliced to a worker that holds the session until it closes.
+ * path resolution and access rule as HTTP, then the socket is spliced to a worker that holds the
+ * session until it closes. Nothing thrown here may reach the event loop.
  */
 export function installWebsocketProxy(server: FastifyInstance, app: App) {
   server.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    handleUpgrade(server, app, req, socket, head).catch((err) => {
+    // Attached first: a client that resets the connection at any point is no crash.
+    socket.on('error', () => socket.destroy());
+    const failed = (err: unknown) => {
       server.log.error({ err }, 'websocket proxy failed');
       refuse(socket, 500, 'Internal Server Error');
-    });
+    };
+    try {
+      handleUpgrade(server, app, req, socket, head).catch(failed);
+    } catch (err) {
+      failed(err);
+    }
   });
 }
 
 async function handleUpgrade(server: FastifyInstance, app: App, req: IncomingMessage, socket: Duplex, head: Buffer) {
-  socket.on('error', () => socket.destroy());
-  const url = req.url ?? '/';
-  const target = await resolveTarget(app, url);
+  const url = canonicalUrl(req.url ?? '/');
+  const target = await resolveContentTarget(app, url);
   if (!target) return refuse(socket, 404, 'Not Found');
+  if (target.refused) return refuse(socket, 400, 'Bad Request');
   const cookies = req.headers.cookie ? server.parseCookie(req.headers.cookie) : {};
   const principal = await resolvePrincipal({ headers: req.headers, cookies }, app.users);
   if (principal.kind === 'invalid') return refuse(socket, 401, 'Unauthorized');
@@ -41,9 +49,20 @@ async function handleUpgrade(server: FastifyInstance, app: App, req: IncomingMes
   try {
     lease = await app.scheduler.acquire(content);
   } catch (err) {
-    if (err instanceof WorkerUnavailable) return refuse(socket, 503, 'Service Unavailable');
+    // Every worker busy or none can start: a clear answer a client can retry on, never silence.
+    if (err instanceof WorkerUnavailable) return refuse(socket, err.status, 'Service Unavailable', { 'Retry-After': String(err.retryAfterSeconds) });
     throw err;
   }
+  let released = false;
+  const release = () => {
+    if (!released) {
+      released = true;
+      lease.release();
+    }
+  };
+  // The client may have gone while it waited for a worker.
+  if (socket.destroyed) return release();
+  socket.once('close', release);
   const { proto, host } = clientOrigin(req, trustedProxies(app.config));
   const headers = contentRequestHeaders(req.headers, {
     user,
@@ -53,55 +72,68 @@ async function handleUpgrade(server: FastifyInstance, app: App, req: IncomingMes
     proto,
     host,
     keepUpgrade: true,
+    contentGuid: content.guid,
+    credentials: app.credentials,
   });
-  const upstream = httpRequest({ host: lease.address.host, port: lease.address.port, method: req.method, path: url.slice(target.prefix.length) || '/', headers });
-  let released = false;
-  const release = () => {
-    if (!released) {
-      released = true;
-      lease.release();
-    }
-  };
-  upstream.on('upgrade', (res, upSocket, upHead) => {
-    const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`];
-    for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
-    socket.write(lines.join('\r\n') + '\r\n\r\n');
-    if (upHead.length) socket.write(upHead);
-    if (head.length) upSocket.write(head);
-    upSocket.pipe(socket).pipe(upSocket);
-    const close = () => {
-      release();
-      socket.destroy();
-      upSocket.destroy();
+  const upstream = httpRequest({ host: lease.address.host, port: lease.address.port, method: req.method, path: target.path || '/', headers });
+  const guard =
+    <A extends unknown[]>(listener: (...args: A) => void) =>
+    (...args: A) => {
+      try {
+        listener(...args);
+      } catch (err) {
+        server.log.error({ err }, 'websocket proxy failed');
+        release();
+        socket.destroy();
+        upstream.destroy();
+      }
     };
-    socket.on('close', close);
-    upSocket.on('close', close);
-    upSocket.on('error', close);
-  });
-  upstream.on('response', (res) => {
-    // The worker refused the upgrade: pass its answer on.
-    const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`];
-    for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
-    socket.write(lines.join('\r\n') + '\r\n\r\n');
-    res.pipe(socket);
-    res.on('end', release);
-  });
-  upstream.on('error', () => {
-    release();
-    refuse(socket, 502, 'Bad Gateway');
-  });
+  upstream.on(
+    'upgrade',
+    guard((res: IncomingMessage, upSocket: Duplex, upHead: Buffer) => {
+      const close = () => {
+        release();
+        socket.destroy();
+        upSocket.destroy();
+      };
+      upSocket.on('error', close);
+      upSocket.on('close', close);
+      socket.on('close', close);
+      if (socket.destroyed) return close();
+      socket.write(statusLines(res));
+      if (upHead.length) socket.write(upHead);
+      if (head.length) upSocket.write(head);
+      upSocket.pipe(socket).pipe(upSocket);
+    }),
+  );
+  upstream.on(
+    'response',
+    guard((res: IncomingMessage) => {
+      // The worker refused the upgrade: pass its answer on.
+      res.on('error', () => socket.destroy());
+      socket.write(statusLines(res));
+      res.pipe(socket);
+      res.on('end', release);
+    }),
+  );
+  upstream.on(
+    'error',
+    guard(() => {
+      release();
+      refuse(socket, 502, 'Bad Gateway');
+    }),
+  );
   upstream.end();
 }
 
-async function resolveTarget(app: App, url: string): Promise<{ guid: string; prefix: string } | undefined> {
-  const pathname = url.split('?')[0]!;
-  const direct = /^\/content\/([0-9a-fA-F-]{36})(?=\/)/.exec(pathname);
-  if (direct) return { guid: direct[1]!.toLowerCase(), prefix: direct[0] };
-  const vanity = await findVanity(app, pathname.slice(1));
-  return vanity ? { guid: vanity.guid, prefix: pathname.slice(0, vanity.path.length - 1) } : undefined;
+function statusLines(res: IncomingMessage): string {
+  const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`];
+  for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+  return lines.join('\r\n') + '\r\n\r\n';
 }
 
-function refuse(socket: Duplex, status: number, text: string) {
-  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function refuse(socket: Duplex, status: number, text: string, headers: Record<string, string> = {}) {
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${text}\r\n${extra}Connection: close\r\nContent-Length: 0\r\n\r\n`);
   else socket.destroy();
 }

@@ -55,6 +55,12 @@ export class PostgresTaskEvents extends LocalTaskEvents {
   private changes: TableChanges | null = null;
   /** Tells this replica's own table notices (already applied locally) from other replicas'. */
   private readonly sender = randomUUID();
+  /**
+   * Notices leave in the order they were made, one after another: a "content changed" must reach
+   * the other replicas before the "task finished" that followed it, or a replica could report a
+   * deploy finished while it still serves the old bundle. (Two connections of the pool would race.)
+   */
+  private sent: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly url: string) {
     super();
@@ -99,7 +105,7 @@ export class PostgresTaskEvents extends LocalTaskEvents {
   bridge(changes: TableChanges): void {
     this.changes = changes;
     changes.publishTo((tables) => {
-      this.notifier.query('SELECT pg_notify($1, $2)', [CHANNEL, `${TABLES}${this.sender}:${tables.join(',')}`]).catch(() => {
+      this.notify(`${TABLES}${this.sender}:${tables.join(',')}`).catch(() => {
         // Unsent: other replicas' copies expire within CACHE_TTL_MS instead.
       });
     });
@@ -112,11 +118,18 @@ export class PostgresTaskEvents extends LocalTaskEvents {
   }
 
   override async taskChanged(taskId: string) {
-    await this.notifier.query('SELECT pg_notify($1, $2)', [CHANNEL, taskId]);
+    await this.notify(taskId);
   }
 
   override async taskQueued() {
-    await this.notifier.query('SELECT pg_notify($1, $2)', [CHANNEL, 'queued']);
+    await this.notify('queued');
+  }
+
+  private notify(payload: string): Promise<unknown> {
+    const sending = this.sent.then(() => this.notifier.query('SELECT pg_notify($1, $2)', [CHANNEL, payload]));
+    // The next notice waits for this one, sent or failed.
+    this.sent = sending.catch(() => undefined);
+    return sending;
   }
 
   override async close() {

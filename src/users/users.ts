@@ -1,6 +1,6 @@
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import { sql, type Kysely } from 'kysely';
-import type { Database, User } from '../db/schema.js';
+import type { Database, KeyScope, User } from '../db/schema.js';
 import { TableCache } from '../db/table-cache.js';
 import type { TableChanges } from '../db/table-changes.js';
 import { badRequest, conflict, ErrorCode, notFound } from '../http/errors.js';
@@ -53,6 +53,7 @@ interface KeyRow {
   keyId: number;
   lastUsed: string | null;
   expiresAt: number | null;
+  scope: KeyScope | null;
 }
 
 interface SessionRow {
@@ -219,7 +220,7 @@ export class Users {
   // API keys: random, shown once, stored as a hash, revocable; a user may hold several.
 
   /** `expiresAt` (epoch ms) makes a short-lived key, e.g. the CONNECT_API_KEY a render job gets. */
-  async createApiKey(userId: number, name: string, expiresAt?: number): Promise<{ key: string; id: number }> {
+  async createApiKey(userId: number, name: string, expiresAt?: number, scope: KeyScope | null = null): Promise<{ key: string; id: number }> {
     const key = randomToken(24);
     const row = await this.db
       .insertInto('api_keys')
@@ -231,6 +232,7 @@ export class Users {
         created_time: nowIso(),
         last_used_time: null,
         expires_at: expiresAt ?? null,
+        scope,
       })
       .returning('id')
       .executeTakeFirstOrThrow();
@@ -252,19 +254,20 @@ export class Users {
     if (!result.numDeletedRows) throw notFound(`API key ${keyId} does not exist.`);
   }
 
-  async userForApiKey(key: string): Promise<User | null> {
+  /** The user a key acts as, and its scope (null = unrestricted). */
+  async userForApiKey(key: string): Promise<{ user: User; scope: KeyScope | null } | null> {
     const hash = sha256Hex(key);
     const row = await this.keys.get(hash, async () => {
       const found = await this.db
         .selectFrom('api_keys')
         .innerJoin('users', 'users.id', 'api_keys.user_id')
         .selectAll('users')
-        .select(['api_keys.id as key_id', 'api_keys.last_used_time as key_last_used', 'api_keys.expires_at as key_expires_at'])
+        .select(['api_keys.id as key_id', 'api_keys.last_used_time as key_last_used', 'api_keys.expires_at as key_expires_at', 'api_keys.scope as key_scope'])
         .where('api_keys.key_hash', '=', hash)
         .executeTakeFirst();
       if (!found) return undefined;
-      const { key_id, key_last_used, key_expires_at, ...user } = found;
-      return { user, keyId: key_id, lastUsed: key_last_used, expiresAt: key_expires_at === null ? null : Number(key_expires_at) };
+      const { key_id, key_last_used, key_expires_at, key_scope, ...user } = found;
+      return { user, keyId: key_id, lastUsed: key_last_used, expiresAt: key_expires_at === null ? null : Number(key_expires_at), scope: key_scope };
     });
     if (!row || row.user.locked) return null;
     if (row.expiresAt !== null && row.expiresAt < Date.now()) {
@@ -274,7 +277,7 @@ export class Users {
     if (!row.lastUsed || Date.now() - Date.parse(row.lastUsed) > 60_000) {
       await this.db.updateTable('api_keys').set({ last_used_time: nowIso() }).where('id', '=', row.keyId).execute();
     }
-    return row.user;
+    return { user: row.user, scope: row.scope };
   }
 
   // Browser sessions: the cookie holds a random token; the table holds its hash and a CSRF token.
