@@ -81,6 +81,15 @@ export const SETTINGS = {
     default: '8GiB',
     description: 'Largest total size of a bundle\'s files once extracted; guards against gzip bombs.',
   },
+  'Bundles.MaxExpansionRatio': {
+    type: 'int',
+    default: '100',
+    min: 0,
+    description:
+      'Most times a bundle may grow when decompressed (its tar stream against the uploaded archive); ' +
+      'every bundle may decompress to 256 MiB whatever its ratio. Guards against gzip bombs below ' +
+      'MaxExtractedSize. Source, wheels and typical data compress 2-10 times; 0 = no bound.',
+  },
   'Bundles.MaxFiles': {
     type: 'int',
     default: '100000',
