@@ -234,6 +234,29 @@ for (const provider of PROVIDERS) {
       assert.equal(bundle.metadata.source_commit, 'abc123');
     });
 
+    test('a bundle is taken whatever its content type: curl\'s form type, text, JSON, none; v1 and legacy routes', async () => {
+      const content = await createContent('any-content-type');
+      const types = ['application/x-www-form-urlencoded', 'text/plain', 'application/json', 'application/x-gzip'];
+      for (const [i, type] of types.entries()) {
+        const body = staticBundle(`<p>${i}</p>`);
+        const res = await upload(content.guid, body, { 'content-type': type });
+        assert.equal(res.status, 200, `${type}: ${await res.clone().text()}`);
+        assert.equal((await json(res)).size, body.length, type);
+      }
+      const legacy = await t.api(`/__api__/applications/${content.guid}/upload`, {
+        method: 'POST',
+        body: staticBundle('<p>legacy</p>'),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      assert.equal(legacy.status, 200, await legacy.clone().text());
+      const deployed = await deploy(content.guid, String((await json(legacy)).id));
+      assert.equal(deployed.code, 0);
+      assert.equal(await (await t.api(`/content/${content.guid}/`)).text(), '<p>legacy</p>');
+      // Other routes still parse their form and JSON bodies.
+      const patched = await t.api(`/__api__/v1/content/${content.guid}`, { method: 'PATCH', json: { title: 'Any type' } });
+      assert.equal((await json(patched)).title, 'Any type');
+    });
+
     test('hostile and broken bundles are refused and leave nothing behind; the live version keeps serving', async () => {
       const content = await createContent('hostile-target');
       const good = await json(await upload(content.guid, staticBundle('<p>safe</p>')));
