@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { formatBytes } from '../util/bytes.js';
+import { MAX_PACKAGE_FILE_BYTES } from './bundle-files.js';
 import { BundleError, type ExtractedBundle, type ExtractLimits } from './extract.js';
 import { ManifestError, parseManifest, type Manifest } from './manifest.js';
 
@@ -60,6 +61,7 @@ export async function extractHere(archivePath: string, destDir: string, limits: 
     const extraction = new Extraction(root, limits, 'write');
     await extraction.run(archivePath, format, compressedBytes);
     const manifest = await extraction.readManifest();
+    await extraction.checkPackageFile(manifest);
     await chmod(temp, 0o755);
     if (await exists(destDir)) throw new Error(`cannot extract the bundle: ${destDir} already exists`);
     await rename(temp, destDir);
@@ -237,6 +239,17 @@ class Extraction {
       if (err instanceof ManifestError) throw new BundleError(`invalid manifest: ${err.reason}`, { cause: err });
       throw err;
     }
+  }
+
+  /** The package file the manifest names must be a regular file of the bundle, of bounded size. */
+  async checkPackageFile(manifest: Manifest): Promise<void> {
+    const name = manifest.python?.packageManager?.packageFile;
+    if (!name) return;
+    const named = `manifest.json names '${shown(name)}' as the package file`;
+    const kind = this.nodes.get(name);
+    if (kind === 'symlink') throw new BundleError(`${named}, but it is a symbolic link; it must be a regular file`);
+    if (kind !== 'file') throw new BundleError(`${named}, but the bundle has no such file`);
+    if ((await lstat(this.abs(name))).size > MAX_PACKAGE_FILE_BYTES) throw new BundleError(`${named}, which is larger than ${formatBytes(MAX_PACKAGE_FILE_BYTES)}`);
   }
 
   private fail(err: unknown): void {

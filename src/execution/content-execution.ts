@@ -1,6 +1,7 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BundleFileError, MAX_PACKAGE_FILE_BYTES, readBundleFile } from '../bundles/bundle-files.js';
 import type { Manifest } from '../bundles/manifest.js';
 import type { Config } from '../config/config.js';
 import type { Bundle, Content } from '../db/schema.js';
@@ -194,8 +195,13 @@ export class ContentExecution {
     const { manifest, bundle } = prepared;
     const appDir = this.deps.dataDir.appDir(bundle.content_id, bundle.id);
     const packageFile = manifest.python?.packageManager?.packageFile ?? (manifest.files.includes('requirements.txt') ? 'requirements.txt' : '');
-    const requirements = packageFile ? await readFile(path.join(appDir, packageFile), 'utf8').catch(() => null) : '';
-    if (requirements === null) throw new ExecutionError(`The bundle names ${packageFile} as its package file, but has no such file.`);
+    let requirements = '';
+    try {
+      if (packageFile) requirements = await readBundleFile(appDir, packageFile, MAX_PACKAGE_FILE_BYTES);
+    } catch (err) {
+      if (err instanceof BundleFileError) throw new ExecutionError(`The bundle names ${packageFile} as its package file, but ${err.message}.`);
+      throw err;
+    }
     const manager = this.packageManager(manifest);
     const index = this.deps.config.get('Python.PackageIndex');
     const extra = this.deps.config.get('Python.ExtraIndex');

@@ -356,14 +356,29 @@ for (const provider of PROVIDERS) {
       assert.deepEqual(await readdir(path.join(t.dataDir, 'bundles', content.id)), []);
     });
 
-    test('a bundle whose named package file is missing fails its deploy and stays undeployed', async () => {
+    test('a package file outside the bundle, missing, not a regular file or too large is refused at upload', async () => {
       const content = await createContent('flask-api');
-      const manifest = JSON.stringify({ version: 1, metadata: { appmode: 'python-api', entrypoint: 'app' }, python: { version: '3.11.2', package_manager: { name: 'pip', package_file: 'requirements.txt' } }, files: {} });
-      const bundle = await json(await upload(content.guid, makeTarGz([{ name: 'manifest.json', content: manifest }, { name: 'app.py', content: 'app = None' }])));
-      const task = await deploy(content.guid, bundle.id);
-      assert.equal(task.code, 1);
-      assert.match(task.error, /names requirements\.txt as its package file, but has no such file/);
-      assert.equal((await json(await t.api(`/__api__/v1/content/${content.guid}`))).bundle_id, null);
+      const pyManifest = (packageFile: string) =>
+        JSON.stringify({ version: 1, metadata: { appmode: 'python-api', entrypoint: 'app' }, python: { version: '3.11.2', package_manager: { name: 'pip', package_file: packageFile } }, files: {} });
+      const app = { name: 'app.py', content: 'app = None' };
+      const cases: Array<[string, Array<{ name: string; content?: string | Buffer; type?: 'symlink' | 'dir'; linkname?: string }>, string]> = [
+        ['/dev/zero', [], 'invalid manifest: manifest.json: python.package_manager.package_file "/dev/zero" is an absolute path; it must be relative to the bundle'],
+        ['../../../../etc/passwd', [], 'invalid manifest: manifest.json: python.package_manager.package_file "../../../../etc/passwd" leaves the bundle directory (..)'],
+        ['requirements.txt', [], "manifest.json names 'requirements.txt' as the package file, but the bundle has no such file"],
+        ['reqs', [{ name: 'reqs/', type: 'dir' }], "manifest.json names 'reqs' as the package file, but the bundle has no such file"],
+        ['requirements.txt', [{ name: 'real.txt', content: 'flask\n' }, { name: 'requirements.txt', type: 'symlink', linkname: 'real.txt' }], "manifest.json names 'requirements.txt' as the package file, but it is a symbolic link; it must be a regular file"],
+        ['requirements.txt', [{ name: 'requirements.txt', content: Buffer.alloc(5 * 1024 * 1024, '#') }], "manifest.json names 'requirements.txt' as the package file, which is larger than 4 MiB"],
+      ];
+      for (const [packageFile, entries, message] of cases) {
+        const res = await upload(content.guid, makeTarGz([{ name: 'manifest.json', content: pyManifest(packageFile) }, app, ...entries]));
+        assert.equal(res.status, 400, packageFile);
+        assert.deepEqual(await json(res), { code: 38, error: message, payload: null }, packageFile);
+      }
+      assert.deepEqual(await json(await t.api(`/__api__/v1/content/${content.guid}/bundles`)), []);
+      // './requirements.txt' is the bundle's requirements.txt.
+      const ok = await upload(content.guid, makeTarGz([{ name: 'manifest.json', content: pyManifest('./requirements.txt') }, app, { name: 'requirements.txt', content: 'flask\n' }]));
+      assert.equal(ok.status, 200, await ok.clone().text());
+
     });
 
     test('tensorflow-saved-model and nodejs deploys fail with code 109 and say what is supported', async () => {
