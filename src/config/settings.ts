@@ -147,7 +147,10 @@ export const SETTINGS = {
     type: 'string',
     default: '',
     description:
-      'Download cache shared by Python restores (uv and pip). Empty = <DataDir>/envs/cache. Keep it on the same file system as the data directory so uv can hard-link.',
+      'Root of the download caches of Python restores (uv and pip), one directory per content owner ' +
+      '(owner-<id>: build-time code of one owner\'s bundle never writes where another\'s restores read). ' +
+      'Empty = <DataDir>/envs/cache. Share it only between servers on one database. Keep it on the same ' +
+      'file system as the data directory so uv can hard-link.',
   },
   'Python.PackageIndex': {
     type: 'string',

@@ -207,7 +207,21 @@ export class ContentExecution {
     const extra = this.deps.config.get('Python.ExtraIndex');
     const key = sha256Hex(
       // The image is part of the key (absent locally, so local keys are unchanged): a new image rebuilds.
-      JSON.stringify({ v: 1, python: installation.version, exe: installation.executable, image: prepared.environment?.name, mode: manifest.appMode, manager: manager.name, index, extra, requirements: normalizeRequirements(requirements) }),
+      // The owner is part of the key: a restore runs the bundle's build-time code (and the
+      // installer reads configuration from the bundle), so an environment is only ever reused by
+      // the owner whose code built it.
+      JSON.stringify({
+        v: 1,
+        owner: prepared.content.owner_id,
+        python: installation.version,
+        exe: installation.executable,
+        image: prepared.environment?.name,
+        mode: manifest.appMode,
+        manager: manager.name,
+        index,
+        extra,
+        requirements: normalizeRequirements(requirements),
+      }),
     ).slice(0, 24);
     if (!options.build) {
       if (await this.pythonEnvs.isReady(key)) return this.pythonEnvs.dir(key);
@@ -215,7 +229,7 @@ export class ContentExecution {
     }
     const { dir, reused } = await this.pythonEnvs.ensure(key, async (workDir, entry) => {
       await log(`Restoring the Python ${installation.version} environment with ${manager.name}${packageFile ? ` from ${packageFile}` : ''}`);
-      const cacheDir = this.deps.config.get('Python.PackageCacheDir') || path.join(this.deps.dataDir.root, 'envs', 'cache');
+      const cacheDir = this.packageCacheDir(prepared.content);
       await mkdir(cacheDir, { recursive: true });
       const env: Record<string, string> = {
         ...installerEnvironment(),
@@ -244,6 +258,18 @@ export class ContentExecution {
     return dir;
   }
 
+  /**
+   * The download cache of the content owner's restores (uv's and pip's). Build-time code runs
+   * with it writable, so each owner has their own: nothing one owner's bundle writes there reaches
+   * another owner's restores, and the sandbox exposes no other owner's directory. Keyed by the
+   * owner's id, which is never reused (users are locked, not deleted): share a configured
+   * PackageCacheDir only between servers on one database.
+   */
+  private packageCacheDir(content: Content): string {
+    const root = this.deps.config.get('Python.PackageCacheDir') || path.join(this.deps.dataDir.root, 'envs', 'cache');
+    return path.join(root, `owner-${content.owner_id}`);
+  }
+
   private packageManager(manifest: Manifest): { name: 'uv' | 'pip'; uv?: string } {
     const wanted = this.deps.config.get('Python.PackageManager');
     const allowUv = manifest.python?.packageManager?.allowUv !== false;
@@ -260,7 +286,8 @@ export class ContentExecution {
   ): Promise<string> {
     const { manifest, bundle } = prepared;
     const repos = this.deps.config.get('R.Repository');
-    const key = sha256Hex(JSON.stringify({ v: 1, r: installation.version, image: prepared.environment?.name, packages: manifest.packages, repos })).slice(0, 24);
+    // The owner is part of the key, as for Python: R's start-up reads a .Rprofile in the bundle's directory.
+    const key = sha256Hex(JSON.stringify({ v: 1, owner: prepared.content.owner_id, r: installation.version, image: prepared.environment?.name, packages: manifest.packages, repos })).slice(0, 24);
     if (!options.build) {
       if (await this.rLibraries.isReady(key)) return this.rLibraries.dir(key);
       throw new EnvironmentMissing('The R library of this bundle is missing from this server.');
