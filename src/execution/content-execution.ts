@@ -8,7 +8,7 @@ import type { Bundle, Content } from '../db/schema.js';
 import type { JobRequest, Jobs } from '../jobs/jobs.js';
 import { selectEnvironment, type CandidateEnvironment, type SelectedRuntime, type Selection } from '../environments/selection.js';
 import type { JobMount, JobResources, LogLine } from '../launcher/launcher.js';
-import { matchInstallation, type Installation, type Interpreters, InterpreterError, type RuntimeKind, type VersionMatching } from '../runtimes/interpreters.js';
+import { type Installation, type Interpreters, InterpreterError, type RuntimeKind, type VersionMatching } from '../runtimes/interpreters.js';
 import type { DataDir } from '../storage/data-dir.js';
 import { sha256Hex } from '../util/ids.js';
 import { EnvironmentCache } from './environment-cache.js';
@@ -119,7 +119,7 @@ export class ContentExecution {
     const usesPythonScript = runner.script?.startsWith('python/') ?? false;
 
     if (runner.needs.python || usesPythonScript) {
-      const installation = this.pick('python', manifest.python?.version, runner.needs.python, prepared);
+      const installation = await this.pick('python', manifest.python?.version, runner.needs.python, prepared);
       prepared.python = { installation, executable: installation.executable };
       const managed = runner.needs.python && management.python !== false && content.py_environment_management !== 0;
       if (runner.needs.python && !managed) await log('Environment management is off: using the interpreter\'s own packages.');
@@ -130,14 +130,14 @@ export class ContentExecution {
       }
     }
     if (runner.needs.r) {
-      const installation = this.pick('r', manifest.r?.version, true, prepared);
+      const installation = await this.pick('r', manifest.r?.version, true, prepared);
       prepared.r = { installation };
       const managed = management.r !== false && content.r_environment_management !== 0;
       if (managed && manifest.packages && Object.keys(manifest.packages).length > 0) {
         prepared.r.library = await this.rLibrary(prepared, installation, options, log);
       }
     }
-    if (runner.needs.quarto) prepared.quarto = this.pick('quarto', manifest.quarto?.version, true, prepared);
+    if (runner.needs.quarto) prepared.quarto = await this.pick('quarto', manifest.quarto?.version, true, prepared);
     return prepared;
   }
 
@@ -170,16 +170,14 @@ export class ContentExecution {
     return (kind === 'python' ? this.deps.config.get('Python.VersionMatching') : kind === 'r' ? this.deps.config.get('R.VersionMatching') : 'nearest') as VersionMatching;
   }
 
-  private pick(kind: 'python' | 'r' | 'quarto', requested: string | undefined, strict: boolean, prepared?: PreparedBundle): Installation {
+  private async pick(kind: 'python' | 'r' | 'quarto', requested: string | undefined, strict: boolean, prepared?: PreparedBundle): Promise<Installation> {
     if (prepared?.environment) {
       const chosen = prepared.environment.installations[kind];
       if (!chosen) throw new ExecutionError(`The execution environment ${prepared.environment.name} has no ${kind} installation.`);
       return imageInstallation(kind, chosen);
     }
-    const installations = this.deps.interpreters.of(kind);
-    const matching = this.matching(kind);
     try {
-      return matchInstallation(installations, strict ? requested : undefined, matching);
+      return await this.deps.interpreters.find(kind, strict ? requested : undefined, this.matching(kind));
     } catch (err) {
       if (err instanceof InterpreterError) throw new ExecutionError(err.message);
       throw err;
