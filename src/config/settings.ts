@@ -122,8 +122,10 @@ export const SETTINGS = {
     type: 'list',
     default: [],
     description:
-      'A Python interpreter content may use (repeat the key for several). Each is probed for its version at start-up; ' +
-      'a missing one stops start-up. Empty = python3 from PATH, if there is one.',
+      'A Python interpreter content may use (repeat the key for several). Each is probed for its version at start-up ' +
+      'and again when a bundle asks for a version none offers (after it changed, or a minute on); one that exists ' +
+      'but does not work stops start-up, one not installed yet is reported and found once installed. ' +
+      'Empty = python3 from PATH, if there is one.',
   },
   'Python.VersionMatching': {
     type: 'enum',
@@ -166,7 +168,7 @@ export const SETTINGS = {
     type: 'list',
     default: [],
     description:
-      'An R installation (path to its R binary; repeat for several). Probed at start-up; a missing one stops start-up. Empty = R from PATH, if there is one.',
+      'An R installation (path to its R binary; repeat for several). Probed like [Python] Executable. Empty = R from PATH, if there is one.',
   },
   'R.VersionMatching': {
     type: 'enum',
@@ -183,7 +185,7 @@ export const SETTINGS = {
   'Quarto.Executable': {
     type: 'list',
     default: [],
-    description: 'A Quarto binary (repeat for several). Probed at start-up. Empty = quarto from PATH, if there is one.',
+    description: 'A Quarto binary (repeat for several). Probed like [Python] Executable. Empty = quarto from PATH, if there is one.',
   },
   'Applications.RunAs': {
     type: 'string',

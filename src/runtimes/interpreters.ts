@@ -28,7 +28,9 @@ const PROBES: Record<RuntimeKind, (exe: string) => Promise<Installation>> = {
     const script = 'import sys; print("%d.%d.%d" % sys.version_info[:3]); print(sys.executable); print(sys.base_prefix); print(sys.prefix)';
     const { stdout } = await run(exe, ['-c', script], { timeout: 30_000 });
     const [version, executable, basePrefix, prefix] = stdout.trim().split('\n');
-    return { kind: 'python', version: version!, executable: executable!, configured: exe, prefixes: unique([basePrefix!, prefix!]) };
+    // sys.executable may be a link outside both prefixes (/usr/local/bin/python3 → /opt/…): its
+    // directory must be visible too. (Not resolved: a venv's python is a link that must stay one.)
+    return { kind: 'python', version: version!, executable: executable!, configured: exe, prefixes: unique([basePrefix!, prefix!, path.dirname(executable!)]) };
   },
   async r(exe) {
     const { stdout } = await run(exe, ['--vanilla', '--slave', '-e', 'cat(paste(R.version$major, R.version$minor, sep="."), R.home(), sep="\\n")'], { timeout: 30_000 });
