@@ -84,6 +84,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     maxUploadBytes: config.get('Bundles.MaxUploadSize'),
     maxExtractedBytes: config.get('Bundles.MaxExtractedSize'),
     maxFiles: config.get('Bundles.MaxFiles'),
+    maxExpansionRatio: config.get('Bundles.MaxExpansionRatio'),
   });
   const queue = new TaskQueue(db, store.dialect, events, {
     replica: config.replicaName(),

@@ -5,7 +5,7 @@ import { appModeOrdinal } from '../content/app-modes.js';
 import type { Content, Task, User } from '../db/schema.js';
 import { badRequest, ErrorCode, forbidden, invalidParameter } from '../http/errors.js';
 import { contentUrls, type RoutePlugin } from '../http/server.js';
-import { bundlesJson, enqueueDeploy, receiveBundle } from './bundles.js';
+import { bundlesJson, enqueueDeploy, receiveBundle, uploadRoutes } from './bundles.js';
 import { renderContent } from './content.js';
 
 // The legacy (v0) `/__api__/applications` surface and `/__api__/tasks/{id}`, still called by the
@@ -246,13 +246,15 @@ export const applicationRoutes: RoutePlugin = (server, app) => {
     return renderOne(app, request, user, updated);
   });
 
-  server.post('/__api__/applications/:id/upload', async (request) => {
-    const user = requireUser(request);
-    const content = await app.content.getChangeable((request.params as { id: string }).id, user);
-    const bundle = await receiveBundle(app, request, user, content);
-    const v1 = (await bundlesJson(app, content, [bundle]))[0]!;
-    return { ...v1, id: bundle.id, app_id: content.id, app_guid: content.guid, owner_id: bundle.created_by };
-  });
+  uploadRoutes(server, (scope) =>
+    scope.post('/__api__/applications/:id/upload', async (request) => {
+      const user = requireUser(request);
+      const content = await app.content.getChangeable((request.params as { id: string }).id, user);
+      const bundle = await receiveBundle(app, request, user, content);
+      const v1 = (await bundlesJson(app, content, [bundle]))[0]!;
+      return { ...v1, id: bundle.id, app_id: content.id, app_guid: content.guid, owner_id: bundle.created_by };
+    }),
+  );
 
   server.post('/__api__/applications/:id/deploy', async (request) => {
     const user = requireUser(request);

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { App } from '../app.js';
 import { noContent, requireUser } from '../auth/principal.js';
 import { bundleJson } from '../bundles/bundles.js';
@@ -49,6 +49,21 @@ async function readUpload(request: FastifyRequest): Promise<{ stream: Readable; 
   throw new ApiError(400, ErrorCode.BundleMissing, 'The multipart upload has no "archive" part.');
 }
 
+// The body parsers server.ts registers for every route; an upload route leaves these bodies unread.
+const PARSED_BODY_TYPES = ['application/json', 'application/x-www-form-urlencoded', 'text/plain'];
+
+/**
+ * Registers bundle upload routes (v1 and legacy alike) in a scope where every body except a
+ * multipart form is left unread for the route to stream: Connect takes the archive whatever its
+ * content type, and curl sends `application/x-www-form-urlencoded` unless told otherwise.
+ */
+export function uploadRoutes(server: FastifyInstance, routes: (scope: FastifyInstance) => void): void {
+  void server.register(async (scope) => {
+    scope.removeContentTypeParser(PARSED_BODY_TYPES);
+    routes(scope);
+  });
+}
+
 /** Stores the request's bundle for `content` (v1 and legacy upload routes alike). */
 export async function receiveBundle(app: App, request: FastifyRequest, user: User, content: Content): Promise<Bundle> {
   const upload = await readUpload(request);
@@ -92,12 +107,14 @@ export const bundleRoutes: RoutePlugin = (server, app) => {
     return bundlesJson(app, content, await app.bundles.list(content));
   });
 
-  server.post('/__api__/v1/content/:guid/bundles', async (request) => {
-    const user = requireUser(request);
-    const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
-    const bundle = await receiveBundle(app, request, user, content);
-    return (await bundlesJson(app, content, [bundle]))[0];
-  });
+  uploadRoutes(server, (scope) =>
+    scope.post('/__api__/v1/content/:guid/bundles', async (request) => {
+      const user = requireUser(request);
+      const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
+      const bundle = await receiveBundle(app, request, user, content);
+      return (await bundlesJson(app, content, [bundle]))[0];
+    }),
+  );
 
   server.get('/__api__/v1/content/:guid/bundles/:id', async (request) => {
     const user = requireUser(request);

@@ -17,6 +17,7 @@ export interface BundleLimits {
   maxUploadBytes: number;
   maxExtractedBytes: number;
   maxFiles: number;
+  maxExpansionRatio: number;
 }
 
 class UploadTooLarge extends Error {}
@@ -77,7 +78,11 @@ export class Bundles {
       let manifest: Manifest;
       let files: string[];
       try {
-        ({ manifest, files } = await extractBundle(pendingArchive, pendingApp, { maxBytes: this.limits.maxExtractedBytes, maxFiles: this.limits.maxFiles }));
+        ({ manifest, files } = await extractBundle(pendingArchive, pendingApp, {
+          maxBytes: this.limits.maxExtractedBytes,
+          maxFiles: this.limits.maxFiles,
+          maxExpansionRatio: this.limits.maxExpansionRatio,
+        }));
       } catch (err) {
         if (err instanceof ManifestError) throw new ApiError(400, ErrorCode.InvalidManifest, `Invalid manifest: ${err.reason}`);
         if (err instanceof BundleError) {

@@ -1,12 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, open, readFile, realpath, rename, rm, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
-import { formatBytes } from '../util/bytes.js';
-import { ManifestError, parseManifest, type Manifest } from './manifest.js';
+import { Worker } from 'node:worker_threads';
+import type { Manifest } from './manifest.js';
 
 /** A bundle that cannot be accepted; `reason` is a sentence fit to show to the publisher. */
 export class BundleError extends Error {
@@ -24,6 +19,11 @@ export interface ExtractLimits {
   maxBytes: number;
   /** Files and links; directories are bounded by the same number separately. */
   maxFiles: number;
+  /**
+   * Most times the decompressed archive may be larger than the compressed one (0: no bound),
+   * beyond a floor every archive may use (EXPANSION_FLOOR in extraction.ts).
+   */
+  maxExpansionRatio?: number;
 }
 
 export interface ExtractedBundle {
@@ -33,464 +33,49 @@ export interface ExtractedBundle {
   manifest: Manifest;
 }
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
-const MAX_META_BYTES = 256 * KiB;
-const MAX_MANIFEST_BYTES = 32 * MiB;
-// Tar framing around each entry (header, padding, pax or GNU long-name records): allowed on top of
-// maxBytes when bounding the decompressed stream, so data that is never written is bounded too.
-const FRAMING_PER_ENTRY = 2 * KiB;
-// Bodyless entries (directories, links) are handled asynchronously after the parser emits them;
-// reading pauses while this many are waiting.
-const MAX_PENDING = 256;
+/** What the extraction thread answers. */
+export type ExtractionReply = { ok: true; bundle: ExtractedBundle } | { ok: false; bundleError: boolean; message: string; stack?: string };
 
-const OPEN_NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+// Heap for one extraction thread: the parser holds at most a chunk and one extended header.
+const WORKER_HEAP_MB = 256;
+const fromSource = path.extname(fileURLToPath(import.meta.url)) === '.ts';
+const workerFile = new URL(`./extract-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
 
-// Errors from the file system that the bundle's own content causes (names too long, and so on).
-const BUNDLE_FS_ERRORS = new Set(['ENAMETOOLONG', 'ELOOP', 'ENOTDIR', 'EISDIR', 'EEXIST', 'EINVAL', 'EILSEQ']);
-
-/** A name as it may appear in a message: control characters escaped, very long names shortened. */
-function shown(name: string): string {
-  const escaped = name.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-  return escaped.length > 200 ? `${escaped.slice(0, 200)}…` : escaped;
+/**
+ * Run from the TypeScript sources (tests, `tsx`), a worker does not inherit the parent's loader
+ * hooks on Node 20, so it registers tsx itself before loading the worker module.
+ */
+function startWorker(options: ConstructorParameters<typeof Worker>[1]): Worker {
+  if (!fromSource) return new Worker(workerFile, options);
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerFile.href)}); })`;
+  return new Worker(bootstrap, { ...options, eval: true });
 }
 
 /**
- * Extracts an untrusted bundle (ARCHITECTURE.md §5). Every entry is checked before anything is
- * written; only regular files, directories and links that stay inside the bundle are accepted. The
- * archive is streamed and the limits apply to the bytes actually written, so a gzip bomb stops as
- * soon as it crosses maxBytes. Extraction happens in a fresh sibling of destDir, which is renamed to
- * destDir only once the whole bundle and its manifest.json are valid; on any error it is removed.
+ * Extracts an untrusted bundle into destDir (ARCHITECTURE.md §5), on a thread of its own: no
+ * archive, however hostile, can hold up the event loop that serves requests.
  */
-export async function extractBundle(archivePath: string, destDir: string, limits: ExtractLimits): Promise<ExtractedBundle> {
-  // Not the bundle's fault, so a plain Error.
-  if (await exists(destDir)) throw new Error(`cannot extract the bundle: ${destDir} already exists`);
-  const format = await archiveFormat(archivePath);
-  const parent = path.dirname(path.resolve(destDir));
-  await mkdir(parent, { recursive: true });
-  const temp = path.join(parent, `.tmp-${randomBytes(8).toString('hex')}`);
-  await mkdir(temp, { mode: 0o700 });
-  try {
-    const extraction = new Extraction(await realpath(temp), limits);
-    await extraction.run(archivePath, format);
-    const manifest = await extraction.readManifest();
-    await chmod(temp, 0o755);
-    if (await exists(destDir)) throw new Error(`cannot extract the bundle: ${destDir} already exists`);
-    await rename(temp, destDir);
-    return { files: extraction.files(), bytes: extraction.bytes, manifest };
-  } catch (err) {
-    await rm(temp, { recursive: true, force: true });
-    throw err;
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  return lstat(p).then(
-    () => true,
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return false;
-      throw err;
-    },
-  );
-}
-
-async function archiveFormat(archivePath: string): Promise<'gzip' | 'tar'> {
-  const handle = await open(archivePath, 'r');
-  try {
-    const head = Buffer.alloc(512);
-    const { bytesRead } = await handle.read(head, 0, 512, 0);
-    if (bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-    // POSIX ("ustar\0") and GNU ("ustar ") headers both carry this magic.
-    if (bytesRead === 512 && head.toString('latin1', 257, 262) === 'ustar') return 'tar';
-  } finally {
-    await handle.close();
-  }
-  throw new BundleError('bundle is not a gzip-compressed tar archive');
-}
-
-/**
- * The relative name of an entry ('' for the bundle root), without `.` segments or a leading `./`.
- * `what` describes the name in messages ("entry 'x'", "hard link 'y' target 'x'").
- */
-function bundlePath(raw: string, what: string): string {
-  if (raw.includes('\0')) throw new BundleError(`bundle ${what} has a NUL byte in its name`);
-  if (raw.startsWith('/') || raw.startsWith('\\') || /^[A-Za-z]:[\\/]/.test(raw)) {
-    throw new BundleError(`bundle ${what} has an absolute path, which is not allowed`);
-  }
-  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
-  // A backslash is an ordinary character on Linux, but `..\` would be a parent reference elsewhere.
-  if (parts.some((p) => p.split('\\').includes('..'))) throw new BundleError(`bundle ${what} escapes the bundle directory`);
-  return parts.join('/');
-}
-
-const DEVICE_KINDS: Readonly<Record<string, string>> = {
-  CharacterDevice: 'a character device',
-  BlockDevice: 'a block device',
-  FIFO: 'a FIFO (named pipe)',
-};
-
-type Kind = 'dir' | 'file' | 'symlink';
-
-/** One extraction into a private directory, which nothing else writes to while it runs. */
-class Extraction {
-  bytes = 0;
-  private announcedBytes = 0;
-  private fileCount = 0;
-  private dirCount = 0;
-  // Everything created so far, by relative path: because the directory is private, this is an
-  // exact picture of it, which lets links be checked before the file system would follow them.
-  private readonly nodes = new Map<string, Kind>([['', 'dir']]);
-  private readonly symlinks = new Map<string, string>();
-  private failure: Error | undefined;
-  private readonly onFailure = new Set<(err: Error) => void>();
-  private work: Promise<void> = Promise.resolve();
-  private pending = 0;
-  private wake: (() => void) | undefined;
-
-  constructor(
-    private readonly root: string,
-    private readonly limits: ExtractLimits,
-  ) {}
-
-  files(): string[] {
-    return [...this.nodes].filter(([, kind]) => kind === 'file').map(([name]) => name).sort();
-  }
-
-  async run(archivePath: string, format: 'gzip' | 'tar'): Promise<void> {
-    // brotli/zstd off, and a second gzip layer is refused below: the parser must never decompress.
-    const parser = new Parser({ strict: true, brotli: false, zstd: false, maxMetaEntrySize: MAX_META_BYTES });
-    parser.on('entry', (entry: ReadEntry) => this.onEntry(entry));
-    parser.on('ignoredEntry', (entry: ReadEntry) =>
-      this.fail(
-        entry.meta
-          ? new BundleError(`bundle has an extended header of ${formatBytes(entry.size)}, more than the ${formatBytes(MAX_META_BYTES)} allowed`)
-          : new BundleError(`bundle entry '${shown(entry.path)}' has the unsupported type ${entry.type}`),
-      ),
-    );
-    // Pax and GNU long names arrive here before node-tar cuts them at the first NUL; GNU records
-    // legitimately end in NULs.
-    parser.on('meta', (text: string) => {
-      if (text.replace(/\0+$/, '').includes('\0')) this.fail(new BundleError('bundle has an entry with a NUL byte in its name'));
+export function extractBundle(archivePath: string, destDir: string, limits: ExtractLimits): Promise<ExtractedBundle> {
+  return new Promise((resolve, reject) => {
+    const worker = startWorker({ workerData: { archivePath, destDir, limits }, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+    let settled = false;
+    worker.once('message', (reply: ExtractionReply) => {
+      settled = true;
+      if (reply.ok) return resolve(reply.bundle);
+      const err = reply.bundleError ? new BundleError(reply.message) : new Error(reply.message);
+      if (reply.stack) err.stack = reply.stack;
+      reject(err);
     });
-    parser.on('error', (err: Error) => this.fail(new BundleError(`bundle is not a valid tar archive: ${err.message.replace(/^TAR_[A-Z_]+: /, '')}`)));
-    const parsed = new Promise<void>((resolve) => parser.on('end', resolve));
-
-    const streamLimit = this.limits.maxBytes + FRAMING_PER_ENTRY * 2 * (this.limits.maxFiles + 1) + MAX_META_BYTES;
-    let streamed = 0;
-    const feed = async (input: AsyncIterable<Buffer>) => {
-      for await (const chunk of input) {
-        if (this.failure) throw this.failure;
-        if (streamed === 0 && chunk[0] === 0x1f && (chunk.length < 2 || chunk[1] === 0x8b)) {
-          this.fail(new BundleError('bundle is not a gzip-compressed tar archive: it is compressed twice'));
-          throw this.failure;
-        }
-        streamed += chunk.length;
-        if (streamed > streamLimit) {
-          this.fail(this.tooLarge());
-          throw this.failure;
-        }
-        if (!parser.write(chunk)) await this.unlessFailed(new Promise((resolve) => parser.once('drain', resolve)));
-        if (this.pending > MAX_PENDING) await this.unlessFailed(new Promise<void>((resolve) => (this.wake = resolve)));
-      }
-      if (this.failure) throw this.failure;
-      // Tar writers emit whole 512-byte blocks; node-tar silently drops a final partial header.
-      if (streamed % 512 !== 0) this.fail(new BundleError('bundle is not a valid tar archive: it ends in the middle of a block'));
-      else parser.end();
-      await this.unlessFailed(parsed);
-    };
-    try {
-      const source = createReadStream(archivePath, { highWaterMark: 64 * KiB });
-      if (format === 'gzip') await pipeline(source, createGunzip({ chunkSize: 64 * KiB }), feed);
-      else await pipeline(source, feed);
-    } catch (err) {
-      this.fail(isZlibError(err) ? new BundleError(`bundle is not a valid gzip-compressed tar archive: ${(err as Error).message}`, { cause: err }) : err);
-    }
-    // Let every started file-system operation finish, so nothing is written after the caller cleans up.
-    await this.work;
-    if (this.failure) throw this.failure;
-    await this.checkSymlinks();
-  }
-
-  async readManifest(): Promise<Manifest> {
-    const kind = this.nodes.get('manifest.json');
-    if (kind === 'symlink') throw new BundleError('bundle manifest.json is a symbolic link; it must be a regular file');
-    if (kind !== 'file') throw new BundleError('bundle has no manifest.json at its root');
-    const file = this.abs('manifest.json');
-    if ((await lstat(file)).size > MAX_MANIFEST_BYTES) throw new BundleError(`bundle manifest.json is larger than ${formatBytes(MAX_MANIFEST_BYTES)}`);
-    const text = await readFile(file, { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW });
-    try {
-      return parseManifest(text);
-    } catch (err) {
-      if (err instanceof ManifestError) throw new BundleError(`invalid manifest: ${err.reason}`, { cause: err });
-      throw err;
-    }
-  }
-
-  private fail(err: unknown): void {
-    if (this.failure) return;
-    this.failure = err instanceof Error ? err : new Error(String(err));
-    for (const reject of this.onFailure) reject(this.failure);
-    this.onFailure.clear();
-  }
-
-  /**
-   * `promise`, or a rejection as soon as the extraction fails. (Not Promise.race with one long-lived
-   * promise: every race would stay attached to it, keeping each chunk it resolved with alive.)
-   */
-  private unlessFailed<T>(promise: Promise<T>): Promise<T> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise<T>((resolve, reject) => {
-      this.onFailure.add(reject);
-      promise.then(
-        (value) => {
-          this.onFailure.delete(reject);
-          resolve(value);
-        },
-        (err: unknown) => {
-          this.onFailure.delete(reject);
-          reject(err);
-        },
-      );
+    worker.once('error', (err) => {
+      if (settled) return;
+      settled = true;
+      reject(new Error(`the bundle extraction thread failed: ${err.message}`, { cause: err }));
     });
-  }
-
-  private tooLarge(): BundleError {
-    return new BundleError(`bundle exceeds the maximum size of ${formatBytes(this.limits.maxBytes)}`);
-  }
-
-  private abs(name: string): string {
-    return name === '' ? this.root : path.join(this.root, name);
-  }
-
-  /** Checks an entry as soon as the parser emits it and queues the work that creates it. */
-  private onEntry(entry: ReadEntry): void {
-    const isFile = entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'ContiguousFile';
-    // Only file bodies are read; anything else a header claims to carry is skipped.
-    if (!isFile) entry.resume();
-    if (this.failure) return;
-    let job: (() => Promise<void>) | null;
-    try {
-      job = this.plan(entry, isFile);
-    } catch (err) {
-      this.fail(err);
-      return;
-    }
-    if (!job) return;
-    const name = entry.path;
-    this.pending++;
-    this.work = this.work.then(async () => {
-      try {
-        if (!this.failure) await job();
-      } catch (err) {
-        this.fail(asBundleError(err, name));
-      } finally {
-        this.pending--;
-        if (this.pending <= MAX_PENDING / 2 && this.wake) {
-          this.wake();
-          this.wake = undefined;
-        }
-      }
+    worker.once('exit', (code) => {
+      if (settled) return;
+      settled = true;
+      reject(new Error(`the bundle extraction thread exited with code ${code} before answering`));
     });
-  }
-
-  private plan(entry: ReadEntry, isFile: boolean): (() => Promise<void>) | null {
-    const raw = entry.path;
-    const device = DEVICE_KINDS[entry.type];
-    if (device) throw new BundleError(`bundle entry '${shown(raw)}' is ${device}, which is not allowed`);
-    const isLink = entry.type === 'SymbolicLink' || entry.type === 'Link';
-    if (!isFile && !isLink && entry.type !== 'Directory') {
-      throw new BundleError(`bundle entry '${shown(raw)}' has the unsupported type ${entry.type}`);
-    }
-    const name = bundlePath(raw, `entry '${shown(raw)}'`);
-    if (entry.type === 'Directory') {
-      if (name === '') return null;
-      if (++this.dirCount > this.limits.maxFiles) throw new BundleError(`bundle has more than ${this.limits.maxFiles} directories`);
-      return () => this.makeDirectory(name);
-    }
-    if (name === '') throw new BundleError(`bundle entry '${shown(raw)}' names the bundle directory itself but is not a directory`);
-    if (++this.fileCount > this.limits.maxFiles) throw new BundleError(`bundle has more than ${this.limits.maxFiles} files`);
-    if (isFile) {
-      // The header's size fails a bomb before any of it is inflated; the bytes written are counted too.
-      this.announcedBytes += entry.size;
-      if (this.announcedBytes > this.limits.maxBytes) throw this.tooLarge();
-      const mode = (entry.mode ?? 0) & 0o111 ? 0o755 : 0o644;
-      return () => this.writeFile(name, entry, mode);
-    }
-    const linkpath = entry.linkpath ?? '';
-    if (entry.type === 'Link') {
-      const target = bundlePath(linkpath, `entry '${shown(raw)}' (a hard link to '${shown(linkpath)}')`);
-      return () => this.copyHardLink(name, target);
-    }
-    if (linkpath.includes('\0')) throw new BundleError(`bundle entry '${shown(raw)}' is a symbolic link with a NUL byte in its target`);
-    if (linkpath === '' || path.posix.isAbsolute(linkpath) || /^[A-Za-z]:[\\/]/.test(linkpath)) {
-      throw new BundleError(`bundle entry '${shown(raw)}' is a symbolic link to '${shown(linkpath)}', outside the bundle directory`);
-    }
-    // A quick lexical check; the kernel's view, through the bundle's other links, is checked when it is created.
-    const lexical = path.posix.normalize(path.posix.join(path.posix.dirname(name), linkpath));
-    if (lexical === '..' || lexical.startsWith('../')) {
-      throw new BundleError(`bundle entry '${shown(raw)}' is a symbolic link to '${shown(linkpath)}', which escapes the bundle directory`);
-    }
-    return () => this.makeSymlink(name, linkpath);
-  }
-
-  /**
-   * Creates the missing parent directories of `name`, refusing to go through a link or a file, and
-   * confirms with realpath that the parent is exactly where it should be.
-   */
-  private async prepareParent(name: string): Promise<void> {
-    const parts = name.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const dir = parts.slice(0, i).join('/');
-      const kind = this.nodes.get(dir);
-      if (kind === 'symlink') throw new BundleError(`bundle entry '${shown(name)}' would be written through the symbolic link '${shown(dir)}'`);
-      if (kind === 'file') throw new BundleError(`bundle entry '${shown(name)}' is inside '${shown(dir)}', which is a file`);
-      if (kind === undefined) await this.createDirectory(dir);
-    }
-    const parent = this.abs(parts.slice(0, -1).join('/'));
-    if ((await realpath(parent)) !== parent) throw new BundleError(`bundle entry '${shown(name)}' resolves outside the bundle directory`);
-  }
-
-  private async createDirectory(name: string): Promise<void> {
-    const dir = this.abs(name);
-    await mkdir(dir, { mode: 0o755 });
-    await chmod(dir, 0o755); // mkdir's mode is subject to the umask
-    this.nodes.set(name, 'dir');
-  }
-
-  /** Makes way for a later entry with the same name (the last one wins); a directory cannot be replaced. */
-  private async replace(name: string, kind: Kind): Promise<void> {
-    const existing = this.nodes.get(name);
-    if (existing === undefined) return;
-    if (existing === 'dir' || kind === 'dir') {
-      const other = existing === 'symlink' || kind === 'symlink' ? 'a symbolic link' : 'a file';
-      throw new BundleError(`bundle has both a directory and ${other} named '${shown(name)}'`);
-    }
-    await unlink(this.abs(name)); // unlink never follows a link
-    this.nodes.delete(name);
-    this.symlinks.delete(name);
-  }
-
-  private async makeDirectory(name: string): Promise<void> {
-    await this.prepareParent(name);
-    if (this.nodes.get(name) === 'dir') return;
-    await this.replace(name, 'dir');
-    await this.createDirectory(name);
-  }
-
-  private async writeFile(name: string, entry: ReadEntry, mode: number): Promise<void> {
-    await this.prepareParent(name);
-    await this.replace(name, 'file');
-    // O_EXCL and O_NOFOLLOW: a file is always new, never reached through a link.
-    const handle = await open(this.abs(name), OPEN_NEW_FILE, 0o600);
-    this.nodes.set(name, 'file');
-    try {
-      const chunks = entry[Symbol.asyncIterator]();
-      for (;;) {
-        const next = await this.unlessFailed(chunks.next());
-        if (next.done) break;
-        this.bytes += next.value.length;
-        if (this.bytes > this.limits.maxBytes) throw this.tooLarge();
-        await writeAll(handle, next.value);
-      }
-      await handle.chmod(mode);
-    } finally {
-      await handle.close();
-    }
-  }
-
-  private async copyHardLink(name: string, target: string): Promise<void> {
-    if (this.nodes.get(target) !== 'file') {
-      throw new BundleError(`bundle entry '${shown(name)}' is a hard link to '${shown(target)}', which is not a file earlier in the bundle`);
-    }
-    if (target === name) return;
-    await this.prepareParent(name);
-    // A copy rather than a link, so the two names never share a later change; it counts as written bytes.
-    const source = this.abs(target);
-    this.bytes += (await lstat(source)).size;
-    if (this.bytes > this.limits.maxBytes) throw this.tooLarge();
-    await this.replace(name, 'file');
-    await copyFile(source, this.abs(name), constants.COPYFILE_EXCL);
-    this.nodes.set(name, 'file');
-  }
-
-  private async makeSymlink(name: string, target: string): Promise<void> {
-    await this.prepareParent(name);
-    await this.replace(name, 'symlink');
-    this.nodes.set(name, 'symlink');
-    this.symlinks.set(name, target);
-    try {
-      this.checkSymlink(name, target);
-    } catch (err) {
-      this.nodes.delete(name);
-      this.symlinks.delete(name);
-      throw err;
-    }
-    await symlink(target, this.abs(name));
-  }
-
-  private checkSymlink(name: string, target: string): void {
-    const from = name.split('/').slice(0, -1);
-    const resolved = this.follow(name, from, target, { hops: 40 });
-    if (resolved === null) {
-      throw new BundleError(`bundle entry '${shown(name)}' is a symbolic link to '${shown(target)}', which escapes the bundle directory`);
-    }
-  }
-
-  /**
-   * Resolves `target` from directory `from` as the kernel would, following the bundle's own links;
-   * null when any step leaves the bundle directory. A later entry can change what an earlier link
-   * resolves to, so all links are checked again once the whole archive is in place.
-   */
-  private follow(name: string, from: readonly string[], target: string, budget: { hops: number }): string[] | null {
-    const at = [...from];
-    for (const part of target.split('/')) {
-      if (part === '' || part === '.') continue;
-      if (part === '..') {
-        if (at.pop() === undefined) return null;
-        continue;
-      }
-      at.push(part);
-      const link = this.symlinks.get(at.join('/'));
-      if (link === undefined) continue;
-      if (--budget.hops < 0) throw new BundleError(`bundle entry '${shown(name)}' is part of a loop of symbolic links`);
-      at.pop();
-      const resolved = this.follow(name, at, link, budget);
-      if (resolved === null) return null;
-      at.splice(0, at.length, ...resolved);
-    }
-    return at;
-  }
-
-  private async checkSymlinks(): Promise<void> {
-    for (const [name, target] of this.symlinks) {
-      this.checkSymlink(name, target);
-      // And the file system's own answer, for links whose target exists.
-      const real = await realpath(this.abs(name)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT' || err.code === 'ELOOP' || err.code === 'ENOTDIR') return null;
-        throw err;
-      });
-      if (real !== null && real !== this.root && !real.startsWith(this.root + path.sep)) {
-        throw new BundleError(`bundle entry '${shown(name)}' is a symbolic link to '${shown(target)}', which escapes the bundle directory`);
-      }
-    }
-  }
-}
-
-async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
-  for (let offset = 0; offset < chunk.length; ) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-    offset += bytesWritten;
-  }
-}
-
-function isZlibError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  return typeof code === 'string' && code.startsWith('Z_');
-}
-
-function asBundleError(err: unknown, name: string): unknown {
-  if (err instanceof BundleError) return err;
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  if (code && BUNDLE_FS_ERRORS.has(code)) return new BundleError(`bundle entry '${shown(name)}' could not be extracted (${code})`, { cause: err });
-  return err;
+  });
 }

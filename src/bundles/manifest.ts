@@ -1,4 +1,5 @@
 import { normalizeAppMode, type AppMode } from '../content/app-modes.js';
+import { bundleRelativePath } from './bundle-files.js';
 
 /** A manifest.json that cannot be used; `reason` is a sentence fit to show to the publisher. */
 export class ManifestError extends Error {
@@ -92,6 +93,15 @@ function stringList(value: unknown, field: string): string[] {
 
 const stripDotSlash = (p: string) => p.replace(/^(?:\.\/)+/, '');
 
+/** The package file as a path inside the bundle ('' and null: none named). */
+function packageFile(value: unknown): string | undefined {
+  const name = string(value, 'python.package_manager.package_file');
+  if (name === undefined || name === '') return name;
+  const relative = bundleRelativePath(name);
+  if ('problem' in relative) fail(`python.package_manager.package_file ${JSON.stringify(name)} ${relative.problem}`);
+  return relative.path;
+}
+
 /** Parses and validates manifest.json, tolerating nulls and missing optional keys as both clients write them. */
 export function parseManifest(text: string): Manifest {
   let raw: unknown;
@@ -136,7 +146,7 @@ export function parseManifest(text: string): Manifest {
       packageManager: packageManager && {
         name: string(packageManager.name, 'python.package_manager.name') ?? 'pip',
         version: string(packageManager.version, 'python.package_manager.version'),
-        packageFile: string(packageManager.package_file, 'python.package_manager.package_file'),
+        packageFile: packageFile(packageManager.package_file),
         allowUv: bool(packageManager.allow_uv, 'python.package_manager.allow_uv'),
       },
     },

@@ -1,5 +1,5 @@
 import { Config, ConfigError } from '../config/config.js';
-import { InterpreterError } from '../runtimes/interpreters.js';
+import { InterpreterError, SECTION } from '../runtimes/interpreters.js';
 import { createApp, LECTERN_VERSION, type App } from '../app.js';
 import { migrate, openStore } from '../db/database.js';
 import { buildServer } from '../http/server.js';
@@ -56,7 +56,11 @@ async function start(argv: string[]) {
   process.stdout.write(`Lectern ${LECTERN_VERSION} is running at ${url}\n`);
   if (!config.get('Server.Address')) app.serverUrl.value = `http://${listen.host === '0.0.0.0' || listen.host === '::' || !listen.host ? '127.0.0.1' : shownHost}:${(server.server.address() as { port: number }).port}/`;
   process.stdout.write(`Data directory: ${app.dataDir.root} (database: ${app.store.dialect})\n`);
-  const found = (['python', 'r', 'quarto'] as const).map((k) => `${k === 'r' ? 'R' : k[0]!.toUpperCase() + k.slice(1)}: ${app.interpreters.of(k).map((i) => i.version).join(', ') || 'none'}`);
+  const found = (['python', 'r', 'quarto'] as const).map((k) => {
+    const missing = app.interpreters.missing(k);
+    const versions = app.interpreters.of(k).map((i) => i.version).join(', ') || 'none';
+    return `${SECTION[k]}: ${versions}${missing.length ? ` (not found yet: ${missing.join(', ')}; looked for again when a bundle asks for it)` : ''}`;
+  });
   if (app.execution.offHost) {
     const images = (await app.environments.all()).map((e) => e.name);
     process.stdout.write(`Content runs off-host (Kubernetes) in ${images.length} execution environment(s)${images.length ? `: ${images.join(', ')}` : ' — define them with /__api__/v1/environments, [Launcher] ClusterDefinition or [ExecutionEnvironments] ConfigFilePath'}\n`);

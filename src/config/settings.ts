@@ -107,6 +107,15 @@ export const SETTINGS = {
     default: '8GiB',
     description: 'Largest total size of a bundle\'s files once extracted; guards against gzip bombs.',
   },
+  'Bundles.MaxExpansionRatio': {
+    type: 'int',
+    default: '100',
+    min: 0,
+    description:
+      'Most times a bundle may grow when decompressed (its tar stream against the uploaded archive); ' +
+      'every bundle may decompress to 256 MiB whatever its ratio. Guards against gzip bombs below ' +
+      'MaxExtractedSize. Source, wheels and typical data compress 2-10 times; 0 = no bound.',
+  },
   'Bundles.MaxFiles': {
     type: 'int',
     default: '100000',
@@ -139,8 +148,10 @@ export const SETTINGS = {
     type: 'list',
     default: [],
     description:
-      'A Python interpreter content may use (repeat the key for several). Each is probed for its version at start-up; ' +
-      'a missing one stops start-up. Empty = python3 from PATH, if there is one.',
+      'A Python interpreter content may use (repeat the key for several). Each is probed for its version at start-up ' +
+      'and again when a bundle asks for a version none offers (after it changed, or a minute on); one that exists ' +
+      'but does not work stops start-up, one not installed yet is reported and found once installed. ' +
+      'Empty = python3 from PATH, if there is one.',
   },
   'Python.VersionMatching': {
     type: 'enum',
@@ -164,7 +175,10 @@ export const SETTINGS = {
     type: 'string',
     default: '',
     description:
-      'Download cache shared by Python restores (uv and pip). Empty = <DataDir>/envs/cache. Keep it on the same file system as the data directory so uv can hard-link.',
+      'Root of the download caches of Python restores (uv and pip), one directory per content owner ' +
+      '(owner-<id>: build-time code of one owner\'s bundle never writes where another\'s restores read). ' +
+      'Empty = <DataDir>/envs/cache. Share it only between servers on one database. Keep it on the same ' +
+      'file system as the data directory so uv can hard-link.',
   },
   'Python.PackageIndex': {
     type: 'string',
@@ -180,7 +194,7 @@ export const SETTINGS = {
     type: 'list',
     default: [],
     description:
-      'An R installation (path to its R binary; repeat for several). Probed at start-up; a missing one stops start-up. Empty = R from PATH, if there is one.',
+      'An R installation (path to its R binary; repeat for several). Probed like [Python] Executable. Empty = R from PATH, if there is one.',
   },
   'R.VersionMatching': {
     type: 'enum',
@@ -197,7 +211,7 @@ export const SETTINGS = {
   'Quarto.Executable': {
     type: 'list',
     default: [],
-    description: 'A Quarto binary (repeat for several). Probed at start-up. Empty = quarto from PATH, if there is one.',
+    description: 'A Quarto binary (repeat for several). Probed like [Python] Executable. Empty = quarto from PATH, if there is one.',
   },
   'Applications.RunAs': {
     type: 'string',

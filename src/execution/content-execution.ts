@@ -1,13 +1,14 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BundleFileError, MAX_PACKAGE_FILE_BYTES, readBundleFile } from '../bundles/bundle-files.js';
 import type { Manifest } from '../bundles/manifest.js';
 import type { Config } from '../config/config.js';
 import type { Bundle, Content } from '../db/schema.js';
 import type { JobRequest, Jobs } from '../jobs/jobs.js';
 import { selectEnvironment, type CandidateEnvironment, type SelectedRuntime, type Selection } from '../environments/selection.js';
 import type { JobMount, JobResources, LogLine } from '../launcher/launcher.js';
-import { matchInstallation, type Installation, type Interpreters, InterpreterError, type RuntimeKind, type VersionMatching } from '../runtimes/interpreters.js';
+import { type Installation, type Interpreters, InterpreterError, type RuntimeKind, type VersionMatching } from '../runtimes/interpreters.js';
 import type { DataDir } from '../storage/data-dir.js';
 import { sha256Hex } from '../util/ids.js';
 import { EnvironmentCache } from './environment-cache.js';
@@ -120,7 +121,7 @@ export class ContentExecution {
     const usesPythonScript = runner.script?.startsWith('python/') ?? false;
 
     if (runner.needs.python || usesPythonScript) {
-      const installation = this.pick('python', manifest.python?.version, runner.needs.python, prepared);
+      const installation = await this.pick('python', manifest.python?.version, runner.needs.python, prepared);
       prepared.python = { installation, executable: installation.executable };
       const managed = runner.needs.python && management.python !== false && content.py_environment_management !== 0;
       if (runner.needs.python && !managed) await log('Environment management is off: using the interpreter\'s own packages.');
@@ -131,14 +132,14 @@ export class ContentExecution {
       }
     }
     if (runner.needs.r) {
-      const installation = this.pick('r', manifest.r?.version, true, prepared);
+      const installation = await this.pick('r', manifest.r?.version, true, prepared);
       prepared.r = { installation };
       const managed = management.r !== false && content.r_environment_management !== 0;
       if (managed && manifest.packages && Object.keys(manifest.packages).length > 0) {
         prepared.r.library = await this.rLibrary(prepared, installation, options, log);
       }
     }
-    if (runner.needs.quarto) prepared.quarto = this.pick('quarto', manifest.quarto?.version, true, prepared);
+    if (runner.needs.quarto) prepared.quarto = await this.pick('quarto', manifest.quarto?.version, true, prepared);
     return prepared;
   }
 
@@ -171,16 +172,14 @@ export class ContentExecution {
     return (kind === 'python' ? this.deps.config.get('Python.VersionMatching') : kind === 'r' ? this.deps.config.get('R.VersionMatching') : 'nearest') as VersionMatching;
   }
 
-  private pick(kind: 'python' | 'r' | 'quarto', requested: string | undefined, strict: boolean, prepared?: PreparedBundle): Installation {
+  private async pick(kind: 'python' | 'r' | 'quarto', requested: string | undefined, strict: boolean, prepared?: PreparedBundle): Promise<Installation> {
     if (prepared?.environment) {
       const chosen = prepared.environment.installations[kind];
       if (!chosen) throw new ExecutionError(`The execution environment ${prepared.environment.name} has no ${kind} installation.`);
       return imageInstallation(kind, chosen);
     }
-    const installations = this.deps.interpreters.of(kind);
-    const matching = this.matching(kind);
     try {
-      return matchInstallation(installations, strict ? requested : undefined, matching);
+      return await this.deps.interpreters.find(kind, strict ? requested : undefined, this.matching(kind));
     } catch (err) {
       if (err instanceof InterpreterError) throw new ExecutionError(err.message);
       throw err;
@@ -196,14 +195,33 @@ export class ContentExecution {
     const { manifest, bundle } = prepared;
     const appDir = this.deps.dataDir.appDir(bundle.content_id, bundle.id);
     const packageFile = manifest.python?.packageManager?.packageFile ?? (manifest.files.includes('requirements.txt') ? 'requirements.txt' : '');
-    const requirements = packageFile ? await readFile(path.join(appDir, packageFile), 'utf8').catch(() => null) : '';
-    if (requirements === null) throw new ExecutionError(`The bundle names ${packageFile} as its package file, but has no such file.`);
+    let requirements = '';
+    try {
+      if (packageFile) requirements = await readBundleFile(appDir, packageFile, MAX_PACKAGE_FILE_BYTES);
+    } catch (err) {
+      if (err instanceof BundleFileError) throw new ExecutionError(`The bundle names ${packageFile} as its package file, but ${err.message}.`);
+      throw err;
+    }
     const manager = this.packageManager(manifest);
     const index = this.deps.config.get('Python.PackageIndex');
     const extra = this.deps.config.get('Python.ExtraIndex');
     const key = sha256Hex(
       // The image is part of the key (absent locally, so local keys are unchanged): a new image rebuilds.
-      JSON.stringify({ v: 1, python: installation.version, exe: installation.executable, image: prepared.environment?.name, mode: manifest.appMode, manager: manager.name, index, extra, requirements: normalizeRequirements(requirements) }),
+      // The owner is part of the key: a restore runs the bundle's build-time code (and the
+      // installer reads configuration from the bundle), so an environment is only ever reused by
+      // the owner whose code built it.
+      JSON.stringify({
+        v: 1,
+        owner: prepared.content.owner_id,
+        python: installation.version,
+        exe: installation.executable,
+        image: prepared.environment?.name,
+        mode: manifest.appMode,
+        manager: manager.name,
+        index,
+        extra,
+        requirements: normalizeRequirements(requirements),
+      }),
     ).slice(0, 24);
     if (!options.build) {
       if (await this.pythonEnvs.isReady(key)) return this.pythonEnvs.dir(key);
@@ -211,7 +229,7 @@ export class ContentExecution {
     }
     const { dir, reused } = await this.pythonEnvs.ensure(key, async (workDir, entry) => {
       await log(`Restoring the Python ${installation.version} environment with ${manager.name}${packageFile ? ` from ${packageFile}` : ''}`);
-      const cacheDir = this.deps.config.get('Python.PackageCacheDir') || path.join(this.deps.dataDir.root, 'envs', 'cache');
+      const cacheDir = this.packageCacheDir(prepared.content);
       await mkdir(cacheDir, { recursive: true });
       const env: Record<string, string> = {
         ...installerEnvironment(),
@@ -240,6 +258,18 @@ export class ContentExecution {
     return dir;
   }
 
+  /**
+   * The download cache of the content owner's restores (uv's and pip's). Build-time code runs
+   * with it writable, so each owner has their own: nothing one owner's bundle writes there reaches
+   * another owner's restores, and the sandbox exposes no other owner's directory. Keyed by the
+   * owner's id, which is never reused (users are locked, not deleted): share a configured
+   * PackageCacheDir only between servers on one database.
+   */
+  private packageCacheDir(content: Content): string {
+    const root = this.deps.config.get('Python.PackageCacheDir') || path.join(this.deps.dataDir.root, 'envs', 'cache');
+    return path.join(root, `owner-${content.owner_id}`);
+  }
+
   private packageManager(manifest: Manifest): { name: 'uv' | 'pip'; uv?: string } {
     const wanted = this.deps.config.get('Python.PackageManager');
     const allowUv = manifest.python?.packageManager?.allowUv !== false;
@@ -256,7 +286,8 @@ export class ContentExecution {
   ): Promise<string> {
     const { manifest, bundle } = prepared;
     const repos = this.deps.config.get('R.Repository');
-    const key = sha256Hex(JSON.stringify({ v: 1, r: installation.version, image: prepared.environment?.name, packages: manifest.packages, repos })).slice(0, 24);
+    // The owner is part of the key, as for Python: R's start-up reads a .Rprofile in the bundle's directory.
+    const key = sha256Hex(JSON.stringify({ v: 1, owner: prepared.content.owner_id, r: installation.version, image: prepared.environment?.name, packages: manifest.packages, repos })).slice(0, 24);
     if (!options.build) {
       if (await this.rLibraries.isReady(key)) return this.rLibraries.dir(key);
       throw new EnvironmentMissing('The R library of this bundle is missing from this server.');

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -9,7 +9,7 @@ const run = promisify(execFile);
 export type RuntimeKind = 'python' | 'r' | 'quarto';
 export type VersionMatching = 'major-minor' | 'exact' | 'nearest';
 
-/** One interpreter installation content may run on, as probed at start-up. */
+/** One interpreter installation content may run on, as probed. */
 export interface Installation {
   kind: RuntimeKind;
   version: string;
@@ -28,7 +28,9 @@ const PROBES: Record<RuntimeKind, (exe: string) => Promise<Installation>> = {
     const script = 'import sys; print("%d.%d.%d" % sys.version_info[:3]); print(sys.executable); print(sys.base_prefix); print(sys.prefix)';
     const { stdout } = await run(exe, ['-c', script], { timeout: 30_000 });
     const [version, executable, basePrefix, prefix] = stdout.trim().split('\n');
-    return { kind: 'python', version: version!, executable: executable!, configured: exe, prefixes: unique([basePrefix!, prefix!]) };
+    // sys.executable may be a link outside both prefixes (/usr/local/bin/python3 → /opt/…): its
+    // directory must be visible too. (Not resolved: a venv's python is a link that must stay one.)
+    return { kind: 'python', version: version!, executable: executable!, configured: exe, prefixes: unique([basePrefix!, prefix!, path.dirname(executable!)]) };
   },
   async r(exe) {
     const { stdout } = await run(exe, ['--vanilla', '--slave', '-e', 'cat(paste(R.version$major, R.version$minor, sep="."), R.home(), sep="\\n")'], { timeout: 30_000 });
@@ -55,29 +57,43 @@ const DEFAULT_COMMAND: Record<RuntimeKind, string> = { python: 'python3', r: 'R'
  * none configured the default command from PATH is used when present.
  */
 export async function probeInstallations(kind: RuntimeKind, configured: readonly string[]): Promise<Installation[]> {
-  if (configured.length === 0) {
-    const found = await findOnPath(DEFAULT_COMMAND[kind]);
-    if (!found) return [];
-    try {
-      return [await PROBES[kind](found)];
-    } catch {
-      return [];
-    }
-  }
-  const out: Installation[] = [];
-  for (const exe of configured) {
-    try {
-      out.push(await PROBES[kind](exe));
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException & { stderr?: string };
-      const why = e.code === 'ENOENT' ? 'it does not exist' : (e.stderr?.trim() || e.message);
-      throw new InterpreterError(`[${SECTION[kind]}] Executable = ${exe}: cannot use this ${SECTION[kind]} installation: ${why}`);
-    }
-  }
-  return out;
+  const { installations, missing } = await probeKind(kind, configured);
+  if (missing[0]) throw new InterpreterError(`[${SECTION[kind]}] Executable = ${missing[0]}: cannot use this ${SECTION[kind]} installation: it does not exist`);
+  return installations;
 }
 
-const SECTION: Record<RuntimeKind, string> = { python: 'Python', r: 'R', quarto: 'Quarto' };
+/**
+ * Like probeInstallations, but a configured executable that does not exist (yet) is returned in
+ * `missing` rather than refused: it may be installed while the server runs.
+ */
+export async function probeKind(kind: RuntimeKind, configured: readonly string[]): Promise<{ installations: Installation[]; missing: string[] }> {
+  if (configured.length === 0) {
+    const found = await findOnPath(DEFAULT_COMMAND[kind]);
+    if (!found) return { installations: [], missing: [] };
+    try {
+      return { installations: [await PROBES[kind](found)], missing: [] };
+    } catch {
+      return { installations: [], missing: [] };
+    }
+  }
+  const installations: Installation[] = [];
+  const missing: string[] = [];
+  for (const exe of configured) {
+    try {
+      installations.push(await PROBES[kind](exe));
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { stderr?: string };
+      if (e.code === 'ENOENT') {
+        missing.push(exe);
+        continue;
+      }
+      throw new InterpreterError(`[${SECTION[kind]}] Executable = ${exe}: cannot use this ${SECTION[kind]} installation: ${e.stderr?.trim() || e.message}`);
+    }
+  }
+  return { installations, missing };
+}
+
+export const SECTION: Record<RuntimeKind, string> = { python: 'Python', r: 'R', quarto: 'Quarto' };
 
 async function findOnPath(command: string): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
@@ -140,21 +156,28 @@ export function closestInstallation<T extends { version: string }>(
 }
 
 /**
- * The installation a bundle's requested version picks, or an error naming the requested and the
- * available versions. No requested version → the newest installation.
+ * The installation a bundle's requested version picks, or an error naming the kind and version
+ * asked for and what this server has. No requested version → the newest installation.
+ * `missing`: configured executables that do not exist, named in the error.
  */
-export function matchInstallation(installations: readonly Installation[], requested: string | undefined, matching: VersionMatching): Installation {
-  const kindName = installations[0] ? SECTION[installations[0].kind] : 'interpreter';
-  if (installations.length === 0) throw new InterpreterError(`This server has no ${kindName} installation.`);
+export function matchInstallation(
+  kind: RuntimeKind,
+  installations: readonly Installation[],
+  requested: string | undefined,
+  matching: VersionMatching,
+  missing: readonly string[] = [],
+): Installation {
+  const name = SECTION[kind];
+  const asked = requested ? `${name} ${requested}` : name;
+  const absent = missing.length ? ` (configured but not found: ${missing.join(', ')})` : '';
+  if (installations.length === 0) throw new InterpreterError(`The bundle needs ${asked}, but this server has no ${name} installation${absent}.`);
   const want = requested ? parseVersion(requested) : undefined;
-  if (requested && !want) throw new InterpreterError(`The bundle asks for ${kindName} version "${requested}", which is not a version number.`);
+  if (requested && !want) throw new InterpreterError(`The bundle asks for ${name} version "${requested}", which is not a version number.`);
   const best = closestInstallation(installations, want, matching);
   if (!best) {
     const available = installations.map((i) => i.version).sort((a, b) => -compare(parseVersion(a)!, parseVersion(b)!)).join(', ');
     const rule = matching === 'exact' ? 'exactly' : 'with the same major and minor version';
-    throw new InterpreterError(
-      `The bundle requires ${kindName} ${requested}, but this server has no ${kindName} matching it ${rule}. Available: ${available}.`,
-    );
+    throw new InterpreterError(`The bundle requires ${asked}, but this server has no ${name} matching it ${rule}. Available: ${available}${absent}.`);
   }
   return best.installation;
 }
@@ -167,20 +190,94 @@ function compare(a: Version, b: Version): number {
   return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 }
 
-/** Every probed installation, by kind; loaded once at start-up. */
-export class Interpreters {
-  constructor(readonly python: Installation[], readonly r: Installation[], readonly quarto: Installation[]) {}
+// A request no installation satisfies probes again when a configured executable changed (cheap
+// to see: a stat) or the last probe is older than this.
+const REPROBE_AFTER_MS = 60_000;
 
-  static async probe(config: { python: readonly string[]; r: readonly string[]; quarto: readonly string[] }): Promise<Interpreters> {
-    const [python, r, quarto] = await Promise.all([
-      probeInstallations('python', config.python),
-      probeInstallations('r', config.r),
-      probeInstallations('quarto', config.quarto),
-    ]);
-    return new Interpreters(python, r, quarto);
+const KINDS: readonly RuntimeKind[] = ['python', 'r', 'quarto'];
+
+/**
+ * Every probed installation, by kind. Probed at start-up, and again when a bundle asks for what
+ * no installation offers: at most once per kind in flight, and only when a configured executable
+ * appeared, disappeared or changed since the last probe, or that probe is a minute old.
+ */
+export class Interpreters {
+  private readonly installed: Record<RuntimeKind, Installation[]>;
+  private readonly absent: Record<RuntimeKind, string[]> = { python: [], r: [], quarto: [] };
+  private readonly probed: Record<RuntimeKind, { at: number; fingerprint: string }> = {
+    python: { at: 0, fingerprint: '' },
+    r: { at: 0, fingerprint: '' },
+    quarto: { at: 0, fingerprint: '' },
+  };
+  private readonly probing = new Map<RuntimeKind, Promise<void>>();
+
+  /** Without `configured` (tests, maintenance commands) nothing is probed again. */
+  constructor(
+    python: Installation[],
+    r: Installation[],
+    quarto: Installation[],
+    private readonly configured?: Readonly<Record<RuntimeKind, readonly string[]>>,
+  ) {
+    this.installed = { python, r, quarto };
+  }
+
+  static async probe(config: Readonly<Record<RuntimeKind, readonly string[]>>): Promise<Interpreters> {
+    const interpreters = new Interpreters([], [], [], config);
+    await Promise.all(KINDS.map((kind) => interpreters.reprobe(kind)));
+    return interpreters;
   }
 
   of(kind: RuntimeKind): Installation[] {
-    return this[kind];
+    return this.installed[kind];
+  }
+
+  /** Configured executables that did not exist at the last probe. */
+  missing(kind: RuntimeKind): string[] {
+    return this.absent[kind];
+  }
+
+  /** The installation for a bundle's request, probing again first when none fits (see the class). */
+  async find(kind: RuntimeKind, requested: string | undefined, matching: VersionMatching): Promise<Installation> {
+    const fits = () => {
+      const want = requested ? parseVersion(requested) : undefined;
+      return this.installed[kind].length > 0 && (requested === undefined || (want !== undefined && closestInstallation(this.installed[kind], want, matching) !== undefined));
+    };
+    if (!fits() && this.configured && (await this.changedSinceProbe(kind))) await this.reprobe(kind);
+    return matchInstallation(kind, this.installed[kind], requested, matching, this.absent[kind]);
+  }
+
+  private async changedSinceProbe(kind: RuntimeKind): Promise<boolean> {
+    const last = this.probed[kind];
+    return Date.now() - last.at > REPROBE_AFTER_MS || (await this.fingerprint(kind)) !== last.fingerprint;
+  }
+
+  /** What the configured executables are now: their real paths, sizes and change times. */
+  private async fingerprint(kind: RuntimeKind): Promise<string> {
+    const parts = await Promise.all(
+      (this.configured?.[kind] ?? []).map(async (exe) => {
+        try {
+          const real = await realpath(exe);
+          const info = await stat(real);
+          return `${exe}=${real}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
+        } catch {
+          return `${exe}=missing`;
+        }
+      }),
+    );
+    return parts.join('\n');
+  }
+
+  private reprobe(kind: RuntimeKind): Promise<void> {
+    const running = this.probing.get(kind);
+    if (running) return running;
+    const probe = (async () => {
+      const fingerprint = await this.fingerprint(kind);
+      const { installations, missing } = await probeKind(kind, this.configured?.[kind] ?? []);
+      this.installed[kind] = installations;
+      this.absent[kind] = missing;
+      this.probed[kind] = { at: Date.now(), fingerprint };
+    })();
+    this.probing.set(kind, probe);
+    return probe.finally(() => this.probing.delete(kind));
   }
 }

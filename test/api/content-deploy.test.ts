@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { makeTarGz } from '../support/tarball.js';
+import { makeTar, makeTarGz, writeTarGz } from '../support/tarball.js';
 import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
 
 const STATIC_MANIFEST = JSON.stringify({ version: 1, metadata: { appmode: 'static', primary_html: 'index.html' }, files: {} });
@@ -15,6 +15,15 @@ function staticBundle(html: string, extra: Array<{ name: string; content: string
 async function json(res: Response) {
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
   return res.json() as Promise<any>;
+}
+
+/** Waits (bounded) until `probe` holds; `what` names what it waited for. */
+async function until(what: string, probe: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 after(stopPostgres);
@@ -33,8 +42,8 @@ for (const provider of PROVIDERS) {
       return json(res);
     }
 
-    async function upload(guid: string, body: Buffer<ArrayBuffer>, headers: Record<string, string> = {}) {
-      return t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body, headers });
+    async function upload(guid: string, body: Buffer<ArrayBuffer>, headers: Record<string, string> = {}, signal?: AbortSignal) {
+      return t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body, headers, signal });
     }
 
     async function deploy(guid: string, bundleId: string, activate?: boolean) {
@@ -225,6 +234,29 @@ for (const provider of PROVIDERS) {
       assert.equal(bundle.metadata.source_commit, 'abc123');
     });
 
+    test('a bundle is taken whatever its content type: curl\'s form type, text, JSON, none; v1 and legacy routes', async () => {
+      const content = await createContent('any-content-type');
+      const types = ['application/x-www-form-urlencoded', 'text/plain', 'application/json', 'application/x-gzip'];
+      for (const [i, type] of types.entries()) {
+        const body = staticBundle(`<p>${i}</p>`);
+        const res = await upload(content.guid, body, { 'content-type': type });
+        assert.equal(res.status, 200, `${type}: ${await res.clone().text()}`);
+        assert.equal((await json(res)).size, body.length, type);
+      }
+      const legacy = await t.api(`/__api__/applications/${content.guid}/upload`, {
+        method: 'POST',
+        body: staticBundle('<p>legacy</p>'),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      assert.equal(legacy.status, 200, await legacy.clone().text());
+      const deployed = await deploy(content.guid, String((await json(legacy)).id));
+      assert.equal(deployed.code, 0);
+      assert.equal(await (await t.api(`/content/${content.guid}/`)).text(), '<p>legacy</p>');
+      // Other routes still parse their form and JSON bodies.
+      const patched = await t.api(`/__api__/v1/content/${content.guid}`, { method: 'PATCH', json: { title: 'Any type' } });
+      assert.equal((await json(patched)).title, 'Any type');
+    });
+
     test('hostile and broken bundles are refused and leave nothing behind; the live version keeps serving', async () => {
       const content = await createContent('hostile-target');
       const good = await json(await upload(content.guid, staticBundle('<p>safe</p>')));
@@ -258,7 +290,7 @@ for (const provider of PROVIDERS) {
     });
 
     test('oversized uploads and gzip bombs are refused', async () => {
-      const small = await startLectern(provider, { 'Bundles.MaxUploadSize': '64KiB', 'Bundles.MaxExtractedSize': '1MiB' });
+      const small = await startLectern(provider, { 'Bundles.MaxUploadSize': '64KiB', 'Bundles.MaxExtractedSize': '1MiB', 'Bundles.MaxFiles': '10' });
       try {
         const content = await json(await small.api('/__api__/v1/content', { method: 'POST', json: { name: 'small-limits' } }));
         const random = (await import('node:crypto')).randomBytes(200 * 1024);
@@ -271,20 +303,82 @@ for (const provider of PROVIDERS) {
         const exploded = await small.api(`/__api__/v1/content/${content.guid}/bundles`, { method: 'POST', body: bomb });
         assert.equal(exploded.status, 400);
         assert.match((await json(exploded)).error, /maximum size|exceeds/);
+        // Over MaxFiles: refused from the headers, before any entry is written (writing would have
+        // stopped first at x/y, inside the file x).
+        const files = Array.from({ length: 20 }, (_, i) => ({ name: `f${i}.txt`, content: 'x' }));
+        const many = makeTarGz([{ name: 'manifest.json', content: STATIC_MANIFEST }, { name: 'x', content: 'x' }, { name: 'x/y', content: 'y' }, ...files]);
+        const crowded = await small.api(`/__api__/v1/content/${content.guid}/bundles`, { method: 'POST', body: many });
+        assert.equal(crowded.status, 400);
+        assert.equal((await json(crowded)).error, 'bundle has more than 10 files');
         assert.deepEqual(await readdir(path.join(small.dataDir, 'apps', content.id)), []);
       } finally {
         await small.stop();
       }
     });
 
-    test('a bundle whose named package file is missing fails its deploy and stays undeployed', async () => {
+    test('bytes after the end-of-archive marker are ignored unread: 64 MiB of trailing zeros are stored as the bundle they follow', async () => {
+      const content = await createContent('trailing-zeros');
+      const tar = makeTar([{ name: 'manifest.json', content: STATIC_MANIFEST }, { name: 'index.html', content: '<p>tail</p>' }]);
+      const hostile = gzipSync(Buffer.concat([tar, Buffer.alloc(64 * 1024 * 1024)]));
+      assert.ok(hostile.length < 100 * 1024);
+      // Reading on past the marker took minutes; this bound only says the upload must not.
+      const res = await upload(content.guid, hostile, {}, AbortSignal.timeout(60_000));
+      assert.equal(res.status, 200, await res.clone().text());
+      const bundle = await json(res);
+      assert.equal((await deploy(content.guid, bundle.id)).code, 0);
+      assert.equal(await (await t.api(`/content/${content.guid}/`)).text(), '<p>tail</p>');
+    });
+
+    test('an expansion-ratio bomb is refused with nothing stored, and the server answers other requests while it is extracted', async () => {
+      const content = await createContent('ratio-bomb');
+      const file = path.join(t.dataDir, 'ratio-bomb.tar.gz');
+      // 300 MiB of zeros from about 1.3 MB, under MaxExtractedSize (8 GiB) but over 100 times the upload.
+      await writeTarGz(file, [{ name: 'manifest.json', content: STATIC_MANIFEST }, { name: 'zeros.bin', zeros: 300 * 1024 * 1024 }]);
+      const bomb = await readFile(file);
+      await rm(file);
+      let answered = false;
+      const refused = upload(content.guid, bomb).then((res) => {
+        answered = true;
+        return res;
+      });
+      const appsDir = path.join(t.dataDir, 'apps', content.id);
+      await until('the extraction of the bomb to start', async () => (await readdir(appsDir).catch(() => [])).some((n) => n.startsWith('.tmp-')));
+      const other = await t.api('/__api__/server_settings', { key: null });
+      assert.equal(other.status, 200);
+      assert.equal(answered, false, 'another request is answered while the bomb is still being extracted');
+      const res = await refused;
+      assert.equal(res.status, 400);
+      const err = await json(res);
+      assert.equal(err.code, 135);
+      assert.match(err.error, /^bundle expands to more than 100 times its compressed size of [\d.]+ MiB, the most allowed \(setting Bundles\.MaxExpansionRatio\)$/);
+      assert.deepEqual(await json(await t.api(`/__api__/v1/content/${content.guid}/bundles`)), []);
+      assert.deepEqual(await readdir(appsDir), []);
+      assert.deepEqual(await readdir(path.join(t.dataDir, 'bundles', content.id)), []);
+    });
+
+    test('a package file outside the bundle, missing, not a regular file or too large is refused at upload', async () => {
       const content = await createContent('flask-api');
-      const manifest = JSON.stringify({ version: 1, metadata: { appmode: 'python-api', entrypoint: 'app' }, python: { version: '3.11.2', package_manager: { name: 'pip', package_file: 'requirements.txt' } }, files: {} });
-      const bundle = await json(await upload(content.guid, makeTarGz([{ name: 'manifest.json', content: manifest }, { name: 'app.py', content: 'app = None' }])));
-      const task = await deploy(content.guid, bundle.id);
-      assert.equal(task.code, 1);
-      assert.match(task.error, /names requirements\.txt as its package file, but has no such file/);
-      assert.equal((await json(await t.api(`/__api__/v1/content/${content.guid}`))).bundle_id, null);
+      const pyManifest = (packageFile: string) =>
+        JSON.stringify({ version: 1, metadata: { appmode: 'python-api', entrypoint: 'app' }, python: { version: '3.11.2', package_manager: { name: 'pip', package_file: packageFile } }, files: {} });
+      const app = { name: 'app.py', content: 'app = None' };
+      const cases: Array<[string, Array<{ name: string; content?: string | Buffer; type?: 'symlink' | 'dir'; linkname?: string }>, string]> = [
+        ['/dev/zero', [], 'invalid manifest: manifest.json: python.package_manager.package_file "/dev/zero" is an absolute path; it must be relative to the bundle'],
+        ['../../../../etc/passwd', [], 'invalid manifest: manifest.json: python.package_manager.package_file "../../../../etc/passwd" leaves the bundle directory (..)'],
+        ['requirements.txt', [], "manifest.json names 'requirements.txt' as the package file, but the bundle has no such file"],
+        ['reqs', [{ name: 'reqs/', type: 'dir' }], "manifest.json names 'reqs' as the package file, but the bundle has no such file"],
+        ['requirements.txt', [{ name: 'real.txt', content: 'flask\n' }, { name: 'requirements.txt', type: 'symlink', linkname: 'real.txt' }], "manifest.json names 'requirements.txt' as the package file, but it is a symbolic link; it must be a regular file"],
+        ['requirements.txt', [{ name: 'requirements.txt', content: Buffer.alloc(5 * 1024 * 1024, '#') }], "manifest.json names 'requirements.txt' as the package file, which is larger than 4 MiB"],
+      ];
+      for (const [packageFile, entries, message] of cases) {
+        const res = await upload(content.guid, makeTarGz([{ name: 'manifest.json', content: pyManifest(packageFile) }, app, ...entries]));
+        assert.equal(res.status, 400, packageFile);
+        assert.deepEqual(await json(res), { code: 38, error: message, payload: null }, packageFile);
+      }
+      assert.deepEqual(await json(await t.api(`/__api__/v1/content/${content.guid}/bundles`)), []);
+      // './requirements.txt' is the bundle's requirements.txt.
+      const ok = await upload(content.guid, makeTarGz([{ name: 'manifest.json', content: pyManifest('./requirements.txt') }, app, { name: 'requirements.txt', content: 'flask\n' }]));
+      assert.equal(ok.status, 200, await ok.clone().text());
+
     });
 
     test('tensorflow-saved-model and nodejs deploys fail with code 109 and say what is supported', async () => {

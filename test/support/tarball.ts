@@ -94,8 +94,11 @@ export function makeTar(entries: TarEntry[]): Buffer<ArrayBuffer> {
 
 export const makeTarGz = (entries: TarEntry[]): Buffer<ArrayBuffer> => gzipSync(makeTar(entries));
 
-/** Streams a .tar.gz to `file` without holding bodies in memory: use `zeros` for huge entries (gzip bombs). */
-export async function writeTarGz(file: string, entries: TarEntry[]): Promise<void> {
+/**
+ * Streams a .tar.gz to `file` without holding bodies in memory: use `zeros` for huge entries (gzip
+ * bombs), `trailingZeros` for bytes after the end-of-archive marker.
+ */
+export async function writeTarGz(file: string, entries: TarEntry[], options: { trailingZeros?: number } = {}): Promise<void> {
   async function* blocks() {
     const zeros = Buffer.alloc(1024 * 1024);
     for (const entry of entries) {
@@ -106,6 +109,7 @@ export async function writeTarGz(file: string, entries: TarEntry[]): Promise<voi
       yield padding(size);
     }
     yield Buffer.alloc(1024);
+    for (let left = options.trailingZeros ?? 0; left > 0; left -= zeros.length) yield left >= zeros.length ? zeros : zeros.subarray(0, left);
   }
   await pipeline(Readable.from(blocks()), createGzip({ level: 1 }), createWriteStream(file));
 }
