@@ -8,6 +8,7 @@ import type { Config } from '../config/config.js';
 import * as initial from './migrations/0001_initial.js';
 import * as jobs from './migrations/0002_jobs.js';
 import * as environments from './migrations/0003_environments.js';
+import * as replicas from './migrations/0004_replicas.js';
 import type { Database } from './schema.js';
 import { reportingChanges, TableChanges } from './table-changes.js';
 
@@ -82,6 +83,7 @@ const MIGRATIONS: Record<string, { up(db: Kysely<any>, dialect: Dialect): Promis
   '0001_initial': initial,
   '0002_jobs': jobs,
   '0003_environments': environments,
+  '0004_replicas': replicas,
 };
 
 export async function migrate(store: Store): Promise<string[]> {

@@ -1,6 +1,6 @@
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { createServer } from 'node:http';
 import type { App } from '../app.js';
 import { resolvePrincipal } from '../auth/principal.js';
@@ -8,6 +8,7 @@ import { ApiError, ErrorCode } from './errors.js';
 import { contentFastPath } from '../serve/content-fast-path.js';
 import { ContentProxy } from '../serve/proxy.js';
 import { installWebsocketProxy } from '../serve/websocket-proxy.js';
+import { OneLineRequestLog } from '../logging/request-log.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,7 +25,6 @@ export interface ServerUrls {
 export type RoutePlugin = (server: FastifyInstance, app: App) => void | Promise<void>;
 
 export async function buildServer(app: App, routes: RoutePlugin[]): Promise<FastifyInstance> {
-  const level = app.config.get('Logging.Level');
   // The proxy and the fast path log through Fastify's logger, which exists once Fastify does.
   const proxy = new ContentProxy(app, () => server.log);
   let fastPath: ReturnType<typeof contentFastPath> | undefined;
@@ -42,7 +42,9 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
       if (settings.maxRequestsPerSocket > 0) http.maxRequestsPerSocket = settings.maxRequestsPerSocket;
       return http;
     },
-    logger: level === 'silent' ? false : { level },
+    // One logger for the whole server (src/logging/logger.ts); each request is logged once.
+    loggerInstance: app.logger as FastifyBaseLogger,
+    logController: new OneLineRequestLog(),
     // Bundles are streamed to disk; this limit is for JSON and form bodies only.
     bodyLimit: 10 * 1024 * 1024,
     trustProxy: true,
