@@ -10,9 +10,10 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+function spawnCli(args: string[], env: NodeJS.ProcessEnv, wrapper: string[] = []): ChildProcess {
   // The CLI from source, as bin/lectern.js runs it from dist/.
-  return spawn(process.execPath, ['--import', 'tsx', '-e', "import('./src/cli/main.ts').then((m) => m.main(process.argv.slice(1)))", ...args], {
+  const command = [...wrapper, process.execPath, '--import', 'tsx', '-e', "import('./src/cli/main.ts').then((m) => m.main(process.argv.slice(1)))", ...args];
+  return spawn(command[0]!, command.slice(1), {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -26,8 +27,9 @@ export interface CliResult {
 }
 
 /** Runs `lectern ARGS` to its end; a command still running after `timeoutMs` is killed and reported. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<CliResult> {
-  const child = spawnCli(args, env);
+export async function runCli(args: string[], env: NodeJS.ProcessEnv, options: { timeoutMs?: number; wrapper?: string[] } = {}): Promise<CliResult> {
+  const timeoutMs = options.timeoutMs ?? 90_000;
+  const child = spawnCli(args, env, options.wrapper);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
