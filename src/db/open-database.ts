@@ -30,7 +30,7 @@ export async function openDatabase(config: Config, options: { create: boolean; m
   }
   try {
     if (!options.create) {
-      const tables = await store.db.introspection.getTables();
+      const tables = await store.db.introspection.getTables({ withInternalKyselyTables: true });
       if (!tables.some((t) => t.name === 'kysely_migration')) throw noDatabase(sqlite ? `the data directory ${dataDir}` : describePostgres(config.get('Postgres.URL')));
     }
     if (options.migrate !== false) await migrate(store);
