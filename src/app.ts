@@ -1,11 +1,11 @@
 import { ContentCredentials } from './auth/content-credentials.js';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
 import { Bundles } from './bundles/bundles.js';
 import type { Config } from './config/config.js';
 import { ContentService } from './content/content.js';
-import { migrate, openStore, type Store } from './db/database.js';
+import type { Store } from './db/database.js';
+import { openDatabase } from './db/open-database.js';
 import { registerDeployTasks } from './deploy/deploy.js';
 import { SecretBox } from './secrets/secret-box.js';
 import { DataDir } from './storage/data-dir.js';
@@ -15,7 +15,7 @@ import { Users } from './users/users.js';
 import { ContentExecution } from './execution/content-execution.js';
 import { Jobs } from './jobs/jobs.js';
 import type { Launcher } from './launcher/launcher.js';
-import { startKubernetesLauncher } from './launcher/kubernetes/start.js';
+import { KubernetesStartError, startKubernetesLauncher } from './launcher/kubernetes/start.js';
 import { LocalLauncher } from './launcher/local/local-launcher.js';
 import { resolveRunAs } from './launcher/local/run-as-user.js';
 import { prepareWritableDir, Sandbox } from './launcher/local/sandbox.js';
@@ -25,12 +25,19 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { Environments } from './environments/environments.js';
 import { EnvironmentFileSync } from './environments/file-sync.js';
 import { bootstrapEnvironments } from './environments/bootstrap.js';
+import { Replicas } from './jobs/replicas.js';
+import { StartupError } from './startup-error.js';
+import { sweepInterruptedUploads } from './storage/interrupted-uploads.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import { findUv, UV_HINT } from './runtimes/uv.js';
 
 export const LECTERN_VERSION = '0.1.0';
 
 /** Every service of one Lectern replica, wired once; HTTP routes and the CLI take what they need. */
 export interface App {
   config: Config;
+  /** The one logger of this replica; the HTTP server logs through it too. */
+  logger: Logger;
   store: Store;
   dataDir: DataDir;
   secrets: SecretBox;
@@ -55,23 +62,45 @@ export interface App {
 
 export interface AppOptions {
   runTasks?: boolean;
-  log?: (msg: string, err?: unknown) => void;
+  /** Default: a logger at [Logging] Level on standard error (src/logging/logger.ts). */
+  logger?: Logger;
   /**
    * Off-host mode with the local launcher: for tests of everything above the launcher (image
    * selection, the API) where no cluster runs; the Kubernetes backend is tested in test/kube.
    */
   offHostJobsRunLocally?: boolean;
+  /**
+   * false (maintenance commands): refuse a data directory or PostgreSQL database without a Lectern
+   * database instead of creating one, so a mistyped directory is not taken for a new server.
+   */
+  createDatabase?: boolean;
 }
 
+/**
+ * Every known reason not to start (database, data directory, sandbox, Kubernetes, interpreters,
+ * a replica name in use) is raised as a StartupError; anything opened before it is closed again.
+ */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const store = await openDatabase(config, { create: options.createDatabase ?? true });
+  const opened: Array<() => Promise<void>> = [() => store.close()];
+  try {
+    return await wire(config, options, store, opened);
+  } catch (err) {
+    for (const close of opened.reverse()) await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function wire(config: Config, options: AppOptions, store: Store, opened: Array<() => Promise<void>>): Promise<App> {
   const dataDir = new DataDir(config.dataDir());
-  mkdirSync(dataDir.root, { recursive: true });
-  const store = openStore(config);
-  await migrate(store);
   const db = store.db;
+  const logger = options.logger ?? createLogger(config.get('Logging.Level'));
+  const log = (msg: string, err?: unknown) => (err === undefined ? logger.info(msg) : logger.error({ err }, msg));
+  for (const warning of config.warnings) logger.warn(warning);
   let events: TaskEvents;
   if (store.postgresUrl) {
     const pgEvents = new PostgresTaskEvents(store.postgresUrl);
+    opened.push(() => pgEvents.close());
     await pgEvents.start();
     // Rows cached by one replica are dropped when any replica changes them.
     pgEvents.bridge(store.changes);
@@ -92,7 +121,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     pollMs: config.get('Tasks.PollInterval'),
     maxAttempts: config.get('Tasks.MaxAttempts'),
     concurrency: config.get('Tasks.Concurrency'),
-    log: options.log,
+    log,
   });
   const secrets = SecretBox.fromConfig(config.get('Server.SecretKey'), dataDir.secretKeyFile());
   const credentials = new ContentCredentials(secrets);
@@ -113,36 +142,54 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const users = new Users(db, store.changes);
   const environments = new Environments(db, (user) => contentService.access.principalGuids(user));
   const offHost = config.offHostExecution();
+  const runsContent = options.runTasks !== false;
+  // Claimed first: a second server under a live replica's name must not touch that replica's jobs.
+  const replicas = new Replicas(db, config.replicaName(), {
+    expiryMs: config.get('Tasks.LeaseTimeout'),
+    onGone: async (names) => {
+      const closed = await jobs.closeAbandoned(names);
+      if (closed.length) log(`closed ${closed.length} job row(s) left running by replica(s) that stopped: ${names.join(', ')}`);
+    },
+    log,
+  });
+  if (runsContent) {
+    await replicas.join();
+    opened.push(() => replicas.leave());
+  }
 
   // Maintenance commands (user add, key create, …) run no content: they skip the probes.
-  const runsContent = options.runTasks !== false;
   const interpreters = runsContent
     ? await Interpreters.probe({ python: config.get('Python.Executable'), r: config.get('R.Executable'), quarto: config.get('Quarto.Executable') })
     : new Interpreters([], [], []);
   // A server runs content either locally (sandboxed processes) or off-host (Kubernetes Jobs).
   const runsOffHost = runsContent && offHost && !options.offHostJobsRunLocally;
-  const sandbox = await Sandbox.create({
+  const sandbox = await startupStep(() => Sandbox.create({
     enabled: runsContent && !runsOffHost && config.get('Applications.Sandbox'),
     runAs: config.get('Applications.RunAs'),
     processLimit: config.get('Applications.ProcessLimit'),
     hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
     probe: runsContent && !runsOffHost,
-  });
+  }));
   let launcher: Launcher;
   if (runsOffHost) {
     // Pods run as the RunAs user's ids, like local processes, so files on shared storage agree.
     const identity = await resolveRunAs(config.get('Applications.RunAs'), { create: true });
-    launcher = await startKubernetesLauncher({
+    launcher = await startupStep(() => startKubernetesLauncher({
       config,
       version: LECTERN_VERSION,
       replica: config.replicaName(),
       runtimeDir: RUNTIME_DIR,
       runAs: { uid: identity.uid, gid: identity.gid },
       prepareWritableDir: (dir) => prepareWritableDir(dir, identity),
-      log: (msg) => options.log?.(msg),
-    });
+      log: (msg) => log(msg),
+    }));
+    opened.push(() => launcher.close());
   } else {
     launcher = new LocalLauncher(sandbox);
+  }
+  const uv = runsContent && !runsOffHost ? await findUv(config.get('Python.UvExecutable'), interpreters.of('python')) : config.get('Python.UvExecutable') || null;
+  if (runsContent && !runsOffHost && !uv && config.get('Python.PackageManager') === 'uv' && interpreters.of('python').length) {
+    logger.warn(`uv was not found (not on PATH nor next to ${interpreters.of('python').map((p) => p.executable).join(', ')}): Python packages are installed with pip, which is much slower. To use uv: ${UV_HINT}.`);
   }
   const jobs = new Jobs(db, launcher, dataDir, config.replicaName(), sandbox.runAsUser());
   const serverUrl = { value: config.get('Server.Address') || `http://127.0.0.1:${config.listenAddress().port}/` };
@@ -158,6 +205,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     serverUrl: () => serverUrl.value,
     credentialsKey: (guid) => credentials.contentKey(guid),
+    uv,
     environments: offHost
       ? {
           async candidates(content) {
@@ -178,16 +226,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       start: async (content, bundle) => (await queue.enqueue('build', { contentId: content.id, bundleId: bundle.id, userId: content.owner_id, params: { activate: true } })).id,
       finished: async (taskId) => (await queue.get(taskId)).state === 'finished',
     },
-    (msg) => options.log?.(msg),
+    (msg) => log(msg),
   );
   if (runsContent) {
     for (const row of await jobs.reconcile()) if (row.kind === 'run') void scheduler.adopt(row, launcher.wait(row.key));
+    await replicas.start();
     await execution.sweep();
+    const leftovers = await sweepInterruptedUploads(dataDir);
+    if (leftovers.length) log(`removed ${leftovers.length} leftover(s) of interrupted uploads`);
   }
   registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users, offHost });
   let environmentFile: EnvironmentFileSync | null = null;
   if (runsContent) {
-    const log = (msg: string) => options.log?.(msg);
     await bootstrapEnvironments(config.get('Launcher.ClusterDefinition'), environments, audit, log);
     const file = config.get('ExecutionEnvironments.ConfigFilePath');
     if (file) {
@@ -202,6 +252,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   return {
     config,
+    logger,
     store,
     dataDir,
     secrets,
@@ -221,10 +272,21 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     async close() {
       environmentFile?.close();
       // Every step runs even when an earlier one fails, so no process or connection outlives close().
-      const steps = [() => queue.stop(), () => scheduler.close(), () => launcher.close(), () => events.close(), () => store.close()];
+      const steps = [() => queue.stop(), () => replicas.leave(), () => scheduler.close(), () => launcher.close(), () => events.close(), () => store.close()];
       const failures: unknown[] = [];
       for (const step of steps) await step().catch((err: unknown) => failures.push(err));
       if (failures.length) throw failures[0];
     },
   };
+}
+
+/** A start-up check whose own error already names the cause and the fix (one line). */
+async function startupStep<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    if (err instanceof KubernetesStartError) throw new StartupError(err.message, null);
+    if (err instanceof Error && /^(The content sandbox does not work|Cannot run content): /.test(err.message)) throw new StartupError(err.message, null);
+    throw err;
+  }
 }

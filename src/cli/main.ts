@@ -1,7 +1,11 @@
+import { existsSync } from 'node:fs';
 import { Config, ConfigError } from '../config/config.js';
 import { InterpreterError, SECTION } from '../runtimes/interpreters.js';
 import { createApp, LECTERN_VERSION, type App } from '../app.js';
-import { migrate, openStore } from '../db/database.js';
+import { migrate } from '../db/database.js';
+import { openDatabase } from '../db/open-database.js';
+import { KubernetesStartError } from '../launcher/kubernetes/start.js';
+import { oneLine, StartupError } from '../startup-error.js';
 import { buildServer } from '../http/server.js';
 import { ROUTES } from '../http/routes.js';
 import { FirstRun } from '../users/first-run.js';
@@ -24,19 +28,37 @@ Commands:
   config [--config FILE]                      every effective setting and where it came from
   version                                     print Lectern's version
 
-Settings come from the --config file (gcfg) and LECTERN_<SECTION>_<KEY> environment variables.`;
+Settings come from the --config file (gcfg; default $LECTERN_CONFIG, else /etc/lectern/lectern.gcfg if it
+exists) and LECTERN_<SECTION>_<KEY> environment variables; every command reads the same ones. Commands other than
+start and migrate refuse a data directory without a Lectern database rather than create one.`;
+
+/** Where `lectern start` (and every other command) looks for its configuration, like Connect's /etc/rstudio-connect/rstudio-connect.gcfg. */
+export const DEFAULT_CONFIG_FILE = '/etc/lectern/lectern.gcfg';
 
 function fail(message: string): never {
   process.stderr.write(`lectern: ${message}\n`);
   process.exit(2);
 }
 
+/** A problem the operator can fix: one line, exit status 1. */
+function cannot(message: string): never {
+  process.stderr.write(`lectern: ${message}\n`);
+  process.exit(1);
+}
+
+/** --config, else LECTERN_CONFIG, else the default file when there is one (none: defaults and variables). */
+export function configFile(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (option) return option;
+  if (env.LECTERN_CONFIG) return env.LECTERN_CONFIG;
+  return existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined;
+}
+
 function loadConfig(file: string | undefined): Config {
-  return Config.load({ file: file ?? process.env.LECTERN_CONFIG });
+  return Config.load({ file: configFile(file) });
 }
 
 async function withApp<T>(file: string | undefined, fn: (app: App) => Promise<T>): Promise<T> {
-  const app = await createApp(loadConfig(file), { runTasks: false });
+  const app = await createApp(loadConfig(file), { runTasks: false, createDatabase: false });
   try {
     return await fn(app);
   } finally {
@@ -48,14 +70,22 @@ async function start(argv: string[]) {
   const opts = parse(argv, { config: { type: 'string' } });
   const config = loadConfig(opts.config);
   const listen = config.listenAddress();
-  const app = await createApp(config, { log: (msg, err) => process.stderr.write(err === undefined ? `${msg}\n` : `${msg}: ${err instanceof Error ? err.stack : String(err)}\n`) });
+  const app = await createApp(config);
   const server = await buildServer(app, ROUTES);
-  await server.listen({ host: listen.host, port: listen.port });
+  try {
+    await server.listen({ host: listen.host, port: listen.port });
+  } catch (err) {
+    await server.close().catch(() => undefined);
+    await app.close().catch(() => undefined);
+    throw listenProblem(err, listen);
+  }
+  const port = (server.server.address() as { port: number }).port;
   const shownHost = listen.host === '0.0.0.0' || listen.host === '::' ? 'localhost' : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
-  const url = config.get('Server.Address') || `http://${shownHost}:${listen.port}/`;
+  const url = config.get('Server.Address') || `http://${shownHost}:${port}/`;
   process.stdout.write(`Lectern ${LECTERN_VERSION} is running at ${url}\n`);
-  if (!config.get('Server.Address')) app.serverUrl.value = `http://${listen.host === '0.0.0.0' || listen.host === '::' || !listen.host ? '127.0.0.1' : shownHost}:${(server.server.address() as { port: number }).port}/`;
-  process.stdout.write(`Data directory: ${app.dataDir.root} (database: ${app.store.dialect})\n`);
+  if (!config.get('Server.Address')) app.serverUrl.value = `http://${listen.host === '0.0.0.0' || listen.host === '::' || !listen.host ? '127.0.0.1' : shownHost}:${port}/`;
+  process.stdout.write(`Configuration: ${config.file ?? `no file (${DEFAULT_CONFIG_FILE} does not exist): defaults and LECTERN_* variables`}\n`);
+  process.stdout.write(`Data directory: ${app.dataDir.root} (database: ${app.store.dialect}); replica: ${config.replicaName()}\n`);
   const found = (['python', 'r', 'quarto'] as const).map((k) => {
     const missing = app.interpreters.missing(k);
     const versions = app.interpreters.of(k).map((i) => i.version).join(', ') || 'none';
@@ -145,7 +175,8 @@ async function contentBuild(argv: string[]) {
 
 async function migrateCommand(argv: string[]) {
   const opts = parse(argv, { config: { type: 'string' } });
-  const store = openStore(loadConfig(opts.config));
+  // May create the database, like start.
+  const store = await openDatabase(loadConfig(opts.config), { create: true, migrate: false });
   try {
     const applied = await migrate(store);
     process.stdout.write(applied.length ? `Applied migrations: ${applied.join(', ')}\n` : 'The database is up to date.\n');
@@ -157,6 +188,8 @@ async function migrateCommand(argv: string[]) {
 function configCommand(argv: string[]) {
   const opts = parse(argv, { config: { type: 'string' } });
   const config = loadConfig(opts.config);
+  for (const warning of config.warnings) process.stderr.write(`lectern: warning: ${warning}\n`);
+  process.stdout.write(`; configuration file: ${config.file ?? `none (${DEFAULT_CONFIG_FILE} does not exist)`}\n`);
   let section = '';
   for (const s of config.describe()) {
     if (s.section !== section) {
@@ -180,10 +213,35 @@ export async function main(argv: string[]): Promise<void> {
     if (command === undefined || command === 'help' || command === '--help') return void process.stdout.write(`${USAGE}\n`);
     fail(`unknown command "${argv.join(' ')}"\n\n${USAGE}`);
   } catch (err) {
-    if (err instanceof ConfigError) fail(`configuration error: ${err.message}`);
-    if (err instanceof InterpreterError) fail(`cannot start: ${err.message}`);
-    if (err instanceof ApiError) fail(err.message);
-    if (err instanceof TypeError && (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') fail(err.message);
-    throw err;
+    if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS_')) fail(err.message);
+    cannot(describeFailure(err));
   }
+}
+
+/** Every failure as one line that says what is wrong and what to do; a stack trace only when asked for. */
+function describeFailure(err: unknown): string {
+  if (err instanceof StartupError) return err.message;
+  if (err instanceof ConfigError) {
+    const fix = err.message.startsWith('cannot read configuration file')
+      ? `correct the file given by --config or LECTERN_CONFIG (default ${DEFAULT_CONFIG_FILE}), or make it readable`
+      : 'correct the setting (lectern config lists them, docs/configuration.md explains them)';
+    return new StartupError(`configuration error: ${err.message}`, fix).message;
+  }
+  if (err instanceof InterpreterError) return new StartupError(`cannot start: ${err.message}`, 'install the interpreter or correct its [Python]/[R]/[Quarto] Executable setting').message;
+  if (err instanceof KubernetesStartError) return oneLine(err.message);
+  if (err instanceof ApiError) return oneLine(err.message);
+  const message = err instanceof Error ? err.message : String(err);
+  const debug = /^(debug|trace)$/i.test(process.env.LECTERN_LOGGING_LEVEL ?? '');
+  if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  return `unexpected error: ${oneLine(message)}. This is a bug in Lectern: please report it${debug ? '' : ' (LECTERN_LOGGING_LEVEL=debug shows where it happened)'}.`;
+}
+
+function listenProblem(err: unknown, listen: { host: string; port: number }): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`;
+  const fix = 'set [HTTP] Listen (LECTERN_HTTP_LISTEN) to a free port, e.g. ":3940"';
+  if (code === 'EADDRINUSE') return new StartupError(`cannot listen on ${where}: the port is in use (another Lectern, or another server)`, `stop that server, or ${fix}`);
+  if (code === 'EACCES') return new StartupError(`cannot listen on ${where}: ports below 1024 need root or CAP_NET_BIND_SERVICE`, `${fix}, or grant the capability`);
+  if (code === 'EADDRNOTAVAIL') return new StartupError(`cannot listen on ${where}: ${listen.host} is not an address of this machine`, 'set [HTTP] Listen to one of its addresses, or ":3939" for all');
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import path from 'node:path';
 import { parseGcfg } from './gcfg.js';
+import { closest } from './closest.js';
 import { SETTINGS, envVarName, splitKey, type SettingDef, type SettingKey, type SettingValue } from './settings.js';
 
 export type SettingSource = { kind: 'default' } | { kind: 'file'; file: string; line: number } | { kind: 'env'; name: string };
@@ -20,6 +21,8 @@ export class Config {
   private constructor(
     private readonly values: Map<SettingKey, Resolved>,
     readonly file?: string,
+    /** LECTERN_* variables that set nothing (a typo, most likely), with the closest setting. */
+    readonly warnings: readonly string[] = [],
   ) {}
 
   static load(options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: Partial<Record<SettingKey, string>> } = {}): Config {
@@ -44,7 +47,10 @@ export class Config {
           const { section, name } = splitKey(k);
           return section.toLowerCase() === entry.section.toLowerCase() && name.toLowerCase() === entry.key.toLowerCase();
         });
-        if (!key) throw new ConfigError(`${where}: unknown setting [${entry.section}] ${entry.key}`);
+        if (!key) {
+          const near = closest(`${entry.section}.${entry.key}`, keys);
+          throw new ConfigError(`${where}: unknown setting [${entry.section}] ${entry.key}${near ? ` (did you mean [${splitKey(near).section}] ${splitKey(near).name}?)` : ''}`);
+        }
         const def: SettingDef = SETTINGS[key];
         const source: SettingSource = { kind: 'file', file: options.file, line: entry.line };
         if (def.type === 'list') {
@@ -65,7 +71,7 @@ export class Config {
       const value = def.type === 'list' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : parseSetting(key, raw, `environment variable ${name}`);
       values.set(key, { value, raw, source: { kind: 'env', name } });
     }
-    return new Config(values, options.file ? path.resolve(options.file) : undefined);
+    return new Config(values, options.file ? path.resolve(options.file) : undefined, unknownVariables(env));
   }
 
   get<K extends SettingKey>(key: K): SettingValue<K> {
@@ -101,8 +107,12 @@ export class Config {
     return process.getuid?.() === 0 ? '/var/lib/lectern' : path.join(homedir(), '.local', 'share', 'lectern');
   }
 
+  /**
+   * Stable across restarts, so a restarted server finds (and closes or adopts) the jobs its previous
+   * run left behind. Two servers on one host need their own names (start-up refuses a live one's).
+   */
   replicaName(): string {
-    return this.get('Server.ReplicaName') || `${hostname()}-${process.pid}`;
+    return this.get('Server.ReplicaName') || hostname();
   }
 
   /**
@@ -116,6 +126,21 @@ export class Config {
   listenAddress(): { host: string; port: number } {
     return parseListen(this.get('HTTP.Listen'));
   }
+}
+
+/** LECTERN_* variables the server reads that are not settings. */
+const OTHER_VARIABLES = new Set(['LECTERN_CONFIG', 'LECTERN_DASHBOARD_DIR', 'LECTERN_RUNTIME_DIR']);
+
+function unknownVariables(env: NodeJS.ProcessEnv): string[] {
+  const names = (Object.keys(SETTINGS) as SettingKey[]).map(envVarName);
+  const known = new Set([...names, ...OTHER_VARIABLES]);
+  return Object.keys(env)
+    .filter((name) => name.startsWith('LECTERN_') && !known.has(name))
+    .sort()
+    .map((name) => {
+      const near = closest(name, names);
+      return `the environment variable ${name} matches no setting and is ignored${near ? ` (did you mean ${near}?)` : ''}`;
+    });
 }
 
 function parseGcfgOrThrow(text: string, file: string) {

@@ -60,7 +60,10 @@ export const SETTINGS = {
   'Server.ReplicaName': {
     type: 'string',
     default: '',
-    description: 'Name of this replica in task leases and logs. Empty = hostname and process id.',
+    description:
+      'Name of this replica in task leases, job rows and logs; keep it the same across restarts so a restarted server ' +
+      'closes or adopts the jobs it left (in the Helm chart: the StatefulSet pod name). Empty = the host name. ' +
+      'Two servers on one host need different names.',
   },
   'Database.Provider': {
     type: 'enum',
@@ -125,7 +128,9 @@ export const SETTINGS = {
   'Tasks.LeaseTimeout': {
     type: 'duration',
     default: '30s',
-    description: 'A running task whose replica has not renewed its lease for this long is taken over by another.',
+    description:
+      'A running task whose replica has not renewed its lease for this long is taken over by another; a replica whose ' +
+      'heartbeat is this old is gone, and another replica closes the job rows it left running.',
   },
   'Tasks.PollInterval': {
     type: 'duration',

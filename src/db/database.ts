@@ -10,6 +10,7 @@ import * as jobs from './migrations/0002_jobs.js';
 import * as environments from './migrations/0003_environments.js';
 import * as signInFailures from './migrations/0004_sign_in_failures.js';
 import * as keyScopes from './migrations/0005_key_scopes.js';
+import * as replicas from './migrations/0006_replicas.js';
 import type { Database } from './schema.js';
 import { reportingChanges, TableChanges } from './table-changes.js';
 
@@ -86,6 +87,7 @@ const MIGRATIONS: Record<string, { up(db: Kysely<any>, dialect: Dialect): Promis
   '0003_environments': environments,
   '0004_sign_in_failures': signInFailures,
   '0005_key_scopes': keyScopes,
+  '0006_replicas': replicas,
 };
 
 export async function migrate(store: Store): Promise<string[]> {

@@ -194,6 +194,16 @@ export interface TasksTable {
   finished_time: string | null;
 }
 
+/** One live (or lately live) Lectern server process; see src/jobs/replicas.ts. */
+export interface ReplicasTable {
+  name: string;
+  instance: string;
+  hostname: string;
+  pid: number;
+  started_time: string;
+  heartbeat_at: number;
+}
+
 export interface TaskOutputTable {
   task_id: string;
   line_no: number;
@@ -303,6 +313,7 @@ export interface Database {
   task_output: TaskOutputTable;
   audit_logs: AuditLogsTable;
   jobs: JobsTable;
+  replicas: ReplicasTable;
   renders: RendersTable;
   environments: EnvironmentsTable;
   environment_permissions: EnvironmentPermissionsTable;

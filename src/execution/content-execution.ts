@@ -56,6 +56,8 @@ export interface ExecutionDeps {
   credentialsKey(contentGuid: string): string;
   /** Set in off-host mode ([Launcher] Enabled and Kubernetes): jobs run in selected images. */
   environments?: EnvironmentCatalogue;
+  /** The uv binary found at start-up (src/runtimes/uv.ts); null = restores use pip. */
+  uv: string | null;
 }
 
 const SYSTEM_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -273,7 +275,7 @@ export class ContentExecution {
   private packageManager(manifest: Manifest): { name: 'uv' | 'pip'; uv?: string } {
     const wanted = this.deps.config.get('Python.PackageManager');
     const allowUv = manifest.python?.packageManager?.allowUv !== false;
-    const uv = this.deps.config.get('Python.UvExecutable');
+    const uv = this.deps.uv;
     if (wanted === 'uv' && allowUv && uv) return { name: 'uv', uv };
     return { name: 'pip' };
   }

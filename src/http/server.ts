@@ -1,6 +1,6 @@
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createServer } from 'node:http';
 import type { App } from '../app.js';
 import { resolvePrincipal } from '../auth/principal.js';
@@ -9,6 +9,7 @@ import { trustedProxies } from './trusted-proxy.js';
 import { contentFastPath } from '../serve/content-fast-path.js';
 import { ContentProxy } from '../serve/proxy.js';
 import { installWebsocketProxy } from '../serve/websocket-proxy.js';
+import { OneLineRequestLog } from '../logging/request-log.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -25,7 +26,6 @@ export interface ServerUrls {
 export type RoutePlugin = (server: FastifyInstance, app: App) => void | Promise<void>;
 
 export async function buildServer(app: App, routes: RoutePlugin[]): Promise<FastifyInstance> {
-  const level = app.config.get('Logging.Level');
   // The proxy and the fast path log through Fastify's logger, which exists once Fastify does.
   const proxy = new ContentProxy(app, () => server.log);
   let fastPath: ReturnType<typeof contentFastPath> | undefined;
@@ -43,9 +43,9 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
       if (settings.maxRequestsPerSocket > 0) http.maxRequestsPerSocket = settings.maxRequestsPerSocket;
       return http;
     },
-    logger: level === 'silent' ? false : { level },
-    // One line per request, written by the onResponse hook below (Fastify's own are two).
-    disableRequestLogging: true,
+    // One logger for the whole server (src/logging/logger.ts); each request is logged once.
+    loggerInstance: app.logger as FastifyBaseLogger,
+    logController: new OneLineRequestLog(),
     // Bundles are streamed to disk; this limit is for JSON and form bodies only.
     bodyLimit: 10 * 1024 * 1024,
     // X-Forwarded-* count only from the proxies [HTTP] TrustedProxies names (src/http/trusted-proxy.ts).
@@ -83,14 +83,6 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
   // Any other body (bundle uploads arrive as application/x-gzip, application/gzip, octet-stream or
   // with no content type at all) is left unread for the route to stream.
   server.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
-
-  // Content requests are the hot path (every asset and API call of every app): logged at debug.
-  // The fast path logs the ones Fastify never sees the same way (src/serve/content-fast-path.ts).
-  server.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url;
-    const hot = route !== undefined && (route.startsWith('/content/') || route === '/*') && reply.statusCode !== 404;
-    request.log[hot ? 'debug' : 'info']({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
-  });
 
   server.decorateRequest('principal', null as never);
   server.addHook('onRequest', async (request) => {

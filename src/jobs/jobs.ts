@@ -114,6 +114,28 @@ export class Jobs {
     return rows.filter((r) => adopted.has(r.key));
   }
 
+  /**
+   * Job rows that replicas which are gone left active: closed, unless the launcher still runs them
+   * (off-host pods outlive their server, and the replica adopts them when it comes back).
+   */
+  async closeAbandoned(replicas: string[]): Promise<string[]> {
+    if (replicas.length === 0) return [];
+    const rows = await this.db.selectFrom('jobs').select(['key', 'replica']).where('status', '=', 0).where('replica', 'in', replicas).execute();
+    if (rows.length === 0) return [];
+    const running = new Set((await this.launcher.list()).map((j) => j.key));
+    const lost = rows.filter((r) => !running.has(r.key));
+    for (const replica of new Set(lost.map((r) => r.replica))) {
+      const keys = lost.filter((r) => r.replica === replica).map((r) => r.key);
+      await this.db
+        .updateTable('jobs')
+        .set({ status: 1, end_time: nowIso(), error: `The server that ran this process (replica ${replica}) stopped.` })
+        .where('key', 'in', keys)
+        .where('status', '=', 0)
+        .execute();
+    }
+    return lost.map((r) => r.key);
+  }
+
   private async finish(key: string, status: JobStatus) {
     await this.db
       .updateTable('jobs')

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app.js';
 import { resolvePrincipal } from '../auth/principal.js';
 import { appModeKind } from '../content/app-modes.js';
+import { requestFields } from '../logging/request-log.js';
 import type { ContentProxy } from './proxy.js';
 import { directContentTarget, type ContentTarget } from './content-target.js';
 
@@ -46,7 +47,6 @@ export function contentFastPath(app: App, proxy: ContentProxy, tools: FastPathTo
     const started = performance.now();
     // Read now: once the response is finished Node may have detached the socket from the request.
     const remoteAddress = req.socket?.remoteAddress;
-    const remotePort = req.socket?.remotePort;
     serveIfProxied(app, proxy, tools.parseCookie, req, res, target)
       .then(
         (served) => {
@@ -57,11 +57,7 @@ export function contentFastPath(app: App, proxy: ContentProxy, tools: FastPathTo
           if (!log.isLevelEnabled?.('debug')) return;
           const completed = () => {
             try {
-              log.debug(
-                // In the shape Fastify's request serializer reads.
-                { req: { method: req.method, url: req.url, host: req.headers.host, ip: remoteAddress, socket: { remotePort } }, res: { statusCode: res.statusCode }, responseTime: performance.now() - started },
-                'request completed',
-              );
+              log.debug(requestFields({ method: req.method, url: req.url, remoteAddress }, res.statusCode, performance.now() - started), 'request');
             } catch {
               // A log line is not worth a request, let alone the process.
             }

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Config, ConfigError, parseBytes, parseDuration } from '../../src/config/config.js';
+import { closest } from '../../src/config/closest.js';
 import { parseGcfg } from '../../src/config/gcfg.js';
 
 async function configFile(text: string) {
@@ -44,7 +45,7 @@ test('defaults, file, then LECTERN_SECTION_KEY variables; sources are reported',
 
 test('errors name the file, line and setting', async () => {
   const unknown = await configFile('[HTTP]\nListen = :1\nListn = :2\n');
-  assert.throws(() => Config.load({ file: unknown, env: {} }), (err: Error) => err instanceof ConfigError && err.message === `${unknown}:3: unknown setting [HTTP] Listn`);
+  assert.throws(() => Config.load({ file: unknown, env: {} }), (err: Error) => err instanceof ConfigError && err.message === `${unknown}:3: unknown setting [HTTP] Listn (did you mean [HTTP] Listen?)`);
   const bad = await configFile('[Database]\nProvider = mysql\n');
   assert.throws(() => Config.load({ file: bad, env: {} }), new RegExp(`${bad}:2: \\[Database\\] Provider: "mysql" is not one of sqlite, postgres`));
   assert.throws(() => Config.load({ env: { LECTERN_TASKS_MAXATTEMPTS: 'lots' } }), /environment variable LECTERN_TASKS_MAXATTEMPTS: "lots" is not a whole number/);
@@ -66,4 +67,15 @@ test('docs/configuration.md is generated from the settings table and up to date'
   const { settingsMarkdown } = await import('../../src/config/docs.js');
   const onDisk = await readFile(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
   assert.equal(onDisk, settingsMarkdown(), 'run `npm run docs:config` after changing src/config/settings.ts');
+});
+
+test('a LECTERN_* variable that matches no setting is reported with the closest setting', () => {
+  const config = Config.load({ env: { LECTERN_HTTP_LISTNE: ':4000', LECTERN_SERVER_DATA_DIR: '/srv', LECTERN_CONFIG: '/etc/x.gcfg', LECTERN_HTTP_LISTEN: ':5000', LECTERN_ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ: '1' } });
+  assert.deepEqual(config.warnings, [
+    'the environment variable LECTERN_HTTP_LISTNE matches no setting and is ignored (did you mean LECTERN_HTTP_LISTEN?)',
+    'the environment variable LECTERN_SERVER_DATA_DIR matches no setting and is ignored (did you mean LECTERN_SERVER_DATADIR?)',
+    'the environment variable LECTERN_ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ matches no setting and is ignored',
+  ]);
+  assert.equal(config.get('HTTP.Listen'), ':5000');
+  assert.equal(closest('Tasks.LeaseTimeot', ['Tasks.LeaseTimeout', 'Tasks.PollInterval']), 'Tasks.LeaseTimeout');
 });

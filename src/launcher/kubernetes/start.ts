@@ -50,7 +50,7 @@ export async function startKubernetesLauncher(deps: KubernetesStartDeps): Promis
       if (name) who = `user "${name}"`;
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 401) throw new KubernetesStartError(`The Kubernetes API at ${connection.url} refused Lectern's token (401 Unauthorized): check [Launcher] KubernetesAuthToken.`);
-      if (!(err instanceof KubeApiError)) throw new KubernetesStartError(`Cannot reach the Kubernetes API at ${connection.describe}: ${describeNetworkError(err)}`);
+      if (!(err instanceof KubeApiError)) throw unreachable(connection.describe, err);
       // Older API servers lack SelfSubjectReview: carry on without the name.
     }
     const access = await checkAccess(api, namespace);
@@ -85,8 +85,11 @@ export async function startKubernetesLauncher(deps: KubernetesStartDeps): Promis
   } catch (err) {
     await api.close().catch(() => undefined);
     if (err instanceof KubernetesStartError) throw err;
-    if (err instanceof KubeApiError) throw new KubernetesStartError(`Kubernetes start-up check failed: ${err.message}`);
-    throw new KubernetesStartError(`Cannot reach the Kubernetes API at ${connection.describe}: ${describeNetworkError(err)}`);
+    if (err instanceof KubeApiError && err.status === 403) {
+      throw new KubernetesStartError(`The Kubernetes API at ${connection.url} refused Lectern (403 Forbidden: ${err.message}). To fix it: apply the Role in docs/kubernetes.md and bind it to Lectern's identity.`);
+    }
+    if (err instanceof KubeApiError) throw new KubernetesStartError(`Kubernetes start-up check failed: ${err.message}. To fix it: check [Launcher] KubernetesAPIURL and Lectern's permissions (docs/kubernetes.md).`);
+    throw unreachable(connection.describe, err);
   }
 }
 
@@ -136,6 +139,12 @@ export function loadJobBase(file: string): KubeObject {
   }
   base.metadata ??= {} as KubeObject['metadata'];
   return base;
+}
+
+function unreachable(where: string, err: unknown): KubernetesStartError {
+  return new KubernetesStartError(
+    `Cannot reach the Kubernetes API at ${where}: ${describeNetworkError(err)}. To fix it: check [Launcher] KubernetesAPIURL (or KUBERNETES_API_URL) and that this host can reach the API server.`,
+  );
 }
 
 function describeNetworkError(err: unknown): string {

@@ -283,10 +283,11 @@ function sandboxFailure(what: string, stderr: string, identity: Identity): strin
     ? 'make sure mount and PID namespaces are allowed (in a container: run it privileged, or with seccomp/AppArmor profiles that permit unshare and mount)'
     : 'allow unprivileged user namespaces (sysctl user.max_user_namespaces > 0 and kernel.unprivileged_userns_clone = 1 where it exists; ' +
       'on Ubuntu 23.10+ kernel.apparmor_restrict_unprivileged_userns = 0 or an AppArmor profile for bwrap), or run Lectern as root';
+  // One line: it is the whole start-up error message (lectern start prints it and exits).
+  const detail = stderr.trim().replace(/\s*\n\s*/g, ' ');
   return (
-    `The content sandbox does not work: ${what}.` +
-    (stderr.trim() ? `\n${stderr.trim()}` : '') +
-    `\nTo fix it: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; RHEL/Fedora: dnf install bubblewrap), ${namespaces}; ` +
+    `The content sandbox does not work: ${what}${detail ? ` (${detail})` : ''}.` +
+    ` To fix it: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; RHEL/Fedora: dnf install bubblewrap), ${namespaces}; ` +
     `or set [Applications] Sandbox = false to run content (as ${identity.user}) without it.`
   );
 }
