@@ -81,9 +81,11 @@ for (const provider of PROVIDERS) {
     test('a second server under a live replica\'s name does not start', async () => {
       const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lectern-replicas-'));
       const databaseUrl = provider === 'postgres' ? await postgresDatabaseUrl() : undefined;
-      const a = await startLectern(provider, {}, { dataDir, databaseUrl });
+      // Both under the default name (the host name), which the test harness otherwise replaces.
+      const defaultName = { 'Server.ReplicaName': '' };
+      const a = await startLectern(provider, defaultName, { dataDir, databaseUrl });
       try {
-        await assert.rejects(startLectern(provider, {}, { dataDir, databaseUrl }), (err: Error) => {
+        await assert.rejects(startLectern(provider, defaultName, { dataDir, databaseUrl }), (err: Error) => {
           assert.match(err.message, new RegExp(`another Lectern server \\(process ${process.pid} on ${os.hostname()}\\) is running as replica "${os.hostname()}"`));
           assert.match(err.message, /To fix it: give each server its own \[Server\] ReplicaName/);
           return true;

@@ -13,6 +13,8 @@ import { createDatabase, startPostgres } from './postgres.js';
 
 export type Provider = 'sqlite' | 'postgres';
 
+let replicaCount = 0;
+
 /** Which databases the API suite runs against: both unless LECTERN_TEST_DATABASES narrows it. */
 export const PROVIDERS: Provider[] = (process.env.LECTERN_TEST_DATABASES ?? 'sqlite,postgres').split(',').map((s) => s.trim()) as Provider[];
 
@@ -63,6 +65,8 @@ export async function startLectern(
       'Postgres.URL': databaseUrl,
       'Logging.Level': 'silent',
       'Tasks.PollInterval': '1s',
+      // Each test server is its own replica, also when a test runs two on one database in one process.
+      'Server.ReplicaName': `test-${process.pid}-${++replicaCount}`,
       ...overrides,
     },
   });
