@@ -120,6 +120,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     enabled: runsContent && !runsOffHost && config.get('Applications.Sandbox'),
     runAs: config.get('Applications.RunAs'),
     processLimit: config.get('Applications.ProcessLimit'),
+    networkIsolation: config.get('Applications.NetworkIsolation'),
     hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
     probe: runsContent && !runsOffHost,
   });
