@@ -9,6 +9,7 @@ import { ROLES, type Role } from '../users/users.js';
 import { ApiError } from '../http/errors.js';
 import { enqueueDeploy } from '../api/bundles.js';
 import { parse } from './args.js';
+import { unreachableFromContent } from './server-reach.js';
 
 const USAGE = `Usage: lectern <command> [options]
 
@@ -56,6 +57,10 @@ async function start(argv: string[]) {
   process.stdout.write(`Lectern ${LECTERN_VERSION} is running at ${url}\n`);
   if (!config.get('Server.Address')) app.serverUrl.value = `http://${listen.host === '0.0.0.0' || listen.host === '::' || !listen.host ? '127.0.0.1' : shownHost}:${(server.server.address() as { port: number }).port}/`;
   process.stdout.write(`Data directory: ${app.dataDir.root} (database: ${app.store.dialect})\n`);
+  if (!app.execution.offHost && config.get('Applications.Sandbox') && config.get('Applications.NetworkIsolation')) {
+    const unreachable = await unreachableFromContent(app.serverUrl.value);
+    if (unreachable) process.stdout.write(`${unreachable}\n`);
+  }
   const found = (['python', 'r', 'quarto'] as const).map((k) => `${k === 'r' ? 'R' : k[0]!.toUpperCase() + k.slice(1)}: ${app.interpreters.of(k).map((i) => i.version).join(', ') || 'none'}`);
   if (app.execution.offHost) {
     const images = (await app.environments.all()).map((e) => e.name);

@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { acceptsConnections } from '../../src/launcher/accepts-connections.js';
 import type { JobAddress, JobSpec } from '../../src/launcher/launcher.js';
 import { LocalLauncher } from '../../src/launcher/local/local-launcher.js';
 import { Sandbox } from '../../src/launcher/local/sandbox.js';
@@ -245,6 +246,9 @@ describe('network isolation of local content', () => {
     const spec = { ...workerSpec('silent'), command: [PYTHON, '-c', 'import time; time.sleep(30)'] };
     const job = await launcher.submit(spec);
     await assert.rejects(launcher.address(job.key, { timeoutMs: 1500 }), /did not accept connections within 2 s/);
+    // pasta itself accepts on the forwarded port, so a bare TCP connect would call the worker ready.
+    assert.equal(await acceptsConnections(job.address!), true);
+    assert.equal(await launcher.accepting(job.key, job.address!), false, 'the scheduler is told the app does not listen yet');
     await launcher.stop(job.key, { graceMs: 2000 });
     assert.deepEqual(await ourPastas(), []);
   });

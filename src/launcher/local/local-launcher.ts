@@ -187,6 +187,10 @@ export class LocalLauncher implements Launcher {
     return address;
   }
 
+  async accepting(key: string, address: JobAddress): Promise<boolean> {
+    return (await this.jobs.get(key)?.sandboxed.accepting(address)) ?? false;
+  }
+
   async stop(key: string, options: { graceMs?: number } = {}): Promise<void> {
     const job = this.jobs.get(key);
     if (!job || job.status.state !== 'running') return;

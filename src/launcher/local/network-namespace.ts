@@ -15,7 +15,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { open, readFile, readlink, stat } from 'node:fs/promises';
-import { connect } from 'node:net';
 import type { Writable } from 'node:stream';
 
 export interface NetworkTools {
@@ -134,18 +133,6 @@ export function listensIn(table: string, port: number): boolean {
       const fields = line.trim().split(/\s+/);
       return fields[1]?.endsWith(`:${hexPort}`) && fields[3] === '0A';
     });
-}
-
-/** A TCP connect to the address succeeds (for jobs that share the host's network). */
-export function acceptsConnections(address: { host: string; port: number }): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: address.host, port: address.port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 function sleep(ms: number) {
