@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { Config, ConfigError } from '../config/config.js';
 import { InterpreterError } from '../runtimes/interpreters.js';
 import { createApp, LECTERN_VERSION, type App } from '../app.js';
@@ -10,6 +11,7 @@ import { ApiError } from '../http/errors.js';
 import { enqueueDeploy } from '../api/bundles.js';
 import { parse } from './args.js';
 import { unreachableFromContent } from './server-reach.js';
+import { dnsProblem } from '../launcher/local/network-namespace.js';
 
 const USAGE = `Usage: lectern <command> [options]
 
@@ -60,6 +62,8 @@ async function start(argv: string[]) {
   if (!app.execution.offHost && config.get('Applications.Sandbox') && config.get('Applications.NetworkIsolation')) {
     const unreachable = await unreachableFromContent(app.serverUrl.value);
     if (unreachable) process.stdout.write(`${unreachable}\n`);
+    const dns = dnsProblem(await readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
+    if (dns) process.stdout.write(`${dns}\n`);
   }
   const found = (['python', 'r', 'quarto'] as const).map((k) => `${k === 'r' ? 'R' : k[0]!.toUpperCase() + k.slice(1)}: ${app.interpreters.of(k).map((i) => i.version).join(', ') || 'none'}`);
   if (app.execution.offHost) {

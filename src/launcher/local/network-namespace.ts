@@ -135,6 +135,23 @@ export function listensIn(table: string, port: number): boolean {
     });
 }
 
+/**
+ * A sentence for the start-up output when content in its own namespace would have no DNS: every
+ * name server in the host's resolv.conf is on the host's loopback (systemd-resolved's 127.0.0.53,
+ * a local dnsmasq), which the namespace cannot reach. Null when DNS works or is not configured.
+ */
+export function dnsProblem(resolvConf: string): string | null {
+  const servers = resolvConf
+    .split('\n')
+    .map((line) => /^\s*nameserver\s+(\S+)/.exec(line)?.[1])
+    .filter((s): s is string => !!s);
+  if (!servers.length || !servers.every((s) => s.startsWith('127.') || s === '::1')) return null;
+  return (
+    `Content will have no DNS: /etc/resolv.conf names only ${servers.join(', ')}, on the host's loopback, which content's network namespace cannot reach. ` +
+    'Point /etc/resolv.conf at the upstream servers (with systemd-resolved: ln -sf /run/systemd/resolve/resolv.conf /etc/resolv.conf), or set [Applications] NetworkIsolation = false.'
+  );
+}
+
 function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));
 }
