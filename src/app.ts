@@ -167,6 +167,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     enabled: runsContent && !runsOffHost && config.get('Applications.Sandbox'),
     runAs: config.get('Applications.RunAs'),
     processLimit: config.get('Applications.ProcessLimit'),
+    networkIsolation: config.get('Applications.NetworkIsolation'),
     hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
     probe: runsContent && !runsOffHost,
   }));

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { Config, ConfigError } from '../config/config.js';
 import { InterpreterError, SECTION } from '../runtimes/interpreters.js';
 import { createApp, LECTERN_VERSION, type App } from '../app.js';
@@ -13,6 +14,8 @@ import { ROLES, type Role } from '../users/users.js';
 import { ApiError } from '../http/errors.js';
 import { enqueueDeploy } from '../api/bundles.js';
 import { parse } from './args.js';
+import { unreachableFromContent } from './server-reach.js';
+import { dnsProblem } from '../launcher/local/network-namespace.js';
 
 const USAGE = `Usage: lectern <command> [options]
 
@@ -86,6 +89,12 @@ async function start(argv: string[]) {
   if (!config.get('Server.Address')) app.serverUrl.value = `http://${listen.host === '0.0.0.0' || listen.host === '::' || !listen.host ? '127.0.0.1' : shownHost}:${port}/`;
   process.stdout.write(`Configuration: ${config.file ?? `no file (${DEFAULT_CONFIG_FILE} does not exist): defaults and LECTERN_* variables`}\n`);
   process.stdout.write(`Data directory: ${app.dataDir.root} (database: ${app.store.dialect}); replica: ${config.replicaName()}\n`);
+  if (!app.execution.offHost && config.get('Applications.Sandbox') && config.get('Applications.NetworkIsolation')) {
+    const unreachable = await unreachableFromContent(app.serverUrl.value);
+    if (unreachable) process.stdout.write(`${unreachable}\n`);
+    const dns = dnsProblem(await readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
+    if (dns) process.stdout.write(`${dns}\n`);
+  }
   const found = (['python', 'r', 'quarto'] as const).map((k) => {
     const missing = app.interpreters.missing(k);
     const versions = app.interpreters.of(k).map((i) => i.version).join(', ') || 'none';

@@ -231,6 +231,14 @@ export const SETTINGS = {
       'Run content in a bubblewrap sandbox (its bundle read-only, its environment, its job directory and a private /tmp). ' +
       'Start-up stops when the sandbox does not work, unless this is false.',
   },
+  'Applications.NetworkIsolation': {
+    type: 'bool',
+    default: 'true',
+    description:
+      'With the sandbox on: give every content process its own network namespace (pasta, Debian package passt; needs root). ' +
+      'Content reaches other hosts but not the host\'s loopback services, Lectern\'s port or other workers; Lectern reaches it through a port forwarded on 127.0.0.1. ' +
+      'Start-up stops when this does not work, unless this is false.',
+  },
   'Applications.ProcessLimit': {
     type: 'int',
     default: '512',

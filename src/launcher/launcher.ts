@@ -151,6 +151,12 @@ export interface Launcher {
    * reason as soon as the job cannot start (image pull, scheduling, exit), or after `timeoutMs`.
    */
   address(key: string, options: { timeoutMs: number }): Promise<JobAddress>;
+  /**
+   * Whether the run job at `address` accepts connections now. Not always a TCP connect: a local
+   * job in its own network namespace is reached through a forwarder that accepts before the app
+   * listens.
+   */
+  accepting(key: string, address: JobAddress): Promise<boolean>;
   /** SIGTERM, then SIGKILL after the grace period. */
   stop(key: string, options?: { graceMs?: number }): Promise<void>;
   /**

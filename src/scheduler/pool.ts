@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import type { Content } from '../db/schema.js';
 import type { JobAddress, LogLine } from '../launcher/launcher.js';
 import type { Jobs } from '../jobs/jobs.js';
@@ -27,6 +26,8 @@ export function generationOf(content: Content): Generation {
 export interface WorkerStarter {
   /** Starts one worker process of `generation`; returns its job key and address. */
   start(content: Content, generation: Generation): Promise<{ key: string; address: JobAddress; ended: Promise<{ reason?: string; stopped?: boolean }> }>;
+  /** Whether the started worker accepts connections yet (the launcher knows how to tell). */
+  accepting(key: string, address: JobAddress): Promise<boolean>;
   logTail(key: string, lines: number): Promise<LogLine[]>;
   stop(key: string): Promise<void>;
 }
@@ -253,7 +254,7 @@ export class ContentPool {
         void this.onExit(worker, exited, status.stopped === true);
       });
       const deadline = Date.now() + this.settings.initTimeoutMs;
-      while (!(await canConnect(started.address))) {
+      while (!(await this.starter.accepting(started.key, started.address))) {
         if (exitedFlag) throw new Error(`The worker process exited before it accepted connections: ${exited}`);
         if (worker.state === 'gone') throw new Error('The worker was stopped while starting.');
         if (Date.now() > deadline) {
@@ -345,13 +346,3 @@ function sameGeneration(a: Generation, b: Generation) {
   return a.bundleId === b.bundleId && a.envVersion === b.envVersion && (a.image ?? null) === (b.image ?? null);
 }
 
-function canConnect(address: JobAddress): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: address.host, port: address.port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}

@@ -47,6 +47,7 @@ export class Scheduler {
           throw err;
         }
       },
+      accepting: (key, address) => this.jobs.launcher.accepting(key, address),
       logTail: async (key) => this.tail(key, 20),
       stop: (key) => this.jobs.stop(key),
     };

@@ -51,7 +51,9 @@ describe('every Python content type through rsconnect-python and the proxy', () 
   const env = { PATH: `${path.join(ROOT, '.cache', 'py', 'tools', 'bin')}:${process.env.PATH}` };
 
   before(async () => {
-    t = await startLectern('sqlite', executionSettings({ quarto: true }));
+    // The notebook's render calls the Connect API at CONNECT_SERVER, which is this test server on the
+    // host's 127.0.0.1: network isolation (test/runtime/network-isolation.test.ts) keeps content from it.
+    t = await startLectern('sqlite', { ...executionSettings({ quarto: true }), 'Applications.NetworkIsolation': 'false' });
   });
   after(async () => t?.stop());
 

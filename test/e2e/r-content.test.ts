@@ -233,7 +233,8 @@ function(x) {
     ]));
     // The same repository under two URLs: one named in the manifest, one as the server's [R] Repository.
     [ownRepo, serverRepo] = await Promise.all([serveDirectory(repoDir), serveDirectory(repoDir)]);
-    t = await startLectern('sqlite', { ...executionSettings({ r: true }), 'R.Repository': serverRepo.url });
+    // The repositories listen on the host's 127.0.0.1, which network isolation keeps restores from.
+    t = await startLectern('sqlite', { ...executionSettings({ r: true }), 'R.Repository': serverRepo.url, 'Applications.NetworkIsolation': 'false' });
     plumberPackages = await installedPackageEntries(['plumber']);
   });
   after(async () => {

@@ -24,17 +24,17 @@ interface Finished {
 /** Spawns a prepared job the way the local launcher does and waits for it. */
 async function runJob(sandbox: Sandbox, req: SandboxRequest, whileRunning?: (job: Awaited<ReturnType<Sandbox['prepare']>>['process']) => Promise<void>): Promise<Finished> {
   const { command, process: job } = await sandbox.prepare(req);
-  const child = spawn(command.file, command.args, { cwd: command.cwd, env: command.env, uid: command.uid, gid: command.gid, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(command.file, command.args, { cwd: command.cwd, env: command.env, uid: command.uid, gid: command.gid, stdio: [command.stdin, 'pipe', 'pipe'], detached: true });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (code, signal) => resolve([code, signal])));
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', reject);
   });
-  await job.attach(child.pid!);
+  await job.attach(child);
   await whileRunning?.(job);
   const [code, signal] = await exited;
   const { memoryLimitExceeded } = await job.outcome();

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { test } from 'node:test';
 import type { Content } from '../../src/db/schema.js';
 import { ContentPool, WorkerUnavailable, type PoolSettings, type WorkerStarter } from '../../src/scheduler/pool.js';
+import { acceptsConnections } from '../../src/launcher/accepts-connections.js';
 
 // Real worker processes: tiny Node HTTP servers whose behaviour each test chooses.
 type Behaviour = 'serve' | 'never-listen' | 'exit-soon';
@@ -44,6 +45,7 @@ function processStarter(behaviour: () => Behaviour) {
       (starter as unknown as Record<string, string[]>)[key] = output;
       return { key, address: { host: '127.0.0.1', port }, ended };
     },
+    accepting: (_key, address) => acceptsConnections(address),
     async logTail(key) {
       return ((starter as unknown as Record<string, string[]>)[key] ?? []).map((data) => ({ source: 'stderr' as const, timestamp: new Date(), data }));
     },

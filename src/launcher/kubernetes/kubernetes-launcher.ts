@@ -9,6 +9,7 @@ import { Informer } from './informer.js';
 import { ANNOTATIONS, buildJobManifests, CONTENT_CONTAINER, insideDataDir, instanceSelector, LABELS, labelValue, WORKER_PORT, type ManifestOptions } from './job-manifest.js';
 import { KubeApiError, type KubeApi, type KubeObject } from './kube-api.js';
 import { exitReason, parseQuantity, podState, startupPhases, type PodFailure } from './pod-state.js';
+import { acceptsConnections } from '../accepts-connections.js';
 
 export interface KubernetesLauncherOptions {
   api: KubeApi;
@@ -139,6 +140,10 @@ export class KubernetesLauncher implements Launcher {
 
   async wait(key: string): Promise<JobStatus> {
     return this.jobs.get(key)?.ended ?? this.status(key);
+  }
+
+  accepting(_key: string, address: JobAddress): Promise<boolean> {
+    return acceptsConnections(address);
   }
 
   address(key: string, options: { timeoutMs: number }): Promise<JobAddress> {

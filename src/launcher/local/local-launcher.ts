@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import { JobLogWriter, readJobLog } from '../job-log.js';
@@ -56,6 +56,7 @@ export class LocalLauncher implements Launcher {
       readWrite,
       memoryLimitBytes: spec.resources.memoryLimitBytes,
       maxProcesses: spec.resources.maxProcesses,
+      inboundPorts: address ? [address.port] : [],
     });
     const log = new JobLogWriter(spec.logPath);
     const child = spawn(command.file, command.args, {
@@ -63,7 +64,7 @@ export class LocalLauncher implements Launcher {
       env: command.env,
       uid: command.uid,
       gid: command.gid,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [command.stdin, 'pipe', 'pipe'],
       // Own process group, so stop() reaches everything the job started.
       detached: true,
     });
@@ -76,7 +77,18 @@ export class LocalLauncher implements Launcher {
       await sandboxed.release();
       throw new Error(`cannot start ${spec.command[0]}: ${spawned.message}`);
     }
-    await sandboxed.attach(child.pid!);
+    const attached = await sandboxed.attach(child).then(
+      () => null,
+      (err: Error) => err,
+    );
+    if (attached) {
+      // The job gives up by itself (it never got to run content); make sure, then report why.
+      signalGroup(child.pid!, 'SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+      await log.end();
+      await sandboxed.release();
+      throw new Error(`cannot start ${spec.command[0]}: its network could not be set up: ${attached.message}`);
+    }
     const handle: JobHandle = { key: spec.key, remoteId: String(child.pid), hostname: this.hostname, address, pid: child.pid };
     const job: LocalJob = {
       spec,
@@ -161,18 +173,22 @@ export class LocalLauncher implements Launcher {
     return readJobLog(logPath, job?.log, options);
   }
 
-  /** Known at submit; resolves once the process accepts TCP connections. */
+  /** Known at submit; resolves once the process accepts TCP connections (in its own network namespace, when it has one). */
   async address(key: string, options: { timeoutMs: number }): Promise<JobAddress> {
     const job = this.jobs.get(key);
     const address = job?.handle.address;
     if (!job || !address) throw new Error('This process is not running on this server.');
     const deadline = Date.now() + options.timeoutMs;
-    while (!(await canConnect(address))) {
+    while (!(await job.sandboxed.accepting(address))) {
       if (job.status.state !== 'running') throw new Error(`The worker process exited before it accepted connections: ${job.status.reason ?? 'it ended'}`);
       if (Date.now() > deadline) throw new Error(`The worker process did not accept connections within ${Math.round(options.timeoutMs / 1000)} s.`);
       await new Promise((r) => setTimeout(r, 25));
     }
     return address;
+  }
+
+  async accepting(key: string, address: JobAddress): Promise<boolean> {
+    return (await this.jobs.get(key)?.sandboxed.accepting(address)) ?? false;
   }
 
   async stop(key: string, options: { graceMs?: number } = {}): Promise<void> {
@@ -236,13 +252,3 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function canConnect(address: JobAddress): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: address.host, port: address.port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}

@@ -3,14 +3,15 @@
 // Usage (local-launcher.ts):
 //   const sandbox = await Sandbox.create({ enabled, runAs, processLimit, hidePaths });  // probes; throws a fixable message
 //   const { command, process } = await sandbox.prepare(request);
-//   const child = spawn(command.file, command.args, { cwd: command.cwd, env: command.env, detached: true, ... });
-//   await process.attach(child.pid);            // after 'spawn'
+//   const child = spawn(command.file, command.args, { cwd: command.cwd, env: command.env, stdio: [command.stdin, ...], detached: true, ... });
+//   await process.attach(child);                // after 'spawn'; throws when the job's network cannot be set up
 //   ... process.usage(), process.signal('SIGTERM') (graceful stop: reaches the app inside the PID namespace)
 //   after exit: await process.outcome() (memoryLimitExceeded), then await process.release().
 //
 // The prepared command is a tiny root-side `sh` that first writes its own pid into the job's cgroups
 // (so the limits hold before any content code runs), opens the job's environment file on fd 3 and
-// deletes it, then execs, in order: prlimit (only the limits no cgroup enforces), bwrap (when
+// deletes it, then execs, in order: unshare --net and a wait for its network (network isolation,
+// see network-namespace.ts), prlimit (only the limits no cgroup enforces), bwrap (when
 // enabled), setpriv (when the server is root: drop to the RunAs user, no capabilities, no new
 // privileges), `env -i sh` as the content user, which loads the environment from fd 3 and execs the
 // job's command. So the job's environment never reaches a process running as root (no LD_PRELOAD
@@ -18,13 +19,16 @@
 // Running bwrap as root (dropping privileges inside) needs no user namespaces, and the mounts are
 // made with root's access, so an interpreter under /root/.pyenv works; a server that is not root
 // runs bwrap unprivileged, which needs user namespaces.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { constants, lstatSync } from 'node:fs';
 import { access, lchown, lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { bwrapOptions } from './bwrap-args.js';
 import { CgroupLayout, shellQuote, type JobCgroup } from './cgroup.js';
+import { acceptsConnections } from '../accepts-connections.js';
+import { enterNetworkNamespace, JobNetwork, type NetworkTools } from './network-namespace.js';
 import { processTree, signalAll, treeUsage } from './proc-tree.js';
 import { resolveRunAs, serverIsRoot, type Identity } from './run-as-user.js';
 
@@ -43,6 +47,8 @@ export interface SandboxRequest {
   memoryLimitBytes?: number;
   /** Default: the sandbox's processLimit. */
   maxProcesses?: number;
+  /** TCP ports the job's server listens on (127.0.0.1); with network isolation the only way in, forwarded from the host's 127.0.0.1. */
+  inboundPorts?: number[];
 }
 
 /** What to spawn. uid/gid stay unset: the command switches users itself, after joining its cgroups. */
@@ -51,13 +57,17 @@ export interface PreparedCommand {
   args: string[];
   env: Record<string, string>;
   cwd: string;
+  /** The job's stdin: a pipe when attach() still has to let the job go on (network isolation). */
+  stdin: 'pipe' | 'ignore';
   uid?: number;
   gid?: number;
 }
 
 export interface SandboxedProcess {
-  /** Call once spawned; starts watching for OOM kills. */
-  attach(pid: number): Promise<void>;
+  /** Call once spawned: connects the job's network namespace (then lets it go on) and starts watching for OOM kills. */
+  attach(child: { pid?: number; stdin: Writable | null }): Promise<void>;
+  /** Whether the job's server accepts connections on its address (its inbound port). */
+  accepting(address: { host: string; port: number }): Promise<boolean>;
   /** Sends a signal to the job's processes (not to bwrap itself, which must stay to report the exit). */
   signal(signal: NodeJS.Signals): Promise<void>;
   outcome(): Promise<{ memoryLimitExceeded: boolean }>;
@@ -78,6 +88,10 @@ export interface SandboxOptions {
   bwrap?: string;
   /** false: ignore cgroups and use rlimits only. */
   cgroups?: boolean;
+  /** With the sandbox enabled: give every job its own network namespace (pasta). Default true. */
+  networkIsolation?: boolean;
+  /** pasta executable; default `pasta` from PATH. */
+  pasta?: string;
 }
 
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -90,6 +104,7 @@ interface Tools {
   bwrap?: string;
   setpriv?: string;
   prlimit?: string;
+  network?: NetworkTools;
 }
 
 /** The content user of the most recent sandbox, for the module-level prepareWritableDir. */
@@ -125,6 +140,7 @@ export class Sandbox {
       const usable = await access(bwrap, constants.X_OK).then(() => true, () => false);
       if (!usable) throw new Error(sandboxFailure(`bubblewrap is not an executable file at ${bwrap}`, '', identity));
       tools.bwrap = bwrap;
+      if (options.networkIsolation !== false) tools.network = await findNetworkTools(options.pasta);
     }
     const sandbox = new Sandbox(options, identity, tools, cgroups);
     await sandbox.probe();
@@ -142,7 +158,8 @@ export class Sandbox {
     const isolation = this.tools.bwrap ? `bubblewrap sandbox (${this.tools.bwrap}${serverIsRoot() ? ', run by root' : ', user namespaces'})` : 'no sandbox ([Applications] Sandbox = false)';
     const memory = this.cgroups.has('memory') ? 'cgroup' : 'RLIMIT_AS';
     const pids = this.cgroups.has('pids') ? 'cgroup' : this.identity?.uid === 0 ? 'none (content runs as root)' : 'RLIMIT_NPROC (per user, shared by all content)';
-    return `${isolation}; content runs as ${who}; memory limit: ${memory}; process limit: ${pids}; cgroups: ${this.cgroups.describe()}`;
+    const network = this.tools.network ? 'own network namespace (pasta; no host loopback)' : this.tools.bwrap ? 'host network ([Applications] NetworkIsolation = false)' : 'host network';
+    return `${isolation}; network: ${network}; content runs as ${who}; memory limit: ${memory}; process limit: ${pids}; cgroups: ${this.cgroups.describe()}`;
   }
 
   async prepareWritableDir(dir: string): Promise<void> {
@@ -183,16 +200,19 @@ export class Sandbox {
     }
     const loadEnv = [this.tools.env, '-i', this.tools.sh, '-c', `eval "$(${this.tools.cat} <&3)" && exec 3<&- && exec "$@"`, 'lectern-env'];
     const contentCommand = [...dropPrivileges, ...loadEnv, ...req.command];
+    const network = this.tools.network ? enterNetworkNamespace(this.tools.network, this.tools.sh) : [];
     const script = (cgroup?.procsFiles() ?? []).map((f) => `echo $$ > ${shellQuote(f)}`);
     script.push(`exec 3< ${shellQuote(envFile)}`, `rm -f ${shellQuote(envFile)}`, 'exec "$@"');
     const command: PreparedCommand = {
       file: this.tools.sh,
-      args: ['-c', script.join(' && '), 'lectern-sandbox', ...limit, ...isolate, ...contentCommand],
+      args: ['-c', script.join(' && '), 'lectern-sandbox', ...network, ...limit, ...isolate, ...contentCommand],
       env: { PATH: SYSTEM_PATH },
       // bwrap changes to the job's directory itself; the root-side shell starts where it can.
       cwd: this.tools.bwrap ? '/' : req.cwd,
+      stdin: this.tools.network ? 'pipe' : 'ignore',
     };
-    return { command, process: new SandboxedJob(cgroup, !!this.tools.bwrap, envDir) };
+    const networking = this.tools.network ? { tools: this.tools.network, ports: req.inboundPorts ?? [] } : undefined;
+    return { command, process: new SandboxedJob(cgroup, !!this.tools.bwrap, envDir, networking) };
   }
 
   /** Runs `id -u` the way every job runs and checks it answers as the content user. */
@@ -209,9 +229,10 @@ export class Sandbox {
         readWrite: [dir],
         memoryLimitBytes: 256 << 20,
       });
-      const result = await runCollect(command, (pid) => job.attach(pid));
+      const result = await runCollect(command, (child) => job.attach(child));
       await job.release();
       const answered = result.stdout.trim();
+      if (result.attachError) throw new Error(networkFailure(`pasta could not connect the job's network namespace: ${result.attachError}`));
       if (result.code === 0 && answered === String(identity.uid)) return;
       const what = this.tools.bwrap
         ? `running \`id -u\` in the sandbox (${this.tools.bwrap}) as ${identity.user} ${result.code === 0 ? `answered "${answered}" instead of ${identity.uid}` : `failed (${result.error ?? `exit code ${result.code}`})`}`
@@ -226,15 +247,29 @@ export class Sandbox {
 class SandboxedJob implements SandboxedProcess {
   private pid?: number;
   private watcher?: NodeJS.Timeout;
+  private network?: JobNetwork;
 
   constructor(
     private readonly cgroup: JobCgroup | undefined,
     private readonly bwrap: boolean,
     private readonly envDir: string,
+    private readonly networking: { tools: NetworkTools; ports: number[] } | undefined,
   ) {}
 
-  async attach(pid: number): Promise<void> {
+  async attach(child: { pid?: number; stdin: Writable | null }): Promise<void> {
+    const pid = child.pid;
+    if (!pid) throw new Error('the job has no process');
     this.pid = pid;
+    if (this.networking) {
+      if (!child.stdin) throw new Error('a job with its own network needs its stdin as a pipe (PreparedCommand.stdin)');
+      try {
+        this.network = await JobNetwork.connect(pid, child.stdin, { ...this.networking, pidFile: path.join(this.envDir, 'pasta.pid') });
+      } catch (err) {
+        // Without "up" the job's first process gives up before any content runs.
+        child.stdin.end();
+        throw err;
+      }
+    }
     if (!this.cgroup?.has('memory')) return;
     // v1 (and v2 without memory.oom.group) kills one process: the job is over once any was killed.
     let killed = false;
@@ -259,6 +294,11 @@ class SandboxedJob implements SandboxedProcess {
     signalAll([...pids].filter((p) => !skip.has(p)), signal);
   }
 
+  async accepting(address: { host: string; port: number }): Promise<boolean> {
+    if (this.networking) return (await this.network?.listening(address.port)) ?? false;
+    return acceptsConnections(address);
+  }
+
   async outcome(): Promise<{ memoryLimitExceeded: boolean }> {
     return { memoryLimitExceeded: ((await this.cgroup?.oomKills()) ?? 0) > 0 };
   }
@@ -273,6 +313,7 @@ class SandboxedJob implements SandboxedProcess {
 
   async release(): Promise<void> {
     clearInterval(this.watcher);
+    await this.network?.close();
     await rm(this.envDir, { recursive: true, force: true });
     await this.cgroup?.remove();
   }
@@ -290,6 +331,26 @@ function sandboxFailure(what: string, stderr: string, identity: Identity): strin
     ` To fix it: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; RHEL/Fedora: dnf install bubblewrap), ${namespaces}; ` +
     `or set [Applications] Sandbox = false to run content (as ${identity.user}) without it.`
   );
+}
+
+function networkFailure(what: string): string {
+  return (
+    `Network isolation for content does not work: ${what}. ` +
+    'To fix it: install pasta (Debian/Ubuntu: apt-get install passt; RHEL/Fedora: dnf install passt) and run Lectern as root, ' +
+    'or set [Applications] NetworkIsolation = false to let content share the host\'s network (and reach its loopback services and other workers).'
+  );
+}
+
+async function findNetworkTools(pasta?: string): Promise<NetworkTools> {
+  // Joining a namespace root made needs root; a server that is not root has only user namespaces.
+  if (!serverIsRoot()) throw new Error(networkFailure(`Lectern runs as ${userInfo().username}, not root, and cannot give content its own network namespace`));
+  const found = pasta ?? (await findTool('pasta').catch(() => null));
+  if (!found) throw new Error(networkFailure('pasta (passt) is not installed'));
+  if (!(await access(found, constants.X_OK).then(() => true, () => false))) throw new Error(networkFailure(`pasta is not an executable file at ${found}`));
+  const unshare = await findTool('unshare').catch(() => null);
+  const setpriv = await findTool('setpriv').catch(() => null);
+  if (!unshare || !setpriv) throw new Error(networkFailure('util-linux\'s unshare and setpriv are not installed'));
+  return { pasta: found, unshare, setpriv };
 }
 
 /** The absolute path of a system tool (bwrap, setpriv, prlimit): never looked up in the content's PATH. */
@@ -358,24 +419,26 @@ interface Collected {
   stdout: string;
   stderr: string;
   error?: string;
+  attachError?: string;
 }
 
-function runCollect(command: PreparedCommand, onSpawn: (pid: number) => Promise<void>): Promise<Collected> {
+function runCollect(command: PreparedCommand, onSpawn: (child: ChildProcess) => Promise<void>): Promise<Collected> {
   return new Promise((resolve) => {
-    const child = spawn(command.file, command.args, { cwd: command.cwd, env: command.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command.file, command.args, { cwd: command.cwd, env: command.env, stdio: [command.stdin, 'pipe', 'pipe'] });
+    let attachError: string | undefined;
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), PROBE_TIMEOUT_MS);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('spawn', () => void onSpawn(child.pid!));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('spawn', () => void onSpawn(child).catch((err: Error) => (attachError = err.message)));
     child.once('error', (err) => {
       clearTimeout(timer);
       resolve({ code: null, stdout, stderr, error: err.message });
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr, error: signal ? `killed by ${signal}` : undefined });
+      resolve({ code, stdout, stderr, error: signal ? `killed by ${signal}` : undefined, attachError });
     });
   });
 }

@@ -1,0 +1,287 @@
+// Network isolation of local content with real processes: two workers started by the local
+// launcher, a server on the host's loopback (standing in for Lectern's port and any host service),
+// and an "internet" server in a second network namespace the test makes (a veth pair to the host).
+// Needs root, bubblewrap, pasta and iproute2: bash scripts/deps/sandbox.sh.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { acceptsConnections } from '../../src/launcher/accepts-connections.js';
+import type { JobAddress, JobSpec } from '../../src/launcher/launcher.js';
+import { LocalLauncher } from '../../src/launcher/local/local-launcher.js';
+import { Sandbox } from '../../src/launcher/local/sandbox.js';
+
+const RUN_AS = 'lectern';
+const [PYTHON, PYTHON_PREFIX] = execFileSync('python3', ['-c', 'import os, sys; print(os.path.realpath(sys.executable)); print(sys.base_prefix)'], { encoding: 'utf8' })
+  .trim()
+  .split('\n') as [string, string];
+
+// The "internet": 10.213.N.0/30, N from the pid so concurrent runs do not collide. Only namespaces
+// and links this test makes carry these addresses.
+const NET = `10.213.${process.pid % 250}`;
+const INTERNET = { namespace: `lectern-inet-${process.pid}`, hostLink: `lti${process.pid % 100000}h`, nsLink: `lti${process.pid % 100000}n`, host: `${NET}.1`, server: `${NET}.2`, port: 8080 };
+
+/** A worker: answers its name, and on /probe tries every target from inside its sandbox. */
+const WORKER = `
+import json, os, socket, sys, urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+NAME = os.environ['WORKER_NAME']
+def connect(host, port):
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+        return 'connected'
+    except Exception as e:
+        return type(e).__name__
+def fetch(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r: return r.read().decode()
+    except Exception as e:
+        return type(e).__name__
+def listening_ports():
+    ports = []
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+        try:
+            for line in open(table).read().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == '0A': ports.append(int(fields[1].rsplit(':', 1)[1], 16))
+        except OSError:
+            pass
+    return sorted(set(ports))
+def gateway():
+    for line in open('/proc/net/route').read().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == '00000000': return socket.inet_ntoa(bytes.fromhex(fields[2])[::-1])
+    return None
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == '/probe':
+            t = json.loads(os.environ['TARGETS'])
+            gw = gateway()
+            body = json.dumps({
+                'other_worker': connect('127.0.0.1', self.headers['X-Other-Port']),
+                'host_loopback': connect('127.0.0.1', t['loopback']),
+                'host_loopback6': connect('::1', t['loopback6']),
+                'gateway': connect(gw, t['loopback']) if gw else 'no gateway',
+                'internet': fetch(t['internet']),
+                'listening': listening_ports(),
+            })
+        else:
+            body = 'I am ' + NAME
+        data = body.encode()
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *args): pass
+ThreadingHTTPServer((os.environ['LECTERN_HOST'], int(os.environ['LECTERN_PORT'])), Handler).serve_forever()
+`;
+
+let root: string;
+let launcher: LocalLauncher;
+let loopback: Server;
+let loopback6: Server;
+let internetServer: ChildProcess | undefined;
+const targets = {} as { loopback: number; loopback6: number; internet: string };
+
+async function listen(server: Server, host: string): Promise<number> {
+  server.listen(0, host);
+  await once(server, 'listening');
+  return (server.address() as { port: number }).port;
+}
+
+function ip(...args: string[]) {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** pasta processes this test process started (through setpriv): none may outlive their job. */
+async function ourPastas(): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid !== process.pid) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes('/proc/self/fd/3')) found.push(Number(entry));
+  }
+  return found;
+}
+
+function workerSpec(name: string): JobSpec {
+  const jobDir = path.join(root, 'jobs', name);
+  return {
+    key: `${name}-${process.pid}`,
+    kind: 'run',
+    tag: 'run_app',
+    contentId: 1,
+    contentGuid: `guid-${name}`,
+    bundleId: 1,
+    command: [PYTHON, path.join(root, 'bundle', 'worker.py')],
+    cwd: path.join(root, 'bundle'),
+    env: { PATH: '/usr/bin:/bin', WORKER_NAME: name, TARGETS: JSON.stringify(targets) },
+    mounts: [
+      { path: PYTHON_PREFIX, readOnly: true },
+      { path: path.join(root, 'bundle'), readOnly: true },
+    ],
+    jobDir,
+    logPath: path.join(root, 'logs', `${name}.jsonl`),
+    resources: { memoryLimitBytes: 256 << 20 },
+    listen: true,
+  };
+}
+
+async function get(address: JobAddress, pathname: string, headers: Record<string, string> = {}): Promise<string> {
+  const response = await fetch(`http://${address.host}:${address.port}${pathname}`, { headers, signal: AbortSignal.timeout(30_000) });
+  assert.equal(response.status, 200);
+  return response.text();
+}
+
+before(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'lectern-network-test-'));
+  await mkdir(path.join(root, 'bundle'), { recursive: true });
+  await mkdir(path.join(root, 'logs'), { recursive: true });
+  await writeFile(path.join(root, 'bundle', 'worker.py'), WORKER);
+
+  const answer = (name: string) => (_req: unknown, res: { end(body: string): void }) => res.end(name);
+  loopback = createServer(answer('HOST-LOOPBACK'));
+  loopback6 = createServer(answer('HOST-LOOPBACK6'));
+  targets.loopback = await listen(loopback, '127.0.0.1');
+  targets.loopback6 = await listen(loopback6, '::1');
+
+  ip('netns', 'add', INTERNET.namespace);
+  ip('link', 'add', INTERNET.hostLink, 'type', 'veth', 'peer', 'name', INTERNET.nsLink);
+  ip('link', 'set', INTERNET.nsLink, 'netns', INTERNET.namespace);
+  ip('addr', 'add', `${INTERNET.host}/30`, 'dev', INTERNET.hostLink);
+  ip('link', 'set', INTERNET.hostLink, 'up');
+  ip('-n', INTERNET.namespace, 'addr', 'add', `${INTERNET.server}/30`, 'dev', INTERNET.nsLink);
+  ip('-n', INTERNET.namespace, 'link', 'set', INTERNET.nsLink, 'up');
+  ip('-n', INTERNET.namespace, 'link', 'set', 'lo', 'up');
+  const serve = `
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.send_header('Content-Length', '14'); self.end_headers(); self.wfile.write(b'FROM-INTERNET!')
+    def log_message(self, *a): pass
+HTTPServer(('${INTERNET.server}', ${INTERNET.port}), H).serve_forever()
+`;
+  internetServer = spawn('ip', ['netns', 'exec', INTERNET.namespace, PYTHON, '-c', serve], { stdio: 'ignore' });
+  targets.internet = `http://${INTERNET.server}:${INTERNET.port}/`;
+  await waitFor('the internet server to answer from the host', async () => {
+    const r = await fetch(targets.internet, { signal: AbortSignal.timeout(2000) });
+    return r.ok ? true : undefined;
+  });
+
+  const sandbox = await Sandbox.create({ enabled: true, runAs: RUN_AS, processLimit: 64, hidePaths: [] });
+  assert.match(sandbox.describe(), /network: own network namespace/);
+  launcher = new LocalLauncher(sandbox);
+});
+
+after(async () => {
+  await launcher?.close();
+  internetServer?.kill();
+  if (internetServer && internetServer.exitCode === null) await once(internetServer, 'exit');
+  await new Promise((r) => loopback?.close(r));
+  await new Promise((r) => loopback6?.close(r));
+  try {
+    ip('netns', 'del', INTERNET.namespace);
+  } catch {
+    // not made
+  }
+  try {
+    ip('link', 'del', INTERNET.hostLink);
+  } catch {
+    // gone with the namespace's end of the pair
+  }
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('network isolation of local content', () => {
+  test('a worker reaches the outside world but no other worker, no host loopback service and no host port through its gateway', async () => {
+    const a = await launcher.submit(workerSpec('a'));
+    const b = await launcher.submit(workerSpec('b'));
+    const addressA = await launcher.address(a.key, { timeoutMs: 30_000 });
+    const addressB = await launcher.address(b.key, { timeoutMs: 30_000 });
+
+    // Lectern (the host side) reaches each worker through its forwarded port.
+    assert.equal(await get(addressA, '/'), 'I am a');
+    assert.equal(await get(addressB, '/'), 'I am b');
+
+    const seen = JSON.parse(await get(addressA, '/probe', { 'X-Other-Port': String(addressB.port) })) as Record<string, unknown>;
+    assert.notEqual(seen.other_worker, 'connected', `worker a connected to worker b on 127.0.0.1:${addressB.port}`);
+    assert.notEqual(seen.host_loopback, 'connected', `worker a connected to the host's 127.0.0.1:${targets.loopback}`);
+    assert.notEqual(seen.host_loopback6, 'connected', `worker a connected to the host's [::1]:${targets.loopback6}`);
+    assert.notEqual(seen.gateway, 'connected', 'the gateway address does not lead to the host loopback');
+    assert.equal(seen.internet, 'FROM-INTERNET!', 'a server outside the namespace is reachable');
+    assert.deepEqual(seen.listening, [addressA.port], '/proc/net/tcp shows the worker its own sockets only');
+
+    // And the other way round: b cannot reach a either.
+    const fromB = JSON.parse(await get(addressB, '/probe', { 'X-Other-Port': String(addressA.port) })) as Record<string, unknown>;
+    assert.notEqual(fromB.other_worker, 'connected');
+    assert.equal(fromB.internet, 'FROM-INTERNET!');
+
+    assert.equal((await ourPastas()).length, 2, 'one pasta per running worker');
+    // A stopped job and a killed job both take their network helper with them.
+    await launcher.stop(a.key, { graceMs: 5000 });
+    assert.equal((await launcher.status(a.key)).stopped, true);
+    process.kill(b.pid!, 'SIGKILL');
+    await launcher.wait(b.key);
+    assert.deepEqual(await ourPastas(), [], 'no pasta outlives its job');
+  });
+
+  test('a worker that never listens is not reported ready although its port is forwarded', async () => {
+    const spec = { ...workerSpec('silent'), command: [PYTHON, '-c', 'import time; time.sleep(30)'] };
+    const job = await launcher.submit(spec);
+    await assert.rejects(launcher.address(job.key, { timeoutMs: 1500 }), /did not accept connections within 2 s/);
+    // pasta itself accepts on the forwarded port, so a bare TCP connect would call the worker ready.
+    assert.equal(await acceptsConnections(job.address!), true);
+    assert.equal(await launcher.accepting(job.key, job.address!), false, 'the scheduler is told the app does not listen yet');
+    await launcher.stop(job.key, { graceMs: 2000 });
+    assert.deepEqual(await ourPastas(), []);
+  });
+});
+
+describe('start-up without a working pasta', () => {
+  test('a missing pasta stops start-up with what to do', async () => {
+    await assert.rejects(Sandbox.create({ enabled: true, runAs: RUN_AS, processLimit: 64, hidePaths: [], pasta: '/nonexistent/pasta' }), (err: Error) => {
+      assert.match(err.message, /^Network isolation for content does not work: pasta is not an executable file at \/nonexistent\/pasta\./);
+      assert.match(err.message, /apt-get install passt/);
+      assert.match(err.message, /\[Applications\] NetworkIsolation = false/);
+      assert.doesNotMatch(err.message, /\n/, 'one line');
+      return true;
+    });
+  });
+
+  test('a pasta that cannot set up the namespace shows its own error', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'lectern-badpasta-'));
+    const pasta = path.join(dir, 'pasta');
+    await writeFile(pasta, '#!/bin/sh\necho "Failed to open tun socket in namespace" >&2\nexit 1\n', { mode: 0o755 });
+    try {
+      await assert.rejects(Sandbox.create({ enabled: true, runAs: RUN_AS, processLimit: 64, hidePaths: [], pasta }), (err: Error) => {
+        assert.match(err.message, /Network isolation for content does not work: pasta could not connect the job's network namespace: pasta exited \(code 1\): Failed to open tun socket in namespace\./);
+        assert.match(err.message, /NetworkIsolation = false/);
+        return true;
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('NetworkIsolation = false leaves content on the host network', async () => {
+    const shared = await Sandbox.create({ enabled: true, runAs: RUN_AS, processLimit: 64, hidePaths: [], networkIsolation: false });
+    assert.match(shared.describe(), /network: host network \(\[Applications\] NetworkIsolation = false\)/);
+  });
+});
