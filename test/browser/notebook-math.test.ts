@@ -3,32 +3,16 @@ import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { launchChromium, screenshot } from '../support/browser.js';
-import { notebook } from '../support/content-scenarios.js';
+import { mathNotebookBundle } from '../support/content-scenarios.js';
 import { executionSettings, testPython } from '../support/execution.js';
 import { startLectern, waitForTask, type TestServer } from '../support/lectern.js';
-import { makeTarGz } from '../support/tarball.js';
 
 // A rendered notebook typesets its math in Chromium with every host but Lectern unreachable, as on
 // a server without internet: MathJax and require.js come from Lectern (src/serve/static-assets.ts).
 
 const PYTHON_VERSION = execFileSync(testPython(), ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
 
-function notebookBundle() {
-  const files: Record<string, string> = {
-    'analysis.ipynb': notebook([
-      { type: 'markdown', source: 'The area grows as $x^2$.\n\n$$\\int_0^1 x^2\\,dx = \\frac{1}{3}$$' },
-      { type: 'code', source: 'print(f"six sevens are {6 * 7}")' },
-    ]),
-    'requirements.txt': 'nbconvert\nipykernel\n',
-  };
-  const manifest = {
-    version: 1,
-    metadata: { appmode: 'jupyter-static', entrypoint: 'analysis.ipynb' },
-    python: { version: PYTHON_VERSION, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
-    files: Object.fromEntries(Object.keys(files).map((f) => [f, { checksum: '' }])),
-  };
-  return makeTarGz([{ name: 'manifest.json', content: JSON.stringify(manifest) }, ...Object.entries(files).map(([name, content]) => ({ name, content }))]);
-}
+const notebookBundle = () => mathNotebookBundle('The area grows as $x^2$.\n\n$$\\int_0^1 x^2\\,dx = \\frac{1}{3}$$', PYTHON_VERSION);
 
 describe('notebook math in a browser without internet', () => {
   let t: TestServer;

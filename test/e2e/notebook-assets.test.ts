@@ -3,31 +3,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { notebook } from '../support/content-scenarios.js';
+import { mathNotebookBundle } from '../support/content-scenarios.js';
 import { executionSettings, testPython } from '../support/execution.js';
 import { startLectern, waitForTask, type TestServer } from '../support/lectern.js';
-import { makeTarGz } from '../support/tarball.js';
 
 const PYTHON_VERSION = execFileSync(testPython(), ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
 // The proxy in front of this server serves it under /analytics/ (and strips that before Lectern).
 const PREFIX = '/analytics';
 
-function notebookBundle() {
-  const files: Record<string, string> = {
-    'analysis.ipynb': notebook([
-      { type: 'markdown', source: 'The area grows as $x^2$ when the side is $x$.' },
-      { type: 'code', source: 'print(f"six sevens are {6 * 7}")' },
-    ]),
-    'requirements.txt': 'nbconvert\nipykernel\n',
-  };
-  const manifest = {
-    version: 1,
-    metadata: { appmode: 'jupyter-static', entrypoint: 'analysis.ipynb' },
-    python: { version: PYTHON_VERSION, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
-    files: Object.fromEntries(Object.keys(files).map((f) => [f, { checksum: '' }])),
-  };
-  return makeTarGz([{ name: 'manifest.json', content: JSON.stringify(manifest) }, ...Object.entries(files).map(([name, content]) => ({ name, content }))]);
-}
+const notebookBundle = () => mathNotebookBundle('The area grows as $x^2$ when the side is $x$.', PYTHON_VERSION);
 
 describe('a rendered notebook needs no CDN', () => {
   let t: TestServer;

@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { deployWith, fetchContent, shinySession, writeApp } from './apps.js';
 import { waitForTask, type TestServer } from './lectern.js';
 import { deployRBundle, rBundle, type DeployResult, type RPackageEntry } from './r-bundles.js';
+import { makeTarGz } from './tarball.js';
 
 /** A notebook document with the given cells (code cells may carry tags such as hide_input). */
 export function notebook(cells: Array<{ type: 'code' | 'markdown'; source: string; tags?: string[] }>): string {
@@ -20,6 +21,24 @@ export function notebook(cells: Array<{ type: 'code' | 'markdown'; source: strin
     nbformat: 4,
     nbformat_minor: 5,
   });
+}
+
+/** A jupyter-static bundle for `python`: one markdown cell with math, one code cell that prints "six sevens are 42". */
+export function mathNotebookBundle(markdown: string, python: string): Buffer<ArrayBuffer> {
+  const files: Record<string, string> = {
+    'analysis.ipynb': notebook([
+      { type: 'markdown', source: markdown },
+      { type: 'code', source: 'print(f"six sevens are {6 * 7}")' },
+    ]),
+    'requirements.txt': 'nbconvert\nipykernel\n',
+  };
+  const manifest = {
+    version: 1,
+    metadata: { appmode: 'jupyter-static', entrypoint: 'analysis.ipynb' },
+    python: { version: python, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
+    files: Object.fromEntries(Object.keys(files).map((f) => [f, { checksum: '' }])),
+  };
+  return makeTarGz([{ name: 'manifest.json', content: JSON.stringify(manifest) }, ...Object.entries(files).map(([name, content]) => ({ name, content }))]);
 }
 
 /** Opens a websocket through the proxy and resolves once the worker accepted the upgrade. */
