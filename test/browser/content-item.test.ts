@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { adminPage, launchChromium, screenshot } from '../support/browser.js';
 import { executionSettings, testPython } from '../support/execution.js';
 import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
-import { makeTarGz } from '../support/tarball.js';
+import { wsgiApiBundle } from '../support/apps.js';
 
 // One content item's page in Chromium on a common laptop screen (1366×768): the state badge
 // follows the app the frame shows (a visit after the page loaded starts it), and the bundle
@@ -22,20 +22,7 @@ def app(environ, start_response):
     return [body]
 `;
 
-function appBundle() {
-  const manifest = {
-    version: 1,
-    metadata: { appmode: 'python-api', entrypoint: 'app:app' },
-    python: { version: PYTHON_VERSION, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
-    environment: { environment_management: { python: false } },
-    files: { 'app.py': { checksum: '' }, 'requirements.txt': { checksum: '' } },
-  };
-  return makeTarGz([
-    { name: 'manifest.json', content: JSON.stringify(manifest) },
-    { name: 'app.py', content: APP },
-    { name: 'requirements.txt', content: '' },
-  ]);
-}
+const appBundle = () => wsgiApiBundle(APP, PYTHON_VERSION, { managed: false });
 
 after(stopPostgres);
 

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { deployWith, writeApp } from '../support/apps.js';
+import { deployWith, writeApp, wsgiApiBundle } from '../support/apps.js';
 import { checkAccessibility, launchChromium, screenshot } from '../support/browser.js';
 import { executionSettings, testPython } from '../support/execution.js';
 import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
@@ -29,20 +29,7 @@ def app(environ, start_response):
     return [body]
 `;
 
-function appBundle() {
-  const manifest = {
-    version: 1,
-    metadata: { appmode: 'python-api', entrypoint: 'app:app' },
-    python: { version: PYTHON_VERSION, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
-    environment: { environment_management: { python: false } },
-    files: { 'app.py': { checksum: '' }, 'requirements.txt': { checksum: '' } },
-  };
-  return makeTarGz([
-    { name: 'manifest.json', content: JSON.stringify(manifest) },
-    { name: 'app.py', content: APP },
-    { name: 'requirements.txt', content: '' },
-  ]);
-}
+const appBundle = () => wsgiApiBundle(APP, PYTHON_VERSION, { managed: false });
 
 function notebook(text: string): string {
   return JSON.stringify({

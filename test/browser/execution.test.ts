@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { adminPage, checkAccessibility, launchChromium, screenshot } from '../support/browser.js';
 import { executionSettings } from '../support/execution.js';
 import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
-import { makeTarGz } from '../support/tarball.js';
+import { wsgiApiBundle } from '../support/apps.js';
 
 // Admin → Execution environments and the content item's Execution panel in Debian's Chromium,
 // against a real Lectern that runs content off-host ([Launcher] Enabled and Kubernetes), its jobs
@@ -25,19 +25,7 @@ def app(environ, start_response):
     return [body]
 `;
 
-function appBundle() {
-  const manifest = {
-    version: 1,
-    metadata: { appmode: 'python-api', entrypoint: 'app:app' },
-    python: { version: PYTHON_VERSION, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
-    files: { 'app.py': { checksum: '' }, 'requirements.txt': { checksum: '' } },
-  };
-  return makeTarGz([
-    { name: 'manifest.json', content: JSON.stringify(manifest) },
-    { name: 'app.py', content: APP },
-    { name: 'requirements.txt', content: '' },
-  ]);
-}
+const appBundle = () => wsgiApiBundle(APP, PYTHON_VERSION);
 
 interface Env {
   guid: string;

@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { adminPage, checkAccessibility, launchChromium, screenshot } from '../support/browser.js';
 import { startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
 import { waitForTask } from '../support/lectern.js';
-import { makeTarGz } from '../support/tarball.js';
+import { wsgiApiBundle } from '../support/apps.js';
 
 // Admin → Processes in Debian's Chromium against a whole Lectern in Kubernetes mode (the test bed's
 // control plane and node agent): a python-api runs in a pod, and its row shows the node, pod, replica
@@ -24,21 +24,8 @@ def app(environ, start_response):
     return [b"hello from a pod"]
 `;
 
-function bundle() {
-  const manifest = {
-    version: 1,
-    metadata: { appmode: 'python-api', entrypoint: 'app:app' },
-    python: { version: PYTHON_VERSION, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
-    // Unmanaged: the image's interpreter serves the app as it is.
-    environment: { environment_management: { python: false } },
-    files: { 'app.py': { checksum: '' }, 'requirements.txt': { checksum: '' } },
-  };
-  return makeTarGz([
-    { name: 'manifest.json', content: JSON.stringify(manifest) },
-    { name: 'app.py', content: APP },
-    { name: 'requirements.txt', content: '' },
-  ]);
-}
+// Unmanaged: the image's interpreter serves the app as it is.
+const bundle = () => wsgiApiBundle(APP, PYTHON_VERSION, { managed: false });
 
 const MiB = 1024 * 1024;
 

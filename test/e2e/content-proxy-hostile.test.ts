@@ -5,6 +5,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { executionSettings, testPython } from '../support/execution.js';
 import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
+import { wsgiApiBundle } from '../support/apps.js';
 import { makeTarGz } from '../support/tarball.js';
 import { SESSION_COOKIE } from '../../src/auth/principal.js';
 
@@ -43,19 +44,7 @@ def app(environ, start_response):
     return [body]
 `;
 
-function appBundle(version: string) {
-  const manifest = {
-    version: 1,
-    metadata: { appmode: 'python-api', entrypoint: 'app:app' },
-    python: { version: PYTHON_VERSION, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
-    files: { 'app.py': { checksum: '' }, 'requirements.txt': { checksum: '' } },
-  };
-  return makeTarGz([
-    { name: 'manifest.json', content: JSON.stringify(manifest) },
-    { name: 'app.py', content: app(version) },
-    { name: 'requirements.txt', content: '' },
-  ]);
-}
+const appBundle = (version: string) => wsgiApiBundle(app(version), PYTHON_VERSION);
 
 interface Answer {
   status: number;

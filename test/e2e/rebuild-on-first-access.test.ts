@@ -9,10 +9,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fetchContent } from '../support/apps.js';
+import { fetchContent, wsgiApiBundle } from '../support/apps.js';
 import { executionSettings, ROOT, testPython } from '../support/execution.js';
 import { postgresDatabaseUrl, PROVIDERS, startLectern, waitForTask, type TestServer } from '../support/lectern.js';
-import { makeTarGz } from '../support/tarball.js';
 
 const PYTHON_VERSION = execFileSync(testPython(), ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
 
@@ -23,20 +22,7 @@ def app(environ, start_response):
     return [("served by " + os.path.basename(os.path.dirname(os.path.dirname(os.__file__)))).encode()]
 `;
 
-/** A python-api whose environment Lectern manages (an empty requirements file: a venv, nothing to download). */
-function bundle(): Buffer {
-  const manifest = {
-    version: 1,
-    metadata: { appmode: 'python-api', entrypoint: 'app:app' },
-    python: { version: PYTHON_VERSION, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
-    files: { 'app.py': { checksum: '' }, 'requirements.txt': { checksum: '' } },
-  };
-  return makeTarGz([
-    { name: 'manifest.json', content: JSON.stringify(manifest) },
-    { name: 'app.py', content: APP },
-    { name: 'requirements.txt', content: '' },
-  ]);
-}
+const bundle = () => wsgiApiBundle(APP, PYTHON_VERSION);
 
 /** Runs the `lectern` command line with `env` as its configuration. */
 function lectern(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import type { TestServer } from './lectern.js';
 import { runRsconnect } from './python.js';
+import { makeTarGz } from './tarball.js';
 
 /** Writes `files` into a fresh temporary directory and returns it. */
 export async function writeApp(name: string, files: Record<string, string>): Promise<string> {
@@ -73,4 +74,24 @@ export async function shinySession(t: TestServer, wsUrl: string, inputs: Record<
   } finally {
     ws.close();
   }
+}
+
+/**
+ * A python-api bundle of one WSGI `app.py` (entrypoint app:app) and an empty requirements file:
+ * nothing to download. Managed (the default), Lectern restores an empty venv; unmanaged, the
+ * interpreter serves it as it is.
+ */
+export function wsgiApiBundle(appSource: string, pythonVersion: string, options: { managed?: boolean } = {}): Buffer<ArrayBuffer> {
+  const manifest = {
+    version: 1,
+    metadata: { appmode: 'python-api', entrypoint: 'app:app' },
+    python: { version: pythonVersion, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
+    ...(options.managed === false ? { environment: { environment_management: { python: false } } } : {}),
+    files: { 'app.py': { checksum: '' }, 'requirements.txt': { checksum: '' } },
+  };
+  return makeTarGz([
+    { name: 'manifest.json', content: JSON.stringify(manifest) },
+    { name: 'app.py', content: appSource },
+    { name: 'requirements.txt', content: '' },
+  ]);
 }
