@@ -1,3 +1,4 @@
+import { ApiChannel } from './http/api-channel.js';
 import { ContentCredentials } from './auth/content-credentials.js';
 import path from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
@@ -57,6 +58,8 @@ export interface App {
   environmentFile: EnvironmentFileSync | null;
   /** Public base URL for CONNECT_SERVER; set once the server listens. */
   serverUrl: { value: string };
+  /** With network isolation: the listener content reaches the Connect API on (src/http/api-channel.ts); buildServer connects it. */
+  apiChannel: ApiChannel | null;
   close(): Promise<void>;
 }
 
@@ -171,6 +174,9 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
     probe: runsContent && !runsOffHost,
   }));
+  // Isolated content cannot reach Lectern's port: its namespace gets the API channel's port instead.
+  const apiChannel = runsContent && !runsOffHost && sandbox.isolatesNetwork ? await ApiChannel.open() : null;
+  if (apiChannel) opened.push(() => apiChannel.close());
   let launcher: Launcher;
   if (runsOffHost) {
     // Pods run as the RunAs user's ids, like local processes, so files on shared storage agree.
@@ -186,7 +192,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     }));
     opened.push(() => launcher.close());
   } else {
-    launcher = new LocalLauncher(sandbox);
+    launcher = new LocalLauncher(sandbox, { hostPorts: apiChannel ? [apiChannel.port] : [] });
   }
   const uv = runsContent && !runsOffHost ? await findUv(config.get('Python.UvExecutable'), interpreters.of('python')) : config.get('Python.UvExecutable') || null;
   if (runsContent && !runsOffHost && !uv && config.get('Python.PackageManager') === 'uv' && interpreters.of('python').length) {
@@ -205,6 +211,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
       return Object.fromEntries(rows.map((r) => [r.name, secrets.open(r.value_encrypted)]));
     },
     serverUrl: () => serverUrl.value,
+    apiChannelUrl: apiChannel?.url ?? null,
     credentialsKey: (guid) => credentials.contentKey(guid),
     uv,
     environments: offHost
@@ -270,10 +277,11 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     environments,
     environmentFile,
     serverUrl,
+    apiChannel,
     async close() {
       environmentFile?.close();
       // Every step runs even when an earlier one fails, so no process or connection outlives close().
-      const steps = [() => queue.stop(), () => replicas.leave(), () => scheduler.close(), () => launcher.close(), () => events.close(), () => store.close()];
+      const steps = [() => queue.stop(), () => replicas.leave(), () => scheduler.close(), () => launcher.close(), async () => apiChannel?.close(), () => events.close(), () => store.close()];
       const failures: unknown[] = [];
       for (const step of steps) await step().catch((err: unknown) => failures.push(err));
       if (failures.length) throw failures[0];

@@ -86,13 +86,14 @@ if (any(file.exists(site_files))) {
 # rmarkdown's HTML formats load MathJax from mathjax.rstudio.com when a document has math, even a
 # self-contained one; Lectern serves MathJax 2 itself (src/serve/static-assets.ts), so math shows on
 # a server without internet. Only for formats that take a `mathjax` URL and documents that keep the
-# default; the URL is root-relative under CONNECT_SERVER's path (a proxy's prefix), as for notebooks.
+# default; the URL is root-relative under the public address's path (a proxy's prefix), as for
+# notebooks: LECTERN_SERVER_ADDRESS, not CONNECT_SERVER, which may be the API channel.
 local_mathjax <- function(input) {
   format <- tryCatch(rmarkdown::default_output_format(input), error = function(e) NULL)
   if (is.null(format) || !identical(format$options$mathjax, "default")) return(NULL)
   fn <- tryCatch(eval(parse(text = format$name), envir = asNamespace("rmarkdown")), error = function(e) NULL)
   if (!is.function(fn) || !("mathjax" %in% names(formals(fn)))) return(NULL)
-  prefix <- sub("/+$", "", sub("^[A-Za-z][A-Za-z0-9+.-]*://[^/]*", "", lectern_env("CONNECT_SERVER", "/")))
+  prefix <- sub("/+$", "", sub("^[A-Za-z][A-Za-z0-9+.-]*://[^/]*", "", lectern_env("LECTERN_SERVER_ADDRESS", "/")))
   list(mathjax = paste0(prefix, "/__static__/mathjax-2/MathJax.js?config=TeX-AMS-MML_HTMLorMML"))
 }
 

@@ -81,8 +81,9 @@ def publish(rendered_dir, main_html, output_dir, skip=()):
 
 def server_path(env, asset):
     """A root-relative URL of a Lectern asset: the same from every page (a vanity path, a draft) and
-    behind a proxy that serves Lectern under a path prefix, which CONNECT_SERVER carries."""
-    prefix = urlsplit(env.get("CONNECT_SERVER", "/")).path.rstrip("/")
+    behind a proxy that serves Lectern under a path prefix, which the public address carries
+    (LECTERN_SERVER_ADDRESS; CONNECT_SERVER may be the API channel, src/http/api-channel.ts)."""
+    prefix = urlsplit(env.get("LECTERN_SERVER_ADDRESS", "/")).path.rstrip("/")
     return f"{prefix}/{asset}"
 
 

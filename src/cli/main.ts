@@ -89,8 +89,11 @@ async function start(argv: string[]) {
   if (!config.get('Server.Address')) app.serverUrl.value = `http://${listen.host === '0.0.0.0' || listen.host === '::' || !listen.host ? '127.0.0.1' : shownHost}:${port}/`;
   process.stdout.write(`Configuration: ${config.file ?? `no file (${DEFAULT_CONFIG_FILE} does not exist): defaults and LECTERN_* variables`}\n`);
   process.stdout.write(`Data directory: ${app.dataDir.root} (database: ${app.store.dialect}); replica: ${config.replicaName()}\n`);
-  if (!app.execution.offHost && config.get('Applications.Sandbox') && config.get('Applications.NetworkIsolation')) {
-    const unreachable = await unreachableFromContent(app.serverUrl.value);
+  if (app.apiChannel) {
+    process.stdout.write(`Content reaches the Connect API at CONNECT_SERVER=${app.apiChannel.url} (only /__api__/, forwarded into its network namespace)\n`);
+    // Without [Server] Address content is told no other URL of this server than the API channel.
+    const address = config.get('Server.Address');
+    const unreachable = address ? await unreachableFromContent(address) : null;
     if (unreachable) process.stdout.write(`${unreachable}\n`);
     const dns = dnsProblem(await readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
     if (dns) process.stdout.write(`${dns}\n`);

@@ -1,10 +1,11 @@
-// Whether content in its own network namespace can reach this server at its public URL
-// (CONNECT_SERVER). The namespace has no host loopback, and pasta gives it a copy of the host's
-// addresses, so a URL naming the host itself leads back into the namespace.
+// Whether content in its own network namespace can reach this server at its public address
+// ([Server] Address). The namespace has no host loopback, and pasta gives it a copy of the host's
+// addresses, so a URL naming the host itself leads back into the namespace. Content's Connect API
+// calls do not depend on it: its CONNECT_SERVER is the API channel (src/http/api-channel.ts).
 import { lookup } from 'node:dns/promises';
 import { networkInterfaces } from 'node:os';
 
-/** A sentence for the start-up output when content cannot reach `serverUrl`; null when it can (as far as this host can tell). */
+/** A sentence for the start-up output when content cannot reach the public address `serverUrl`; null when it can (as far as this host can tell). */
 export async function unreachableFromContent(serverUrl: string): Promise<string | null> {
   let host: string;
   try {
@@ -20,7 +21,8 @@ export async function unreachableFromContent(serverUrl: string): Promise<string 
   const leadsHome = addresses.filter((a) => local.has(a) || a.startsWith('127.') || a === '::1');
   if (!leadsHome.length) return null;
   return (
-    `Content cannot reach this server at ${serverUrl} (CONNECT_SERVER): it runs in its own network namespace, where ${leadsHome.join(', ')} is not this host. ` +
-    'Set [Server] Address to a URL that reaches this server from other machines through a proxy or load balancer on another host, or set [Applications] NetworkIsolation = false.'
+    `Content cannot reach this server's public address ${serverUrl} ([Server] Address): it runs in its own network namespace, where ${leadsHome.join(', ')} is not this host. ` +
+    'Its Connect API calls still work (CONNECT_SERVER is the API channel forwarded into its namespace), but links to other content at the public address do not; ' +
+    'to reach them, set [Server] Address to a URL served by a proxy or load balancer on another host, or set [Applications] NetworkIsolation = false.'
   );
 }

@@ -52,6 +52,11 @@ export interface ExecutionDeps {
   contentVariables(contentId: number): Promise<Record<string, string>>;
   /** Public URL of the server, for CONNECT_SERVER. */
   serverUrl(): string;
+  /**
+   * When content runs in its own network namespace: the API channel's URL (src/http/api-channel.ts),
+   * CONNECT_SERVER instead of the public URL, which may lead back into the namespace. Else null.
+   */
+  apiChannelUrl: string | null;
   /** The key content verifies its RStudio-Connect-Credentials header with (LECTERN_CREDENTIALS_KEY). */
   credentialsKey(contentGuid: string): string;
   /** Set in off-host mode ([Launcher] Enabled and Kubernetes): jobs run in selected images. */
@@ -423,7 +428,10 @@ export class ContentExecution {
       LANG: 'C.UTF-8',
       ...own,
       PATH: [...binDirs.filter(Boolean), SYSTEM_PATH].join(':'),
-      CONNECT_SERVER: this.deps.serverUrl(),
+      // Connect gives content its public address; isolated content may not reach that (it can lead
+      // back into its own namespace) and gets the API channel. Pages still link to the public one.
+      CONNECT_SERVER: this.deps.apiChannelUrl ?? this.deps.serverUrl(),
+      LECTERN_SERVER_ADDRESS: this.deps.serverUrl(),
       CONNECT_CONTENT_GUID: content.guid,
       LECTERN_CREDENTIALS_KEY: this.deps.credentialsKey(content.guid),
       RSTUDIO_PRODUCT: 'CONNECT',

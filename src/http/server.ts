@@ -41,6 +41,8 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
       http.requestTimeout = settings.requestTimeout;
       http.setTimeout(settings.connectionTimeout);
       if (settings.maxRequestsPerSocket > 0) http.maxRequestsPerSocket = settings.maxRequestsPerSocket;
+      // Content in its own network namespace reaches the API (only) through this second listener.
+      app.apiChannel?.serve(fastifyHandler, settings);
       return http;
     },
     // One logger for the whole server (src/logging/logger.ts); each request is logged once.

@@ -31,7 +31,7 @@ def headers():
 
 @app.get("/env")
 def env():
-    keys = ["CONNECT_SERVER", "CONNECT_CONTENT_GUID", "RSTUDIO_PRODUCT", "R_CONFIG_ACTIVE", "GREETING", "HOME"]
+    keys = ["CONNECT_SERVER", "LECTERN_SERVER_ADDRESS", "CONNECT_CONTENT_GUID", "RSTUDIO_PRODUCT", "R_CONFIG_ACTIVE", "GREETING", "HOME"]
     return jsonify({k: os.environ.get(k) for k in keys} | {"uid": os.getuid(), "boot": BOOT})
 
 @app.post("/echo")
@@ -102,7 +102,10 @@ describe('Python API content: Flask through rsconnect-python, the sandbox and th
 
   it('gives content its variables and Connect\'s, and runs it as the unprivileged user', async () => {
     const env = (await (await fetchContent(t, guid, 'env')).json()) as Record<string, string | number>;
-    assert.equal(env.CONNECT_SERVER, `${t.url}/`);
+    // Content in its own network namespace calls the API through the API channel; pages link to the public address.
+    assert.ok(t.app.apiChannel, 'content runs with network isolation');
+    assert.equal(env.CONNECT_SERVER, t.app.apiChannel.url);
+    assert.equal(env.LECTERN_SERVER_ADDRESS, `${t.url}/`);
     assert.equal(env.CONNECT_CONTENT_GUID, guid);
     assert.equal(env.RSTUDIO_PRODUCT, 'CONNECT');
     assert.equal(env.R_CONFIG_ACTIVE, 'rsconnect');

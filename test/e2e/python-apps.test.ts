@@ -51,9 +51,10 @@ describe('every Python content type through rsconnect-python and the proxy', () 
   const env = { PATH: `${path.join(ROOT, '.cache', 'py', 'tools', 'bin')}:${process.env.PATH}` };
 
   before(async () => {
-    // The notebook's render calls the Connect API at CONNECT_SERVER, which is this test server on the
-    // host's 127.0.0.1: network isolation (test/runtime/network-isolation.test.ts) keeps content from it.
-    t = await startLectern('sqlite', { ...executionSettings({ quarto: true }), 'Applications.NetworkIsolation': 'false' });
+    // With network isolation (the default): the notebook's render calls the Connect API at
+    // CONNECT_SERVER, which is the API channel forwarded into its namespace (src/http/api-channel.ts).
+    t = await startLectern('sqlite', executionSettings({ quarto: true }));
+    assert.ok(t.app.apiChannel, 'content runs in its own network namespace');
   });
   after(async () => t?.stop());
 

@@ -1,6 +1,8 @@
 // Network isolation of local content with real processes: two workers started by the local
-// launcher, a server on the host's loopback (standing in for Lectern's port and any host service),
-// and an "internet" server in a second network namespace the test makes (a veth pair to the host).
+// launcher, a server on the host's loopback (standing in for any host service), a real Lectern
+// (its main port, and its API channel, the one host port the launcher forwards into each job's
+// namespace), and an "internet" server in a second network namespace the test makes (a veth pair
+// to the host).
 // Needs root, bubblewrap, pasta and iproute2: bash scripts/deps/sandbox.sh.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -14,6 +16,7 @@ import { acceptsConnections } from '../../src/launcher/accepts-connections.js';
 import type { JobAddress, JobSpec } from '../../src/launcher/launcher.js';
 import { LocalLauncher } from '../../src/launcher/local/local-launcher.js';
 import { Sandbox } from '../../src/launcher/local/sandbox.js';
+import { startLectern, type TestServer } from '../support/lectern.js';
 
 const RUN_AS = 'lectern';
 const [PYTHON, PYTHON_PREFIX] = execFileSync('python3', ['-c', 'import os, sys; print(os.path.realpath(sys.executable)); print(sys.base_prefix)'], { encoding: 'utf8' })
@@ -27,7 +30,7 @@ const INTERNET = { namespace: `lectern-inet-${process.pid}`, hostLink: `lti${pro
 
 /** A worker: answers its name, and on /probe tries every target from inside its sandbox. */
 const WORKER = `
-import json, os, socket, sys, urllib.request
+import json, os, socket, sys, urllib.error, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 NAME = os.environ['WORKER_NAME']
 def connect(host, port):
@@ -41,6 +44,14 @@ def fetch(url):
         with urllib.request.urlopen(url, timeout=5) as r: return r.read().decode()
     except Exception as e:
         return type(e).__name__
+def answer(url, key=None):
+    request = urllib.request.Request(url, headers={'Authorization': 'Key ' + key} if key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as r: return [r.status, r.headers.get('Content-Type', ''), r.read().decode()]
+    except urllib.error.HTTPError as e:
+        return [e.code, e.headers.get('Content-Type', ''), e.read().decode()]
+    except Exception as e:
+        return [type(e).__name__]
 def listening_ports():
     ports = []
     for table in ('/proc/net/tcp', '/proc/net/tcp6'):
@@ -61,12 +72,20 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == '/probe':
             t = json.loads(os.environ['TARGETS'])
             gw = gateway()
+            api = 'http://127.0.0.1:%d' % t['api']
             body = json.dumps({
                 'other_worker': connect('127.0.0.1', self.headers['X-Other-Port']),
                 'host_loopback': connect('127.0.0.1', t['loopback']),
                 'host_loopback6': connect('::1', t['loopback6']),
                 'gateway': connect(gw, t['loopback']) if gw else 'no gateway',
                 'internet': fetch(t['internet']),
+                'lectern_port': connect('127.0.0.1', t['lectern']),
+                'api_settings': answer(api + '/__api__/server_settings'),
+                'api_user': answer(api + '/__api__/v1/user', t['key']),
+                'api_content': answer(api + '/content/' + t['guid'] + '/'),
+                'api_dashboard': answer(api + '/connect/'),
+                'api_login': answer(api + '/__login__'),
+                'api_dot_segments': answer(api + '/__api__/%2e%2e/connect/'),
                 'listening': listening_ports(),
             })
         else:
@@ -85,7 +104,8 @@ let launcher: LocalLauncher;
 let loopback: Server;
 let loopback6: Server;
 let internetServer: ChildProcess | undefined;
-const targets = {} as { loopback: number; loopback6: number; internet: string };
+let lectern: TestServer;
+const targets = {} as { loopback: number; loopback6: number; internet: string; lectern: number; api: number; key: string; guid: string };
 
 async function listen(server: Server, host: string): Promise<number> {
   server.listen(0, host);
@@ -185,13 +205,22 @@ HTTPServer(('${INTERNET.server}', ${INTERNET.port}), H).serve_forever()
     return r.ok ? true : undefined;
   });
 
+  // Lectern with network isolation (the default) opens its API channel, which the launcher forwards.
+  lectern = await startLectern('sqlite', { 'Applications.RunAs': RUN_AS });
+  assert.ok(lectern.app.apiChannel, 'Lectern opens an API channel for content in its own network namespace');
+  targets.lectern = Number(new URL(lectern.url).port);
+  targets.api = lectern.app.apiChannel.port;
+  targets.key = lectern.adminKey;
+  targets.guid = ((await (await lectern.api('/__api__/v1/content', { method: 'POST', json: { name: 'neighbour' } })).json()) as { guid: string }).guid;
+
   const sandbox = await Sandbox.create({ enabled: true, runAs: RUN_AS, processLimit: 64, hidePaths: [] });
   assert.match(sandbox.describe(), /network: own network namespace/);
-  launcher = new LocalLauncher(sandbox);
+  launcher = new LocalLauncher(sandbox, { hostPorts: [targets.api] });
 });
 
 after(async () => {
   await launcher?.close();
+  await lectern?.stop();
   internetServer?.kill();
   if (internetServer && internetServer.exitCode === null) await once(internetServer, 'exit');
   await new Promise((r) => loopback?.close(r));
@@ -226,7 +255,7 @@ describe('network isolation of local content', () => {
     assert.notEqual(seen.host_loopback6, 'connected', `worker a connected to the host's [::1]:${targets.loopback6}`);
     assert.notEqual(seen.gateway, 'connected', 'the gateway address does not lead to the host loopback');
     assert.equal(seen.internet, 'FROM-INTERNET!', 'a server outside the namespace is reachable');
-    assert.deepEqual(seen.listening, [addressA.port], '/proc/net/tcp shows the worker its own sockets only');
+    assert.deepEqual(seen.listening, [addressA.port, targets.api].sort((x, y) => x - y), "/proc/net/tcp shows the worker its own sockets and pasta's end of the API channel only");
 
     // And the other way round: b cannot reach a either.
     const fromB = JSON.parse(await get(addressB, '/probe', { 'X-Other-Port': String(addressA.port) })) as Record<string, unknown>;
@@ -240,6 +269,31 @@ describe('network isolation of local content', () => {
     process.kill(b.pid!, 'SIGKILL');
     await launcher.wait(b.key);
     assert.deepEqual(await ourPastas(), [], 'no pasta outlives its job');
+  });
+
+  test("a worker reaches Lectern's API through the API channel, and nothing else of Lectern", async () => {
+    const job = await launcher.submit(workerSpec('api'));
+    const address = await launcher.address(job.key, { timeoutMs: 30_000 });
+    const seen = JSON.parse(await get(address, '/probe', { 'X-Other-Port': '9' })) as Record<string, [number, string, string] | string>;
+    await launcher.stop(job.key, { graceMs: 5000 });
+
+    assert.notEqual(seen.lectern_port, 'connected', `the worker connected to Lectern's main port 127.0.0.1:${targets.lectern}`);
+    const [status, type, body] = seen.api_settings as [number, string, string];
+    assert.equal(status, 200, `GET /__api__/server_settings on the API channel: ${JSON.stringify(seen.api_settings)}`);
+    assert.match(type, /^application\/json/);
+    assert.equal(typeof (JSON.parse(body) as { version?: unknown }).version, 'string');
+    const [userStatus, , user] = seen.api_user as [number, string, string];
+    assert.equal(userStatus, 200, 'an API key authenticates on the API channel as on the main port');
+    assert.equal((JSON.parse(user) as { username: string }).username, 'admin');
+
+    for (const probe of ['api_content', 'api_dashboard', 'api_login', 'api_dot_segments']) {
+      const [refused, refusedType, error] = seen[probe] as [number, string, string];
+      assert.equal(refused, 404, `${probe}: ${JSON.stringify(seen[probe])}`);
+      assert.match(refusedType, /^application\/json/, probe);
+      const json = JSON.parse(error) as { code: number; error: string; payload: unknown };
+      assert.equal(json.code, 4, probe);
+      assert.match(json.error, /serves only the Connect API/, probe);
+    }
   });
 
   test('a worker that never listens is not reported ready although its port is forwarded', async () => {

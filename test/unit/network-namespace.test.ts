@@ -19,7 +19,7 @@ test('a port counts as listening only with a LISTEN socket on it', () => {
 });
 
 test('pasta forwards nothing of the host into the namespace and only the job port out of it', () => {
-  const options = pastaOptions([40865], '/run/x/pasta.pid');
+  const options = pastaOptions([40865], [], '/run/x/pasta.pid');
   for (const flag of ['--no-map-gw', '--config-net', '--foreground']) assert.ok(options.includes(flag), flag);
   const value = (flag: string) => options.filter((_, i) => options[i - 1] === flag);
   assert.deepEqual(value('--tcp-ns'), ['none']);
@@ -27,7 +27,15 @@ test('pasta forwards nothing of the host into the namespace and only the job por
   assert.deepEqual(value('--udp-ports'), ['none']);
   assert.deepEqual(value('--tcp-ports'), ['127.0.0.1/40865']);
   assert.deepEqual(value('--tcp-ports').length, 1);
-  assert.deepEqual(pastaOptions([], '/p').filter((_, i, all) => all[i - 1] === '--tcp-ports'), ['none']);
+  assert.deepEqual(pastaOptions([], [], '/p').filter((_, i, all) => all[i - 1] === '--tcp-ports'), ['none']);
+});
+
+test('pasta forwards into the namespace only the host ports it is given', () => {
+  const options = pastaOptions([40865], [41001], '/p');
+  const value = (flag: string) => options.filter((_, i) => options[i - 1] === flag);
+  assert.deepEqual(value('--tcp-ns'), ['41001']);
+  assert.deepEqual(value('--tcp-ports'), ['127.0.0.1/40865']);
+  assert.deepEqual(value('--udp-ns'), ['none']);
 });
 
 test('start-up names a DNS set-up content cannot use', () => {
@@ -39,8 +47,9 @@ test('start-up names a DNS set-up content cannot use', () => {
   assert.equal(dnsProblem(''), null);
 });
 
-test('start-up says when CONNECT_SERVER leads back to this host', async () => {
-  assert.match((await unreachableFromContent('http://127.0.0.1:3939/')) ?? '', /Content cannot reach this server at http:\/\/127\.0\.0\.1:3939\/ \(CONNECT_SERVER\)/);
+test('start-up says when the public address leads back to this host', async () => {
+  assert.match((await unreachableFromContent('http://127.0.0.1:3939/')) ?? '', /Content cannot reach this server's public address http:\/\/127\.0\.0\.1:3939\/ \(\[Server\] Address\)/);
+  assert.match((await unreachableFromContent('http://127.0.0.1:3939/')) ?? '', /Connect API calls still work \(CONNECT_SERVER is the API channel/);
   assert.match((await unreachableFromContent('http://[::1]:3939/')) ?? '', /\[Server\] Address/);
   assert.match((await unreachableFromContent('http://localhost:3939/')) ?? '', /NetworkIsolation = false/);
   // An address documentation reserves, on no interface here: treated as another machine.

@@ -30,9 +30,12 @@ export class LocalLauncher implements Launcher {
   readonly name = 'local';
   private readonly jobs = new Map<string, LocalJob>();
   private readonly hostname: string;
+  private readonly hostPorts: number[];
 
-  constructor(private readonly sandbox: Sandbox, options: { hostname?: string } = {}) {
+  /** `hostPorts`: ports of the host's 127.0.0.1 every job may connect to when the sandbox isolates its network. */
+  constructor(private readonly sandbox: Sandbox, options: { hostname?: string; hostPorts?: number[] } = {}) {
     this.hostname = options.hostname ?? osHostname();
+    this.hostPorts = options.hostPorts ?? [];
   }
 
   async submit(spec: JobSpec): Promise<JobHandle> {
@@ -57,6 +60,7 @@ export class LocalLauncher implements Launcher {
       memoryLimitBytes: spec.resources.memoryLimitBytes,
       maxProcesses: spec.resources.maxProcesses,
       inboundPorts: address ? [address.port] : [],
+      hostPorts: this.hostPorts,
     });
     const log = new JobLogWriter(spec.logPath);
     const child = spawn(command.file, command.args, {

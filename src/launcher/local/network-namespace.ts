@@ -1,7 +1,9 @@
 // Each sandboxed job's own network namespace, joined to the outside world by pasta (Debian's
 // `passt` package): content reaches other hosts (databases, APIs, package indexes) but neither the
-// host's loopback services, nor Lectern, nor other workers. Lectern reaches the job's server through
-// the one port pasta forwards from the host's 127.0.0.1 into the namespace.
+// host's loopback services, nor Lectern's port, nor other workers. Lectern reaches the job's server
+// through the one port pasta forwards from the host's 127.0.0.1 into the namespace; the job reaches
+// the host's loopback only on the ports it is given (Lectern's API channel, src/http/api-channel.ts),
+// which pasta forwards the other way, at the same port number on the namespace's 127.0.0.1.
 //
 // Usage (sandbox.ts):
 //   command = [...enterNetworkNamespace(tools), ...rest]   // the root side: a new namespace, then wait
@@ -33,8 +35,11 @@ export function enterNetworkNamespace(tools: NetworkTools, sh: string): string[]
   return [tools.unshare, '--net', '--', sh, '-c', 'read -r go && [ "$go" = up ] && exec </dev/null && exec "$@"', 'lectern-network'];
 }
 
-/** pasta options: outbound TCP/UDP to the world, nothing of the host's loopback, inbound only `ports` on 127.0.0.1. */
-export function pastaOptions(ports: number[], pidFile: string): string[] {
+/**
+ * pasta options: outbound TCP/UDP to the world; of the host's loopback only `hostPorts` (TCP, at
+ * the same port on the namespace's 127.0.0.1); inbound only `ports` on 127.0.0.1.
+ */
+export function pastaOptions(ports: number[], hostPorts: number[], pidFile: string): string[] {
   return [
     '--foreground', '--quiet',
     // pasta drops to "nobody" by default, which could not enter a namespace root made; as root it
@@ -44,7 +49,10 @@ export function pastaOptions(ports: number[], pidFile: string): string[] {
     '--config-net',
     // Without these, the gateway address leads to the host's loopback and every port bound on the
     // host is forwarded into the namespace (the defaults are for a desktop's containers).
-    '--no-map-gw', '--tcp-ns', 'none', '--udp-ns', 'none', '--udp-ports', 'none',
+    '--no-map-gw', '--udp-ns', 'none', '--udp-ports', 'none',
+    // pasta connects these to the host's loopback; the namespace is the only side they listen on
+    // (this pasta takes no address for -T: the port alone).
+    ...(hostPorts.length ? hostPorts.flatMap((p) => ['--tcp-ns', String(p)]) : ['--tcp-ns', 'none']),
     ...(ports.length ? ports.flatMap((p) => ['--tcp-ports', `127.0.0.1/${p}`]) : ['--tcp-ports', 'none']),
     '--pid', pidFile,
     // fd 3 of pasta is the job's namespace, opened by the server (pasta itself may not open /proc/PID).
@@ -60,7 +68,7 @@ export class JobNetwork {
   ) {}
 
   /** Connects the namespace the job's process `pid` has made, then lets the job go on. Throws a sentence saying what failed. */
-  static async connect(pid: number, stdin: Writable, options: { tools: NetworkTools; ports: number[]; pidFile: string }): Promise<JobNetwork> {
+  static async connect(pid: number, stdin: Writable, options: { tools: NetworkTools; ports: number[]; hostPorts: number[]; pidFile: string }): Promise<JobNetwork> {
     const ownNamespace = await readlink('/proc/self/ns/net');
     const deadline = Date.now() + SETUP_TIMEOUT_MS;
     // The job's first process unshares right after it starts: wait for that (same pid throughout).
@@ -74,7 +82,7 @@ export class JobNetwork {
     const namespace = await open(`/proc/${pid}/ns/net`, 'r');
     let pasta: ChildProcess;
     try {
-      pasta = spawn(options.tools.setpriv, ['--pdeathsig', 'KILL', '--', options.tools.pasta, ...pastaOptions(options.ports, options.pidFile)], {
+      pasta = spawn(options.tools.setpriv, ['--pdeathsig', 'KILL', '--', options.tools.pasta, ...pastaOptions(options.ports, options.hostPorts, options.pidFile)], {
         stdio: ['ignore', 'ignore', 'pipe', namespace.fd],
         env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
       });

@@ -49,6 +49,8 @@ export interface SandboxRequest {
   maxProcesses?: number;
   /** TCP ports the job's server listens on (127.0.0.1); with network isolation the only way in, forwarded from the host's 127.0.0.1. */
   inboundPorts?: number[];
+  /** TCP ports of the host's 127.0.0.1 the job may connect to, at the same port on its own 127.0.0.1 (network isolation; without it the job shares the host's network anyway). */
+  hostPorts?: number[];
 }
 
 /** What to spawn. uid/gid stay unset: the command switches users itself, after joining its cgroups. */
@@ -148,6 +150,11 @@ export class Sandbox {
     return sandbox;
   }
 
+  /** Whether every job gets its own network namespace, which reaches none of the host's loopback but the ports it is given. */
+  get isolatesNetwork(): boolean {
+    return this.tools.network !== undefined;
+  }
+
   /** The user content runs as (Connect's job `run_as`). */
   runAsUser(): string {
     return this.identity?.user ?? (serverIsRoot() ? this.options.runAs : userInfo().username);
@@ -211,7 +218,7 @@ export class Sandbox {
       cwd: this.tools.bwrap ? '/' : req.cwd,
       stdin: this.tools.network ? 'pipe' : 'ignore',
     };
-    const networking = this.tools.network ? { tools: this.tools.network, ports: req.inboundPorts ?? [] } : undefined;
+    const networking = this.tools.network ? { tools: this.tools.network, ports: req.inboundPorts ?? [], hostPorts: req.hostPorts ?? [] } : undefined;
     return { command, process: new SandboxedJob(cgroup, !!this.tools.bwrap, envDir, networking) };
   }
 
@@ -253,7 +260,7 @@ class SandboxedJob implements SandboxedProcess {
     private readonly cgroup: JobCgroup | undefined,
     private readonly bwrap: boolean,
     private readonly envDir: string,
-    private readonly networking: { tools: NetworkTools; ports: number[] } | undefined,
+    private readonly networking: { tools: NetworkTools; ports: number[]; hostPorts: number[] } | undefined,
   ) {}
 
   async attach(child: { pid?: number; stdin: Writable | null }): Promise<void> {
