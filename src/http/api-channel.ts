@@ -9,6 +9,7 @@
 //   const channel = await ApiChannel.open();  ...  channel.serve(fastifyHandler);  ...  await channel.close();
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { StartupError } from '../startup-error.js';
 import { ApiError, ErrorCode } from './errors.js';
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -25,7 +26,14 @@ export class ApiChannel {
   static async open(): Promise<ApiChannel> {
     const http = createServer();
     http.listen(0, '127.0.0.1');
-    await once(http, 'listening');
+    try {
+      await once(http, 'listening');
+    } catch (err) {
+      throw new StartupError(
+        `Cannot open the Connect API channel for sandboxed content on 127.0.0.1 (${(err as Error).message})`,
+        'make sure the loopback interface is up and has 127.0.0.1, or set [Applications] NetworkIsolation = false',
+      );
+    }
     const channel = new ApiChannel(http, (http.address() as { port: number }).port);
     http.on('request', (request: IncomingMessage, response: ServerResponse) => channel.answer(request, response));
     return channel;
