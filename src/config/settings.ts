@@ -237,7 +237,7 @@ export const SETTINGS = {
     description:
       'With the sandbox on: give every content process its own network namespace (pasta, Debian package passt; needs root). ' +
       'Content reaches other hosts but not the host\'s loopback services, Lectern\'s port or other workers; Lectern reaches it through a port forwarded on 127.0.0.1. ' +
-      'Start-up stops when this does not work, unless this is false.',
+      'Start-up stops when this does not work, unless this is false; a server that is not root runs content on the host network and says so at start.',
   },
   'Applications.ProcessLimit': {
     type: 'int',

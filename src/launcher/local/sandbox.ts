@@ -142,7 +142,9 @@ export class Sandbox {
       const usable = await access(bwrap, constants.X_OK).then(() => true, () => false);
       if (!usable) throw new Error(sandboxFailure(`bubblewrap is not an executable file at ${bwrap}`, '', identity));
       tools.bwrap = bwrap;
-      if (options.networkIsolation !== false) tools.network = await findNetworkTools(options.pasta);
+      // A namespace per job needs a root server (pasta joins namespaces root made). A server run as
+      // a user (a laptop, where content runs as that user anyway) starts without it and says so.
+      if (options.networkIsolation !== false && serverIsRoot()) tools.network = await findNetworkTools(options.pasta);
     }
     const sandbox = new Sandbox(options, identity, tools, cgroups);
     await sandbox.probe();
@@ -165,7 +167,13 @@ export class Sandbox {
     const isolation = this.tools.bwrap ? `bubblewrap sandbox (${this.tools.bwrap}${serverIsRoot() ? ', run by root' : ', user namespaces'})` : 'no sandbox ([Applications] Sandbox = false)';
     const memory = this.cgroups.has('memory') ? 'cgroup' : 'RLIMIT_AS';
     const pids = this.cgroups.has('pids') ? 'cgroup' : this.identity?.uid === 0 ? 'none (content runs as root)' : 'RLIMIT_NPROC (per user, shared by all content)';
-    const network = this.tools.network ? 'own network namespace (pasta; no host loopback)' : this.tools.bwrap ? 'host network ([Applications] NetworkIsolation = false)' : 'host network';
+    const network = this.tools.network
+      ? 'own network namespace (pasta; no host loopback)'
+      : !this.tools.bwrap
+        ? 'host network'
+        : this.options.networkIsolation === false
+          ? 'host network ([Applications] NetworkIsolation = false)'
+          : "host network: a namespace per process needs Lectern to run as root, so content can reach this machine's loopback services";
     return `${isolation}; network: ${network}; content runs as ${who}; memory limit: ${memory}; process limit: ${pids}; cgroups: ${this.cgroups.describe()}`;
   }
 
@@ -349,8 +357,6 @@ function networkFailure(what: string): string {
 }
 
 async function findNetworkTools(pasta?: string): Promise<NetworkTools> {
-  // Joining a namespace root made needs root; a server that is not root has only user namespaces.
-  if (!serverIsRoot()) throw new Error(networkFailure(`Lectern runs as ${userInfo().username}, not root, and cannot give content its own network namespace`));
   const found = pasta ?? (await findTool('pasta').catch(() => null));
   if (!found) throw new Error(networkFailure('pasta (passt) is not installed'));
   if (!(await access(found, constants.X_OK).then(() => true, () => false))) throw new Error(networkFailure(`pasta is not an executable file at ${found}`));
