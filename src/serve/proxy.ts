@@ -10,6 +10,7 @@ import { trustedProxies, type TrustedProxies } from '../http/trusted-proxy.js';
 import { EnvironmentRebuilding, WorkerUnavailable } from '../scheduler/pool.js';
 import { escapeHtml, htmlPage } from './content-access.js';
 import { canonicalUrl, type ContentTarget } from './content-target.js';
+import { guardedBy } from '../util/guarded.js';
 
 /** Headers only Lectern may set: a client's copies are dropped before the request reaches content. */
 const TRUSTED_HEADERS = new Set(['rstudio-connect-credentials', 'rstudio-connect-credentials-signature', 'posit-connect-user-session-token', 'x-rsc-request', 'x-forwarded-prefix']);
@@ -196,19 +197,13 @@ export class ContentProxy {
       if (res.headersSent) res.destroy();
       else sendHtml(res, 502, htmlPage('Content error', '<h1>The content did not answer</h1><p>Its answer could not be passed on; the server log has details.</p>'));
     };
-    const guarded =
-      <A extends unknown[]>(callback: (...args: A) => void) =>
-      (...args: A) => {
-        try {
-          callback(...args);
-        } catch (err) {
-          try {
-            fail(err);
-          } catch {
-            res.destroy();
-          }
-        }
-      };
+    const guarded = guardedBy((err) => {
+      try {
+        fail(err);
+      } catch {
+        res.destroy();
+      }
+    });
     this.agent.dispatch(options, {
       onRequestStart: guarded((c: Dispatcher.DispatchController) => {
         controller = c;

@@ -8,6 +8,7 @@ import { WorkerUnavailable } from '../scheduler/pool.js';
 import { trustedProxies } from '../http/trusted-proxy.js';
 import { canonicalUrl, resolveContentTarget } from './content-target.js';
 import { clientOrigin, contentRequestHeaders, userGroups } from './proxy.js';
+import { guardedBy } from '../util/guarded.js';
 
 /**
  * Websocket upgrades to content (Shiny, Streamlit, Bokeh, …) at /content/{guid}/… and vanity
@@ -76,18 +77,12 @@ async function handleUpgrade(server: FastifyInstance, app: App, req: IncomingMes
     credentials: app.credentials,
   });
   const upstream = httpRequest({ host: lease.address.host, port: lease.address.port, method: req.method, path: target.path || '/', headers });
-  const guard =
-    <A extends unknown[]>(listener: (...args: A) => void) =>
-    (...args: A) => {
-      try {
-        listener(...args);
-      } catch (err) {
-        server.log.error({ err }, 'websocket proxy failed');
-        release();
-        socket.destroy();
-        upstream.destroy();
-      }
-    };
+  const guard = guardedBy((err) => {
+    server.log.error({ err }, 'websocket proxy failed');
+    release();
+    socket.destroy();
+    upstream.destroy();
+  });
   upstream.on(
     'upgrade',
     guard((res: IncomingMessage, upSocket: Duplex, upHead: Buffer) => {
