@@ -40,7 +40,8 @@ export async function resolvePrincipal(request: Credentials, users: Users): Prom
       const found = await users.userForApiKey(match[1]!);
       if (!found) return { kind: 'invalid', reason: 'Invalid login.' };
       await users.touch(found.user);
-      return found.scope ? { kind: 'user', user: found.user, via: 'key', scope: found.scope } : { kind: 'user', user: found.user, via: 'key' };
+      if (!found.scope) return { kind: 'user', user: found.user, via: 'key' };
+      return { kind: 'user', user: capForScope(found.user, found.scope), via: 'key', scope: found.scope };
     }
     // Other schemes (Bearer from OAuth clients, SPCS Snowflake tokens) are not issued by Lectern.
     if (!/^\s*Snowflake\s/i.test(header)) return { kind: 'invalid', reason: 'Invalid login: unsupported Authorization scheme; use "Key <api key>".' };
@@ -97,6 +98,18 @@ export function requireUser(request: FastifyRequest): User {
     if (request.headers[CSRF_HEADER] !== p.csrf) throw forbidden('Missing or invalid X-CSRF-Token header for a request made with a session cookie.');
   }
   return p.user;
+}
+
+/**
+ * A visitor key acts as its visitor, but no higher than a viewer: content that any signed-in
+ * visitor opens (a publisher's app visited by an administrator) must not be able to administer
+ * the server or change content in the visitor's name. It reads what the visitor may read. Every
+ * permission check follows from the role, as for a viewer account (ContentAccess caps content
+ * roles by it).
+ */
+function capForScope(user: User, scope: KeyScope): User {
+  if (scope !== 'visitor' || user.user_role === 'viewer') return user;
+  return Object.freeze({ ...user, user_role: 'viewer' as const });
 }
 
 /**

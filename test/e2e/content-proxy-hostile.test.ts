@@ -206,6 +206,32 @@ for (const provider of PROVIDERS) describe(`the content proxy under hostile and 
     }
   });
 
+  it('gives content that an administrator visits a key that acts no higher than a viewer', async () => {
+    const got = json(await send(t.url, `/content/${guid}/headers`, { headers: auth }));
+    const answer = await fetch(`${t.url}/__api__/v1/oauth/integrations/credentials`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token_type: 'urn:posit:connect:user-session-token',
+        subject_token: got.headers['posit-connect-user-session-token']!,
+        requested_token_type: 'urn:posit:connect:api-key',
+      }),
+    });
+    assert.equal(answer.status, 200, await answer.clone().text());
+    const key = ((await answer.json()) as { access_token: string }).access_token;
+    const me = (await (await t.api('/__api__/v1/user', { key })).json()) as { username: string; user_role: string };
+    assert.deepEqual([me.username, me.user_role], ['admin', 'viewer']);
+    // It still reads what the administrator may view…
+    assert.equal((await t.api(`/__api__/v1/content/${guid}`, { key })).status, 200);
+    // …but cannot administer the server or change content in the administrator's name.
+    const created = await t.api('/__api__/v1/users', { method: 'POST', key, json: { username: 'made-by-content', password: 'a-long-password', user_role: 'administrator', email: 'x@example.org' } });
+    assert.equal(created.status, 403, await created.clone().text());
+    assert.equal((await t.api(`/__api__/v1/content/${guid}/environment`, { key })).status, 403);
+    assert.equal((await t.api(`/__api__/v1/content/${guid}`, { method: 'PATCH', key, json: { title: 'Renamed by content' } })).status, 403);
+    assert.equal((await t.app.users.findByUsername('admin'))!.user_role, 'administrator', 'the administrator is unchanged');
+  });
+
   it('serves //content/{guid}/ (how rsconnect-python 1.29 verifies a deploy) as /content/{guid}/', async () => {
     const got = json(await send(t.url, `//content/${guid}/?x=1`, { headers: auth }));
     assert.equal(got.path, '/');
