@@ -31,8 +31,10 @@ import { StartupError } from './startup-error.js';
 import { sweepInterruptedUploads } from './storage/interrupted-uploads.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { findUv, UV_HINT } from './runtimes/uv.js';
+import { LECTERN_VERSION } from './version.js';
 
-export const LECTERN_VERSION = '0.1.0';
+// package.json's version (src/version.ts); the API and the CLI have long imported it from here.
+export { LECTERN_VERSION };
 
 /** Every service of one Lectern replica, wired once; HTTP routes and the CLI take what they need. */
 export interface App {

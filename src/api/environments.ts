@@ -49,7 +49,7 @@ export const executionEnvironmentRoutes: RoutePlugin = (server, app) => {
   async function visible(guid: string, user: User): Promise<EnvironmentRow> {
     const usable = (await environments.withUsability(user)).find((e) => e.row.guid === guid.toLowerCase());
     // A restricted environment is as good as missing to those who may not use it.
-    if (!usable || !usable.usable) throw notFound(`Execution environment ${guid} does not exist.`);
+    if (!usable?.usable) throw notFound(`Execution environment ${guid} does not exist.`);
     return usable.row;
   }
 

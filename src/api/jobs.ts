@@ -1,4 +1,3 @@
-import type { App } from '../app.js';
 import { requireRole, requireUser } from '../auth/principal.js';
 import type { Content, JobRow } from '../db/schema.js';
 import { ApiError, ErrorCode, notFound } from '../http/errors.js';

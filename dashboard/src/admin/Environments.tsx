@@ -187,6 +187,7 @@ function EnvironmentEditor({ mode, environment, initial, onDone, onRefused }: { 
             <legend>{label} installations</legend>
             {form.installations[id].length === 0 && <p className="hint">None.</p>}
             {form.installations[id].map((row, index) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: a row has no identity but its place (its error paths are indexed too); every input is controlled
               <div key={index} className="row wrap installation">
                 <label>
                   {label} version
@@ -253,7 +254,7 @@ function Permissions({ environment }: { environment: Environment }) {
   }
 
   return (
-    <div className="stack indent" role="region" aria-label={`Permissions of ${environment.title}`}>
+    <section className="stack indent" aria-label={`Permissions of ${environment.title}`}>
       <ErrorMessage error={action.error ?? permissions.error} />
       {!permissions.data ? (
         !permissions.error && <Loading />
@@ -303,6 +304,6 @@ function Permissions({ environment }: { environment: Environment }) {
           Allow
         </button>
       </form>
-    </div>
+    </section>
   );
 }

@@ -197,7 +197,7 @@ export class LocalLauncher implements Launcher {
 
   async stop(key: string, options: { graceMs?: number } = {}): Promise<void> {
     const job = this.jobs.get(key);
-    if (!job || job.status.state !== 'running') return;
+    if (job?.status.state !== 'running') return;
     const pid = job.child.pid!;
     job.stopRequested = true;
     // The sandbox reaches the app inside its PID namespace; signalling bwrap itself would end the

@@ -415,7 +415,7 @@ async function checkReachable(identity: Identity, paths: string[]): Promise<void
     }
     for (const d of [...chain, target]) {
       const info = await stat(d).catch(() => null);
-      if (!info || !info.isDirectory()) continue;
+      if (!info?.isDirectory()) continue;
       const bits = info.uid === identity.uid ? 0o100 : identity.groups.includes(info.gid) ? 0o010 : 0o001;
       if (!(info.mode & bits)) {
         throw new Error(

@@ -58,6 +58,7 @@ export function EnvironmentPanel({ content, onChanged }: { content: ContentItem;
                 <form className="row wrap" onSubmit={change}>
                   <label className="grow">
                     New value of <code>{variable}</code>
+                    {/* biome-ignore lint/a11y/noAutofocus: the field appears because the user just pressed Change on this variable */}
                     <input type="password" autoComplete="off" value={newValue} onChange={(e) => setNewValue(e.target.value)} autoFocus />
                   </label>
                   <button type="submit" disabled={action.busy}>
