@@ -1,6 +1,6 @@
 import { LECTERN_VERSION } from '../app.js';
 import { requireRole } from '../auth/principal.js';
-import { installationsOf } from '../environments/environments.js';
+import { installationsOf } from '../execution-environments/environments.js';
 import type { RoutePlugin } from '../http/server.js';
 
 /** Server discovery: clients pick their publish flows from `version` (connect-api.md §1.5). */

@@ -1,8 +1,8 @@
 import { requireUser } from '../auth/principal.js';
-import { environmentNames, parseEnvChanges, updateEnvironment } from '../content/environment.js';
+import { environmentNames, parseEnvChanges, updateEnvironment } from '../content/environment-variables.js';
 import type { RoutePlugin } from '../http/server.js';
 
-export { contentEnvironment } from '../content/environment.js';
+export { contentEnvironment } from '../content/environment-variables.js';
 
 /** Content environment variables: names only are ever returned; values are sealed at rest. Editors only. */
 export const environmentRoutes: RoutePlugin = (server, app) => {

@@ -1,8 +1,8 @@
 import type { App } from '../app.js';
 import { noContent, requireRole, requireUser } from '../auth/principal.js';
 import type { EnvironmentRow, User } from '../db/schema.js';
-import { DefinitionError, formatPath, parseDefinition, type EnvironmentDefinition } from '../environments/definition.js';
-import { definitionFields, environmentJson, permissionJson } from '../environments/environments.js';
+import { DefinitionError, formatPath, parseDefinition, type EnvironmentDefinition } from '../execution-environments/definition.js';
+import { definitionFields, environmentJson, permissionJson } from '../execution-environments/environments.js';
 import { runnerFor } from '../execution/runners.js';
 import { ApiError, badRequest, conflict, ErrorCode, invalidParameter, notFound } from '../http/errors.js';
 import type { RoutePlugin } from '../http/server.js';
