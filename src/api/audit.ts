@@ -1,5 +1,5 @@
 import { requireRole } from '../auth/principal.js';
-import { invalidParameter } from '../http/errors.js';
+import { invalidParameter } from '../errors.js';
 import { publicBase, type RoutePlugin } from '../http/server.js';
 import { apiTime } from '../util/ids.js';
 import { boolParam, intParam } from '../http/query.js';

@@ -1,5 +1,5 @@
 import { requireUser } from '../auth/principal.js';
-import { forbidden } from '../http/errors.js';
+import { forbidden } from '../errors.js';
 import { intParam } from '../http/query.js';
 import type { RoutePlugin } from '../http/server.js';
 import { taskJson } from '../tasks/queue.js';

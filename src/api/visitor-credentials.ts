@@ -1,5 +1,5 @@
 import type { App } from '../app.js';
-import { badRequest, invalidLogin } from '../http/errors.js';
+import { badRequest, invalidLogin } from '../errors.js';
 import type { RoutePlugin } from '../http/server.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';

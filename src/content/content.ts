@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Content, Database, User } from '../db/schema.js';
 import { TableCache } from '../db/table-cache.js';
 import type { TableChanges } from '../db/table-changes.js';
-import { ApiError, conflict, ErrorCode, forbidden, invalidParameter, notFound } from '../http/errors.js';
+import { conflict, ErrorCode, forbidden, invalidParameter, LecternError, notFound } from '../errors.js';
 import { roleAtLeast } from '../users/users.js';
 import { apiTime, GUID_PATTERN, newGuid, nowIso } from '../util/ids.js';
 import { parseContentChanges, validateContentName, type ContentChanges } from './fields.js';
@@ -114,7 +114,7 @@ function roleFrom(user: User, content: Content, granted: Set<string> | undefined
 
 function requireUnlocked(content: Content) {
   if (content.locked !== 1) return;
-  throw new ApiError(403, ErrorCode.PermissionDenied, `Content ${content.guid} is locked: unlock it (PATCH with "locked": false) before deploying to it or changing it.`, {
+  throw new LecternError('forbidden', ErrorCode.PermissionDenied, `Content ${content.guid} is locked: unlock it (PATCH with "locked": false) before deploying to it or changing it.`, {
     locked: true,
     locked_message: content.locked_message,
   });
@@ -318,7 +318,7 @@ export class ContentService {
     const over = (field: string, value: unknown, cap: number | undefined, setting: string, zeroMeansNone = false) => {
       if (typeof value !== 'number' || cap === undefined || value <= cap || (cap === 0 && !zeroMeansNone)) return;
       const none = cap === 0 ? ': this server gives content none' : '';
-      throw new ApiError(400, ErrorCode.InvalidParameter, `${field} (${value}) is above this server's limit of ${cap} ([Scheduler] ${setting})${none}.`, { field, limit: `Scheduler.${setting}`, maximum: cap });
+      throw new LecternError('invalid', ErrorCode.InvalidParameter, `${field} (${value}) is above this server's limit of ${cap} ([Scheduler] ${setting})${none}.`, { field, limit: `Scheduler.${setting}`, maximum: cap });
     };
     over('max_processes', changes.row.max_processes, caps.maxProcesses, 'MaxProcessesLimit');
     over('min_processes', changes.row.min_processes, caps.minProcesses, 'MinProcessesLimit');

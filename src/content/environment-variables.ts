@@ -1,5 +1,5 @@
 import type { App } from '../app.js';
-import { badRequest, ErrorCode } from '../http/errors.js';
+import { badRequest, ErrorCode } from '../errors.js';
 
 export interface EnvChange {
   name: string;

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../app.js';
 import { appModeKind } from '../content/app-modes.js';
 import type { Bundle } from '../db/schema.js';
-import { ErrorCode } from '../http/errors.js';
+import { ErrorCode } from '../errors.js';
 import type { RoutePlugin } from '../http/server.js';
 import { denyContent, escapeHtml } from './content-access.js';
 import { canonicalUrl, directContentTarget, type ContentTarget } from './content-target.js';
