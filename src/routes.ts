@@ -3,7 +3,7 @@ import { auditRoutes } from './api/audit.js';
 import { bundleRoutes } from './api/bundles.js';
 import { jobRoutes } from './api/jobs.js';
 import { contentRoutes } from './api/content.js';
-import { environmentRoutes } from './api/environment-variables.js';
+import { environmentVariableRoutes } from './api/environment-variables.js';
 import { executionEnvironmentRoutes } from './api/execution-environments.js';
 import { permissionRoutes } from './api/permissions.js';
 import { serverSettingsRoutes } from './api/server-settings.js';
@@ -16,7 +16,7 @@ import { dashboardRoutes } from './serve/dashboard.js';
 import { loginRoutes } from './serve/login.js';
 import { staticAssetRoutes } from './serve/static-assets.js';
 import { contentRoutes as contentServingRoutes } from './serve/content-routes.js';
-import type { RoutePlugin } from './http/server.js';
+import type { RoutePlugin } from './http/routing.js';
 
 /** Every route module, registered in this order. */
 export const ROUTES: RoutePlugin[] = [
@@ -31,7 +31,7 @@ export const ROUTES: RoutePlugin[] = [
   staticAssetRoutes,
   contentServingRoutes,
   permissionRoutes,
-  environmentRoutes,
+  environmentVariableRoutes,
   executionEnvironmentRoutes,
   tagRoutes,
   vanityRoutes,

@@ -4,7 +4,7 @@ import { requireUser } from '../auth/principal.js';
 import { appModeOrdinal } from '../content/app-modes.js';
 import type { Content, Task, User } from '../db/schema.js';
 import { badRequest, ErrorCode, forbidden, invalidParameter } from '../errors.js';
-import { contentUrls, type RoutePlugin } from '../http/server.js';
+import { contentUrls, type RoutePlugin } from '../http/routing.js';
 import { bundlesJson, enqueueDeploy, receiveBundle, uploadRoutes } from './bundles.js';
 import { renderContent } from './content.js';
 

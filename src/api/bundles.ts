@@ -6,7 +6,7 @@ import { noContent, requireUser } from '../auth/principal.js';
 import { bundleJson } from '../bundles/bundles.js';
 import type { Bundle, Content, User } from '../db/schema.js';
 import { badRequest, ErrorCode, invalidParameter, LecternError } from '../errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import type { RoutePlugin } from '../http/routing.js';
 
 /**
  * The upload body: raw gzip tar (any or no content type) or multipart `archive` + `metadata`.

@@ -7,7 +7,7 @@ import { contentStates } from '../content/state.js';
 import type { Content, User } from '../db/schema.js';
 import { runnerFor } from '../execution/runners.js';
 import { badRequest, ErrorCode, LecternError } from '../errors.js';
-import { contentUrls, publicBase, type RoutePlugin } from '../http/server.js';
+import { contentUrls, publicBase, type RoutePlugin } from '../http/routing.js';
 import { apiTime } from '../util/ids.js';
 
 type Include = (typeof INCLUDES)[number];

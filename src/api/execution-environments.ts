@@ -5,7 +5,7 @@ import { DefinitionError, formatPath, parseDefinition, type EnvironmentDefinitio
 import { definitionFields, environmentJson, permissionJson } from '../execution-environments/environments.js';
 import { runnerFor } from '../execution/runners.js';
 import { badRequest, conflict, ErrorCode, invalidParameter, LecternError, notFound } from '../errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import type { RoutePlugin } from '../http/routing.js';
 
 /** Validates a body into a definition; problems become 400s naming the field. */
 function definitionFrom(body: unknown, options: { requireTitle: boolean; requireCluster: boolean }): EnvironmentDefinition {

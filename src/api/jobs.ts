@@ -3,7 +3,7 @@ import { requireRole, requireUser } from '../auth/principal.js';
 import type { Content, JobRow } from '../db/schema.js';
 import { ErrorCode, LecternError, notFound } from '../errors.js';
 import { intParam } from '../http/query.js';
-import type { RoutePlugin } from '../http/server.js';
+import type { RoutePlugin } from '../http/routing.js';
 import { apiTime } from '../util/ids.js';
 
 /** Connect's Job object (reference §5.7); ids are strings. */

@@ -2,7 +2,7 @@ import type { App } from '../app.js';
 import { noContent, requireUser } from '../auth/principal.js';
 import type { Content } from '../db/schema.js';
 import { badRequest, conflict, ErrorCode, invalidParameter, LecternError, notFound } from '../errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import type { RoutePlugin } from '../http/routing.js';
 import { roleAtLeast } from '../users/users.js';
 
 interface PermissionRow {

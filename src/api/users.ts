@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { noContent, requireOwnCredentials, requireRole, requireUser } from '../auth/principal.js';
 import type { Group, User } from '../db/schema.js';
 import { badRequest, conflict, ErrorCode, forbidden, invalidParameter, LecternError, notFound } from '../errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import type { RoutePlugin } from '../http/routing.js';
 import { boolParam, intParam, type Query } from '../http/query.js';
 import { roleAtLeast, ROLES, userJson, type Role } from '../users/users.js';
 import { apiTime, newGuid, nowIso } from '../util/ids.js';

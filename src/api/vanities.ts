@@ -3,7 +3,7 @@ import type { App } from '../app.js';
 import { noContent, requireUser } from '../auth/principal.js';
 import type { Content } from '../db/schema.js';
 import { badRequest, conflict, ErrorCode, forbidden, LecternError, notFound } from '../errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import type { RoutePlugin } from '../http/routing.js';
 import { serveContent, withRawBodies } from '../serve/content-routes.js';
 import { resolveContentTarget } from '../serve/content-target.js';
 import { apiTime, nowIso } from '../util/ids.js';

@@ -7,7 +7,7 @@ import { migrate } from '../db/database.js';
 import { openDatabase } from '../db/open-database.js';
 import { KubernetesStartError } from '../launcher/kubernetes/start.js';
 import { oneLine, StartupError } from '../startup-error.js';
-import { buildServer } from '../http/server.js';
+import { buildServer } from '../server.js';
 import { ROUTES } from '../routes.js';
 import { FirstRun } from '../users/first-run.js';
 import { ROLES, type Role } from '../users/users.js';

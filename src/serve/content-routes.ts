@@ -3,7 +3,7 @@ import type { App } from '../app.js';
 import { appModeKind } from '../content/app-modes.js';
 import type { Bundle } from '../db/schema.js';
 import { ErrorCode } from '../errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import type { RoutePlugin } from '../http/routing.js';
 import { denyContent, escapeHtml } from './content-access.js';
 import { canonicalUrl, directContentTarget, type ContentTarget } from './content-target.js';
 import { notDeployed, serveBundleFile, serveDirectoryFile } from './static-content.js';

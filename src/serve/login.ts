@@ -3,7 +3,7 @@ import { CSRF_HEADER, requireSameOrigin, SESSION_COOKIE } from '../auth/principa
 import { SignInThrottle } from '../auth/sign-in-throttle.js';
 import type { User } from '../db/schema.js';
 import { badRequest, ErrorCode, invalidLogin, LecternError } from '../errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import type { RoutePlugin } from '../http/routing.js';
 import { FirstRun } from '../users/first-run.js';
 import { userJson } from '../users/users.js';
 import { escapeHtml, htmlPage } from './content-access.js';

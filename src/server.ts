@@ -1,16 +1,20 @@
+// The HTTP server: Fastify with its parsers, the caller's principal, Connect's error JSON for
+// everything under /__api__, the fast path and proxies for running content, and the routes it is
+// given (src/routes.ts). It sits at the top of the edge: it assembles api/, serve/ and http/.
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createServer } from 'node:http';
-import type { App } from '../app.js';
-import { resolvePrincipal } from '../auth/principal.js';
-import { ErrorCode, LecternError } from '../errors.js';
-import { errorBody, httpAnswer } from './errors.js';
-import { trustedProxies } from './trusted-proxy.js';
-import { contentFastPath } from '../serve/content-fast-path.js';
-import { ContentProxy } from '../serve/proxy.js';
-import { installWebsocketProxy } from '../serve/websocket-proxy.js';
-import { OneLineRequestLog } from '../logging/request-log.js';
+import type { App } from './app.js';
+import { resolvePrincipal } from './auth/principal.js';
+import { ErrorCode, LecternError } from './errors.js';
+import { errorBody, httpAnswer } from './http/errors.js';
+import type { RoutePlugin } from './http/routing.js';
+import { trustedProxies } from './http/trusted-proxy.js';
+import { contentFastPath } from './serve/content-fast-path.js';
+import { ContentProxy } from './serve/proxy.js';
+import { installWebsocketProxy } from './serve/websocket-proxy.js';
+import { OneLineRequestLog } from './logging/request-log.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,13 +22,6 @@ declare module 'fastify' {
     contentProxy: ContentProxy;
   }
 }
-
-export interface ServerUrls {
-  /** Public base URL with a trailing slash, from [Server] Address or the request. */
-  base(request: FastifyRequest): string;
-}
-
-export type RoutePlugin = (server: FastifyInstance, app: App) => void | Promise<void>;
 
 export async function buildServer(app: App, routes: RoutePlugin[]): Promise<FastifyInstance> {
   // The proxy and the fast path log through Fastify's logger, which exists once Fastify does.
@@ -151,21 +148,4 @@ function answerUnrouted(server: FastifyInstance, request: FastifyRequest, reply:
 function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
   return reply.code(status).type('application/json').send(errorBody(ErrorCode.BadRequest, error.message));
-}
-
-/** Public URL helpers shared by every route that renders content_url/dashboard_url. */
-export function publicBase(app: App, request: FastifyRequest): string {
-  const configured = app.config.get('Server.Address');
-  if (configured) return configured.endsWith('/') ? configured : configured + '/';
-  const proto = request.protocol;
-  const host = request.headers.host ?? `localhost:${app.config.listenAddress().port}`;
-  return `${proto}://${host}/`;
-}
-
-export function contentUrls(app: App, request: FastifyRequest) {
-  const base = publicBase(app, request);
-  return {
-    contentUrl: (guid: string) => `${base}content/${guid}/`,
-    dashboardUrl: (guid: string) => `${base}connect/#/apps/${guid}`,
-  };
 }
