@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { emptyForm, environmentBody, formFrom, installationSummary } from '../../dashboard/src/admin/environment-form';
+import { emptyForm, environmentBody, formFrom, installationSummary } from '../../dashboard/src/admin/execution-environment-form';
 import type { Environment } from '../../dashboard/src/api/types';
 import { maximumText, memoryText, parseMemory } from '../../dashboard/src/content/panels/resources';
 

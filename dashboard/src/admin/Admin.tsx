@@ -9,7 +9,7 @@ import { ServerSettings } from './ServerSettings';
 import { Users } from './Users';
 
 // Its own chunk: most administrators' visits never open it.
-const Environments = lazy(() => import('./Environments').then((m) => ({ default: m.Environments })));
+const Environments = lazy(() => import('./ExecutionEnvironments').then((m) => ({ default: m.Environments })));
 
 const SECTIONS = [
   { id: 'users', label: 'Users', view: Users },

@@ -9,7 +9,7 @@ import { displayTitle } from './list-query';
 import { useLiveState } from './live-state';
 import { AccessPanel } from './panels/AccessPanel';
 import { BundlesPanel } from './panels/BundlesPanel';
-import { EnvironmentPanel } from './panels/EnvironmentPanel';
+import { EnvironmentPanel } from './panels/EnvironmentVariablesPanel';
 import { ExecutionPanel, type ExecutionDefaults } from './panels/ExecutionPanel';
 import { InfoPanel } from './panels/InfoPanel';
 import { LogsPanel } from './panels/LogsPanel';

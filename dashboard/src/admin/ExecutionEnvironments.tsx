@@ -3,7 +3,7 @@ import { api } from '../api/client';
 import { useAction, useResource } from '../api/use-resource';
 import type { Environment, EnvironmentPermission, Group, Installation, Page, User } from '../api/types';
 import { EmptyState, ErrorMessage, Loading } from '../ui/feedback';
-import { emptyForm, environmentBody, formFrom, installationSummary, MATCHING_LABELS, RUNTIMES, type EditableRuntime, type EnvironmentForm } from './environment-form';
+import { emptyForm, environmentBody, formFrom, installationSummary, MATCHING_LABELS, RUNTIMES, type EditableRuntime, type EnvironmentForm } from './execution-environment-form';
 
 /** Admin → Execution environments: the images off-host content runs in, who may use them, and what each holds. */
 export function Environments() {
