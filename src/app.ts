@@ -23,9 +23,9 @@ import { prepareWritableDir, Sandbox } from './launcher/local/sandbox.js';
 import { RUNTIME_DIR } from './execution/runtime-dir.js';
 import { Interpreters } from './runtimes/interpreters.js';
 import { Scheduler } from './scheduler/scheduler.js';
-import { Environments } from './execution-environments/environments.js';
-import { EnvironmentFileSync } from './execution-environments/file-sync.js';
-import { bootstrapEnvironments } from './execution-environments/bootstrap.js';
+import { ExecutionEnvironments } from './execution-environments/environments.js';
+import { ExecutionEnvironmentFileSync } from './execution-environments/file-sync.js';
+import { bootstrapExecutionEnvironments } from './execution-environments/bootstrap.js';
 import { Replicas } from './jobs/replicas.js';
 import { StartupError } from './startup-error.js';
 import { sweepInterruptedUploads } from './storage/interrupted-uploads.js';
@@ -53,9 +53,9 @@ export interface App {
   jobs: Jobs;
   execution: ContentExecution;
   scheduler: Scheduler;
-  environments: Environments;
+  environments: ExecutionEnvironments;
   /** Follows [ExecutionEnvironments] ConfigFilePath when it is set (server processes only). */
-  environmentFile: EnvironmentFileSync | null;
+  environmentFile: ExecutionEnvironmentFileSync | null;
   /** Public base URL for CONNECT_SERVER; set once the server listens. */
   serverUrl: { value: string };
   /** With network isolation: the listener content reaches the Connect API on (src/http/api-channel.ts); buildServer connects it. */
@@ -143,7 +143,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     store.changes,
   );
   const users = new Users(db, store.changes);
-  const environments = new Environments(db, (user) => contentService.access.principalGuids(user));
+  const environments = new ExecutionEnvironments(db, (user) => contentService.access.principalGuids(user));
   const offHost = config.offHostExecution();
   const runsContent = options.runTasks !== false;
   // Claimed first: a second server under a live replica's name must not touch that replica's jobs.
@@ -244,12 +244,12 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     if (leftovers.length) log(`removed ${leftovers.length} leftover(s) of interrupted uploads`);
   }
   registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users, offHost });
-  let environmentFile: EnvironmentFileSync | null = null;
+  let environmentFile: ExecutionEnvironmentFileSync | null = null;
   if (runsContent) {
-    await bootstrapEnvironments(config.get('Launcher.ClusterDefinition'), environments, audit, log);
+    await bootstrapExecutionEnvironments(config.get('Launcher.ClusterDefinition'), environments, audit, log);
     const file = config.get('ExecutionEnvironments.ConfigFilePath');
     if (file) {
-      environmentFile = new EnvironmentFileSync(path.resolve(file), environments, audit, log, config.get('ExecutionEnvironments.CheckInterval'));
+      environmentFile = new ExecutionEnvironmentFileSync(path.resolve(file), environments, audit, log, config.get('ExecutionEnvironments.CheckInterval'));
       await environmentFile.start();
     }
   }
