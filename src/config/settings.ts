@@ -32,7 +32,7 @@ export const SETTINGS = {
     type: 'string',
     default: '',
     description:
-      'Where bundles, extracted content, environments, job logs and (SQLite mode) the database live. ' +
+      'Where bundles, extracted content, restored environments (venvs, R libraries), job logs and (SQLite mode) the database live. ' +
       'Empty = /var/lib/lectern when running as root, else ~/.local/share/lectern.',
   },
   'Server.Address': {
@@ -228,7 +228,7 @@ export const SETTINGS = {
     type: 'bool',
     default: 'true',
     description:
-      'Run content in a bubblewrap sandbox (its bundle read-only, its environment, its job directory and a private /tmp). ' +
+      'Run content in a bubblewrap sandbox (its bundle read-only, its restored environment, its job directory and a private /tmp). ' +
       'Start-up stops when the sandbox does not work, unless this is false.',
   },
   'Applications.NetworkIsolation': {
@@ -399,7 +399,7 @@ export const SETTINGS = {
   'Launcher.BatchDeadline': {
     type: 'duration',
     default: '2h',
-    description: 'Longest an environment build or render Job may run (activeDeadlineSeconds); worker Jobs have no deadline.',
+    description: 'Longest a build (restoring the environment) or render Job may run (activeDeadlineSeconds); worker Jobs have no deadline.',
   },
   'Launcher.SchedulingTimeout': {
     type: 'duration',
@@ -412,7 +412,7 @@ export const SETTINGS = {
     default: [],
     description:
       'A YAML file of execution environments in Connect\'s ClusterDefinition schema (name: Kubernetes, images: [...]); repeat for several. ' +
-      'Read at start-up only while no environment exists yet: it bootstraps the table, which the Environments API owns from then on.',
+      'Read at start-up only while no execution environment exists yet: it bootstraps the table, which the Environments API owns from then on.',
   },
   'ExecutionEnvironments.ConfigFilePath': {
     type: 'string',
@@ -425,7 +425,7 @@ export const SETTINGS = {
     type: 'duration',
     default: '10s',
     description:
-      'How often the environments file is re-read in case a change was missed (network file systems, ConfigMap volumes); changes seen by ' +
+      'How often the execution environments file is re-read in case a change was missed (network file systems, ConfigMap volumes); changes seen by ' +
       'the file system apply at once. 0 = only file-system events.',
   },
   'Logging.Level': {
