@@ -1,6 +1,6 @@
 // The HTTP face of LecternError (src/errors.ts): a status for each kind and Connect's error JSON.
-// Only the edge (src/http, src/api, src/serve) answers in statuses; the layers below raise kinds.
-import { ErrorCode, type ErrorKind, LecternError } from '../errors.js';
+// Only the edge (src/server.ts, src/http, src/api, src/serve) answers in statuses; the layers below raise kinds.
+import type { ErrorKind, LecternError } from '../errors.js';
 
 const STATUS: Record<ErrorKind, number> = {
   invalid: 400,
@@ -23,9 +23,7 @@ export interface ErrorBody {
 
 export const errorBody = (code: number, error: string, payload: unknown = null): ErrorBody => ({ code, error, payload });
 
-/** The status and body an error is answered with; anything not a LecternError is an internal failure. */
+/** The status and body a LecternError is answered with (src/server.ts answers anything else with a logged 500). */
 export function httpAnswer(error: LecternError): { status: number; body: ErrorBody } {
   return { status: STATUS[error.kind], body: errorBody(error.code, error.message, error.payload) };
 }
-
-export const internalFailure = (message: string) => errorBody(ErrorCode.InternalFailure, message);
