@@ -5,7 +5,8 @@ import { hostname as osHostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import { JobLogWriter, readJobLog } from '../job-log.js';
 import type { JobAddress, JobHandle, JobInfo, JobSpec, JobStatus, Launcher, LogLine } from '../launcher.js';
-import { prepareWritableDir, type Sandbox, type SandboxedProcess } from './sandbox.js';
+import { prepareWritableDir, type Sandbox } from './sandbox.js';
+import type { SandboxedProcess } from './sandboxed-job.js';
 
 interface LocalJob {
   spec: JobSpec;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { contentEnvironment } from '../../src/api/environment.js';
+import { contentEnvironment } from '../../src/api/environment-variables.js';
 import { PROVIDERS, startLectern, stopPostgres, type TestServer } from '../support/lectern.js';
 
 after(stopPostgres);

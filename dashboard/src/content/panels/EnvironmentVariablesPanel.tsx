@@ -5,7 +5,7 @@ import type { ContentItem } from '../../api/types';
 import { ErrorMessage, Loading } from '../../ui/feedback';
 
 /** Environment variables: names are listed, values are write-only (sealed on the server). */
-export function EnvironmentPanel({ content, onChanged }: { content: ContentItem; onChanged(): void }) {
+export function EnvironmentVariablesPanel({ content, onChanged }: { content: ContentItem; onChanged(): void }) {
   const names = useResource<string[]>(`/__api__/v1/content/${content.guid}/environment`);
   const [name, setName] = useState('');
   const [value, setValue] = useState('');
