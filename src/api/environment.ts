@@ -2,8 +2,6 @@ import { requireUser } from '../auth/principal.js';
 import { environmentNames, parseEnvChanges, updateEnvironment } from '../content/environment.js';
 import type { RoutePlugin } from '../http/server.js';
 
-export { contentEnvironment } from '../content/environment.js';
-
 /** Content environment variables: names only are ever returned; values are sealed at rest. Editors only. */
 export const environmentRoutes: RoutePlugin = (server, app) => {
   server.get('/__api__/v1/content/:guid/environment', async (request) => {

@@ -1,4 +1,7 @@
+import type { Kysely } from 'kysely';
 import type { App } from '../app.js';
+import type { Database } from '../db/schema.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 import { badRequest, ErrorCode } from '../http/errors.js';
 
 export interface EnvChange {
@@ -66,10 +69,13 @@ export async function updateEnvironment(app: App, contentId: number, changes: En
   return environmentNames(app, contentId);
 }
 
-/** Decrypted variables for starting a content process. */
-export async function contentEnvironment(app: App, contentId: number): Promise<Record<string, string>> {
-  const rows = await app.store.db.selectFrom('content_environment').select(['name', 'value_encrypted']).where('content_id', '=', contentId).execute();
+/**
+ * Decrypted variables for starting a content process: what every content process is given
+ * (src/app.ts hands this to ContentExecution), so the API tests read the same function.
+ */
+export async function contentEnvironment(from: { db: Kysely<Database>; secrets: SecretBox }, contentId: number): Promise<Record<string, string>> {
+  const rows = await from.db.selectFrom('content_environment').select(['name', 'value_encrypted']).where('content_id', '=', contentId).execute();
   const env: Record<string, string> = {};
-  for (const r of rows) env[r.name] = app.secrets.open(r.value_encrypted);
+  for (const r of rows) env[r.name] = from.secrets.open(r.value_encrypted);
   return env;
 }
