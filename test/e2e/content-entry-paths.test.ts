@@ -197,8 +197,9 @@ for (const provider of PROVIDERS) describe(`one content entry path: the same ans
   it('serves "." segments, also escaped, as the path without them', async () => {
     for (const entry of entries) {
       const expected = gist(await entry.ask(entry.prefix + entry.plain));
-      const [first, ...others] = entry.plain.slice(1).split('/');
-      for (const spelled of [`${entry.prefix}/.${entry.plain}`, `${entry.prefix}/%2e${entry.plain}`, `${entry.prefix}/${[first, '.', ...others].join('/')}`, `${entry.doubled}/./%2E/${entry.plain}`]) {
+      const segments = entry.plain.slice(1).split('/');
+      const leaf = segments.pop()!;
+      for (const spelled of [`${entry.prefix}/.${entry.plain}`, `${entry.prefix}/%2e${entry.plain}`, `${entry.prefix}/${[...segments, '.', leaf].join('/')}`, `${entry.doubled}/./%2E/${entry.plain}`]) {
         assert.deepEqual(gist(await entry.ask(spelled)), expected, `${entry.name}: ${spelled}`);
       }
     }
