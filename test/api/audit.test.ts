@@ -37,8 +37,6 @@ for (const provider of PROVIDERS) {
     });
     after(() => t.stop());
 
-    /** GET an absolute URL the server handed out, with the admin key. */
-    const follow = async (url: string) => checkShape(await json(await fetch(url, { headers: { authorization: `Key ${t.adminKey}` } })));
     const events = (body: any) => body.results.map((r: any) => r.event_description);
 
     test('admin only; invalid keys and bad parameters', async () => {
@@ -56,6 +54,7 @@ for (const provider of PROVIDERS) {
     describe('seven recorded entries', () => {
       let t: TestServer;
       const descriptions = [1, 2, 3, 4, 5, 6, 7].map((i) => `event ${i}`);
+      /** GET an absolute URL the server handed out, with the admin key. */
       const follow = async (url: string) => checkShape(await json(await fetch(url, { headers: { authorization: `Key ${t.adminKey}` } })));
       before(async () => {
         t = await startLectern(provider);
