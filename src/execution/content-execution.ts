@@ -6,12 +6,12 @@ import type { Manifest } from '../bundles/manifest.js';
 import type { Config } from '../config/config.js';
 import type { Bundle, Content } from '../db/schema.js';
 import type { JobRequest, Jobs } from '../jobs/jobs.js';
-import { selectEnvironment, type CandidateEnvironment, type SelectedRuntime, type Selection } from '../environments/selection.js';
+import { selectEnvironment, type CandidateEnvironment, type SelectedRuntime, type Selection } from '../execution-environments/selection.js';
 import type { JobMount, JobResources, LogLine } from '../launcher/launcher.js';
 import { type Installation, type Interpreters, InterpreterError, type RuntimeKind, type VersionMatching } from '../runtimes/interpreters.js';
 import type { DataDir } from '../storage/data-dir.js';
 import { sha256Hex } from '../util/ids.js';
-import { EnvironmentCache } from './environment-cache.js';
+import { EnvironmentCache } from './restored-environments.js';
 import { RUNTIME_DIR } from './runtime-dir.js';
 import { runnerFor, type ModeRunner } from './runners.js';
 

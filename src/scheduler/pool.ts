@@ -1,6 +1,5 @@
 import type { Content } from '../db/schema.js';
 import type { JobAddress, LogLine } from '../launcher/launcher.js';
-import type { Jobs } from '../jobs/jobs.js';
 
 export interface PoolSettings {
   minProcesses: number;

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../app.js';
 import type { Bundle } from '../db/schema.js';
-import { ErrorCode } from '../http/errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import { ErrorCode } from '../errors.js';
+import type { RoutePlugin } from '../http/routing.js';
 import { denyContent, escapeHtml } from './content-access.js';
 import { admitContentRequest } from './content-admission.js';
 import { directContentTarget, type ContentTarget } from './content-target.js';

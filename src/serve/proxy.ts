@@ -5,7 +5,7 @@ import type { App } from '../app.js';
 import type { ContentCredentials } from '../auth/content-credentials.js';
 import { SESSION_COOKIE } from '../auth/principal.js';
 import type { Content, User } from '../db/schema.js';
-import { ErrorCode } from '../http/errors.js';
+import { ErrorCode } from '../errors.js';
 import { trustedProxies, type TrustedProxies } from '../http/trusted-proxy.js';
 import { EnvironmentRebuilding, WorkerUnavailable } from '../scheduler/pool.js';
 import { escapeHtml, htmlPage } from './content-access.js';

@@ -6,8 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { Config } from '../../src/config/config.js';
 import type { SettingKey } from '../../src/config/settings.js';
-import { buildServer } from '../../src/http/server.js';
-import { ROUTES } from '../../src/http/routes.js';
+import { buildServer } from '../../src/server.js';
+import { ROUTES } from '../../src/routes.js';
 import { FirstRun } from '../../src/users/first-run.js';
 import { createDatabase, startPostgres } from './postgres.js';
 

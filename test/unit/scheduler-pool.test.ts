@@ -95,7 +95,10 @@ test('scales up under concurrent connections up to max_processes, then queues', 
   assert.deepEqual(pool.describe().map((w) => w.connections).sort(), [2, 2, 2]);
   // A seventh connection waits for a slot rather than starting a fourth worker.
   let seventhDone = false;
-  const seventh = pool.acquire().then((l) => ((seventhDone = true), l));
+  const seventh = pool.acquire().then((l) => {
+    seventhDone = true;
+    return l;
+  });
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(seventhDone, false);
   leases[0]!.release();
@@ -113,7 +116,7 @@ test('idle workers stop after idle_timeout; min_processes stay warm', async () =
   const b = await pool.acquire();
   const c = await pool.acquire();
   assert.equal(pool.workerCount(), 2);
-  [a, b, c].forEach((l) => l.release());
+  for (const l of [a, b, c]) l.release();
   await new Promise((r) => setTimeout(r, 150));
   pool.tick(Date.now());
   assert.equal(pool.workerCount(), 1, 'one idle worker stopped, the minimum kept');

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { contentEnvironment } from '../../src/content/environment.js';
+import { contentEnvironment } from '../../src/content/environment-variables.js';
 import { PROVIDERS, startLectern, stopPostgres, type TestServer } from '../support/lectern.js';
 
 after(stopPostgres);
 
 /** The variables a content process of `contentId` is started with: the function src/app.ts gives ContentExecution. */
 function processVariables(t: TestServer, contentId: number) {
-  return contentEnvironment({ db: t.app.store.db, secrets: t.app.secrets }, contentId);
+  return contentEnvironment(t.app, contentId);
 }
 
 async function json(res: Response) {
