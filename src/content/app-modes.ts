@@ -60,7 +60,14 @@ export const APP_MODE_TABLE = {
   'python-dash': { ordinal: 9, kind: 'interactive', runs: true, label: 'Dash', group: 'app', python: { runner: 'dash', packages: ['waitress'], objects: ['app', 'application'], entrypoint: 'app' } },
   'python-streamlit': { ordinal: 10, kind: 'interactive', runs: true, label: 'Streamlit', group: 'app', python: { runner: 'streamlit', packages: [], entrypoint: 'app.py' } },
   'python-bokeh': { ordinal: 11, kind: 'interactive', runs: true, label: 'Bokeh', group: 'app', python: { runner: 'bokeh', packages: [], entrypoint: 'app.py' } },
-  'python-fastapi': { ordinal: 12, kind: 'interactive', runs: true, label: 'FastAPI', group: 'api', python: { runner: 'asgi', packages: ['uvicorn'], objects: ['app', 'application', 'create_app'], entrypoint: 'app' } },
+  'python-fastapi': {
+    ordinal: 12,
+    kind: 'interactive',
+    runs: true,
+    label: 'FastAPI',
+    group: 'api',
+    python: { runner: 'asgi', packages: ['uvicorn'], objects: ['app', 'application', 'create_app'], entrypoint: 'app' },
+  },
   'quarto-shiny': {
     ordinal: 13,
     kind: 'interactive',
@@ -73,7 +80,14 @@ export const APP_MODE_TABLE = {
   'python-shiny': { ordinal: 15, kind: 'interactive', runs: true, label: 'Shiny for Python', group: 'app', python: { runner: 'pyshiny', packages: ['uvicorn'], objects: ['app'], entrypoint: 'app' } },
   // The notebook runs in an ipykernel of the bundle's environment.
   'jupyter-voila': { ordinal: 16, kind: 'interactive', runs: true, label: 'Voilà', group: 'app', python: { runner: 'voila', packages: ['voila', 'ipykernel'] } },
-  'python-gradio': { ordinal: 17, kind: 'interactive', runs: true, label: 'Gradio', group: 'app', python: { runner: 'gradio', packages: ['uvicorn'], objects: ['demo', 'app', 'interface'], entrypoint: 'app' } },
+  'python-gradio': {
+    ordinal: 17,
+    kind: 'interactive',
+    runs: true,
+    label: 'Gradio',
+    group: 'app',
+    python: { runner: 'gradio', packages: ['uvicorn'], objects: ['demo', 'app', 'interface'], entrypoint: 'app' },
+  },
   'python-panel': { ordinal: 18, kind: 'interactive', runs: true, label: 'Panel', group: 'app', python: { runner: 'panel', packages: [], entrypoint: 'app.py' } },
   nodejs: { ordinal: 20, kind: 'interactive', runs: false, label: 'Node.js' },
 } as const satisfies Record<string, AppModeSpec>;

@@ -58,172 +58,195 @@ function gist(answer: Answer) {
 
 after(stopPostgres);
 
-for (const provider of PROVIDERS) describe(`one content entry path: the same answer through every entry (${provider})`, () => {
-  let t: TestServer;
-  let auth: Record<string, string>;
-  let other = '';
-  const entries: Entry[] = [];
+for (const provider of PROVIDERS)
+  describe(`one content entry path: the same answer through every entry (${provider})`, () => {
+    let t: TestServer;
+    let auth: Record<string, string>;
+    let other = '';
+    const entries: Entry[] = [];
 
-  async function createContent(name: string): Promise<{ guid: string; id: number }> {
-    const res = await t.api('/__api__/v1/content', { method: 'POST', json: { name } });
-    assert.equal(res.status, 200, await res.clone().text());
-    const body = (await res.json()) as { guid: string; id: string };
-    return { guid: body.guid, id: Number(body.id) };
-  }
-
-  async function deploy(guid: string, bundle: Buffer<ArrayBuffer>) {
-    const uploaded = await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: bundle });
-    assert.equal(uploaded.status, 200, await uploaded.clone().text());
-    const queued = await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: ((await uploaded.json()) as { id: string }).id } });
-    assert.equal(queued.status, 202, await queued.clone().text());
-    const task = await waitForTask(t, ((await queued.json()) as { task_id: string }).task_id);
-    assert.equal(task.code, 0, task.output.join('\n'));
-  }
-
-  async function vanity(guid: string, vanityPath: string) {
-    const res = await t.api(`/__api__/v1/content/${guid}/vanity`, { method: 'PUT', json: { path: vanityPath } });
-    assert.equal(res.status, 200, await res.clone().text());
-  }
-
-  const http = (prefix: string, plain: string, name: string): Entry => ({
-    name,
-    prefix,
-    doubled: `/${prefix.replace(/\//g, '//')}`,
-    plain,
-    ask: (rawPath, headers = auth) => send(t.url, rawPath, { headers }),
-  });
-
-  before(async () => {
-    t = await startLectern(provider, executionSettings());
-    auth = { authorization: `Key ${t.adminKey}` };
-
-    other = (await createContent('entry-other')).guid;
-    await deploy(other, makeTarGz([{ name: 'manifest.json', content: STATIC_MANIFEST }, { name: 'index.html', content: SECRET }, { name: 'sub/page.html', content: SECRET }]));
-
-    const app = (await createContent('entry-app')).guid;
-    await deploy(app, wsgiApiBundle(ECHO_APP, PYTHON_VERSION));
-    await vanity(app, '/entry/app/');
-
-    const site = (await createContent('entry-site')).guid;
-    await deploy(site, makeTarGz(siteFiles('site')));
-    await vanity(site, '/entry/site/');
-
-    // A rendered report as a render task leaves it: a succeeded render of the live bundle, its
-    // output in the content's render directory. Rendering for real needs nbconvert or R
-    // Markdown, which other suites cover; this one is about the path to the output.
-    const report = await createContent('entry-report');
-    await deploy(report.guid, makeTarGz(siteFiles('report')));
-    const db = t.app.store.db;
-    const live = await db.selectFrom('content').select('bundle_id').where('id', '=', report.id).executeTakeFirstOrThrow();
-    const render = await db
-      .insertInto('renders')
-      .values({ content_id: report.id, bundle_id: live.bundle_id!, task_id: null, job_key: null, state: 'succeeded', error: null, requested_by: null, created_time: nowIso(), finished_time: nowIso() })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    const output = t.app.dataDir.renderDir(report.id, render.id);
-    await mkdir(path.join(output, 'sub'), { recursive: true });
-    await writeFile(path.join(output, 'index.html'), '<h1>report</h1>');
-    await writeFile(path.join(output, 'sub', 'page.html'), 'report: the page');
-    await db.updateTable('content').set({ app_mode: 'jupyter-static', render_id: render.id }).where('id', '=', report.id).execute();
-
-    entries.push(
-      http(`/content/${app}`, '/x', 'HTTP proxy (fast path)'),
-      http('/entry/app', '/x', 'HTTP proxy at a vanity URL'),
-      { ...http(`/content/${app}`, '/x', 'websocket upgrade'), ask: (rawPath, headers = auth) => upgrade(t.url, rawPath, headers) },
-      { ...http('/entry/app', '/x', 'websocket upgrade at a vanity URL'), ask: (rawPath, headers = auth) => upgrade(t.url, rawPath, headers) },
-      http(`/content/${site}`, '/sub/page.html', 'static content'),
-      http('/entry/site', '/sub/page.html', 'static content at a vanity URL'),
-      http(`/content/${report.guid}`, '/sub/page.html', 'rendered report'),
-    );
-    // Each entry answers its plain path: what the spellings below are compared with.
-    for (const entry of entries) {
-      const answer = await entry.ask(entry.prefix + entry.plain);
-      assert.equal(answer.status, 200, `${entry.name}: ${answer.body.toString()}`);
+    async function createContent(name: string): Promise<{ guid: string; id: number }> {
+      const res = await t.api('/__api__/v1/content', { method: 'POST', json: { name } });
+      assert.equal(res.status, 200, await res.clone().text());
+      const body = (await res.json()) as { guid: string; id: string };
+      return { guid: body.guid, id: Number(body.id) };
     }
-  });
 
-  after(async () => {
-    await t?.stop();
-  });
+    async function deploy(guid: string, bundle: Buffer<ArrayBuffer>) {
+      const uploaded = await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: bundle });
+      assert.equal(uploaded.status, 200, await uploaded.clone().text());
+      const queued = await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: ((await uploaded.json()) as { id: string }).id } });
+      assert.equal(queued.status, 202, await queued.clone().text());
+      const task = await waitForTask(t, ((await queued.json()) as { task_id: string }).task_id);
+      assert.equal(task.code, 0, task.output.join('\n'));
+    }
 
-  it('never reaches other content, however ".." is spelled: every entry refuses with 400', async () => {
-    const climbing = [
-      `/a/../../${other}/`,
-      `/a/../../content/${other}/`,
-      `/%2e%2e/%2e%2e/content/${other}/`,
-      `/a/%2E%2E/%2e%2E/content/${other}/index.html`,
-      `/a/..%2f..%2fcontent%2f${other}%2f`,
-      `/a\\..\\..\\content\\${other}\\`,
-      `/a%5c..%5c..%5ccontent%5c${other}%5c`,
-      '/%zz',
-      '/a%00b',
-    ];
-    for (const entry of entries) {
-      for (const suffix of climbing) {
-        for (const spelled of [entry.prefix + suffix, entry.doubled + suffix.replace(/\//g, '//')]) {
-          const answer = await entry.ask(spelled);
-          assert.equal(answer.status, 400, `${entry.name}: ${spelled} answered ${answer.status} ${answer.body.toString()}`);
-          assert.ok(!answer.body.toString().includes(SECRET), `${entry.name}: ${spelled} reached the other content`);
+    async function vanity(guid: string, vanityPath: string) {
+      const res = await t.api(`/__api__/v1/content/${guid}/vanity`, { method: 'PUT', json: { path: vanityPath } });
+      assert.equal(res.status, 200, await res.clone().text());
+    }
+
+    const http = (prefix: string, plain: string, name: string): Entry => ({
+      name,
+      prefix,
+      doubled: `/${prefix.replace(/\//g, '//')}`,
+      plain,
+      ask: (rawPath, headers = auth) => send(t.url, rawPath, { headers }),
+    });
+
+    before(async () => {
+      t = await startLectern(provider, executionSettings());
+      auth = { authorization: `Key ${t.adminKey}` };
+
+      other = (await createContent('entry-other')).guid;
+      await deploy(
+        other,
+        makeTarGz([
+          { name: 'manifest.json', content: STATIC_MANIFEST },
+          { name: 'index.html', content: SECRET },
+          { name: 'sub/page.html', content: SECRET },
+        ]),
+      );
+
+      const app = (await createContent('entry-app')).guid;
+      await deploy(app, wsgiApiBundle(ECHO_APP, PYTHON_VERSION));
+      await vanity(app, '/entry/app/');
+
+      const site = (await createContent('entry-site')).guid;
+      await deploy(site, makeTarGz(siteFiles('site')));
+      await vanity(site, '/entry/site/');
+
+      // A rendered report as a render task leaves it: a succeeded render of the live bundle, its
+      // output in the content's render directory. Rendering for real needs nbconvert or R
+      // Markdown, which other suites cover; this one is about the path to the output.
+      const report = await createContent('entry-report');
+      await deploy(report.guid, makeTarGz(siteFiles('report')));
+      const db = t.app.store.db;
+      const live = await db.selectFrom('content').select('bundle_id').where('id', '=', report.id).executeTakeFirstOrThrow();
+      const render = await db
+        .insertInto('renders')
+        .values({
+          content_id: report.id,
+          bundle_id: live.bundle_id!,
+          task_id: null,
+          job_key: null,
+          state: 'succeeded',
+          error: null,
+          requested_by: null,
+          created_time: nowIso(),
+          finished_time: nowIso(),
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const output = t.app.dataDir.renderDir(report.id, render.id);
+      await mkdir(path.join(output, 'sub'), { recursive: true });
+      await writeFile(path.join(output, 'index.html'), '<h1>report</h1>');
+      await writeFile(path.join(output, 'sub', 'page.html'), 'report: the page');
+      await db.updateTable('content').set({ app_mode: 'jupyter-static', render_id: render.id }).where('id', '=', report.id).execute();
+
+      entries.push(
+        http(`/content/${app}`, '/x', 'HTTP proxy (fast path)'),
+        http('/entry/app', '/x', 'HTTP proxy at a vanity URL'),
+        { ...http(`/content/${app}`, '/x', 'websocket upgrade'), ask: (rawPath, headers = auth) => upgrade(t.url, rawPath, headers) },
+        { ...http('/entry/app', '/x', 'websocket upgrade at a vanity URL'), ask: (rawPath, headers = auth) => upgrade(t.url, rawPath, headers) },
+        http(`/content/${site}`, '/sub/page.html', 'static content'),
+        http('/entry/site', '/sub/page.html', 'static content at a vanity URL'),
+        http(`/content/${report.guid}`, '/sub/page.html', 'rendered report'),
+      );
+      // Each entry answers its plain path: what the spellings below are compared with.
+      for (const entry of entries) {
+        const answer = await entry.ask(entry.prefix + entry.plain);
+        assert.equal(answer.status, 200, `${entry.name}: ${answer.body.toString()}`);
+      }
+    });
+
+    after(async () => {
+      await t?.stop();
+    });
+
+    it('never reaches other content, however ".." is spelled: every entry refuses with 400', async () => {
+      const climbing = [
+        `/a/../../${other}/`,
+        `/a/../../content/${other}/`,
+        `/%2e%2e/%2e%2e/content/${other}/`,
+        `/a/%2E%2E/%2e%2E/content/${other}/index.html`,
+        `/a/..%2f..%2fcontent%2f${other}%2f`,
+        `/a\\..\\..\\content\\${other}\\`,
+        `/a%5c..%5c..%5ccontent%5c${other}%5c`,
+        '/%zz',
+        '/a%00b',
+      ];
+      for (const entry of entries) {
+        for (const suffix of climbing) {
+          for (const spelled of [entry.prefix + suffix, entry.doubled + suffix.replace(/\//g, '//')]) {
+            const answer = await entry.ask(spelled);
+            assert.equal(answer.status, 400, `${entry.name}: ${spelled} answered ${answer.status} ${answer.body.toString()}`);
+            assert.ok(!answer.body.toString().includes(SECRET), `${entry.name}: ${spelled} reached the other content`);
+          }
         }
       }
-    }
-  });
+    });
 
-  it('refuses a climbing path before it checks who is asking: anonymous callers get the same 400', async () => {
-    for (const entry of entries) {
-      const answer = await entry.ask(`${entry.prefix}/a/../../content/${other}/`, {});
-      assert.equal(answer.status, 400, `${entry.name}: ${answer.status} ${answer.body.toString()}`);
-    }
-  });
-
-  it('answers anonymous callers of content they may not view with 401 at every entry, before anything about the content shows', async () => {
-    for (const entry of entries) {
-      for (const suffix of [entry.plain, '/_bundle1/', '/_rendering1/', '/no-such-file']) {
-        const answer = await entry.ask(entry.prefix + suffix, {});
-        assert.equal(answer.status, 401, `${entry.name}: ${suffix} answered ${answer.status}`);
+    it('refuses a climbing path before it checks who is asking: anonymous callers get the same 400', async () => {
+      for (const entry of entries) {
+        const answer = await entry.ask(`${entry.prefix}/a/../../content/${other}/`, {});
+        assert.equal(answer.status, 400, `${entry.name}: ${answer.status} ${answer.body.toString()}`);
       }
-    }
-  });
+    });
 
-  it('serves //content//{guid}//… and other doubled slashes as the single-slash path (rsconnect-python 1.29 verifies a deploy that way)', async () => {
-    for (const entry of entries) {
-      const expected = gist(await entry.ask(entry.prefix + entry.plain));
-      for (const spelled of [entry.doubled + entry.plain.replace(/\//g, '//'), `${entry.prefix}//${entry.plain.slice(1)}`, `${entry.doubled}/${entry.plain}`]) {
-        assert.deepEqual(gist(await entry.ask(spelled)), expected, `${entry.name}: ${spelled}`);
+    it('answers anonymous callers of content they may not view with 401 at every entry, before anything about the content shows', async () => {
+      for (const entry of entries) {
+        for (const suffix of [entry.plain, '/_bundle1/', '/_rendering1/', '/no-such-file']) {
+          const answer = await entry.ask(entry.prefix + suffix, {});
+          assert.equal(answer.status, 401, `${entry.name}: ${suffix} answered ${answer.status}`);
+        }
       }
-    }
-  });
+    });
 
-  it('serves "." segments, also escaped, as the path without them', async () => {
-    for (const entry of entries) {
-      const expected = gist(await entry.ask(entry.prefix + entry.plain));
-      const segments = entry.plain.slice(1).split('/');
-      const leaf = segments.pop()!;
-      for (const spelled of [`${entry.prefix}/.${entry.plain}`, `${entry.prefix}/%2e${entry.plain}`, `${entry.prefix}/${[...segments, '.', leaf].join('/')}`, `${entry.doubled}/./%2E/${entry.plain}`]) {
-        assert.deepEqual(gist(await entry.ask(spelled)), expected, `${entry.name}: ${spelled}`);
+    it('serves //content//{guid}//… and other doubled slashes as the single-slash path (rsconnect-python 1.29 verifies a deploy that way)', async () => {
+      for (const entry of entries) {
+        const expected = gist(await entry.ask(entry.prefix + entry.plain));
+        for (const spelled of [entry.doubled + entry.plain.replace(/\//g, '//'), `${entry.prefix}//${entry.plain.slice(1)}`, `${entry.doubled}/${entry.plain}`]) {
+          assert.deepEqual(gist(await entry.ask(spelled)), expected, `${entry.name}: ${spelled}`);
+        }
       }
-    }
-  });
+    });
 
-  it('redirects the bare prefix, however its slashes are doubled, to the prefix with one trailing slash', async () => {
-    for (const entry of entries) {
-      for (const [spelled, location] of [
-        [entry.prefix, `${entry.prefix}/`],
-        [entry.doubled, `${entry.prefix}/`],
-        [`${entry.doubled}?x=1`, `${entry.prefix}/?x=1`],
-      ] as const) {
-        const answer = await entry.ask(spelled);
-        assert.deepEqual([answer.status, answer.headers.location], [301, location], `${entry.name}: ${spelled}`);
+    it('serves "." segments, also escaped, as the path without them', async () => {
+      for (const entry of entries) {
+        const expected = gist(await entry.ask(entry.prefix + entry.plain));
+        const segments = entry.plain.slice(1).split('/');
+        const leaf = segments.pop()!;
+        for (const spelled of [
+          `${entry.prefix}/.${entry.plain}`,
+          `${entry.prefix}/%2e${entry.plain}`,
+          `${entry.prefix}/${[...segments, '.', leaf].join('/')}`,
+          `${entry.doubled}/./%2E/${entry.plain}`,
+        ]) {
+          assert.deepEqual(gist(await entry.ask(spelled)), expected, `${entry.name}: ${spelled}`);
+        }
       }
-    }
-  });
+    });
 
-  it('tells the worker the normalised path and the public prefix', async () => {
-    for (const entry of entries.filter((e) => e.plain === '/x')) {
-      const answer = await entry.ask(`${entry.doubled}//./a//%2e/b%2Fc/?q=1`);
-      assert.equal(answer.status, 200, `${entry.name}: ${answer.body.toString()}`);
-      // Slashes and dot segments are gone before the worker; PATH_INFO is decoded by the WSGI server (b%2Fc reads b/c).
-      assert.deepEqual(JSON.parse(answer.body.toString()), { path: '/a/b/c/', query: 'q=1', prefix: entry.prefix }, entry.name);
-    }
+    it('redirects the bare prefix, however its slashes are doubled, to the prefix with one trailing slash', async () => {
+      for (const entry of entries) {
+        for (const [spelled, location] of [
+          [entry.prefix, `${entry.prefix}/`],
+          [entry.doubled, `${entry.prefix}/`],
+          [`${entry.doubled}?x=1`, `${entry.prefix}/?x=1`],
+        ] as const) {
+          const answer = await entry.ask(spelled);
+          assert.deepEqual([answer.status, answer.headers.location], [301, location], `${entry.name}: ${spelled}`);
+        }
+      }
+    });
+
+    it('tells the worker the normalised path and the public prefix', async () => {
+      for (const entry of entries.filter((e) => e.plain === '/x')) {
+        const answer = await entry.ask(`${entry.doubled}//./a//%2e/b%2Fc/?q=1`);
+        assert.equal(answer.status, 200, `${entry.name}: ${answer.body.toString()}`);
+        // Slashes and dot segments are gone before the worker; PATH_INFO is decoded by the WSGI server (b%2Fc reads b/c).
+        assert.deepEqual(JSON.parse(answer.body.toString()), { path: '/a/b/c/', query: 'q=1', prefix: entry.prefix }, entry.name);
+      }
+    });
   });
-});

@@ -13,7 +13,7 @@ const spec = (mode: string): AppModeSpec => (APP_MODE_TABLE as Record<string, Ap
 
 // The app-mode table is declared once (src/content/app-modes.ts); everything else reads it.
 describe('the one app-mode table', () => {
-  test('the Python runtime\'s copy is generated from it and current', () => {
+  test("the Python runtime's copy is generated from it and current", () => {
     assert.equal(readFileSync(PYTHON_APP_MODES_FILE, 'utf8'), pythonAppModesJson(), 'runtime/python/app_modes.json is stale: run node --import tsx scripts/generate-app-modes.ts');
     for (const mode of APP_MODES) {
       const runner = spec(mode).python?.runner;

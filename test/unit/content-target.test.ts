@@ -51,7 +51,16 @@ describe('content request paths', () => {
   });
 
   it('names no content for other paths', () => {
-    for (const other of ['/content/', '/content/not-a-guid/', `/contents/${GUID}/`, `/content/${GUID}x/`, `/content%2F${GUID}/`, `/content/${GUID}%2Fx`, `/content/${GUID}\\..\\${OTHER}/`, '/__api__/v1/content']) {
+    for (const other of [
+      '/content/',
+      '/content/not-a-guid/',
+      `/contents/${GUID}/`,
+      `/content/${GUID}x/`,
+      `/content%2F${GUID}/`,
+      `/content/${GUID}%2Fx`,
+      `/content/${GUID}\\..\\${OTHER}/`,
+      '/__api__/v1/content',
+    ]) {
       assert.equal(directContentTarget(other), undefined, other);
     }
   });
