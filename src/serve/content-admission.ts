@@ -39,22 +39,17 @@ export type ContentAdmission =
 /** The one outcome that reaches a worker: what ContentProxy and the websocket proxy are handed. */
 export type WorkerAdmission = Extract<ContentAdmission, { outcome: 'worker' }>;
 
-/** The user a principal names, if any. */
-export function principalUser(principal: Principal): User | null {
-  return principal.kind === 'user' ? principal.user : null;
-}
-
 /**
  * Decides what `principal` gets at `target`. The order is what keeps every answer from telling
  * more than it should: a refused path before any lookup, access before anything about the
  * content (its type, lock, drafts, deployment) is revealed.
  */
-export async function admitContentRequest(app: App, target: ContentTarget, principal: Principal): Promise<ContentAdmission> {
+export async function admitContentRequest(app: Pick<App, 'content'>, target: ContentTarget, principal: Principal): Promise<ContentAdmission> {
   if (target.refused) return { outcome: 'refused', message: target.refused };
   const content = await app.content.find(target.guid);
   if (!content) return { outcome: 'no-content' };
   if (principal.kind === 'invalid') return { outcome: 'bad-credentials', reason: principal.reason };
-  const user = principalUser(principal);
+  const user = principal.kind === 'user' ? principal.user : null;
   if (!(await app.content.access.canView(user, content))) return { outcome: 'denied', signedIn: user !== null };
   if (target.path === '') return { outcome: 'redirect', location: `${target.prefix}/${target.query}` };
   if (content.locked === 1) return { outcome: 'locked', message: content.locked_message || 'This content has been locked by its owner or an administrator.' };
