@@ -5,6 +5,7 @@ import { AuditLog } from './audit/audit-log.js';
 import { Bundles } from './bundles/bundles.js';
 import type { Config } from './config/config.js';
 import { ContentService } from './content/content.js';
+import { contentEnvironment } from './content/environment-variables.js';
 import type { Store } from './db/database.js';
 import { openDatabase } from './db/open-database.js';
 import { registerDeployTasks } from './deployments/deploy.js';
@@ -208,10 +209,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     jobs,
     interpreters,
     manifest: (bundle) => bundles.manifest(bundle),
-    contentVariables: async (contentId) => {
-      const rows = await db.selectFrom('content_environment').select(['name', 'value_encrypted']).where('content_id', '=', contentId).execute();
-      return Object.fromEntries(rows.map((r) => [r.name, secrets.open(r.value_encrypted)]));
-    },
+    contentVariables: (contentId) => contentEnvironment({ store, secrets }, contentId),
     serverUrl: () => serverUrl.value,
     apiChannelUrl: apiChannel?.url ?? null,
     credentialsKey: (guid) => credentials.contentKey(guid),

@@ -2,8 +2,6 @@ import { requireUser } from '../auth/principal.js';
 import { parseVariableChanges, updateVariables, variableNames } from '../content/environment-variables.js';
 import type { RoutePlugin } from '../http/routing.js';
 
-export { contentEnvironment } from '../content/environment-variables.js';
-
 /** Content environment variables: names only are ever returned; values are sealed at rest. Editors only. */
 export const environmentVariableRoutes: RoutePlugin = (server, app) => {
   server.get('/__api__/v1/content/:guid/environment', async (request) => {

@@ -1,5 +1,6 @@
 import { requireRole, requireUser } from '../auth/principal.js';
 import type { Content, JobRow } from '../db/schema.js';
+import { appModeKind } from '../content/app-modes.js';
 import { ErrorCode, LecternError, notFound } from '../errors.js';
 import { intParam } from '../http/query.js';
 import type { RoutePlugin } from '../http/routing.js';
@@ -160,7 +161,7 @@ export const jobRoutes: RoutePlugin = (server, app) => {
     const body = (request.body ?? {}) as Record<string, unknown>;
     if (typeof body !== 'object' || Array.isArray(body)) throw new LecternError('invalid', ErrorCode.InvalidJson, 'The request body must be a JSON object.');
     if (content.bundle_id === null) throw new LecternError('invalid', ErrorCode.BundleMissing, `Content ${content.guid} has not been deployed yet.`);
-    if (!['rmd-static', 'jupyter-static', 'quarto-static'].includes(content.app_mode)) {
+    if (appModeKind(content.app_mode) !== 'rendered') {
       throw new LecternError('invalid', ErrorCode.BadRequest, `Only rendered content (R Markdown, Jupyter, Quarto documents) can be rendered; this is ${content.app_mode} content.`);
     }
     const task = await app.queue.enqueue('render', { contentId: content.id, bundleId: content.bundle_id, userId: user.id, params: { variant_key: body.variant_key ?? null } });

@@ -76,10 +76,13 @@ export async function updateVariables(app: VariableStore, contentId: number, cha
   return variableNames(app, contentId);
 }
 
-/** Decrypted variables for starting a content process. */
-export async function contentEnvironment(app: VariableStore, contentId: number): Promise<Record<string, string>> {
-  const rows = await app.store.db.selectFrom('content_environment').select(['name', 'value_encrypted']).where('content_id', '=', contentId).execute();
+/**
+ * Decrypted variables for starting a content process: what every content process is given
+ * (src/app.ts hands this to ContentExecution), so the API tests read the same function.
+ */
+export async function contentEnvironment(from: VariableStore, contentId: number): Promise<Record<string, string>> {
+  const rows = await from.store.db.selectFrom('content_environment').select(['name', 'value_encrypted']).where('content_id', '=', contentId).execute();
   const env: Record<string, string> = {};
-  for (const r of rows) env[r.name] = app.secrets.open(r.value_encrypted);
+  for (const r of rows) env[r.name] = from.secrets.open(r.value_encrypted);
   return env;
 }
