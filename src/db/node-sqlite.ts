@@ -86,3 +86,17 @@ function rowBuilder(columns: readonly string[]): (values: unknown[]) => Record<s
   const properties = columns.map((name, i) => `${name === '__proto__' ? '["__proto__"]' : JSON.stringify(name)}: values[${i}]`);
   return new Function('values', `return { ${properties.join(', ')} };`) as (values: unknown[]) => Record<string, unknown>;
 }
+
+// SQLite's primary result codes, by number (sqlite.org/rescode.html).
+const RESULT_CODES = ['OK', 'ERROR', 'INTERNAL', 'PERM', 'ABORT', 'BUSY', 'LOCKED', 'NOMEM', 'READONLY', 'INTERRUPT', 'IOERR', 'CORRUPT', 'NOTFOUND', 'FULL', 'CANTOPEN', 'PROTOCOL', 'EMPTY', 'SCHEMA', 'TOOBIG', 'CONSTRAINT', 'MISMATCH', 'MISUSE', 'NOLFS', 'AUTH', 'FORMAT', 'RANGE', 'NOTADB', 'NOTICE', 'WARNING'];
+
+/**
+ * SQLite's name for the result code of a node:sqlite error (`SQLITE_CANTOPEN`), which says more
+ * than its `code` (`ERR_SQLITE_ERROR` for every one); undefined for other errors.
+ */
+export function sqliteResultCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; errcode?: unknown } | null | undefined;
+  if (e?.code !== 'ERR_SQLITE_ERROR' || typeof e.errcode !== 'number') return undefined;
+  const name = RESULT_CODES[e.errcode & 0xff];
+  return name ? `SQLITE_${name}` : undefined;
+}
