@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const PORT = 39390 + Math.floor(Math.random() * 500);
@@ -70,7 +70,7 @@ async function main() {
     const busyRss = rssMiB(server.pid!);
 
     // A queued task of a kind no worker runs never changes, so its pollers simply wait.
-    const db = new Database(path.join(dataDir, 'db', 'lectern.sqlite'));
+    const db = new DatabaseSync(path.join(dataDir, 'db', 'lectern.sqlite'), { timeout: 5000 });
     const admin = db.prepare("SELECT id FROM users WHERE username = 'admin'").get() as { id: number };
     db.prepare("INSERT INTO tasks (id, kind, user_id, params, state, attempts, output_lines, code, error, created_time) VALUES ('benchidle', 'bench-idle', ?, '{}', 'queued', 0, 0, 0, '', ?)").run(admin.id, new Date().toISOString());
     db.close();

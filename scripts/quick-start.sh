@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The README's first command: on a fresh Debian/Ubuntu machine, installs what running content needs
-# (bubblewrap and passt for the sandbox, as root or through sudo), installs and builds Lectern when
-# it is not built yet, then runs `lectern start` with its embedded defaults (arguments are passed on).
+# (bubblewrap and passt for the sandbox, as root or through sudo) and Node 24, installs and builds
+# Lectern when it is not built yet, then runs `lectern start` with its embedded defaults (arguments are passed on).
 # Usage: bash scripts/quick-start.sh [--config FILE]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/deps/sandbox.sh
-# better-sqlite3 compiles from source on Node 20 (no prebuilt binary can be downloaded here), with
-# the distribution's Node headers.
-if [ -f /usr/include/node/node.h ] && [ -z "${npm_config_nodedir:-}" ]; then export npm_config_nodedir=/usr; fi
+# Node 24 first on PATH (fetched once from the npm registry when the one on PATH is older), so npm
+# and Lectern below run on it.
+source scripts/ensure-node.sh
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi

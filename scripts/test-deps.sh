@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suites need, idempotently (fast when everything is already there):
-#   - Debian packages: PostgreSQL server binaries, a Python that can make virtualenvs, a C/C++ toolchain
+#   - Debian packages: PostgreSQL server binaries, a Python that can make virtualenvs
 #   - rsconnect-python clients in .cache/py/rsconnect-latest (newest) and .cache/py/rsconnect-1.28 (legacy flow)
-#   - node_modules (npm ci when missing or older than package-lock.json)
+#   - Node 24 (scripts/ensure-node.sh), node_modules (npm ci when missing or older than package-lock.json)
 #   - dist/ (npm run build), last
 # Usage: bash scripts/test-deps.sh
 set -euo pipefail
@@ -30,8 +30,6 @@ pick_python() {
 need=()
 have_postgres || need+=(postgresql)
 pick_python >/dev/null || need+=(python3 python3-venv)
-# better-sqlite3 falls back to building from source when its prebuilt binary cannot be downloaded.
-{ command -v make && command -v g++; } >/dev/null 2>&1 || need+=(build-essential)
 if [ "${#need[@]}" -gt 0 ]; then apt_install "${need[@]}"; fi
 have_postgres || { log "PostgreSQL server binaries still missing under /usr/lib/postgresql"; exit 1; }
 
@@ -66,10 +64,8 @@ for deps in "$ROOT"/scripts/deps/*.sh; do
 done
 
 # ---------------------------------------------------------------- node_modules
-# Node's headers cannot be downloaded here; native builds use the distribution's copy.
-if [ -f /usr/include/node/node.h ] && [ -z "${npm_config_nodedir:-}" ]; then
-  export npm_config_nodedir=/usr
-fi
+# On Node 24 (scripts/ensure-node.sh; already first on PATH when run by `npm test`).
+source "$ROOT/scripts/ensure-node.sh"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm ci"
   npm ci --no-audit --no-fund

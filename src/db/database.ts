@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
 import pg from 'pg';
@@ -12,6 +11,7 @@ import * as signInFailures from './migrations/0004_sign_in_failures.js';
 import * as keyScopes from './migrations/0005_key_scopes.js';
 import * as replicas from './migrations/0006_replicas.js';
 import type { Database } from './schema.js';
+import { openSqliteFile } from './node-sqlite.js';
 import { reportingChanges, TableChanges } from './table-changes.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -45,40 +45,10 @@ export function openStore(config: Config): Store {
   }
   const dir = path.join(config.dataDir(), 'db');
   mkdirSync(dir, { recursive: true });
-  const sqlite = new SqliteDatabase(path.join(dir, 'lectern.sqlite'));
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
+  const sqlite = openSqliteFile(path.join(dir, 'lectern.sqlite'));
   const changes = new TableChanges();
-  const db = new Kysely<Database>({ dialect: reportingChanges(new SqliteDialect({ database: withStatementCache(sqlite) }), changes) });
+  const db = new Kysely<Database>({ dialect: reportingChanges(new SqliteDialect({ database: sqlite }), changes) });
   return { db, dialect: 'sqlite', postgresUrl: null, changes, close: () => db.destroy() };
-}
-
-const STATEMENT_CACHE_SIZE = 500;
-
-/**
- * Kysely prepares every query anew; preparing costs more than running a small query. The queries
- * are a fixed set of shapes, so each is prepared once. Kysely runs one query at a time on the
- * connection, so a statement is never in use twice.
- */
-function withStatementCache(sqlite: SqliteDatabase.Database) {
-  const statements = new Map<string, SqliteDatabase.Statement>();
-  return {
-    prepare(query: string) {
-      let statement = statements.get(query);
-      if (!statement) {
-        if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
-        statement = sqlite.prepare(query);
-        statements.set(query, statement);
-      }
-      return statement;
-    },
-    close() {
-      statements.clear();
-      sqlite.close();
-    },
-  };
 }
 
 const MIGRATIONS: Record<string, { up(db: Kysely<any>, dialect: Dialect): Promise<void> }> = {

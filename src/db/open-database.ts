@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import type { Config } from '../config/config.js';
 import { oneLine, StartupError } from '../startup-error.js';
 import { migrate, openStore, type Store } from './database.js';
+import { sqliteResultCode } from './node-sqlite.js';
 
 const POSTGRES_URL_FIX = '[Postgres] URL (LECTERN_POSTGRES_URL)';
 
@@ -81,8 +82,9 @@ export function prepareDataDir(dir: string): void {
 
 function sqliteProblem(err: unknown, file: string): StartupError {
   const e = err as Error & { code?: string };
+  const code = sqliteResultCode(err) ?? e.code;
   return new StartupError(
-    `cannot open the SQLite database ${file} (${[e.code, oneLine(e.message)].filter(Boolean).join(': ')})`,
+    `cannot open the SQLite database ${file} (${[code, oneLine(e.message)].filter(Boolean).join(': ')})`,
     `make ${path.dirname(file)} writable by user ${userInfo().username}, or set [Server] DataDir (LECTERN_SERVER_DATADIR)`,
   );
 }

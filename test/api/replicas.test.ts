@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
-import SqliteDatabase from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../src/db/schema.js';
 import { cliEnv, runCli, startCli } from '../support/cli.js';
@@ -110,7 +110,7 @@ describe('restarts', () => {
       await first.kill('SIGKILL');
 
       // What the crashed run left in its database: a content item with a running worker.
-      const sqlite = new SqliteDatabase(path.join(dataDir, 'db', 'lectern.sqlite'));
+      const sqlite = new DatabaseSync(path.join(dataDir, 'db', 'lectern.sqlite'), { timeout: 5000 });
       try {
         const owner = (await runCli(['user', 'add', '--username', 'owner', '--password', 'owner-password', '--role', 'publisher'], env));
         assert.equal(owner.code, 0, owner.stderr);
@@ -132,10 +132,10 @@ describe('restarts', () => {
       second = startCli(['start'], env);
       await second.waitFor('Content runs');
       assert.equal(replicaOf(second.output()), firstName, 'the same replica name after a restart');
-      const reopened = new SqliteDatabase(path.join(dataDir, 'db', 'lectern.sqlite'), { readonly: true });
+      const reopened = new DatabaseSync(path.join(dataDir, 'db', 'lectern.sqlite'), { readOnly: true });
       try {
         const job = reopened.prepare('SELECT status, error FROM jobs WHERE key = ?').get('job-of-crashed-run') as { status: number; error: string };
-        assert.deepEqual(job, { status: 1, error: 'The server stopped while this process ran.' });
+        assert.deepEqual({ ...job }, { status: 1, error: 'The server stopped while this process ran.' }); // node:sqlite rows have no prototype
       } finally {
         reopened.close();
       }

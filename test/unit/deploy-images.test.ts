@@ -122,7 +122,7 @@ describe('deploy/images', () => {
     // The data dir belongs to the user the image runs as.
     const user = all(runtime, 'USER').at(-1)!.args;
     assert.ok(all(runtime, 'RUN').some((r) => r.args.includes(`chown ${user} ${dataDir}`)), `${dataDir} is chowned to ${user}`);
-    // Build and runtime stages share the Node version, so native modules (better-sqlite3) match.
+    // Build and runtime stages share the Node version, so what npm ci installed for it (native modules) matches.
     assert.equal(build.from.replace(/-bookworm$/, ''), runtime.from.replace(/-bookworm-slim$/, ''));
   });
 
