@@ -20,9 +20,10 @@ export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Ty
 /**
  * A route's answers: its successes as given, and Connect's error JSON for every 4xx and 5xx.
  * Answers are serialized with JSON.stringify, so these schemas document them (and the API tests
- * check them) without changing a byte (src/http/schema-compilers.ts).
+ * check them) without changing a byte (src/http/schema-compilers.ts). An answer that is not JSON
+ * is `{ description, content: { 'media/type': { schema } } }`.
  */
-export function answers<T extends Record<number, TSchema>>(successes: T) {
+export function answers<T extends Record<number, TSchema | { description: string; content: object }>>(successes: T) {
   return { ...successes, '4xx': ConnectError, '5xx': ConnectError };
 }
 

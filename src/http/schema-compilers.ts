@@ -82,7 +82,9 @@ function fieldPath(instancePath: string, child?: string): string {
  * payload names the field, as the dashboard's forms expect (`payload.field`).
  */
 export function validationFailure(errors: ErrorObject[], part: Part): ApiError {
-  const error = errors[0];
+  // Without allErrors, ajv stops at the first failure; under anyOf/oneOf the branches' errors come
+  // first and the combinator's own (which carries the union's ERROR_MESSAGE) last.
+  const error = errors[errors.length - 1];
   if (!error) return new ApiError(400, ErrorCode.BadRequest, `The request ${part} is not valid.`);
   const noun = part === 'body' ? 'field' : part === 'headers' ? 'header' : 'parameter';
   const custom = (error.parentSchema as Record<string, unknown> | undefined)?.[ERROR_MESSAGE];
