@@ -2,9 +2,9 @@ import { Type } from 'typebox';
 import { LECTERN_VERSION } from '../app.js';
 import { requireRole } from '../auth/principal.js';
 import { answers } from '../contract/common.js';
-import { EffectiveSetting, PublicServerSettings, RUNTIMES, RuntimeInstallations, SchedulerDefaults, ServerSettings, type Installation } from '../contract/server-settings.js';
-import { installationsOf } from '../environments/environments.js';
+import { EffectiveSetting, PublicServerSettings, RUNTIMES, RuntimeInstallations, SchedulerDefaults, ServerSettings } from '../contract/server-settings.js';
 import type { RoutePlugin } from '../http/server.js';
+import { availableInstallations } from '../runtimes/available-installations.js';
 
 /** Server discovery: clients pick their publish flows from `version` (connect-api.md §1.5). */
 export const serverSettingsRoutes: RoutePlugin = (server, app) => {
@@ -55,23 +55,12 @@ export const serverSettingsRoutes: RoutePlugin = (server, app) => {
 
   server.get('/__api__/v1/server_settings/public', { schema: { summary: 'What the sign-in page shows', security: [], response: answers({ 200: PublicServerSettings }) } }, async () => ({ system_display_name: 'Lectern', authentication: { name: 'password', handles_login: true } }));
 
-  // Locally: the interpreters probed at start-up. Off-host: every installation of each execution
-  // environment the caller may use (disabled ones, matching: none, are left out), tagged with its image.
+  // Locally: the interpreters probed at start-up; off-host: the caller's execution environments'.
   for (const runtime of RUNTIMES) {
     const schema = { summary: `Installed ${runtime} versions`, response: answers({ 200: RuntimeInstallations }) };
     server.get(`/__api__/v1/server_settings/${runtime}`, { schema }, async (request) => {
       const user = requireRole(request, 'publisher');
-      let installations: Installation[] = [];
-      if (app.execution.offHost) {
-        if (runtime !== 'nodejs') {
-          for (const env of await app.environments.usableBy(user)) {
-            if (env.matching === 'none') continue;
-            for (const i of installationsOf(env)[runtime]) installations.push({ version: i.version, cluster_name: env.cluster_name, image_name: env.name });
-          }
-        }
-      } else if (runtime === 'python' || runtime === 'r' || runtime === 'quarto') {
-        installations = app.interpreters.of(runtime).map((i) => ({ version: i.version, cluster_name: 'Local', image_name: 'Local' }));
-      }
+      const installations = await availableInstallations({ offHost: app.execution.offHost, environments: app.environments, interpreters: app.interpreters }, runtime, user);
       return runtime === 'python' ? { installations, api_enabled: true } : { installations };
     });
   }

@@ -12,6 +12,8 @@ import { ApiError, ErrorCode } from './errors.js';
  * extension, so the published document stays valid.
  */
 export const ERROR_MESSAGE = 'x-error-message';
+/** Likewise the Connect error code, where a route has long answered another than the default one. */
+export const ERROR_CODE = 'x-error-code';
 
 // ajv-formats is CommonJS; its plugin is the module itself or its `default`, depending on the loader.
 const addFormats = ((ajvFormats as { default?: unknown }).default ?? ajvFormats) as (ajv: Ajv2020) => Ajv2020;
@@ -30,6 +32,7 @@ function validator(coerceTypes: boolean): Ajv2020 {
   });
   addFormats(ajv);
   ajv.addKeyword({ keyword: ERROR_MESSAGE, schemaType: 'string' });
+  ajv.addKeyword({ keyword: ERROR_CODE, schemaType: 'number' });
   return ajv;
 }
 
@@ -88,18 +91,20 @@ export function validationFailure(errors: ErrorObject[], part: Part): ApiError {
   if (!error) return new ApiError(400, ErrorCode.BadRequest, `The request ${part} is not valid.`);
   const noun = part === 'body' ? 'field' : part === 'headers' ? 'header' : 'parameter';
   const custom = (error.parentSchema as Record<string, unknown> | undefined)?.[ERROR_MESSAGE];
+  const customCode = (error.parentSchema as Record<string, unknown> | undefined)?.[ERROR_CODE];
+  const code = (fallback: number) => (typeof customCode === 'number' ? customCode : fallback);
   if (error.keyword === 'required') {
     const field = fieldPath(error.instancePath, String(error.params.missingProperty));
-    return new ApiError(400, ErrorCode.ParameterMissing, typeof custom === 'string' ? custom : `The ${noun} "${field}" is required.`, { field });
+    return new ApiError(400, code(ErrorCode.ParameterMissing), typeof custom === 'string' ? custom : `The ${noun} "${field}" is required.`, { field });
   }
   if (error.keyword === 'additionalProperties') {
     const field = fieldPath(error.instancePath, String(error.params.additionalProperty));
-    return new ApiError(400, ErrorCode.InvalidParameter, typeof custom === 'string' ? custom : `Unknown ${noun} "${field}".`, { field });
+    return new ApiError(400, code(ErrorCode.InvalidParameter), typeof custom === 'string' ? custom : `Unknown ${noun} "${field}".`, { field });
   }
   const field = fieldPath(error.instancePath);
   if (part === 'body' && field === '') {
     const message = error.keyword === 'type' && error.params.type === 'object' ? 'must be a JSON object' : (error.message ?? 'is not valid');
-    return new ApiError(400, ErrorCode.InvalidJson, typeof custom === 'string' ? custom : `The request body ${message}.`);
+    return new ApiError(400, code(ErrorCode.InvalidJson), typeof custom === 'string' ? custom : `The request body ${message}.`);
   }
-  return new ApiError(400, ErrorCode.InvalidParameter, typeof custom === 'string' ? custom : `${field}: ${error.message ?? 'is not valid'}.`, { field });
+  return new ApiError(400, code(ErrorCode.InvalidParameter), typeof custom === 'string' ? custom : `${field}: ${error.message ?? 'is not valid'}.`, { field });
 }

@@ -76,4 +76,24 @@ describe('the OpenAPI document', () => {
     assert.equal(word.code, 25);
     assert.match(word.error, /^wait: must be integer/);
   });
+
+  test('a body that does not fit its schema is refused naming the field; nothing is dropped or coerced', async () => {
+    const { guid } = (await (await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'schema-bodies' } })).json()) as { guid: string };
+    const refusal = async (json: unknown) => {
+      const res = await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json });
+      assert.equal(res.status, 400, JSON.stringify(json));
+      return (await res.json()) as { code: number; error: string; payload: unknown };
+    };
+    assert.deepEqual(await refusal({ activate: 'true' }), { code: 25, error: 'activate must be true or false.', payload: { field: 'activate' } });
+    assert.deepEqual(await refusal({ bundle_id: true }), { code: 25, error: 'bundle_id must be a string or a number.', payload: { field: 'bundle_id' } });
+    assert.deepEqual(await refusal({ bundle: 1 }), { code: 25, error: 'Unknown field "bundle".', payload: { field: 'bundle' } });
+    assert.deepEqual(await refusal([1]), { code: 121, error: 'The request body must be a JSON object.', payload: null });
+    // No body at all is no fields: the newest bundle, and here there is none.
+    const bare = await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST' });
+    assert.equal(bare.status, 400);
+    assert.equal(((await bare.json()) as { code: number }).code, 28);
+    // A route that has long answered another code for a body that is no object keeps it.
+    const setup = await t.api('/__setup__', { method: 'POST', json: 'token', key: null });
+    assert.deepEqual(await setup.json(), { code: 87, error: 'The request body must be a JSON object.', payload: null });
+  });
 });
