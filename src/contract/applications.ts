@@ -2,7 +2,7 @@
 // ordinal app_mode, tasks with `status`/`last_status`.
 import { Type, type Static } from 'typebox';
 import { Bundle } from './bundles.js';
-import { Nullable } from './common.js';
+import { ABSENT_BODY_IS_EMPTY, Nullable } from './common.js';
 import { Content } from './content.js';
 
 const nullableString = Nullable(Type.String());
@@ -72,7 +72,7 @@ export const ApplicationDeployBody = Type.Object(
     bundle_id: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Null()], { 'x-error-message': 'bundle_id must be a string or a number.' })),
     activate: Type.Optional(Type.Boolean({ 'x-error-message': 'activate must be true or false.' })),
   },
-  { additionalProperties: true },
+  { [ABSENT_BODY_IS_EMPTY]: true, additionalProperties: true },
 );
 
 export const ApplicationConfig = Type.Object({ config_url: Type.String(), logs_url: Type.String() }, { additionalProperties: false });

@@ -1,6 +1,6 @@
 // Bundles: the archives a client uploads, and the requests that deploy or build them.
 import { Type, type Static } from 'typebox';
-import { Nullable } from './common.js';
+import { ABSENT_BODY_IS_EMPTY, Nullable } from './common.js';
 
 const nullableString = Nullable(Type.String());
 
@@ -40,6 +40,6 @@ export const DeployBody = Type.Object(
     ),
     activate: Type.Optional(Type.Boolean({ 'x-error-message': 'activate must be true or false.', description: 'Serve the bundle once it is deployed (default true).' })),
   },
-  { additionalProperties: false },
+  { [ABSENT_BODY_IS_EMPTY]: true, additionalProperties: false },
 );
 export type DeployBody = Static<typeof DeployBody>;

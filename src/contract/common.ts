@@ -14,6 +14,13 @@ export const ConnectError = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Marks a body schema whose route takes a request without a body (or with JSON `null`) as one
+ * with no fields: `Type.Object({...}, { [ABSENT_BODY_IS_EMPTY]: true })`. Without it an absent
+ * body is refused as "not a JSON object", as the routes that need one always have.
+ */
+export const ABSENT_BODY_IS_EMPTY = 'x-absent-body-is-empty';
+
 /** `T` or null. */
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 

@@ -1,6 +1,6 @@
 // Jobs (the processes content runs as: builds, renders, workers), their logs, and renders.
 import { Type, type Static } from 'typebox';
-import { Nullable } from './common.js';
+import { ABSENT_BODY_IS_EMPTY, Nullable } from './common.js';
 
 const nullableString = Nullable(Type.String());
 const nullableNumber = Nullable(Type.Number());
@@ -68,7 +68,7 @@ export const JobKilled = Type.Object(
   { additionalProperties: false },
 );
 
-const Pod = Type.Object(
+export const Pod = Type.Object(
   {
     name: Type.String(),
     node: nullableString,
@@ -107,8 +107,9 @@ export const Process = Type.Object(
   { additionalProperties: false },
 );
 export type Process = Static<typeof Process>;
+export type Pod = Static<typeof Pod>;
 
-export const RenderBody = Type.Object({ variant_key: Type.Optional(Type.Unknown({ description: 'Passed to the render as is.' })) }, { additionalProperties: true });
+export const RenderBody = Type.Object({ variant_key: Type.Optional(Type.Unknown({ description: 'Passed to the render as is.' })) }, { [ABSENT_BODY_IS_EMPTY]: true, additionalProperties: true });
 
 /** A render of rendered content, newest first. */
 export const Render = Type.Object(

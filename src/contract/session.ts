@@ -1,6 +1,6 @@
 // Signing in and out (src/serve/login.ts): the dashboard's session, the sign-in form, first run.
 import { Type, type Static } from 'typebox';
-import { Nullable } from './common.js';
+import { ABSENT_BODY_IS_EMPTY, Nullable } from './common.js';
 
 /** The signed-in user, as GET /__api__/v1/user shows it. */
 export const SignedInUser = Type.Object(
@@ -29,7 +29,7 @@ export const SignInBody = Type.Object(
     password: Type.Optional(Type.String()),
     url: Type.Optional(Type.String({ description: 'Form posts: where to go after signing in.' })),
   },
-  { additionalProperties: true },
+  { [ABSENT_BODY_IS_EMPTY]: true, additionalProperties: true },
 );
 export type SignInBody = Static<typeof SignInBody>;
 
@@ -57,7 +57,7 @@ export const SetupBody = Type.Object(
     last_name: Type.Optional(Type.Unknown()),
   },
   // 87: Connect's CannotParseRequestBody, what this route has always answered for a body that is no object.
-  { additionalProperties: true, 'x-error-message': 'The request body must be a JSON object.', 'x-error-code': 87 },
+  { [ABSENT_BODY_IS_EMPTY]: true, additionalProperties: true, 'x-error-message': 'The request body must be a JSON object.', 'x-error-code': 87 },
 );
 
 export const HTML_PAGE = { description: 'An HTML page.', content: { 'text/html': { schema: Type.String() } } };

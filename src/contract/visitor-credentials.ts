@@ -1,5 +1,6 @@
 // RFC 8693 token exchange for Connect's visitor API keys (posit-sdk's ViewerConnectClientProvider).
 import { Type, type Static } from 'typebox';
+import { ABSENT_BODY_IS_EMPTY } from './common.js';
 
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const USER_SESSION_TOKEN = 'urn:posit:connect:user-session-token';
@@ -16,7 +17,7 @@ export const TokenExchangeRequest = Type.Object(
     subject_token: Type.Optional(Type.String({ description: 'The Posit-Connect-User-Session-Token header content received with the visitor\'s request.' })),
     requested_token_type: Type.Optional(Type.String({ description: `"${API_KEY}" (the default)` })),
   },
-  { additionalProperties: true },
+  { [ABSENT_BODY_IS_EMPTY]: true, additionalProperties: true },
 );
 export type TokenExchangeRequest = Static<typeof TokenExchangeRequest>;
 

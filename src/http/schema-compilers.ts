@@ -4,6 +4,7 @@
 import type { FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import * as ajvFormats from 'ajv-formats';
+import { ABSENT_BODY_IS_EMPTY } from '../contract/common.js';
 import { ApiError, ErrorCode } from './errors.js';
 
 /**
@@ -33,6 +34,7 @@ function validator(coerceTypes: boolean): Ajv2020 {
   addFormats(ajv);
   ajv.addKeyword({ keyword: ERROR_MESSAGE, schemaType: 'string' });
   ajv.addKeyword({ keyword: ERROR_CODE, schemaType: 'number' });
+  ajv.addKeyword({ keyword: ABSENT_BODY_IS_EMPTY, schemaType: 'boolean' });
   return ajv;
 }
 
@@ -42,13 +44,14 @@ const textParts = validator(true);
 const jsonBody = validator(false);
 
 /**
- * Fastify validates a request's body even when it has none. An absent body (and a JSON `null`)
- * is read as `{}`: a route whose fields are all optional takes a bare POST, as Connect does, and
- * one with a required field names that field instead of refusing "no object".
+ * Fastify validates a request's body even when it has none (it passes null). A body schema marked
+ * ABSENT_BODY_IS_EMPTY reads an absent body (and a JSON `null`) as `{}`, so a route whose fields
+ * are all optional takes a bare POST, as Connect's do; any other refuses it as no JSON object.
  */
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
   if (httpPart !== 'body') return textParts.compile(schema as object);
   const validate = jsonBody.compile(schema as object);
+  if ((schema as Record<string, unknown>)[ABSENT_BODY_IS_EMPTY] !== true) return validate;
   const check = (data: unknown) => {
     const value = data ?? {};
     const valid = validate(value);

@@ -92,6 +92,9 @@ describe('the OpenAPI document', () => {
     const bare = await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST' });
     assert.equal(bare.status, 400);
     assert.equal(((await bare.json()) as { code: number }).code, 28);
+    // A route that needs a body still refuses none as no JSON object.
+    const noFields = await t.api(`/__api__/v1/content/${guid}`, { method: 'PATCH' });
+    assert.deepEqual(await noFields.json(), { code: 121, error: 'The request body must be a JSON object.', payload: null });
     // A route that has long answered another code for a body that is no object keeps it.
     const setup = await t.api('/__setup__', { method: 'POST', json: 'token', key: null });
     assert.deepEqual(await setup.json(), { code: 87, error: 'The request body must be a JSON object.', payload: null });
