@@ -53,7 +53,7 @@ function legacyTaskJson(task: Task, status: string[], first: number): LegacyTask
 export const applicationRoutes: RoutePlugin = (server, app) => {
   const applications = new ApplicationViews(app.store.db, new ContentViews(app.store.db, app.content.access));
   const management = contentManagement(app);
-  const deploys = new DeployRequests(app);
+  const deploys = new DeployRequests({ bundles: app.bundles, queue: app.queue, audit: app.audit });
 
   const list = { summary: 'Content the caller may see (v0)', querystring: ApplicationListQuery, response: answers({ 200: ApplicationList }) };
   server.get('/__api__/applications', { schema: list }, async (request) => {

@@ -81,7 +81,7 @@ export const UPLOAD_BODY_DESCRIPTION =
   'The bundle: a gzip tar archive as the body (any content type), or multipart/form-data with an `archive` file and an optional `metadata` JSON field.';
 
 export const bundleRoutes: RoutePlugin = (server, app) => {
-  const deploys = new DeployRequests(app);
+  const deploys = new DeployRequests({ bundles: app.bundles, queue: app.queue, audit: app.audit });
   const queue = async (guid: string, user: User, body: DeployBody, kind: 'deploy' | 'build') =>
     deploys.enqueue(user, await app.content.getChangeable(guid, user), body, kind);
 

@@ -20,7 +20,8 @@ export function renderContent(app: App, request: FastifyRequest, user: User | nu
 }
 
 export function contentManagement(app: App): ContentManagement {
-  return new ContentManagement({ ...app, launcher: app.jobs.launcher });
+  const { content, audit, bundles, queue, scheduler, dataDir, environments, execution } = app;
+  return new ContentManagement({ content, audit, bundles, queue, scheduler, launcher: app.jobs.launcher, dataDir, environments, execution });
 }
 
 export const contentRoutes: RoutePlugin = (server, app) => {

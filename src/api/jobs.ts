@@ -15,7 +15,7 @@ const logEntry = (line: LogLine): LogEntry => ({ source: line.source, timestamp:
 
 export const jobRoutes: RoutePlugin = (server, app) => {
   const contentJobs = new ContentJobs({ db: app.store.db, content: app.content, jobs: app.jobs, audit: app.audit, replicaName: app.config.replicaName() });
-  const deploys = new DeployRequests(app);
+  const deploys = new DeployRequests({ bundles: app.bundles, queue: app.queue, audit: app.audit });
 
   server.get('/__api__/v1/content/:guid/jobs', { schema: { summary: "Content's jobs", params: ContentGuidParams, response: answers({ 200: Type.Array(Job) }) } }, async (request) => {
     const content = await app.content.getEditable(request.params.guid, requireUser(request));

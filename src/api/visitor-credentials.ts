@@ -9,7 +9,7 @@ import type { RoutePlugin } from '../http/server.js';
  * is the credential, so the route needs no other.
  */
 export const visitorCredentialRoutes: RoutePlugin = (server, app) => {
-  const visitorKeys = new VisitorKeys(app);
+  const visitorKeys = new VisitorKeys({ credentials: app.credentials, users: app.users, content: app.content });
   const schema = {
     summary: "Exchange a visitor's session token for their API key",
     security: [],
