@@ -3,13 +3,22 @@
 // given (src/routes.ts). It sits at the top of the edge: it assembles api/, serve/ and http/.
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { createServer } from 'node:http';
 import type { App } from './app.js';
 import { resolvePrincipal } from './auth/principal.js';
 import { ErrorCode, LecternError } from './errors.js';
 import { errorBody, httpAnswer } from './http/errors.js';
+import { registerOpenApi } from './http/openapi.js';
 import type { RoutePlugin } from './http/routing.js';
+import { serializerCompiler, validationFailure, validatorCompiler } from './http/schema-compilers.js';
 import { trustedProxies } from './http/trusted-proxy.js';
 import { contentFastPath } from './serve/content-fast-path.js';
 import { ContentProxy } from './serve/proxy.js';
@@ -55,6 +64,10 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
     frameworkErrors: answerFrameworkError,
   });
 
+  // Schemas validate requests and document answers (src/http/schema-compilers.ts says how).
+  server.setValidatorCompiler(validatorCompiler);
+  server.setSerializerCompiler(serializerCompiler);
+  await registerOpenApi(server);
   await server.register(cookie);
   server.decorate('contentProxy', proxy);
   server.decorate('serverAddress', app.config.get('Server.Address'));
@@ -94,7 +107,11 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
       const { status, body } = httpAnswer(error);
       return reply.code(status).type('application/json').send(body);
     }
-    const err = error as { statusCode?: number; code?: string; message?: string; validation?: unknown };
+    const err = error as { statusCode?: number; code?: string; message?: string; validation?: unknown; validationContext?: string };
+    if (Array.isArray(err.validation)) {
+      const { status, body } = httpAnswer(validationFailure(err.validation, (err.validationContext ?? 'body') as Parameters<typeof validationFailure>[1]));
+      return reply.code(status).type('application/json').send(body);
+    }
     if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.statusCode === 413) {
       return reply.code(413).send(errorBody(ErrorCode.BadRequest, err.message ?? 'Request body too large'));
     }
@@ -108,7 +125,8 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
 
   server.setNotFoundHandler((request, reply) => answerUnrouted(server, request, reply));
 
-  for (const route of routes) await route(server, app);
+  const typed = server.withTypeProvider<TypeBoxTypeProvider>();
+  for (const route of routes) await route(typed, app);
   installWebsocketProxy(server, app);
   return server;
 }

@@ -1,12 +1,16 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import type { App } from '../app.js';
 import { noContent, requireUser } from '../auth/principal.js';
-import { bundleJson } from '../bundles/bundles.js';
-import type { Bundle, Content, User } from '../db/schema.js';
-import { badRequest, ErrorCode, invalidParameter, LecternError } from '../errors.js';
-import type { RoutePlugin } from '../http/routing.js';
+import { Bundle, BundleParams, DeployBody } from '../contract/bundles.js';
+import { answers, ContentGuidParams, NoContent } from '../contract/common.js';
+import { TaskStarted } from '../contract/tasks.js';
+import type { Bundle as BundleRow, Content, User } from '../db/schema.js';
+import { DeployRequests } from '../deployments/deploy-requests.js';
+import { badRequest, ErrorCode, LecternError } from '../errors.js';
+import type { ApiServer, RoutePlugin } from '../http/routing.js';
 
 /**
  * The upload body: raw gzip tar (any or no content type) or multipart `archive` + `metadata`.
@@ -57,7 +61,7 @@ const PARSED_BODY_TYPES = ['application/json', 'application/x-www-form-urlencode
  * multipart form is left unread for the route to stream: Connect takes the archive whatever its
  * content type, and curl sends `application/x-www-form-urlencoded` unless told otherwise.
  */
-export function uploadRoutes(server: FastifyInstance, routes: (scope: FastifyInstance) => void): void {
+export function uploadRoutes(server: ApiServer, routes: (scope: ApiServer) => void): void {
   void server.register(async (scope) => {
     scope.removeContentTypeParser(PARSED_BODY_TYPES);
     routes(scope);
@@ -65,79 +69,62 @@ export function uploadRoutes(server: FastifyInstance, routes: (scope: FastifyIns
 }
 
 /** Stores the request's bundle for `content` (v1 and legacy upload routes alike). */
-export async function receiveBundle(app: App, request: FastifyRequest, user: User, content: Content): Promise<Bundle> {
+export async function receiveBundle(app: App, request: FastifyRequest, user: User, content: Content): Promise<BundleRow> {
   const upload = await readUpload(request);
   const bundle = await app.bundles.upload(content, user, upload.stream, upload.metadata);
   await app.audit.record(user, 'upload_bundle', `Uploaded bundle ${bundle.id} (${bundle.size} bytes) for content ${content.guid}`);
   return bundle;
 }
 
-export async function bundlesJson(app: App, content: Content, bundles: Bundle[]) {
-  const creatorIds = [...new Set(bundles.map((b) => b.created_by).filter((id): id is number => id !== null))];
-  const creators = creatorIds.length ? await app.store.db.selectFrom('users').select(['id', 'guid']).where('id', 'in', creatorIds).execute() : [];
-  const guidById = new Map(creators.map((c) => [c.id, c.guid]));
-  return bundles.map((b) => bundleJson(b, content, b.created_by === null ? null : guidById.get(b.created_by) ?? null));
-}
-
-/** POST …/deploy and …/build share one body: {bundle_id?: string|number|null, activate?: boolean}. */
-export async function enqueueDeploy(app: App, user: User, content: Content, body: unknown, kind: 'deploy' | 'build') {
-  const input = (body ?? {}) as Record<string, unknown>;
-  if (typeof input !== 'object' || Array.isArray(input)) throw badRequest('The request body must be a JSON object.', ErrorCode.InvalidJson);
-  for (const key of Object.keys(input)) {
-    if (key !== 'bundle_id' && key !== 'activate') throw invalidParameter(`Unknown field "${key}": ${kind} accepts bundle_id and activate.`);
-  }
-  if (input.activate !== undefined && typeof input.activate !== 'boolean') throw invalidParameter('activate must be true or false.');
-  let bundle: Bundle | undefined;
-  if (input.bundle_id === undefined || input.bundle_id === null || input.bundle_id === '') {
-    bundle = kind === 'build' && content.bundle_id !== null ? await app.bundles.get(content, content.bundle_id) : await app.bundles.newest(content);
-    if (!bundle) throw new LecternError('invalid', ErrorCode.BundleMissing, `Content ${content.guid} has no bundle to ${kind}: upload one first.`);
-  } else {
-    if (typeof input.bundle_id !== 'string' && typeof input.bundle_id !== 'number') throw invalidParameter('bundle_id must be a string or a number.');
-    bundle = await app.bundles.get(content, input.bundle_id);
-  }
-  const task = await app.queue.enqueue(kind, { contentId: content.id, bundleId: bundle.id, userId: user.id, params: { activate: input.activate !== false } });
-  await app.audit.record(user, kind === 'deploy' ? 'deploy_application' : 'build_application', `Queued ${kind} of bundle ${bundle.id} for content ${content.guid} (task ${task.id})`);
-  return task;
-}
+/** The archive: a gzip tar, or multipart/form-data with `archive` (and optional `metadata` JSON). */
+export const UPLOAD_BODY_DESCRIPTION =
+  'The bundle: a gzip tar archive as the body (any content type), or multipart/form-data with an `archive` file and an optional `metadata` JSON field.';
 
 export const bundleRoutes: RoutePlugin = (server, app) => {
-  server.get('/__api__/v1/content/:guid/bundles', async (request) => {
+  const deploys = new DeployRequests({ bundles: app.bundles, queue: app.queue, audit: app.audit });
+  const queue = async (guid: string, user: User, body: DeployBody, kind: 'deploy' | 'build') =>
+    deploys.enqueue(user, await app.content.getChangeable(guid, user), body, kind);
+
+  server.get('/__api__/v1/content/:guid/bundles', { schema: { summary: "Content's bundles", params: ContentGuidParams, response: answers({ 200: Type.Array(Bundle) }) } }, async (request) => {
     const user = requireUser(request);
-    const content = await app.content.getEditable((request.params as { guid: string }).guid, user);
-    return bundlesJson(app, content, await app.bundles.list(content));
+    const content = await app.content.getEditable(request.params.guid, user);
+    return app.bundles.describe(content, await app.bundles.list(content));
   });
 
   uploadRoutes(server, (scope) =>
-    scope.post('/__api__/v1/content/:guid/bundles', async (request) => {
-      const user = requireUser(request);
-      const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
-      const bundle = await receiveBundle(app, request, user, content);
-      return (await bundlesJson(app, content, [bundle]))[0];
-    }),
+    scope.post(
+      '/__api__/v1/content/:guid/bundles',
+      { schema: { summary: 'Upload a bundle', description: UPLOAD_BODY_DESCRIPTION, params: ContentGuidParams, response: answers({ 200: Bundle }) } },
+      async (request) => {
+        const user = requireUser(request);
+        const content = await app.content.getChangeable(request.params.guid, user);
+        const bundle = await receiveBundle(app, request, user, content);
+        return (await app.bundles.describe(content, [bundle]))[0]!;
+      },
+    ),
   );
 
-  server.get('/__api__/v1/content/:guid/bundles/:id', async (request) => {
+  server.get('/__api__/v1/content/:guid/bundles/:id', { schema: { summary: 'A bundle', params: BundleParams, response: answers({ 200: Bundle }) } }, async (request) => {
     const user = requireUser(request);
-    const { guid, id } = request.params as { guid: string; id: string };
-    const content = await app.content.getEditable(guid, user);
-    return (await bundlesJson(app, content, [await app.bundles.get(content, id)]))[0];
+    const content = await app.content.getEditable(request.params.guid, user);
+    return (await app.bundles.describe(content, [await app.bundles.get(content, request.params.id)]))[0]!;
   });
 
-  server.delete('/__api__/v1/content/:guid/bundles/:id', async (request, reply) => {
+  server.delete('/__api__/v1/content/:guid/bundles/:id', { schema: { summary: 'Delete a bundle', params: BundleParams, response: answers({ 204: NoContent }) } }, async (request, reply) => {
     const user = requireUser(request);
-    const { guid, id } = request.params as { guid: string; id: string };
-    const content = await app.content.getChangeable(guid, user);
-    const bundle = await app.bundles.get(content, id);
+    const content = await app.content.getChangeable(request.params.guid, user);
+    const bundle = await app.bundles.get(content, request.params.id);
     await app.bundles.delete(content, bundle);
     await app.audit.record(user, 'remove_bundle', `Deleted bundle ${bundle.id} of content ${content.guid}`);
     return noContent(reply);
   });
 
-  server.get('/__api__/v1/content/:guid/bundles/:id/download', async (request, reply) => {
+  const archive = { description: 'The gzip tar archive.', content: { 'application/gzip': { schema: Type.Unsafe<Readable>({ type: 'string', format: 'binary' }) } } };
+  const download = { summary: "Download a bundle's archive", params: BundleParams, response: answers({ 200: archive }) };
+  server.get('/__api__/v1/content/:guid/bundles/:id/download', { schema: download }, async (request, reply) => {
     const user = requireUser(request);
-    const { guid, id } = request.params as { guid: string; id: string };
-    const content = await app.content.getEditable(guid, user);
-    const bundle = await app.bundles.get(content, id);
+    const content = await app.content.getEditable(request.params.guid, user);
+    const bundle = await app.bundles.get(content, request.params.id);
     return reply
       .type('application/gzip')
       .header('content-disposition', `attachment; filename="bundle-${bundle.id}.tar.gz"`)
@@ -145,17 +132,15 @@ export const bundleRoutes: RoutePlugin = (server, app) => {
       .send(createReadStream(app.bundles.archivePath(bundle)));
   });
 
-  server.post('/__api__/v1/content/:guid/deploy', async (request, reply) => {
-    const user = requireUser(request);
-    const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
-    const task = await enqueueDeploy(app, user, content, request.body, 'deploy');
+  const deploy = { summary: 'Deploy a bundle (answers 202 with the task)', params: ContentGuidParams, body: DeployBody, response: answers({ 202: TaskStarted }) };
+  server.post('/__api__/v1/content/:guid/deploy', { schema: deploy }, async (request, reply) => {
+    const task = await queue(request.params.guid, requireUser(request), request.body, 'deploy');
     return reply.code(202).send({ task_id: task.id });
   });
 
-  server.post('/__api__/v1/content/:guid/build', async (request) => {
-    const user = requireUser(request);
-    const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
-    const task = await enqueueDeploy(app, user, content, request.body, 'build');
+  const build = { summary: 'Build a bundle without activating it', params: ContentGuidParams, body: DeployBody, response: answers({ 200: TaskStarted }) };
+  server.post('/__api__/v1/content/:guid/build', { schema: build }, async (request) => {
+    const task = await queue(request.params.guid, requireUser(request), request.body, 'build');
     return { task_id: task.id };
   });
 };

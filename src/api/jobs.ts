@@ -1,189 +1,95 @@
-import { requireRole, requireUser } from '../auth/principal.js';
-import type { Content, JobRow } from '../db/schema.js';
-import { appModeKind } from '../content/app-modes.js';
-import { ErrorCode, LecternError, notFound } from '../errors.js';
-import { intParam } from '../http/query.js';
+import { Type } from 'typebox';
+import { noContent, requireRole, requireUser } from '../auth/principal.js';
+import { answers, ContentGuidParams, NoContent } from '../contract/common.js';
+import { Job, JobError, JobKilled, JobLog, JobLogQuery, JobParams, LogEntry, Process, Render, RenderBody } from '../contract/jobs.js';
+import { TaskStarted } from '../contract/tasks.js';
+import { DeployRequests } from '../deployments/deploy-requests.js';
 import type { RoutePlugin } from '../http/routing.js';
+import { ContentJobs, jobJson } from '../jobs/content-jobs.js';
+import type { LogLine } from '../launcher/launcher.js';
 import { apiTime } from '../util/ids.js';
 
-/** Connect's Job object (reference §5.7); ids are strings. */
-export function jobJson(content: Content, job: JobRow) {
-  return {
-    id: String(job.id),
-    ppid: null,
-    pid: job.pid === null ? null : String(job.pid),
-    key: job.key,
-    remote_id: job.remote_id,
-    app_id: String(content.id),
-    content_id: String(content.id),
-    content_guid: content.guid,
-    variant_id: '0',
-    variant_key: null,
-    bundle_id: job.bundle_id === null ? null : String(job.bundle_id),
-    start_time: apiTime(job.start_time),
-    end_time: apiTime(job.end_time),
-    last_heartbeat_time: apiTime(job.end_time ?? job.start_time),
-    queued_time: apiTime(job.queued_time),
-    queue_name: null,
-    tag: job.tag,
-    exit_code: job.exit_code,
-    error: job.error,
-    status: job.status,
-    hostname: job.hostname,
-    cluster: job.launcher === 'kubernetes' || job.image ? 'Kubernetes' : null,
-    image: job.image,
-    run_as: job.run_as,
-    skip_reason: null,
-  };
-}
+const DEFAULT_LOG_LINES = 5000;
+
+const logEntry = (line: LogLine): LogEntry => ({ source: line.source, timestamp: apiTime(line.timestamp.toISOString()), data: line.data });
 
 export const jobRoutes: RoutePlugin = (server, app) => {
-  async function load(request: { params: unknown; principal: unknown } & Parameters<typeof requireUser>[0]) {
-    const user = requireUser(request);
-    const { guid, key } = request.params as { guid: string; key?: string };
-    const content = await app.content.getEditable(guid, user);
-    if (key === undefined) return { user, content, job: undefined };
-    const job = await app.jobs.get(content.id, key);
-    if (!job) throw notFound(`Job ${key} does not exist for content ${content.guid}.`);
-    return { user, content, job };
-  }
+  const contentJobs = new ContentJobs({ db: app.store.db, content: app.content, jobs: app.jobs, audit: app.audit, replicaName: app.config.replicaName() });
+  const deploys = new DeployRequests({ bundles: app.bundles, queue: app.queue, audit: app.audit });
 
-  server.get('/__api__/v1/content/:guid/jobs', async (request) => {
-    const { content } = await load(request);
+  server.get('/__api__/v1/content/:guid/jobs', { schema: { summary: "Content's jobs", params: ContentGuidParams, response: answers({ 200: Type.Array(Job) }) } }, async (request) => {
+    const content = await app.content.getEditable(request.params.guid, requireUser(request));
     return (await app.jobs.list(content.id)).map((j) => jobJson(content, j));
   });
 
-  server.get('/__api__/v1/content/:guid/jobs/:key', async (request) => {
-    const { content, job } = await load(request);
-    return jobJson(content, job!);
+  server.get('/__api__/v1/content/:guid/jobs/:key', { schema: { summary: 'A job', params: JobParams, response: answers({ 200: Job }) } }, async (request) => {
+    const { content, job } = await contentJobs.find(requireUser(request), request.params.guid, request.params.key);
+    return jobJson(content, job);
   });
 
-  server.get('/__api__/v1/content/:guid/jobs/:key/log', async (request) => {
-    const { job } = await load(request);
-    const max = intParam(request.query as Record<string, string | undefined>, 'maxLogLines', 5000, 1, 1_000_000);
-    const entries: Array<{ source: string; timestamp: string | null; data: string }> = [];
-    for await (const line of app.jobs.logs(job!)) {
-      entries.push({ source: line.source, timestamp: apiTime(line.timestamp.toISOString()), data: line.data });
+  const log = { summary: "A job's log", params: JobParams, querystring: JobLogQuery, response: answers({ 200: JobLog }) };
+  server.get('/__api__/v1/content/:guid/jobs/:key/log', { schema: log }, async (request) => {
+    const { job } = await contentJobs.find(requireUser(request), request.params.guid, request.params.key);
+    const max = request.query.maxLogLines ?? DEFAULT_LOG_LINES;
+    const entries: LogEntry[] = [];
+    for await (const line of app.jobs.logs(job)) {
+      entries.push(logEntry(line));
       if (entries.length > max) entries.shift();
     }
     return { entries };
   });
 
   // Streams log entries as JSON lines until the job ends or the client goes away.
-  server.get('/__api__/v1/content/:guid/jobs/:key/tail', async (request, reply) => {
-    const { job } = await load(request);
+  const lines = { description: 'One log entry (source, timestamp, data) per line.', content: { 'application/x-ndjson': { schema: LogEntry } } };
+  server.get('/__api__/v1/content/:guid/jobs/:key/tail', { schema: { summary: "Follow a job's log", params: JobParams, response: answers({ 200: lines }) } }, async (request, reply) => {
+    const { job } = await contentJobs.find(requireUser(request), request.params.guid, request.params.key);
     const abort = new AbortController();
     request.raw.once('close', () => abort.abort());
     reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-    for await (const line of app.jobs.logs(job!, { follow: job!.status === 0, signal: abort.signal })) {
-      reply.raw.write(JSON.stringify({ source: line.source, timestamp: apiTime(line.timestamp.toISOString()), data: line.data }) + '\n');
-    }
+    for await (const line of app.jobs.logs(job, { follow: job.status === 0, signal: abort.signal })) reply.raw.write(JSON.stringify(logEntry(line)) + '\n');
     reply.raw.end();
     return reply;
   });
 
-  server.get('/__api__/v1/content/:guid/jobs/:key/error', async (request, reply) => {
-    const { job } = await load(request);
-    if (!job!.error) return reply.code(204).send();
-    return { code: job!.exit_code ?? 1, summary: job!.error, help_url: null };
+  const error = { summary: 'Why a job failed (204: it did not)', params: JobParams, response: answers({ 200: JobError, 204: NoContent }) };
+  server.get('/__api__/v1/content/:guid/jobs/:key/error', { schema: error }, async (request, reply) => {
+    const { job } = await contentJobs.find(requireUser(request), request.params.guid, request.params.key);
+    if (!job.error) return noContent(reply);
+    return { code: job.exit_code ?? 1, summary: job.error, help_url: null };
   });
 
-  server.delete('/__api__/v1/content/:guid/jobs/:key', async (request) => {
-    const { user, content, job } = await load(request);
-    if (job!.status === 0) {
-      if (job!.replica !== app.config.replicaName()) {
-        throw new LecternError('conflict', ErrorCode.BadRequest, `Job ${job!.key} runs on the replica ${job!.replica}; send the request to that replica.`);
-      }
-      await app.jobs.stop(job!.key);
-    }
-    await app.audit.record(user, 'kill_job', `Stopped job ${job!.key} of content ${content.guid}`);
+  server.delete('/__api__/v1/content/:guid/jobs/:key', { schema: { summary: 'Stop a job', params: JobParams, response: answers({ 200: JobKilled }) } }, async (request) => {
+    const user = requireUser(request);
+    const { content, job } = await contentJobs.find(user, request.params.guid, request.params.key);
+    await contentJobs.stop(user, content, job);
     return {
       guid: content.guid,
       app_id: content.id,
       app_guid: content.guid,
       content_id: content.id,
       content_guid: content.guid,
-      job_id: job!.id,
-      job_key: job!.key,
+      job_id: job.id,
+      job_key: job.key,
       result: 'Order to kill job registered',
     };
   });
 
-  // The processes table: every content process this replica runs, with its CPU and memory.
-  server.get('/__api__/v1/system/processes', async (request) => {
+  server.get('/__api__/v1/system/processes', { schema: { summary: 'Content processes of this replica (Lectern)', response: answers({ 200: Type.Array(Process) }) } }, async (request) => {
     requireRole(request, 'administrator');
-    const running = await app.jobs.launcher.list();
-    const guids = [...new Set(running.map((j) => j.contentGuid))];
-    const titles = new Map<string, { name: string; title: string | null }>();
-    if (guids.length) {
-      for (const c of await app.store.db.selectFrom('content').select(['guid', 'name', 'title']).where('guid', 'in', guids).execute()) titles.set(c.guid, c);
-    }
-    return running.map((j) => ({
-      content_guid: j.contentGuid,
-      content_name: titles.get(j.contentGuid)?.name ?? null,
-      content_title: titles.get(j.contentGuid)?.title ?? null,
-      job_key: j.key,
-      kind: j.kind,
-      tag: j.tag,
-      pid: j.pid ?? null,
-      hostname: j.hostname,
-      address: j.address ? `${j.address.host}:${j.address.port}` : null,
-      replica: app.config.replicaName(),
-      start_time: apiTime(j.startTime.toISOString()),
-      cpu_seconds: j.cpuSeconds ?? null,
-      memory_bytes: j.memoryBytes ?? null,
-      // Off-host: the pod, where it runs, what it may use, and how long each start-up phase took.
-      ...(j.pod
-        ? {
-            replica: j.pod.replica ?? null,
-            cpu_cores: j.cpuCores ?? null,
-            pod: {
-              name: j.pod.name,
-              node: j.pod.node ?? null,
-              phase: j.pod.phase,
-              image: j.pod.image ?? null,
-              cpu_request: j.pod.cpuRequest ?? null,
-              cpu_limit: j.pod.cpuLimit ?? null,
-              memory_request: j.pod.memoryRequestBytes ?? null,
-              memory_limit: j.pod.memoryLimitBytes ?? null,
-              scheduled_seconds: j.pod.scheduledSeconds ?? null,
-              initialized_seconds: j.pod.initializedSeconds ?? null,
-              ready_seconds: j.pod.readySeconds ?? null,
-            },
-          }
-        : {}),
-    }));
+    return contentJobs.processes();
   });
 
-  server.post('/__api__/v1/content/:guid/render', async (request, reply) => {
+  const render = { summary: 'Render content again (answers 202 with the task)', params: ContentGuidParams, body: RenderBody, response: answers({ 202: TaskStarted }) };
+  server.post('/__api__/v1/content/:guid/render', { schema: render }, async (request, reply) => {
     const user = requireUser(request);
-    const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
-    const body = (request.body ?? {}) as Record<string, unknown>;
-    if (typeof body !== 'object' || Array.isArray(body)) throw new LecternError('invalid', ErrorCode.InvalidJson, 'The request body must be a JSON object.');
-    if (content.bundle_id === null) throw new LecternError('invalid', ErrorCode.BundleMissing, `Content ${content.guid} has not been deployed yet.`);
-    if (appModeKind(content.app_mode) !== 'rendered') {
-      throw new LecternError('invalid', ErrorCode.BadRequest, `Only rendered content (R Markdown, Jupyter, Quarto documents) can be rendered; this is ${content.app_mode} content.`);
-    }
-    const task = await app.queue.enqueue('render', { contentId: content.id, bundleId: content.bundle_id, userId: user.id, params: { variant_key: body.variant_key ?? null } });
-    await app.audit.record(user, 'render_application', `Queued a render of content ${content.guid} (task ${task.id})`);
+    const content = await app.content.getChangeable(request.params.guid, user);
+    const task = await deploys.render(user, content, request.body.variant_key);
     return reply.code(202).send({ task_id: task.id });
   });
 
-  // Render history of rendered content, newest first.
-  server.get('/__api__/v1/content/:guid/renders', async (request) => {
-    const { content } = await load(request);
-    const rows = await app.store.db.selectFrom('renders').selectAll().where('content_id', '=', content.id).orderBy('id', 'desc').limit(100).execute();
-    return rows.map((r) => ({
-      id: String(r.id),
-      bundle_id: String(r.bundle_id),
-      task_id: r.task_id,
-      job_key: r.job_key,
-      state: r.state,
-      error: r.error,
-      active: content.render_id === r.id,
-      created_time: apiTime(r.created_time),
-      finished_time: apiTime(r.finished_time),
-    }));
+  const renders = { summary: 'Render history, newest first', params: ContentGuidParams, response: answers({ 200: Type.Array(Render) }) };
+  server.get('/__api__/v1/content/:guid/renders', { schema: renders }, async (request) => {
+    const content = await app.content.getEditable(request.params.guid, requireUser(request));
+    return contentJobs.renders(content);
   });
 };
-

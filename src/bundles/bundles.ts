@@ -160,6 +160,14 @@ export class Bundles {
     return JSON.parse(bundle.manifest ?? '{}') as Manifest;
   }
 
+  /** `bundles` of `content` as the API shows them, with their creators' GUIDs. */
+  async describe(content: Content, bundles: Bundle[]) {
+    const creatorIds = [...new Set(bundles.map((b) => b.created_by).filter((id): id is number => id !== null))];
+    const creators = creatorIds.length ? await this.db.selectFrom('users').select(['id', 'guid']).where('id', 'in', creatorIds).execute() : [];
+    const guidById = new Map(creators.map((c) => [c.id, c.guid]));
+    return bundles.map((b) => bundleJson(b, content, b.created_by === null ? null : (guidById.get(b.created_by) ?? null)));
+  }
+
   async exists(bundle: Bundle): Promise<boolean> {
     return stat(this.appDir(bundle)).then(() => true, () => false);
   }

@@ -4,8 +4,8 @@ import { TableCache } from '../db/table-cache.js';
 import type { TableChanges } from '../db/table-changes.js';
 import { conflict, ErrorCode, forbidden, invalidParameter, LecternError, notFound } from '../errors.js';
 import { roleAtLeast } from '../users/users.js';
-import { apiTime, GUID_PATTERN, newGuid, nowIso } from '../util/ids.js';
-import { ContentAccess, type AppRole } from './access.js';
+import { GUID_PATTERN, newGuid, nowIso } from '../util/ids.js';
+import { ContentAccess } from './access.js';
 import { parseContentChanges, validateContentName, type ContentChanges } from './fields.js';
 
 export const INCLUDES = ['tags', 'owner', 'vanity_url', 'bookmarked', 'schedule', 'schedules', 'state'] as const;
@@ -233,66 +233,4 @@ export class ContentService {
       if (r != null && l != null && l > 0 && r > l) throw invalidParameter(`${request} (${r}) cannot be greater than ${limit} (${l}).`);
     }
   }
-}
-
-export interface ContentUrls {
-  contentUrl(guid: string): string;
-  dashboardUrl(guid: string): string;
-}
-
-/** The v1 ContentItem; environment details are hidden from callers who only view. */
-export function contentJson(content: Content, role: AppRole, urls: ContentUrls, extra: Record<string, unknown> = {}) {
-  const canSeeSettings = role === 'owner' || role === 'editor';
-  const bool = (v: number | null) => (v === null ? null : v === 1);
-  const secret = <T>(v: T) => (canSeeSettings ? v : null);
-  return {
-    guid: content.guid,
-    name: content.name,
-    title: content.title,
-    description: content.description,
-    access_type: content.access_type,
-    locked: content.locked === 1,
-    locked_message: content.locked_message,
-    connection_timeout: content.connection_timeout,
-    read_timeout: content.read_timeout,
-    init_timeout: content.init_timeout,
-    idle_timeout: content.idle_timeout,
-    max_processes: content.max_processes,
-    min_processes: content.min_processes,
-    max_conns_per_process: content.max_conns_per_process,
-    load_factor: content.load_factor,
-    memory_request: content.memory_request,
-    memory_limit: content.memory_limit,
-    cpu_request: content.cpu_request,
-    cpu_limit: content.cpu_limit,
-    amd_gpu_limit: content.amd_gpu_limit,
-    nvidia_gpu_limit: content.nvidia_gpu_limit,
-    service_account_name: secret(content.service_account_name),
-    default_image_name: content.default_image_name,
-    default_environment_guid: null,
-    default_r_environment_management: bool(content.default_r_environment_management),
-    default_py_environment_management: bool(content.default_py_environment_management),
-    created_time: apiTime(content.created_time),
-    last_deployed_time: apiTime(content.last_deployed_time),
-    bundle_id: content.bundle_id === null ? null : String(content.bundle_id),
-    app_mode: content.app_mode,
-    content_category: content.content_category,
-    parameterized: content.parameterized === 1,
-    cluster_name: secret(content.cluster_name),
-    image_name: secret(content.image_name),
-    environment_guid: secret(content.environment_guid),
-    r_version: secret(content.r_version),
-    py_version: secret(content.py_version),
-    quarto_version: secret(content.quarto_version),
-    r_environment_management: secret(bool(content.r_environment_management)),
-    py_environment_management: secret(bool(content.py_environment_management)),
-    run_as: secret(content.run_as),
-    run_as_current_user: content.run_as_current_user === 1,
-    owner_guid: extra.owner_guid,
-    content_url: urls.contentUrl(content.guid),
-    dashboard_url: urls.dashboardUrl(content.guid),
-    app_role: role,
-    id: String(content.id),
-    ...extra,
-  };
 }

@@ -1,9 +1,13 @@
 // What every route module is and the URL helpers routes share. Route modules (src/api/, src/serve/)
 // import this, never the server that registers them (src/server.ts).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import type { App } from '../app.js';
 
-export type RoutePlugin = (server: FastifyInstance, app: App) => void | Promise<void>;
+/** The server routes are declared on: request types come from the routes' TypeBox schemas (src/contract/). */
+export type ApiServer = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export type RoutePlugin = (server: ApiServer, app: App) => void | Promise<void>;
 
 /** Public URL helpers shared by every route that renders content_url/dashboard_url. */
 export function publicBase(app: App, request: FastifyRequest): string {

@@ -1,8 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CSRF_HEADER, requireSameOrigin, SESSION_COOKIE } from '../auth/principal.js';
-import { SignInThrottle } from '../auth/sign-in-throttle.js';
+import { PasswordSignIn } from '../auth/sign-in.js';
+import { answers } from '../contract/common.js';
+import { HTML_PAGE, ReturnQuery, Session, SetupBody, SignedIn, SignInBody } from '../contract/session.js';
 import type { User } from '../db/schema.js';
-import { badRequest, ErrorCode, invalidLogin, LecternError } from '../errors.js';
+import { ErrorCode, invalidLogin, LecternError } from '../errors.js';
 import type { RoutePlugin } from '../http/routing.js';
 import { FirstRun } from '../users/first-run.js';
 import { userJson } from '../users/users.js';
@@ -30,11 +32,6 @@ export function safeReturn(url: unknown): string {
   return parsed.pathname + parsed.search + parsed.hash;
 }
 
-/** User-supplied text as it goes into an audit description: quoted, escaped, bounded. */
-function quoted(text: string): string {
-  return JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}…` : text);
-}
-
 function loginForm(returnTo: string, error?: string) {
   return htmlPage(
     'Sign in',
@@ -56,11 +53,7 @@ const logoutForm = htmlPage(
 export const loginRoutes: RoutePlugin = (server, app) => {
   const serverAddress = app.config.get('Server.Address');
   const firstRun = new FirstRun(app.dataDir, app.users, app.audit);
-  const throttle = new SignInThrottle(app.store.db, () => ({
-    attempts: app.config.get('Authentication.SignInAttempts'),
-    delayMs: app.config.get('Authentication.SignInDelay'),
-    maxDelayMs: app.config.get('Authentication.SignInMaxDelay'),
-  }));
+  const signIn = new PasswordSignIn({ db: app.store.db, users: app.users, audit: app.audit, config: app.config });
 
   /** Secure whenever the client used TLS: directly, or as a trusted proxy says (X-Forwarded-Proto). */
   const cookieOptions = (request: FastifyRequest) => ({
@@ -77,55 +70,50 @@ export const loginRoutes: RoutePlugin = (server, app) => {
     return session;
   }
 
-  server.get('/__login__', async (request, reply) => {
-    const q = request.query as Record<string, string | undefined>;
-    return reply.type('text/html; charset=utf-8').send(loginForm(safeReturn(q.url)));
-  });
+  const redirect = { description: 'Redirect.' };
+
+  server.get('/__login__', { schema: { summary: 'The sign-in page', security: [], querystring: ReturnQuery, response: { 200: HTML_PAGE } } }, async (request, reply) =>
+    reply.type('text/html; charset=utf-8').send(loginForm(safeReturn(request.query.url))),
+  );
 
   // JSON (dashboard, scripts) answers with the user and the CSRF token; a form post redirects.
-  server.post('/__login__', async (request, reply) => {
+  const post = {
+    summary: 'Sign in: JSON answers the user and CSRF token, a form post redirects (303) or shows the form again',
+    security: [],
+    body: SignInBody,
+    response: answers({ 200: SignedIn, 303: redirect }),
+  };
+  server.post('/__login__', { schema: post }, async (request, reply) => {
     requireSameOrigin(request, serverAddress);
-    const body = (request.body ?? {}) as Record<string, unknown>;
+    const { username = '', password = '', url } = request.body;
     const isForm = (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
-    const username = typeof body.username === 'string' ? body.username : '';
-    const password = typeof body.password === 'string' ? body.password : '';
-    const refuse = (status: number, message: string) =>
-      isForm ? reply.code(status).type('text/html; charset=utf-8').send(loginForm(safeReturn(body.url), message)) : Promise.reject(invalidLogin(message));
-
-    const wait = await throttle.begin(username, request.ip);
-    if (wait > 0) {
-      const seconds = Math.ceil(wait / 1000);
-      reply.header('retry-after', String(seconds));
-      await app.audit.record(null, 'login_throttled', `Sign-in for ${quoted(username)} from ${request.ip} refused: too many failed attempts`);
-      const message = `Too many failed sign-in attempts. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`;
-      if (isForm) return refuse(429, message);
-      throw new LecternError('rate_limited', ErrorCode.InvalidLogin, message, { retry_after: seconds });
+    const result = await signIn.attempt(username, password, request.ip);
+    if (!result.ok) {
+      const status = result.reason === 'throttled' ? 429 : 401;
+      if (result.reason === 'throttled') reply.header('retry-after', String(result.retryAfterSeconds));
+      if (isForm) return reply.code(status).type('text/html; charset=utf-8').send(loginForm(safeReturn(url), result.message));
+      if (result.reason === 'throttled') throw new LecternError('rate_limited', ErrorCode.InvalidLogin, result.message, { retry_after: result.retryAfterSeconds });
+      throw invalidLogin(result.message);
     }
-    // A missing user costs a password hash too (verifyPassword), so timing does not tell who exists.
-    const user = await app.users.verifyPassword(username, password);
-    if (!user) {
-      await app.audit.record(null, 'login_failed', `Failed sign-in for ${quoted(username)} from ${request.ip}`);
-      return refuse(401, 'Incorrect username or password.');
-    }
-    await throttle.succeeded(username, request.ip);
-    const session = await startSession(request, reply, user);
-    await app.audit.record(user, 'login', `Signed in from ${request.ip}`);
-    if (isForm) return reply.redirect(safeReturn(body.url), 303);
-    return reply.header(CSRF_HEADER, session.csrf).send({ user: userJson(user), csrf_token: session.csrf });
+    const session = await startSession(request, reply, result.user);
+    if (isForm) return reply.redirect(safeReturn(url), 303);
+    return reply.header(CSRF_HEADER, session.csrf).send({ user: userJson(result.user), csrf_token: session.csrf });
   });
 
   // Sign-out changes state, so it is a same-origin POST; GET only shows a button that posts.
-  server.post('/__logout__', async (request, reply) => {
+  server.post('/__logout__', { schema: { summary: 'Sign out (303 to the sign-in page)', security: [], response: { 303: redirect } } }, async (request, reply) => {
     requireSameOrigin(request, serverAddress);
     const token = request.cookies[SESSION_COOKIE];
     if (token) await app.users.deleteSession(token);
     reply.clearCookie(SESSION_COOKIE, cookieOptions(request));
     return reply.redirect('/__login__', 303);
   });
-  server.get('/__logout__', async (_request, reply) => reply.header('cache-control', 'no-store').type('text/html; charset=utf-8').send(logoutForm));
+  server.get('/__logout__', { schema: { summary: 'The sign-out page', security: [], response: { 200: HTML_PAGE } } }, async (_request, reply) =>
+    reply.header('cache-control', 'no-store').type('text/html; charset=utf-8').send(logoutForm),
+  );
 
   // The dashboard asks who is signed in (and for the CSRF token its writes need) after a reload.
-  server.get('/__session__', async (request, reply) => {
+  server.get('/__session__', { schema: { summary: 'Who is signed in', security: [], response: answers({ 200: Session }) } }, async (request, reply) => {
     const p = request.principal;
     reply.header('cache-control', 'no-store');
     if (p.kind === 'invalid') throw invalidLogin(p.reason);
@@ -134,14 +122,13 @@ export const loginRoutes: RoutePlugin = (server, app) => {
   });
 
   // First run: the holder of the setup link creates the first administrator and is signed in.
-  server.post('/__setup__', async (request, reply) => {
+  const setup = { summary: 'First run: create the first administrator and sign in', security: [], body: SetupBody, response: answers({ 200: SignedIn }) };
+  server.post('/__setup__', { schema: setup }, async (request, reply) => {
     requireSameOrigin(request, serverAddress);
-    const body = (request.body ?? {}) as Record<string, unknown>;
-    if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('The request body must be a JSON object.', ErrorCode.CannotParseRequestBody);
-    const user = await firstRun.createAdministrator(body.token, body);
+    const user = await firstRun.createAdministrator(request.body.token, request.body);
     const session = await startSession(request, reply, user);
     return reply.header(CSRF_HEADER, session.csrf).send({ user: userJson(user), csrf_token: session.csrf });
   });
 
-  server.get('/', async (_request, reply) => reply.redirect('/connect/', 302));
+  server.get('/', { schema: { summary: 'Redirects to the dashboard', security: [], response: { 302: redirect } } }, async (_request, reply) => reply.redirect('/connect/', 302));
 };

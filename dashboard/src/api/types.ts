@@ -92,56 +92,11 @@ export interface Page<T> {
   total: number;
 }
 
-export interface Bundle {
-  id: string;
-  content_guid: string;
-  created_time: string;
-  active: boolean;
-  size: number | null;
-  r_version: string | null;
-  py_version: string | null;
-  quarto_version: string | null;
-}
-
-export interface Task {
-  id: string;
-  output: string[];
-  finished: boolean;
-  code: number;
-  error: string;
-  last: number;
-}
-
-export interface Job {
-  id: string;
-  key: string;
-  tag: string;
-  status: number;
-  start_time: string | null;
-  end_time: string | null;
-  exit_code: number | null;
-  error: string | null;
-  bundle_id: string | null;
-  hostname: string | null;
-}
-
-export interface LogEntry {
-  source: string;
-  timestamp: string | null;
-  data: string;
-}
-
-export interface Render {
-  id: string;
-  bundle_id: string;
-  task_id: string;
-  job_key: string | null;
-  state: string;
-  error: string | null;
-  active: boolean;
-  created_time: string;
-  finished_time: string | null;
-}
+// Answers the server declares in src/contract/ (one set of DTOs for server, CLI and dashboard);
+// `export type` keeps TypeBox out of the bundle.
+export type { Task } from '../../../src/contract/tasks.js';
+export type { Bundle } from '../../../src/contract/bundles.js';
+export type { Job, LogEntry, Render } from '../../../src/contract/jobs.js';
 
 export interface ApiKey {
   id: string;

@@ -1,0 +1,28 @@
+// Which interpreter versions a publisher can deploy against (GET /__api__/v1/server_settings/{runtime}):
+// locally, the interpreters probed at start-up; off-host, every installation of each execution
+// environment the caller may use (disabled ones, matching: none, are left out), tagged with its image.
+import type { Installation, RuntimeName } from '../contract/server-settings.js';
+import type { User } from '../db/schema.js';
+import { installationsOf, type ExecutionEnvironments } from '../execution-environments/environments.js';
+import type { Interpreters } from './interpreters.js';
+
+export async function availableInstallations(
+  services: { offHost: boolean; environments: ExecutionEnvironments; interpreters: Interpreters },
+  runtime: RuntimeName,
+  user: User,
+): Promise<Installation[]> {
+  if (services.offHost) {
+    const installations: Installation[] = [];
+    // Execution environments declare no Node.js installations.
+    if (runtime === 'nodejs') return installations;
+    for (const env of await services.environments.usableBy(user)) {
+      if (env.matching === 'none') continue;
+      for (const i of installationsOf(env)[runtime]) installations.push({ version: i.version, cluster_name: env.cluster_name, image_name: env.name });
+    }
+    return installations;
+  }
+  if (runtime === 'python' || runtime === 'r' || runtime === 'quarto') {
+    return services.interpreters.of(runtime).map((i) => ({ version: i.version, cluster_name: 'Local', image_name: 'Local' }));
+  }
+  return [];
+}
