@@ -5,6 +5,10 @@ import { AuditLog } from './audit/audit-log.js';
 import { Bundles } from './bundles/bundles.js';
 import type { Config } from './config/config.js';
 import { ContentService } from './content/content.js';
+import { ContentVariables } from './content/environment.js';
+import { ContentPermissions } from './content/permissions.js';
+import { Tags } from './content/tags.js';
+import { Vanities } from './content/vanities.js';
 import type { Store } from './db/database.js';
 import { openDatabase } from './db/open-database.js';
 import { registerDeployTasks } from './deploy/deploy.js';
@@ -12,8 +16,11 @@ import { SecretBox } from './secrets/secret-box.js';
 import { DataDir } from './storage/data-dir.js';
 import { LocalTaskEvents, PostgresTaskEvents, type TaskEvents } from './tasks/events.js';
 import { TaskQueue } from './tasks/queue.js';
+import { UserAdministration } from './users/administration.js';
+import { Groups } from './users/groups.js';
 import { Users } from './users/users.js';
 import { ContentExecution } from './execution/content-execution.js';
+import { ImageSelectionReport } from './execution/image-selection-report.js';
 import { Jobs } from './jobs/jobs.js';
 import type { Launcher } from './launcher/launcher.js';
 import { KubernetesStartError, startKubernetesLauncher } from './launcher/kubernetes/start.js';
@@ -23,6 +30,7 @@ import { prepareWritableDir, Sandbox } from './launcher/local/sandbox.js';
 import { RUNTIME_DIR } from './execution/runtime-dir.js';
 import { Interpreters } from './runtimes/interpreters.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { EnvironmentAdministration } from './environments/administration.js';
 import { Environments } from './environments/environments.js';
 import { EnvironmentFileSync } from './environments/file-sync.js';
 import { bootstrapEnvironments } from './environments/bootstrap.js';
@@ -45,7 +53,14 @@ export interface App {
   /** Signs the identity header content receives and issues visitor keys (src/auth/content-credentials.ts). */
   credentials: ContentCredentials;
   users: Users;
+  /** Account changes people make through the server, audited (the CLI uses `users` directly). */
+  userAdministration: UserAdministration;
+  groups: Groups;
   content: ContentService;
+  contentPermissions: ContentPermissions;
+  contentVariables: ContentVariables;
+  tags: Tags;
+  vanities: Vanities;
   bundles: Bundles;
   queue: TaskQueue;
   audit: AuditLog;
@@ -54,6 +69,8 @@ export interface App {
   execution: ContentExecution;
   scheduler: Scheduler;
   environments: Environments;
+  environmentAdministration: EnvironmentAdministration;
+  imageSelection: ImageSelectionReport;
   /** Follows [ExecutionEnvironments] ConfigFilePath when it is set (server processes only). */
   environmentFile: EnvironmentFileSync | null;
   /** Public base URL for CONNECT_SERVER; set once the server listens. */
@@ -144,6 +161,8 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   );
   const users = new Users(db, store.changes);
   const environments = new Environments(db, (user) => contentService.access.principalGuids(user));
+  // Workers read variables only at start; `scheduler` exists by the time a variable changes.
+  const contentVariables: ContentVariables = new ContentVariables(db, secrets, audit, (contentId): Promise<void> => scheduler.refresh(contentId));
   const offHost = config.offHostExecution();
   const runsContent = options.runTasks !== false;
   // Claimed first: a second server under a live replica's name must not touch that replica's jobs.
@@ -206,10 +225,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     jobs,
     interpreters,
     manifest: (bundle) => bundles.manifest(bundle),
-    contentVariables: async (contentId) => {
-      const rows = await db.selectFrom('content_environment').select(['name', 'value_encrypted']).where('content_id', '=', contentId).execute();
-      return Object.fromEntries(rows.map((r) => [r.name, secrets.open(r.value_encrypted)]));
-    },
+    contentVariables: (contentId) => contentVariables.values(contentId),
     serverUrl: () => serverUrl.value,
     apiChannelUrl: apiChannel?.url ?? null,
     credentialsKey: (guid) => credentials.contentKey(guid),
@@ -266,7 +282,13 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     secrets,
     credentials,
     users,
+    userAdministration: new UserAdministration(users, audit),
+    groups: new Groups(db, users, audit),
     content: contentService,
+    contentPermissions: new ContentPermissions(db, audit),
+    contentVariables,
+    tags: new Tags(db, contentService, audit),
+    vanities: new Vanities(db, contentService, audit),
     bundles,
     queue,
     audit,
@@ -275,6 +297,8 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     execution,
     scheduler,
     environments,
+    environmentAdministration: new EnvironmentAdministration(db, environments, audit),
+    imageSelection: new ImageSelectionReport(bundles, execution),
     environmentFile,
     serverUrl,
     apiChannel,

@@ -28,7 +28,7 @@ export const auditRoutes: RoutePlugin = (server, app) => {
     const previous = cursorParam(q, 'previous');
     if (next !== undefined && previous !== undefined) throw invalidParameter('Pass either next or previous, not both.');
 
-    const { rows, hasNext, hasPrevious } = await app.audit.page({ limit, next, previous, ascending });
+    const { rows, cursors } = await app.audit.page({ limit, next, previous, ascending });
     const base = `${publicBase(app, request)}__api__/v1/audit_logs`;
     const url = (cursor?: { next?: string; previous?: string }) => {
       const params = new URLSearchParams({ limit: String(limit), ascOrder: String(ascending) });
@@ -36,9 +36,8 @@ export const auditRoutes: RoutePlugin = (server, app) => {
       if (cursor?.previous !== undefined) params.set('previous', cursor.previous);
       return `${base}?${params}`;
     };
-    const nextCursor = hasNext ? String(rows[rows.length - 1]!.id) : null;
-    const previousCursor = hasPrevious ? String(rows[0]!.id) : null;
-    const lastCursor = await app.audit.lastPageCursor(ascending);
+    const nextCursor = cursors.next === null ? null : String(cursors.next);
+    const previousCursor = cursors.previous === null ? null : String(cursors.previous);
 
     return {
       paging: {
@@ -46,7 +45,7 @@ export const auditRoutes: RoutePlugin = (server, app) => {
         first: url(),
         previous: previousCursor === null ? null : url({ previous: previousCursor }),
         next: nextCursor === null ? null : url({ next: nextCursor }),
-        last: lastCursor === null ? url() : url({ previous: String(lastCursor) }),
+        last: cursors.last === null ? url() : url({ previous: String(cursors.last) }),
       },
       results: rows.map((r) => ({
         id: String(r.id),

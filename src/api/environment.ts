@@ -1,35 +1,26 @@
 import { requireUser } from '../auth/principal.js';
-import { environmentNames, parseEnvChanges, updateEnvironment } from '../content/environment.js';
+import { parseEnvChanges } from '../content/environment.js';
 import type { RoutePlugin } from '../http/server.js';
-
-export { contentEnvironment } from '../content/environment.js';
 
 /** Content environment variables: names only are ever returned; values are sealed at rest. Editors only. */
 export const environmentRoutes: RoutePlugin = (server, app) => {
+  const variables = app.contentVariables;
+
   server.get('/__api__/v1/content/:guid/environment', async (request) => {
     const user = requireUser(request);
     const content = await app.content.getEditable((request.params as { guid: string }).guid, user);
-    return environmentNames(app, content.id);
+    return variables.names(content);
   });
 
   server.patch('/__api__/v1/content/:guid/environment', async (request) => {
     const user = requireUser(request);
     const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
-    const changes = parseEnvChanges(request.body, true);
-    const names = await updateEnvironment(app, content.id, changes, false);
-    // Running workers see variables only at start: restart them (posit-sdk restart() relies on this).
-    await app.scheduler.refresh(content.id);
-    await app.audit.record(user, 'update_environment', `Updated environment of ${content.guid}: ${changes.map((c) => c.name).join(', ')}`);
-    return names;
+    return variables.update(user, content, parseEnvChanges(request.body, true), false);
   });
 
   server.put('/__api__/v1/content/:guid/environment', async (request) => {
     const user = requireUser(request);
     const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
-    const changes = parseEnvChanges(request.body ?? [], true);
-    const names = await updateEnvironment(app, content.id, changes, true);
-    await app.scheduler.refresh(content.id);
-    await app.audit.record(user, 'update_environment', `Replaced environment of ${content.guid}: ${names.join(', ')}`);
-    return names;
+    return variables.update(user, content, parseEnvChanges(request.body ?? [], true), true);
   });
 };
