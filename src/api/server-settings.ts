@@ -1,11 +1,14 @@
+import { Type } from 'typebox';
 import { LECTERN_VERSION } from '../app.js';
 import { requireRole } from '../auth/principal.js';
+import { answers } from '../contract/common.js';
+import { EffectiveSetting, PublicServerSettings, RUNTIMES, RuntimeInstallations, SchedulerDefaults, ServerSettings, type Installation } from '../contract/server-settings.js';
 import { installationsOf } from '../environments/environments.js';
 import type { RoutePlugin } from '../http/server.js';
 
 /** Server discovery: clients pick their publish flows from `version` (connect-api.md §1.5). */
 export const serverSettingsRoutes: RoutePlugin = (server, app) => {
-  server.get('/__api__/server_settings', async (request) => {
+  server.get('/__api__/server_settings', { schema: { summary: 'Server discovery', security: [], response: answers({ 200: ServerSettings }) } }, async (request) => {
     const base = request.headers.host ?? 'localhost';
     return {
       hostname: base.replace(/:\d+$/, ''),
@@ -50,14 +53,15 @@ export const serverSettingsRoutes: RoutePlugin = (server, app) => {
     };
   });
 
-  server.get('/__api__/v1/server_settings/public', async () => ({ system_display_name: 'Lectern', authentication: { name: 'password', handles_login: true } }));
+  server.get('/__api__/v1/server_settings/public', { schema: { summary: 'What the sign-in page shows', security: [], response: answers({ 200: PublicServerSettings }) } }, async () => ({ system_display_name: 'Lectern', authentication: { name: 'password', handles_login: true } }));
 
   // Locally: the interpreters probed at start-up. Off-host: every installation of each execution
   // environment the caller may use (disabled ones, matching: none, are left out), tagged with its image.
-  for (const runtime of ['python', 'r', 'quarto', 'tensorflow', 'nodejs'] as const) {
-    server.get(`/__api__/v1/server_settings/${runtime}`, async (request) => {
+  for (const runtime of RUNTIMES) {
+    const schema = { summary: `Installed ${runtime} versions`, response: answers({ 200: RuntimeInstallations }) };
+    server.get(`/__api__/v1/server_settings/${runtime}`, { schema }, async (request) => {
       const user = requireRole(request, 'publisher');
-      let installations: Array<{ version: string; cluster_name: string; image_name: string }> = [];
+      let installations: Installation[] = [];
       if (app.execution.offHost) {
         if (runtime !== 'nodejs') {
           for (const env of await app.environments.usableBy(user)) {
@@ -76,7 +80,7 @@ export const serverSettingsRoutes: RoutePlugin = (server, app) => {
   // publishers may not exceed (the dashboard's runtime and execution panels show them beside each
   // field). `off_host_execution` tells the dashboard whether content runs in images, so it offers
   // the execution panel only where its settings take effect.
-  server.get('/__api__/v1/server_settings/scheduler', async (request) => {
+  server.get('/__api__/v1/server_settings/scheduler', { schema: { summary: 'Scheduler defaults and caps (Lectern)', response: answers({ 200: SchedulerDefaults }) } }, async (request) => {
     requireRole(request, 'publisher');
     const c = app.config;
     const seconds = (ms: number) => Math.round(ms / 1000);
@@ -110,10 +114,10 @@ export const serverSettingsRoutes: RoutePlugin = (server, app) => {
   });
 
   // Lectern extension: every effective setting and where it came from (secrets shown only as set).
-  server.get('/__api__/v1/server_settings/effective', async (request) => {
+  server.get('/__api__/v1/server_settings/effective', { schema: { summary: 'Every effective setting (Lectern)', response: answers({ 200: Type.Array(EffectiveSetting) }) } }, async (request) => {
     requireRole(request, 'administrator');
     return app.config.describe().map(({ section, name, value, source, description }) => ({ section, name, value, source, description }));
   });
 
-  server.get('/__ping__', async () => ({}));
+  server.get('/__ping__', { schema: { summary: 'Liveness', security: [], response: { 200: Type.Object({}, { additionalProperties: false }) } } }, async () => ({}));
 };

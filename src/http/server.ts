@@ -1,10 +1,22 @@
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
 import { createServer } from 'node:http';
 import type { App } from '../app.js';
 import { resolvePrincipal } from '../auth/principal.js';
 import { ApiError, ErrorCode } from './errors.js';
+import { registerOpenApi } from './openapi.js';
+import { serializerCompiler, validationFailure, validatorCompiler } from './schema-compilers.js';
 import { trustedProxies } from './trusted-proxy.js';
 import { contentFastPath } from '../serve/content-fast-path.js';
 import { ContentProxy } from '../serve/proxy.js';
@@ -23,7 +35,10 @@ export interface ServerUrls {
   base(request: FastifyRequest): string;
 }
 
-export type RoutePlugin = (server: FastifyInstance, app: App) => void | Promise<void>;
+/** The server routes are declared on: request types come from the routes' TypeBox schemas (src/contract/). */
+export type ApiServer = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export type RoutePlugin = (server: ApiServer, app: App) => void | Promise<void>;
 
 export async function buildServer(app: App, routes: RoutePlugin[]): Promise<FastifyInstance> {
   // The proxy and the fast path log through Fastify's logger, which exists once Fastify does.
@@ -57,6 +72,10 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
     frameworkErrors: answerFrameworkError,
   });
 
+  // Schemas validate requests and document answers (src/http/schema-compilers.ts says how).
+  server.setValidatorCompiler(validatorCompiler);
+  server.setSerializerCompiler(serializerCompiler);
+  await registerOpenApi(server);
   await server.register(cookie);
   server.decorate('contentProxy', proxy);
   server.decorate('serverAddress', app.config.get('Server.Address'));
@@ -93,7 +112,11 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
 
   server.setErrorHandler((error: unknown, request, reply) => {
     if (error instanceof ApiError) return reply.code(error.status).type('application/json').send(error.toJSON());
-    const err = error as { statusCode?: number; code?: string; message?: string; validation?: unknown };
+    const err = error as { statusCode?: number; code?: string; message?: string; validation?: unknown; validationContext?: string };
+    if (Array.isArray(err.validation)) {
+      const refusal = validationFailure(err.validation, (err.validationContext ?? 'body') as Parameters<typeof validationFailure>[1]);
+      return reply.code(refusal.status).type('application/json').send(refusal.toJSON());
+    }
     if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.statusCode === 413) {
       return reply.code(413).send(new ApiError(413, ErrorCode.BadRequest, err.message ?? 'Request body too large').toJSON());
     }
@@ -107,7 +130,8 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
 
   server.setNotFoundHandler((request, reply) => answerUnrouted(server, request, reply));
 
-  for (const route of routes) await route(server, app);
+  const typed = server.withTypeProvider<TypeBoxTypeProvider>();
+  for (const route of routes) await route(typed, app);
   installWebsocketProxy(server, app);
   return server;
 }

@@ -6,9 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { Config } from '../../src/config/config.js';
 import type { SettingKey } from '../../src/config/settings.js';
-import { buildServer } from '../../src/http/server.js';
+import { buildServer, type RoutePlugin } from '../../src/http/server.js';
 import { ROUTES } from '../../src/http/routes.js';
 import { FirstRun } from '../../src/users/first-run.js';
+import { OpenApiCheck } from './openapi-check.js';
 import { createDatabase, startPostgres } from './postgres.js';
 
 export type Provider = 'sqlite' | 'postgres';
@@ -41,7 +42,11 @@ export interface TestServer {
   adminKey: string;
   /** On a server started with `firstRun`: the one-time setup token, as `lectern start` prints it. */
   setupToken: string | null;
-  /** fetch against the server with the admin key unless headers say otherwise. */
+  /**
+   * fetch against the server with the admin key unless headers say otherwise. Every JSON answer
+   * (and every 204) is checked against the server's OpenAPI document for its route and status,
+   * and a mismatch fails the call (test/support/openapi-check.ts).
+   */
   api(pathname: string, init?: RequestInit & { json?: unknown; key?: string | null }): Promise<Response>;
   /** A new user of the given role with an API key. */
   addUser(username: string, role: 'viewer' | 'publisher' | 'administrator'): Promise<{ key: string; guid: string; id: number }>;
@@ -52,7 +57,7 @@ export async function startLectern(
   provider: Provider,
   overrides: Partial<Record<SettingKey, string>> = {},
   shared?: { dataDir: string; databaseUrl?: string },
-  options: AppOptions & { firstRun?: boolean } = {},
+  options: AppOptions & { firstRun?: boolean; routes?: RoutePlugin[] } = {},
 ): Promise<TestServer> {
   const dataDir = shared?.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'lectern-test-')));
   const databaseUrl = provider === 'postgres' ? (shared?.databaseUrl ?? (await postgresDatabaseUrl())) : '';
@@ -70,9 +75,9 @@ export async function startLectern(
       ...overrides,
     },
   });
-  const { firstRun, ...appOptions } = options;
+  const { firstRun, routes = ROUTES, ...appOptions } = options;
   const app = await createApp(config, appOptions);
-  const fastify = await buildServer(app, ROUTES);
+  const fastify = await buildServer(app, routes);
   await fastify.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`;
   app.serverUrl.value = `${url}/`;
@@ -96,8 +101,28 @@ export async function startLectern(
       headers.set('content-type', 'application/json');
       body = JSON.stringify(init.json);
     }
-    return fetch(url + pathname, { ...init, headers, body, redirect: init.redirect ?? 'manual' });
+    const method = (init.method ?? 'GET').toUpperCase();
+    return fetch(url + pathname, { ...init, headers, body, redirect: init.redirect ?? 'manual' }).then((res) => checkAnswer(method, pathname, res));
   };
+
+  let document: Promise<OpenApiCheck> | undefined;
+  async function checkAnswer(method: string, pathname: string, res: Response): Promise<Response> {
+    const isJson = /^application\/json\b/.test(res.headers.get('content-type') ?? '');
+    if (method === 'HEAD' || (!isJson && res.status !== 204)) return res;
+    document ??= OpenApiCheck.fetch(url);
+    let answer: unknown;
+    if (isJson) {
+      const text = await res.clone().text();
+      try {
+        answer = JSON.parse(text);
+      } catch {
+        throw new Error(`${method} ${pathname} answered ${res.status} with content-type JSON but a body that is not: ${text.slice(0, 300)}`);
+      }
+    }
+    const problem = (await document).problem(method, pathname, res.status, answer);
+    if (problem) throw new Error(`OpenAPI document mismatch: ${problem}`);
+    return res;
+  }
 
   const testServer: TestServer = {
     app,

@@ -103,14 +103,9 @@ export interface Bundle {
   quarto_version: string | null;
 }
 
-export interface Task {
-  id: string;
-  output: string[];
-  finished: boolean;
-  code: number;
-  error: string;
-  last: number;
-}
+// Answers the server declares in src/contract/ (one set of DTOs for server, CLI and dashboard);
+// `export type` keeps TypeBox out of the bundle.
+export type { Task } from '../../../src/contract/tasks.js';
 
 export interface Job {
   id: string;
