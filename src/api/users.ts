@@ -1,3 +1,4 @@
+import { Type } from 'typebox';
 import type { FastifyRequest } from 'fastify';
 import { noContent, requireOwnCredentials, requireRole, requireUser } from '../auth/principal.js';
 import { answers, NoContent } from '../contract/common.js';
@@ -154,7 +155,7 @@ export const userRoutes: RoutePlugin = (server, app) => {
 
   // ---- API keys of the signed-in user ----
 
-  server.get('/__api__/v1/user/api_keys', { schema: { summary: "The signed-in user's API keys", response: answers({ 200: { type: 'array', items: ApiKey } }) } }, async (request) => {
+  server.get('/__api__/v1/user/api_keys', { schema: { summary: "The signed-in user's API keys", response: answers({ 200: Type.Array(ApiKey) }) } }, async (request) => {
     const user = requireOwnCredentials(request);
     const keys = await users.listApiKeys(user.id);
     return keys.map((k): ApiKey => ({ id: String(k.id), name: k.name, key_hint: k.key_hint, created_time: apiTime(k.created_time), last_used_time: apiTime(k.last_used_time) }));

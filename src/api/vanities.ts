@@ -1,13 +1,15 @@
+import { Type } from 'typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { noContent, requireUser } from '../auth/principal.js';
-import { normalizeVanityPath, type Vanity } from '../content/vanities.js';
-import { badRequest, ErrorCode } from '../http/errors.js';
+import { answers, ContentGuidParams, NoContent } from '../contract/common.js';
+import { Vanity, VanityRequest } from '../contract/vanities.js';
+import { normalizeVanityPath, type Vanity as VanityRow } from '../content/vanities.js';
 import type { RoutePlugin } from '../http/server.js';
 import { serveContent, withRawBodies } from '../serve/content-routes.js';
 import { resolveContentTarget } from '../serve/content-target.js';
 import { apiTime } from '../util/ids.js';
 
-function vanityJson(v: Vanity) {
+function vanityJson(v: VanityRow): Vanity {
   return { content_guid: v.content_guid, path: v.path, created_time: apiTime(v.created_time) };
 }
 
@@ -15,29 +17,27 @@ function vanityJson(v: Vanity) {
 export const vanityRoutes: RoutePlugin = (server, app) => {
   const vanities = app.vanities;
 
-  server.get('/__api__/v1/vanities', async (request) => {
+  server.get('/__api__/v1/vanities', { schema: { summary: 'Every vanity URL of content the caller sees', response: answers({ 200: Type.Array(Vanity) }) } }, async (request) => {
     const user = requireUser(request);
     return (await vanities.visibleTo(user)).map(vanityJson);
   });
 
-  server.get('/__api__/v1/content/:guid/vanity', async (request) => {
+  server.get('/__api__/v1/content/:guid/vanity', { schema: { summary: "A content item's vanity URL", params: ContentGuidParams, response: answers({ 200: Vanity }) } }, async (request) => {
     const user = requireUser(request);
-    const content = await app.content.getVisible((request.params as { guid: string }).guid, user);
+    const content = await app.content.getVisible(request.params.guid, user);
     return vanityJson(await vanities.of(content));
   });
 
-  server.put('/__api__/v1/content/:guid/vanity', async (request) => {
+  server.put('/__api__/v1/content/:guid/vanity', { schema: { summary: "Set a content item's vanity URL (editors)", params: ContentGuidParams, body: VanityRequest, response: answers({ 200: Vanity }) } }, async (request) => {
     const user = requireUser(request);
-    const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
-    const body = request.body;
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The request body must be a JSON object {"path": ...}.', ErrorCode.CannotParseRequestBody);
-    const { path, force } = body as { path?: unknown; force?: unknown };
+    const content = await app.content.getChangeable(request.params.guid, user);
+    const { path, force } = request.body;
     return vanityJson(await vanities.set(user, content, normalizeVanityPath(path), force === true));
   });
 
-  server.delete('/__api__/v1/content/:guid/vanity', async (request, reply) => {
+  server.delete('/__api__/v1/content/:guid/vanity', { schema: { summary: "Remove a content item's vanity URL (editors)", params: ContentGuidParams, response: answers({ 204: NoContent }) } }, async (request, reply) => {
     const user = requireUser(request);
-    const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
+    const content = await app.content.getChangeable(request.params.guid, user);
     await vanities.remove(user, content);
     return noContent(reply);
   });

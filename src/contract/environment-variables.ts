@@ -16,3 +16,6 @@ export const VariableChanges = Type.Array(
   }),
   { 'x-error-message': 'The request body must be a JSON array of {"name": ..., "value": ...} objects.' },
 );
+
+/** PUT also takes no body at all, which removes every variable (the validator hands an absent body over as `{}`). */
+export const VariableReplacement = Type.Union([VariableChanges, Type.Object({}, { additionalProperties: false, description: 'No body: remove every variable.' })]);
