@@ -1,14 +1,21 @@
+import { Type, type Static } from 'typebox';
 import { noContent, requireRole, requireUser } from '../auth/principal.js';
+import { answers, ContentGuidParams, NoContent } from '../contract/common.js';
+import {
+  Environment,
+  EnvironmentDefinition,
+  EnvironmentPermission,
+  EnvironmentPermissionParams,
+  ImageSelection,
+  ImageSelectionQuery,
+  NewEnvironmentPermission,
+} from '../contract/environments.js';
+import { GuidParams } from '../contract/users.js';
 import { EDITABLE, type Principal } from '../environments/administration.js';
-import { DefinitionError, formatPath, parseDefinition, type EnvironmentDefinition } from '../environments/definition.js';
+import { DefinitionError, formatPath, parseDefinition } from '../environments/definition.js';
 import { environmentJson, permissionJson } from '../environments/environments.js';
 import { ApiError, badRequest, ErrorCode, invalidParameter } from '../http/errors.js';
 import type { RoutePlugin } from '../http/server.js';
-
-function objectBody(body: unknown): Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The request body must be a JSON object.', ErrorCode.InvalidJson);
-  return body as Record<string, unknown>;
-}
 
 /** A definition that is not valid is a 400 naming the field (payload `{field}`). */
 async function definitionErrorsAs400<T>(work: () => T | Promise<T>): Promise<T> {
@@ -23,15 +30,11 @@ async function definitionErrorsAs400<T>(work: () => T | Promise<T>): Promise<T> 
   }
 }
 
-function principalFrom(body: unknown): Principal {
-  const { user_guid: userGuid, group_guid: groupGuid, ...rest } = objectBody(body);
-  const unknownField = Object.keys(rest).find((k) => !['id', 'guid', 'environment_guid'].includes(k));
-  if (unknownField) throw invalidParameter(`Unknown field "${unknownField}": send user_guid or group_guid.`);
-  const given = [userGuid, groupGuid].filter((v) => v !== undefined && v !== null);
-  if (given.length !== 1) throw badRequest('Send exactly one of user_guid and group_guid.', ErrorCode.ParameterMissing);
-  const guid = given[0];
-  if (typeof guid !== 'string') throw invalidParameter('user_guid and group_guid must be strings.');
-  return { type: userGuid !== undefined && userGuid !== null ? 'user' : 'group', guid };
+function principalFrom(body: Static<typeof NewEnvironmentPermission>): Principal {
+  const { user_guid: userGuid, group_guid: groupGuid } = body;
+  if (userGuid != null && groupGuid == null) return { type: 'user', guid: userGuid };
+  if (groupGuid != null && userGuid == null) return { type: 'group', guid: groupGuid };
+  throw badRequest('Send exactly one of user_guid and group_guid.', ErrorCode.ParameterMissing);
 }
 
 /**
@@ -40,60 +43,59 @@ function principalFrom(body: unknown): Principal {
  */
 export const executionEnvironmentRoutes: RoutePlugin = (server, app) => {
   const environments = app.environmentAdministration;
-  const guidOf = (params: unknown) => (params as { guid: string }).guid;
 
-  server.get('/__api__/v1/environments', async (request) => {
+  server.get('/__api__/v1/environments', { schema: { summary: 'The execution environments the caller may use (publishers)', response: answers({ 200: Type.Array(Environment) }) } }, async (request) => {
     const user = requireRole(request, 'publisher');
     return (await environments.usableBy(user)).map(environmentJson);
   });
 
-  server.post('/__api__/v1/environments', async (request) => {
+  server.post('/__api__/v1/environments', { schema: { summary: 'Add an execution environment (administrators)', body: EnvironmentDefinition, response: answers({ 200: Environment }) } }, async (request) => {
     const user = requireRole(request, 'administrator');
-    const def: EnvironmentDefinition = await definitionErrorsAs400(() => parseDefinition(objectBody(request.body), EDITABLE));
+    const def = await definitionErrorsAs400(() => parseDefinition(request.body, EDITABLE));
     return environmentJson(await environments.create(user, def));
   });
 
-  server.get('/__api__/v1/environments/:guid', async (request) => {
+  server.get('/__api__/v1/environments/:guid', { schema: { summary: 'One execution environment the caller may use', params: GuidParams, response: answers({ 200: Environment }) } }, async (request) => {
     const user = requireRole(request, 'publisher');
-    return environmentJson(await environments.getUsable(guidOf(request.params), user));
+    return environmentJson(await environments.getUsable(request.params.guid, user));
   });
 
-  server.put('/__api__/v1/environments/:guid', async (request) => {
+  server.put('/__api__/v1/environments/:guid', { schema: { summary: 'Change an execution environment (administrators); fields left out keep their value', params: GuidParams, body: EnvironmentDefinition, response: answers({ 200: Environment }) } }, async (request) => {
     const user = requireRole(request, 'administrator');
-    const changes = objectBody(request.body);
-    return environmentJson(await definitionErrorsAs400(() => environments.update(user, guidOf(request.params), changes)));
+    const changes = request.body;
+    return environmentJson(await definitionErrorsAs400(() => environments.update(user, request.params.guid, changes)));
   });
 
-  server.delete('/__api__/v1/environments/:guid', async (request, reply) => {
+  server.delete('/__api__/v1/environments/:guid', { schema: { summary: 'Remove an execution environment no live content runs in (administrators)', params: GuidParams, response: answers({ 204: NoContent }) } }, async (request, reply) => {
     const user = requireRole(request, 'administrator');
-    await environments.delete(user, guidOf(request.params));
+    await environments.delete(user, request.params.guid);
     return noContent(reply);
   });
 
-  server.get('/__api__/v1/environments/:guid/permissions', async (request) => {
+  server.get('/__api__/v1/environments/:guid/permissions', { schema: { summary: 'Who may use a restricted execution environment (administrators)', params: GuidParams, response: answers({ 200: Type.Array(EnvironmentPermission) }) } }, async (request) => {
     requireRole(request, 'administrator');
-    const { env, permissions } = await environments.permissions(guidOf(request.params));
+    const { env, permissions } = await environments.permissions(request.params.guid);
     return permissions.map((p) => permissionJson(env, p));
   });
 
-  server.post('/__api__/v1/environments/:guid/permissions', async (request) => {
+  server.post('/__api__/v1/environments/:guid/permissions', { schema: { summary: 'Let a user or group use an execution environment, which restricts it (administrators)', params: GuidParams, body: NewEnvironmentPermission, response: answers({ 200: EnvironmentPermission }) } }, async (request) => {
     const user = requireRole(request, 'administrator');
-    const { env, permission } = await environments.grant(user, guidOf(request.params), principalFrom(request.body));
+    const { env, permission } = await environments.grant(user, request.params.guid, principalFrom(request.body));
     return permissionJson(env, permission);
   });
 
-  server.delete('/__api__/v1/environments/:guid/permissions/:permission', async (request, reply) => {
+  server.delete('/__api__/v1/environments/:guid/permissions/:permission', { schema: { summary: 'Remove a permission of an execution environment (administrators)', params: EnvironmentPermissionParams, response: answers({ 204: NoContent }) } }, async (request, reply) => {
     const user = requireRole(request, 'administrator');
-    const { guid, permission } = request.params as { guid: string; permission: string };
+    const { guid, permission } = request.params;
     await environments.revoke(user, guid, permission);
     return noContent(reply);
   });
 
   // Lectern's own (Connect has no such endpoint), under the content item, never under Connect's
   // /v1/environments.
-  server.get('/__api__/v1/content/:guid/image-selection', async (request) => {
+  server.get('/__api__/v1/content/:guid/image-selection', { schema: { summary: 'Which image a deploy of a bundle would run in, and why (Lectern)', params: ContentGuidParams, querystring: ImageSelectionQuery, response: answers({ 200: ImageSelection }) } }, async (request) => {
     const user = requireUser(request);
-    const content = await app.content.getEditable(guidOf(request.params), user);
-    return app.imageSelection.explain(content, (request.query as { bundle_id?: string }).bundle_id);
+    const content = await app.content.getEditable(request.params.guid, user);
+    return app.imageSelection.explain(content, request.query.bundle_id);
   });
 };

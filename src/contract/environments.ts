@@ -125,3 +125,4 @@ export const ImageSelection = Type.Union([
     { additionalProperties: false },
   ),
 ]);
+export type ImageSelection = Static<typeof ImageSelection>;

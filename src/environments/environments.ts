@@ -198,7 +198,11 @@ export function environmentJson(row: EnvironmentRow) {
     matching: row.matching,
     supervisor: row.supervisor,
     managed_by: row.managed_by,
-    ...Object.fromEntries(RUNTIMES.map((r) => [r, { installations: installations[r] }])),
+    // One key per runtime, in RUNTIMES order.
+    python: { installations: installations.python },
+    r: { installations: installations.r },
+    quarto: { installations: installations.quarto },
+    tensorflow: { installations: installations.tensorflow },
     volume_mounts: JSON.parse(row.volume_mounts) as VolumeMount[],
   };
 }

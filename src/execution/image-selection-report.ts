@@ -1,4 +1,5 @@
 import type { Bundles } from '../bundles/bundles.js';
+import type { ImageSelection } from '../contract/environments.js';
 import type { Content } from '../db/schema.js';
 import { badRequest, ErrorCode, invalidParameter } from '../http/errors.js';
 import type { ContentExecution } from './content-execution.js';
@@ -16,7 +17,7 @@ export class ImageSelectionReport {
   ) {}
 
   /** `bundleId` as the client sent it; by default the live bundle. */
-  async explain(content: Content, bundleId: string | undefined) {
+  async explain(content: Content, bundleId: string | undefined): Promise<ImageSelection> {
     const id = bundleId ?? (content.bundle_id === null ? undefined : String(content.bundle_id));
     if (id === undefined) throw badRequest(`Content ${content.guid} has no deployed bundle; name one with ?bundle_id=.`, ErrorCode.BundleMissing);
     if (!/^\d+$/.test(id)) throw invalidParameter(`bundle_id must be a bundle id; got ${JSON.stringify(id)}.`);
