@@ -1,10 +1,10 @@
 import { requireRole } from '../auth/principal.js';
+import { AuditPage, AuditQuery } from '../contract/audit.js';
+import { answers } from '../contract/common.js';
 import { invalidParameter } from '../http/errors.js';
 import { publicBase, type RoutePlugin } from '../http/server.js';
 import { apiTime } from '../util/ids.js';
-import { boolParam, intParam } from '../http/query.js';
-
-type Query = Record<string, string | undefined>;
+import { boolParam, intParam, type Query } from '../http/query.js';
 
 function cursorParam(q: Query, name: 'next' | 'previous'): number | undefined {
   const raw = q[name];
@@ -19,9 +19,9 @@ function cursorParam(q: Query, name: 'next' | 'previous'): number | undefined {
  * strings (row ids) and the URLs absolute, because connectapi follows `paging.next` verbatim.
  */
 export const auditRoutes: RoutePlugin = (server, app) => {
-  server.get('/__api__/v1/audit_logs', async (request) => {
+  server.get('/__api__/v1/audit_logs', { schema: { summary: 'The audit log, a keyset page at a time (administrators)', querystring: AuditQuery, response: answers({ 200: AuditPage }) } }, async (request) => {
     requireRole(request, 'administrator');
-    const q = request.query as Query;
+    const q = request.query;
     const limit = intParam(q, 'limit', 20, 1, 500);
     const ascending = boolParam(q, 'ascOrder', true);
     const next = cursorParam(q, 'next');

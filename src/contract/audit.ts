@@ -1,5 +1,5 @@
 // GET /__api__/v1/audit_logs: keyset pages of the audit log, as Connect pages them.
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { Nullable } from './common.js';
 
 export const AuditQuery = Type.Object({
@@ -21,6 +21,7 @@ export const AuditEntry = Type.Object(
   },
   { additionalProperties: false },
 );
+export type AuditEntry = Static<typeof AuditEntry>;
 
 /** Cursors are opaque strings and the URLs absolute: connectapi follows `paging.next` verbatim. */
 export const AuditPage = Type.Object(

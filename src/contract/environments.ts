@@ -79,6 +79,8 @@ export const NewEnvironmentPermission = Type.Object(
   { additionalProperties: false },
 );
 
+export type EnvironmentPermission = Static<typeof EnvironmentPermission>;
+
 export const EnvironmentPermissionParams = Type.Object({ guid: Type.String({ description: 'Environment GUID.' }), permission: Type.String({ description: 'Permission GUID.' }) });
 
 export const ImageSelectionQuery = Type.Object({ bundle_id: Type.Optional(Type.String({ description: 'Default: the live bundle.' })) });

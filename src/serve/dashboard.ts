@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import type { RoutePlugin } from '../http/server.js';
 import { htmlPage } from './content-access.js';
 
@@ -52,13 +53,14 @@ export const dashboardRoutes: RoutePlugin = (server) => {
   }
 
   // The router ignores trailing slashes: this route receives both /connect and /connect/.
-  server.get('/connect', (request, reply) => {
+  const page = (summary: string) => ({ summary, security: [] });
+  server.get('/connect', { schema: page('The dashboard (redirects /connect to /connect/)') }, (request, reply) => {
     const [pathname, search] = request.url.split('?');
     if (pathname === '/connect') return reply.redirect(`/connect/${search === undefined ? '' : `?${search}`}`, 301);
     return serve(request, reply, 'index.html');
   });
-  server.get('/connect/*', (request, reply) => {
-    const rest = (request.params as { '*': string })['*'];
+  server.get('/connect/*', { schema: { ...page("The dashboard's files, and its views (any other path)"), params: Type.Object({ '*': Type.String() }) } }, (request, reply) => {
+    const rest = request.params['*'];
     // Files the build produced are served as they are; any other path is a view of the app.
     if (rest.startsWith('assets/') || /^[\w.-]+\.(?:svg|ico|png|txt|webmanifest)$/.test(rest)) return serve(request, reply, rest);
     return serve(request, reply, 'index.html');

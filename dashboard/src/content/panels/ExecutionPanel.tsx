@@ -176,7 +176,8 @@ export function ExecutionPanel({ content, defaults, onChanged }: { content: Cont
 }
 
 function SelectionExplained({ selection, liveImage }: { selection: ImageSelection; liveImage: string | null }) {
-  if (!selection.off_host_execution || selection.note) return <p className="hint">{selection.note}</p>;
+  // The server answers a note instead of a selection where no image is chosen (local execution, static content).
+  if ('note' in selection) return <p className="hint">{selection.note}</p>;
   const installations = selection.chosen ? Object.entries(selection.chosen.installations).map(([runtime, i]) => `${runtime === 'r' ? 'R' : runtime[0]!.toUpperCase() + runtime.slice(1)} ${i!.version} (${i!.path})`) : [];
   const moving = selection.chosen && liveImage && selection.chosen.name !== liveImage;
   return (
