@@ -185,14 +185,16 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     : new Interpreters([], [], []);
   // A server runs content either locally (sandboxed processes) or off-host (Kubernetes Jobs).
   const runsOffHost = runsContent && offHost && !options.offHostJobsRunLocally;
-  const sandbox = await startupStep(() => Sandbox.create({
-    enabled: runsContent && !runsOffHost && config.get('Applications.Sandbox'),
-    runAs: config.get('Applications.RunAs'),
-    processLimit: config.get('Applications.ProcessLimit'),
-    networkIsolation: config.get('Applications.NetworkIsolation'),
-    hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
-    probe: runsContent && !runsOffHost,
-  }));
+  const sandbox = await startupStep(() =>
+    Sandbox.create({
+      enabled: runsContent && !runsOffHost && config.get('Applications.Sandbox'),
+      runAs: config.get('Applications.RunAs'),
+      processLimit: config.get('Applications.ProcessLimit'),
+      networkIsolation: config.get('Applications.NetworkIsolation'),
+      hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
+      probe: runsContent && !runsOffHost,
+    }),
+  );
   // Isolated content cannot reach Lectern's port: its namespace gets the API channel's port instead.
   const apiChannel = runsContent && !runsOffHost && sandbox.isolatesNetwork ? await ApiChannel.open() : null;
   if (apiChannel) opened.push(() => apiChannel.close());
@@ -200,22 +202,29 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   if (runsOffHost) {
     // Pods run as the RunAs user's ids, like local processes, so files on shared storage agree.
     const identity = await resolveRunAs(config.get('Applications.RunAs'), { create: true });
-    launcher = await startupStep(() => startKubernetesLauncher({
-      config,
-      version: LECTERN_VERSION,
-      replica: config.replicaName(),
-      runtimeDir: RUNTIME_DIR,
-      runAs: { uid: identity.uid, gid: identity.gid },
-      prepareWritableDir: (dir) => prepareWritableDir(dir, identity),
-      log: (msg) => log(msg),
-    }));
+    launcher = await startupStep(() =>
+      startKubernetesLauncher({
+        config,
+        version: LECTERN_VERSION,
+        replica: config.replicaName(),
+        runtimeDir: RUNTIME_DIR,
+        runAs: { uid: identity.uid, gid: identity.gid },
+        prepareWritableDir: (dir) => prepareWritableDir(dir, identity),
+        log: (msg) => log(msg),
+      }),
+    );
     opened.push(() => launcher.close());
   } else {
     launcher = new LocalLauncher(sandbox, { hostPorts: apiChannel ? [apiChannel.port] : [] });
   }
   const uv = runsContent && !runsOffHost ? await findUv(config.get('Python.UvExecutable'), interpreters.of('python')) : config.get('Python.UvExecutable') || null;
   if (runsContent && !runsOffHost && !uv && config.get('Python.PackageManager') === 'uv' && interpreters.of('python').length) {
-    logger.warn(`uv was not found (not on PATH nor next to ${interpreters.of('python').map((p) => p.executable).join(', ')}): Python packages are installed with pip, which is much slower. To use uv: ${UV_HINT}.`);
+    logger.warn(
+      `uv was not found (not on PATH nor next to ${interpreters
+        .of('python')
+        .map((p) => p.executable)
+        .join(', ')}): Python packages are installed with pip, which is much slower. To use uv: ${UV_HINT}.`,
+    );
   }
   const jobs = new Jobs(db, launcher, dataDir, config.replicaName(), sandbox.runAsUser());
   const serverUrl = { value: config.get('Server.Address') || `http://127.0.0.1:${config.listenAddress().port}/` };

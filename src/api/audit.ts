@@ -19,43 +19,47 @@ function cursorParam(q: Query, name: 'next' | 'previous'): number | undefined {
  * strings (row ids) and the URLs absolute, because connectapi follows `paging.next` verbatim.
  */
 export const auditRoutes: RoutePlugin = (server, app) => {
-  server.get('/__api__/v1/audit_logs', { schema: { summary: 'The audit log, a keyset page at a time (administrators)', querystring: AuditQuery, response: answers({ 200: AuditPage }) } }, async (request) => {
-    requireRole(request, 'administrator');
-    const q = request.query;
-    const limit = intParam(q, 'limit', 20, 1, 500);
-    const ascending = boolParam(q, 'ascOrder', true);
-    const next = cursorParam(q, 'next');
-    const previous = cursorParam(q, 'previous');
-    if (next !== undefined && previous !== undefined) throw invalidParameter('Pass either next or previous, not both.');
+  server.get(
+    '/__api__/v1/audit_logs',
+    { schema: { summary: 'The audit log, a keyset page at a time (administrators)', querystring: AuditQuery, response: answers({ 200: AuditPage }) } },
+    async (request) => {
+      requireRole(request, 'administrator');
+      const q = request.query;
+      const limit = intParam(q, 'limit', 20, 1, 500);
+      const ascending = boolParam(q, 'ascOrder', true);
+      const next = cursorParam(q, 'next');
+      const previous = cursorParam(q, 'previous');
+      if (next !== undefined && previous !== undefined) throw invalidParameter('Pass either next or previous, not both.');
 
-    const { rows, cursors } = await app.audit.page({ limit, next, previous, ascending });
-    const base = `${publicBase(app, request)}__api__/v1/audit_logs`;
-    const url = (cursor?: { next?: string; previous?: string }) => {
-      const params = new URLSearchParams({ limit: String(limit), ascOrder: String(ascending) });
-      if (cursor?.next !== undefined) params.set('next', cursor.next);
-      if (cursor?.previous !== undefined) params.set('previous', cursor.previous);
-      return `${base}?${params}`;
-    };
-    const nextCursor = cursors.next === null ? null : String(cursors.next);
-    const previousCursor = cursors.previous === null ? null : String(cursors.previous);
+      const { rows, cursors } = await app.audit.page({ limit, next, previous, ascending });
+      const base = `${publicBase(app, request)}__api__/v1/audit_logs`;
+      const url = (cursor?: { next?: string; previous?: string }) => {
+        const params = new URLSearchParams({ limit: String(limit), ascOrder: String(ascending) });
+        if (cursor?.next !== undefined) params.set('next', cursor.next);
+        if (cursor?.previous !== undefined) params.set('previous', cursor.previous);
+        return `${base}?${params}`;
+      };
+      const nextCursor = cursors.next === null ? null : String(cursors.next);
+      const previousCursor = cursors.previous === null ? null : String(cursors.previous);
 
-    return {
-      paging: {
-        cursors: { previous: previousCursor, next: nextCursor },
-        first: url(),
-        previous: previousCursor === null ? null : url({ previous: previousCursor }),
-        next: nextCursor === null ? null : url({ next: nextCursor }),
-        last: cursors.last === null ? url() : url({ previous: String(cursors.last) }),
-      },
-      results: rows.map((r) => ({
-        id: String(r.id),
-        time: apiTime(r.time),
-        user_id: r.user_id === null ? null : String(r.user_id),
-        user_guid: r.user_guid,
-        user_description: r.user_description,
-        action: r.action,
-        event_description: r.event_description,
-      })),
-    };
-  });
+      return {
+        paging: {
+          cursors: { previous: previousCursor, next: nextCursor },
+          first: url(),
+          previous: previousCursor === null ? null : url({ previous: previousCursor }),
+          next: nextCursor === null ? null : url({ next: nextCursor }),
+          last: cursors.last === null ? url() : url({ previous: String(cursors.last) }),
+        },
+        results: rows.map((r) => ({
+          id: String(r.id),
+          time: apiTime(r.time),
+          user_id: r.user_id === null ? null : String(r.user_id),
+          user_guid: r.user_guid,
+          user_description: r.user_description,
+          action: r.action,
+          event_description: r.event_description,
+        })),
+      };
+    },
+  );
 };

@@ -9,22 +9,34 @@ export const environmentRoutes: RoutePlugin = (server, app) => {
   const variables = app.contentVariables;
   const response = answers({ 200: VariableNames });
 
-  server.get('/__api__/v1/content/:guid/environment', { schema: { summary: "The names of a content item's environment variables (editors)", params: ContentGuidParams, response } }, async (request) => {
-    const user = requireUser(request);
-    const content = await app.content.getEditable(request.params.guid, user);
-    return variables.names(content);
-  });
+  server.get(
+    '/__api__/v1/content/:guid/environment',
+    { schema: { summary: "The names of a content item's environment variables (editors)", params: ContentGuidParams, response } },
+    async (request) => {
+      const user = requireUser(request);
+      const content = await app.content.getEditable(request.params.guid, user);
+      return variables.names(content);
+    },
+  );
 
-  server.patch('/__api__/v1/content/:guid/environment', { schema: { summary: 'Set or remove (value null) some environment variables; restarts running processes', params: ContentGuidParams, body: VariableChanges, response } }, async (request) => {
-    const user = requireUser(request);
-    const content = await app.content.getChangeable(request.params.guid, user);
-    return variables.update(user, content, parseEnvChanges(request.body, true), false);
-  });
+  server.patch(
+    '/__api__/v1/content/:guid/environment',
+    { schema: { summary: 'Set or remove (value null) some environment variables; restarts running processes', params: ContentGuidParams, body: VariableChanges, response } },
+    async (request) => {
+      const user = requireUser(request);
+      const content = await app.content.getChangeable(request.params.guid, user);
+      return variables.update(user, content, parseEnvChanges(request.body, true), false);
+    },
+  );
 
-  server.put('/__api__/v1/content/:guid/environment', { schema: { summary: 'Replace all environment variables; restarts running processes', params: ContentGuidParams, body: VariableReplacement, response } }, async (request) => {
-    const user = requireUser(request);
-    const content = await app.content.getChangeable(request.params.guid, user);
-    const replacement = Array.isArray(request.body) ? request.body : [];
-    return variables.update(user, content, parseEnvChanges(replacement, true), true);
-  });
+  server.put(
+    '/__api__/v1/content/:guid/environment',
+    { schema: { summary: 'Replace all environment variables; restarts running processes', params: ContentGuidParams, body: VariableReplacement, response } },
+    async (request) => {
+      const user = requireUser(request);
+      const content = await app.content.getChangeable(request.params.guid, user);
+      const replacement = Array.isArray(request.body) ? request.body : [];
+      return variables.update(user, content, parseEnvChanges(replacement, true), true);
+    },
+  );
 };

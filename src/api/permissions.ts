@@ -20,34 +20,54 @@ function grantOf(body: NewContentPermission): Grant {
 export const permissionRoutes: RoutePlugin = (server, app) => {
   const permissions = app.contentPermissions;
 
-  server.get('/__api__/v1/content/:guid/permissions', { schema: { summary: "A content item's permissions", params: ContentGuidParams, response: answers({ 200: Type.Array(ContentPermission) }) } }, async (request) => {
-    const user = requireUser(request);
-    const content = await app.content.getVisible(request.params.guid, user);
-    return (await permissions.list(content)).map((r) => permissionJson(content, r));
-  });
+  server.get(
+    '/__api__/v1/content/:guid/permissions',
+    { schema: { summary: "A content item's permissions", params: ContentGuidParams, response: answers({ 200: Type.Array(ContentPermission) }) } },
+    async (request) => {
+      const user = requireUser(request);
+      const content = await app.content.getVisible(request.params.guid, user);
+      return (await permissions.list(content)).map((r) => permissionJson(content, r));
+    },
+  );
 
-  server.post('/__api__/v1/content/:guid/permissions', { schema: { summary: 'Give a user or group a role on a content item (editors)', params: ContentGuidParams, body: NewContentPermission, response: answers({ 200: ContentPermission }) } }, async (request) => {
-    const user = requireUser(request);
-    const content = await app.content.getEditable(request.params.guid, user);
-    return permissionJson(content, await permissions.grant(user, content, grantOf(request.body)));
-  });
+  server.post(
+    '/__api__/v1/content/:guid/permissions',
+    { schema: { summary: 'Give a user or group a role on a content item (editors)', params: ContentGuidParams, body: NewContentPermission, response: answers({ 200: ContentPermission }) } },
+    async (request) => {
+      const user = requireUser(request);
+      const content = await app.content.getEditable(request.params.guid, user);
+      return permissionJson(content, await permissions.grant(user, content, grantOf(request.body)));
+    },
+  );
 
-  server.get('/__api__/v1/content/:guid/permissions/:id', { schema: { summary: 'One permission of a content item', params: ContentPermissionParams, response: answers({ 200: ContentPermission }) } }, async (request) => {
-    const user = requireUser(request);
-    const content = await app.content.getVisible(request.params.guid, user);
-    return permissionJson(content, await permissions.get(content, request.params.id));
-  });
+  server.get(
+    '/__api__/v1/content/:guid/permissions/:id',
+    { schema: { summary: 'One permission of a content item', params: ContentPermissionParams, response: answers({ 200: ContentPermission }) } },
+    async (request) => {
+      const user = requireUser(request);
+      const content = await app.content.getVisible(request.params.guid, user);
+      return permissionJson(content, await permissions.get(content, request.params.id));
+    },
+  );
 
-  server.put('/__api__/v1/content/:guid/permissions/:id', { schema: { summary: 'Change a permission of a content item (editors)', params: ContentPermissionParams, body: NewContentPermission, response: answers({ 200: ContentPermission }) } }, async (request) => {
-    const user = requireUser(request);
-    const content = await app.content.getEditable(request.params.guid, user);
-    return permissionJson(content, await permissions.change(user, content, request.params.id, grantOf(request.body)));
-  });
+  server.put(
+    '/__api__/v1/content/:guid/permissions/:id',
+    { schema: { summary: 'Change a permission of a content item (editors)', params: ContentPermissionParams, body: NewContentPermission, response: answers({ 200: ContentPermission }) } },
+    async (request) => {
+      const user = requireUser(request);
+      const content = await app.content.getEditable(request.params.guid, user);
+      return permissionJson(content, await permissions.change(user, content, request.params.id, grantOf(request.body)));
+    },
+  );
 
-  server.delete('/__api__/v1/content/:guid/permissions/:id', { schema: { summary: 'Remove a permission of a content item (editors)', params: ContentPermissionParams, response: answers({ 204: NoContent }) } }, async (request, reply) => {
-    const user = requireUser(request);
-    const content = await app.content.getEditable(request.params.guid, user);
-    await permissions.revoke(user, content, request.params.id);
-    return noContent(reply);
-  });
+  server.delete(
+    '/__api__/v1/content/:guid/permissions/:id',
+    { schema: { summary: 'Remove a permission of a content item (editors)', params: ContentPermissionParams, response: answers({ 204: NoContent }) } },
+    async (request, reply) => {
+      const user = requireUser(request);
+      const content = await app.content.getEditable(request.params.guid, user);
+      await permissions.revoke(user, content, request.params.id);
+      return noContent(reply);
+    },
+  );
 };

@@ -68,11 +68,15 @@ export const tagRoutes: RoutePlugin = (server, app) => {
     return tagJson(await tags.update(user, request.params.id, changes));
   });
 
-  server.delete('/__api__/v1/tags/:id', { schema: { summary: 'Delete a tag and the tags under it (administrators)', params: TagParams, response: answers({ 204: NoContent }) } }, async (request, reply) => {
-    const user = requireRole(request, 'administrator');
-    await tags.delete(user, request.params.id);
-    return noContent(reply);
-  });
+  server.delete(
+    '/__api__/v1/tags/:id',
+    { schema: { summary: 'Delete a tag and the tags under it (administrators)', params: TagParams, response: answers({ 204: NoContent }) } },
+    async (request, reply) => {
+      const user = requireRole(request, 'administrator');
+      await tags.delete(user, request.params.id);
+      return noContent(reply);
+    },
+  );
 
   // The content items are Connect's v1 Content objects (src/api/content.ts answers them).
   server.get('/__api__/v1/tags/:id/content', { schema: { summary: 'The content items carrying a tag that the caller sees', params: TagParams } }, async (request) => {
@@ -87,16 +91,24 @@ export const tagRoutes: RoutePlugin = (server, app) => {
     return (await tags.of(content)).map(tagJson);
   });
 
-  server.post('/__api__/v1/content/:guid/tags', { schema: { summary: 'Attach a tag to a content item (editors)', params: ContentGuidParams, body: ContentTagging, response: answers({ 200: Tag }) } }, async (request) => {
-    const user = requireUser(request);
-    const content = await app.content.getEditable(request.params.guid, user);
-    return tagJson(await tags.attach(user, content, String(request.body.tag_id)));
-  });
+  server.post(
+    '/__api__/v1/content/:guid/tags',
+    { schema: { summary: 'Attach a tag to a content item (editors)', params: ContentGuidParams, body: ContentTagging, response: answers({ 200: Tag }) } },
+    async (request) => {
+      const user = requireUser(request);
+      const content = await app.content.getEditable(request.params.guid, user);
+      return tagJson(await tags.attach(user, content, String(request.body.tag_id)));
+    },
+  );
 
-  server.delete('/__api__/v1/content/:guid/tags/:tagId', { schema: { summary: 'Detach a tag from a content item (editors)', params: ContentTagParams, response: answers({ 204: NoContent }) } }, async (request, reply) => {
-    const user = requireUser(request);
-    const content = await app.content.getEditable(request.params.guid, user);
-    await tags.detach(user, content, request.params.tagId);
-    return noContent(reply);
-  });
+  server.delete(
+    '/__api__/v1/content/:guid/tags/:tagId',
+    { schema: { summary: 'Detach a tag from a content item (editors)', params: ContentTagParams, response: answers({ 204: NoContent }) } },
+    async (request, reply) => {
+      const user = requireUser(request);
+      const content = await app.content.getEditable(request.params.guid, user);
+      await tags.detach(user, content, request.params.tagId);
+      return noContent(reply);
+    },
+  );
 };

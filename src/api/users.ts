@@ -101,12 +101,20 @@ export const userRoutes: RoutePlugin = (server, app) => {
     const { pageNumber, pageSize, offset } = offsetParams(q);
     let roles: Role[] | undefined;
     if (q.user_role) {
-      roles = q.user_role.split('|').map((r) => r.trim()).filter(Boolean) as Role[];
+      roles = q.user_role
+        .split('|')
+        .map((r) => r.trim())
+        .filter(Boolean) as Role[];
       for (const r of roles) if (!ROLES.includes(r)) throw invalidParameter(`Invalid user_role "${r}": use viewer, publisher or administrator, joined by "|".`);
     }
     let locked: boolean | undefined;
     if (q.account_status) {
-      const statuses = new Set(q.account_status.split('|').map((s) => s.trim()).filter(Boolean));
+      const statuses = new Set(
+        q.account_status
+          .split('|')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
       for (const s of statuses) if (!['locked', 'licensed', 'inactive'].includes(s)) throw invalidParameter(`Invalid account_status "${s}": use locked, licensed or inactive, joined by "|".`);
       const wantsLocked = statuses.has('locked');
       const wantsUnlocked = statuses.has('licensed') || statuses.has('inactive');
@@ -148,10 +156,14 @@ export const userRoutes: RoutePlugin = (server, app) => {
     return userJson(await userAdministration.update(actor, request.params.guid, userChanges(request.body)));
   });
 
-  server.post('/__api__/v1/users/:guid/lock', { schema: { summary: 'Lock or unlock a user (administrators)', params: GuidParams, body: UserLock, response: answers({ 200: User }) } }, async (request) => {
-    const actor = requireRole(request, 'administrator');
-    return userJson(await userAdministration.setLocked(actor, request.params.guid, request.body.locked));
-  });
+  server.post(
+    '/__api__/v1/users/:guid/lock',
+    { schema: { summary: 'Lock or unlock a user (administrators)', params: GuidParams, body: UserLock, response: answers({ 200: User }) } },
+    async (request) => {
+      const actor = requireRole(request, 'administrator');
+      return userJson(await userAdministration.setLocked(actor, request.params.guid, request.body.locked));
+    },
+  );
 
   // ---- API keys of the signed-in user ----
 
@@ -168,11 +180,15 @@ export const userRoutes: RoutePlugin = (server, app) => {
     return { id: String(created.id), name: created.name, key: created.key, created_time: apiTime(created.created_time) };
   });
 
-  server.delete('/__api__/v1/user/api_keys/:id', { schema: { summary: "Delete one of the signed-in user's API keys", params: ApiKeyParams, response: answers({ 204: NoContent }) } }, async (request, reply) => {
-    const user = requireOwnCredentials(request);
-    await userAdministration.deleteApiKey(user, request.params.id);
-    return noContent(reply);
-  });
+  server.delete(
+    '/__api__/v1/user/api_keys/:id',
+    { schema: { summary: "Delete one of the signed-in user's API keys", params: ApiKeyParams, response: answers({ 204: NoContent }) } },
+    async (request, reply) => {
+      const user = requireOwnCredentials(request);
+      await userAdministration.deleteApiKey(user, request.params.id);
+      return noContent(reply);
+    },
+  );
 
   // ---- groups ----
 
@@ -196,31 +212,47 @@ export const userRoutes: RoutePlugin = (server, app) => {
     return groupJson(await groups.get(request.params.guid));
   });
 
-  server.delete('/__api__/v1/groups/:guid', { schema: { summary: 'Delete a group (its owner or an administrator)', params: GuidParams, response: answers({ 204: NoContent }) } }, async (request, reply) => {
-    const actor = requireUser(request);
-    await groups.delete(actor, request.params.guid);
-    return noContent(reply);
-  });
+  server.delete(
+    '/__api__/v1/groups/:guid',
+    { schema: { summary: 'Delete a group (its owner or an administrator)', params: GuidParams, response: answers({ 204: NoContent }) } },
+    async (request, reply) => {
+      const actor = requireUser(request);
+      await groups.delete(actor, request.params.guid);
+      return noContent(reply);
+    },
+  );
 
-  server.get('/__api__/v1/groups/:guid/members', { schema: { summary: "A group's members, a page at a time", params: GuidParams, querystring: PageQuery, response: answers({ 200: Page(User) }) } }, async (request) => {
-    requireUser(request);
-    const { pageNumber, pageSize, offset } = offsetParams(request.query);
-    const { rows, total } = await groups.members(request.params.guid, { offset, limit: pageSize });
-    return offsetPage(rows.map(userJson), pageNumber, total);
-  });
+  server.get(
+    '/__api__/v1/groups/:guid/members',
+    { schema: { summary: "A group's members, a page at a time", params: GuidParams, querystring: PageQuery, response: answers({ 200: Page(User) }) } },
+    async (request) => {
+      requireUser(request);
+      const { pageNumber, pageSize, offset } = offsetParams(request.query);
+      const { rows, total } = await groups.members(request.params.guid, { offset, limit: pageSize });
+      return offsetPage(rows.map(userJson), pageNumber, total);
+    },
+  );
 
-  server.post('/__api__/v1/groups/:guid/members', { schema: { summary: 'Add a member to a group', params: GuidParams, body: NewGroupMember, response: answers({ 204: NoContent }) } }, async (request, reply) => {
-    const actor = requireUser(request);
-    const userGuid = request.body.user_guid;
-    if (!userGuid) throw new ApiError(400, ErrorCode.ParameterMissing, 'The field "user_guid" is required.');
-    await groups.addMember(actor, request.params.guid, userGuid);
-    return noContent(reply);
-  });
+  server.post(
+    '/__api__/v1/groups/:guid/members',
+    { schema: { summary: 'Add a member to a group', params: GuidParams, body: NewGroupMember, response: answers({ 204: NoContent }) } },
+    async (request, reply) => {
+      const actor = requireUser(request);
+      const userGuid = request.body.user_guid;
+      if (!userGuid) throw new ApiError(400, ErrorCode.ParameterMissing, 'The field "user_guid" is required.');
+      await groups.addMember(actor, request.params.guid, userGuid);
+      return noContent(reply);
+    },
+  );
 
-  server.delete('/__api__/v1/groups/:guid/members/:userGuid', { schema: { summary: 'Remove a member from a group', params: GroupMemberParams, response: answers({ 204: NoContent }) } }, async (request, reply) => {
-    const actor = requireUser(request);
-    const { guid, userGuid } = request.params;
-    await groups.removeMember(actor, guid, userGuid);
-    return noContent(reply);
-  });
+  server.delete(
+    '/__api__/v1/groups/:guid/members/:userGuid',
+    { schema: { summary: 'Remove a member from a group', params: GroupMemberParams, response: answers({ 204: NoContent }) } },
+    async (request, reply) => {
+      const actor = requireUser(request);
+      const { guid, userGuid } = request.params;
+      await groups.removeMember(actor, guid, userGuid);
+      return noContent(reply);
+    },
+  );
 };

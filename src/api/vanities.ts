@@ -28,19 +28,27 @@ export const vanityRoutes: RoutePlugin = (server, app) => {
     return vanityJson(await vanities.of(content));
   });
 
-  server.put('/__api__/v1/content/:guid/vanity', { schema: { summary: "Set a content item's vanity URL (editors)", params: ContentGuidParams, body: VanityRequest, response: answers({ 200: Vanity }) } }, async (request) => {
-    const user = requireUser(request);
-    const content = await app.content.getChangeable(request.params.guid, user);
-    const { path, force } = request.body;
-    return vanityJson(await vanities.set(user, content, normalizeVanityPath(path), force === true));
-  });
+  server.put(
+    '/__api__/v1/content/:guid/vanity',
+    { schema: { summary: "Set a content item's vanity URL (editors)", params: ContentGuidParams, body: VanityRequest, response: answers({ 200: Vanity }) } },
+    async (request) => {
+      const user = requireUser(request);
+      const content = await app.content.getChangeable(request.params.guid, user);
+      const { path, force } = request.body;
+      return vanityJson(await vanities.set(user, content, normalizeVanityPath(path), force === true));
+    },
+  );
 
-  server.delete('/__api__/v1/content/:guid/vanity', { schema: { summary: "Remove a content item's vanity URL (editors)", params: ContentGuidParams, response: answers({ 204: NoContent }) } }, async (request, reply) => {
-    const user = requireUser(request);
-    const content = await app.content.getChangeable(request.params.guid, user);
-    await vanities.remove(user, content);
-    return noContent(reply);
-  });
+  server.delete(
+    '/__api__/v1/content/:guid/vanity',
+    { schema: { summary: "Remove a content item's vanity URL (editors)", params: ContentGuidParams, response: answers({ 204: NoContent }) } },
+    async (request, reply) => {
+      const user = requireUser(request);
+      const content = await app.content.getChangeable(request.params.guid, user);
+      await vanities.remove(user, content);
+      return noContent(reply);
+    },
+  );
 };
 
 /**

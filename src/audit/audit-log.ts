@@ -46,8 +46,7 @@ export class AuditLog {
       if (opts.next !== undefined) query = query.where('id', after, opts.next);
       rows = await query.orderBy('id', displayDir).limit(opts.limit).execute();
     }
-    const exists = async (op: '<' | '>', id: number) =>
-      (await this.db.selectFrom('audit_logs').select('id').where('id', op, id).limit(1).executeTakeFirst()) !== undefined;
+    const exists = async (op: '<' | '>', id: number) => (await this.db.selectFrom('audit_logs').select('id').where('id', op, id).limit(1).executeTakeFirst()) !== undefined;
     const first = rows[0];
     const last = rows[rows.length - 1];
     const hasPrevious = first ? await exists(before, first.id) : false;

@@ -79,7 +79,11 @@ export class ContentVariables {
           .onConflict((oc) => oc.columns(['content_id', 'name']).doUpdateSet({ value_encrypted: sealed }))
           .execute();
       }
-      await trx.updateTable('content').set((eb) => ({ env_version: eb('env_version', '+', 1) })).where('id', '=', content.id).execute();
+      await trx
+        .updateTable('content')
+        .set((eb) => ({ env_version: eb('env_version', '+', 1) }))
+        .where('id', '=', content.id)
+        .execute();
     });
     const names = await this.names(content);
     await this.restartWorkers(content.id);

@@ -35,9 +35,7 @@ export class ContentPermissions {
 
   /** `id` as the client sent it: anything but the id of one of this item's permissions is missing. */
   async get(content: Content, id: string): Promise<ContentPermission> {
-    const row = /^\d+$/.test(id)
-      ? await this.db.selectFrom('content_permissions').selectAll().where('content_id', '=', content.id).where('id', '=', Number(id)).executeTakeFirst()
-      : undefined;
+    const row = /^\d+$/.test(id) ? await this.db.selectFrom('content_permissions').selectAll().where('content_id', '=', content.id).where('id', '=', Number(id)).executeTakeFirst() : undefined;
     if (!row) throw notFound(`Permission ${id} does not exist for content ${content.guid}.`);
     return row;
   }
@@ -91,10 +89,15 @@ export class ContentPermissions {
       if (!user) throw invalidParameter(`User ${grant.principal_guid} does not exist.`);
       if (user.id === content.owner_id) throw invalidParameter('The owner of the content already has full access; it cannot be given a permission.');
       if (grant.role === 'owner' && !roleAtLeast(user, 'publisher')) {
-        throw new ApiError(400, ErrorCode.InvalidParameter, `${user.username} has a viewer account and can only be a viewer of content: grant the "viewer" role, or give the account the publisher role first.`, {
-          principal_guid: grant.principal_guid,
-          user_role: user.user_role,
-        });
+        throw new ApiError(
+          400,
+          ErrorCode.InvalidParameter,
+          `${user.username} has a viewer account and can only be a viewer of content: grant the "viewer" role, or give the account the publisher role first.`,
+          {
+            principal_guid: grant.principal_guid,
+            user_role: user.user_role,
+          },
+        );
       }
     } else {
       const group = await this.db.selectFrom('groups').select(['id']).where('guid', '=', grant.principal_guid).executeTakeFirst();

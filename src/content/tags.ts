@@ -48,12 +48,7 @@ export class Tags {
     const parentId = changes.parentId === undefined ? tag.parent_id : changes.parentId;
     if (parentId !== tag.parent_id) await this.checkParent(parentId, tag.id);
     if (name !== tag.name || parentId !== tag.parent_id) await this.requireUniqueSibling(name, parentId, tag.id);
-    const updated = await this.db
-      .updateTable('tags')
-      .set({ name, parent_id: parentId, updated_time: nowIso() })
-      .where('id', '=', tag.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const updated = await this.db.updateTable('tags').set({ name, parent_id: parentId, updated_time: nowIso() }).where('id', '=', tag.id).returningAll().executeTakeFirstOrThrow();
     await this.audit.record(actor, 'update_tag', `Updated tag ${tag.id} (${name})`);
     return updated;
   }

@@ -13,7 +13,11 @@ const prohibited = (message: string) => new ApiError(400, ErrorCode.ProhibitedVa
 /** Normalizes to "/a/b/": lower case, single slashes, leading and trailing slash. */
 export function normalizeVanityPath(raw: unknown): string {
   if (typeof raw !== 'string' || raw.trim() === '') throw badRequest('The "path" field is required.', ErrorCode.ParameterMissing);
-  const segments = raw.trim().toLowerCase().split('/').filter((s) => s !== '');
+  const segments = raw
+    .trim()
+    .toLowerCase()
+    .split('/')
+    .filter((s) => s !== '');
   const path = `/${segments.join('/')}/`;
   if (segments.length === 0) throw prohibited('The vanity path cannot be the server root.');
   for (const s of segments) {

@@ -75,7 +75,13 @@ export const EnvironmentPermission = Type.Object(
 
 /** Exactly one of user_guid and group_guid; fields of a permission read back are ignored. */
 export const NewEnvironmentPermission = Type.Object(
-  { user_guid: Type.Optional(Nullable(Type.String())), group_guid: Type.Optional(Nullable(Type.String())), id: Type.Optional(Type.Unknown()), guid: Type.Optional(Type.Unknown()), environment_guid: Type.Optional(Type.Unknown()) },
+  {
+    user_guid: Type.Optional(Nullable(Type.String())),
+    group_guid: Type.Optional(Nullable(Type.String())),
+    id: Type.Optional(Type.Unknown()),
+    guid: Type.Optional(Type.Unknown()),
+    environment_guid: Type.Optional(Type.Unknown()),
+  },
   { additionalProperties: false },
 );
 

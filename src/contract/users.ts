@@ -91,10 +91,7 @@ export const UserUpdate = Type.Object(
 );
 export type UserUpdate = Static<typeof UserUpdate>;
 
-export const UserLock = Type.Object(
-  { locked: Type.Boolean({ 'x-error-message': 'The field "locked" is required and must be true or false.' }) },
-  { additionalProperties: false },
-);
+export const UserLock = Type.Object({ locked: Type.Boolean({ 'x-error-message': 'The field "locked" is required and must be true or false.' }) }, { additionalProperties: false });
 
 export const ApiKey = Type.Object(
   { id: Type.String(), name: Type.String(), key_hint: Type.String({ description: 'The first characters of the key.' }), created_time: Time, last_used_time: Nullable(Time) },

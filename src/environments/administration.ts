@@ -33,7 +33,7 @@ export class EnvironmentAdministration {
   /** An environment `user` may use; a restricted one is as good as missing to those who may not. */
   async getUsable(guid: string, user: User): Promise<EnvironmentRow> {
     const usable = (await this.environments.withUsability(user)).find((e) => e.row.guid === guid.toLowerCase());
-    if (!usable || !usable.usable) throw notFound(`Execution environment ${guid} does not exist.`);
+    if (!usable?.usable) throw notFound(`Execution environment ${guid} does not exist.`);
     return usable.row;
   }
 
@@ -78,7 +78,10 @@ export class EnvironmentAdministration {
       throw new ApiError(
         409,
         ErrorCode.NoUpdatePermission,
-        `Execution environment ${env.name} is in use by ${users.length} content item(s) (${users.slice(0, 5).map((u) => u.guid).join(', ')}${users.length > 5 ? ', …' : ''}); move them to another image first (default_image_name).`,
+        `Execution environment ${env.name} is in use by ${users.length} content item(s) (${users
+          .slice(0, 5)
+          .map((u) => u.guid)
+          .join(', ')}${users.length > 5 ? ', …' : ''}); move them to another image first (default_image_name).`,
         { content_guids: users.map((u) => u.guid) },
       );
     }
@@ -118,12 +121,9 @@ export class EnvironmentAdministration {
   private async apiOwned(guid: string): Promise<EnvironmentRow> {
     const env = await this.get(guid);
     if (env.managed_by) {
-      throw new ApiError(
-        409,
-        ErrorCode.NoUpdatePermission,
-        `Execution environment ${env.name} is managed by ${env.managed_by}; change that file instead ([ExecutionEnvironments] ConfigFilePath).`,
-        { managed_by: env.managed_by },
-      );
+      throw new ApiError(409, ErrorCode.NoUpdatePermission, `Execution environment ${env.name} is managed by ${env.managed_by}; change that file instead ([ExecutionEnvironments] ConfigFilePath).`, {
+        managed_by: env.managed_by,
+      });
     }
     return env;
   }

@@ -23,18 +23,40 @@ export class ImageSelectionReport {
     if (!/^\d+$/.test(id)) throw invalidParameter(`bundle_id must be a bundle id; got ${JSON.stringify(id)}.`);
     const bundle = await this.bundles.get(content, id);
     if (!this.execution.offHost) {
-      return { off_host_execution: false, bundle_id: String(bundle.id), source: null, chosen: null, error: null, rejected: [], note: 'Off-host execution is off ([Launcher] Enabled and Kubernetes): content runs on local interpreters, not in images.' };
+      return {
+        off_host_execution: false,
+        bundle_id: String(bundle.id),
+        source: null,
+        chosen: null,
+        error: null,
+        rejected: [],
+        note: 'Off-host execution is off ([Launcher] Enabled and Kubernetes): content runs on local interpreters, not in images.',
+      };
     }
     const manifest = this.bundles.manifest(bundle);
     if (runnerFor(manifest)?.serve === 'static') {
-      return { off_host_execution: true, bundle_id: String(bundle.id), source: null, chosen: null, error: null, rejected: [], note: 'Static content is served by Lectern itself: it runs no process, so no image is selected.' };
+      return {
+        off_host_execution: true,
+        bundle_id: String(bundle.id),
+        source: null,
+        chosen: null,
+        error: null,
+        rejected: [],
+        note: 'Static content is served by Lectern itself: it runs no process, so no image is selected.',
+      };
     }
     const selection = await this.execution.selectImage(content, bundle);
     const live = bundle.id === content.bundle_id ? content.image_name : null;
     return {
       off_host_execution: true,
       bundle_id: String(bundle.id),
-      requested: { image: manifest.environment.image ?? null, default_image_name: content.default_image_name, python: manifest.python?.version ?? null, r: manifest.r?.version ?? null, quarto: manifest.quarto?.version ?? null },
+      requested: {
+        image: manifest.environment.image ?? null,
+        default_image_name: content.default_image_name,
+        python: manifest.python?.version ?? null,
+        r: manifest.r?.version ?? null,
+        quarto: manifest.quarto?.version ?? null,
+      },
       source: selection.source,
       chosen: selection.ok
         ? { guid: selection.environment.guid, name: selection.environment.name, title: selection.environment.title, reason: selection.reason, installations: selection.installations }

@@ -34,11 +34,19 @@ export const dashboardRoutes: RoutePlugin = (server) => {
         .code(503)
         .header('cache-control', 'no-store')
         .type('text/html; charset=utf-8')
-        .send(htmlPage('Dashboard not built', '<h1>The dashboard is not built</h1><p>This Lectern installation has no <code>dist/dashboard</code>: run <code>npm run build</code>. The API at <code>/__api__/</code> works without it.</p>'));
+        .send(
+          htmlPage(
+            'Dashboard not built',
+            '<h1>The dashboard is not built</h1><p>This Lectern installation has no <code>dist/dashboard</code>: run <code>npm run build</code>. The API at <code>/__api__/</code> works without it.</p>',
+          ),
+        );
     }
     const result = await send(request.raw, '/' + file, { root, dotfiles: 'deny', index: false, etag: true, lastModified: false, cacheControl: false });
     if (result.type === 'error') {
-      return reply.code(404).type('text/plain; charset=utf-8').send(`404 page not found: ${request.url.split('?')[0]}\n`);
+      return reply
+        .code(404)
+        .type('text/plain; charset=utf-8')
+        .send(`404 page not found: ${request.url.split('?')[0]}\n`);
     }
     reply.code(result.statusCode);
     for (const [name, value] of Object.entries(result.headers)) reply.header(name, value);

@@ -47,7 +47,10 @@ export const staticAssetRoutes: RoutePlugin = (server) => {
   const libraries = new Map(Object.entries(LIBRARIES).map(([name, library]) => [name, library()]));
 
   const notFound = (request: FastifyRequest, reply: FastifyReply) =>
-    reply.code(404).type('text/plain; charset=utf-8').send(`404 page not found: ${request.url.split('?')[0]}\n`);
+    reply
+      .code(404)
+      .type('text/plain; charset=utf-8')
+      .send(`404 page not found: ${request.url.split('?')[0]}\n`);
 
   const schema = {
     summary: 'Browser libraries rendered notebooks load (MathJax 2, require.js)',

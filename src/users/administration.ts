@@ -47,7 +47,11 @@ export class UserAdministration {
     const updated = await this.users.update(guid, changes);
     const fields = Object.keys(changes);
     if (fields.length) {
-      await this.audit.record(actor, 'update_user', `Updated user ${updated.username} (${updated.guid}): ${fields.join(', ')}${changes.user_role ? ` (role ${target.user_role} → ${changes.user_role})` : ''}`);
+      await this.audit.record(
+        actor,
+        'update_user',
+        `Updated user ${updated.username} (${updated.guid}): ${fields.join(', ')}${changes.user_role ? ` (role ${target.user_role} → ${changes.user_role})` : ''}`,
+      );
     }
     return updated;
   }

@@ -36,7 +36,12 @@ export class Groups {
       query = query.where(sql`lower(name)`, 'like', sql`${p} escape '\\'`);
     }
     const total = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    const rows = await query.selectAll().orderBy(sql`lower(name)`, opts.ascending ? 'asc' : 'desc').offset(opts.offset).limit(opts.limit).execute();
+    const rows = await query
+      .selectAll()
+      .orderBy(sql`lower(name)`, opts.ascending ? 'asc' : 'desc')
+      .offset(opts.offset)
+      .limit(opts.limit)
+      .execute();
     return { rows, total: Number(total.n) };
   }
 
@@ -47,11 +52,7 @@ export class Groups {
     if (existing) throw duplicate();
     let group: Group;
     try {
-      group = await this.db
-        .insertInto('groups')
-        .values({ guid: newGuid(), name, owner_guid: owner.guid, created_time: nowIso() })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      group = await this.db.insertInto('groups').values({ guid: newGuid(), name, owner_guid: owner.guid, created_time: nowIso() }).returningAll().executeTakeFirstOrThrow();
     } catch (err) {
       // A concurrent insert of the same name loses the race on the unique index.
       if (/unique/i.test(String((err as Error).message))) throw duplicate();
