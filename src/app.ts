@@ -5,7 +5,10 @@ import { AuditLog } from './audit/audit-log.js';
 import { Bundles } from './bundles/bundles.js';
 import type { Config } from './config/config.js';
 import { ContentService } from './content/content.js';
-import { contentEnvironment } from './content/environment-variables.js';
+import { ContentVariables } from './content/environment-variables.js';
+import { ContentPermissions } from './content/permissions.js';
+import { Tags } from './content/tags.js';
+import { Vanities } from './content/vanities.js';
 import type { Store } from './db/database.js';
 import { openDatabase } from './db/open-database.js';
 import { registerDeployTasks } from './deployments/deploy.js';
@@ -13,8 +16,11 @@ import { SecretBox } from './secrets/secret-box.js';
 import { DataDir } from './storage/data-dir.js';
 import { LocalTaskEvents, PostgresTaskEvents, type TaskEvents } from './tasks/events.js';
 import { TaskQueue } from './tasks/queue.js';
+import { UserAdministration } from './users/administration.js';
+import { Groups } from './users/groups.js';
 import { Users } from './users/users.js';
 import { ContentExecution } from './execution/content-execution.js';
+import { ImageSelectionReport } from './execution/image-selection-report.js';
 import { Jobs } from './jobs/jobs.js';
 import type { Launcher } from './launcher/launcher.js';
 import { KubernetesStartError, startKubernetesLauncher } from './launcher/kubernetes/start.js';
@@ -24,6 +30,7 @@ import { prepareWritableDir, Sandbox } from './launcher/local/sandbox.js';
 import { RUNTIME_DIR } from './execution/runtime-dir.js';
 import { Interpreters } from './runtimes/interpreters.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { EnvironmentAdministration } from './execution-environments/administration.js';
 import { ExecutionEnvironments } from './execution-environments/environments.js';
 import { ExecutionEnvironmentFileSync } from './execution-environments/file-sync.js';
 import { bootstrapExecutionEnvironments } from './execution-environments/bootstrap.js';
@@ -48,7 +55,14 @@ export interface App {
   /** Signs the identity header content receives and issues visitor keys (src/auth/content-credentials.ts). */
   credentials: ContentCredentials;
   users: Users;
+  /** Account changes people make through the server, audited (the CLI uses `users` directly). */
+  userAdministration: UserAdministration;
+  groups: Groups;
   content: ContentService;
+  contentPermissions: ContentPermissions;
+  contentVariables: ContentVariables;
+  tags: Tags;
+  vanities: Vanities;
   bundles: Bundles;
   queue: TaskQueue;
   audit: AuditLog;
@@ -57,6 +71,8 @@ export interface App {
   execution: ContentExecution;
   scheduler: Scheduler;
   environments: ExecutionEnvironments;
+  environmentAdministration: EnvironmentAdministration;
+  imageSelection: ImageSelectionReport;
   /** Follows [ExecutionEnvironments] ConfigFilePath when it is set (server processes only). */
   environmentFile: ExecutionEnvironmentFileSync | null;
   /** Public base URL for CONNECT_SERVER; set once the server listens. */
@@ -147,6 +163,8 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   );
   const users = new Users(db, store.changes);
   const environments = new ExecutionEnvironments(db, (user) => contentService.access.principalGuids(user));
+  // Workers read variables only at start; `scheduler` exists by the time a variable changes.
+  const contentVariables: ContentVariables = new ContentVariables(db, secrets, audit, (contentId): Promise<void> => scheduler.refresh(contentId));
   const offHost = config.offHostExecution();
   const runsContent = options.runTasks !== false;
   // Claimed first: a second server under a live replica's name must not touch that replica's jobs.
@@ -169,14 +187,16 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     : new Interpreters([], [], []);
   // A server runs content either locally (sandboxed processes) or off-host (Kubernetes Jobs).
   const runsOffHost = runsContent && offHost && !options.offHostJobsRunLocally;
-  const sandbox = await startupStep(() => Sandbox.create({
-    enabled: runsContent && !runsOffHost && config.get('Applications.Sandbox'),
-    runAs: config.get('Applications.RunAs'),
-    processLimit: config.get('Applications.ProcessLimit'),
-    networkIsolation: config.get('Applications.NetworkIsolation'),
-    hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
-    probe: runsContent && !runsOffHost,
-  }));
+  const sandbox = await startupStep(() =>
+    Sandbox.create({
+      enabled: runsContent && !runsOffHost && config.get('Applications.Sandbox'),
+      runAs: config.get('Applications.RunAs'),
+      processLimit: config.get('Applications.ProcessLimit'),
+      networkIsolation: config.get('Applications.NetworkIsolation'),
+      hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
+      probe: runsContent && !runsOffHost,
+    }),
+  );
   // Isolated content cannot reach Lectern's port: its namespace gets the API channel's port instead.
   const apiChannel = runsContent && !runsOffHost && sandbox.isolatesNetwork ? await ApiChannel.open() : null;
   if (apiChannel) opened.push(() => apiChannel.close());
@@ -184,22 +204,29 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   if (runsOffHost) {
     // Pods run as the RunAs user's ids, like local processes, so files on shared storage agree.
     const identity = await resolveRunAs(config.get('Applications.RunAs'), { create: true });
-    launcher = await startupStep(() => startKubernetesLauncher({
-      config,
-      version: LECTERN_VERSION,
-      replica: config.replicaName(),
-      runtimeDir: RUNTIME_DIR,
-      runAs: { uid: identity.uid, gid: identity.gid },
-      prepareWritableDir: (dir) => prepareWritableDir(dir, identity),
-      log: (msg) => log(msg),
-    }));
+    launcher = await startupStep(() =>
+      startKubernetesLauncher({
+        config,
+        version: LECTERN_VERSION,
+        replica: config.replicaName(),
+        runtimeDir: RUNTIME_DIR,
+        runAs: { uid: identity.uid, gid: identity.gid },
+        prepareWritableDir: (dir) => prepareWritableDir(dir, identity),
+        log: (msg) => log(msg),
+      }),
+    );
     opened.push(() => launcher.close());
   } else {
     launcher = new LocalLauncher(sandbox, { hostPorts: apiChannel ? [apiChannel.port] : [] });
   }
   const uv = runsContent && !runsOffHost ? await findUv(config.get('Python.UvExecutable'), interpreters.of('python')) : config.get('Python.UvExecutable') || null;
   if (runsContent && !runsOffHost && !uv && config.get('Python.PackageManager') === 'uv' && interpreters.of('python').length) {
-    logger.warn(`uv was not found (not on PATH nor next to ${interpreters.of('python').map((p) => p.executable).join(', ')}): Python packages are installed with pip, which is much slower. To use uv: ${UV_HINT}.`);
+    logger.warn(
+      `uv was not found (not on PATH nor next to ${interpreters
+        .of('python')
+        .map((p) => p.executable)
+        .join(', ')}): Python packages are installed with pip, which is much slower. To use uv: ${UV_HINT}.`,
+    );
   }
   const jobs = new Jobs(db, launcher, dataDir, config.replicaName(), sandbox.runAsUser());
   const serverUrl = { value: config.get('Server.Address') || `http://127.0.0.1:${config.listenAddress().port}/` };
@@ -209,7 +236,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     jobs,
     interpreters,
     manifest: (bundle) => bundles.manifest(bundle),
-    contentVariables: (contentId) => contentEnvironment({ store, secrets }, contentId),
+    contentVariables: (contentId) => contentVariables.values(contentId),
     serverUrl: () => serverUrl.value,
     apiChannelUrl: apiChannel?.url ?? null,
     credentialsKey: (guid) => credentials.contentKey(guid),
@@ -266,7 +293,13 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     secrets,
     credentials,
     users,
+    userAdministration: new UserAdministration(users, audit),
+    groups: new Groups(db, users, audit),
     content: contentService,
+    contentPermissions: new ContentPermissions(db, audit),
+    contentVariables,
+    tags: new Tags(db, contentService, audit),
+    vanities: new Vanities(db, contentService, audit),
     bundles,
     queue,
     audit,
@@ -275,6 +308,8 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     execution,
     scheduler,
     environments,
+    environmentAdministration: new EnvironmentAdministration(db, environments, audit),
+    imageSelection: new ImageSelectionReport(bundles, execution),
     environmentFile,
     serverUrl,
     apiChannel,

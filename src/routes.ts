@@ -3,7 +3,7 @@ import { auditRoutes } from './api/audit.js';
 import { bundleRoutes } from './api/bundles.js';
 import { jobRoutes } from './api/jobs.js';
 import { contentRoutes } from './api/content.js';
-import { environmentVariableRoutes } from './api/environment-variables.js';
+import { environmentRoutes } from './api/environment-variables.js';
 import { executionEnvironmentRoutes } from './api/execution-environments.js';
 import { permissionRoutes } from './api/permissions.js';
 import { serverSettingsRoutes } from './api/server-settings.js';
@@ -31,7 +31,7 @@ export const ROUTES: RoutePlugin[] = [
   staticAssetRoutes,
   contentServingRoutes,
   permissionRoutes,
-  environmentVariableRoutes,
+  environmentRoutes,
   executionEnvironmentRoutes,
   tagRoutes,
   vanityRoutes,

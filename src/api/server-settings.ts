@@ -4,7 +4,7 @@ import { requireRole } from '../auth/principal.js';
 import { answers } from '../contract/common.js';
 import { EffectiveSetting, PublicServerSettings, RUNTIMES, RuntimeInstallations, SchedulerDefaults, ServerSettings } from '../contract/server-settings.js';
 import type { RoutePlugin } from '../http/routing.js';
-import { availableInstallations } from '../runtimes/available-installations.js';
+import { availableInstallations } from '../execution-environments/available-installations.js';
 
 /** Server discovery: clients pick their publish flows from `version` (connect-api.md §1.5). */
 export const serverSettingsRoutes: RoutePlugin = (server, app) => {

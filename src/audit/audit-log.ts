@@ -26,7 +26,9 @@ export class AuditLog {
    * Keyset page in display order (oldest first when ascending, else newest first). `next` is the id
    * of the last row of the page before (rows after it in display order); `previous` the id of the
    * first row of the page after (the `limit` rows just before it). Also says whether rows exist
-   * beyond either end of the returned page, so callers can emit cursors only where they lead somewhere.
+   * beyond either end of the returned page, as the cursors to pass back for the pages on either
+   * side (null where there is none), and `last`: a `previous` cursor that lands on the final page
+   * (null when the log is empty).
    */
   async page(opts: { limit: number; next?: number; previous?: number; ascending: boolean }) {
     // "after x in display order" is id > x when ascending, id < x when descending.
@@ -44,17 +46,15 @@ export class AuditLog {
       if (opts.next !== undefined) query = query.where('id', after, opts.next);
       rows = await query.orderBy('id', displayDir).limit(opts.limit).execute();
     }
-    const exists = async (op: '<' | '>', id: number) =>
-      (await this.db.selectFrom('audit_logs').select('id').where('id', op, id).limit(1).executeTakeFirst()) !== undefined;
+    const exists = async (op: '<' | '>', id: number) => (await this.db.selectFrom('audit_logs').select('id').where('id', op, id).limit(1).executeTakeFirst()) !== undefined;
     const first = rows[0];
     const last = rows[rows.length - 1];
     const hasPrevious = first ? await exists(before, first.id) : false;
     const hasNext = last ? await exists(after, last.id) : false;
-    return { rows, hasNext, hasPrevious };
+    return { rows, cursors: { next: hasNext ? last!.id : null, previous: hasPrevious ? first!.id : null, last: await this.lastPageCursor(opts.ascending) } };
   }
 
-  /** A `previous` cursor that lands on the final page in display order, or null when the log is empty. */
-  async lastPageCursor(ascending: boolean): Promise<number | null> {
+  private async lastPageCursor(ascending: boolean): Promise<number | null> {
     const row = await this.db
       .selectFrom('audit_logs')
       .select((eb) => [eb.fn.min('id').as('min'), eb.fn.max('id').as('max')])

@@ -1,15 +1,11 @@
 // Content's environment variables (Connect's /v1/content/{guid}/environment): names and sealed values,
 // set by editors and given to the content's processes. Not execution environments (images,
 // src/execution-environments/) nor restored environments (venvs, src/execution/restored-environments.ts).
-import type { Store } from '../db/database.js';
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Content, Database, User } from '../db/schema.js';
 import { badRequest, ErrorCode } from '../errors.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-
-/** Where variables live: the database, and the box that seals their values at rest. */
-export interface VariableStore {
-  store: Store;
-  secrets: SecretBox;
-}
 
 export interface VariableChange {
   name: string;
@@ -49,40 +45,59 @@ export function parseVariableChanges(body: unknown, allowNull: boolean): Variabl
   return out;
 }
 
-/** Sorted variable names of one content item. */
-export async function variableNames(app: VariableStore, contentId: number): Promise<string[]> {
-  const rows = await app.store.db.selectFrom('content_environment').select('name').where('content_id', '=', contentId).execute();
-  return rows.map((r) => r.name).sort();
-}
-
-/** Applies changes (null value deletes); with `replace` every variable not listed is removed first. */
-export async function updateVariables(app: VariableStore, contentId: number, changes: VariableChange[], replace: boolean): Promise<string[]> {
-  await app.store.db.transaction().execute(async (trx) => {
-    if (replace) await trx.deleteFrom('content_environment').where('content_id', '=', contentId).execute();
-    for (const change of changes) {
-      if (change.value === null) {
-        await trx.deleteFrom('content_environment').where('content_id', '=', contentId).where('name', '=', change.name).execute();
-        continue;
-      }
-      const sealed = app.secrets.seal(change.value);
-      await trx
-        .insertInto('content_environment')
-        .values({ content_id: contentId, name: change.name, value_encrypted: sealed })
-        .onConflict((oc) => oc.columns(['content_id', 'name']).doUpdateSet({ value_encrypted: sealed }))
-        .execute();
-    }
-    await trx.updateTable('content').set((eb) => ({ env_version: eb('env_version', '+', 1) })).where('id', '=', contentId).execute();
-  });
-  return variableNames(app, contentId);
-}
-
 /**
- * Decrypted variables for starting a content process: what every content process is given
- * (src/app.ts hands this to ContentExecution), so the API tests read the same function.
+ * A content item's environment variables: sealed at rest, only their names are ever shown, and
+ * a change restarts the item's running workers (they read variables only at start; posit-sdk's
+ * restart() relies on this). Callers have checked the actor may change the item; every change is
+ * recorded in the audit log.
  */
-export async function contentEnvironment(from: VariableStore, contentId: number): Promise<Record<string, string>> {
-  const rows = await from.store.db.selectFrom('content_environment').select(['name', 'value_encrypted']).where('content_id', '=', contentId).execute();
-  const env: Record<string, string> = {};
-  for (const r of rows) env[r.name] = from.secrets.open(r.value_encrypted);
-  return env;
+export class ContentVariables {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly secrets: SecretBox,
+    private readonly audit: AuditLog,
+    /** Replaces the item's running workers (Scheduler.refresh). */
+    private readonly restartWorkers: (contentId: number) => Promise<void>,
+  ) {}
+
+  /** Sorted variable names of one content item. */
+  async names(content: Pick<Content, 'id'>): Promise<string[]> {
+    const rows = await this.db.selectFrom('content_environment').select('name').where('content_id', '=', content.id).execute();
+    return rows.map((r) => r.name).sort();
+  }
+
+  /** Applies changes (null value deletes); with `replace` every variable not listed is removed first. Returns the names after. */
+  async update(actor: User, content: Content, changes: VariableChange[], replace: boolean): Promise<string[]> {
+    await this.db.transaction().execute(async (trx) => {
+      if (replace) await trx.deleteFrom('content_environment').where('content_id', '=', content.id).execute();
+      for (const change of changes) {
+        if (change.value === null) {
+          await trx.deleteFrom('content_environment').where('content_id', '=', content.id).where('name', '=', change.name).execute();
+          continue;
+        }
+        const sealed = this.secrets.seal(change.value);
+        await trx
+          .insertInto('content_environment')
+          .values({ content_id: content.id, name: change.name, value_encrypted: sealed })
+          .onConflict((oc) => oc.columns(['content_id', 'name']).doUpdateSet({ value_encrypted: sealed }))
+          .execute();
+      }
+      await trx
+        .updateTable('content')
+        .set((eb) => ({ env_version: eb('env_version', '+', 1) }))
+        .where('id', '=', content.id)
+        .execute();
+    });
+    const names = await this.names(content);
+    await this.restartWorkers(content.id);
+    const description = replace ? `Replaced environment of ${content.guid}: ${names.join(', ')}` : `Updated environment of ${content.guid}: ${changes.map((c) => c.name).join(', ')}`;
+    await this.audit.record(actor, 'update_environment', description);
+    return names;
+  }
+
+  /** Decrypted variables, for starting one of the item's processes. */
+  async values(contentId: number): Promise<Record<string, string>> {
+    const rows = await this.db.selectFrom('content_environment').select(['name', 'value_encrypted']).where('content_id', '=', contentId).execute();
+    return Object.fromEntries(rows.map((r) => [r.name, this.secrets.open(r.value_encrypted)]));
+  }
 }

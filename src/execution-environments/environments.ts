@@ -77,7 +77,12 @@ export class ExecutionEnvironments {
   }
 
   async update(env: EnvironmentRow, def: EnvironmentDefinition, db: Kysely<Database> = this.db): Promise<EnvironmentRow> {
-    return db.updateTable('environments').set({ ...columns(def), updated_time: nowIso() }).where('id', '=', env.id).returningAll().executeTakeFirstOrThrow();
+    return db
+      .updateTable('environments')
+      .set({ ...columns(def), updated_time: nowIso() })
+      .where('id', '=', env.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
   }
 
   async delete(env: EnvironmentRow): Promise<void> {
@@ -111,16 +116,19 @@ export class ExecutionEnvironments {
    */
   async bootstrap(defs: EnvironmentDefinition[]): Promise<string[]> {
     if (defs.length === 0) return [];
-    return this.db.transaction().execute(async (trx) => {
-      const existing = await trx.selectFrom('environments').select('id').limit(1).executeTakeFirst();
-      if (existing) return [];
-      for (const def of defs) await this.create(def, 'cluster-definition', null, trx);
-      return defs.map((d) => d.name);
-    }).catch(async (err) => {
-      // A replica starting at the same moment inserted the same images first.
-      if ((await this.db.selectFrom('environments').select('id').limit(1).executeTakeFirst()) !== undefined) return [];
-      throw err;
-    });
+    return this.db
+      .transaction()
+      .execute(async (trx) => {
+        const existing = await trx.selectFrom('environments').select('id').limit(1).executeTakeFirst();
+        if (existing) return [];
+        for (const def of defs) await this.create(def, 'cluster-definition', null, trx);
+        return defs.map((d) => d.name);
+      })
+      .catch(async (err) => {
+        // A replica starting at the same moment inserted the same images first.
+        if ((await this.db.selectFrom('environments').select('id').limit(1).executeTakeFirst()) !== undefined) return [];
+        throw err;
+      });
   }
 
   /**
@@ -140,7 +148,11 @@ export class ExecutionEnvironments {
           await this.create(def, 'file', file, trx as Transaction<Database>);
           result.created.push(def.name);
         } else if (row.origin !== 'file' || row.managed_by !== file) {
-          await trx.updateTable('environments').set({ ...columns(def), origin: 'file', managed_by: file, updated_time: nowIso() }).where('id', '=', row.id).execute();
+          await trx
+            .updateTable('environments')
+            .set({ ...columns(def), origin: 'file', managed_by: file, updated_time: nowIso() })
+            .where('id', '=', row.id)
+            .execute();
           (row.origin === 'file' ? result.updated : result.adopted).push(def.name);
         } else if (!sameDefinition(row, def)) {
           await this.update(row, def, trx);
@@ -198,7 +210,11 @@ export function environmentJson(row: EnvironmentRow) {
     matching: row.matching,
     supervisor: row.supervisor,
     managed_by: row.managed_by,
-    ...Object.fromEntries(RUNTIMES.map((r) => [r, { installations: installations[r] }])),
+    // One key per runtime, in RUNTIMES order.
+    python: { installations: installations.python },
+    r: { installations: installations.r },
+    quarto: { installations: installations.quarto },
+    tensorflow: { installations: installations.tensorflow },
     volume_mounts: JSON.parse(row.volume_mounts) as VolumeMount[],
   };
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import type { RoutePlugin } from '../http/routing.js';
 import { htmlPage } from './content-access.js';
 
@@ -33,11 +34,19 @@ export const dashboardRoutes: RoutePlugin = (server) => {
         .code(503)
         .header('cache-control', 'no-store')
         .type('text/html; charset=utf-8')
-        .send(htmlPage('Dashboard not built', '<h1>The dashboard is not built</h1><p>This Lectern installation has no <code>dist/dashboard</code>: run <code>npm run build</code>. The API at <code>/__api__/</code> works without it.</p>'));
+        .send(
+          htmlPage(
+            'Dashboard not built',
+            '<h1>The dashboard is not built</h1><p>This Lectern installation has no <code>dist/dashboard</code>: run <code>npm run build</code>. The API at <code>/__api__/</code> works without it.</p>',
+          ),
+        );
     }
     const result = await send(request.raw, '/' + file, { root, dotfiles: 'deny', index: false, etag: true, lastModified: false, cacheControl: false });
     if (result.type === 'error') {
-      return reply.code(404).type('text/plain; charset=utf-8').send(`404 page not found: ${request.url.split('?')[0]}\n`);
+      return reply
+        .code(404)
+        .type('text/plain; charset=utf-8')
+        .send(`404 page not found: ${request.url.split('?')[0]}\n`);
     }
     reply.code(result.statusCode);
     for (const [name, value] of Object.entries(result.headers)) reply.header(name, value);
@@ -52,13 +61,14 @@ export const dashboardRoutes: RoutePlugin = (server) => {
   }
 
   // The router ignores trailing slashes: this route receives both /connect and /connect/.
-  server.get('/connect', (request, reply) => {
+  const page = (summary: string) => ({ summary, security: [] });
+  server.get('/connect', { schema: page('The dashboard (redirects /connect to /connect/)') }, (request, reply) => {
     const [pathname, search] = request.url.split('?');
     if (pathname === '/connect') return reply.redirect(`/connect/${search === undefined ? '' : `?${search}`}`, 301);
     return serve(request, reply, 'index.html');
   });
-  server.get('/connect/*', (request, reply) => {
-    const rest = (request.params as { '*': string })['*'];
+  server.get('/connect/*', { schema: { ...page("The dashboard's files, and its views (any other path)"), params: Type.Object({ '*': Type.String() }) } }, (request, reply) => {
+    const rest = request.params['*'];
     // Files the build produced are served as they are; any other path is a view of the app.
     if (rest.startsWith('assets/') || /^[\w.-]+\.(?:svg|ico|png|txt|webmanifest)$/.test(rest)) return serve(request, reply, rest);
     return serve(request, reply, 'index.html');

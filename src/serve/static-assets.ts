@@ -2,6 +2,7 @@ import send from '@fastify/send';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import type { RoutePlugin } from '../http/routing.js';
 
 /**
@@ -46,10 +47,18 @@ export const staticAssetRoutes: RoutePlugin = (server) => {
   const libraries = new Map(Object.entries(LIBRARIES).map(([name, library]) => [name, library()]));
 
   const notFound = (request: FastifyRequest, reply: FastifyReply) =>
-    reply.code(404).type('text/plain; charset=utf-8').send(`404 page not found: ${request.url.split('?')[0]}\n`);
+    reply
+      .code(404)
+      .type('text/plain; charset=utf-8')
+      .send(`404 page not found: ${request.url.split('?')[0]}\n`);
 
-  server.get(`${STATIC_ASSETS_PREFIX}:library/*`, async (request, reply) => {
-    const params = request.params as { library: string; '*': string };
+  const schema = {
+    summary: 'Browser libraries rendered notebooks load (MathJax 2, require.js)',
+    security: [],
+    params: Type.Object({ library: Type.String({ description: 'mathjax-2 or requirejs-2.' }), '*': Type.String({ description: 'A file of the library.' }) }),
+  };
+  server.get(`${STATIC_ASSETS_PREFIX}:library/*`, { schema }, async (request, reply) => {
+    const params = request.params;
     const library = libraries.get(params.library);
     const file = params['*'];
     if (!library || file.split('/').some((segment) => segment === '' || segment === '.' || segment === '..') || !library.serves.test(file)) {

@@ -9,7 +9,11 @@ export const sha256Hex = (text: string): string => createHash('sha256').update(t
 
 export const nowIso = (): string => new Date().toISOString();
 
-/** Connect renders times without milliseconds ("2023-10-19T18:52:18Z"). */
-export const apiTime = (iso: string | null | undefined): string | null => (iso ? iso.replace(/\.\d{3}Z$/, 'Z') : null);
+/** Connect renders times without milliseconds ("2023-10-19T18:52:18Z"); a time that is always set stays a string. */
+export function apiTime(iso: string): string;
+export function apiTime(iso: string | null | undefined): string | null;
+export function apiTime(iso: string | null | undefined): string | null {
+  return iso ? iso.replace(/\.\d{3}Z$/, 'Z') : null;
+}
 
 export const GUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { contentEnvironment } from '../../src/content/environment-variables.js';
 import { PROVIDERS, startLectern, stopPostgres, type TestServer } from '../support/lectern.js';
 
 after(stopPostgres);
 
-/** The variables a content process of `contentId` is started with: the function src/app.ts gives ContentExecution. */
+/** The variables a content process of `contentId` is started with: what src/app.ts gives ContentExecution. */
 function processVariables(t: TestServer, contentId: number) {
-  return contentEnvironment(t.app, contentId);
+  return t.app.contentVariables.values(contentId);
 }
 
 async function json(res: Response) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { normalizeVanityPath } from '../../src/api/vanities.js';
+import { normalizeVanityPath } from '../../src/content/vanities.js';
 import { makeTarGz } from '../support/tarball.js';
 import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
 

@@ -18,7 +18,7 @@ function item(over: Partial<ContentItem> & { guid: string }): ContentItem {
 
 const bob = { guid: 'u2', username: 'bob', first_name: '', last_name: '' };
 const items = [
-  item({ guid: 'sales', title: 'Sales forecast', app_mode: 'python-streamlit', last_deployed_time: '2026-03-01T00:00:00Z', tags: [{ id: 't1', name: 'finance', parent_id: null }] }),
+  item({ guid: 'sales', title: 'Sales forecast', app_mode: 'python-streamlit', last_deployed_time: '2026-03-01T00:00:00Z', tags: [{ id: 't1', name: 'finance', parent_id: null, created_time: '2026-01-01T00:00:00Z', updated_time: '2026-01-01T00:00:00Z' }] }),
   item({ guid: 'api', title: 'Pricing API', app_mode: 'python-fastapi', last_deployed_time: '2026-05-01T00:00:00Z', owner_guid: 'u2', owner: bob }),
   item({ guid: 'report', title: 'weekly report', description: 'Numbers for the sales team', app_mode: 'quarto-static', last_deployed_time: '2026-04-01T00:00:00Z' }),
   item({ guid: 'draft', title: null, name: 'an-empty-one', app_mode: 'unknown', bundle_id: null, created_time: '2026-06-01T00:00:00Z' }),

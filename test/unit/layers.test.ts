@@ -22,7 +22,7 @@ const LAYERS: Array<{ name: string; paths: string[] }> = [
   { name: 'execution', paths: ['execution/'] },
   { name: 'domain', paths: ['content/', 'bundles/', 'execution-environments/', 'users/', 'auth/', 'audit/', 'tasks/', 'jobs/'] },
   { name: 'backends', paths: ['launcher/', 'runtimes/'] },
-  { name: 'base', paths: ['db/', 'storage/', 'config/', 'logging/', 'secrets/', 'util/', 'errors.ts', 'startup-error.ts', 'version.ts'] },
+  { name: 'base', paths: ['db/', 'storage/', 'config/', 'logging/', 'secrets/', 'util/', 'errors.ts', 'startup-error.ts', 'version.ts', 'contract/'] },
 ];
 
 function sourceFiles(dir: string): string[] {

@@ -1,31 +1,15 @@
 // The shapes of Lectern's API answers that the dashboard reads (Connect's v1 objects).
+import type { Tag } from '../../../src/contract/tags.js';
+import type { User } from '../../../src/contract/users.js';
 
 export type Role = 'administrator' | 'publisher' | 'viewer';
 export type AppRole = 'owner' | 'editor' | 'viewer' | 'none';
 export type AccessType = 'all' | 'logged_in' | 'acl';
 
-export interface User {
-  guid: string;
-  username: string;
-  email: string;
-  first_name: string;
-  last_name: string;
-  user_role: Role;
-  locked: boolean;
-  created_time: string;
-  active_time: string | null;
-}
-
 export interface Session {
   user: User | null;
   csrf_token: string | null;
   setup_required: boolean;
-}
-
-export interface Tag {
-  id: string;
-  name: string;
-  parent_id: string | null;
 }
 
 export type ContentState = 'running' | 'stopped' | 'published' | 'failed' | 'deploying' | 'not_deployed';
@@ -72,39 +56,16 @@ export interface ContentItem {
   quarto_version: string | null;
 }
 
-export interface Permission {
-  id: string;
-  content_guid: string;
-  principal_guid: string;
-  principal_type: 'user' | 'group';
-  role: 'viewer' | 'owner';
-}
-
-export interface Group {
-  guid: string;
-  name: string;
-  owner_guid: string | null;
-}
-
-export interface Page<T> {
-  results: T[];
-  current_page: number;
-  total: number;
-}
-
 // Answers the server declares in src/contract/ (one set of DTOs for server, CLI and dashboard);
 // `export type` keeps TypeBox out of the bundle.
 export type { Task } from '../../../src/contract/tasks.js';
 export type { Bundle } from '../../../src/contract/bundles.js';
 export type { Job, LogEntry, Render } from '../../../src/contract/jobs.js';
-
-export interface ApiKey {
-  id: string;
-  name: string;
-  key_hint: string;
-  created_time: string;
-  last_used_time: string | null;
-}
+export type { ApiKey, Group, Page, User } from '../../../src/contract/users.js';
+export type { Tag } from '../../../src/contract/tags.js';
+export type { ContentPermission as Permission } from '../../../src/contract/permissions.js';
+export type { AuditEntry } from '../../../src/contract/audit.js';
+export type { EnvironmentPermission as ExecutionEnvironmentPermission, ImageSelection } from '../../../src/contract/execution-environments.js';
 
 export interface Process {
   content_guid: string;
@@ -141,15 +102,6 @@ export interface Pod {
   ready_seconds: number | null;
 }
 
-export interface AuditEntry {
-  id: string;
-  time: string;
-  user_guid: string | null;
-  user_description: string;
-  action: string;
-  event_description: string;
-}
-
 export type Runtime = 'python' | 'r' | 'quarto' | 'tensorflow';
 
 export interface Installation {
@@ -157,7 +109,11 @@ export interface Installation {
   path: string;
 }
 
-/** Connect's execution environment (an image), plus Lectern's `managed_by`. */
+/**
+ * Connect's execution environment (an image), plus Lectern's `managed_by`: the fields the
+ * dashboard reads, looser than the server's answer (src/contract/execution-environments.ts) so that its
+ * forms can hold one being written.
+ */
 export interface ExecutionEnvironment {
   guid: string;
   id: string;
@@ -176,25 +132,4 @@ export interface ExecutionEnvironment {
   managed_by: string | null;
   created_time?: string;
   updated_time?: string;
-}
-
-export interface ExecutionEnvironmentPermission {
-  id: string;
-  guid: string;
-  environment_guid: string;
-  user_guid: string | null;
-  group_guid: string | null;
-}
-
-/** Lectern's explain endpoint: which image a bundle runs in and why the others lost. */
-export interface ImageSelection {
-  off_host_execution: boolean;
-  bundle_id: string;
-  note?: string;
-  requested?: { image: string | null; default_image_name: string | null; python: string | null; r: string | null; quarto: string | null };
-  source: 'manifest' | 'default_image_name' | 'deployed' | 'automatic' | null;
-  chosen: { guid: string; name: string; title: string; reason: string; installations: Partial<Record<Runtime, Installation>> } | null;
-  error: string | null;
-  rejected: Array<{ guid: string; name: string; reason: string }>;
-  current_image_name?: string | null;
 }

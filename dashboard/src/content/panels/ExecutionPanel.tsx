@@ -99,7 +99,11 @@ export function ExecutionPanel({ content, defaults, onChanged }: { content: Cont
         {content.bundle_id === null ? (
           <p className="hint">Nothing deployed yet: the image is chosen when a bundle is deployed.</p>
         ) : !selection.data ? (
-          selection.error ? <ErrorMessage error={selection.error} /> : <Loading />
+          selection.error ? (
+            <ErrorMessage error={selection.error} />
+          ) : (
+            <Loading />
+          )
         ) : (
           <SelectionExplained selection={selection.data} liveImage={content.image_name} />
         )}
@@ -109,7 +113,12 @@ export function ExecutionPanel({ content, defaults, onChanged }: { content: Cont
         <ErrorMessage error={inputError ?? action.error} />
         <label>
           Default image
-          <select value={values.default_image_name} aria-invalid={action.error?.field === 'default_image_name' || undefined} onChange={(e) => setValues({ ...values, default_image_name: e.target.value })} aria-describedby="default-image-hint">
+          <select
+            value={values.default_image_name}
+            aria-invalid={action.error?.field === 'default_image_name' || undefined}
+            onChange={(e) => setValues({ ...values, default_image_name: e.target.value })}
+            aria-describedby="default-image-hint"
+          >
             <option value="">Automatic (no default image)</option>
             {values.default_image_name !== '' && !imageOptions.some((e) => e.name === values.default_image_name) && <option value={values.default_image_name}>{values.default_image_name}</option>}
             {imageOptions.map((e) => (
@@ -152,7 +161,14 @@ export function ExecutionPanel({ content, defaults, onChanged }: { content: Cont
         {isAdmin ? (
           <label>
             Service account
-            <input value={values.service_account_name} aria-invalid={action.error?.field === 'service_account_name' || undefined} placeholder="Default: the namespace’s ([Launcher] DefaultServiceAccount)" spellCheck={false} onChange={(e) => setValues({ ...values, service_account_name: e.target.value })} aria-describedby="service-account-hint" />
+            <input
+              value={values.service_account_name}
+              aria-invalid={action.error?.field === 'service_account_name' || undefined}
+              placeholder="Default: the namespace’s ([Launcher] DefaultServiceAccount)"
+              spellCheck={false}
+              onChange={(e) => setValues({ ...values, service_account_name: e.target.value })}
+              aria-describedby="service-account-hint"
+            />
             <span className="hint block" id="service-account-hint">
               The Kubernetes service account the content’s jobs run as. Only administrators can change it.
             </span>
@@ -176,8 +192,11 @@ export function ExecutionPanel({ content, defaults, onChanged }: { content: Cont
 }
 
 function SelectionExplained({ selection, liveImage }: { selection: ImageSelection; liveImage: string | null }) {
-  if (!selection.off_host_execution || selection.note) return <p className="hint">{selection.note}</p>;
-  const installations = selection.chosen ? Object.entries(selection.chosen.installations).map(([runtime, i]) => `${runtime === 'r' ? 'R' : runtime[0]!.toUpperCase() + runtime.slice(1)} ${i!.version} (${i!.path})`) : [];
+  // The server answers a note instead of a selection where no image is chosen (local execution, static content).
+  if ('note' in selection) return <p className="hint">{selection.note}</p>;
+  const installations = selection.chosen
+    ? Object.entries(selection.chosen.installations).map(([runtime, i]) => `${runtime === 'r' ? 'R' : runtime[0]!.toUpperCase() + runtime.slice(1)} ${i!.version} (${i!.path})`)
+    : [];
   const moving = selection.chosen && liveImage && selection.chosen.name !== liveImage;
   return (
     <div className="stack">

@@ -3,8 +3,8 @@
 // environment the caller may use (disabled ones, matching: none, are left out), tagged with its image.
 import type { Installation, RuntimeName } from '../contract/server-settings.js';
 import type { User } from '../db/schema.js';
-import { installationsOf, type ExecutionEnvironments } from '../execution-environments/environments.js';
-import type { Interpreters } from './interpreters.js';
+import { installationsOf, type ExecutionEnvironments } from './environments.js';
+import type { Interpreters } from '../runtimes/interpreters.js';
 
 export async function availableInstallations(
   services: { offHost: boolean; environments: ExecutionEnvironments; interpreters: Interpreters },
