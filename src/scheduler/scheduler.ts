@@ -37,17 +37,9 @@ export class Scheduler {
         }
         const request = await this.execution.runRequest(prepared, `/content/${content.guid}`);
         const job = await this.jobs.start(request);
-        try {
-          // In a cluster the address is known only once the pod is ready; failures to start
-          // (image, scheduling) come back here with Kubernetes' reason.
-          const address = job.handle.address ?? (await this.jobs.launcher.address(job.key, { timeoutMs: this.settingsFor(content).initTimeoutMs }));
-          return { key: job.key, address, ended: job.ended };
-        } catch (err) {
-          await this.jobs.stop(job.key).catch(() => undefined);
-          throw err;
-        }
+        return { key: job.key, ended: job.ended };
       },
-      accepting: (key, address) => this.jobs.launcher.accepting(key, address),
+      ready: (key, timeoutMs) => this.jobs.launcher.ready(key, { timeoutMs }),
       logTail: async (key) => this.tail(key, 20),
       stop: (key) => this.jobs.stop(key),
     };
@@ -141,7 +133,7 @@ export class Scheduler {
       return;
     }
     try {
-      const address = await this.jobs.launcher.address(job.key, { timeoutMs: this.settingsFor(content).initTimeoutMs });
+      const address = await this.jobs.launcher.ready(job.key, { timeoutMs: this.settingsFor(content).initTimeoutMs });
       this.pool(content).adopt(job.key, address, generationOf(content), ended);
       this.log(`content ${content.guid}: adopted worker ${job.key}`);
     } catch {

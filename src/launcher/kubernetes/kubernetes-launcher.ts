@@ -4,12 +4,11 @@
 import { hostname as osHostname } from 'node:os';
 import { request } from 'undici';
 import { JobLogWriter, lastLogLine, readJobLog } from '../job-log.js';
-import type { JobAddress, JobHandle, JobInfo, JobKind, JobSpec, JobStatus, JobTag, Launcher, LogLine } from '../launcher.js';
+import { notReadyInTime, type JobAddress, type JobHandle, type JobInfo, type JobKind, type JobSpec, type JobStatus, type JobTag, type Launcher, type LogLine } from '../launcher.js';
 import { Informer } from './informer.js';
 import { ANNOTATIONS, buildJobManifests, CONTENT_CONTAINER, insideDataDir, instanceSelector, LABELS, labelValue, WORKER_PORT, type ManifestOptions } from './job-manifest.js';
 import { KubeApiError, type KubeApi, type KubeObject } from './kube-api.js';
 import { exitReason, parseQuantity, podState, startupPhases, type PodFailure } from './pod-state.js';
-import { acceptsConnections } from '../accepts-connections.js';
 
 export interface KubernetesLauncherOptions {
   api: KubeApi;
@@ -142,11 +141,11 @@ export class KubernetesLauncher implements Launcher {
     return this.jobs.get(key)?.ended ?? this.status(key);
   }
 
-  accepting(_key: string, address: JobAddress): Promise<boolean> {
-    return acceptsConnections(address);
-  }
-
-  address(key: string, options: { timeoutMs: number }): Promise<JobAddress> {
+  /**
+   * Ready in two steps, both here: Kubernetes' tcpSocket probe makes the pod Ready (seen through the
+   * watch), then one HTTP answer from Lectern's side shows the pod IP is reachable from here.
+   */
+  ready(key: string, options: { timeoutMs: number }): Promise<JobAddress> {
     const job = this.jobs.get(key);
     if (!job) return Promise.reject(new Error('This process is no longer running.'));
     if (job.address) return Promise.resolve(job.address);
@@ -167,7 +166,7 @@ export class KubernetesLauncher implements Launcher {
       const timer = setTimeout(() => {
         const pod = job.podName ? this.podCache.get(job.podName) : undefined;
         const where = pod ? `the pod is ${podState(pod).phase}${podState(pod).ready ? ' and ready but does not answer HTTP' : ''}` : 'no pod was created';
-        waiter.reject(new Error(`The worker did not accept connections within ${Math.round(options.timeoutMs / 1000)} s (${where}).`));
+        waiter.reject(new Error(notReadyInTime(options.timeoutMs, where)));
       }, options.timeoutMs);
       job.addressWaiters.add(waiter);
       if (job.podName) {

@@ -27,7 +27,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { bwrapOptions } from './bwrap-args.js';
 import { CgroupLayout, shellQuote, type JobCgroup } from './cgroup.js';
-import { acceptsConnections } from '../accepts-connections.js';
+import { acceptsConnections } from './accepts-connections.js';
 import { enterNetworkNamespace, JobNetwork, type NetworkTools } from './network-namespace.js';
 import { processTree, signalAll, treeUsage } from './proc-tree.js';
 import { resolveRunAs, serverIsRoot, type Identity } from './run-as-user.js';
