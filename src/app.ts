@@ -68,10 +68,12 @@ export interface AppOptions {
   /** Default: a logger at [Logging] Level on standard error (src/logging/logger.ts). */
   logger?: Logger;
   /**
-   * Off-host mode with the local launcher: for tests of everything above the launcher (image
-   * selection, the API) where no cluster runs; the Kubernetes backend is tested in test/kube.
+   * The backend that runs content, instead of the one the settings choose (the local sandbox, or
+   * Kubernetes off-host): any implementation of the Launcher contract. Called once content is to
+   * run; `app.close()` closes what it returns. Tests of everything above the launcher pass a
+   * double from test/support/ here; the backends themselves are tested on their own.
    */
-  offHostJobsRunLocally?: boolean;
+  launcher?: (config: Config) => Promise<Launcher>;
   /**
    * false (maintenance commands): refuse a data directory or PostgreSQL database without a Lectern
    * database instead of creating one, so a mistyped directory is not taken for a new server.
@@ -164,21 +166,26 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   const interpreters = runsContent
     ? await Interpreters.probe({ python: config.get('Python.Executable'), r: config.get('R.Executable'), quarto: config.get('Quarto.Executable') })
     : new Interpreters([], [], []);
-  // A server runs content either locally (sandboxed processes) or off-host (Kubernetes Jobs).
-  const runsOffHost = runsContent && offHost && !options.offHostJobsRunLocally;
+  // A server runs content either locally (sandboxed processes), off-host (Kubernetes Jobs), or on
+  // the launcher it was given; only the first needs the sandbox and the API channel.
+  const runsOffHost = runsContent && offHost;
+  const runsLocally = runsContent && !offHost && !options.launcher;
   const sandbox = await startupStep(() => Sandbox.create({
-    enabled: runsContent && !runsOffHost && config.get('Applications.Sandbox'),
+    enabled: runsLocally && config.get('Applications.Sandbox'),
     runAs: config.get('Applications.RunAs'),
     processLimit: config.get('Applications.ProcessLimit'),
     networkIsolation: config.get('Applications.NetworkIsolation'),
     hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
-    probe: runsContent && !runsOffHost,
+    probe: runsLocally,
   }));
   // Isolated content cannot reach Lectern's port: its namespace gets the API channel's port instead.
-  const apiChannel = runsContent && !runsOffHost && sandbox.isolatesNetwork ? await ApiChannel.open() : null;
+  const apiChannel = runsLocally && sandbox.isolatesNetwork ? await ApiChannel.open() : null;
   if (apiChannel) opened.push(() => apiChannel.close());
   let launcher: Launcher;
-  if (runsOffHost) {
+  if (runsContent && options.launcher) {
+    launcher = await options.launcher(config);
+    opened.push(() => launcher.close());
+  } else if (runsOffHost) {
     // Pods run as the RunAs user's ids, like local processes, so files on shared storage agree.
     const identity = await resolveRunAs(config.get('Applications.RunAs'), { create: true });
     launcher = await startupStep(() => startKubernetesLauncher({
@@ -194,8 +201,8 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   } else {
     launcher = new LocalLauncher(sandbox, { hostPorts: apiChannel ? [apiChannel.port] : [] });
   }
-  const uv = runsContent && !runsOffHost ? await findUv(config.get('Python.UvExecutable'), interpreters.of('python')) : config.get('Python.UvExecutable') || null;
-  if (runsContent && !runsOffHost && !uv && config.get('Python.PackageManager') === 'uv' && interpreters.of('python').length) {
+  const uv = runsContent && !offHost ? await findUv(config.get('Python.UvExecutable'), interpreters.of('python')) : config.get('Python.UvExecutable') || null;
+  if (runsContent && !offHost && !uv && config.get('Python.PackageManager') === 'uv' && interpreters.of('python').length) {
     logger.warn(`uv was not found (not on PATH nor next to ${interpreters.of('python').map((p) => p.executable).join(', ')}): Python packages are installed with pip, which is much slower. To use uv: ${UV_HINT}.`);
   }
   const jobs = new Jobs(db, launcher, dataDir, config.replicaName(), sandbox.runAsUser());
