@@ -231,18 +231,25 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
         }
       : undefined,
   });
-  const scheduler = new Scheduler(
+  const scheduler = new Scheduler({
     config,
     execution,
     jobs,
-    (id) => db.selectFrom('content').selectAll().where('id', '=', id).executeTakeFirst(),
-    (id) => db.selectFrom('bundles').selectAll().where('id', '=', id).executeTakeFirst(),
-    {
+    loadContent: (id) => db.selectFrom('content').selectAll().where('id', '=', id).executeTakeFirst(),
+    loadLiveContent: () => db.selectFrom('content').selectAll().where('bundle_id', 'is not', null).execute(),
+    loadBundle: (id) => db.selectFrom('bundles').selectAll().where('id', '=', id).executeTakeFirst(),
+    builds: {
       start: async (content, bundle) => (await queue.enqueue('build', { contentId: content.id, bundleId: bundle.id, userId: content.owner_id, params: { activate: true } })).id,
-      finished: async (taskId) => (await queue.get(taskId)).state === 'finished',
+      outcome: async (taskId) => {
+        const task = await queue.get(taskId);
+        return { finished: task.state === 'finished', error: task.error || undefined };
+      },
     },
-    (msg) => log(msg),
-  );
+    // Maintenance commands run no content: their scheduler follows nothing.
+    changes: runsContent ? store.changes : undefined,
+    events: runsContent ? events : undefined,
+    log: (msg) => log(msg),
+  });
   if (runsContent) {
     for (const row of await jobs.reconcile()) if (row.kind === 'run') void scheduler.adopt(row, launcher.wait(row.key));
     await replicas.start();

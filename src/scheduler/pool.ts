@@ -126,6 +126,11 @@ export class ContentPool {
     this.wake();
   }
 
+  /** The build task this pool waits for before it starts workers, if any. */
+  rebuildingTask(): string | undefined {
+    return this.rebuilding?.taskId;
+  }
+
   /** A connection slot on a ready worker, starting one when needed; waits up to init_timeout. */
   async acquire(): Promise<Lease> {
     const began = Date.now();
