@@ -236,7 +236,12 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     execution,
     jobs,
     loadContent: (id) => db.selectFrom('content').selectAll().where('id', '=', id).executeTakeFirst(),
-    loadLiveContent: () => db.selectFrom('content').selectAll().where('bundle_id', 'is not', null).execute(),
+    loadLiveContent: (ids) =>
+      db
+        .selectFrom('content')
+        .selectAll()
+        .where((eb) => eb.or([eb('bundle_id', 'is not', null), ...(ids.length ? [eb('id', 'in', ids)] : [])]))
+        .execute(),
     loadBundle: (id) => db.selectFrom('bundles').selectAll().where('id', '=', id).executeTakeFirst(),
     builds: {
       start: async (content, bundle) => (await queue.enqueue('build', { contentId: content.id, bundleId: bundle.id, userId: content.owner_id, params: { activate: true } })).id,

@@ -14,8 +14,11 @@ export interface SchedulerDeps {
   execution: ContentExecution;
   jobs: Jobs;
   loadContent(id: number): Promise<Content | undefined>;
-  /** Every content item with a live bundle (the candidates for warm workers). */
-  loadLiveContent(): Promise<Content[]>;
+  /**
+   * Every content item with a live bundle (the candidates for warm workers), and the rows of
+   * `ids` whatever their state (a pool warming the first bundle of an item that has none live).
+   */
+  loadLiveContent(ids: number[]): Promise<Content[]>;
   loadBundle(id: number): Promise<Bundle | undefined>;
   /** Environment builds: queue one (as the content's owner; returns its task id), and read how one ended. */
   builds: { start(content: Content, bundle: Bundle): Promise<string>; outcome(taskId: string): Promise<{ finished: boolean; error?: string }> };
@@ -217,10 +220,12 @@ export class Scheduler {
   }
 
   private async resync(): Promise<void> {
-    const live = new Map((await this.deps.loadLiveContent()).map((c) => [c.id, c]));
+    const live = new Map((await this.deps.loadLiveContent([...this.pools.keys()])).map((c) => [c.id, c]));
     if (this.closed) return;
     for (const [id, pool] of [...this.pools]) {
       const content = live.get(id);
+      // Deleted or locked: nothing may serve it. (A pool whose row is unchanged keeps its
+      // generation, so a worker warming a bundle that is not live yet is left alone.)
       if (!content || content.locked === 1) await this.remove(id);
       else {
         this.pool(content);
