@@ -1,7 +1,7 @@
 import type { Config } from '../config/config.js';
 import type { Bundle, Content } from '../db/schema.js';
 import type { TableChanges } from '../db/table-changes.js';
-import type { ContentExecution } from '../execution/content-execution.js';
+import type { ContentExecution, PreparedBundle } from '../execution/content-execution.js';
 import type { Jobs } from '../jobs/jobs.js';
 import { servedByWorkers } from '../execution/runners.js';
 import type { JobStatus, LogLine } from '../launcher/launcher.js';
@@ -53,6 +53,8 @@ export class Scheduler {
   private readonly jobs: Jobs;
   private readonly log: (msg: string) => void;
   private readonly unsubscribe: Array<() => void> = [];
+  /** Bundles a deploy prepared and is warming, by content id (see warm()). */
+  private readonly warmPlans = new Map<number, PreparedBundle>();
   /** Build tasks a pool waits for, and how to stop listening for their notices. */
   private readonly builds = new Map<string, () => void>();
   /** A resync in progress, and whether another notice came in meanwhile (one more pass then). */
@@ -67,16 +69,7 @@ export class Scheduler {
     this.log = deps.log ?? (() => undefined);
     this.starter = {
       start: async (content, generation) => {
-        const bundle = await this.deps.loadBundle(generation.bundleId);
-        if (!bundle) throw new Error(`Bundle ${generation.bundleId} no longer exists.`);
-        let prepared;
-        try {
-          prepared = await this.execution.prepare(content, bundle, { build: false, image: generation.image });
-        } catch (err) {
-          // A new server on the same database and data dir, or a new image: build it now, then serve.
-          if (err instanceof EnvironmentMissing) throw new EnvironmentRebuilding(this.awaitBuild(content.id, await this.deps.builds.start(content, bundle)));
-          throw err;
-        }
+        const prepared = this.warmPlanFor(content.id, generation) ?? (await this.prepareWorker(content, generation));
         const request = await this.execution.runRequest(prepared, `/content/${content.guid}`);
         const job = await this.jobs.start(request);
         return { key: job.key, ended: job.ended };
@@ -129,9 +122,36 @@ export class Scheduler {
    * Starts and waits for a worker of a bundle that is about to go live (redeploys without
    * downtime); off-host, in the image the deploy selected.
    */
-  async warm(content: Content, bundleId: number, image: string | null = null): Promise<void> {
-    const generation: Generation = { bundleId, envVersion: content.env_version, image };
-    await this.pool(content).warm(generation);
+  async warm(prepared: PreparedBundle): Promise<void> {
+    const { content, bundle } = prepared;
+    const generation: Generation = { bundleId: bundle.id, envVersion: content.env_version, image: prepared.environment?.name ?? null };
+    this.warmPlans.set(content.id, prepared);
+    try {
+      await this.pool(content).warm(generation);
+    } finally {
+      this.warmPlans.delete(content.id);
+    }
+  }
+
+  /** The deploy's own preparation of the bundle it warms: its first worker need not prepare again. */
+  private warmPlanFor(contentId: number, generation: Generation): PreparedBundle | undefined {
+    const planned = this.warmPlans.get(contentId);
+    if (!planned || planned.bundle.id !== generation.bundleId || (planned.environment?.name ?? null) !== (generation.image ?? null)) return undefined;
+    this.warmPlans.delete(contentId);
+    return planned;
+  }
+
+  /** Interpreters and restored environments of a worker's bundle, which must be on this server already. */
+  private async prepareWorker(content: Content, generation: Generation): Promise<PreparedBundle> {
+    const bundle = await this.deps.loadBundle(generation.bundleId);
+    if (!bundle) throw new Error(`Bundle ${generation.bundleId} no longer exists.`);
+    try {
+      return await this.execution.prepare(content, bundle, { build: false, image: generation.image });
+    } catch (err) {
+      // A new server on the same database and data dir, or a new image: build it now, then serve.
+      if (err instanceof EnvironmentMissing) throw new EnvironmentRebuilding(this.awaitBuild(content.id, await this.deps.builds.start(content, bundle)));
+      throw err;
+    }
   }
 
   /** A build of the content's environment finished (successfully, or with `failure`): workers may start. */
