@@ -4,15 +4,19 @@ import type { TableChanges } from '../db/table-changes.js';
 import type { ContentExecution, PreparedBundle } from '../execution/content-execution.js';
 import type { Jobs } from '../jobs/jobs.js';
 import { servedByWorkers } from '../execution/runners.js';
-import type { JobStatus, LogLine } from '../launcher/launcher.js';
+import type { JobStatus, Launcher, LogLine } from '../launcher/launcher.js';
 import { EnvironmentMissing } from '../execution/content-execution.js';
 import type { TaskEvents } from '../tasks/events.js';
 import { ContentPool, EnvironmentRebuilding, generationOf, type Generation, type Lease, type PoolSettings, type WorkerStarter } from './pool.js';
 
+/** What the scheduler uses of the layers below: preparing a bundle, starting and stopping jobs, a job's readiness and log. */
+export type SchedulerExecution = Pick<ContentExecution, 'prepare' | 'runRequest'>;
+export type SchedulerJobs = Pick<Jobs, 'start' | 'stop'> & { launcher: Pick<Launcher, 'ready' | 'logs'> };
+
 export interface SchedulerDeps {
   config: Config;
-  execution: ContentExecution;
-  jobs: Jobs;
+  execution: SchedulerExecution;
+  jobs: SchedulerJobs;
   loadContent(id: number): Promise<Content | undefined>;
   /**
    * Every content item with a live bundle (the candidates for warm workers), and the rows of
@@ -49,8 +53,8 @@ export class Scheduler {
   private readonly resyncTimer: NodeJS.Timeout;
   private readonly starter: WorkerStarter;
   private readonly config: Config;
-  private readonly execution: ContentExecution;
-  private readonly jobs: Jobs;
+  private readonly execution: SchedulerExecution;
+  private readonly jobs: SchedulerJobs;
   private readonly log: (msg: string) => void;
   private readonly unsubscribe: Array<() => void> = [];
   /** Bundles a deploy prepared and is warming, by content id (see warm()). */

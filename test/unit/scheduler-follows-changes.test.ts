@@ -3,11 +3,11 @@ import { test } from 'node:test';
 import { Config } from '../../src/config/config.js';
 import type { Bundle, Content } from '../../src/db/schema.js';
 import { TableChanges } from '../../src/db/table-changes.js';
-import { EnvironmentMissing, type ContentExecution } from '../../src/execution/content-execution.js';
-import type { Jobs } from '../../src/jobs/jobs.js';
+import { EnvironmentMissing, type PreparedBundle } from '../../src/execution/content-execution.js';
+import type { JobRequest } from '../../src/jobs/jobs.js';
 import type { JobStatus } from '../../src/launcher/launcher.js';
 import { EnvironmentRebuilding } from '../../src/scheduler/pool.js';
-import { Scheduler } from '../../src/scheduler/scheduler.js';
+import { Scheduler, type SchedulerExecution, type SchedulerJobs } from '../../src/scheduler/scheduler.js';
 import { LocalTaskEvents } from '../../src/tasks/events.js';
 
 // The scheduler of one replica, fed notices the way another replica's writes arrive
@@ -23,7 +23,7 @@ function replica(rows: Map<number, Content>, options: { environmentMissing?: () 
   const events = new LocalTaskEvents();
   const running = new Map<string, (status: JobStatus) => void>();
   let n = 0;
-  const jobs = {
+  const jobs: SchedulerJobs = {
     async start() {
       const key = `w${++n}`;
       const ended = new Promise<JobStatus>((resolve) => running.set(key, resolve));
@@ -37,16 +37,18 @@ function replica(rows: Map<number, Content>, options: { environmentMissing?: () 
       ready: async () => ({ host: '127.0.0.1', port: 9 }),
       logs: async function* () {},
     },
-  } as unknown as Jobs;
-  const execution = {
-    async prepare() {
+  };
+  // Preparation is ContentExecution's own business (test/unit/run-plan.test.ts): here it only
+  // succeeds, or finds the environment missing.
+  const execution: SchedulerExecution = {
+    async prepare(item, bundle) {
       if (options.environmentMissing?.()) throw new EnvironmentMissing('The Python environment of this bundle is missing from this server.');
-      return { runner: { serve: 'run' } };
+      return { content: item, bundle, runner: { serve: 'run', needs: { python: true, r: false, quarto: false } } } as PreparedBundle;
     },
     async runRequest() {
-      return {};
+      return {} as JobRequest;
     },
-  } as unknown as ContentExecution;
+  };
   const queued: string[] = [];
   const scheduler = new Scheduler({
     config: Config.load({ env: {}, overrides: {} }),
