@@ -5,9 +5,10 @@ import { AuditLog } from './audit/audit-log.js';
 import { Bundles } from './bundles/bundles.js';
 import type { Config } from './config/config.js';
 import { ContentService } from './content/content.js';
+import { contentEnvironment } from './content/environment-variables.js';
 import type { Store } from './db/database.js';
 import { openDatabase } from './db/open-database.js';
-import { registerDeployTasks } from './deploy/deploy.js';
+import { registerDeployTasks } from './deployments/deploy.js';
 import { SecretBox } from './secrets/secret-box.js';
 import { DataDir } from './storage/data-dir.js';
 import { LocalTaskEvents, PostgresTaskEvents, type TaskEvents } from './tasks/events.js';
@@ -23,16 +24,18 @@ import { prepareWritableDir, Sandbox } from './launcher/local/sandbox.js';
 import { RUNTIME_DIR } from './execution/runtime-dir.js';
 import { Interpreters } from './runtimes/interpreters.js';
 import { Scheduler } from './scheduler/scheduler.js';
-import { Environments } from './environments/environments.js';
-import { EnvironmentFileSync } from './environments/file-sync.js';
-import { bootstrapEnvironments } from './environments/bootstrap.js';
+import { ExecutionEnvironments } from './execution-environments/environments.js';
+import { ExecutionEnvironmentFileSync } from './execution-environments/file-sync.js';
+import { bootstrapExecutionEnvironments } from './execution-environments/bootstrap.js';
 import { Replicas } from './jobs/replicas.js';
 import { StartupError } from './startup-error.js';
 import { sweepInterruptedUploads } from './storage/interrupted-uploads.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { findUv, UV_HINT } from './runtimes/uv.js';
+import { LECTERN_VERSION } from './version.js';
 
-export const LECTERN_VERSION = '0.1.0';
+// package.json's version (src/version.ts); the API and the CLI have long imported it from here.
+export { LECTERN_VERSION };
 
 /** Every service of one Lectern replica, wired once; HTTP routes and the CLI take what they need. */
 export interface App {
@@ -53,9 +56,9 @@ export interface App {
   jobs: Jobs;
   execution: ContentExecution;
   scheduler: Scheduler;
-  environments: Environments;
+  environments: ExecutionEnvironments;
   /** Follows [ExecutionEnvironments] ConfigFilePath when it is set (server processes only). */
-  environmentFile: EnvironmentFileSync | null;
+  environmentFile: ExecutionEnvironmentFileSync | null;
   /** Public base URL for CONNECT_SERVER; set once the server listens. */
   serverUrl: { value: string };
   /** With network isolation: the listener content reaches the Connect API on (src/http/api-channel.ts); buildServer connects it. */
@@ -145,7 +148,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     store.changes,
   );
   const users = new Users(db, store.changes);
-  const environments = new Environments(db, (user) => contentService.access.principalGuids(user));
+  const environments = new ExecutionEnvironments(db, (user) => contentService.access.principalGuids(user));
   const offHost = config.offHostExecution();
   const runsContent = options.runTasks !== false;
   // Claimed first: a second server under a live replica's name must not touch that replica's jobs.
@@ -213,10 +216,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     jobs,
     interpreters,
     manifest: (bundle) => bundles.manifest(bundle),
-    contentVariables: async (contentId) => {
-      const rows = await db.selectFrom('content_environment').select(['name', 'value_encrypted']).where('content_id', '=', contentId).execute();
-      return Object.fromEntries(rows.map((r) => [r.name, secrets.open(r.value_encrypted)]));
-    },
+    contentVariables: (contentId) => contentEnvironment({ store, secrets }, contentId),
     serverUrl: () => serverUrl.value,
     apiChannelUrl: apiChannel?.url ?? null,
     credentialsKey: (guid) => credentials.contentKey(guid),
@@ -263,12 +263,12 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     if (leftovers.length) log(`removed ${leftovers.length} leftover(s) of interrupted uploads`);
   }
   registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users, offHost });
-  let environmentFile: EnvironmentFileSync | null = null;
+  let environmentFile: ExecutionEnvironmentFileSync | null = null;
   if (runsContent) {
-    await bootstrapEnvironments(config.get('Launcher.ClusterDefinition'), environments, audit, log);
+    await bootstrapExecutionEnvironments(config.get('Launcher.ClusterDefinition'), environments, audit, log);
     const file = config.get('ExecutionEnvironments.ConfigFilePath');
     if (file) {
-      environmentFile = new EnvironmentFileSync(path.resolve(file), environments, audit, log, config.get('ExecutionEnvironments.CheckInterval'));
+      environmentFile = new ExecutionEnvironmentFileSync(path.resolve(file), environments, audit, log, config.get('ExecutionEnvironments.CheckInterval'));
       await environmentFile.start();
     }
   }

@@ -9,20 +9,8 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lectern_modes import RUNNERS  # noqa: E402
 from lectern_runtime.context import Context, fail  # noqa: E402
-
-RUNNERS = {
-    "python-api": "wsgi",
-    "python-dash": "dash",
-    "python-fastapi": "asgi",
-    "python-gradio": "gradio",
-    "python-shiny": "pyshiny",
-    "python-streamlit": "streamlit",
-    "python-bokeh": "bokeh",
-    "python-panel": "panel",
-    "jupyter-voila": "voila",
-    "quarto-shiny": "quarto_shiny",
-}
 
 
 def _stop(signum, _frame):

@@ -3,8 +3,8 @@ import type { App } from '../app.js';
 import { requireUser } from '../auth/principal.js';
 import { appModeOrdinal } from '../content/app-modes.js';
 import type { Content, Task, User } from '../db/schema.js';
-import { badRequest, ErrorCode, forbidden, invalidParameter } from '../http/errors.js';
-import { contentUrls, type RoutePlugin } from '../http/server.js';
+import { badRequest, ErrorCode, forbidden, invalidParameter } from '../errors.js';
+import { contentUrls, type RoutePlugin } from '../http/routing.js';
 import { bundlesJson, enqueueDeploy, receiveBundle, uploadRoutes } from './bundles.js';
 import { renderContent } from './content.js';
 

@@ -1,6 +1,6 @@
 import { requireRole } from '../auth/principal.js';
-import { invalidParameter } from '../http/errors.js';
-import { publicBase, type RoutePlugin } from '../http/server.js';
+import { invalidParameter } from '../errors.js';
+import { publicBase, type RoutePlugin } from '../http/routing.js';
 import { apiTime } from '../util/ids.js';
 import { boolParam, intParam } from '../http/query.js';
 

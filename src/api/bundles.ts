@@ -5,8 +5,8 @@ import type { App } from '../app.js';
 import { noContent, requireUser } from '../auth/principal.js';
 import { bundleJson } from '../bundles/bundles.js';
 import type { Bundle, Content, User } from '../db/schema.js';
-import { ApiError, badRequest, ErrorCode, invalidParameter } from '../http/errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import { badRequest, ErrorCode, invalidParameter, LecternError } from '../errors.js';
+import type { RoutePlugin } from '../http/routing.js';
 
 /**
  * The upload body: raw gzip tar (any or no content type) or multipart `archive` + `metadata`.
@@ -46,7 +46,7 @@ async function readUpload(request: FastifyRequest): Promise<{ stream: Readable; 
       part.file.resume();
     }
   }
-  throw new ApiError(400, ErrorCode.BundleMissing, 'The multipart upload has no "archive" part.');
+  throw new LecternError('invalid', ErrorCode.BundleMissing, 'The multipart upload has no "archive" part.');
 }
 
 // The body parsers server.ts registers for every route; an upload route leaves these bodies unread.
@@ -90,7 +90,7 @@ export async function enqueueDeploy(app: App, user: User, content: Content, body
   let bundle: Bundle | undefined;
   if (input.bundle_id === undefined || input.bundle_id === null || input.bundle_id === '') {
     bundle = kind === 'build' && content.bundle_id !== null ? await app.bundles.get(content, content.bundle_id) : await app.bundles.newest(content);
-    if (!bundle) throw new ApiError(400, ErrorCode.BundleMissing, `Content ${content.guid} has no bundle to ${kind}: upload one first.`);
+    if (!bundle) throw new LecternError('invalid', ErrorCode.BundleMissing, `Content ${content.guid} has no bundle to ${kind}: upload one first.`);
   } else {
     if (typeof input.bundle_id !== 'string' && typeof input.bundle_id !== 'number') throw invalidParameter('bundle_id must be a string or a number.');
     bundle = await app.bundles.get(content, input.bundle_id);

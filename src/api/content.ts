@@ -6,8 +6,8 @@ import { contentJson, INCLUDES } from '../content/content.js';
 import { contentStates } from '../content/state.js';
 import type { Content, User } from '../db/schema.js';
 import { runnerFor } from '../execution/runners.js';
-import { ApiError, badRequest, ErrorCode } from '../http/errors.js';
-import { contentUrls, publicBase, type RoutePlugin } from '../http/server.js';
+import { badRequest, ErrorCode, LecternError } from '../errors.js';
+import { contentUrls, publicBase, type RoutePlugin } from '../http/routing.js';
 import { apiTime } from '../util/ids.js';
 
 type Include = (typeof INCLUDES)[number];
@@ -90,13 +90,13 @@ async function checkDefaultImage(app: App, content: Content, body: unknown): Pro
   const next = raw === '' ? null : raw;
   if ((next !== null && typeof next !== 'string') || next === content.default_image_name) return null;
   if (next !== null && !(await app.environments.findByName(next))) {
-    throw new ApiError(400, ErrorCode.InvalidParameter, `default_image_name: ${next} is not an execution environment of this server.`, { field: 'default_image_name' });
+    throw new LecternError('invalid', ErrorCode.InvalidParameter, `default_image_name: ${next} is not an execution environment of this server.`, { field: 'default_image_name' });
   }
   if (content.bundle_id === null) return null;
   const bundle = await app.bundles.get(content, content.bundle_id);
   if (runnerFor(app.bundles.manifest(bundle))?.serve === 'static') return null;
   const selection = await app.execution.selectImage({ ...content, default_image_name: next }, bundle);
-  if (!selection.ok) throw new ApiError(400, ErrorCode.InvalidParameter, `default_image_name: ${selection.error}`, { field: 'default_image_name', rejected: selection.rejected });
+  if (!selection.ok) throw new LecternError('invalid', ErrorCode.InvalidParameter, `default_image_name: ${selection.error}`, { field: 'default_image_name', rejected: selection.rejected });
   return selection.environment.name === content.image_name ? null : selection.environment.name;
 }
 
@@ -112,7 +112,7 @@ export const contentRoutes: RoutePlugin = (server, app) => {
     const user = requireUser(request);
     const image = (request.body as { default_image_name?: unknown } | null)?.default_image_name;
     if (app.execution.offHost && typeof image === 'string' && image !== '' && !(await app.environments.findByName(image))) {
-      throw new ApiError(400, ErrorCode.InvalidParameter, `default_image_name: ${image} is not an execution environment of this server.`, { field: 'default_image_name' });
+      throw new LecternError('invalid', ErrorCode.InvalidParameter, `default_image_name: ${image} is not an execution environment of this server.`, { field: 'default_image_name' });
     }
     const content = await app.content.create(user, request.body);
     await app.audit.record(user, 'add_application', `Created content ${content.guid} (${content.name})`);

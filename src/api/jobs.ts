@@ -1,9 +1,9 @@
-import type { App } from '../app.js';
 import { requireRole, requireUser } from '../auth/principal.js';
 import type { Content, JobRow } from '../db/schema.js';
-import { ApiError, ErrorCode, notFound } from '../http/errors.js';
+import { appModeKind } from '../content/app-modes.js';
+import { ErrorCode, LecternError, notFound } from '../errors.js';
 import { intParam } from '../http/query.js';
-import type { RoutePlugin } from '../http/server.js';
+import type { RoutePlugin } from '../http/routing.js';
 import { apiTime } from '../util/ids.js';
 
 /** Connect's Job object (reference §5.7); ids are strings. */
@@ -92,7 +92,7 @@ export const jobRoutes: RoutePlugin = (server, app) => {
     const { user, content, job } = await load(request);
     if (job!.status === 0) {
       if (job!.replica !== app.config.replicaName()) {
-        throw new ApiError(409, ErrorCode.BadRequest, `Job ${job!.key} runs on the replica ${job!.replica}; send the request to that replica.`);
+        throw new LecternError('conflict', ErrorCode.BadRequest, `Job ${job!.key} runs on the replica ${job!.replica}; send the request to that replica.`);
       }
       await app.jobs.stop(job!.key);
     }
@@ -159,10 +159,10 @@ export const jobRoutes: RoutePlugin = (server, app) => {
     const user = requireUser(request);
     const content = await app.content.getChangeable((request.params as { guid: string }).guid, user);
     const body = (request.body ?? {}) as Record<string, unknown>;
-    if (typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, ErrorCode.InvalidJson, 'The request body must be a JSON object.');
-    if (content.bundle_id === null) throw new ApiError(400, ErrorCode.BundleMissing, `Content ${content.guid} has not been deployed yet.`);
-    if (!['rmd-static', 'jupyter-static', 'quarto-static'].includes(content.app_mode)) {
-      throw new ApiError(400, ErrorCode.BadRequest, `Only rendered content (R Markdown, Jupyter, Quarto documents) can be rendered; this is ${content.app_mode} content.`);
+    if (typeof body !== 'object' || Array.isArray(body)) throw new LecternError('invalid', ErrorCode.InvalidJson, 'The request body must be a JSON object.');
+    if (content.bundle_id === null) throw new LecternError('invalid', ErrorCode.BundleMissing, `Content ${content.guid} has not been deployed yet.`);
+    if (appModeKind(content.app_mode) !== 'rendered') {
+      throw new LecternError('invalid', ErrorCode.BadRequest, `Only rendered content (R Markdown, Jupyter, Quarto documents) can be rendered; this is ${content.app_mode} content.`);
     }
     const task = await app.queue.enqueue('render', { contentId: content.id, bundleId: content.bundle_id, userId: user.id, params: { variant_key: body.variant_key ?? null } });
     await app.audit.record(user, 'render_application', `Queued a render of content ${content.guid} (task ${task.id})`);

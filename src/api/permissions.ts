@@ -1,8 +1,8 @@
 import type { App } from '../app.js';
 import { noContent, requireUser } from '../auth/principal.js';
 import type { Content } from '../db/schema.js';
-import { ApiError, badRequest, conflict, ErrorCode, invalidParameter, notFound } from '../http/errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import { badRequest, conflict, ErrorCode, invalidParameter, LecternError, notFound } from '../errors.js';
+import type { RoutePlugin } from '../http/routing.js';
 import { roleAtLeast } from '../users/users.js';
 
 interface PermissionRow {
@@ -41,7 +41,7 @@ async function checkPrincipal(app: App, content: Content, p: { principal_guid: s
     if (!user) throw invalidParameter(`User ${p.principal_guid} does not exist.`);
     if (user.id === content.owner_id) throw invalidParameter('The owner of the content already has full access; it cannot be given a permission.');
     if (p.role === 'owner' && !roleAtLeast(user, 'publisher')) {
-      throw new ApiError(400, ErrorCode.InvalidParameter, `${user.username} has a viewer account and can only be a viewer of content: grant the "viewer" role, or give the account the publisher role first.`, {
+      throw new LecternError('invalid', ErrorCode.InvalidParameter, `${user.username} has a viewer account and can only be a viewer of content: grant the "viewer" role, or give the account the publisher role first.`, {
         principal_guid: p.principal_guid,
         user_role: user.user_role,
       });

@@ -1,7 +1,7 @@
 import { LECTERN_VERSION } from '../app.js';
 import { requireRole } from '../auth/principal.js';
-import { installationsOf } from '../environments/environments.js';
-import type { RoutePlugin } from '../http/server.js';
+import { installationsOf } from '../execution-environments/environments.js';
+import type { RoutePlugin } from '../http/routing.js';
 
 /** Server discovery: clients pick their publish flows from `version` (connect-api.md §1.5). */
 export const serverSettingsRoutes: RoutePlugin = (server, app) => {

@@ -1,8 +1,8 @@
 import type { App } from '../app.js';
 import { noContent, requireRole, requireUser } from '../auth/principal.js';
 import type { Tag } from '../db/schema.js';
-import { badRequest, conflict, ErrorCode, invalidParameter, notFound } from '../http/errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import { badRequest, conflict, ErrorCode, invalidParameter, notFound } from '../errors.js';
+import type { RoutePlugin } from '../http/routing.js';
 import { apiTime, nowIso } from '../util/ids.js';
 import { renderContent } from './content.js';
 

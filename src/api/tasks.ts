@@ -1,7 +1,7 @@
 import { requireUser } from '../auth/principal.js';
-import { forbidden } from '../http/errors.js';
+import { forbidden } from '../errors.js';
 import { intParam } from '../http/query.js';
-import type { RoutePlugin } from '../http/server.js';
+import type { RoutePlugin } from '../http/routing.js';
 import { taskJson } from '../tasks/queue.js';
 
 const MAX_WAIT_SECONDS = 60;

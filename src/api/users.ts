@@ -2,8 +2,8 @@ import type { FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { noContent, requireOwnCredentials, requireRole, requireUser } from '../auth/principal.js';
 import type { Group, User } from '../db/schema.js';
-import { ApiError, badRequest, conflict, ErrorCode, forbidden, invalidParameter, notFound } from '../http/errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import { badRequest, conflict, ErrorCode, forbidden, invalidParameter, LecternError, notFound } from '../errors.js';
+import type { RoutePlugin } from '../http/routing.js';
 import { boolParam, intParam, type Query } from '../http/query.js';
 import { roleAtLeast, ROLES, userJson, type Role } from '../users/users.js';
 import { apiTime, newGuid, nowIso } from '../util/ids.js';
@@ -109,7 +109,7 @@ export const userRoutes: RoutePlugin = (server, app) => {
     const body = bodyObject(request);
     rejectUnknown(body, CREATE_USER_FIELDS);
     const username = optionalString(body, 'username');
-    if (!username) throw new ApiError(400, ErrorCode.ParameterMissing, 'The field "username" is required.');
+    if (!username) throw new LecternError('invalid', ErrorCode.ParameterMissing, 'The field "username" is required.');
     const password = optionalString(body, 'password');
     const mustSet = body.user_must_set_password;
     if (mustSet !== undefined && mustSet !== null && typeof mustSet !== 'boolean') throw invalidParameter('The field "user_must_set_password" must be a boolean.');
@@ -188,7 +188,7 @@ export const userRoutes: RoutePlugin = (server, app) => {
     const body = bodyObject(request);
     rejectUnknown(body, ['name']);
     const name = (optionalString(body, 'name') ?? '').trim();
-    if (!name) throw new ApiError(400, ErrorCode.ParameterMissing, 'The field "name" is required.');
+    if (!name) throw new LecternError('invalid', ErrorCode.ParameterMissing, 'The field "name" is required.');
     if (name.length > 100) throw invalidParameter('The key name must be at most 100 characters long.');
     const { key, id } = await app.users.createApiKey(user.id, name);
     const row = (await app.users.listApiKeys(user.id)).find((k) => k.id === id);
@@ -237,7 +237,7 @@ export const userRoutes: RoutePlugin = (server, app) => {
     const body = bodyObject(request);
     rejectUnknown(body, ['name']);
     const name = (optionalString(body, 'name') ?? '').trim();
-    if (!name) throw new ApiError(400, ErrorCode.ParameterMissing, 'The field "name" is required.');
+    if (!name) throw new LecternError('invalid', ErrorCode.ParameterMissing, 'The field "name" is required.');
     if (name.length > 4096) throw invalidParameter('The group name is too long.');
     const duplicate = () => conflict(`A group named "${name}" already exists.`, ErrorCode.DuplicateName);
     const existing = await db.selectFrom('groups').select('id').where(sql<string>`lower(name)`, '=', name.toLowerCase()).executeTakeFirst();
@@ -298,7 +298,7 @@ export const userRoutes: RoutePlugin = (server, app) => {
     const body = bodyObject(request);
     rejectUnknown(body, ['user_guid']);
     const userGuid = optionalString(body, 'user_guid');
-    if (!userGuid) throw new ApiError(400, ErrorCode.ParameterMissing, 'The field "user_guid" is required.');
+    if (!userGuid) throw new LecternError('invalid', ErrorCode.ParameterMissing, 'The field "user_guid" is required.');
     const member = await app.users.findByGuid(userGuid);
     if (!member) throw notFound(`User ${userGuid} does not exist.`);
     const existing = await db.selectFrom('group_members').select('user_id').where('group_id', '=', group.id).where('user_id', '=', member.id).executeTakeFirst();

@@ -2,8 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../app.js';
 import { noContent, requireUser } from '../auth/principal.js';
 import type { Content } from '../db/schema.js';
-import { ApiError, badRequest, conflict, ErrorCode, forbidden, notFound } from '../http/errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import { badRequest, conflict, ErrorCode, forbidden, LecternError, notFound } from '../errors.js';
+import type { RoutePlugin } from '../http/routing.js';
 import { serveContent, withRawBodies } from '../serve/content-routes.js';
 import { resolveContentTarget } from '../serve/content-target.js';
 import { apiTime, nowIso } from '../util/ids.js';
@@ -11,7 +11,7 @@ import { apiTime, nowIso } from '../util/ids.js';
 /** Path prefixes Lectern itself answers; a vanity must not shadow them. */
 const RESERVED_PREFIXES = ['/__', '/content/', '/connect/'];
 
-const prohibited = (message: string) => new ApiError(400, ErrorCode.ProhibitedVanityPath, message);
+const prohibited = (message: string) => new LecternError('invalid', ErrorCode.ProhibitedVanityPath, message);
 
 /** Normalizes to "/a/b/": lower case, single slashes, leading and trailing slash. */
 export function normalizeVanityPath(raw: unknown): string {

@@ -1,6 +1,6 @@
 import type { App } from '../app.js';
-import { badRequest, invalidLogin } from '../http/errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import { badRequest, invalidLogin } from '../errors.js';
+import type { RoutePlugin } from '../http/routing.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const USER_SESSION_TOKEN = 'urn:posit:connect:user-session-token';

@@ -2,7 +2,7 @@ import '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { KeyScope, User } from '../db/schema.js';
-import { authRequired, forbidden, invalidLogin } from '../http/errors.js';
+import { authRequired, forbidden, invalidLogin } from '../errors.js';
 import { roleAtLeast, type Role, type Users } from '../users/users.js';
 
 export const SESSION_COOKIE = 'lectern-session';

@@ -6,7 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
 import type { Bundle, Content, Database, User } from '../db/schema.js';
-import { ApiError, conflict, ErrorCode, notFound } from '../http/errors.js';
+import { conflict, ErrorCode, LecternError, notFound } from '../errors.js';
 import type { DataDir } from '../storage/data-dir.js';
 import { formatBytes } from '../util/bytes.js';
 import { apiTime, nowIso } from '../util/ids.js';
@@ -67,14 +67,14 @@ export class Bundles {
         body.unpipe(meter);
         if (err instanceof UploadTooLarge) {
           body.resume();
-          throw new ApiError(413, ErrorCode.BundleExtract, `The bundle is larger than the maximum upload size of ${formatBytes(limit)}.`);
+          throw new LecternError('too_large', ErrorCode.BundleExtract, `The bundle is larger than the maximum upload size of ${formatBytes(limit)}.`);
         }
         throw err;
       } finally {
         body.off('error', forwardError);
       }
       const metadata = await readMetadata();
-      if (size === 0) throw new ApiError(400, ErrorCode.BundleMissing, 'The request body is empty: upload the bundle as a gzip-compressed tar archive.');
+      if (size === 0) throw new LecternError('invalid', ErrorCode.BundleMissing, 'The request body is empty: upload the bundle as a gzip-compressed tar archive.');
       let manifest: Manifest;
       let files: string[];
       try {
@@ -84,10 +84,10 @@ export class Bundles {
           maxExpansionRatio: this.limits.maxExpansionRatio,
         }));
       } catch (err) {
-        if (err instanceof ManifestError) throw new ApiError(400, ErrorCode.InvalidManifest, `Invalid manifest: ${err.reason}`);
+        if (err instanceof ManifestError) throw new LecternError('invalid', ErrorCode.InvalidManifest, `Invalid manifest: ${err.reason}`);
         if (err instanceof BundleError) {
           const code = /manifest/i.test(err.message) ? ErrorCode.InvalidManifest : ErrorCode.BundleExtract;
-          throw new ApiError(400, code, err.message);
+          throw new LecternError('invalid', code, err.message);
         }
         throw err;
       }

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, open, readFile, realpath, rename, rm, stat, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { formatBytes } from '../util/bytes.js';
 import { MAX_PACKAGE_FILE_BYTES } from './bundle-files.js';
+import { BundleTree, bundlePath, shown, tooLarge } from './bundle-tree.js';
 import { BundleError, type ExtractedBundle, type ExtractLimits } from './extract.js';
 import { ManifestError, parseManifest, type Manifest } from './manifest.js';
 
@@ -24,16 +25,8 @@ const MAX_PENDING = 256;
 // tiny files are mostly tar framing, which gzip shrinks about 100 times.
 export const EXPANSION_FLOOR = 256 * MiB;
 
-const OPEN_NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-
 // Errors from the file system that the bundle's own content causes (names too long, and so on).
 const BUNDLE_FS_ERRORS = new Set(['ENAMETOOLONG', 'ELOOP', 'ENOTDIR', 'EISDIR', 'EEXIST', 'EINVAL', 'EILSEQ']);
-
-/** A name as it may appear in a message: control characters escaped, very long names shortened. */
-function shown(name: string): string {
-  const escaped = name.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-  return escaped.length > 200 ? `${escaped.slice(0, 200)}…` : escaped;
-}
 
 /**
  * Extracts an untrusted bundle (ARCHITECTURE.md §5), on the calling thread (extract.ts runs it on
@@ -96,42 +89,21 @@ async function archiveFormat(archivePath: string): Promise<'gzip' | 'tar'> {
   throw new BundleError('bundle is not a gzip-compressed tar archive');
 }
 
-/**
- * The relative name of an entry ('' for the bundle root), without `.` segments or a leading `./`.
- * `what` describes the name in messages ("entry 'x'", "hard link 'y' target 'x'").
- */
-function bundlePath(raw: string, what: string): string {
-  if (raw.includes('\0')) throw new BundleError(`bundle ${what} has a NUL byte in its name`);
-  if (raw.startsWith('/') || raw.startsWith('\\') || /^[A-Za-z]:[\\/]/.test(raw)) {
-    throw new BundleError(`bundle ${what} has an absolute path, which is not allowed`);
-  }
-  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
-  // A backslash is an ordinary character on Linux, but `..\` would be a parent reference elsewhere.
-  if (parts.some((p) => p.split('\\').includes('..'))) throw new BundleError(`bundle ${what} escapes the bundle directory`);
-  return parts.join('/');
-}
-
 const DEVICE_KINDS: Readonly<Record<string, string>> = {
   CharacterDevice: 'a character device',
   BlockDevice: 'a block device',
   FIFO: 'a FIFO (named pipe)',
 };
 
-type Kind = 'dir' | 'file' | 'symlink';
-
 /**
  * One pass over the archive. 'scan' reads only headers and applies every check that needs no
  * file system; 'write' extracts into a private directory, which nothing else writes to meanwhile.
  */
 class Extraction {
-  bytes = 0;
   private announcedBytes = 0;
   private fileCount = 0;
   private dirCount = 0;
-  // Everything created so far, by relative path: because the directory is private, this is an
-  // exact picture of it, which lets links be checked before the file system would follow them.
-  private readonly nodes = new Map<string, Kind>([['', 'dir']]);
-  private readonly symlinks = new Map<string, string>();
+  private readonly tree: BundleTree;
   private failure: Error | undefined;
   private readonly onFailure = new Set<(err: Error) => void>();
   private work: Promise<void> = Promise.resolve();
@@ -139,13 +111,20 @@ class Extraction {
   private wake: (() => void) | undefined;
 
   constructor(
-    private readonly root: string,
+    root: string,
     private readonly limits: ExtractLimits,
     private readonly pass: 'scan' | 'write',
-  ) {}
+  ) {
+    this.tree = new BundleTree(root, limits.maxBytes, (promise) => this.unlessFailed(promise));
+  }
+
+  /** Bytes written (in the 'write' pass). */
+  get bytes(): number {
+    return this.tree.bytes;
+  }
 
   files(): string[] {
-    return [...this.nodes].filter(([, kind]) => kind === 'file').map(([name]) => name).sort();
+    return this.tree.files();
   }
 
   async run(archivePath: string, format: 'gzip' | 'tar', compressedBytes: number): Promise<void> {
@@ -184,7 +163,7 @@ class Extraction {
         }
         streamed += chunk.length;
         if (streamed > streamLimit) {
-          this.fail(this.tooLarge());
+          this.fail(tooLarge(this.limits.maxBytes));
           throw this.failure;
         }
         if (streamed > expansionLimit) {
@@ -223,14 +202,14 @@ class Extraction {
     // Let every started file-system operation finish, so nothing is written after the caller cleans up.
     await this.work;
     if (this.failure) throw this.failure;
-    await this.checkSymlinks();
+    await this.tree.checkSymlinks();
   }
 
   async readManifest(): Promise<Manifest> {
-    const kind = this.nodes.get('manifest.json');
+    const kind = this.tree.kindOf('manifest.json');
     if (kind === 'symlink') throw new BundleError('bundle manifest.json is a symbolic link; it must be a regular file');
     if (kind !== 'file') throw new BundleError('bundle has no manifest.json at its root');
-    const file = this.abs('manifest.json');
+    const file = this.tree.abs('manifest.json');
     if ((await lstat(file)).size > MAX_MANIFEST_BYTES) throw new BundleError(`bundle manifest.json is larger than ${formatBytes(MAX_MANIFEST_BYTES)}`);
     const text = await readFile(file, { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW });
     try {
@@ -246,10 +225,10 @@ class Extraction {
     const name = manifest.python?.packageManager?.packageFile;
     if (!name) return;
     const named = `manifest.json names '${shown(name)}' as the package file`;
-    const kind = this.nodes.get(name);
+    const kind = this.tree.kindOf(name);
     if (kind === 'symlink') throw new BundleError(`${named}, but it is a symbolic link; it must be a regular file`);
     if (kind !== 'file') throw new BundleError(`${named}, but the bundle has no such file`);
-    if ((await lstat(this.abs(name))).size > MAX_PACKAGE_FILE_BYTES) throw new BundleError(`${named}, which is larger than ${formatBytes(MAX_PACKAGE_FILE_BYTES)}`);
+    if ((await lstat(this.tree.abs(name))).size > MAX_PACKAGE_FILE_BYTES) throw new BundleError(`${named}, which is larger than ${formatBytes(MAX_PACKAGE_FILE_BYTES)}`);
   }
 
   private fail(err: unknown): void {
@@ -278,14 +257,6 @@ class Extraction {
         },
       );
     });
-  }
-
-  private tooLarge(): BundleError {
-    return new BundleError(`bundle exceeds the maximum size of ${formatBytes(this.limits.maxBytes)}`);
-  }
-
-  private abs(name: string): string {
-    return name === '' ? this.root : path.join(this.root, name);
   }
 
   /** Checks an entry as soon as the parser emits it and queues the work that creates it. */
@@ -331,21 +302,21 @@ class Extraction {
     if (entry.type === 'Directory') {
       if (name === '') return null;
       if (++this.dirCount > this.limits.maxFiles) throw new BundleError(`bundle has more than ${this.limits.maxFiles} directories`);
-      return () => this.makeDirectory(name);
+      return () => this.tree.makeDirectory(name);
     }
     if (name === '') throw new BundleError(`bundle entry '${shown(raw)}' names the bundle directory itself but is not a directory`);
     if (++this.fileCount > this.limits.maxFiles) throw new BundleError(`bundle has more than ${this.limits.maxFiles} files`);
     if (isFile) {
       // The header's size fails a bomb before any of it is inflated; the bytes written are counted too.
       this.announcedBytes += entry.size;
-      if (this.announcedBytes > this.limits.maxBytes) throw this.tooLarge();
+      if (this.announcedBytes > this.limits.maxBytes) throw tooLarge(this.limits.maxBytes);
       const mode = (entry.mode ?? 0) & 0o111 ? 0o755 : 0o644;
-      return () => this.writeFile(name, entry, mode);
+      return () => this.tree.writeFile(name, entry, mode);
     }
     const linkpath = entry.linkpath ?? '';
     if (entry.type === 'Link') {
       const target = bundlePath(linkpath, `entry '${shown(raw)}' (a hard link to '${shown(linkpath)}')`);
-      return () => this.copyHardLink(name, target);
+      return () => this.tree.copyHardLink(name, target);
     }
     if (linkpath.includes('\0')) throw new BundleError(`bundle entry '${shown(raw)}' is a symbolic link with a NUL byte in its target`);
     if (linkpath === '' || path.posix.isAbsolute(linkpath) || /^[A-Za-z]:[\\/]/.test(linkpath)) {
@@ -356,156 +327,7 @@ class Extraction {
     if (lexical === '..' || lexical.startsWith('../')) {
       throw new BundleError(`bundle entry '${shown(raw)}' is a symbolic link to '${shown(linkpath)}', which escapes the bundle directory`);
     }
-    return () => this.makeSymlink(name, linkpath);
-  }
-
-  /**
-   * Creates the missing parent directories of `name`, refusing to go through a link or a file, and
-   * confirms with realpath that the parent is exactly where it should be.
-   */
-  private async prepareParent(name: string): Promise<void> {
-    const parts = name.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const dir = parts.slice(0, i).join('/');
-      const kind = this.nodes.get(dir);
-      if (kind === 'symlink') throw new BundleError(`bundle entry '${shown(name)}' would be written through the symbolic link '${shown(dir)}'`);
-      if (kind === 'file') throw new BundleError(`bundle entry '${shown(name)}' is inside '${shown(dir)}', which is a file`);
-      if (kind === undefined) await this.createDirectory(dir);
-    }
-    const parent = this.abs(parts.slice(0, -1).join('/'));
-    if ((await realpath(parent)) !== parent) throw new BundleError(`bundle entry '${shown(name)}' resolves outside the bundle directory`);
-  }
-
-  private async createDirectory(name: string): Promise<void> {
-    const dir = this.abs(name);
-    await mkdir(dir, { mode: 0o755 });
-    await chmod(dir, 0o755); // mkdir's mode is subject to the umask
-    this.nodes.set(name, 'dir');
-  }
-
-  /** Makes way for a later entry with the same name (the last one wins); a directory cannot be replaced. */
-  private async replace(name: string, kind: Kind): Promise<void> {
-    const existing = this.nodes.get(name);
-    if (existing === undefined) return;
-    if (existing === 'dir' || kind === 'dir') {
-      const other = existing === 'symlink' || kind === 'symlink' ? 'a symbolic link' : 'a file';
-      throw new BundleError(`bundle has both a directory and ${other} named '${shown(name)}'`);
-    }
-    await unlink(this.abs(name)); // unlink never follows a link
-    this.nodes.delete(name);
-    this.symlinks.delete(name);
-  }
-
-  private async makeDirectory(name: string): Promise<void> {
-    await this.prepareParent(name);
-    if (this.nodes.get(name) === 'dir') return;
-    await this.replace(name, 'dir');
-    await this.createDirectory(name);
-  }
-
-  private async writeFile(name: string, entry: ReadEntry, mode: number): Promise<void> {
-    await this.prepareParent(name);
-    await this.replace(name, 'file');
-    // O_EXCL and O_NOFOLLOW: a file is always new, never reached through a link.
-    const handle = await open(this.abs(name), OPEN_NEW_FILE, 0o600);
-    this.nodes.set(name, 'file');
-    try {
-      const chunks = entry[Symbol.asyncIterator]();
-      for (;;) {
-        const next = await this.unlessFailed(chunks.next());
-        if (next.done) break;
-        this.bytes += next.value.length;
-        if (this.bytes > this.limits.maxBytes) throw this.tooLarge();
-        await writeAll(handle, next.value);
-      }
-      await handle.chmod(mode);
-    } finally {
-      await handle.close();
-    }
-  }
-
-  private async copyHardLink(name: string, target: string): Promise<void> {
-    if (this.nodes.get(target) !== 'file') {
-      throw new BundleError(`bundle entry '${shown(name)}' is a hard link to '${shown(target)}', which is not a file earlier in the bundle`);
-    }
-    if (target === name) return;
-    await this.prepareParent(name);
-    // A copy rather than a link, so the two names never share a later change; it counts as written bytes.
-    const source = this.abs(target);
-    this.bytes += (await lstat(source)).size;
-    if (this.bytes > this.limits.maxBytes) throw this.tooLarge();
-    await this.replace(name, 'file');
-    await copyFile(source, this.abs(name), constants.COPYFILE_EXCL);
-    this.nodes.set(name, 'file');
-  }
-
-  private async makeSymlink(name: string, target: string): Promise<void> {
-    await this.prepareParent(name);
-    await this.replace(name, 'symlink');
-    this.nodes.set(name, 'symlink');
-    this.symlinks.set(name, target);
-    try {
-      this.checkSymlink(name, target);
-    } catch (err) {
-      this.nodes.delete(name);
-      this.symlinks.delete(name);
-      throw err;
-    }
-    await symlink(target, this.abs(name));
-  }
-
-  private checkSymlink(name: string, target: string): void {
-    const from = name.split('/').slice(0, -1);
-    const resolved = this.follow(name, from, target, { hops: 40 });
-    if (resolved === null) {
-      throw new BundleError(`bundle entry '${shown(name)}' is a symbolic link to '${shown(target)}', which escapes the bundle directory`);
-    }
-  }
-
-  /**
-   * Resolves `target` from directory `from` as the kernel would, following the bundle's own links;
-   * null when any step leaves the bundle directory. A later entry can change what an earlier link
-   * resolves to, so all links are checked again once the whole archive is in place.
-   */
-  private follow(name: string, from: readonly string[], target: string, budget: { hops: number }): string[] | null {
-    const at = [...from];
-    for (const part of target.split('/')) {
-      if (part === '' || part === '.') continue;
-      if (part === '..') {
-        if (at.pop() === undefined) return null;
-        continue;
-      }
-      at.push(part);
-      const link = this.symlinks.get(at.join('/'));
-      if (link === undefined) continue;
-      if (--budget.hops < 0) throw new BundleError(`bundle entry '${shown(name)}' is part of a loop of symbolic links`);
-      at.pop();
-      const resolved = this.follow(name, at, link, budget);
-      if (resolved === null) return null;
-      at.splice(0, at.length, ...resolved);
-    }
-    return at;
-  }
-
-  private async checkSymlinks(): Promise<void> {
-    for (const [name, target] of this.symlinks) {
-      this.checkSymlink(name, target);
-      // And the file system's own answer, for links whose target exists.
-      const real = await realpath(this.abs(name)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT' || err.code === 'ELOOP' || err.code === 'ENOTDIR') return null;
-        throw err;
-      });
-      if (real !== null && real !== this.root && !real.startsWith(this.root + path.sep)) {
-        throw new BundleError(`bundle entry '${shown(name)}' is a symbolic link to '${shown(target)}', which escapes the bundle directory`);
-      }
-    }
-  }
-}
-
-async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
-  for (let offset = 0; offset < chunk.length; ) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-    offset += bytesWritten;
+    return () => this.tree.makeSymlink(name, linkpath);
   }
 }
 

@@ -7,11 +7,11 @@ import { migrate } from '../db/database.js';
 import { openDatabase } from '../db/open-database.js';
 import { KubernetesStartError } from '../launcher/kubernetes/start.js';
 import { oneLine, StartupError } from '../startup-error.js';
-import { buildServer } from '../http/server.js';
-import { ROUTES } from '../http/routes.js';
+import { buildServer } from '../server.js';
+import { ROUTES } from '../routes.js';
 import { FirstRun } from '../users/first-run.js';
 import { ROLES, type Role } from '../users/users.js';
-import { ApiError } from '../http/errors.js';
+import { LecternError } from '../errors.js';
 import { enqueueDeploy } from '../api/bundles.js';
 import { parse } from './args.js';
 import { unreachableFromContent } from './server-reach.js';
@@ -241,7 +241,7 @@ function describeFailure(err: unknown): string {
   }
   if (err instanceof InterpreterError) return new StartupError(`cannot start: ${err.message}`, 'install the interpreter or correct its [Python]/[R]/[Quarto] Executable setting').message;
   if (err instanceof KubernetesStartError) return oneLine(err.message);
-  if (err instanceof ApiError) return oneLine(err.message);
+  if (err instanceof LecternError) return oneLine(err.message);
   const message = err instanceof Error ? err.message : String(err);
   const debug = /^(debug|trace)$/i.test(process.env.LECTERN_LOGGING_LEVEL ?? '');
   if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);

@@ -36,7 +36,7 @@ export function parseGcfg(text: string, file: string): GcfgEntry[] {
       const match = SECTION.exec(stripComment(trimmed, file, line));
       if (!match) throw new GcfgSyntaxError(file, line, `invalid section header ${JSON.stringify(trimmed)}`);
       section = match[1]!;
-      subsection = match[2] === undefined ? null : unescape(match[2], file, line);
+      subsection = match[2] === undefined ? null : unescapeQuoted(match[2], file, line);
       return;
     }
     const match = KEY_VALUE.exec(trimmed);
@@ -77,7 +77,7 @@ function parseValue(text: string, file: string, line: number, keepQuotes = false
   return keepQuotes ? out.trim() : out.trim();
 }
 
-function unescape(text: string, file: string, line: number): string {
+function unescapeQuoted(text: string, file: string, line: number): string {
   return text.replace(/\\(.)/g, (_, ch: string) => escapeChar(ch, file, line));
 }
 

@@ -1,5 +1,8 @@
 // The single table of every Lectern setting. Parsing, validation, `lectern config` output and
 // docs/configuration.md are all derived from it: add a setting here and nowhere else.
+// Longer than 400 lines on purpose: it is one declaration, a setting per entry with the description
+// users read, in the order docs/configuration.md lists them. Split by section it would need every
+// reader to assemble the pieces again, and `SettingKey` would no longer come from one literal.
 
 export type SettingType = 'string' | 'int' | 'float' | 'bool' | 'duration' | 'bytes' | 'enum' | 'list';
 
@@ -32,7 +35,7 @@ export const SETTINGS = {
     type: 'string',
     default: '',
     description:
-      'Where bundles, extracted content, environments, job logs and (SQLite mode) the database live. ' +
+      'Where bundles, extracted content, restored environments (venvs, R libraries), job logs and (SQLite mode) the database live. ' +
       'Empty = /var/lib/lectern when running as root, else ~/.local/share/lectern.',
   },
   'Server.Address': {
@@ -228,7 +231,7 @@ export const SETTINGS = {
     type: 'bool',
     default: 'true',
     description:
-      'Run content in a bubblewrap sandbox (its bundle read-only, its environment, its job directory and a private /tmp). ' +
+      'Run content in a bubblewrap sandbox (its bundle read-only, its restored environment, its job directory and a private /tmp). ' +
       'Start-up stops when the sandbox does not work, unless this is false.',
   },
   'Applications.NetworkIsolation': {
@@ -399,7 +402,7 @@ export const SETTINGS = {
   'Launcher.BatchDeadline': {
     type: 'duration',
     default: '2h',
-    description: 'Longest an environment build or render Job may run (activeDeadlineSeconds); worker Jobs have no deadline.',
+    description: 'Longest a build (restoring the environment) or render Job may run (activeDeadlineSeconds); worker Jobs have no deadline.',
   },
   'Launcher.SchedulingTimeout': {
     type: 'duration',
@@ -412,7 +415,7 @@ export const SETTINGS = {
     default: [],
     description:
       'A YAML file of execution environments in Connect\'s ClusterDefinition schema (name: Kubernetes, images: [...]); repeat for several. ' +
-      'Read at start-up only while no environment exists yet: it bootstraps the table, which the Environments API owns from then on.',
+      'Read at start-up only while no execution environment exists yet: it bootstraps the table, which the Environments API owns from then on.',
   },
   'ExecutionEnvironments.ConfigFilePath': {
     type: 'string',
@@ -425,7 +428,7 @@ export const SETTINGS = {
     type: 'duration',
     default: '10s',
     description:
-      'How often the environments file is re-read in case a change was missed (network file systems, ConfigMap volumes); changes seen by ' +
+      'How often the execution environments file is re-read in case a change was missed (network file systems, ConfigMap volumes); changes seen by ' +
       'the file system apply at once. 0 = only file-system events.',
   },
   'Logging.Level': {

@@ -1,4 +1,4 @@
-import { badRequest, ErrorCode, invalidParameter } from '../http/errors.js';
+import { badRequest, ErrorCode, invalidParameter } from '../errors.js';
 import type { ContentUpdate } from '../db/schema.js';
 
 // The content fields a client may set, with their validation. Read-only fields that clients

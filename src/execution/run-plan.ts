@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Manifest } from '../bundles/manifest.js';
 import type { Config } from '../config/config.js';
 import type { Bundle, Content } from '../db/schema.js';
-import type { SelectedRuntime } from '../environments/selection.js';
+import type { SelectedRuntime } from '../execution-environments/selection.js';
 import type { JobRequest } from '../jobs/jobs.js';
 import type { JobMount, JobResources } from '../launcher/launcher.js';
 import type { Installation } from '../runtimes/interpreters.js';

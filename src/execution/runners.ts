@@ -1,5 +1,5 @@
 import type { Manifest } from '../bundles/manifest.js';
-import type { AppMode } from '../content/app-modes.js';
+import { APP_MODES, APP_MODE_TABLE, appModeKind, lecternRuns, type AppMode } from '../content/app-modes.js';
 import type { JobTag } from '../launcher/launcher.js';
 
 /** Which environment a mode runs in and how Lectern serves it. */
@@ -13,6 +13,7 @@ export interface ModeRunner {
   tag?: JobTag;
 }
 
+/** Connect's job tag for each mode Lectern's Python runner serves (which module serves it: src/content/app-modes.ts). */
 const PY_RUN: Partial<Record<AppMode, JobTag>> = {
   'python-api': 'run_python_api',
   'python-fastapi': 'run_fastapi_app',
@@ -25,12 +26,12 @@ const PY_RUN: Partial<Record<AppMode, JobTag>> = {
   'jupyter-voila': 'run_voila_app',
 };
 
-/** Modes Lectern cannot run locally; deploying them fails with code 109. */
-export const UNSUPPORTED_MODES: ReadonlySet<string> = new Set(['tensorflow-saved-model', 'nodejs']);
+/** Modes clients send that Lectern does not run (src/content/app-modes.ts); deploying them fails with code 109. */
+export const UNSUPPORTED_MODES: ReadonlySet<string> = new Set(APP_MODES.filter((m) => m !== 'unknown' && !APP_MODE_TABLE[m].runs));
 
 /** Whether content of this mode is served by worker processes (the scheduler's business). */
 export function servedByWorkers(mode: string | null): boolean {
-  return mode !== null && (mode in PY_RUN || ['shiny', 'rmd-shiny', 'api', 'quarto-shiny'].includes(mode));
+  return mode !== null && lecternRuns(mode) && appModeKind(mode) === 'interactive';
 }
 
 export function runnerFor(manifest: Manifest): ModeRunner | undefined {

@@ -10,7 +10,8 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { StartupError } from '../startup-error.js';
-import { ApiError, ErrorCode } from './errors.js';
+import { ErrorCode } from '../errors.js';
+import { errorBody } from './errors.js';
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -61,10 +62,9 @@ export class ApiChannel {
     const url = request.url ?? '/';
     const pathname = url.split('?')[0] ?? '/';
     if (!isApiPath(pathname)) {
-      const error = new ApiError(404, ErrorCode.ObjectDoesNotExist, `There is no API endpoint ${request.method} ${pathname}: this address serves only the Connect API (/__api__/).`, { method: request.method, path: pathname });
-      return sendJson(response, 404, error.toJSON());
+      return sendJson(response, 404, errorBody(ErrorCode.ObjectDoesNotExist, `There is no API endpoint ${request.method} ${pathname}: this address serves only the Connect API (/__api__/).`, { method: request.method, path: pathname }));
     }
-    if (!this.handler) return sendJson(response, 503, new ApiError(503, ErrorCode.InternalFailure, 'The server is starting; try again shortly.').toJSON());
+    if (!this.handler) return sendJson(response, 503, errorBody(ErrorCode.InternalFailure, 'The server is starting; try again shortly.'));
     this.handler(request, response);
   }
 }

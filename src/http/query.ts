@@ -1,4 +1,4 @@
-import { invalidParameter } from './errors.js';
+import { invalidParameter } from '../errors.js';
 
 export type Query = Record<string, string | undefined>;
 

@@ -58,7 +58,7 @@ export class JobLogWriter {
 export async function* readJobLog(logPath: string, writer: JobLogWriter | undefined, options: { follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<LogLine> {
   const pending: NumberedLine[] = [];
   let wake: (() => void) | undefined;
-  let ended = !writer || !writer.open || !options.follow;
+  let ended = !writer?.open || !options.follow;
   const onLine = (line: NumberedLine) => {
     pending.push(line);
     wake?.();

@@ -17,7 +17,10 @@ export class OneLineRequestLog extends LogController {
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (this.isLogDisabled(request)) return;
     const fields = requestFields({ method: request.method, url: request.url, remoteAddress: request.ip }, reply.statusCode, reply.elapsedTime);
-    if (error) return request.log.error({ ...fields, err: error }, 'request failed');
+    if (error) {
+      request.log.error({ ...fields, err: error }, 'request failed');
+      return;
+    }
     const route = request.routeOptions.url;
     const content = route !== undefined && (route.startsWith('/content/') || route === '/*') && reply.statusCode !== 404;
     request.log[content ? 'debug' : 'info'](fields, 'request');

@@ -2,8 +2,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app.js';
 import { resolvePrincipal } from '../auth/principal.js';
-import { appModeKind } from '../content/app-modes.js';
 import { requestFields } from '../logging/request-log.js';
+import { admitContentRequest } from './content-admission.js';
 import type { ContentProxy } from './proxy.js';
 import { directContentTarget, type ContentTarget } from './content-target.js';
 
@@ -21,8 +21,8 @@ interface FastPathTools {
  * more per request than the proxying itself (bench/RESULTS.md). Every other request, and every
  * other outcome (not found, no access, a redirect, a draft, static or rendered content, a
  * refused path, a shutting-down server, an unexpected error), goes on to Fastify untouched,
- * which answers it as it always has: the same checks decide both ways (`serveContent`), only
- * the cost differs.
+ * which answers it as it always has: the same decision (`admitContentRequest`) is made both
+ * ways, only the cost differs.
  *
  * Nothing thrown here may reach the event loop: one request must never end the process.
  */
@@ -43,6 +43,7 @@ export function contentFastPath(app: App, proxy: ContentProxy, tools: FastPathTo
     } catch (err) {
       tools.log().error({ err }, 'request handler failed');
     }
+    // Refusals and the bare-prefix redirect need no lookup to know Fastify answers them.
     if (!target || target.path === '' || target.refused) return handOver(req, res);
     const started = performance.now();
     // Read now: once the response is finished Node may have detached the socket from the request.
@@ -92,15 +93,11 @@ async function serveIfProxied(
   res: ServerResponse,
   target: ContentTarget,
 ): Promise<boolean> {
-  // Drafts (/_bundle{id}/) are editors' previews, served as files.
-  if (target.rest.startsWith('_bundle')) return false;
   const cookies = req.headers.cookie ? parseCookie(req.headers.cookie) : undefined;
   const principal = await resolvePrincipal({ headers: req.headers, cookies }, app.users);
-  if (principal.kind === 'invalid') return false;
-  const user = principal.kind === 'user' ? principal.user : null;
-  const content = await app.content.find(target.guid);
-  if (!content || content.bundle_id === null || content.locked === 1 || appModeKind(content.app_mode) !== 'interactive') return false;
-  if (!(await app.content.access.canView(user, content))) return false;
-  await proxy.serve(req, res, content, target, user);
+  // The decision every entry shares; only a worker is served here, Fastify answers the rest.
+  const admission = await admitContentRequest(app, target, principal);
+  if (admission.outcome !== 'worker') return false;
+  await proxy.serve(req, res, admission, target);
   return true;
 }

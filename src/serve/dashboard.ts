@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RoutePlugin } from '../http/server.js';
+import type { RoutePlugin } from '../http/routing.js';
 import { htmlPage } from './content-access.js';
 
 /** The built dashboard (Vite writes it to dist/dashboard; same place from src/ under tsx and from dist/). */

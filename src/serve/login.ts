@@ -2,8 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CSRF_HEADER, requireSameOrigin, SESSION_COOKIE } from '../auth/principal.js';
 import { SignInThrottle } from '../auth/sign-in-throttle.js';
 import type { User } from '../db/schema.js';
-import { ApiError, badRequest, ErrorCode, invalidLogin } from '../http/errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import { badRequest, ErrorCode, invalidLogin, LecternError } from '../errors.js';
+import type { RoutePlugin } from '../http/routing.js';
 import { FirstRun } from '../users/first-run.js';
 import { userJson } from '../users/users.js';
 import { escapeHtml, htmlPage } from './content-access.js';
@@ -99,7 +99,7 @@ export const loginRoutes: RoutePlugin = (server, app) => {
       await app.audit.record(null, 'login_throttled', `Sign-in for ${quoted(username)} from ${request.ip} refused: too many failed attempts`);
       const message = `Too many failed sign-in attempts. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`;
       if (isForm) return refuse(429, message);
-      throw new ApiError(429, ErrorCode.InvalidLogin, message, { retry_after: seconds });
+      throw new LecternError('rate_limited', ErrorCode.InvalidLogin, message, { retry_after: seconds });
     }
     // A missing user costs a password hash too (verifyPassword), so timing does not tell who exists.
     const user = await app.users.verifyPassword(username, password);

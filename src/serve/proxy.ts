@@ -5,11 +5,12 @@ import type { App } from '../app.js';
 import type { ContentCredentials } from '../auth/content-credentials.js';
 import { SESSION_COOKIE } from '../auth/principal.js';
 import type { Content, User } from '../db/schema.js';
-import { ErrorCode } from '../http/errors.js';
+import { ErrorCode } from '../errors.js';
 import { trustedProxies, type TrustedProxies } from '../http/trusted-proxy.js';
 import { EnvironmentRebuilding, WorkerUnavailable } from '../scheduler/pool.js';
 import { escapeHtml, htmlPage } from './content-access.js';
-import { canonicalUrl, type ContentTarget } from './content-target.js';
+import type { WorkerAdmission } from './content-admission.js';
+import type { ContentTarget } from './content-target.js';
 import { guardedBy } from '../util/guarded.js';
 
 /** Headers only Lectern may set: a client's copies are dropped before the request reaches content. */
@@ -116,13 +117,14 @@ export class ContentProxy {
   }
 
   /**
-   * Serves one request of `content` from a worker; `target` is where the URL pointed (its prefix
-   * is the public path it was reached at). It always answers: an unexpected failure becomes
-   * Connect's 500 (the caller has handed over the response and cannot).
+   * Serves one request from a worker of the admitted content; `target` is where the URL pointed
+   * (its prefix is the public path it was reached at). Only an admission (src/serve/content-admission.ts)
+   * opens this door, so the path and access are checked there, once. It always answers: an
+   * unexpected failure becomes Connect's 500 (the caller has handed over the response and cannot).
    */
-  async serve(req: IncomingMessage, res: ServerResponse, content: Content, target: ContentTarget, user: User | null): Promise<void> {
+  async serve(req: IncomingMessage, res: ServerResponse, admitted: WorkerAdmission, target: ContentTarget): Promise<void> {
     try {
-      await this.proxy(req, res, content, target, user);
+      await this.proxy(req, res, admitted.content, target, admitted.user);
     } catch (err) {
       this.log().error({ err }, 'content proxy failed');
       if (res.headersSent) res.destroy();
@@ -131,10 +133,6 @@ export class ContentProxy {
   }
 
   private async proxy(req: IncomingMessage, res: ServerResponse, content: Content, target: ContentTarget, user: User | null): Promise<void> {
-    if (target.refused) {
-      sendJson(res, 400, { code: ErrorCode.BadRequest, error: target.refused, payload: null });
-      return;
-    }
     const groups = await userGroups(this.app, user);
     let lease;
     try {
@@ -145,12 +143,11 @@ export class ContentProxy {
     }
     res.once('close', () => lease.release());
     const { proto, host } = clientOrigin(req, trustedProxies(this.app.config));
-    const url = canonicalUrl(req.url ?? '/');
     const headers = contentRequestHeaders(req.headers, {
       user,
       groups,
       prefix: target.prefix,
-      originalUrl: `${proto}://${host}${url}`,
+      originalUrl: `${proto}://${host}${target.pathname}${target.query}`,
       proto,
       host,
       contentGuid: content.guid,

@@ -2,7 +2,7 @@ import send from '@fastify/send';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RoutePlugin } from '../http/server.js';
+import type { RoutePlugin } from '../http/routing.js';
 
 /**
  * The browser libraries rendered notebooks load (nbconvert's MathJax and require.js), served by

@@ -3,10 +3,10 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { App } from '../app.js';
 import { resolvePrincipal } from '../auth/principal.js';
-import { appModeKind } from '../content/app-modes.js';
 import { WorkerUnavailable } from '../scheduler/pool.js';
 import { trustedProxies } from '../http/trusted-proxy.js';
-import { canonicalUrl, resolveContentTarget } from './content-target.js';
+import { admitContentRequest } from './content-admission.js';
+import { resolveContentTarget } from './content-target.js';
 import { clientOrigin, contentRequestHeaders, userGroups } from './proxy.js';
 import { guardedBy } from '../util/guarded.js';
 
@@ -33,18 +33,30 @@ export function installWebsocketProxy(server: FastifyInstance, app: App) {
 }
 
 async function handleUpgrade(server: FastifyInstance, app: App, req: IncomingMessage, socket: Duplex, head: Buffer) {
-  const url = canonicalUrl(req.url ?? '/');
-  const target = await resolveContentTarget(app, url);
+  const target = await resolveContentTarget(app, req.url ?? '/');
   if (!target) return refuse(socket, 404, 'Not Found');
-  if (target.refused) return refuse(socket, 400, 'Bad Request');
   const cookies = req.headers.cookie ? server.parseCookie(req.headers.cookie) : {};
   const principal = await resolvePrincipal({ headers: req.headers, cookies }, app.users);
-  if (principal.kind === 'invalid') return refuse(socket, 401, 'Unauthorized');
-  const user = principal.kind === 'user' ? principal.user : null;
-  const content = await app.content.find(target.guid);
-  if (!content || appModeKind(content.app_mode) !== 'interactive' || content.bundle_id === null) return refuse(socket, 404, 'Not Found');
-  if (content.locked === 1) return refuse(socket, 403, 'Forbidden');
-  if (!(await app.content.access.canView(user, content))) return refuse(socket, user ? 403 : 401, user ? 'Forbidden' : 'Unauthorized');
+  // The decision HTTP makes too; a websocket cannot be sent to the sign-in page, so it gets the status alone.
+  const admission = await admitContentRequest(app, target, principal);
+  switch (admission.outcome) {
+    case 'worker':
+      break;
+    case 'refused':
+      return refuse(socket, 400, 'Bad Request');
+    case 'bad-credentials':
+      return refuse(socket, 401, 'Unauthorized');
+    case 'denied':
+      return admission.signedIn ? refuse(socket, 403, 'Forbidden') : refuse(socket, 401, 'Unauthorized');
+    case 'redirect':
+      return refuse(socket, 301, 'Moved Permanently', { Location: admission.location });
+    case 'locked':
+      return refuse(socket, 403, 'Forbidden');
+    default:
+      // No content here, or content that runs no process (files, drafts, renderings): nothing takes a websocket.
+      return refuse(socket, 404, 'Not Found');
+  }
+  const { content, user } = admission;
 
   let lease;
   try {
@@ -69,7 +81,7 @@ async function handleUpgrade(server: FastifyInstance, app: App, req: IncomingMes
     user,
     groups: await userGroups(app, user),
     prefix: target.prefix,
-    originalUrl: `${proto}://${host}${url}`,
+    originalUrl: `${proto}://${host}${target.pathname}${target.query}`,
     proto,
     host,
     keepUpgrade: true,

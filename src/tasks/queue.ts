@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, Task } from '../db/schema.js';
 import type { Dialect } from '../db/database.js';
-import { notFound, ErrorCode } from '../http/errors.js';
+import { ErrorCode, notFound } from '../errors.js';
 import { nowIso, randomToken } from '../util/ids.js';
 import type { TaskEvents } from './events.js';
 

@@ -3,7 +3,7 @@ import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { User } from '../db/schema.js';
-import { ApiError, ErrorCode, forbidden, invalidParameter } from '../http/errors.js';
+import { ErrorCode, forbidden, invalidParameter, LecternError } from '../errors.js';
 import type { DataDir } from '../storage/data-dir.js';
 import { randomToken, sha256Hex } from '../util/ids.js';
 import type { Users } from './users.js';
@@ -51,17 +51,17 @@ export class FirstRun {
   }
 
   async createAdministrator(token: unknown, input: AdministratorInput): Promise<User> {
-    if (!(await this.required())) throw new ApiError(409, ErrorCode.BadRequest, 'Lectern is already set up: sign in instead.');
-    if (typeof token !== 'string' || token === '') throw new ApiError(400, ErrorCode.ParameterMissing, 'The setup token is required: open the setup link printed by "lectern start".');
+    if (!(await this.required())) throw new LecternError('conflict', ErrorCode.BadRequest, 'Lectern is already set up: sign in instead.');
+    if (typeof token !== 'string' || token === '') throw new LecternError('invalid', ErrorCode.ParameterMissing, 'The setup token is required: open the setup link printed by "lectern start".');
     const file = this.dataDir.setupTokenFile();
     const stored = await readFile(file, 'utf8').then((s) => s.trim(), () => null);
-    if (stored === null && ((await this.beingUsed()) || !(await this.required()))) throw new ApiError(409, ErrorCode.BadRequest, 'The setup link was just used: sign in instead.');
+    if (stored === null && ((await this.beingUsed()) || !(await this.required()))) throw new LecternError('conflict', ErrorCode.BadRequest, 'The setup link was just used: sign in instead.');
     if (stored === null) throw forbidden('No setup link is active: restart "lectern start" to print a new one, or add an administrator with "lectern user add".');
     if (!timingSafeEqual(Buffer.from(sha256Hex(token)), Buffer.from(stored.padEnd(64).slice(0, 64)))) {
       throw forbidden('This setup link is not valid: use the latest one printed by "lectern start".');
     }
     for (const field of ['username', 'password'] as const) {
-      if (typeof input[field] !== 'string' || input[field] === '') throw new ApiError(400, ErrorCode.ParameterMissing, `The field "${field}" is required.`);
+      if (typeof input[field] !== 'string' || input[field] === '') throw new LecternError('invalid', ErrorCode.ParameterMissing, `The field "${field}" is required.`);
     }
     for (const field of ['email', 'first_name', 'last_name'] as const) {
       if (input[field] !== undefined && typeof input[field] !== 'string') throw invalidParameter(`The field "${field}" must be a string.`);
@@ -71,7 +71,7 @@ export class FirstRun {
     try {
       await rename(file, claimed);
     } catch {
-      throw new ApiError(409, ErrorCode.BadRequest, 'The setup link was just used: sign in instead.');
+      throw new LecternError('conflict', ErrorCode.BadRequest, 'The setup link was just used: sign in instead.');
     }
     let user: User;
     try {

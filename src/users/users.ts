@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database, KeyScope, User } from '../db/schema.js';
 import { TableCache } from '../db/table-cache.js';
 import type { TableChanges } from '../db/table-changes.js';
-import { badRequest, conflict, ErrorCode, notFound } from '../http/errors.js';
+import { badRequest, conflict, ErrorCode, notFound } from '../errors.js';
 import { apiTime, newGuid, nowIso, randomToken, sha256Hex } from '../util/ids.js';
 
 export type Role = User['user_role'];

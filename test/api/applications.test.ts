@@ -223,6 +223,7 @@ for (const provider of PROVIDERS) {
       let query = 'search=page&count=4';
       let pages = 0;
       for (;;) {
+        assert.ok(pages < 10, `paging did not end after ${pages} pages (continuations must run out): ${seen.join(', ')}`);
         const page = await json<V0List>(await t.api(`/__api__/applications?${query}`));
         pages++;
         assert.equal(page.total, 6);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { makeTarGz } from '../support/tarball.js';
 import { postgresDatabaseUrl, PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
+import { within } from '../support/eventually.js';
 
 // Who may see content is read from in-memory copies of rows (src/db/table-cache.ts). These tests
 // change every input of the access rule and expect the very next request to follow the change:
@@ -110,11 +111,16 @@ if (PROVIDERS.includes('postgres')) {
         const afterNotice = async (table: string, change: () => Promise<void>, expected: number) => {
           let notice = heard(table);
           await change();
-          for (;;) {
-            await notice;
+          // Bounded: a notice that never comes fails the test instead of hanging it.
+          const deadline = Date.now() + 30_000;
+          let seen: number | undefined;
+          while (Date.now() < deadline) {
+            await within(`replica B to hear of a change to ${table} (last status ${seen ?? 'none'}, expected ${expected})`, notice, Math.max(deadline - Date.now(), 1));
             notice = heard(table);
-            if ((await status(b, guid, viewer.key)) === expected) return;
+            seen = await status(b, guid, viewer.key);
+            if (seen === expected) return;
           }
+          assert.fail(`replica B answered ${seen} after changes to ${table}, expected ${expected}`);
         };
         let grantId = '';
         await afterNotice(

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { makeTar, makeTarGz, writeTarGz } from '../support/tarball.js';
 import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
+import { eventually } from '../support/eventually.js';
 
 const STATIC_MANIFEST = JSON.stringify({ version: 1, metadata: { appmode: 'static', primary_html: 'index.html' }, files: {} });
 
@@ -17,14 +18,7 @@ async function json(res: Response) {
   return res.json() as Promise<any>;
 }
 
-/** Waits (bounded) until `probe` holds; `what` names what it waited for. */
-async function until(what: string, probe: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (what: string, probe: () => Promise<boolean>) => eventually(what, probe, { intervalMs: 10 });
 
 after(stopPostgres);
 

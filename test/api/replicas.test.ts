@@ -10,6 +10,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../src/db/schema.js';
 import { cliEnv, runCli, startCli } from '../support/cli.js';
 import { PROVIDERS, postgresDatabaseUrl, startLectern, stopPostgres } from '../support/lectern.js';
+import { eventually } from '../support/eventually.js';
 
 after(() => stopPostgres());
 
@@ -37,15 +38,12 @@ async function jobStatus(db: Kysely<Database>, key: string) {
   return db.selectFrom('jobs').select(['status', 'error']).where('key', '=', key).executeTakeFirstOrThrow();
 }
 
-/** Polls until the job row is closed (status 1), for at most `ms`. */
-async function waitClosed(db: Kysely<Database>, key: string, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
+/** Waits until the job row is closed (status 1). */
+function waitClosed(db: Kysely<Database>, key: string) {
+  return eventually(`job row ${key} to be closed (status 1)`, async () => {
     const row = await jobStatus(db, key);
-    if (row.status === 1) return row;
-    assert.ok(Date.now() < deadline, `job row ${key} was still active after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+    return row.status === 1 ? row : undefined;
+  }, { timeoutMs: 20_000, intervalMs: 200 });
 }
 
 for (const provider of PROVIDERS) {

@@ -73,8 +73,10 @@ describe('several replicas on one PostgreSQL database', () => {
         assert.equal(result.output.filter((l) => l.startsWith('Building')).length, 1, `task ${id} ran once`);
       }
       const rows = await a.app.store.db.selectFrom('tasks').select(['id', 'attempts', 'claimed_by']).where('id', 'in', taskIds).execute();
-      assert.ok(rows.every((r) => r.attempts === 1));
-      assert.deepEqual(new Set(rows.map((r) => r.claimed_by)).size >= 1, true);
+      // Every task has its row, was claimed once, and by one of the two replicas (which one is the race's business).
+      assert.equal(rows.length, taskIds.length);
+      assert.deepEqual(rows.filter((r) => r.attempts !== 1), [], 'every task ran on its first attempt');
+      assert.deepEqual(rows.filter((r) => r.claimed_by !== 'replica-a' && r.claimed_by !== 'replica-b'), [], 'every task was claimed by a live replica');
 
       // A replica that died mid-task leaves a running row whose lease is not renewed (this is the
       // exact database state after SIGKILL). Another replica takes it over once the lease expires.

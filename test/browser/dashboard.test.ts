@@ -53,7 +53,6 @@ for (const provider of PROVIDERS) describe(`the dashboard in a real browser (${p
   let adminContext: BrowserContext;
   let page: Page;
   let appGuid = '';
-  let bob: { key: string; guid: string };
 
   before(async () => {
     t = await startLectern(provider, executionSettings(), undefined, { firstRun: true });
@@ -199,8 +198,6 @@ for (const provider of PROVIDERS) describe(`the dashboard in a real browser (${p
     await page.getByText('Added bob as viewer.').waitFor();
     await screenshot(page, `${provider}/08-admin-users`);
     await checkAccessibility(page, `${provider}/08-admin-users`);
-    const bobUser = (await (await t.api('/__api__/v1/users?prefix=bob')).json()) as { results: Array<{ guid: string }> };
-    bob = { key: '', guid: bobUser.results[0]!.guid };
 
     const bobContext = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     const bobPage = await bobContext.newPage();

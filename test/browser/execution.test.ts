@@ -9,6 +9,7 @@ import { adminPage, checkAccessibility, launchChromium, screenshot } from '../su
 import { executionSettings } from '../support/execution.js';
 import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
 import { wsgiApiBundle } from '../support/apps.js';
+import { eventually } from '../support/eventually.js';
 import { OffHostLauncherDouble } from '../support/off-host-launcher.js';
 
 // Admin → Execution environments and the content item's Execution panel in Debian's Chromium,
@@ -39,15 +40,7 @@ interface Env {
   r?: { installations: Array<{ version: string; path: string }> };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>) => eventually(what, probe, { timeoutMs: 15_000 });
 
 after(stopPostgres);
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { emptyForm, environmentBody, formFrom, installationSummary } from '../../dashboard/src/admin/environment-form';
-import type { Environment } from '../../dashboard/src/api/types';
+import { emptyForm, environmentBody, formFrom, installationSummary } from '../../dashboard/src/admin/execution-environment-form';
+import type { ExecutionEnvironment } from '../../dashboard/src/api/types';
 import { maximumText, memoryText, parseMemory } from '../../dashboard/src/content/panels/resources';
 
-const env: Environment = {
+const env: ExecutionEnvironment = {
   guid: 'e1', id: '1', title: 'Python and R', description: 'Team image', cluster_name: 'Kubernetes', name: 'ghcr.io/team/py-r:1', environment_type: 'Kubernetes',
   matching: 'exact', supervisor: null, managed_by: null,
   python: { installations: [{ version: '3.11.9', path: '/opt/python/3.11.9/bin/python3' }, { version: '3.12.4', path: '/opt/python/3.12.4/bin/python3' }] },

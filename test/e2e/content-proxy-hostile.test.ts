@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { executionSettings, testPython } from '../support/execution.js';
 import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
 import { wsgiApiBundle } from '../support/apps.js';
+import { send, upgrade, type Answer } from '../support/raw-http.js';
 import { makeTarGz } from '../support/tarball.js';
 import { SESSION_COOKIE } from '../../src/auth/principal.js';
 
@@ -45,49 +45,6 @@ def app(environ, start_response):
 `;
 
 const appBundle = (version: string) => wsgiApiBundle(app(version), PYTHON_VERSION);
-
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-/** One request on its own connection, the path sent exactly as written. */
-function send(base: string, rawPath: string, options: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(base, { path: rawPath, method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.setTimeout(30_000, () => req.destroy(new Error(`no answer to ${options.method ?? 'GET'} ${rawPath} within 30 s`)));
-    req.end(options.body);
-  });
-}
-
-/** A websocket handshake; resolves with the status of the answer (101 when the worker took it). */
-function upgrade(base: string, rawPath: string, headers: Record<string, string>, timeoutMs = 30_000): Promise<{ status: number; headers: IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(base, {
-      path: rawPath,
-      agent: false,
-      headers: { ...headers, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64') },
-    });
-    req.on('upgrade', (res, socket) => {
-      socket.destroy();
-      resolve({ status: res.statusCode!, headers: res.headers });
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve({ status: res.statusCode!, headers: res.headers });
-    });
-    req.on('error', reject);
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer to the upgrade of ${rawPath} within ${timeoutMs / 1000} s`)));
-    req.end();
-  });
-}
 
 after(stopPostgres);
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { executionSettings, testPython } from '../support/execution.js';
-import { startLectern, type TestServer } from '../support/lectern.js';
+import { startLectern, waitForTask, type TestServer } from '../support/lectern.js';
 import { makeTarGz } from '../support/tarball.js';
 
 // What the scheduler and the environment cache promise, through the HTTP API with hand-made
@@ -48,15 +48,9 @@ describe('scheduling and environments through the API', () => {
     guid ??= ((await (await t.api('/__api__/v1/content', { method: 'POST', json: { name } })).json()) as { guid: string }).guid;
     const uploaded = (await (await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: archive })).json()) as { id: string };
     const { task_id } = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
-    let output: string[] = [];
-    for (;;) {
-      const task = (await (await t.api(`/__api__/v1/tasks/${task_id}?wait=5`)).json()) as { finished: boolean; code: number; error: string; output: string[] };
-      output = task.output;
-      if (task.finished) {
-        assert.equal(task.code, 0, `${task.error}\n${output.join('\n')}`);
-        return { guid, output };
-      }
-    }
+    const task = await waitForTask(t, task_id, undefined, { timeoutMs: 5 * 60_000 });
+    assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
+    return { guid, output: task.output };
   }
 
   async function workers(guid: string) {

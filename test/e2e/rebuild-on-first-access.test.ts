@@ -8,7 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fetchContent, wsgiApiBundle } from '../support/apps.js';
 import { executionSettings, ROOT, testPython } from '../support/execution.js';
 import { postgresDatabaseUrl, PROVIDERS, startLectern, waitForTask, type TestServer } from '../support/lectern.js';
@@ -46,6 +46,13 @@ for (const provider of PROVIDERS) {
     let databaseUrl: string | undefined;
     const settings = executionSettings();
 
+    // One server for the describe, started before its tests: each test deploys its own content.
+    before(async () => {
+      dataDir = await mkdtemp(path.join(os.tmpdir(), 'lectern-rebuild-'));
+      databaseUrl = provider === 'postgres' ? await postgresDatabaseUrl() : undefined;
+      t = await startLectern(provider, settings, { dataDir, databaseUrl });
+    });
+
     after(async () => {
       await t?.stop();
       if (dataDir) await rm(dataDir, { recursive: true, force: true });
@@ -70,37 +77,34 @@ for (const provider of PROVIDERS) {
     }
 
     it('a visit finds the environment missing, gets a waiting page, and is served once the rebuild is done', async () => {
-      dataDir = await mkdtemp(path.join(os.tmpdir(), 'lectern-rebuild-'));
-      databaseUrl = provider === 'postgres' ? await postgresDatabaseUrl() : undefined;
-      t = await startLectern(provider, settings, { dataDir, databaseUrl });
       const { guid } = await deployed('rebuilt');
 
       await newServerWithoutEnvironments();
-      const waiting = await fetchContent(t, guid, '', { headers: { accept: 'text/html' } });
+      const waiting = await fetchContent(t!, guid, '', { headers: { accept: 'text/html' } });
       assert.equal(waiting.status, 503);
       assert.equal(waiting.headers.get('retry-after'), '5');
       const page = await waiting.text();
       assert.match(page, /being prepared/);
       assert.match(page, /<meta http-equiv="refresh" content="5">/);
       // Another visit while the build runs waits too, without queueing a second build.
-      let res = await fetchContent(t, guid, '');
+      let res = await fetchContent(t!, guid, '');
       for (let i = 0; res.status === 503; i++) {
         assert.ok(i < 120, 'the content was not served within 60 s of the first visit');
         await new Promise((r) => setTimeout(r, 500));
-        res = await fetchContent(t, guid, '');
+        res = await fetchContent(t!, guid, '');
       }
       assert.equal(res.status, 200, await res.clone().text());
       assert.match(await res.text(), /^served by /);
-      const builds = (await (await t.api(`/__api__/v1/content/${guid}/jobs`)).json()) as Array<{ tag: string }>;
+      const builds = (await (await t!.api(`/__api__/v1/content/${guid}/jobs`)).json()) as Array<{ tag: string }>;
       assert.equal(builds.filter((j) => j.tag === 'python_restore').length, 2, 'one build at deploy, one rebuild after the visit');
 
       // Ahead of time: POST …/build on the new server, then the first visit is served directly.
       await newServerWithoutEnvironments();
-      const build = await t.api(`/__api__/v1/content/${guid}/build`, { method: 'POST', json: {} });
+      const build = await t!.api(`/__api__/v1/content/${guid}/build`, { method: 'POST', json: {} });
       assert.equal(build.status, 200, await build.clone().text());
-      const built = await waitForTask(t, ((await build.json()) as { task_id: string }).task_id);
+      const built = await waitForTask(t!, ((await build.json()) as { task_id: string }).task_id);
       assert.equal(built.code, 0, `${built.error}\n${built.output.join('\n')}`);
-      const first = await fetchContent(t, guid, '');
+      const first = await fetchContent(t!, guid, '');
       assert.equal(first.status, 200, await first.clone().text());
 
       // The same from the command line, on the server's configuration: the server runs the build, the CLI follows it.
@@ -111,7 +115,7 @@ for (const provider of PROVIDERS) {
       assert.equal(cli.code, 0, cli.output);
       assert.match(cli.output, /Queued build task \S+ of content/);
       assert.match(cli.output, /Build completed successfully\./);
-      const afterCli = await fetchContent(t, guid, '');
+      const afterCli = await fetchContent(t!, guid, '');
       assert.equal(afterCli.status, 200, await afterCli.clone().text());
 
       const unknown = await lectern(['content', 'build', '--guid', '00000000-0000-0000-0000-000000000000'], env);

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import type { KubeApi } from '../../src/launcher/kubernetes/kube-api.js';
 import type { SettingKey } from '../../src/config/settings.js';
 import { KUBE_NAMESPACE, startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
-import { startLectern } from '../support/lectern.js';
+import { pollTask, startLectern } from '../support/lectern.js';
 import { makeTarGz } from '../support/tarball.js';
 
 const NS = KUBE_NAMESPACE;
@@ -72,9 +72,7 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
     assert.ok(vars.status < 300, await vars.text());
     const uploaded = (await (await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: bundle() })).json()) as { id: string };
     const { task_id } = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
-    let task: { finished: boolean; code: number; error: string; output: string[] };
-    do task = (await (await t.api(`/__api__/v1/tasks/${task_id}?wait=5`)).json()) as typeof task;
-    while (!task.finished);
+    const task = await pollTask((p) => t.api(p), task_id, { timeoutMs: 5 * 60_000 });
     assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
     assert.ok(task.output.some((l) => l.includes(IMAGE)), task.output.join('\n'));
 
@@ -122,9 +120,7 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
     const { guid } = (await (await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'unpullable' } })).json()) as { guid: string };
     const uploaded = (await (await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: bundle({ image: missing }) })).json()) as { id: string };
     const { task_id } = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
-    let task: { finished: boolean; code: number; error: string; output: string[] };
-    do task = (await (await t.api(`/__api__/v1/tasks/${task_id}?wait=5`)).json()) as typeof task;
-    while (!task.finished);
+    const task = await pollTask((p) => t.api(p), task_id, { timeoutMs: 5 * 60_000 });
     assert.notEqual(task.code, 0);
     const text = `${task.error}\n${task.output.join('\n')}`;
     assert.match(text, /Kubernetes could not run the process \((ErrImagePull|ImagePullBackOff)\)/, text);
@@ -145,9 +141,7 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
     const deploy = async (body: Buffer<ArrayBuffer>) => {
       const uploaded = (await (await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body })).json()) as { id: string };
       const { task_id } = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
-      let task: { finished: boolean; code: number; error: string; output: string[] };
-      do task = (await (await t.api(`/__api__/v1/tasks/${task_id}?wait=5`)).json()) as typeof task;
-      while (!task.finished);
+      const task = await pollTask((p) => t.api(p), task_id, { timeoutMs: 5 * 60_000 });
       assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
       return task.output.join('\n');
     };
@@ -195,9 +189,7 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
       const { guid } = (await (await api('/__api__/v1/content', { method: 'POST', json: { name: 'survivor' } })).json()) as { guid: string };
       const uploaded = (await (await api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: bundle() })).json()) as { id: string };
       const { task_id } = (await (await api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
-      let task: { finished: boolean; code: number; error: string; output: string[] };
-      do task = (await (await api(`/__api__/v1/tasks/${task_id}?wait=5`)).json()) as typeof task;
-      while (!task.finished);
+      const task = await pollTask((p) => api(p), task_id, { timeoutMs: 5 * 60_000 });
       assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
       const before = (await (await api(`/content/${guid}/`)).json()) as { host: string };
 

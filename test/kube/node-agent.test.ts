@@ -15,7 +15,7 @@ const NS = 'node-test'; // Pod Security "restricted", like Lectern's namespace
 const HOST_NS = 'node-test-host'; // no Pod Security label: hostPath and NFS volumes are allowed here
 const USER = 1000;
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
 /** What Pod Security "restricted" requires of every pod and container. */
 const RESTRICTED_POD = { runAsNonRoot: true, runAsUser: USER, runAsGroup: USER, seccompProfile: { type: 'RuntimeDefault' } };

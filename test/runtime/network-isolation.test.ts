@@ -17,6 +17,7 @@ import type { JobAddress, JobSpec } from '../../src/launcher/launcher.js';
 import { LocalLauncher } from '../../src/launcher/local/local-launcher.js';
 import { Sandbox } from '../../src/launcher/local/sandbox.js';
 import { startLectern, type TestServer } from '../support/lectern.js';
+import { eventually } from '../support/eventually.js';
 
 const RUN_AS = 'lectern';
 const [PYTHON, PYTHON_PREFIX] = execFileSync('python3', ['-c', 'import os, sys; print(os.path.realpath(sys.executable)); print(sys.base_prefix)'], { encoding: 'utf8' })
@@ -117,15 +118,7 @@ function ip(...args: string[]) {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>) => eventually(what, probe, { timeoutMs: 20_000 });
 
 /** pasta processes this test process started (through setpriv): none may outlive their job. */
 async function ourPastas(): Promise<number[]> {

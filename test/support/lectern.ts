@@ -6,8 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { Config } from '../../src/config/config.js';
 import type { SettingKey } from '../../src/config/settings.js';
-import { buildServer } from '../../src/http/server.js';
-import { ROUTES } from '../../src/http/routes.js';
+import { buildServer } from '../../src/server.js';
+import { ROUTES } from '../../src/routes.js';
 import { FirstRun } from '../../src/users/first-run.js';
 import { createDatabase, startPostgres } from './postgres.js';
 
@@ -121,16 +121,34 @@ export async function startLectern(
   return testServer;
 }
 
-/** Polls a task to completion the way clients do (wait=1, advancing first). */
-export async function waitForTask(t: TestServer, taskId: string, key?: string): Promise<{ output: string[]; code: number; error: string; finished: boolean; result: unknown }> {
+export interface FinishedTask {
+  output: string[];
+  code: number;
+  error: string;
+  finished: boolean;
+  result: unknown;
+}
+
+/**
+ * Polls a task to completion the way clients do (wait=1, advancing first), for at most
+ * `timeoutMs`; a task still running then fails the test with the output it had written.
+ */
+export function waitForTask(t: TestServer, taskId: string, key?: string, options: { timeoutMs?: number } = {}): Promise<FinishedTask> {
+  return pollTask((pathname) => t.api(pathname, { key }), taskId, options);
+}
+
+/** waitForTask for a server reached by a plain `fetch` wrapper (a Lectern in another process). */
+export async function pollTask(get: (pathname: string) => Promise<Response>, taskId: string, options: { timeoutMs?: number } = {}): Promise<FinishedTask> {
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const deadline = Date.now() + timeoutMs;
   const output: string[] = [];
   let first = 0;
-  for (let i = 0; i < 120; i++) {
-    const res = await t.api(`/__api__/v1/tasks/${taskId}?first=${first}&wait=1`, { key });
-    const body = (await res.json()) as { output: string[]; last: number; finished: boolean; code: number; error: string; result: unknown };
+  while (Date.now() < deadline) {
+    const res = await get(`/__api__/v1/tasks/${taskId}?first=${first}&wait=1`);
+    const body = (await res.json()) as FinishedTask & { last: number };
     output.push(...body.output);
     first = body.last;
     if (body.finished) return { ...body, output };
   }
-  throw new Error(`task ${taskId} did not finish; output so far:\n${output.join('\n')}`);
+  throw new Error(`task ${taskId} did not finish within ${timeoutMs / 1000} s; output so far:\n${output.join('\n')}`);
 }

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parseClusterDefinition, parseEnvironmentsFile } from '../../src/environments/definition-files.js';
-import type { EnvironmentDefinition } from '../../src/environments/definition.js';
+import { parseClusterDefinition, parseEnvironmentsFile } from '../../src/execution-environments/definition-files.js';
+import type { EnvironmentDefinition } from '../../src/execution-environments/definition.js';
 import { copyParts, DockerIgnore, parseDockerfile, type Dockerfile, type Stage } from '../support/dockerfile.js';
 import { INIT_COMMAND, INIT_IMAGE_RUNTIME_DIR } from '../support/launcher-contract.js';
 

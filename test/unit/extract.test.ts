@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { createWriteStream } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { test, type TestContext } from 'node:test';
-import { createGzip, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { BundleError, extractBundle, type ExtractLimits } from '../../src/bundles/extract.js';
 import { makeTar, makeTarGz, writeTarGz, type TarEntry } from '../support/tarball.js';
 

@@ -9,7 +9,7 @@ import { Config } from '../../src/config/config.js';
 import { parseGcfg } from '../../src/config/gcfg.js';
 import { SETTINGS } from '../../src/config/settings.js';
 import { LECTERN_VERSION } from '../../src/app.js';
-import { parseEnvironmentsFile } from '../../src/environments/definition-files.js';
+import { parseEnvironmentsFile } from '../../src/execution-environments/definition-files.js';
 import { CHART, find, helm, HelmFailure, renderChart, type KubeObject } from '../support/helm.js';
 import { LAUNCHER_SETTINGS, LECTERN_ROLE_RULES } from '../support/launcher-contract.js';
 

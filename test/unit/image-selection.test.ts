@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { emptyInstallations, type Installations, type Matching } from '../../src/environments/definition.js';
-import { selectEnvironment, type CandidateEnvironment, type SelectionRequest } from '../../src/environments/selection.js';
+import { emptyInstallations, type Installations, type Matching } from '../../src/execution-environments/definition.js';
+import { selectEnvironment, type CandidateEnvironment, type SelectionRequest } from '../../src/execution-environments/selection.js';
 
 function env(name: string, versions: { python?: string[]; r?: string[]; quarto?: string[] }, extra: Partial<CandidateEnvironment> = {}): CandidateEnvironment {
   const installations: Installations = emptyInstallations();

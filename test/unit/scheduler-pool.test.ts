@@ -7,6 +7,7 @@ import type { Content } from '../../src/db/schema.js';
 import { ContentPool, WorkerUnavailable, type PoolSettings, type WorkerStarter } from '../../src/scheduler/pool.js';
 import { endedBeforeReady, notReadyInTime } from '../../src/launcher/launcher.js';
 import { acceptsConnections } from '../../src/launcher/local/accepts-connections.js';
+import { eventually } from '../support/eventually.js';
 
 // Real worker processes: tiny Node HTTP servers whose behaviour each test chooses. The starter
 // stands in for a launcher: its ready() is the only readiness the pool sees, as Launcher.ready is.
@@ -81,6 +82,19 @@ function processStarter(behaviour: () => Behaviour) {
 }
 
 const content = { id: 1, guid: 'g', bundle_id: 1, env_version: 0 } as Content;
+
+/**
+ * A lease from `pool` as soon as its crash backoff lets one through: the test waits for that
+ * outcome, not for a time sized to the pool's backoff constants.
+ */
+function acquireAfterBackoff(pool: ContentPool, what: string) {
+  return eventually(what, () =>
+    pool.acquire().catch((err: unknown) => {
+      if (err instanceof WorkerUnavailable && /tries again in/.test(err.message)) return undefined;
+      throw err;
+    }),
+  { timeoutMs: 10_000, intervalMs: 50 });
+}
 const settings = (over: Partial<PoolSettings> = {}): PoolSettings => ({
   minProcesses: 0,
   maxProcesses: 3,
@@ -100,7 +114,10 @@ test('scales up under concurrent connections up to max_processes, then queues', 
   assert.deepEqual(pool.describe().map((w) => w.connections).sort(), [2, 2, 2]);
   // A seventh connection waits for a slot rather than starting a fourth worker.
   let seventhDone = false;
-  const seventh = pool.acquire().then((l) => ((seventhDone = true), l));
+  const seventh = pool.acquire().then((l) => {
+    seventhDone = true;
+    return l;
+  });
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(seventhDone, false);
   leases[0]!.release();
@@ -118,7 +135,7 @@ test('idle workers stop after idle_timeout; min_processes stay warm', async () =
   const b = await pool.acquire();
   const c = await pool.acquire();
   assert.equal(pool.workerCount(), 2);
-  [a, b, c].forEach((l) => l.release());
+  for (const l of [a, b, c]) l.release();
   await new Promise((r) => setTimeout(r, 150));
   pool.tick(Date.now());
   assert.equal(pool.workerCount(), 1, 'one idle worker stopped, the minimum kept');
@@ -155,20 +172,17 @@ test('a crashing worker is reported with its last log lines, and replaced with b
   assert.ok(err.logTail.some((l: string) => l.includes('cannot connect to the database')));
   // Once the app is fixed (say, the database is back) the next request gets a new worker.
   mode = 'serve';
-  await new Promise((r) => setTimeout(r, 1100));
-  const lease = await pool.acquire();
+  const lease = await acquireAfterBackoff(pool, 'a worker once the crash backoff is over');
   assert.ok(lease.address.port > 0);
   lease.release();
   // Killing the serving worker: the pool notices and the next request starts another.
   const [key] = [...starter.children.keys()].slice(-1);
   starter.children.get(key!)!.kill('SIGKILL');
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(pool.workerCount(), 0);
+  await eventually('the pool to notice its killed worker', () => pool.workerCount() === 0, { timeoutMs: 5_000, intervalMs: 20 });
   // Right after an early crash the pool answers at once (no restart storm) …
   await assert.rejects(pool.acquire(), (e: Error) => e instanceof WorkerUnavailable && /tries again in \d+ s/.test(e.message));
   // … and after the backoff a request starts a new worker.
-  await new Promise((r) => setTimeout(r, 1100));
-  const again = await pool.acquire();
+  const again = await acquireAfterBackoff(pool, 'a new worker after the second crash backoff');
   again.release();
   assert.equal(pool.workerCount(), 1);
   await pool.stopAll();
@@ -185,8 +199,7 @@ test('a new generation (redeploy or environment change) drains the old workers',
   assert.notEqual(fresh.workerKey, held.workerKey, 'new connections go to the new bundle');
   assert.equal(pool.describe().find((w) => w.key === held.workerKey)?.state, 'draining');
   held.release();
-  await new Promise((r) => setTimeout(r, 100));
-  assert.equal(pool.workerCount(), 1, 'the old worker stopped once its last connection ended');
+  await eventually('the old worker to stop once its last connection ended', () => pool.workerCount() === 1, { timeoutMs: 5_000, intervalMs: 20 });
   fresh.release();
   await pool.stopAll();
 });
@@ -197,8 +210,7 @@ test('a worker stopped from outside the pool (an administrator) is no crash: the
   const lease = await pool.acquire();
   lease.release();
   await starter.stop(lease.workerKey);
-  await new Promise((r) => setTimeout(r, 100));
-  assert.equal(pool.workerCount(), 0);
+  await eventually('the pool to notice the worker stopped from outside', () => pool.workerCount() === 0, { timeoutMs: 5_000, intervalMs: 20 });
   const next = await pool.acquire();
   assert.notEqual(next.workerKey, lease.workerKey);
   next.release();

@@ -9,13 +9,13 @@ import { ServerSettings } from './ServerSettings';
 import { Users } from './Users';
 
 // Its own chunk: most administrators' visits never open it.
-const Environments = lazy(() => import('./Environments').then((m) => ({ default: m.Environments })));
+const ExecutionEnvironments = lazy(() => import('./ExecutionEnvironments').then((m) => ({ default: m.ExecutionEnvironments })));
 
 const SECTIONS = [
   { id: 'users', label: 'Users', view: Users },
   { id: 'groups', label: 'Groups', view: Groups },
   { id: 'processes', label: 'Processes', view: Processes },
-  { id: 'environments', label: 'Execution environments', view: Environments },
+  { id: 'environments', label: 'Execution environments', view: ExecutionEnvironments },
   { id: 'audit', label: 'Audit log', view: AuditLog },
   { id: 'settings', label: 'Server settings', view: ServerSettings },
 ];

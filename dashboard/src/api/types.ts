@@ -203,7 +203,7 @@ export interface Installation {
 }
 
 /** Connect's execution environment (an image), plus Lectern's `managed_by`. */
-export interface Environment {
+export interface ExecutionEnvironment {
   guid: string;
   id: string;
   title: string;
@@ -223,7 +223,7 @@ export interface Environment {
   updated_time?: string;
 }
 
-export interface EnvironmentPermission {
+export interface ExecutionEnvironmentPermission {
   id: string;
   guid: string;
   environment_guid: string;

@@ -9,7 +9,7 @@ import { displayTitle } from './list-query';
 import { useLiveState } from './live-state';
 import { AccessPanel } from './panels/AccessPanel';
 import { BundlesPanel } from './panels/BundlesPanel';
-import { EnvironmentPanel } from './panels/EnvironmentPanel';
+import { EnvironmentVariablesPanel } from './panels/EnvironmentVariablesPanel';
 import { ExecutionPanel, type ExecutionDefaults } from './panels/ExecutionPanel';
 import { InfoPanel } from './panels/InfoPanel';
 import { LogsPanel } from './panels/LogsPanel';
@@ -123,7 +123,7 @@ export function ContentItemView({ guid, panel, draft }: { guid: string; panel?: 
             {active.id === 'access' && <AccessPanel content={content} onChanged={changed} />}
             {active.id === 'runtime' && <RuntimePanel content={content} onChanged={changed} />}
             {active.id === 'execution' && server.data && <ExecutionPanel key={content.guid} content={content} defaults={server.data} onChanged={changed} />}
-            {active.id === 'environment' && <EnvironmentPanel content={content} onChanged={changed} />}
+            {active.id === 'environment' && <EnvironmentVariablesPanel content={content} onChanged={changed} />}
             {active.id === 'bundles' && <BundlesPanel content={content} onChanged={changed} />}
             {active.id === 'renders' && <RendersPanel content={content} onChanged={changed} />}
             {active.id === 'logs' && <LogsPanel content={content} />}

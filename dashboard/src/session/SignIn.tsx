@@ -24,6 +24,7 @@ export function SignIn({ onSignedIn }: { onSignedIn(user: User, csrf: string): v
         <ErrorMessage error={action.error} />
         <label>
           Username
+          {/* biome-ignore lint/a11y/noAutofocus: signing in is all this page is for, and the field is its first */}
           <input name="username" autoComplete="username" required autoFocus value={username} onChange={(e) => setUsername(e.target.value)} />
         </label>
         <label>

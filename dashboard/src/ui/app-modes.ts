@@ -1,32 +1,29 @@
-// Human names for Connect's app modes, grouped the way the content list filters them.
+// Human names for Connect's app modes, grouped the way the content list filters them: read from
+// the server's one declaration of the modes (src/content/app-modes.ts), never copied.
+import { APP_MODE_TABLE, APP_MODES, appModesOfKind, type AppModeSpec, type ContentGroup } from '../../../src/content/app-modes.js';
 
 export interface ContentType {
-  id: string;
+  id: ContentGroup;
   label: string;
   modes: string[];
 }
 
-export const CONTENT_TYPES: ContentType[] = [
-  { id: 'app', label: 'Application', modes: ['shiny', 'python-shiny', 'python-dash', 'python-streamlit', 'python-bokeh', 'python-panel', 'python-gradio', 'jupyter-voila', 'rmd-shiny', 'quarto-shiny'] },
-  { id: 'api', label: 'API', modes: ['api', 'python-api', 'python-fastapi'] },
-  { id: 'document', label: 'Document', modes: ['rmd-static', 'jupyter-static', 'quarto-static'] },
-  { id: 'site', label: 'Static site', modes: ['static'] },
-];
+const GROUP_LABELS: Record<ContentGroup, string> = { app: 'Application', api: 'API', document: 'Document', site: 'Static site' };
 
-const MODE_LABELS: Record<string, string> = {
-  shiny: 'Shiny', 'python-shiny': 'Shiny for Python', 'python-dash': 'Dash', 'python-streamlit': 'Streamlit', 'python-bokeh': 'Bokeh',
-  'python-panel': 'Panel', 'python-gradio': 'Gradio', 'jupyter-voila': 'Voilà', 'rmd-shiny': 'R Markdown (Shiny)', 'quarto-shiny': 'Quarto (Shiny)',
-  api: 'Plumber API', 'python-api': 'Flask API', 'python-fastapi': 'FastAPI', 'rmd-static': 'R Markdown', 'jupyter-static': 'Jupyter notebook',
-  'quarto-static': 'Quarto document', static: 'Static site', unknown: 'Not deployed',
-};
+const spec = (mode: string): AppModeSpec | undefined => (Object.hasOwn(APP_MODE_TABLE, mode) ? (APP_MODE_TABLE as Record<string, AppModeSpec>)[mode] : undefined);
+
+export const CONTENT_TYPES: ContentType[] = (Object.keys(GROUP_LABELS) as ContentGroup[]).map((id) => ({
+  id,
+  label: GROUP_LABELS[id],
+  modes: APP_MODES.filter((m) => spec(m)?.group === id),
+}));
 
 export function modeLabel(appMode: string): string {
-  return MODE_LABELS[appMode] ?? appMode;
+  return spec(appMode)?.label ?? appMode;
 }
 
 export function contentTypeOf(appMode: string): ContentType | undefined {
   return CONTENT_TYPES.find((t) => t.modes.includes(appMode));
 }
 
-export const RENDERED_MODES = ['rmd-static', 'jupyter-static', 'quarto-static'];
-export const RUNNING_MODES = CONTENT_TYPES.filter((t) => t.id === 'app' || t.id === 'api').flatMap((t) => t.modes);
+export const RENDERED_MODES: string[] = appModesOfKind('rendered');

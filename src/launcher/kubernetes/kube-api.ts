@@ -4,7 +4,7 @@
 // jsonpath-plus, socks, tar-fs…) for the six resources Lectern touches. docs/kubernetes.md has the
 // full reasoning.
 import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import type { KubeConnection } from './connection.js';
 
@@ -24,8 +24,10 @@ export type KubeObject = {
     generateName?: string;
   };
   // Kubernetes objects are deep, loosely typed trees; the modules that read them narrow what they use.
-  spec?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  status?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: a loosely typed Kubernetes tree, as said above
+  spec?: any;
+  // biome-ignore lint/suspicious/noExplicitAny: a loosely typed Kubernetes tree, as said above
+  status?: any;
   [field: string]: unknown;
 };
 

@@ -32,7 +32,7 @@ export interface MountEntry {
 }
 
 export function parseMountinfo(text: string): MountEntry[] {
-  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
   const entries: MountEntry[] = [];
   for (const line of text.split('\n')) {
     const dash = line.indexOf(' - ');
@@ -40,7 +40,7 @@ export function parseMountinfo(text: string): MountEntry[] {
     const left = line.slice(0, dash).split(' ');
     const right = line.slice(dash + 3).split(' ');
     if (left.length < 5 || right.length < 3) continue;
-    entries.push({ root: unescape(left[3]!), mountPoint: unescape(left[4]!), fsType: right[0]!, superOptions: right[2]!.split(',') });
+    entries.push({ root: unescapeOctal(left[3]!), mountPoint: unescapeOctal(left[4]!), fsType: right[0]!, superOptions: right[2]!.split(',') });
   }
   return entries;
 }
@@ -100,7 +100,7 @@ export class CgroupLayout {
       const hierarchy = await setUpV1(dir, controllers, notes);
       if (hierarchy) {
         found.push(hierarchy);
-        controllers.forEach((c) => wanted.delete(c));
+        for (const c of controllers) wanted.delete(c);
       }
     }
     const unified = own.find((e) => e.id === 0);

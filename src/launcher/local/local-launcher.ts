@@ -5,7 +5,8 @@ import { hostname as osHostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import { JobLogWriter, readJobLog } from '../job-log.js';
 import { endedBeforeReady, notReadyInTime, type JobAddress, type JobHandle, type JobInfo, type JobSpec, type JobStatus, type Launcher, type LogLine } from '../launcher.js';
-import { prepareWritableDir, type Sandbox, type SandboxedProcess } from './sandbox.js';
+import { prepareWritableDir, type Sandbox } from './sandbox.js';
+import type { SandboxedProcess } from './sandboxed-job.js';
 
 interface LocalJob {
   spec: JobSpec;
@@ -201,7 +202,7 @@ export class LocalLauncher implements Launcher {
 
   async stop(key: string, options: { graceMs?: number } = {}): Promise<void> {
     const job = this.jobs.get(key);
-    if (!job || job.status.state !== 'running') return;
+    if (job?.status.state !== 'running') return;
     const pid = job.child.pid!;
     job.stopRequested = true;
     // The sandbox reaches the app inside its PID namespace; signalling bwrap itself would end the

@@ -24,12 +24,10 @@ import { constants, lstatSync } from 'node:fs';
 import { access, lchown, lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
 import { bwrapOptions } from './bwrap-args.js';
-import { CgroupLayout, shellQuote, type JobCgroup } from './cgroup.js';
-import { acceptsConnections } from './accepts-connections.js';
-import { enterNetworkNamespace, JobNetwork, type NetworkTools } from './network-namespace.js';
-import { processTree, signalAll, treeUsage } from './proc-tree.js';
+import { CgroupLayout, shellQuote } from './cgroup.js';
+import { enterNetworkNamespace, type NetworkTools } from './network-namespace.js';
+import { SandboxedJob, type SandboxedProcess } from './sandboxed-job.js';
 import { resolveRunAs, serverIsRoot, type Identity } from './run-as-user.js';
 
 export interface SandboxRequest {
@@ -63,19 +61,6 @@ export interface PreparedCommand {
   stdin: 'pipe' | 'ignore';
   uid?: number;
   gid?: number;
-}
-
-export interface SandboxedProcess {
-  /** Call once spawned: connects the job's network namespace (then lets it go on) and starts watching for OOM kills. */
-  attach(child: { pid?: number; stdin: Writable | null }): Promise<void>;
-  /** Whether the job's server accepts connections on its address (its inbound port). */
-  accepting(address: { host: string; port: number }): Promise<boolean>;
-  /** Sends a signal to the job's processes (not to bwrap itself, which must stay to report the exit). */
-  signal(signal: NodeJS.Signals): Promise<void>;
-  outcome(): Promise<{ memoryLimitExceeded: boolean }>;
-  usage(): Promise<{ cpuSeconds?: number; memoryBytes?: number }>;
-  /** Kills leftovers and removes the cgroup. */
-  release(): Promise<void>;
 }
 
 export interface SandboxOptions {
@@ -259,81 +244,6 @@ export class Sandbox {
   }
 }
 
-class SandboxedJob implements SandboxedProcess {
-  private pid?: number;
-  private watcher?: NodeJS.Timeout;
-  private network?: JobNetwork;
-
-  constructor(
-    private readonly cgroup: JobCgroup | undefined,
-    private readonly bwrap: boolean,
-    private readonly envDir: string,
-    private readonly networking: { tools: NetworkTools; ports: number[]; hostPorts: number[] } | undefined,
-  ) {}
-
-  async attach(child: { pid?: number; stdin: Writable | null }): Promise<void> {
-    const pid = child.pid;
-    if (!pid) throw new Error('the job has no process');
-    this.pid = pid;
-    if (this.networking) {
-      if (!child.stdin) throw new Error('a job with its own network needs its stdin as a pipe (PreparedCommand.stdin)');
-      try {
-        this.network = await JobNetwork.connect(pid, child.stdin, { ...this.networking, pidFile: path.join(this.envDir, 'pasta.pid') });
-      } catch (err) {
-        // Without "up" the job's first process gives up before any content runs.
-        child.stdin.end();
-        throw err;
-      }
-    }
-    if (!this.cgroup?.has('memory')) return;
-    // v1 (and v2 without memory.oom.group) kills one process: the job is over once any was killed.
-    let killed = false;
-    this.watcher = setInterval(() => {
-      if (killed) return;
-      void this.cgroup!.oomKills().then(async (n) => {
-        if (n > 0 && !killed) {
-          killed = true;
-          await this.cgroup!.kill();
-        }
-      });
-    }, 500);
-    this.watcher.unref();
-  }
-
-  async signal(signal: NodeJS.Signals): Promise<void> {
-    if (!this.pid) return;
-    const tree = await processTree(this.pid);
-    // With bwrap the tree is: bwrap (monitor) -> bwrap (the PID namespace's init) -> the job.
-    const skip = new Set(this.bwrap ? tree.filter((p) => p.pid === this.pid || p.ppid === this.pid).map((p) => p.pid) : []);
-    const pids = new Set([...tree.map((p) => p.pid), ...((await this.cgroup?.pids()) ?? [])]);
-    signalAll([...pids].filter((p) => !skip.has(p)), signal);
-  }
-
-  async accepting(address: { host: string; port: number }): Promise<boolean> {
-    if (this.networking) return (await this.network?.listening(address.port)) ?? false;
-    return acceptsConnections(address);
-  }
-
-  async outcome(): Promise<{ memoryLimitExceeded: boolean }> {
-    return { memoryLimitExceeded: ((await this.cgroup?.oomKills()) ?? 0) > 0 };
-  }
-
-  async usage(): Promise<{ cpuSeconds?: number; memoryBytes?: number }> {
-    const fromTree = this.pid ? await treeUsage(this.pid) : {};
-    return {
-      cpuSeconds: (await this.cgroup?.cpuSeconds()) ?? fromTree.cpuSeconds,
-      memoryBytes: (await this.cgroup?.memoryBytes()) ?? fromTree.memoryBytes,
-    };
-  }
-
-  async release(): Promise<void> {
-    clearInterval(this.watcher);
-    await this.network?.close();
-    await rm(this.envDir, { recursive: true, force: true });
-    await this.cgroup?.remove();
-  }
-}
-
 function sandboxFailure(what: string, stderr: string, identity: Identity): string {
   const namespaces = serverIsRoot()
     ? 'make sure mount and PID namespaces are allowed (in a container: run it privileged, or with seccomp/AppArmor profiles that permit unshare and mount)'
@@ -415,7 +325,7 @@ async function checkReachable(identity: Identity, paths: string[]): Promise<void
     }
     for (const d of [...chain, target]) {
       const info = await stat(d).catch(() => null);
-      if (!info || !info.isDirectory()) continue;
+      if (!info?.isDirectory()) continue;
       const bits = info.uid === identity.uid ? 0o100 : identity.groups.includes(info.gid) ? 0o010 : 0o001;
       if (!(info.mode & bits)) {
         throw new Error(

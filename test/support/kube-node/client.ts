@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, fetch } from 'undici';
 
-export type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type Obj = Record<string, any>;
 
 export class ApiError extends Error {
   constructor(

@@ -5,7 +5,7 @@ import type { Obj } from './client.js';
 export function expand(text: string, vars: Record<string, string>): string {
   return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (whole, name: string | undefined) => {
     if (whole === '$$') return '$';
-    return name !== undefined && Object.prototype.hasOwnProperty.call(vars, name) ? vars[name]! : whole;
+    return name !== undefined && Object.hasOwn(vars, name) ? vars[name]! : whole;
   });
 }
 

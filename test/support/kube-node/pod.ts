@@ -321,7 +321,10 @@ export class PodWorker {
       }
       this.changed();
     };
-    if (!startup) return afterStartup();
+    if (!startup) {
+      afterStartup();
+      return;
+    }
     const worker = new ProbeWorker(startup, target, false, {
       changed: (ok) => {
         if (!ok) return;

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { api, ApiError } from '../../api/client';
 import { useAction, useResource } from '../../api/use-resource';
-import type { ContentItem, Environment, ImageSelection } from '../../api/types';
+import type { ContentItem, ExecutionEnvironment, ImageSelection } from '../../api/types';
 import { useSession } from '../../session/session';
 import { ErrorMessage, Loading } from '../../ui/feedback';
 import { maximumText, memoryText, parseMemory } from './resources';
@@ -48,7 +48,7 @@ export function ExecutionPanel({ content, defaults, onChanged }: { content: Cont
   const { user } = useSession();
   const isAdmin = user.user_role === 'administrator';
   const selection = useResource<ImageSelection>(content.bundle_id === null ? null : `/__api__/v1/content/${content.guid}/image-selection`);
-  const environments = useResource<Environment[]>('/__api__/v1/environments');
+  const environments = useResource<ExecutionEnvironment[]>('/__api__/v1/environments');
   const initial = {
     default_image_name: content.default_image_name ?? '',
     service_account_name: content.service_account_name ?? '',

@@ -92,10 +92,13 @@ function JobLog({ content, job }: { content: ContentItem; job: Job }) {
         {following ? 'Following the live log of this running process.' : job.error ? `Ended: ${job.error}` : 'This job has ended.'}
       </p>
       <ErrorMessage error={error} />
+      {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable log must be reachable by keyboard (axe: scrollable-region-focusable) */}
+      {/* biome-ignore lint/a11y/useAriaPropsSupportedByRole: the focusable log needs a name to be announced by; role=log would make it a live region that reads every line */}
       <pre ref={logRef} className="log tall" tabIndex={0} aria-label={`Log of ${jobLabel(job.tag)}`}>
         {entries.length === 0
           ? 'No output yet.'
           : entries.map((e, i) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: log lines are only appended and hold no state, so a line's place is its identity
               <span key={i} className={e.source === 'stderr' ? 'stderr' : undefined}>
                 {e.data}
                 {'\n'}

@@ -1,15 +1,20 @@
+// The HTTP server: Fastify with its parsers, the caller's principal, Connect's error JSON for
+// everything under /__api__, the fast path and proxies for running content, and the routes it is
+// given (src/routes.ts). It sits at the top of the edge: it assembles api/, serve/ and http/.
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createServer } from 'node:http';
-import type { App } from '../app.js';
-import { resolvePrincipal } from '../auth/principal.js';
-import { ApiError, ErrorCode } from './errors.js';
-import { trustedProxies } from './trusted-proxy.js';
-import { contentFastPath } from '../serve/content-fast-path.js';
-import { ContentProxy } from '../serve/proxy.js';
-import { installWebsocketProxy } from '../serve/websocket-proxy.js';
-import { OneLineRequestLog } from '../logging/request-log.js';
+import type { App } from './app.js';
+import { resolvePrincipal } from './auth/principal.js';
+import { ErrorCode, LecternError } from './errors.js';
+import { errorBody, httpAnswer } from './http/errors.js';
+import type { RoutePlugin } from './http/routing.js';
+import { trustedProxies } from './http/trusted-proxy.js';
+import { contentFastPath } from './serve/content-fast-path.js';
+import { ContentProxy } from './serve/proxy.js';
+import { installWebsocketProxy } from './serve/websocket-proxy.js';
+import { OneLineRequestLog } from './logging/request-log.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,13 +22,6 @@ declare module 'fastify' {
     contentProxy: ContentProxy;
   }
 }
-
-export interface ServerUrls {
-  /** Public base URL with a trailing slash, from [Server] Address or the request. */
-  base(request: FastifyRequest): string;
-}
-
-export type RoutePlugin = (server: FastifyInstance, app: App) => void | Promise<void>;
 
 export async function buildServer(app: App, routes: RoutePlugin[]): Promise<FastifyInstance> {
   // The proxy and the fast path log through Fastify's logger, which exists once Fastify does.
@@ -76,7 +74,7 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
     try {
       done(null, JSON.parse(text));
     } catch (err) {
-      done(new ApiError(400, ErrorCode.InvalidJson, `The request body is not valid JSON: ${(err as Error).message}`), undefined);
+      done(new LecternError('invalid', ErrorCode.InvalidJson, `The request body is not valid JSON: ${(err as Error).message}`), undefined);
     }
   });
   server.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
@@ -92,17 +90,20 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
   });
 
   server.setErrorHandler((error: unknown, request, reply) => {
-    if (error instanceof ApiError) return reply.code(error.status).type('application/json').send(error.toJSON());
+    if (error instanceof LecternError) {
+      const { status, body } = httpAnswer(error);
+      return reply.code(status).type('application/json').send(body);
+    }
     const err = error as { statusCode?: number; code?: string; message?: string; validation?: unknown };
     if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.statusCode === 413) {
-      return reply.code(413).send(new ApiError(413, ErrorCode.BadRequest, err.message ?? 'Request body too large').toJSON());
+      return reply.code(413).send(errorBody(ErrorCode.BadRequest, err.message ?? 'Request body too large'));
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       const code = err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? ErrorCode.InvalidJson : ErrorCode.BadRequest;
-      return reply.code(err.statusCode).send(new ApiError(err.statusCode, code, err.message ?? 'Bad request').toJSON());
+      return reply.code(err.statusCode).send(errorBody(code, err.message ?? 'Bad request'));
     }
     request.log.error({ err: error }, 'unhandled error');
-    return reply.code(500).send(new ApiError(500, ErrorCode.InternalFailure, 'Internal server error; the server log has details.').toJSON());
+    return reply.code(500).send(errorBody(ErrorCode.InternalFailure, 'Internal server error; the server log has details.'));
   });
 
   server.setNotFoundHandler((request, reply) => answerUnrouted(server, request, reply));
@@ -136,32 +137,15 @@ function answerUnrouted(server: FastifyInstance, request: FastifyRequest, reply:
   };
   const allowed = API_METHODS.filter(routed);
   if (allowed.length > 0) {
-    const error = new ApiError(405, ErrorCode.BadRequest, `${request.method} is not allowed on ${pathname}; it answers ${allowed.join(', ')}.`, { method: request.method, path: pathname, allowed });
-    return reply.code(405).header('allow', allowed.join(', ')).type('application/json').send(error.toJSON());
+    const body = errorBody(ErrorCode.BadRequest, `${request.method} is not allowed on ${pathname}; it answers ${allowed.join(', ')}.`, { method: request.method, path: pathname, allowed });
+    return reply.code(405).header('allow', allowed.join(', ')).type('application/json').send(body);
   }
-  const error = new ApiError(404, ErrorCode.ObjectDoesNotExist, `There is no API endpoint ${request.method} ${pathname}.`, { method: request.method, path: pathname });
-  return reply.code(404).type('application/json').send(error.toJSON());
+  const body = errorBody(ErrorCode.ObjectDoesNotExist, `There is no API endpoint ${request.method} ${pathname}.`, { method: request.method, path: pathname });
+  return reply.code(404).type('application/json').send(body);
 }
 
 /** Errors Fastify raises before routing (a malformed URL, an over-long parameter): Connect's JSON too. */
 function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
-  return reply.code(status).type('application/json').send(new ApiError(status, ErrorCode.BadRequest, error.message).toJSON());
-}
-
-/** Public URL helpers shared by every route that renders content_url/dashboard_url. */
-export function publicBase(app: App, request: FastifyRequest): string {
-  const configured = app.config.get('Server.Address');
-  if (configured) return configured.endsWith('/') ? configured : configured + '/';
-  const proto = request.protocol;
-  const host = request.headers.host ?? `localhost:${app.config.listenAddress().port}`;
-  return `${proto}://${host}/`;
-}
-
-export function contentUrls(app: App, request: FastifyRequest) {
-  const base = publicBase(app, request);
-  return {
-    contentUrl: (guid: string) => `${base}content/${guid}/`,
-    dashboardUrl: (guid: string) => `${base}connect/#/apps/${guid}`,
-  };
+  return reply.code(status).type('application/json').send(errorBody(ErrorCode.BadRequest, error.message));
 }

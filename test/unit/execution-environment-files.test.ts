@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DefinitionFileError, parseClusterDefinition, parseEnvironmentsFile } from '../../src/environments/definition-files.js';
+import { DefinitionFileError, parseClusterDefinition, parseEnvironmentsFile } from '../../src/execution-environments/definition-files.js';
 
 function failure(fn: () => unknown): DefinitionFileError {
   try {

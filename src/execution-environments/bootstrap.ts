@@ -3,14 +3,14 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { ConfigError } from '../config/config.js';
 import { DefinitionFileError, parseClusterDefinition } from './definition-files.js';
 import type { EnvironmentDefinition } from './definition.js';
-import type { Environments } from './environments.js';
+import type { ExecutionEnvironments } from './environments.js';
 
 /**
  * `[Launcher] ClusterDefinition`: seeds the environments table on the first start (as Connect
  * does); once any environment exists the files are not read, and the API owns what they created.
  * A broken file stops that first start with its file and line.
  */
-export async function bootstrapEnvironments(files: readonly string[], environments: Environments, audit: AuditLog, log: (msg: string) => void): Promise<void> {
+export async function bootstrapExecutionEnvironments(files: readonly string[], environments: ExecutionEnvironments, audit: AuditLog, log: (msg: string) => void): Promise<void> {
   if (files.length === 0) return;
   if ((await environments.all()).length > 0) {
     log(`execution environments: the table is already populated, so [Launcher] ClusterDefinition (${files.join(', ')}) is not read; use the Environments API or [ExecutionEnvironments] ConfigFilePath`);

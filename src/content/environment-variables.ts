@@ -1,7 +1,17 @@
-import type { App } from '../app.js';
-import { badRequest, ErrorCode } from '../http/errors.js';
+// Content's environment variables (Connect's /v1/content/{guid}/environment): names and sealed values,
+// set by editors and given to the content's processes. Not execution environments (images,
+// src/execution-environments/) nor restored environments (venvs, src/execution/restored-environments.ts).
+import type { Store } from '../db/database.js';
+import { badRequest, ErrorCode } from '../errors.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 
-export interface EnvChange {
+/** Where variables live: the database, and the box that seals their values at rest. */
+export interface VariableStore {
+  store: Store;
+  secrets: SecretBox;
+}
+
+export interface VariableChange {
   name: string;
   /** null removes the variable. */
   value: string | null;
@@ -12,10 +22,10 @@ const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RESERVED_PREFIXES = ['CONNECT_', 'RSTUDIO_'];
 
 /** Parses `[{name, value}]`; rejects bad names, reserved prefixes and names given twice (code 149). */
-export function parseEnvChanges(body: unknown, allowNull: boolean): EnvChange[] {
+export function parseVariableChanges(body: unknown, allowNull: boolean): VariableChange[] {
   if (!Array.isArray(body)) throw badRequest('The request body must be a JSON array of {"name": ..., "value": ...} objects.', ErrorCode.CannotParseRequestBody);
   const seen = new Set<string>();
-  const out: EnvChange[] = [];
+  const out: VariableChange[] = [];
   for (const item of body) {
     if (!item || typeof item !== 'object' || Array.isArray(item)) throw badRequest('Each environment variable must be an object {"name": ..., "value": ...}.', ErrorCode.CannotParseRequestBody);
     const { name, value } = item as { name?: unknown; value?: unknown };
@@ -40,13 +50,13 @@ export function parseEnvChanges(body: unknown, allowNull: boolean): EnvChange[] 
 }
 
 /** Sorted variable names of one content item. */
-export async function environmentNames(app: App, contentId: number): Promise<string[]> {
+export async function variableNames(app: VariableStore, contentId: number): Promise<string[]> {
   const rows = await app.store.db.selectFrom('content_environment').select('name').where('content_id', '=', contentId).execute();
   return rows.map((r) => r.name).sort();
 }
 
 /** Applies changes (null value deletes); with `replace` every variable not listed is removed first. */
-export async function updateEnvironment(app: App, contentId: number, changes: EnvChange[], replace: boolean): Promise<string[]> {
+export async function updateVariables(app: VariableStore, contentId: number, changes: VariableChange[], replace: boolean): Promise<string[]> {
   await app.store.db.transaction().execute(async (trx) => {
     if (replace) await trx.deleteFrom('content_environment').where('content_id', '=', contentId).execute();
     for (const change of changes) {
@@ -63,13 +73,16 @@ export async function updateEnvironment(app: App, contentId: number, changes: En
     }
     await trx.updateTable('content').set((eb) => ({ env_version: eb('env_version', '+', 1) })).where('id', '=', contentId).execute();
   });
-  return environmentNames(app, contentId);
+  return variableNames(app, contentId);
 }
 
-/** Decrypted variables for starting a content process. */
-export async function contentEnvironment(app: App, contentId: number): Promise<Record<string, string>> {
-  const rows = await app.store.db.selectFrom('content_environment').select(['name', 'value_encrypted']).where('content_id', '=', contentId).execute();
+/**
+ * Decrypted variables for starting a content process: what every content process is given
+ * (src/app.ts hands this to ContentExecution), so the API tests read the same function.
+ */
+export async function contentEnvironment(from: VariableStore, contentId: number): Promise<Record<string, string>> {
+  const rows = await from.store.db.selectFrom('content_environment').select(['name', 'value_encrypted']).where('content_id', '=', contentId).execute();
   const env: Record<string, string> = {};
-  for (const r of rows) env[r.name] = app.secrets.open(r.value_encrypted);
+  for (const r of rows) env[r.name] = from.secrets.open(r.value_encrypted);
   return env;
 }

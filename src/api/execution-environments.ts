@@ -1,11 +1,11 @@
 import type { App } from '../app.js';
 import { noContent, requireRole, requireUser } from '../auth/principal.js';
 import type { EnvironmentRow, User } from '../db/schema.js';
-import { DefinitionError, formatPath, parseDefinition, type EnvironmentDefinition } from '../environments/definition.js';
-import { definitionFields, environmentJson, permissionJson } from '../environments/environments.js';
+import { DefinitionError, formatPath, parseDefinition, type EnvironmentDefinition } from '../execution-environments/definition.js';
+import { definitionFields, environmentJson, permissionJson } from '../execution-environments/environments.js';
 import { runnerFor } from '../execution/runners.js';
-import { ApiError, badRequest, conflict, ErrorCode, invalidParameter, notFound } from '../http/errors.js';
-import type { RoutePlugin } from '../http/server.js';
+import { badRequest, conflict, ErrorCode, invalidParameter, LecternError, notFound } from '../errors.js';
+import type { RoutePlugin } from '../http/routing.js';
 
 /** Validates a body into a definition; problems become 400s naming the field. */
 function definitionFrom(body: unknown, options: { requireTitle: boolean; requireCluster: boolean }): EnvironmentDefinition {
@@ -23,15 +23,15 @@ function definitionFrom(body: unknown, options: { requireTitle: boolean; require
   }
 }
 
-function throwWith(error: ApiError, payload: unknown): never {
-  throw new ApiError(error.status, error.code, error.message, payload);
+function throwWith(error: LecternError, payload: unknown): never {
+  throw error.withPayload(payload);
 }
 
 /** Records owned by the declarative file are changed by editing the file, never through the API. */
 function requireApiOwned(env: EnvironmentRow) {
   if (env.managed_by) {
-    throw new ApiError(
-      409,
+    throw new LecternError(
+      'conflict',
       ErrorCode.NoUpdatePermission,
       `Execution environment ${env.name} is managed by ${env.managed_by}; change that file instead ([ExecutionEnvironments] ConfigFilePath).`,
       { managed_by: env.managed_by },
@@ -49,7 +49,7 @@ export const executionEnvironmentRoutes: RoutePlugin = (server, app) => {
   async function visible(guid: string, user: User): Promise<EnvironmentRow> {
     const usable = (await environments.withUsability(user)).find((e) => e.row.guid === guid.toLowerCase());
     // A restricted environment is as good as missing to those who may not use it.
-    if (!usable || !usable.usable) throw notFound(`Execution environment ${guid} does not exist.`);
+    if (!usable?.usable) throw notFound(`Execution environment ${guid} does not exist.`);
     return usable.row;
   }
 
@@ -112,8 +112,8 @@ export const executionEnvironmentRoutes: RoutePlugin = (server, app) => {
     // Deleting the image live content runs in would fail its next worker start: refuse, naming it.
     const users = await environments.contentUsing([env.name]);
     if (users.length) {
-      throw new ApiError(
-        409,
+      throw new LecternError(
+        'conflict',
         ErrorCode.NoUpdatePermission,
         `Execution environment ${env.name} is in use by ${users.length} content item(s) (${users.slice(0, 5).map((u) => u.guid).join(', ')}${users.length > 5 ? ', …' : ''}); move them to another image first (default_image_name).`,
         { content_guids: users.map((u) => u.guid) },

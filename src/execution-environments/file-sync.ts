@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { AuditLog } from '../audit/audit-log.js';
 import { sha256Hex } from '../util/ids.js';
 import { parseEnvironmentsFile } from './definition-files.js';
-import type { Environments, SyncResult } from './environments.js';
+import type { ExecutionEnvironments, SyncResult } from './environments.js';
 
 export type SyncOutcome = { state: 'applied'; result: SyncResult } | { state: 'unchanged' } | { state: 'error'; message: string };
 
@@ -14,7 +14,7 @@ export type SyncOutcome = { state: 'applied'; result: SyncResult } | { state: 'u
  * than write it in place) and re-reads on a timer as a safety net for file systems without
  * change events. A file that does not parse is logged and changes nothing: the last good state stays.
  */
-export class EnvironmentFileSync {
+export class ExecutionEnvironmentFileSync {
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
   private debounce?: NodeJS.Timeout;
@@ -25,7 +25,7 @@ export class EnvironmentFileSync {
 
   constructor(
     readonly file: string,
-    private readonly environments: Environments,
+    private readonly environments: ExecutionEnvironments,
     private readonly audit: AuditLog,
     private readonly log: (msg: string) => void,
     private readonly checkIntervalMs: number,

@@ -1,6 +1,6 @@
 // The execution environment form's state and how it becomes the API's body; pure so it can be
 // tested without a browser. The server validates versions and paths and answers in its own words.
-import type { Environment, Installation, Runtime } from '../api/types';
+import type { ExecutionEnvironment, Installation, Runtime } from '../api/types';
 
 /** The runtimes the form edits; TensorFlow installations are kept as they are (a PUT keeps fields it does not name). */
 export type EditableRuntime = Exclude<Runtime, 'tensorflow'>;
@@ -11,20 +11,20 @@ export const RUNTIMES: Array<{ id: EditableRuntime; label: string; pathHint: str
   { id: 'quarto', label: 'Quarto', pathHint: '/opt/quarto/1.5.57/bin/quarto' },
 ];
 
-export interface EnvironmentForm {
+export interface ExecutionEnvironmentForm {
   title: string;
   description: string;
   name: string;
-  matching: Environment['matching'];
+  matching: ExecutionEnvironment['matching'];
   supervisor: string;
   installations: Record<EditableRuntime, Installation[]>;
 }
 
-export function emptyForm(): EnvironmentForm {
+export function emptyForm(): ExecutionEnvironmentForm {
   return { title: '', description: '', name: '', matching: 'any', supervisor: '', installations: { python: [], r: [], quarto: [] } };
 }
 
-export function formFrom(env: Environment): EnvironmentForm {
+export function formFrom(env: ExecutionEnvironment): ExecutionEnvironmentForm {
   const copy = (list: Installation[] | undefined) => (list ?? []).map((i) => ({ version: i.version, path: i.path }));
   return {
     title: env.title,
@@ -41,7 +41,7 @@ export function formFrom(env: Environment): EnvironmentForm {
  * a half-filled row is sent as it is, so the server names what is missing. On an edit the image
  * and cluster are left out: they cannot change.
  */
-export function environmentBody(form: EnvironmentForm, mode: 'create' | 'edit'): Record<string, unknown> {
+export function environmentBody(form: ExecutionEnvironmentForm, mode: 'create' | 'edit'): Record<string, unknown> {
   const body: Record<string, unknown> = {
     title: form.title.trim(),
     description: form.description.trim(),
@@ -60,7 +60,7 @@ export function environmentBody(form: EnvironmentForm, mode: 'create' | 'edit'):
 }
 
 /** "Python 3.11.9, 3.12.4 · R 4.4.1", or what to do when there are none. */
-export function installationSummary(env: Pick<Environment, Runtime>): string {
+export function installationSummary(env: Pick<ExecutionEnvironment, Runtime>): string {
   const parts = RUNTIMES.flatMap(({ id, label }) => {
     const versions = (env[id]?.installations ?? []).map((i) => i.version);
     return versions.length ? [`${label} ${versions.join(', ')}`] : [];
@@ -68,7 +68,7 @@ export function installationSummary(env: Pick<Environment, Runtime>): string {
   return parts.length ? parts.join(' · ') : 'No installations: automatic selection never picks it.';
 }
 
-export const MATCHING_LABELS: Record<Environment['matching'], string> = {
+export const MATCHING_LABELS: Record<ExecutionEnvironment['matching'], string> = {
   any: 'Chosen automatically when it fits a bundle, or when a bundle or content names it.',
   exact: 'Used only when a bundle or content names this image.',
   none: 'Disabled: never used.',

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { executionSettings } from '../support/execution.js';
 import { PROVIDERS, postgresDatabaseUrl, startLectern, stopPostgres, waitForTask, type Provider, type TestServer } from '../support/lectern.js';
 import { makeTarGz } from '../support/tarball.js';
+import { eventually } from '../support/eventually.js';
 import type { JobSpec } from '../../src/launcher/launcher.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { OffHostLauncherDouble } from '../support/off-host-launcher.js';
@@ -34,15 +35,7 @@ const PY = {
   python: { installations: [{ version: '3.12.4', path: '/opt/python/3.12.4/bin/python3' }] },
 };
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000) => eventually(what, probe, { timeoutMs, intervalMs: 50 });
 
 async function auditActions(t: TestServer): Promise<string[]> {
   const page = await json(await t.api('/__api__/v1/audit_logs?limit=500'));

@@ -1,18 +1,18 @@
 import { useState, type FormEvent } from 'react';
 import { api } from '../api/client';
 import { useAction, useResource } from '../api/use-resource';
-import type { Environment, EnvironmentPermission, Group, Installation, Page, User } from '../api/types';
+import type { ExecutionEnvironment, ExecutionEnvironmentPermission, Group, Installation, Page, User } from '../api/types';
 import { EmptyState, ErrorMessage, Loading } from '../ui/feedback';
-import { emptyForm, environmentBody, formFrom, installationSummary, MATCHING_LABELS, RUNTIMES, type EditableRuntime, type EnvironmentForm } from './environment-form';
+import { emptyForm, environmentBody, formFrom, installationSummary, MATCHING_LABELS, RUNTIMES, type EditableRuntime, type ExecutionEnvironmentForm } from './execution-environment-form';
 
 /** Admin → Execution environments: the images off-host content runs in, who may use them, and what each holds. */
-export function Environments() {
-  const environments = useResource<Environment[]>('/__api__/v1/environments');
+export function ExecutionEnvironments() {
+  const environments = useResource<ExecutionEnvironment[]>('/__api__/v1/environments');
   const [creating, setCreating] = useState(false);
   const [open, setOpen] = useState<{ guid: string; view: 'edit' | 'permissions' } | null>(null);
   const action = useAction();
 
-  async function remove(env: Environment) {
+  async function remove(env: ExecutionEnvironment) {
     if (!confirm(`Delete the execution environment "${env.title}" (${env.name})? Content can no longer be deployed to this image.`)) return;
     if ((await action.run(() => api(`/__api__/v1/environments/${env.guid}`, { method: 'DELETE' }))) !== undefined) environments.reload();
   }
@@ -36,7 +36,7 @@ export function Environments() {
       </p>
       <ErrorMessage error={action.error ?? environments.error} />
       {creating && (
-        <EnvironmentEditor
+        <ExecutionEnvironmentEditor
           mode="create"
           initial={emptyForm()}
           onDone={(saved) => {
@@ -89,7 +89,7 @@ export function Environments() {
               </div>
               {env.description && <p className="hint">{env.description}</p>}
               {open?.guid === env.guid && open.view === 'edit' && (
-                <EnvironmentEditor
+                <ExecutionEnvironmentEditor
                   mode="edit"
                   environment={env}
                   initial={formFrom(env)}
@@ -109,7 +109,7 @@ export function Environments() {
   );
 }
 
-function EnvironmentEditor({ mode, environment, initial, onDone, onRefused }: { mode: 'create' | 'edit'; environment?: Environment; initial: EnvironmentForm; onDone(saved: boolean): void; onRefused?(): void }) {
+function ExecutionEnvironmentEditor({ mode, environment, initial, onDone, onRefused }: { mode: 'create' | 'edit'; environment?: ExecutionEnvironment; initial: ExecutionEnvironmentForm; onDone(saved: boolean): void; onRefused?(): void }) {
   const [draft, setForm] = useState(initial);
   const action = useAction();
   const readOnly = environment?.managed_by ?? null;
@@ -166,7 +166,7 @@ function EnvironmentEditor({ mode, environment, initial, onDone, onRefused }: { 
         <div className="form-grid">
           <label>
             Matching
-            <select value={form.matching} onChange={(e) => setForm({ ...form, matching: e.target.value as EnvironmentForm['matching'] })} aria-describedby={`${idBase}-matching-hint`}>
+            <select value={form.matching} onChange={(e) => setForm({ ...form, matching: e.target.value as ExecutionEnvironmentForm['matching'] })} aria-describedby={`${idBase}-matching-hint`}>
               {Object.keys(MATCHING_LABELS).map((value) => (
                 <option key={value} value={value}>
                   {value[0]!.toUpperCase() + value.slice(1)}
@@ -187,6 +187,7 @@ function EnvironmentEditor({ mode, environment, initial, onDone, onRefused }: { 
             <legend>{label} installations</legend>
             {form.installations[id].length === 0 && <p className="hint">None.</p>}
             {form.installations[id].map((row, index) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: a row has no identity but its place (its error paths are indexed too); every input is controlled
               <div key={index} className="row wrap installation">
                 <label>
                   {label} version
@@ -228,8 +229,8 @@ function EnvironmentEditor({ mode, environment, initial, onDone, onRefused }: { 
   );
 }
 
-function Permissions({ environment }: { environment: Environment }) {
-  const permissions = useResource<EnvironmentPermission[]>(`/__api__/v1/environments/${environment.guid}/permissions`);
+function Permissions({ environment }: { environment: ExecutionEnvironment }) {
+  const permissions = useResource<ExecutionEnvironmentPermission[]>(`/__api__/v1/environments/${environment.guid}/permissions`);
   const users = useResource<Page<User>>('/__api__/v1/users?page_size=500');
   const groups = useResource<Page<Group>>('/__api__/v1/groups?page_size=500');
   const [pick, setPick] = useState('');
@@ -237,7 +238,7 @@ function Permissions({ environment }: { environment: Environment }) {
   const userName = new Map(users.data?.results.map((u) => [u.guid, u.username]));
   const groupName = new Map(groups.data?.results.map((g) => [g.guid, g.name]));
   const granted = new Set(permissions.data?.map((p) => p.user_guid ?? p.group_guid));
-  const label = (p: EnvironmentPermission) => (p.user_guid ? `User ${userName.get(p.user_guid) ?? p.user_guid}` : `Group ${groupName.get(p.group_guid!) ?? p.group_guid}`);
+  const label = (p: ExecutionEnvironmentPermission) => (p.user_guid ? `User ${userName.get(p.user_guid) ?? p.user_guid}` : `Group ${groupName.get(p.group_guid!) ?? p.group_guid}`);
 
   async function grant(e: FormEvent) {
     e.preventDefault();
@@ -248,12 +249,12 @@ function Permissions({ environment }: { environment: Environment }) {
     }
   }
 
-  async function revoke(p: EnvironmentPermission) {
+  async function revoke(p: ExecutionEnvironmentPermission) {
     if ((await action.run(() => api(`/__api__/v1/environments/${environment.guid}/permissions/${p.guid}`, { method: 'DELETE' }))) !== undefined) permissions.reload();
   }
 
   return (
-    <div className="stack indent" role="region" aria-label={`Permissions of ${environment.title}`}>
+    <section className="stack indent" aria-label={`Permissions of ${environment.title}`}>
       <ErrorMessage error={action.error ?? permissions.error} />
       {!permissions.data ? (
         !permissions.error && <Loading />
@@ -303,6 +304,6 @@ function Permissions({ environment }: { environment: Environment }) {
           Allow
         </button>
       </form>
-    </div>
+    </section>
   );
 }

@@ -16,7 +16,7 @@ export interface SyncResult {
 }
 
 /** Execution environments: storage, who may use them, bootstrap and declarative sync. */
-export class Environments {
+export class ExecutionEnvironments {
   constructor(
     private readonly db: Kysely<Database>,
     /** The user's guid and their groups' guids. */

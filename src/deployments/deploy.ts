@@ -12,7 +12,7 @@ import type { DataDir } from '../storage/data-dir.js';
 import type { Users } from '../users/users.js';
 import { nowIso } from '../util/ids.js';
 import { TaskFailure, type TaskContext, type TaskQueue } from '../tasks/queue.js';
-import { ErrorCode } from '../http/errors.js';
+import { ErrorCode } from '../errors.js';
 
 export interface DeployDeps {
   db: Kysely<Database>;

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { contentEnvironment } from '../../src/api/environment.js';
+import { contentEnvironment } from '../../src/content/environment-variables.js';
 import { PROVIDERS, startLectern, stopPostgres, type TestServer } from '../support/lectern.js';
 
 after(stopPostgres);
+
+/** The variables a content process of `contentId` is started with: the function src/app.ts gives ContentExecution. */
+function processVariables(t: TestServer, contentId: number) {
+  return contentEnvironment(t.app, contentId);
+}
 
 async function json(res: Response) {
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
@@ -42,16 +47,16 @@ for (const provider of PROVIDERS) {
       res = await t.api(url, { method: 'PATCH', key: publisher.key, json: [{ name: 'ALPHA', value: 'a-new-value' }, { name: 'ZETA', value: null }] });
       assert.deepEqual(await json(res), ['ALPHA']);
       const contentId = Number(content.id);
-      assert.deepEqual(await contentEnvironment(t.app, contentId), { ALPHA: 'a-new-value' });
+      assert.deepEqual(await processVariables(t, contentId), { ALPHA: 'a-new-value' });
 
       // PUT replaces everything.
       res = await t.api(url, { method: 'PUT', key: publisher.key, json: [{ name: 'B', value: 'b' }, { name: 'A_1', value: '' }] });
       assert.deepEqual(await json(res), ['A_1', 'B']);
-      assert.deepEqual(await contentEnvironment(t.app, contentId), { A_1: '', B: 'b' });
+      assert.deepEqual(await processVariables(t, contentId), { A_1: '', B: 'b' });
       // posit-sdk clear() sends [].
       res = await t.api(url, { method: 'PUT', key: publisher.key, json: [] });
       assert.deepEqual(await json(res), []);
-      assert.deepEqual(await contentEnvironment(t.app, contentId), {});
+      assert.deepEqual(await processVariables(t, contentId), {});
     });
 
     test('values are encrypted at rest and never returned', async () => {
@@ -69,7 +74,7 @@ for (const provider of PROVIDERS) {
       assert.ok(!rows[0]!.value_encrypted.includes(plaintext));
       assert.ok(!Buffer.from(rows[0]!.value_encrypted, 'base64').toString('latin1').includes(plaintext));
       assert.equal(t.app.secrets.open(rows[0]!.value_encrypted), plaintext);
-      assert.deepEqual(await contentEnvironment(t.app, Number(content.id)), { API_TOKEN: plaintext });
+      assert.deepEqual(await processVariables(t, Number(content.id)), { API_TOKEN: plaintext });
     });
 
     test('validation: duplicate names (149), bad names, reserved prefixes, bad bodies', async () => {

@@ -5,7 +5,7 @@ import type { ContentItem } from '../../api/types';
 import { ErrorMessage, Loading } from '../../ui/feedback';
 
 /** Environment variables: names are listed, values are write-only (sealed on the server). */
-export function EnvironmentPanel({ content, onChanged }: { content: ContentItem; onChanged(): void }) {
+export function EnvironmentVariablesPanel({ content, onChanged }: { content: ContentItem; onChanged(): void }) {
   const names = useResource<string[]>(`/__api__/v1/content/${content.guid}/environment`);
   const [name, setName] = useState('');
   const [value, setValue] = useState('');
@@ -58,6 +58,7 @@ export function EnvironmentPanel({ content, onChanged }: { content: ContentItem;
                 <form className="row wrap" onSubmit={change}>
                   <label className="grow">
                     New value of <code>{variable}</code>
+                    {/* biome-ignore lint/a11y/noAutofocus: the field appears because the user just pressed Change on this variable */}
                     <input type="password" autoComplete="off" value={newValue} onChange={(e) => setNewValue(e.target.value)} autoFocus />
                   </label>
                   <button type="submit" disabled={action.busy}>
