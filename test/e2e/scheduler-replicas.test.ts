@@ -60,7 +60,7 @@ if (PROVIDERS.includes('postgres')) {
 
       const locked = await a.api(`/__api__/v1/content/${created.guid}`, { method: 'PATCH', json: { locked: true } });
       assert.equal(locked.status, 200, await locked.clone().text());
-      await until('replica b to stop the locked item\'s worker', () => b.app.scheduler.describe(id).length === 0, 20_000);
+      await until("replica b to stop the locked item's worker", () => b.app.scheduler.describe(id).length === 0, 20_000);
     });
   });
 }

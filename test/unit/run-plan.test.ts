@@ -19,7 +19,19 @@ const quarto: Installation = { kind: 'quarto', version: '1.5.57', executable: '/
 function prepared(appmode: string, over: Partial<PreparedBundle> = {}, content: Partial<Content> = {}): PreparedBundle {
   const manifest = parseManifest(JSON.stringify({ version: 1, metadata: { appmode, entrypoint: 'app:app' }, python: { version: '3.12.4' }, files: { 'app.py': { checksum: '' } } }));
   return {
-    content: { id: 7, guid: 'guid-7', owner_id: 3, service_account_name: null, memory_limit: null, memory_request: null, cpu_request: null, cpu_limit: null, nvidia_gpu_limit: null, amd_gpu_limit: null, ...content } as Content,
+    content: {
+      id: 7,
+      guid: 'guid-7',
+      owner_id: 3,
+      service_account_name: null,
+      memory_limit: null,
+      memory_request: null,
+      cpu_request: null,
+      cpu_limit: null,
+      nvidia_gpu_limit: null,
+      amd_gpu_limit: null,
+      ...content,
+    } as Content,
     bundle: { id: 11, content_id: 7 } as Bundle,
     manifest,
     runner: runnerFor(manifest)!,
@@ -41,7 +53,7 @@ const context = (over: Partial<PlanContext> = {}): PlanContext => ({
 const config = (overrides: Partial<Record<SettingKey, string>> = {}) => Config.load({ env: {}, overrides });
 
 describe('worker and render jobs', () => {
-  test('a worker runs the runtime script with the restored interpreter, sees its own variables but cannot override Lectern\'s', () => {
+  test("a worker runs the runtime script with the restored interpreter, sees its own variables but cannot override Lectern's", () => {
     const job = workerJob(prepared('python-api'), context(), '/content/guid-7');
     assert.equal(job.kind, 'run');
     assert.equal(job.tag, 'run_python_api');
@@ -50,7 +62,7 @@ describe('worker and render jobs', () => {
     assert.equal(job.cwd, '/data/apps/7/11');
     assert.equal(job.env.GREETING, 'hello');
     assert.equal(job.env.CONNECT_SERVER, 'https://lectern.example.org/', 'Lectern sets CONNECT_SERVER, not the content');
-    assert.equal(job.env.R_CONFIG_ACTIVE, 'production', 'R_CONFIG_ACTIVE is the content\'s to choose');
+    assert.equal(job.env.R_CONFIG_ACTIVE, 'production', "R_CONFIG_ACTIVE is the content's to choose");
     assert.equal(job.env.LECTERN_BASE_PATH, '/content/guid-7');
     assert.equal(job.env.LECTERN_CREDENTIALS_KEY, 'key-7');
     assert.equal(job.env.PATH, '/data/envs/python/k1/bin:/usr/local/bin:/usr/bin:/bin');
@@ -70,18 +82,18 @@ describe('worker and render jobs', () => {
     assert.equal(job.env.LECTERN_SERVER_ADDRESS, 'https://lectern.example.org/');
   });
 
-  test('off-host, jobs name the image and the content\'s service account', () => {
+  test("off-host, jobs name the image and the content's service account", () => {
     const environment = { guid: 'e1', name: 'ghcr.io/acme/py:3.12', installations: {} };
-    assert.deepEqual(
-      (({ image, serviceAccount }) => ({ image, serviceAccount }))(workerJob(prepared('python-api', { environment }, { service_account_name: 'reporting' }), context(), '/c')),
-      { image: 'ghcr.io/acme/py:3.12', serviceAccount: 'reporting' },
-    );
+    assert.deepEqual((({ image, serviceAccount }) => ({ image, serviceAccount }))(workerJob(prepared('python-api', { environment }, { service_account_name: 'reporting' }), context(), '/c')), {
+      image: 'ghcr.io/acme/py:3.12',
+      serviceAccount: 'reporting',
+    });
     const plain = workerJob(prepared('python-api', { environment }), context(), '/c');
     assert.equal(plain.image, 'ghcr.io/acme/py:3.12');
-    assert.ok(!('serviceAccount' in plain), 'no service account: the backend\'s default');
+    assert.ok(!('serviceAccount' in plain), "no service account: the backend's default");
   });
 
-  test('a render writes into its output directory, with the extra variables and the notebook\'s input flags', () => {
+  test("a render writes into its output directory, with the extra variables and the notebook's input flags", () => {
     const bundle = prepared('jupyter-static', { quarto });
     bundle.manifest.jupyter.hideAllInput = true;
     const job = renderJob(bundle, context(), '/data/renders/7/1', { CONNECT_API_KEY: 'k' });
@@ -98,12 +110,22 @@ describe('worker and render jobs', () => {
   });
 
   test('mounts of one path are merged; writable wins', () => {
-    assert.deepEqual(dedupeMounts([{ path: '/a', readOnly: true }, { path: '/b', readOnly: true }, { path: '/a', readOnly: false }]), [{ path: '/a', readOnly: false }, { path: '/b', readOnly: true }]);
+    assert.deepEqual(
+      dedupeMounts([
+        { path: '/a', readOnly: true },
+        { path: '/b', readOnly: true },
+        { path: '/a', readOnly: false },
+      ]),
+      [
+        { path: '/a', readOnly: false },
+        { path: '/b', readOnly: true },
+      ],
+    );
   });
 });
 
 describe('resources', () => {
-  test('defaults apply, content values are held to the server\'s maximum, and off-host adds requests, CPU and GPUs', () => {
+  test("defaults apply, content values are held to the server's maximum, and off-host adds requests, CPU and GPUs", () => {
     const settings = config({ 'Scheduler.MemoryLimit': '512MiB', 'Scheduler.MaxMemoryLimit': '1GiB', 'Scheduler.MaxCPULimit': '2', 'Scheduler.MaxNvidiaGPULimit': '0' });
     const item = prepared('python-api', {}, { memory_limit: 4 * 2 ** 30, cpu_limit: 8, nvidia_gpu_limit: 1 }).content;
     const local = jobResources(item, settings, false);
@@ -117,7 +139,15 @@ describe('resources', () => {
 });
 
 describe('restores', () => {
-  const restore = (over: Partial<PythonRestore> = {}): PythonRestore => ({ installation: python, packageFile: 'requirements.txt', requirements: 'flask==3.0\n', manager: { name: 'pip' }, index: '', extra: [], ...over });
+  const restore = (over: Partial<PythonRestore> = {}): PythonRestore => ({
+    installation: python,
+    packageFile: 'requirements.txt',
+    requirements: 'flask==3.0\n',
+    manager: { name: 'pip' },
+    index: '',
+    extra: [],
+    ...over,
+  });
 
   test('the environment key follows what is installed, by whom and where, not how the file is written', () => {
     const base = pythonEnvironmentKey(prepared('python-api'), restore());
@@ -131,7 +161,7 @@ describe('restores', () => {
     assert.notEqual(rLibraryKey(prepared('shiny'), r, ['https://cran.r-project.org']), rLibraryKey(prepared('shiny'), r, ['https://p3m.dev/cran/latest']));
   });
 
-  test('a restore job writes only its work and cache directories and passes the server\'s proxy and index settings on', () => {
+  test("a restore job writes only its work and cache directories and passes the server's proxy and index settings on", () => {
     const job = pythonRestoreJob(prepared('python-api'), restore({ manager: { name: 'uv', uv: '/opt/uv/bin/uv' }, index: 'https://pypi.internal/simple' }), {
       appDir: '/data/apps/7/11',
       resources: {},
@@ -142,11 +172,14 @@ describe('restores', () => {
     });
     assert.equal(job.kind, 'build');
     assert.equal(job.tag, 'python_restore');
-    assert.deepEqual(job.mounts.filter((m) => !m.readOnly).map((m) => m.path), ['/data/envs/python/.tmp-1', '/data/envs/cache/owner-3']);
+    assert.deepEqual(
+      job.mounts.filter((m) => !m.readOnly).map((m) => m.path),
+      ['/data/envs/python/.tmp-1', '/data/envs/cache/owner-3'],
+    );
     assert.ok(job.mounts.some((m) => m.path === '/opt/uv/bin' && m.readOnly));
     assert.equal(job.env.HTTPS_PROXY, 'http://proxy:3128');
     assert.equal(job.env.PIP_TIMEOUT, '60');
-    assert.equal(job.env.SECRET, undefined, 'nothing else of the server\'s environment');
+    assert.equal(job.env.SECRET, undefined, "nothing else of the server's environment");
     assert.equal(job.env.HOME, undefined);
     assert.equal(job.env.LECTERN_INDEX_URL, 'https://pypi.internal/simple');
     assert.equal(job.env.LECTERN_UV, '/opt/uv/bin/uv');

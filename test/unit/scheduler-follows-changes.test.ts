@@ -15,7 +15,22 @@ import { LocalTaskEvents } from '../../src/tasks/events.js';
 // pools exist and what they start and stop, not processes.
 
 function content(over: Partial<Content> = {}): Content {
-  return { id: 1, guid: 'c1', bundle_id: 1, env_version: 0, image_name: null, locked: 0, app_mode: 'python-api', min_processes: null, max_processes: null, max_conns_per_process: null, load_factor: null, idle_timeout: null, init_timeout: null, ...over } as Content;
+  return {
+    id: 1,
+    guid: 'c1',
+    bundle_id: 1,
+    env_version: 0,
+    image_name: null,
+    locked: 0,
+    app_mode: 'python-api',
+    min_processes: null,
+    max_processes: null,
+    max_conns_per_process: null,
+    load_factor: null,
+    idle_timeout: null,
+    init_timeout: null,
+    ...over,
+  } as Content;
 }
 
 function replica(rows: Map<number, Content>, options: { environmentMissing?: () => boolean; builds?: Map<string, { finished: boolean; error?: string }> } = {}) {
@@ -93,8 +108,11 @@ test('min_processes set on another replica starts the warm worker here, without 
   }
 });
 
-test('a redeploy, a lock and a deletion on another replica reach this replica\'s pool', async () => {
-  const rows = new Map([[1, content()], [2, content({ id: 2, guid: 'c2' })]]);
+test("a redeploy, a lock and a deletion on another replica reach this replica's pool", async () => {
+  const rows = new Map([
+    [1, content()],
+    [2, content({ id: 2, guid: 'c2' })],
+  ]);
   const { scheduler, changes, running } = replica(rows);
   try {
     const lease = await scheduler.acquire(rows.get(1)!);
@@ -111,13 +129,13 @@ test('a redeploy, a lock and a deletion on another replica reach this replica\'s
     rows.set(1, content({ bundle_id: 2, locked: 1 }));
     rows.delete(2);
     changes.receive(['content']);
-    await until('the locked and the deleted item\'s workers to stop', () => running.size === 0);
+    await until("the locked and the deleted item's workers to stop", () => running.size === 0);
   } finally {
     await scheduler.close();
   }
 });
 
-test('a pool waiting for a rebuild starts once the build\'s task notice says it finished, wherever it ran', async () => {
+test("a pool waiting for a rebuild starts once the build's task notice says it finished, wherever it ran", async () => {
   const rows = new Map([[1, content()]]);
   let missing = true;
   const builds = new Map<string, { finished: boolean; error?: string }>();
