@@ -274,8 +274,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   }
   if (runsContent) {
     queue.start();
-    const warm = await db.selectFrom('content').select('id').where('bundle_id', 'is not', null).execute();
-    await scheduler.keepWarm(warm.map((r) => r.id));
+    await scheduler.keepWarm();
   }
   return {
     config,

@@ -174,9 +174,10 @@ export class Scheduler {
     if (this.pools.has(contentId) || this.wantsWarmWorkers(content)) this.pool(content);
   }
 
-  /** At start-up: start the warm minimum of every content item that has one. */
-  async keepWarm(contentIds: number[]): Promise<void> {
-    for (const id of contentIds) await this.refresh(id);
+  /** At start-up: start the warm minimum of every content item that has one (the pass a change notice makes). */
+  async keepWarm(): Promise<void> {
+    this.follow();
+    await this.following;
   }
 
   private wantsWarmWorkers(content: Content): boolean {

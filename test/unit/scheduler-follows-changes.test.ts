@@ -160,3 +160,20 @@ test("a pool waiting for a rebuild starts once the build's task notice says it f
     await scheduler.close();
   }
 });
+
+test('at start-up the warm minimum of every live item starts, and only theirs', async () => {
+  const rows = new Map([
+    [1, content({ min_processes: 1 })],
+    [2, content({ id: 2, guid: 'c2' })],
+    [3, content({ id: 3, guid: 'c3', min_processes: 1, locked: 1 })],
+  ]);
+  const { scheduler, running } = replica(rows);
+  try {
+    await scheduler.keepWarm();
+    await until('the warm worker to start', () => running.size === 1);
+    assert.equal(scheduler.describe(1).length, 1);
+    assert.deepEqual([scheduler.describe(2), scheduler.describe(3)], [[], []], 'no minimum, or locked: nothing starts');
+  } finally {
+    await scheduler.close();
+  }
+});
