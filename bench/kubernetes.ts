@@ -57,7 +57,7 @@ try {
       listen: true,
       image: 'bench/python:3.11',
     });
-    await launcher.address(key, { timeoutMs: 60_000 });
+    await launcher.ready(key, { timeoutMs: 60_000 });
     const total = Date.now() - began;
     const [info] = await launcher.list({ contentGuid: 'bench' });
     results.push({ total, scheduled: info?.pod?.scheduledSeconds, initialized: info?.pod?.initializedSeconds, ready: info?.pod?.readySeconds });

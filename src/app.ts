@@ -87,10 +87,12 @@ export interface AppOptions {
   /** Default: a logger at [Logging] Level on standard error (src/logging/logger.ts). */
   logger?: Logger;
   /**
-   * Off-host mode with the local launcher: for tests of everything above the launcher (image
-   * selection, the API) where no cluster runs; the Kubernetes backend is tested in test/kube.
+   * The backend that runs content, instead of the one the settings choose (the local sandbox, or
+   * Kubernetes off-host): any implementation of the Launcher contract. Called once content is to
+   * run; `app.close()` closes what it returns. Tests of everything above the launcher pass a
+   * double from test/support/ here; the backends themselves are tested on their own.
    */
-  offHostJobsRunLocally?: boolean;
+  launcher?: (config: Config) => Promise<Launcher>;
   /**
    * false (maintenance commands): refuse a data directory or PostgreSQL database without a Lectern
    * database instead of creating one, so a mistyped directory is not taken for a new server.
@@ -185,23 +187,26 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   const interpreters = runsContent
     ? await Interpreters.probe({ python: config.get('Python.Executable'), r: config.get('R.Executable'), quarto: config.get('Quarto.Executable') })
     : new Interpreters([], [], []);
-  // A server runs content either locally (sandboxed processes) or off-host (Kubernetes Jobs).
-  const runsOffHost = runsContent && offHost && !options.offHostJobsRunLocally;
-  const sandbox = await startupStep(() =>
-    Sandbox.create({
-      enabled: runsContent && !runsOffHost && config.get('Applications.Sandbox'),
-      runAs: config.get('Applications.RunAs'),
-      processLimit: config.get('Applications.ProcessLimit'),
-      networkIsolation: config.get('Applications.NetworkIsolation'),
-      hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
-      probe: runsContent && !runsOffHost,
-    }),
-  );
+  // A server runs content either locally (sandboxed processes), off-host (Kubernetes Jobs), or on
+  // the launcher it was given; only the first needs the sandbox and the API channel.
+  const runsOffHost = runsContent && offHost;
+  const runsLocally = runsContent && !offHost && !options.launcher;
+  const sandbox = await startupStep(() => Sandbox.create({
+    enabled: runsLocally && config.get('Applications.Sandbox'),
+    runAs: config.get('Applications.RunAs'),
+    processLimit: config.get('Applications.ProcessLimit'),
+    networkIsolation: config.get('Applications.NetworkIsolation'),
+    hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
+    probe: runsLocally,
+  }));
   // Isolated content cannot reach Lectern's port: its namespace gets the API channel's port instead.
-  const apiChannel = runsContent && !runsOffHost && sandbox.isolatesNetwork ? await ApiChannel.open() : null;
+  const apiChannel = runsLocally && sandbox.isolatesNetwork ? await ApiChannel.open() : null;
   if (apiChannel) opened.push(() => apiChannel.close());
   let launcher: Launcher;
-  if (runsOffHost) {
+  if (runsContent && options.launcher) {
+    launcher = await options.launcher(config);
+    opened.push(() => launcher.close());
+  } else if (runsOffHost) {
     // Pods run as the RunAs user's ids, like local processes, so files on shared storage agree.
     const identity = await resolveRunAs(config.get('Applications.RunAs'), { create: true });
     launcher = await startupStep(() =>
@@ -219,14 +224,9 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   } else {
     launcher = new LocalLauncher(sandbox, { hostPorts: apiChannel ? [apiChannel.port] : [] });
   }
-  const uv = runsContent && !runsOffHost ? await findUv(config.get('Python.UvExecutable'), interpreters.of('python')) : config.get('Python.UvExecutable') || null;
-  if (runsContent && !runsOffHost && !uv && config.get('Python.PackageManager') === 'uv' && interpreters.of('python').length) {
-    logger.warn(
-      `uv was not found (not on PATH nor next to ${interpreters
-        .of('python')
-        .map((p) => p.executable)
-        .join(', ')}): Python packages are installed with pip, which is much slower. To use uv: ${UV_HINT}.`,
-    );
+  const uv = runsContent && !offHost ? await findUv(config.get('Python.UvExecutable'), interpreters.of('python')) : config.get('Python.UvExecutable') || null;
+  if (runsContent && !offHost && !uv && config.get('Python.PackageManager') === 'uv' && interpreters.of('python').length) {
+    logger.warn(`uv was not found (not on PATH nor next to ${interpreters.of('python').map((p) => p.executable).join(', ')}): Python packages are installed with pip, which is much slower. To use uv: ${UV_HINT}.`);
   }
   const jobs = new Jobs(db, launcher, dataDir, config.replicaName(), sandbox.runAsUser());
   const serverUrl = { value: config.get('Server.Address') || `http://127.0.0.1:${config.listenAddress().port}/` };
@@ -251,18 +251,30 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
         }
       : undefined,
   });
-  const scheduler = new Scheduler(
+  const scheduler = new Scheduler({
     config,
     execution,
     jobs,
-    (id) => db.selectFrom('content').selectAll().where('id', '=', id).executeTakeFirst(),
-    (id) => db.selectFrom('bundles').selectAll().where('id', '=', id).executeTakeFirst(),
-    {
+    loadContent: (id) => db.selectFrom('content').selectAll().where('id', '=', id).executeTakeFirst(),
+    loadLiveContent: (ids) =>
+      db
+        .selectFrom('content')
+        .selectAll()
+        .where((eb) => eb.or([eb('bundle_id', 'is not', null), ...(ids.length ? [eb('id', 'in', ids)] : [])]))
+        .execute(),
+    loadBundle: (id) => db.selectFrom('bundles').selectAll().where('id', '=', id).executeTakeFirst(),
+    builds: {
       start: async (content, bundle) => (await queue.enqueue('build', { contentId: content.id, bundleId: bundle.id, userId: content.owner_id, params: { activate: true } })).id,
-      finished: async (taskId) => (await queue.get(taskId)).state === 'finished',
+      outcome: async (taskId) => {
+        const task = await queue.get(taskId);
+        return { finished: task.state === 'finished', error: task.error || undefined };
+      },
     },
-    (msg) => log(msg),
-  );
+    // Maintenance commands run no content: their scheduler follows nothing.
+    changes: runsContent ? store.changes : undefined,
+    events: runsContent ? events : undefined,
+    log: (msg) => log(msg),
+  });
   if (runsContent) {
     for (const row of await jobs.reconcile()) if (row.kind === 'run') void scheduler.adopt(row, launcher.wait(row.key));
     await replicas.start();
@@ -282,8 +294,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   }
   if (runsContent) {
     queue.start();
-    const warm = await db.selectFrom('content').select('id').where('bundle_id', 'is not', null).execute();
-    await scheduler.keepWarm(warm.map((r) => r.id));
+    await scheduler.keepWarm();
   }
   return {
     config,

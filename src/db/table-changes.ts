@@ -12,12 +12,34 @@ export class TableChanges {
   private readonly listeners = new Set<TablesListener>();
   private readonly publishers = new Set<TablesListener>();
   private readonly watched = new Set<string>();
+  private readonly quiet = new Map<string, Set<string>>();
 
   /** Listens for changes to `tables`; returns the function that stops listening. */
   watch(tables: readonly string[], listener: TablesListener): () => void {
     for (const t of tables) this.watched.add(t);
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);
+  }
+
+  /**
+   * Declares columns of `table` that no copy of its rows depends on: an UPDATE that sets only
+   * these is not reported, so it drops no cache on any replica (a user's last activity, written
+   * at most once a minute per user, would otherwise flush every replica's key and session caches).
+   */
+  quietColumns(table: string, columns: readonly string[]): void {
+    const known = this.quiet.get(table) ?? new Set<string>();
+    for (const c of columns) known.add(c);
+    this.quiet.set(table, known);
+  }
+
+  /** The table a statement reports, or undefined for reads, DDL and quiet updates. */
+  reportedTable(compiled: CompiledQuery): string | undefined {
+    const table = writtenTable(compiled);
+    if (!table) return undefined;
+    const quiet = this.quiet.get(table);
+    if (!quiet) return table;
+    const columns = updatedColumns(compiled);
+    return columns && columns.length > 0 && columns.every((c) => quiet.has(c)) ? undefined : table;
   }
 
   /** Sends this process's commits on (to other replicas); only tables someone watches are sent. */
@@ -64,7 +86,7 @@ class ReportingConnection implements DatabaseConnection {
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     const result = await this.inner.executeQuery<R>(compiledQuery);
-    const table = writtenTable(compiledQuery);
+    const table = this.changes.reportedTable(compiledQuery);
     if (table) {
       if (this.pending) this.pending.add(table);
       else this.changes.committed([table]);
@@ -164,6 +186,18 @@ export function writtenTable(compiled: CompiledQuery): string | undefined {
     default:
       return undefined;
   }
+}
+
+/** The columns a Kysely UPDATE sets; undefined for anything else (raw SQL counts as writing every column). */
+export function updatedColumns(compiled: CompiledQuery): string[] | undefined {
+  const node = compiled.query as Node;
+  if (node.kind !== 'UpdateQueryNode') return undefined;
+  const updates = (node.updates as Node[] | undefined) ?? [];
+  const names = updates.map((u) => {
+    const column = u.column as Node;
+    return column.kind === 'ColumnNode' ? ((column.column as Node).name as string | undefined) : undefined;
+  });
+  return names.every((n): n is string => typeof n === 'string') ? names : undefined;
 }
 
 function tableName(node: Node | undefined): string | undefined {

@@ -94,7 +94,8 @@ export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
     } else if (prepared.runner.serve === 'run') {
       await ctx.log('Starting a worker process of the new bundle');
       try {
-        await deps.scheduler.warm(content, bundle.id, prepared.environment?.name ?? null);
+        // The worker runs what this task prepared: the bundle is not prepared a second time.
+        await deps.scheduler.warm(prepared);
       } catch (err) {
         if (err instanceof WorkerUnavailable && err.logTail.length) {
           await ctx.log('The app\'s last output:');

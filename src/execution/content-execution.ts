@@ -1,19 +1,20 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BundleFileError, MAX_PACKAGE_FILE_BYTES, readBundleFile } from '../bundles/bundle-files.js';
 import type { Manifest } from '../bundles/manifest.js';
 import type { Config } from '../config/config.js';
 import type { Bundle, Content } from '../db/schema.js';
 import type { JobRequest, Jobs } from '../jobs/jobs.js';
 import { selectEnvironment, type CandidateEnvironment, type SelectedRuntime, type Selection } from '../execution-environments/selection.js';
-import type { JobMount, JobResources, LogLine } from '../launcher/launcher.js';
+import type { LogLine } from '../launcher/launcher.js';
 import { type Installation, type Interpreters, InterpreterError, type RuntimeKind, type VersionMatching } from '../runtimes/interpreters.js';
 import type { DataDir } from '../storage/data-dir.js';
-import { sha256Hex } from '../util/ids.js';
 import { EnvironmentCache } from './restored-environments.js';
-import { RUNTIME_DIR } from './runtime-dir.js';
-import { runnerFor, type ModeRunner } from './runners.js';
+import { pythonEnvironmentKey, pythonRestoreJob, rLibraryKey, rRestoreJob, type PythonRestore } from './restore-plan.js';
+import { jobResources, renderJob, workerJob, type PlanContext, type PreparedBundle } from './run-plan.js';
+import { runnerFor } from './runners.js';
+
+export type { PreparedBundle } from './run-plan.js';
 
 /** A failure to show the publisher as the task's error (the deploy fails, the live version stays). */
 export class ExecutionError extends Error {
@@ -24,19 +25,6 @@ export class ExecutionError extends Error {
 
 /** A worker's environment (Python venv or R library) is not on this server, so it must be built first. */
 export class EnvironmentMissing extends ExecutionError {}
-
-/** What a bundle needs to run: interpreters, restored environments, and the runner. */
-export interface PreparedBundle {
-  content: Content;
-  bundle: Bundle;
-  manifest: Manifest;
-  runner: ModeRunner;
-  python?: { installation: Installation; executable: string; envDir?: string };
-  r?: { installation: Installation; library?: string };
-  quarto?: Installation;
-  /** Off-host: the execution environment (image) every job of this bundle runs in. */
-  environment?: { guid: string; name: string; installations: Partial<Record<SelectedRuntime, { version: string; path: string }>> };
-}
 
 /** Off-host: the environments image selection chooses from, as the content's owner may use them. */
 export interface EnvironmentCatalogue {
@@ -65,11 +53,11 @@ export interface ExecutionDeps {
   uv: string | null;
 }
 
-const SYSTEM_PATH = '/usr/local/bin:/usr/bin:/bin';
-
 /**
- * Turns (content, bundle) into the jobs that restore, render and run it. The same JobRequests go
- * to either launcher backend; nothing here knows how a process is started.
+ * Carries a bundle's run plan out: chooses its image (off-host) and interpreters, restores its
+ * environments through `build` jobs (once per cache key), and hands out the worker and render
+ * jobs the run plan (run-plan.ts) describes. The same JobRequests go to either launcher backend;
+ * nothing here knows how a process is started.
  */
 export class ContentExecution {
   private readonly pythonEnvs: EnvironmentCache;
@@ -199,8 +187,8 @@ export class ContentExecution {
     options: { build: boolean; taskId?: string },
     log: (line: string) => Promise<void>,
   ): Promise<string> {
-    const { manifest, bundle } = prepared;
-    const appDir = this.deps.dataDir.appDir(bundle.content_id, bundle.id);
+    const { manifest } = prepared;
+    const appDir = this.appDir(prepared);
     const packageFile = manifest.python?.packageManager?.packageFile ?? (manifest.files.includes('requirements.txt') ? 'requirements.txt' : '');
     let requirements = '';
     try {
@@ -209,57 +197,25 @@ export class ContentExecution {
       if (err instanceof BundleFileError) throw new ExecutionError(`The bundle names ${packageFile} as its package file, but ${err.message}.`);
       throw err;
     }
-    const manager = this.packageManager(manifest);
-    const index = this.deps.config.get('Python.PackageIndex');
-    const extra = this.deps.config.get('Python.ExtraIndex');
-    const key = sha256Hex(
-      // The image is part of the key (absent locally, so local keys are unchanged): a new image rebuilds.
-      // The owner is part of the key: a restore runs the bundle's build-time code (and the
-      // installer reads configuration from the bundle), so an environment is only ever reused by
-      // the owner whose code built it.
-      JSON.stringify({
-        v: 1,
-        owner: prepared.content.owner_id,
-        python: installation.version,
-        exe: installation.executable,
-        image: prepared.environment?.name,
-        mode: manifest.appMode,
-        manager: manager.name,
-        index,
-        extra,
-        requirements: normalizeRequirements(requirements),
-      }),
-    ).slice(0, 24);
+    const restore: PythonRestore = {
+      installation,
+      packageFile,
+      requirements,
+      manager: this.packageManager(manifest),
+      index: this.deps.config.get('Python.PackageIndex'),
+      extra: this.deps.config.get('Python.ExtraIndex'),
+    };
+    const key = pythonEnvironmentKey(prepared, restore);
     if (!options.build) {
       if (await this.pythonEnvs.isReady(key)) return this.pythonEnvs.dir(key);
       throw new EnvironmentMissing('The Python environment of this bundle is missing from this server.');
     }
     const { dir, reused } = await this.pythonEnvs.ensure(key, async (workDir, entry) => {
-      await log(`Restoring the Python ${installation.version} environment with ${manager.name}${packageFile ? ` from ${packageFile}` : ''}`);
+      await log(`Restoring the Python ${installation.version} environment with ${restore.manager.name}${packageFile ? ` from ${packageFile}` : ''}`);
       const cacheDir = this.packageCacheDir(prepared.content);
       await mkdir(cacheDir, { recursive: true });
-      const env: Record<string, string> = {
-        ...installerEnvironment(),
-        PATH: SYSTEM_PATH,
-        LECTERN_APP_MODE: manifest.appMode,
-        LECTERN_APP_DIR: appDir,
-        LECTERN_ENV_DIR: path.join(workDir, entry),
-        LECTERN_PACKAGE_FILE: packageFile,
-        LECTERN_PACKAGE_MANAGER: manager.name,
-        UV_CACHE_DIR: path.join(cacheDir, 'uv'),
-        PIP_CACHE_DIR: path.join(cacheDir, 'pip'),
-        PYTHONDONTWRITEBYTECODE: '1',
-      };
-      if (manager.uv) env.LECTERN_UV = manager.uv;
-      if (index) env.LECTERN_INDEX_URL = index;
-      if (extra.length) env.LECTERN_EXTRA_INDEX_URLS = extra.join(' ');
-      const mounts: JobMount[] = [
-        ...this.baseMounts(prepared, installation),
-        { path: workDir, readOnly: false },
-        { path: cacheDir, readOnly: false },
-      ];
-      if (manager.uv) mounts.push({ path: path.dirname(manager.uv), readOnly: true });
-      await this.runBuild(prepared, 'python_restore', [installation.executable, path.join(RUNTIME_DIR, 'python', 'lectern_restore.py')], env, mounts, options, log);
+      const job = pythonRestoreJob(prepared, restore, { ...this.restoreContext(prepared), envDir: path.join(workDir, entry), workDir, cacheDir });
+      await this.runRestore(job, options, log);
     });
     await log(reused ? `Reusing the cached Python environment ${key}.` : `Python environment ${key} is ready.`);
     return dir;
@@ -291,10 +247,8 @@ export class ContentExecution {
     options: { build: boolean; taskId?: string },
     log: (line: string) => Promise<void>,
   ): Promise<string> {
-    const { manifest, bundle } = prepared;
     const repos = this.deps.config.get('R.Repository');
-    // The owner is part of the key, as for Python: R's start-up reads a .Rprofile in the bundle's directory.
-    const key = sha256Hex(JSON.stringify({ v: 1, owner: prepared.content.owner_id, r: installation.version, image: prepared.environment?.name, packages: manifest.packages, repos })).slice(0, 24);
+    const key = rLibraryKey(prepared, installation, repos);
     if (!options.build) {
       if (await this.rLibraries.isReady(key)) return this.rLibraries.dir(key);
       throw new EnvironmentMissing('The R library of this bundle is missing from this server.');
@@ -303,54 +257,16 @@ export class ContentExecution {
       await log(`Restoring R ${installation.version} packages`);
       const library = path.join(workDir, entry);
       await mkdir(library, { recursive: true });
-      const appDir = this.deps.dataDir.appDir(bundle.content_id, bundle.id);
-      const env: Record<string, string> = {
-        ...installerEnvironment(),
-        PATH: SYSTEM_PATH,
-        LECTERN_APP_MODE: manifest.appMode,
-        LECTERN_APP_DIR: appDir,
-        LECTERN_MANIFEST: path.join(appDir, 'manifest.json'),
-        LECTERN_R_LIBRARY: library,
-        LECTERN_R_REPOS: repos.join(' '),
-        LANG: 'C.UTF-8',
-      };
-      // file:// repositories (an administrator's local mirror) must be visible inside the sandbox.
-      const localRepos = repos.filter((r) => r.startsWith('file://')).map((r) => ({ path: fileURLToPath(r), readOnly: true }));
-      const mounts: JobMount[] = [...this.baseMounts(prepared, installation), { path: workDir, readOnly: false }, ...localRepos];
-      await this.runBuild(prepared, 'packrat_restore', [installation.executable, path.join(RUNTIME_DIR, 'R', 'restore.R')], env, mounts, options, log);
+      const job = rRestoreJob(prepared, installation, repos, { ...this.restoreContext(prepared), library, workDir });
+      await this.runRestore(job, options, log);
     });
     await log(reused ? `Reusing the cached R library ${key}.` : `R library ${key} is ready.`);
     return dir;
   }
 
-  private async runBuild(
-    prepared: PreparedBundle,
-    tag: 'python_restore' | 'packrat_restore',
-    command: string[],
-    env: Record<string, string>,
-    mounts: JobMount[],
-    options: { taskId?: string },
-    log: (line: string) => Promise<void>,
-  ) {
-    const { content, bundle } = prepared;
-    const result = await this.deps.jobs.runToCompletion(
-      {
-        kind: 'build',
-        tag,
-        contentId: content.id,
-        contentGuid: content.guid,
-        bundleId: bundle.id,
-        command,
-        cwd: this.deps.dataDir.appDir(bundle.content_id, bundle.id),
-        env,
-        mounts,
-        resources: this.resources(content),
-        listen: false,
-        ...this.placement(prepared),
-      },
-      (line: LogLine) => log(line.data),
-      { taskId: options.taskId },
-    );
+  /** Runs a restore job to its end, its output going to the task's log. */
+  private async runRestore(job: JobRequest, options: { taskId?: string }, log: (line: string) => Promise<void>) {
+    const result = await this.deps.jobs.runToCompletion(job, (line: LogLine) => log(line.data), { taskId: options.taskId });
     if (result.state !== 'succeeded') {
       throw new ExecutionError(`Restoring the environment failed (${result.reason ?? `exit code ${result.exitCode}`}). The output above has the installer's message.`);
     }
@@ -358,135 +274,34 @@ export class ContentExecution {
 
   /** The request for one worker of an interactive bundle. */
   async runRequest(prepared: PreparedBundle, basePath: string): Promise<JobRequest> {
-    const runner = prepared.runner;
-    if (runner.serve !== 'run' || !runner.tag || !runner.script) throw new Error(`${prepared.manifest.appMode} content has no worker process`);
-    return {
-      ...(await this.jobBase(prepared, runner.script)),
-      kind: 'run',
-      tag: runner.tag,
-      listen: true,
-      env: { ...(await this.contentEnv(prepared, runner.script)), LECTERN_BASE_PATH: basePath },
-    };
+    return workerJob(prepared, await this.planContext(prepared), basePath);
   }
 
   /** The request for rendering a bundle into `outputDir`. */
   async renderRequest(prepared: PreparedBundle, outputDir: string, extraEnv: Record<string, string>): Promise<JobRequest> {
-    const runner = prepared.runner;
-    if (runner.serve !== 'render' || !runner.tag || !runner.script) throw new Error(`${prepared.manifest.appMode} content is not rendered`);
-    const base = await this.jobBase(prepared, runner.script);
-    const env: Record<string, string> = { ...(await this.contentEnv(prepared, runner.script)), ...extraEnv, LECTERN_OUTPUT_DIR: outputDir };
-    if (prepared.manifest.jupyter.hideAllInput) env.LECTERN_HIDE_ALL_INPUT = '1';
-    if (prepared.manifest.jupyter.hideTaggedInput) env.LECTERN_HIDE_TAGGED_INPUT = '1';
-    return { ...base, kind: 'render', tag: runner.tag, listen: false, env, mounts: [...base.mounts, { path: outputDir, readOnly: false }] };
+    return renderJob(prepared, await this.planContext(prepared), outputDir, extraEnv);
   }
 
-  /** Read-only paths every job of this bundle needs: the interpreter, the runtime, the bundle. */
-  private baseMounts(prepared: PreparedBundle, installation: Installation): JobMount[] {
-    const { bundle } = prepared;
-    return [
-      ...installation.prefixes.map((p) => ({ path: p, readOnly: true })),
-      { path: RUNTIME_DIR, readOnly: true },
-      { path: this.deps.dataDir.appDir(bundle.content_id, bundle.id), readOnly: true },
-    ];
+  private appDir(prepared: PreparedBundle): string {
+    return this.deps.dataDir.appDir(prepared.bundle.content_id, prepared.bundle.id);
   }
 
-  private async jobBase(prepared: PreparedBundle, script: string) {
-    const { content, bundle } = prepared;
-    const isPython = script.startsWith('python/');
-    const interpreter = isPython ? prepared.python!.executable : prepared.r!.installation.executable;
-    const mounts: JobMount[] = [];
-    for (const inst of [prepared.python?.installation, prepared.r?.installation, prepared.quarto]) if (inst) mounts.push(...inst.prefixes.map((p) => ({ path: p, readOnly: true })));
-    mounts.push({ path: RUNTIME_DIR, readOnly: true }, { path: this.deps.dataDir.appDir(bundle.content_id, bundle.id), readOnly: true });
-    if (prepared.python?.envDir) mounts.push({ path: prepared.python.envDir, readOnly: true });
-    if (prepared.r?.library) mounts.push({ path: prepared.r.library, readOnly: true });
+  private restoreContext(prepared: PreparedBundle) {
+    return { appDir: this.appDir(prepared), resources: jobResources(prepared.content, this.deps.config, this.offHost), hostEnv: process.env };
+  }
+
+  /** What the run plan takes from this server: the content's variables, addresses and limits. */
+  private async planContext(prepared: PreparedBundle): Promise<PlanContext> {
+    const { content } = prepared;
     return {
-      contentId: content.id,
-      contentGuid: content.guid,
-      bundleId: bundle.id,
-      command: [interpreter, path.join(RUNTIME_DIR, script)],
-      cwd: this.deps.dataDir.appDir(bundle.content_id, bundle.id),
-      mounts: dedupeMounts(mounts),
-      resources: this.resources(content),
-      ...this.placement(prepared),
+      appDir: this.appDir(prepared),
+      variables: await this.deps.contentVariables(content.id),
+      serverUrl: this.deps.serverUrl(),
+      apiChannelUrl: this.deps.apiChannelUrl,
+      credentialsKey: this.deps.credentialsKey(content.guid),
+      resources: jobResources(content, this.deps.config, this.offHost),
     };
   }
-
-  /** Off-host: the image the job runs in and its service account (content's; else the backend's default). */
-  private placement(prepared: PreparedBundle): { image?: string; serviceAccount?: string } {
-    if (!prepared.environment) return {};
-    const serviceAccount = prepared.content.service_account_name || undefined;
-    return serviceAccount ? { image: prepared.environment.name, serviceAccount } : { image: prepared.environment.name };
-  }
-
-  /** What content sees: its own variables, then Lectern's, which it cannot override. */
-  private async contentEnv(prepared: PreparedBundle, script: string): Promise<Record<string, string>> {
-    const { content, bundle, manifest } = prepared;
-    const appDir = this.deps.dataDir.appDir(bundle.content_id, bundle.id);
-    const own = await this.deps.contentVariables(content.id);
-    const binDirs = [prepared.python?.envDir ? path.join(prepared.python.envDir, 'bin') : undefined, prepared.quarto ? path.dirname(prepared.quarto.executable) : undefined];
-    const env: Record<string, string> = {
-      LANG: 'C.UTF-8',
-      ...own,
-      PATH: [...binDirs.filter(Boolean), SYSTEM_PATH].join(':'),
-      // Connect gives content its public address; isolated content may not reach that (it can lead
-      // back into its own namespace) and gets the API channel. Pages still link to the public one.
-      CONNECT_SERVER: this.deps.apiChannelUrl ?? this.deps.serverUrl(),
-      LECTERN_SERVER_ADDRESS: this.deps.serverUrl(),
-      CONNECT_CONTENT_GUID: content.guid,
-      LECTERN_CREDENTIALS_KEY: this.deps.credentialsKey(content.guid),
-      RSTUDIO_PRODUCT: 'CONNECT',
-      R_CONFIG_ACTIVE: own.R_CONFIG_ACTIVE ?? 'rsconnect',
-      LECTERN_APP_MODE: manifest.appMode,
-      LECTERN_APP_DIR: appDir,
-      LECTERN_MANIFEST: path.join(appDir, 'manifest.json'),
-      LECTERN_ENTRYPOINT: manifest.entrypoint ?? '',
-      LECTERN_PRIMARY_DOC: manifest.primaryRmd ?? manifest.primaryHtml ?? '',
-      PYTHONUNBUFFERED: '1',
-      PYTHONDONTWRITEBYTECODE: '1',
-    };
-    if (prepared.python) env.QUARTO_PYTHON = prepared.python.executable;
-    if (prepared.quarto) env.LECTERN_QUARTO = prepared.quarto.executable;
-    if (prepared.r) {
-      env.R_LIBS = prepared.r.library ?? '';
-      env.QUARTO_R = path.dirname(prepared.r.installation.executable);
-    }
-    void script;
-    return env;
-  }
-
-  private resources(content: Content): JobResources {
-    const c = this.deps.config;
-    // Content values over a cap lowered since they were set are held to the cap.
-    const capped = (value: number | null, fallback: number, cap: number) => {
-      const v = value ?? fallback;
-      return cap > 0 && v > cap ? cap : v;
-    };
-    const memory = capped(content.memory_limit, c.get('Scheduler.MemoryLimit'), c.get('Scheduler.MaxMemoryLimit'));
-    const local: JobResources = { memoryLimitBytes: memory > 0 ? memory : undefined, maxProcesses: c.get('Applications.ProcessLimit') };
-    if (!this.deps.environments) return local;
-    const positive = (n: number) => (n > 0 ? n : undefined);
-    return {
-      ...local,
-      memoryRequestBytes: positive(capped(content.memory_request, c.get('Scheduler.MemoryRequest'), c.get('Scheduler.MaxMemoryRequest'))),
-      cpuRequest: positive(capped(content.cpu_request, c.get('Scheduler.CPURequest'), c.get('Scheduler.MaxCPURequest'))),
-      cpuLimit: positive(capped(content.cpu_limit, c.get('Scheduler.CPULimit'), c.get('Scheduler.MaxCPULimit'))),
-      // A GPU maximum of 0 means GPUs cannot be had, so the cap applies even at 0.
-      nvidiaGpuLimit: positive(Math.min(content.nvidia_gpu_limit ?? c.get('Scheduler.NvidiaGPULimit'), c.get('Scheduler.MaxNvidiaGPULimit'))),
-      amdGpuLimit: positive(Math.min(content.amd_gpu_limit ?? c.get('Scheduler.AMDGPULimit'), c.get('Scheduler.MaxAMDGPULimit'))),
-    };
-  }
-}
-
-/**
- * Restores reach package indexes the way the server does: its proxy and CA settings and any
- * PIP_ / UV_ configuration pass through. uv uses the system trust store (like pip with the
- * distribution's certificates), so a company CA in /etc/ssl works for both.
- */
-function installerEnvironment(): Record<string, string> {
-  const pass = /^(https?_proxy|no_proxy|all_proxy|ssl_cert_file|ssl_cert_dir|requests_ca_bundle|curl_ca_bundle|pip_.+|uv_.+)$/i;
-  const env: Record<string, string> = { UV_NATIVE_TLS: '1' };
-  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && pass.test(name)) env[name] = value;
-  return env;
 }
 
 /** An interpreter inside an image, as registered; jobs run R scripts with the Rscript beside R. */
@@ -494,21 +309,4 @@ function imageInstallation(kind: RuntimeKind, registered: { version: string; pat
   const executable = kind === 'r' && path.posix.basename(registered.path) === 'R' ? path.posix.join(path.posix.dirname(registered.path), 'Rscript') : registered.path;
   // Nothing to expose from the server: the interpreter lives in the image.
   return { kind, version: registered.version, executable, configured: registered.path, prefixes: [] };
-}
-
-function normalizeRequirements(text: string): string {
-  return text
-    .split('\n')
-    .map((l) => l.replace(/#.*$/, '').trim())
-    .filter(Boolean)
-    .join('\n');
-}
-
-function dedupeMounts(mounts: JobMount[]): JobMount[] {
-  const seen = new Map<string, JobMount>();
-  for (const m of mounts) {
-    const prior = seen.get(m.path);
-    if (!prior || (prior.readOnly && !m.readOnly)) seen.set(m.path, m);
-  }
-  return [...seen.values()];
 }

@@ -79,7 +79,6 @@ export interface JobHandle {
   /** Backend-specific id (pid locally, Job name in Kubernetes). */
   remoteId: string;
   hostname: string;
-  address?: JobAddress;
   pid?: number;
 }
 
@@ -146,17 +145,15 @@ export interface Launcher {
   /** `logPath` finds the log of a job the backend no longer tracks (finished long ago, or another replica's). */
   logs(key: string, options?: { follow?: boolean; signal?: AbortSignal; logPath?: string }): AsyncIterable<LogLine>;
   /**
-   * Where a run job can be reached once it accepts connections. Locally that is known at submit
-   * (handle.address); in a cluster only when the pod has an IP and is ready. Rejects with the
-   * reason as soon as the job cannot start (image pull, scheduling, exit), or after `timeoutMs`.
+   * The one word on a run job's readiness: resolves with where it can be reached once it accepts
+   * connections, as this backend knows how to tell (locally a TCP connect, or the job's own network
+   * namespace, where a forwarder accepts before the app listens; in a cluster the pod's readiness
+   * and one HTTP answer). Rejects with the reason as soon as the job cannot start (image pull,
+   * scheduling, exit: "…exited before it accepted connections: …"), or once `timeoutMs` (the
+   * content's init timeout) has passed ({@link notReadyInTime}). The caller trusts it and
+   * probes nothing itself; it stops a job that was not ready in time.
    */
-  address(key: string, options: { timeoutMs: number }): Promise<JobAddress>;
-  /**
-   * Whether the run job at `address` accepts connections now. Not always a TCP connect: a local
-   * job in its own network namespace is reached through a forwarder that accepts before the app
-   * listens.
-   */
-  accepting(key: string, address: JobAddress): Promise<boolean>;
+  ready(key: string, options: { timeoutMs: number }): Promise<JobAddress>;
   /** SIGTERM, then SIGKILL after the grace period. */
   stop(key: string, options?: { graceMs?: number }): Promise<void>;
   /**
@@ -166,4 +163,14 @@ export interface Launcher {
    */
   reconcile(active: Array<{ key: string; logPath: string }>): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/** Why ready() rejected when the time ran out; `detail` says what the backend saw (e.g. the pod's phase). */
+export function notReadyInTime(timeoutMs: number, detail?: string): string {
+  return `The worker process did not accept connections within the init timeout (${Math.round(timeoutMs / 1000)} s)${detail ? `: ${detail}` : ''}.`;
+}
+
+/** Why ready() rejected when the job ended first; `reason` is its exit status in words. */
+export function endedBeforeReady(reason: string | undefined): string {
+  return `The worker process exited before it accepted connections: ${reason ?? 'it ended'}`;
 }

@@ -23,10 +23,13 @@ export function generationOf(content: Content): Generation {
 }
 
 export interface WorkerStarter {
-  /** Starts one worker process of `generation`; returns its job key and address. */
-  start(content: Content, generation: Generation): Promise<{ key: string; address: JobAddress; ended: Promise<{ reason?: string; stopped?: boolean }> }>;
-  /** Whether the started worker accepts connections yet (the launcher knows how to tell). */
-  accepting(key: string, address: JobAddress): Promise<boolean>;
+  /** Starts one worker process of `generation`; returns its job key and when it ends. */
+  start(content: Content, generation: Generation): Promise<{ key: string; ended: Promise<{ reason?: string; stopped?: boolean }> }>;
+  /**
+   * The launcher's word that the worker accepts connections (Launcher.ready): its address, or a
+   * rejection with the reason once it ended or `timeoutMs` passed. The pool probes nothing itself.
+   */
+  ready(key: string, timeoutMs: number): Promise<JobAddress>;
   logTail(key: string, lines: number): Promise<LogLine[]>;
   stop(key: string): Promise<void>;
 }
@@ -68,7 +71,6 @@ export interface Lease {
   release(): void;
 }
 
-const PROBE_INTERVAL_MS = 25;
 const MAX_BACKOFF_MS = 30_000;
 const CRASH_LOOP_WINDOW_MS = 60_000;
 
@@ -122,6 +124,11 @@ export class ContentPool {
       this.lastFailure = undefined;
     }
     this.wake();
+  }
+
+  /** The build task this pool waits for before it starts workers, if any. */
+  rebuildingTask(): string | undefined {
+    return this.rebuilding?.taskId;
   }
 
   /** A connection slot on a ready worker, starting one when needed; waits up to init_timeout. */
@@ -244,23 +251,19 @@ export class ContentPool {
     worker.ready = (async () => {
       const started = await this.starter.start(this.content, generation);
       worker.key = started.key;
-      worker.address = started.address;
-      let exited: string | undefined;
-      let exitedFlag = false;
-      started.ended.then((status) => {
-        exitedFlag = true;
-        exited = status.reason ?? 'The process exited.';
-        void this.onExit(worker, exited, status.stopped === true);
-      });
-      const deadline = Date.now() + this.settings.initTimeoutMs;
-      while (!(await this.starter.accepting(started.key, started.address))) {
-        if (exitedFlag) throw new Error(`The worker process exited before it accepted connections: ${exited}`);
-        if (worker.state === 'gone') throw new Error('The worker was stopped while starting.');
-        if (Date.now() > deadline) {
-          await this.starter.stop(started.key);
-          throw new Error(`The worker process did not accept connections within the init timeout (${Math.round(this.settings.initTimeoutMs / 1000)} s).`);
-        }
-        await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS));
+      // While starting, an exit fails the start-up (ready() rejects with the reason); onExit
+      // handles only workers that were serving.
+      void started.ended.then((status) => this.onExit(worker, status.reason ?? 'The process exited.', status.stopped === true));
+      if (worker.state === 'gone') {
+        await this.starter.stop(started.key).catch(() => undefined);
+        throw new Error('The worker was stopped while starting.');
+      }
+      try {
+        worker.address = await this.starter.ready(started.key, this.settings.initTimeoutMs);
+      } catch (err) {
+        // Not ready in time: the worker goes (one that exited already has).
+        await this.starter.stop(started.key).catch(() => undefined);
+        throw err;
       }
       if (worker.state === 'starting') worker.state = 'ready';
       worker.idleSince = Date.now();

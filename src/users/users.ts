@@ -62,6 +62,9 @@ interface SessionRow {
   expiresAt: number;
 }
 
+/** Activity times (a user's, a key's) are kept to the minute: a write per request would cost more than it tells. */
+const ACTIVITY_RESOLUTION_MS = 60_000;
+
 export class Users {
   /** Every request names its caller: keys and sessions by hash, so no query per request. */
   private readonly keys: TableCache<KeyRow>;
@@ -73,6 +76,25 @@ export class Users {
   ) {
     this.keys = new TableCache(changes, ['api_keys', 'users']);
     this.sessions = new TableCache(changes, ['sessions', 'users']);
+    // When a user or key was last used is shown, never relied on: writing it drops no cache.
+    changes?.quietColumns('users', ['active_time']);
+    changes?.quietColumns('api_keys', ['last_used_time']);
+  }
+
+  /**
+   * When this process last wrote each activity time. A cached row keeps the time it was loaded
+   * with (quiet writes do not refresh it), so without this every request would write again until
+   * the copy expired.
+   */
+  private readonly activityWritten = new Map<string, number>();
+
+  /** Whether a last-used time stored as `stored` is due to be written again (once a minute). */
+  private activityDue(what: string, stored: string | null, now: number): boolean {
+    const last = Math.max(this.activityWritten.get(what) ?? 0, stored ? Date.parse(stored) : 0);
+    if (now - last < ACTIVITY_RESOLUTION_MS) return false;
+    if (this.activityWritten.size >= 10_000) this.activityWritten.clear();
+    this.activityWritten.set(what, now);
+    return true;
   }
 
   async count(): Promise<number> {
@@ -213,7 +235,7 @@ export class Users {
   async touch(user: User): Promise<void> {
     // Only write when stale: every authenticated request would otherwise be a write.
     const now = Date.now();
-    if (user.active_time && now - Date.parse(user.active_time) < 60_000) return;
+    if (!this.activityDue(`user ${user.id}`, user.active_time, now)) return;
     await this.db.updateTable('users').set({ active_time: new Date(now).toISOString() }).where('id', '=', user.id).execute();
   }
 
@@ -274,7 +296,7 @@ export class Users {
       await this.db.deleteFrom('api_keys').where('id', '=', row.keyId).execute();
       return null;
     }
-    if (!row.lastUsed || Date.now() - Date.parse(row.lastUsed) > 60_000) {
+    if (this.activityDue(`key ${row.keyId}`, row.lastUsed, Date.now())) {
       await this.db.updateTable('api_keys').set({ last_used_time: nowIso() }).where('id', '=', row.keyId).execute();
     }
     return { user: row.user, scope: row.scope };

@@ -3,12 +3,15 @@ import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { executionSettings } from '../support/execution.js';
 import { PROVIDERS, postgresDatabaseUrl, startLectern, stopPostgres, waitForTask, type Provider, type TestServer } from '../support/lectern.js';
 import { makeTarGz } from '../support/tarball.js';
 import { eventually } from '../support/eventually.js';
 import type { JobSpec } from '../../src/launcher/launcher.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { OffHostLauncherDouble } from '../support/off-host-launcher.js';
 
 after(stopPostgres);
 
@@ -205,11 +208,15 @@ for (const provider of PROVIDERS) {
 `,
       );
       // No timer: only file-system events can make the later changes apply.
-      t = await startLectern(provider, { 'ExecutionEnvironments.ConfigFilePath': file, 'ExecutionEnvironments.CheckInterval': '0' });
-      const original = t.app.environmentFile!;
-      assert.ok(original);
-      // Capture what the watcher logs (the test server logs nothing).
-      (original as unknown as { log: (m: string) => void }).log = (m) => logged.push(m);
+      // Capture what the watcher logs (the server's log at info, as lines of JSON).
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          for (const line of chunk.toString().split('\n').filter(Boolean)) logged.push((JSON.parse(line) as { msg: string }).msg);
+          done();
+        },
+      });
+      t = await startLectern(provider, { 'ExecutionEnvironments.ConfigFilePath': file, 'ExecutionEnvironments.CheckInterval': '0' }, undefined, { logger: createLogger('info', sink) });
+      assert.ok(t.app.environmentFile);
     });
     after(async () => {
       await t.stop();
@@ -398,7 +405,7 @@ function offHostSuite(provider: Provider) {
     let t: TestServer;
     let publisher: { key: string; guid: string };
     let outsider: { key: string; guid: string };
-    const specs: JobSpec[] = [];
+    let specs: JobSpec[] = [];
     const local = (tag: string) => ({
       title: `This machine's Python (${tag})`,
       name: `lectern.test/python:${tag}`,
@@ -420,14 +427,14 @@ function offHostSuite(provider: Provider) {
         'Scheduler.MaxMemoryLimit': '2GiB',
         'Scheduler.MaxNvidiaGPULimit': '1',
         'Scheduler.MemoryRequest': '128MiB',
-      }, undefined, { offHostJobsRunLocally: true });
-      // Observe what reaches the launcher (the local one runs the jobs for real).
-      const launcher = t.app.jobs.launcher;
-      const submit = launcher.submit.bind(launcher);
-      launcher.submit = async (spec) => {
-        specs.push(spec);
-        return submit(spec);
-      };
+      }, undefined, {
+        // Observe what reaches the launcher (the double runs the jobs locally, for real).
+        launcher: async (config) => {
+          const double = await OffHostLauncherDouble.create(config);
+          specs = double.specs;
+          return double;
+        },
+      });
       // Without the sandbox content sees the host file system as the unprivileged user.
       await chmod(t.dataDir, 0o755);
       publisher = await t.addUser('oh-publisher', 'publisher');

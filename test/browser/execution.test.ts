@@ -10,10 +10,11 @@ import { executionSettings } from '../support/execution.js';
 import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
 import { wsgiApiBundle } from '../support/apps.js';
 import { eventually } from '../support/eventually.js';
+import { OffHostLauncherDouble } from '../support/off-host-launcher.js';
 
 // Admin → Execution environments and the content item's Execution panel in Debian's Chromium,
 // against a real Lectern that runs content off-host ([Launcher] Enabled and Kubernetes), its jobs
-// run by the local launcher (`offHostJobsRunLocally`) in an environment naming this machine's
+// run on this machine by a launcher double (test/support/off-host-launcher.ts) in an environment naming this machine's
 // Python. Screenshots and axe-core reports go to test-artifacts/dashboard/<database>/.
 
 const PYTHON = '/usr/bin/python3';
@@ -77,7 +78,7 @@ for (const provider of PROVIDERS) describe(`execution environments and the execu
         'ExecutionEnvironments.CheckInterval': '1s',
       },
       undefined,
-      { offHostJobsRunLocally: true },
+      { launcher: OffHostLauncherDouble.create },
     );
     await chmod(t.dataDir, 0o755);
     carol = await t.addUser('carol', 'publisher');

@@ -252,7 +252,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
 
     const run = spec({ kind: 'run', tag: 'run_python_api', listen: true });
     await l.submit(run);
-    await assert.rejects(l.address(run.key, { timeoutMs: 60_000 }), /Unschedulable.*no nodes available/);
+    await assert.rejects(l.ready(run.key, { timeoutMs: 60_000 }), /Unschedulable.*no nodes available/);
   });
 
   it('a pod the namespace refuses (an nfs volume under Pod Security "restricted") fails the job with Kubernetes\' message', { timeout: 90_000 }, async () => {
@@ -502,7 +502,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
       const following = (async () => {
         for await (const line of l.logs(s.key, { follow: true })) followed.push(line.data);
       })();
-      const address = await l.address(s.key, { timeoutMs: 60_000 }).catch((err: Error) => {
+      const address = await l.ready(s.key, { timeoutMs: 60_000 }).catch((err: Error) => {
         throw new Error(`${err.message}\n${readFileSync(s.logPath, 'utf8')}`);
       });
       assert.match(address.host, /^127\./);
@@ -527,7 +527,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
       const l = await launcher({ 'Launcher.InstanceName': 'node-pull' });
       const s = spec({ image: 'ghcr.io/example/missing:1', kind: 'run', tag: 'run_app', listen: true, command: ['/bin/true'] });
       await l.submit(s);
-      await assert.rejects(l.address(s.key, { timeoutMs: 60_000 }), /Kubernetes could not run the process \((ErrImagePull|ImagePullBackOff)\): container: .*ghcr\.io\/example\/missing:1/);
+      await assert.rejects(l.ready(s.key, { timeoutMs: 60_000 }), /Kubernetes could not run the process \((ErrImagePull|ImagePullBackOff)\): container: .*ghcr\.io\/example\/missing:1/);
       assert.match(readFileSync(s.logPath, 'utf8'), /ErrImagePull|ImagePullBackOff/);
     });
 

@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { acceptsConnections } from '../../src/launcher/accepts-connections.js';
+import { acceptsConnections } from '../../src/launcher/local/accepts-connections.js';
 import type { JobAddress, JobSpec } from '../../src/launcher/launcher.js';
 import { LocalLauncher } from '../../src/launcher/local/local-launcher.js';
 import { Sandbox } from '../../src/launcher/local/sandbox.js';
@@ -235,8 +235,8 @@ describe('network isolation of local content', () => {
   test('a worker reaches the outside world but no other worker, no host loopback service and no host port through its gateway', async () => {
     const a = await launcher.submit(workerSpec('a'));
     const b = await launcher.submit(workerSpec('b'));
-    const addressA = await launcher.address(a.key, { timeoutMs: 30_000 });
-    const addressB = await launcher.address(b.key, { timeoutMs: 30_000 });
+    const addressA = await launcher.ready(a.key, { timeoutMs: 30_000 });
+    const addressB = await launcher.ready(b.key, { timeoutMs: 30_000 });
 
     // Lectern (the host side) reaches each worker through its forwarded port.
     assert.equal(await get(addressA, '/'), 'I am a');
@@ -266,7 +266,7 @@ describe('network isolation of local content', () => {
 
   test("a worker reaches Lectern's API through the API channel, and nothing else of Lectern", async () => {
     const job = await launcher.submit(workerSpec('api'));
-    const address = await launcher.address(job.key, { timeoutMs: 30_000 });
+    const address = await launcher.ready(job.key, { timeoutMs: 30_000 });
     const seen = JSON.parse(await get(address, '/probe', { 'X-Other-Port': '9' })) as Record<string, [number, string, string] | string>;
     await launcher.stop(job.key, { graceMs: 5000 });
 
@@ -292,10 +292,10 @@ describe('network isolation of local content', () => {
   test('a worker that never listens is not reported ready although its port is forwarded', async () => {
     const spec = { ...workerSpec('silent'), command: [PYTHON, '-c', 'import time; time.sleep(30)'] };
     const job = await launcher.submit(spec);
-    await assert.rejects(launcher.address(job.key, { timeoutMs: 1500 }), /did not accept connections within 2 s/);
     // pasta itself accepts on the forwarded port, so a bare TCP connect would call the worker ready.
-    assert.equal(await acceptsConnections(job.address!), true);
-    assert.equal(await launcher.accepting(job.key, job.address!), false, 'the scheduler is told the app does not listen yet');
+    const [info] = await launcher.list({ contentGuid: spec.contentGuid });
+    assert.equal(await acceptsConnections(info!.address!), true);
+    await assert.rejects(launcher.ready(job.key, { timeoutMs: 1500 }), /did not accept connections within the init timeout \(2 s\)/, 'the scheduler is told the app does not listen yet');
     await launcher.stop(job.key, { graceMs: 2000 });
     assert.deepEqual(await ourPastas(), []);
   });

@@ -5,10 +5,12 @@ import { createServer } from 'node:net';
 import { test } from 'node:test';
 import type { Content } from '../../src/db/schema.js';
 import { ContentPool, WorkerUnavailable, type PoolSettings, type WorkerStarter } from '../../src/scheduler/pool.js';
-import { acceptsConnections } from '../../src/launcher/accepts-connections.js';
+import { endedBeforeReady, notReadyInTime } from '../../src/launcher/launcher.js';
+import { acceptsConnections } from '../../src/launcher/local/accepts-connections.js';
 import { eventually } from '../support/eventually.js';
 
-// Real worker processes: tiny Node HTTP servers whose behaviour each test chooses.
+// Real worker processes: tiny Node HTTP servers whose behaviour each test chooses. The starter
+// stands in for a launcher: its ready() is the only readiness the pool sees, as Launcher.ready is.
 type Behaviour = 'serve' | 'never-listen' | 'exit-soon';
 
 async function freePort(): Promise<number> {
@@ -22,10 +24,13 @@ async function freePort(): Promise<number> {
 function processStarter(behaviour: () => Behaviour) {
   const children = new Map<string, ChildProcess>();
   const stopping = new Set<string>();
+  const ports = new Map<string, number>();
+  const endings = new Map<string, Promise<{ reason?: string }>>();
   let n = 0;
-  const starter: WorkerStarter & { started: number; children: Map<string, ChildProcess> } = {
+  const starter: WorkerStarter & { started: number; children: Map<string, ChildProcess>; readyTimeouts: number[] } = {
     started: 0,
     children,
+    readyTimeouts: [],
     async start() {
       const key = `w${++n}`;
       starter.started++;
@@ -44,9 +49,23 @@ function processStarter(behaviour: () => Behaviour) {
       children.set(key, child);
       const ended = once(child, 'exit').then(([code]) => ({ reason: `exited with code ${code}`, stopped: stopping.has(key) }));
       (starter as unknown as Record<string, string[]>)[key] = output;
-      return { key, address: { host: '127.0.0.1', port }, ended };
+      ports.set(key, port);
+      endings.set(key, ended);
+      return { key, ended };
     },
-    accepting: (_key, address) => acceptsConnections(address),
+    async ready(key, timeoutMs) {
+      starter.readyTimeouts.push(timeoutMs);
+      const address = { host: '127.0.0.1', port: ports.get(key)! };
+      let ended: { reason?: string } | undefined;
+      void endings.get(key)!.then((status) => (ended = status));
+      const deadline = Date.now() + timeoutMs;
+      while (!(await acceptsConnections(address))) {
+        if (ended) throw new Error(endedBeforeReady(ended.reason));
+        if (Date.now() >= deadline) throw new Error(notReadyInTime(timeoutMs));
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return address;
+    },
     async logTail(key) {
       return ((starter as unknown as Record<string, string[]>)[key] ?? []).map((data) => ({ source: 'stderr' as const, timestamp: new Date(), data }));
     },
@@ -137,6 +156,9 @@ test('a worker that never listens fails after init_timeout with the reason and i
   assert.ok(err instanceof WorkerUnavailable, String(err));
   assert.match(err.message, /did not accept connections within the init timeout/);
   assert.ok(err.logTail.some((l: string) => l.includes('never listening')));
+  assert.deepEqual(starter.readyTimeouts, [600], 'one wait, of the init timeout, and only the launcher\'s');
+  const [child] = [...starter.children.values()];
+  assert.notEqual(child!.exitCode ?? child!.signalCode, null, 'the worker that was not ready in time was stopped');
   await pool.stopAll();
 });
 

@@ -64,6 +64,18 @@ describe('committed writes by table, and the rows cached from them', () => {
     assert.deepEqual(seen, []);
   });
 
+  test('an update that sets only quiet columns (when a user was last active) is not reported; one that sets more is', async () => {
+    const { id } = await addUser(store.db, 'quinn');
+    store.changes.quietColumns('users', ['active_time']);
+    seen.length = 0;
+    await store.db.updateTable('users').set({ active_time: nowIso() }).where('id', '=', id).execute();
+    await store.db.transaction().execute((trx) => trx.updateTable('users').set({ active_time: nowIso() }).where('id', '=', id).execute());
+    assert.deepEqual(seen, [], 'activity drops no cache');
+    await store.db.updateTable('users').set({ active_time: nowIso(), locked: 1 }).where('id', '=', id).execute();
+    await sql`UPDATE users SET active_time = NULL`.execute(store.db);
+    assert.deepEqual(seen, [['users'], ['users']], 'a lock in the same statement, and raw SQL, are reported');
+  });
+
   test('a cached row is served until a write to its table, then read again', async () => {
     const cache = new TableCache<{ email: string }>(store.changes, ['users']);
     let loads = 0;

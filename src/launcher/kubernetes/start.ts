@@ -19,8 +19,6 @@ export interface KubernetesStartDeps {
   runtimeDir: string;
   runAs: { uid: number; gid: number };
   prepareWritableDir(dir: string): Promise<void>;
-  env?: NodeJS.ProcessEnv;
-  serviceAccountDir?: string;
   log?: (msg: string) => void;
 }
 
@@ -37,7 +35,7 @@ export async function startKubernetesLauncher(deps: KubernetesStartDeps): Promis
   const base = config.get('Launcher.JobBase') ? loadJobBase(config.get('Launcher.JobBase')) : undefined;
   let connection;
   try {
-    connection = resolveConnection(config, deps.env, deps.serviceAccountDir);
+    connection = resolveConnection(config);
   } catch (err) {
     throw new KubernetesStartError((err as Error).message);
   }

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import { JobLogWriter, readJobLog } from '../job-log.js';
-import type { JobAddress, JobHandle, JobInfo, JobSpec, JobStatus, Launcher, LogLine } from '../launcher.js';
+import { endedBeforeReady, notReadyInTime, type JobAddress, type JobHandle, type JobInfo, type JobSpec, type JobStatus, type Launcher, type LogLine } from '../launcher.js';
 import { prepareWritableDir, type Sandbox } from './sandbox.js';
 import type { SandboxedProcess } from './sandboxed-job.js';
 
@@ -13,6 +13,8 @@ interface LocalJob {
   child: ChildProcess;
   sandboxed: SandboxedProcess;
   handle: JobHandle;
+  /** run jobs: where it listens (known at submit: this launcher picks the port). */
+  address?: JobAddress;
   startTime: Date;
   status: JobStatus;
   ended: Promise<JobStatus>;
@@ -22,6 +24,8 @@ interface LocalJob {
 
 /** How long finished jobs stay known to status()/logs() in memory; their logs stay on disk. */
 const FORGET_AFTER_MS = 10 * 60_000;
+/** How often ready() asks whether a starting job accepts connections (nothing announces it). */
+const READY_POLL_MS = 25;
 
 /**
  * Runs each job as a child process of this server, inside the sandbox. Content processes die with
@@ -43,7 +47,7 @@ export class LocalLauncher implements Launcher {
     if (this.jobs.has(spec.key)) throw new Error(`job ${spec.key} already exists`);
     await prepareWritableDir(spec.jobDir);
     const env: Record<string, string> = { ...spec.env, HOME: spec.jobDir };
-    let address: JobHandle['address'];
+    let address: JobAddress | undefined;
     if (spec.listen) {
       address = { host: '127.0.0.1', port: await freePort() };
       env.LECTERN_HOST = address.host;
@@ -94,12 +98,13 @@ export class LocalLauncher implements Launcher {
       await sandboxed.release();
       throw new Error(`cannot start ${spec.command[0]}: its network could not be set up: ${attached.message}`);
     }
-    const handle: JobHandle = { key: spec.key, remoteId: String(child.pid), hostname: this.hostname, address, pid: child.pid };
+    const handle: JobHandle = { key: spec.key, remoteId: String(child.pid), hostname: this.hostname, pid: child.pid };
     const job: LocalJob = {
       spec,
       child,
       sandboxed,
       handle,
+      address,
       startTime: new Date(),
       status: { state: 'running' },
       log,
@@ -161,7 +166,7 @@ export class LocalLauncher implements Launcher {
           remoteId: j.handle.remoteId,
           hostname: this.hostname,
           pid: j.handle.pid,
-          address: j.handle.address,
+          address: j.address,
           startTime: j.startTime,
           state: j.status.state,
           cpuSeconds: usage.cpuSeconds,
@@ -178,22 +183,21 @@ export class LocalLauncher implements Launcher {
     return readJobLog(logPath, job?.log, options);
   }
 
-  /** Known at submit; resolves once the process accepts TCP connections (in its own network namespace, when it has one). */
-  async address(key: string, options: { timeoutMs: number }): Promise<JobAddress> {
+  /**
+   * The address is known at submit; the job is ready once its sandbox says the app accepts
+   * connections (a TCP connect, or the listening sockets of its own network namespace).
+   */
+  async ready(key: string, options: { timeoutMs: number }): Promise<JobAddress> {
     const job = this.jobs.get(key);
-    const address = job?.handle.address;
+    const address = job?.address;
     if (!job || !address) throw new Error('This process is not running on this server.');
     const deadline = Date.now() + options.timeoutMs;
     while (!(await job.sandboxed.accepting(address))) {
-      if (job.status.state !== 'running') throw new Error(`The worker process exited before it accepted connections: ${job.status.reason ?? 'it ended'}`);
-      if (Date.now() > deadline) throw new Error(`The worker process did not accept connections within ${Math.round(options.timeoutMs / 1000)} s.`);
-      await new Promise((r) => setTimeout(r, 25));
+      if (job.status.state !== 'running') throw new Error(endedBeforeReady(job.status.reason));
+      if (Date.now() >= deadline) throw new Error(notReadyInTime(options.timeoutMs));
+      await new Promise((r) => setTimeout(r, READY_POLL_MS));
     }
     return address;
-  }
-
-  async accepting(key: string, address: JobAddress): Promise<boolean> {
-    return (await this.jobs.get(key)?.sandboxed.accepting(address)) ?? false;
   }
 
   async stop(key: string, options: { graceMs?: number } = {}): Promise<void> {

@@ -4,7 +4,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { acceptsConnections } from '../accepts-connections.js';
+import { acceptsConnections } from './accepts-connections.js';
 import type { JobCgroup } from './cgroup.js';
 import { JobNetwork, type NetworkTools } from './network-namespace.js';
 import { processTree, signalAll, treeUsage } from './proc-tree.js';

@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import type { JobAddress } from './launcher.js';
+import type { JobAddress } from '../launcher.js';
 
 /** A TCP connect to the address succeeds: a worker's readiness where nothing stands between Lectern and it. */
 export function acceptsConnections(address: JobAddress): Promise<boolean> {
