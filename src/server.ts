@@ -14,7 +14,7 @@ import Fastify, {
 import { createServer } from 'node:http';
 import type { App } from './app.js';
 import { resolvePrincipal } from './auth/principal.js';
-import { ErrorCode, LecternError } from './errors.js';
+import { authRequired, ErrorCode, invalidLogin, LecternError } from './errors.js';
 import { errorBody, httpAnswer } from './http/errors.js';
 import { registerOpenApi } from './http/openapi.js';
 import type { RoutePlugin } from './http/routing.js';
@@ -109,6 +109,14 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
     }
     const err = error as { statusCode?: number; code?: string; message?: string; validation?: unknown; validationContext?: string };
     if (Array.isArray(err.validation)) {
+      // Fastify validates before the handler authorises: a route that needs a signed-in caller
+      // (its schema does not say `security: []`) refuses an unknown caller first, as Connect does,
+      // so an anonymous probe learns nothing of a route's fields.
+      const refusal = needsSignIn(request) ? signInRefusal(request) : null;
+      if (refusal) {
+        const { status, body } = httpAnswer(refusal);
+        return reply.code(status).type('application/json').send(body);
+      }
       const { status, body } = httpAnswer(validationFailure(err.validation, (err.validationContext ?? 'body') as Parameters<typeof validationFailure>[1]));
       return reply.code(status).type('application/json').send(body);
     }
@@ -166,4 +174,18 @@ function answerUnrouted(server: FastifyInstance, request: FastifyRequest, reply:
 function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
   return reply.code(status).type('application/json').send(errorBody(ErrorCode.BadRequest, error.message));
+}
+
+/** Whether the route asks for a signed-in caller: every route but those whose schema says `security: []`. */
+function needsSignIn(request: FastifyRequest): boolean {
+  const security = (request.routeOptions.schema as { security?: unknown[] } | undefined)?.security;
+  return !(Array.isArray(security) && security.length === 0);
+}
+
+/** The refusal an unauthenticated caller gets from a route that needs sign-in, or null for a signed-in one. */
+function signInRefusal(request: FastifyRequest): LecternError | null {
+  const p = request.principal;
+  if (p.kind === 'invalid') return invalidLogin(p.reason);
+  if (p.kind === 'anonymous') return authRequired();
+  return null;
 }

@@ -6,7 +6,7 @@ import { GuidParams } from '../contract/users.js';
 import { EDITABLE, type Principal } from '../execution-environments/administration.js';
 import { DefinitionError, formatPath, parseDefinition } from '../execution-environments/definition.js';
 import { environmentJson, permissionJson } from '../execution-environments/environments.js';
-import { badRequest, ErrorCode, invalidParameter, LecternError } from '../errors.js';
+import { badRequest, ErrorCode, invalidParameter } from '../errors.js';
 import type { RoutePlugin } from '../http/routing.js';
 
 /** A definition that is not valid is a 400 naming the field (payload `{field}`). */

@@ -77,6 +77,19 @@ describe('the OpenAPI document', () => {
     assert.match(word.error, /^wait: must be integer/);
   });
 
+  test('a caller who is not signed in is refused as such before the input is checked, on routes that need sign-in', async () => {
+    const anonymous = await t.api('/__api__/v1/tags', { method: 'POST', key: null, json: {} });
+    assert.equal(anonymous.status, 401);
+    assert.equal(((await anonymous.json()) as { code: number }).code, 24);
+    const badKey = await t.api('/__api__/v1/tasks/some-task?first=-1', { key: 'not-a-key' });
+    assert.equal(badKey.status, 401);
+    assert.equal(((await badKey.json()) as { code: number }).code, 30);
+    // A route open to everyone still names the bad field.
+    const signIn = await t.api('/__login__', { method: 'POST', key: null, json: { username: 5, password: 'x' } });
+    assert.equal(signIn.status, 400);
+    assert.equal(((await signIn.json()) as { payload: { field: string } }).payload.field, 'username');
+  });
+
   test('a body that does not fit its schema is refused naming the field; nothing is dropped or coerced', async () => {
     const { guid } = (await (await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'schema-bodies' } })).json()) as { guid: string };
     const refusal = async (json: unknown) => {
