@@ -50,7 +50,9 @@ async function startServer(extraEnv: Record<string, string> = {}): Promise<Serve
   }
   // A new server prints a one-time setup link; the command line adds the administrator instead.
   execFileSync(process.execPath, [path.join(ROOT, 'bin/lectern.js'), 'user', 'add', '--username', 'admin', '--password', 'bench-password', '--role', 'administrator'], { env });
-  const key = execFileSync(process.execPath, [path.join(ROOT, 'bin/lectern.js'), 'key', 'create', '--username', 'admin'], { env }).toString().trim();
+  const key = execFileSync(process.execPath, [path.join(ROOT, 'bin/lectern.js'), 'key', 'create', '--username', 'admin'], { env })
+    .toString()
+    .trim();
   return { base: `http://127.0.0.1:${port}`, key, process: child, dataDir };
 }
 
@@ -85,7 +87,10 @@ function bundle(appmode: string, entrypoint: string, files: Record<string, strin
   const manifest = {
     version: 1,
     metadata: { appmode, entrypoint },
-    python: { version: execFileSync(testPython(), ['-c', 'import platform; print(platform.python_version())']).toString().trim(), package_manager: { name: packageManager, package_file: 'requirements.txt' } },
+    python: {
+      version: execFileSync(testPython(), ['-c', 'import platform; print(platform.python_version())']).toString().trim(),
+      package_manager: { name: packageManager, package_file: 'requirements.txt' },
+    },
     files: Object.fromEntries(Object.keys(files).map((f) => [f, { checksum: '' }])),
   };
   return makeTarGz([{ name: 'manifest.json', content: JSON.stringify(manifest) }, ...Object.entries(files).map(([name, content]) => ({ name, content }))]);
@@ -225,7 +230,10 @@ async function restore(manager: 'uv' | 'pip') {
 async function main() {
   const which = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['proxy', 'cold', 'redeploy', 'restore']);
   const report: string[] = [
-    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; load average at start ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
   ];
   const s = await startServer();
   try {
@@ -239,14 +247,22 @@ async function main() {
       report.push(
         `  through Lectern, same single worker: ${line(proxied)}; ratio ${((100 * proxied.rps) / direct.rps).toFixed(0)} %, added p50 ${(proxied.p50 - direct.p50).toFixed(1)} ms, Lectern CPU ${proxied.serverCpuUs!.toFixed(0)} µs/req`,
       );
-      report.push(`  through Lectern, default scheduler (${workers.pooled} workers): ${line(defaults)}; ratio ${((100 * defaults.rps) / direct.rps).toFixed(0)} %, Lectern CPU ${defaults.serverCpuUs!.toFixed(0)} µs/req`);
+      report.push(
+        `  through Lectern, default scheduler (${workers.pooled} workers): ${line(defaults)}; ratio ${((100 * defaults.rps) / direct.rps).toFixed(0)} %, Lectern CPU ${defaults.serverCpuUs!.toFixed(0)} µs/req`,
+      );
       report.push(`  errors ${direct.errors}/${proxied.errors}/${defaults.errors}; single-worker content had ${workers.single} worker(s)`);
       report.push(`  runs, req/s (1-min load average before): direct ${runs(all.direct)}; single ${runs(all.proxied)}; default ${runs(all.defaults)}`);
     }
     if (which.has('cold')) {
-      report.push(`cold start to first byte (environment cached, median of 5): python-api (Flask) ${(await coldStart(s, 'bench-cold-flask', 'python-api', 'app:app', { 'app.py': 'from flask import Flask\napp = Flask(__name__)\n@app.get("/")\ndef i():\n    return "ok"\n', 'requirements.txt': 'flask\n' })).toFixed(2)} s`);
-      report.push(`cold start python-shiny: ${(await coldStart(s, 'bench-cold-shiny', 'python-shiny', 'app:app', { 'app.py': 'from shiny import App, ui\napp = App(ui.page_fluid("hi"), None)\n', 'requirements.txt': 'shiny\n' })).toFixed(2)} s`);
-      report.push(`cold start python-streamlit: ${(await coldStart(s, 'bench-cold-streamlit', 'python-streamlit', 'app.py', { 'app.py': 'import streamlit as st\nst.write("hi")\n', 'requirements.txt': 'streamlit\n' }, '_stcore/health')).toFixed(2)} s`);
+      report.push(
+        `cold start to first byte (environment cached, median of 5): python-api (Flask) ${(await coldStart(s, 'bench-cold-flask', 'python-api', 'app:app', { 'app.py': 'from flask import Flask\napp = Flask(__name__)\n@app.get("/")\ndef i():\n    return "ok"\n', 'requirements.txt': 'flask\n' })).toFixed(2)} s`,
+      );
+      report.push(
+        `cold start python-shiny: ${(await coldStart(s, 'bench-cold-shiny', 'python-shiny', 'app:app', { 'app.py': 'from shiny import App, ui\napp = App(ui.page_fluid("hi"), None)\n', 'requirements.txt': 'shiny\n' })).toFixed(2)} s`,
+      );
+      report.push(
+        `cold start python-streamlit: ${(await coldStart(s, 'bench-cold-streamlit', 'python-streamlit', 'app.py', { 'app.py': 'import streamlit as st\nst.write("hi")\n', 'requirements.txt': 'streamlit\n' }, '_stcore/health')).toFixed(2)} s`,
+      );
     }
     if (which.has('redeploy')) report.push(`unchanged redeploy, upload to live (FastAPI, median of 5): ${(await redeploy(s)).toFixed(2)} s`);
   } finally {

@@ -14,7 +14,9 @@ const BASE = `http://127.0.0.1:${PORT}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
@@ -42,7 +44,9 @@ async function main() {
     }
     // A new server prints a one-time setup link; the command line adds the administrator instead.
     execFileSync(process.execPath, [path.join(ROOT, 'bin/lectern.js'), 'user', 'add', '--username', 'admin', '--password', 'bench-password', '--role', 'administrator'], { env });
-    const key = execFileSync(process.execPath, [path.join(ROOT, 'bin/lectern.js'), 'key', 'create', '--username', 'admin'], { env }).toString().trim();
+    const key = execFileSync(process.execPath, [path.join(ROOT, 'bin/lectern.js'), 'key', 'create', '--username', 'admin'], { env })
+      .toString()
+      .trim();
     const headers = { authorization: `Key ${key}`, 'content-type': 'application/json' };
     await sleep(2000);
     const idleRss = rssMiB(server.pid!);
@@ -72,7 +76,10 @@ async function main() {
     // A queued task of a kind no worker runs never changes, so its pollers simply wait.
     const db = new DatabaseSync(path.join(dataDir, 'db', 'lectern.sqlite'), { timeout: 5000 });
     const admin = db.prepare("SELECT id FROM users WHERE username = 'admin'").get() as { id: number };
-    db.prepare("INSERT INTO tasks (id, kind, user_id, params, state, attempts, output_lines, code, error, created_time) VALUES ('benchidle', 'bench-idle', ?, '{}', 'queued', 0, 0, 0, '', ?)").run(admin.id, new Date().toISOString());
+    db.prepare("INSERT INTO tasks (id, kind, user_id, params, state, attempts, output_lines, code, error, created_time) VALUES ('benchidle', 'bench-idle', ?, '{}', 'queued', 0, 0, 0, '', ?)").run(
+      admin.id,
+      new Date().toISOString(),
+    );
     db.close();
     await sleep(1000);
     const pollers = 100;
@@ -96,7 +103,9 @@ async function main() {
     console.log(`| GET /__api__/v1/content, 1,000 items, SQLite: p50 / p99 (200 requests) | ${percentile(timings, 50).toFixed(1)} ms / ${percentile(timings, 99).toFixed(1)} ms | p50 < 50 ms |`);
     console.log(`| same with include=tags,owner,vanity_url: p50 / p99 (50 requests) | ${percentile(withInclude, 50).toFixed(1)} ms / ${percentile(withInclude, 99).toFixed(1)} ms | |`);
     console.log(`| RSS idle after start / after the list benchmark | ${idleRss.toFixed(0)} MiB / ${busyRss.toFixed(0)} MiB | idle < 120 MB |`);
-    console.log(`| server CPU while ${pollers} clients long-poll an unchanging task (wait=5) for ${elapsed.toFixed(0)} s | ${cpu.toFixed(2)} s (${((cpu / elapsed) * 100).toFixed(1)} % of one core) | ≈ 0 |`);
+    console.log(
+      `| server CPU while ${pollers} clients long-poll an unchanging task (wait=5) for ${elapsed.toFixed(0)} s | ${cpu.toFixed(2)} s (${((cpu / elapsed) * 100).toFixed(1)} % of one core) | ≈ 0 |`,
+    );
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));

@@ -57,11 +57,14 @@ interface Seen {
   object?: KubeObject;
 }
 
-const kube = await startKubeLectern({ [IMAGE]: {} }, {
-  'Python.PackageManager': 'pip',
-  // An idle worker stops soon, so that each cold run starts from no pod.
-  'Scheduler.IdleTimeout': '1s',
-});
+const kube = await startKubeLectern(
+  { [IMAGE]: {} },
+  {
+    'Python.PackageManager': 'pip',
+    // An idle worker stops soon, so that each cold run starts from no pod.
+    'Scheduler.IdleTimeout': '1s',
+  },
+);
 const admin = kube.admin;
 const pods = new Informer<KubeObject>(admin, `/api/v1/namespaces/${NS}/pods`, LABELS.jobKey);
 const jobs = new Informer<KubeObject>(admin, `/apis/batch/v1/namespaces/${NS}/jobs`, LABELS.jobKey);
@@ -106,7 +109,10 @@ try {
   const podsOf = (guid: string) => pods.list().filter((p) => p.metadata.labels?.[LABELS.contentGuid] === guid && p.metadata.labels?.[LABELS.kind] === 'run');
   async function noWorkers(guid: string): Promise<void> {
     for (let i = 0; podsOf(guid).length; i++) {
-      if (i > 600) throw new Error(`the idle worker was not stopped: ${JSON.stringify(podsOf(guid).map((p) => [p.metadata.name, p.status?.phase, p.metadata.deletionTimestamp, p.metadata.labels]))} ${JSON.stringify(server.app.scheduler.describe(1))}`);
+      if (i > 600)
+        throw new Error(
+          `the idle worker was not stopped: ${JSON.stringify(podsOf(guid).map((p) => [p.metadata.name, p.status?.phase, p.metadata.deletionTimestamp, p.metadata.labels]))} ${JSON.stringify(server.app.scheduler.describe(1))}`,
+        );
       await sleep(50);
     }
   }
@@ -123,7 +129,17 @@ try {
   // ---------------------------------------------------------------------------------- 1. cold start
   const { guid } = (await (await server.api('/__api__/v1/content', { method: 'POST', json: { name: 'bench-cold' } })).json()) as { guid: string };
   await deploy(guid, bundle(false));
-  const cold: Array<{ job: number; created: number; scheduled: number; initDone: number; ready: number; firstByte: number; initOwn: number; table: Record<string, number | null>; objects: Record<string, number> }> = [];
+  const cold: Array<{
+    job: number;
+    created: number;
+    scheduled: number;
+    initDone: number;
+    ready: number;
+    firstByte: number;
+    initOwn: number;
+    table: Record<string, number | null>;
+    objects: Record<string, number>;
+  }> = [];
   for (let i = 0; i < RUNS + 1; i++) {
     await noWorkers(guid);
     const before = new Set(seenPods.keys());
@@ -135,12 +151,15 @@ try {
     const job = jobName ? seenJobs.get(jobName) : undefined;
     if (!s?.object || !job || s.scheduled === undefined || s.initDone === undefined || s.ready === undefined) throw new Error(`run ${i}: the worker's pod was not seen through its phases`);
     // The processes table, as Lectern reports the same pod (seconds from pod creation).
-    const processes = (await (await server.api('/__api__/v1/system/processes')).json()) as Array<{ pod?: { name: string; scheduled_seconds: number | null; initialized_seconds: number | null; ready_seconds: number | null } }>;
+    const processes = (await (await server.api('/__api__/v1/system/processes')).json()) as Array<{
+      pod?: { name: string; scheduled_seconds: number | null; initialized_seconds: number | null; ready_seconds: number | null };
+    }>;
     const row = processes.find((p) => p.pod?.name === name)?.pod;
     const pod = s.object;
     const created = Date.parse(pod.metadata.creationTimestamp!);
     const condition = (type: string) => Date.parse(((pod.status?.conditions ?? []) as Array<{ type: string; lastTransitionTime: string }>).find((c) => c.type === type)!.lastTransitionTime);
-    const initTerm = ((pod.status?.initContainerStatuses ?? []) as Array<{ name: string; state: { terminated: { startedAt: string; finishedAt: string } } }>).find((c) => c.name === INIT_CONTAINER)!.state.terminated;
+    const initTerm = ((pod.status?.initContainerStatuses ?? []) as Array<{ name: string; state: { terminated: { startedAt: string; finishedAt: string } } }>).find((c) => c.name === INIT_CONTAINER)!
+      .state.terminated;
     const result = {
       job: job.created - began,
       created: s.created! - began,
@@ -150,7 +169,12 @@ try {
       firstByte: ttfb,
       initOwn: s.initRunning !== undefined ? s.initDone - s.initRunning : NaN,
       table: { scheduled: row?.scheduled_seconds ?? null, initialized: row?.initialized_seconds ?? null, ready: row?.ready_seconds ?? null },
-      objects: { scheduled: (condition('PodScheduled') - created) / 1000, initialized: (condition('Initialized') - created) / 1000, ready: (condition('Ready') - created) / 1000, initOwn: (Date.parse(initTerm.finishedAt) - Date.parse(initTerm.startedAt)) / 1000 },
+      objects: {
+        scheduled: (condition('PodScheduled') - created) / 1000,
+        initialized: (condition('Initialized') - created) / 1000,
+        ready: (condition('Ready') - created) / 1000,
+        initOwn: (Date.parse(initTerm.finishedAt) - Date.parse(initTerm.startedAt)) / 1000,
+      },
     };
     // The first run warms Lectern's own code paths and connections; it is reported but not counted.
     console.log(`${i === 0 ? 'warm-up' : `run ${i}`}: ${JSON.stringify(result, (_k, v) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v))}`);
@@ -158,7 +182,9 @@ try {
   }
   console.log(`\ncold start, ${cold.length} runs, ms from the request (median, min, max):`);
   for (const phase of ['job', 'created', 'scheduled', 'initDone', 'ready', 'firstByte'] as const) console.log(`  ${phase.padEnd(10)} ${spread(cold.map((r) => r[phase]))}`);
-  console.log(`  phase durations: job→scheduled ${spread(cold.map((r) => r.scheduled - r.job))}; scheduled→init done ${spread(cold.map((r) => r.initDone - r.scheduled))}; init done→ready ${spread(cold.map((r) => r.ready - r.initDone))}; ready→first byte ${spread(cold.map((r) => r.firstByte - r.ready))}`);
+  console.log(
+    `  phase durations: job→scheduled ${spread(cold.map((r) => r.scheduled - r.job))}; scheduled→init done ${spread(cold.map((r) => r.initDone - r.scheduled))}; init done→ready ${spread(cold.map((r) => r.ready - r.initDone))}; ready→first byte ${spread(cold.map((r) => r.firstByte - r.ready))}`,
+  );
   const agree = cold.every((r) => r.table.scheduled === r.objects.scheduled && r.table.initialized === r.objects.initialized && r.table.ready === r.objects.ready);
   console.log(`  processes table = the pods' own condition times: ${agree}; ready_seconds values ${JSON.stringify(cold.map((r) => r.table.ready))}`);
 
@@ -191,7 +217,9 @@ try {
   console.log(`\nruntime/: ${runtimeFiles.length} files, ${(runtimeFiles.reduce((a, f) => a + f.size, 0) / 1024).toFixed(1)} KiB`);
   console.log(`init container, running → terminated as the watch saw it (includes the agent's status writes), ms: ${spread(cold.map((r) => r.initOwn))}`);
   console.log(`init container, its own startedAt → finishedAt (whole seconds): ${JSON.stringify(cold.map((r) => r.objects.initOwn))}`);
-  console.log(`the copy alone (${INIT_COMMAND.join(' ')} on this host, 20 runs), ms: median ${median(copies).toFixed(1)}, min ${Math.min(...copies).toFixed(1)}, max ${Math.max(...copies).toFixed(1)}`);
+  console.log(
+    `the copy alone (${INIT_COMMAND.join(' ')} on this host, 20 runs), ms: median ${median(copies).toFixed(1)}, min ${Math.min(...copies).toFixed(1)}, max ${Math.max(...copies).toFixed(1)}`,
+  );
 
   // ------------------------------------------------------------------ 4. redeploy, unchanged environment
   const managed = (await (await server.api('/__api__/v1/content', { method: 'POST', json: { name: 'bench-env' } })).json()) as { guid: string };
@@ -204,7 +232,11 @@ try {
   const line = (out: string[]) => out.find((l) => /Python environment|Restoring/.test(l)) ?? '(no environment line)';
   console.log(`\nfirst deploy (managed Python, empty requirements.txt): ${first.ms.toFixed(0)} ms, restore Jobs ${r1 - r0}: ${line(first.output)}`);
   console.log(`redeploy, unchanged environment: ${second.ms.toFixed(0)} ms, restore Jobs ${r2 - r1}: ${line(second.output)}`);
-  console.log(`\nload average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ${new Date().toISOString()}`);
+  console.log(
+    `\nload average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}; ${new Date().toISOString()}`,
+  );
 } finally {
   await pods.stop();
   await jobs.stop();

@@ -67,7 +67,9 @@ try {
   const totals = results.map((r) => r.total);
   console.log(`launcher start-up (connection, SelfSubjectReview, ${18} access reviews, two lists): ${startup} ms`);
   console.log(`worker cold start, submit → reachable, ${RUNS} runs: median ${median(totals)} ms, min ${Math.min(...totals)} ms, max ${Math.max(...totals)} ms`);
-  console.log(`pod phases (median, seconds since pod creation; second resolution): scheduled ${median(results.map((r) => r.scheduled ?? NaN))}, initialized ${median(results.map((r) => r.initialized ?? NaN))}, ready ${median(results.map((r) => r.ready ?? NaN))}`);
+  console.log(
+    `pod phases (median, seconds since pod creation; second resolution): scheduled ${median(results.map((r) => r.scheduled ?? NaN))}, initialized ${median(results.map((r) => r.initialized ?? NaN))}, ready ${median(results.map((r) => r.ready ?? NaN))}`,
+  );
   console.log(`watch caches: pods ${JSON.stringify(launcher.podCache.stats)}, jobs ${JSON.stringify(launcher.jobCache.stats)}`);
   await launcher.close();
 } finally {

@@ -23,12 +23,30 @@ const HERE = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(HERE), '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface MixResult { pointMixUs: number; listUs: number }
-interface HttpResult { listP50: number; listP99: number; listCpuUs: number; createP50: number; createCpuUs: number }
+interface MixResult {
+  pointMixUs: number;
+  listUs: number;
+}
+interface HttpResult {
+  listP50: number;
+  listP99: number;
+  listCpuUs: number;
+  createP50: number;
+  createCpuUs: number;
+}
 
 // ---------------------------------------------------------------- query mix (child process)
 
-const CONTENT_DEFAULTS = { description: 'A benchmark item', access_type: 'acl', locked: 0, locked_message: '', app_mode: 'python-api', content_category: '', parameterized: 0, run_as_current_user: 0 } as const;
+const CONTENT_DEFAULTS = {
+  description: 'A benchmark item',
+  access_type: 'acl',
+  locked: 0,
+  locked_message: '',
+  app_mode: 'python-api',
+  content_category: '',
+  parameterized: 0,
+  run_as_current_user: 0,
+} as const;
 
 /** Runs in a child whose cwd is the checkout, so its modules (and its driver) are the ones loaded. */
 async function queryMix(checkout: string): Promise<MixResult> {
@@ -41,13 +59,50 @@ async function queryMix(checkout: string): Promise<MixResult> {
     await migrate(store);
     const db: Kysely<Database> = store.db;
     const now = new Date().toISOString();
-    const users = await db.insertInto('users').values(Array.from({ length: 100 }, (_, i) => ({ guid: `user-${i}`, username: `user${i}`, email: `user${i}@example.org`, first_name: 'Bench', last_name: `User ${i}`, user_role: 'publisher' as const, locked: 0, confirmed: 1, created_time: now, updated_time: now }))).returning('id').execute();
-    const groups = await db.insertInto('groups').values(Array.from({ length: 10 }, (_, i) => ({ guid: `group-${i}`, name: `group${i}`, created_time: now }))).returning('id').execute();
-    await db.insertInto('group_members').values(users.map((u, i) => ({ group_id: groups[i % groups.length]!.id, user_id: u.id }))).execute();
-    await db.insertInto('api_keys').values(users.map((u, i) => ({ user_id: u.id, name: 'key', key_hash: `hash-${i}`, key_hint: 'abcd', created_time: now }))).execute();
+    const users = await db
+      .insertInto('users')
+      .values(
+        Array.from({ length: 100 }, (_, i) => ({
+          guid: `user-${i}`,
+          username: `user${i}`,
+          email: `user${i}@example.org`,
+          first_name: 'Bench',
+          last_name: `User ${i}`,
+          user_role: 'publisher' as const,
+          locked: 0,
+          confirmed: 1,
+          created_time: now,
+          updated_time: now,
+        })),
+      )
+      .returning('id')
+      .execute();
+    const groups = await db
+      .insertInto('groups')
+      .values(Array.from({ length: 10 }, (_, i) => ({ guid: `group-${i}`, name: `group${i}`, created_time: now })))
+      .returning('id')
+      .execute();
+    await db
+      .insertInto('group_members')
+      .values(users.map((u, i) => ({ group_id: groups[i % groups.length]!.id, user_id: u.id })))
+      .execute();
+    await db
+      .insertInto('api_keys')
+      .values(users.map((u, i) => ({ user_id: u.id, name: 'key', key_hash: `hash-${i}`, key_hint: 'abcd', created_time: now })))
+      .execute();
     const content = await db
       .insertInto('content')
-      .values(Array.from({ length: 1000 }, (_, i) => ({ ...CONTENT_DEFAULTS, guid: `content-${i}`, name: `item-${i}`, title: `Item ${i}`, owner_id: users[i % users.length]!.id, created_time: now, updated_time: now })))
+      .values(
+        Array.from({ length: 1000 }, (_, i) => ({
+          ...CONTENT_DEFAULTS,
+          guid: `content-${i}`,
+          name: `item-${i}`,
+          title: `Item ${i}`,
+          owner_id: users[i % users.length]!.id,
+          created_time: now,
+          updated_time: now,
+        })),
+      )
       .returning('id')
       .execute();
     await db
@@ -64,16 +119,31 @@ async function queryMix(checkout: string): Promise<MixResult> {
         .select(['api_keys.id as key_id', 'api_keys.scope', 'api_keys.expires_at'])
         .where('api_keys.key_hash', '=', `hash-${i % users.length}`)
         .executeTakeFirstOrThrow();
-      const item = await db.selectFrom('content').selectAll().where('guid', '=', `content-${i % content.length}`).executeTakeFirstOrThrow();
+      const item = await db
+        .selectFrom('content')
+        .selectAll()
+        .where('guid', '=', `content-${i % content.length}`)
+        .executeTakeFirstOrThrow();
       await db.selectFrom('content_permissions').selectAll().where('content_id', '=', item.id).execute();
       await db.selectFrom('group_members').select('group_id').where('user_id', '=', key.id).execute();
       const at = new Date().toISOString();
       await db.updateTable('users').set({ active_time: at }).where('id', '=', key.id).execute();
-      await db.insertInto('audit_logs').values({ time: at, user_id: key.id, user_guid: key.guid, user_description: key.username, action: 'bench', event_description: `visited ${item.guid}` }).execute();
+      await db
+        .insertInto('audit_logs')
+        .values({ time: at, user_id: key.id, user_guid: key.guid, user_description: key.username, action: 'bench', event_description: `visited ${item.guid}` })
+        .execute();
       await db.transaction().execute(async (trx) => {
         const id = `task-${task++}`;
-        await trx.insertInto('tasks').values({ id, kind: 'bench', content_id: item.id, user_id: key.id, params: '{}', state: 'queued', attempts: 0, output_lines: 0, code: 0, error: '', created_time: at }).execute();
-        await trx.updateTable('tasks').set({ state: 'running', claimed_by: 'bench', lease_expires_at: Date.now() + 30_000 }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+        await trx
+          .insertInto('tasks')
+          .values({ id, kind: 'bench', content_id: item.id, user_id: key.id, params: '{}', state: 'queued', attempts: 0, output_lines: 0, code: 0, error: '', created_time: at })
+          .execute();
+        await trx
+          .updateTable('tasks')
+          .set({ state: 'running', claimed_by: 'bench', lease_expires_at: Date.now() + 30_000 })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
         await trx.updateTable('tasks').set({ state: 'finished', finished_time: at, lease_expires_at: null }).where('id', '=', id).execute();
       });
     };
@@ -164,7 +234,9 @@ function describe(checkout: string): string {
   const driver = /from 'better-sqlite3'/.test(database) ? 'better-sqlite3' : 'node:sqlite';
   let commit = '';
   try {
-    commit = execFileSync('git', ['-C', checkout, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    commit = execFileSync('git', ['-C', checkout, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     commit = path.basename(checkout);
   }
@@ -189,12 +261,23 @@ async function main(other: string) {
     }
   }
   const cpuModel = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown CPU';
-  console.log(`${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} cores (${cpuModel}), Node ${process.version}, median of ${rounds} alternated rounds, 1-minute load before each run: ${loads.join(', ')}`);
+  console.log(
+    `${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} cores (${cpuModel}), Node ${process.version}, median of ${rounds} alternated rounds, 1-minute load before each run: ${loads.join(', ')}`,
+  );
   console.log('');
   console.log(`| measurement | ${checkouts.map(describe).join(' | ')} |`);
   console.log(`| --- | ${checkouts.map(() => '---').join(' | ')} |`);
   const row = (label: string, values: (i: number) => number[], unit: string, digits = 0) =>
-    console.log(`| ${label} | ${checkouts.map((_, i) => `${median(values(i)).toFixed(digits)} ${unit} (${values(i).map((v) => v.toFixed(digits)).join(', ')})`).join(' | ')} |`);
+    console.log(
+      `| ${label} | ${checkouts
+        .map(
+          (_, i) =>
+            `${median(values(i)).toFixed(digits)} ${unit} (${values(i)
+              .map((v) => v.toFixed(digits))
+              .join(', ')})`,
+        )
+        .join(' | ')} |`,
+    );
   row('query mix: one cache-missing request (4 reads, 2 writes, a 3-statement task transaction)', (i) => mixes[i]!.map((m) => m.pointMixUs), 'µs');
   row('query mix: the content list, 1,000 rows', (i) => mixes[i]!.map((m) => m.listUs), 'µs');
   row('HTTP GET /__api__/v1/content, 1,000 items: p50', (i) => https[i]!.map((h) => h.listP50), 'ms', 1);

@@ -191,14 +191,16 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   // the launcher it was given; only the first needs the sandbox and the API channel.
   const runsOffHost = runsContent && offHost;
   const runsLocally = runsContent && !offHost && !options.launcher;
-  const sandbox = await startupStep(() => Sandbox.create({
-    enabled: runsLocally && config.get('Applications.Sandbox'),
-    runAs: config.get('Applications.RunAs'),
-    processLimit: config.get('Applications.ProcessLimit'),
-    networkIsolation: config.get('Applications.NetworkIsolation'),
-    hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
-    probe: runsLocally,
-  }));
+  const sandbox = await startupStep(() =>
+    Sandbox.create({
+      enabled: runsLocally && config.get('Applications.Sandbox'),
+      runAs: config.get('Applications.RunAs'),
+      processLimit: config.get('Applications.ProcessLimit'),
+      networkIsolation: config.get('Applications.NetworkIsolation'),
+      hidePaths: [config.file, store.dialect === 'sqlite' ? path.join(dataDir.root, 'db') : undefined].filter((p): p is string => !!p),
+      probe: runsLocally,
+    }),
+  );
   // Isolated content cannot reach Lectern's port: its namespace gets the API channel's port instead.
   const apiChannel = runsLocally && sandbox.isolatesNetwork ? await ApiChannel.open() : null;
   if (apiChannel) opened.push(() => apiChannel.close());
@@ -226,7 +228,12 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   }
   const uv = runsContent && !offHost ? await findUv(config.get('Python.UvExecutable'), interpreters.of('python')) : config.get('Python.UvExecutable') || null;
   if (runsContent && !offHost && !uv && config.get('Python.PackageManager') === 'uv' && interpreters.of('python').length) {
-    logger.warn(`uv was not found (not on PATH nor next to ${interpreters.of('python').map((p) => p.executable).join(', ')}): Python packages are installed with pip, which is much slower. To use uv: ${UV_HINT}.`);
+    logger.warn(
+      `uv was not found (not on PATH nor next to ${interpreters
+        .of('python')
+        .map((p) => p.executable)
+        .join(', ')}): Python packages are installed with pip, which is much slower. To use uv: ${UV_HINT}.`,
+    );
   }
   const jobs = new Jobs(db, launcher, dataDir, config.replicaName(), sandbox.runAsUser());
   const serverUrl = { value: config.get('Server.Address') || `http://127.0.0.1:${config.listenAddress().port}/` };

@@ -5,15 +5,7 @@
 // `status`/`last_status` instead of `output`/`last`. Every success is status 200 (old clients
 // accept nothing else).
 import { requireUser } from '../auth/principal.js';
-import {
-  Application,
-  ApplicationBundle,
-  ApplicationConfig,
-  ApplicationDeployBody,
-  ApplicationList,
-  ApplicationListQuery,
-  ApplicationParams,
-} from '../contract/applications.js';
+import { Application, ApplicationBundle, ApplicationConfig, ApplicationDeployBody, ApplicationList, ApplicationListQuery, ApplicationParams } from '../contract/applications.js';
 import { answers } from '../contract/common.js';
 import { ContentFields } from '../contract/content.js';
 import { LegacyTask, LegacyTaskQuery, TaskParams } from '../contract/tasks.js';
@@ -31,8 +23,22 @@ const TASK_WAIT_MS = 1000;
 
 /** v0-only fields a client may echo back on update; ignored like v1's read-only fields. */
 const V0_READ_ONLY = new Set([
-  'url', 'vanity_url', 'has_parameters', 'build_status', 'owner_username', 'owner_first_name', 'owner_last_name',
-  'owner_email', 'owner_locked', 'is_scheduled', 'git', 'users', 'groups', 'vanities', 'owner_id', 'account_id',
+  'url',
+  'vanity_url',
+  'has_parameters',
+  'build_status',
+  'owner_username',
+  'owner_first_name',
+  'owner_last_name',
+  'owner_email',
+  'owner_locked',
+  'is_scheduled',
+  'git',
+  'users',
+  'groups',
+  'vanities',
+  'owner_id',
+  'account_id',
 ]);
 
 /** The v0 task shape: `status` lines from `first_status`, `last_status` the next offset. */

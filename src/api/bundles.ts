@@ -77,13 +77,11 @@ export async function receiveBundle(app: App, request: FastifyRequest, user: Use
 }
 
 /** The archive: a gzip tar, or multipart/form-data with `archive` (and optional `metadata` JSON). */
-export const UPLOAD_BODY_DESCRIPTION =
-  'The bundle: a gzip tar archive as the body (any content type), or multipart/form-data with an `archive` file and an optional `metadata` JSON field.';
+export const UPLOAD_BODY_DESCRIPTION = 'The bundle: a gzip tar archive as the body (any content type), or multipart/form-data with an `archive` file and an optional `metadata` JSON field.';
 
 export const bundleRoutes: RoutePlugin = (server, app) => {
   const deploys = new DeployRequests({ bundles: app.bundles, queue: app.queue, audit: app.audit });
-  const queue = async (guid: string, user: User, body: DeployBody, kind: 'deploy' | 'build') =>
-    deploys.enqueue(user, await app.content.getChangeable(guid, user), body, kind);
+  const queue = async (guid: string, user: User, body: DeployBody, kind: 'deploy' | 'build') => deploys.enqueue(user, await app.content.getChangeable(guid, user), body, kind);
 
   server.get('/__api__/v1/content/:guid/bundles', { schema: { summary: "Content's bundles", params: ContentGuidParams, response: answers({ 200: Type.Array(Bundle) }) } }, async (request) => {
     const user = requireUser(request);

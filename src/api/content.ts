@@ -27,8 +27,7 @@ export function contentManagement(app: App): ContentManagement {
 export const contentRoutes: RoutePlugin = (server, app) => {
   const views = new ContentViews(app.store.db, app.content.access);
   const management = contentManagement(app);
-  const one = async (request: FastifyRequest, user: User, content: Content, includes = new Set<Include>()) =>
-    (await views.render(user, [content], includes, contentLinks(app, request)))[0]!;
+  const one = async (request: FastifyRequest, user: User, content: Content, includes = new Set<Include>()) => (await views.render(user, [content], includes, contentLinks(app, request)))[0]!;
 
   const list = { summary: 'Content the caller may see', querystring: ContentListQuery, response: answers({ 200: Type.Array(ContentItem) }) };
   server.get('/__api__/v1/content', { schema: list }, async (request) => {

@@ -1,7 +1,15 @@
 import { Type, type Static } from 'typebox';
 import { noContent, requireRole, requireUser } from '../auth/principal.js';
 import { answers, ContentGuidParams, NoContent } from '../contract/common.js';
-import { Environment, EnvironmentDefinition, EnvironmentPermission, EnvironmentPermissionParams, ImageSelection, ImageSelectionQuery, NewEnvironmentPermission } from '../contract/execution-environments.js';
+import {
+  Environment,
+  EnvironmentDefinition,
+  EnvironmentPermission,
+  EnvironmentPermissionParams,
+  ImageSelection,
+  ImageSelectionQuery,
+  NewEnvironmentPermission,
+} from '../contract/execution-environments.js';
 import { GuidParams } from '../contract/users.js';
 import { EDITABLE, type Principal } from '../execution-environments/administration.js';
 import { DefinitionError, formatPath, parseDefinition } from '../execution-environments/definition.js';

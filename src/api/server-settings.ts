@@ -53,7 +53,10 @@ export const serverSettingsRoutes: RoutePlugin = (server, app) => {
     };
   });
 
-  server.get('/__api__/v1/server_settings/public', { schema: { summary: 'What the sign-in page shows', security: [], response: answers({ 200: PublicServerSettings }) } }, async () => ({ system_display_name: 'Lectern', authentication: { name: 'password', handles_login: true } }));
+  server.get('/__api__/v1/server_settings/public', { schema: { summary: 'What the sign-in page shows', security: [], response: answers({ 200: PublicServerSettings }) } }, async () => ({
+    system_display_name: 'Lectern',
+    authentication: { name: 'password', handles_login: true },
+  }));
 
   // Locally: the interpreters probed at start-up; off-host: the caller's execution environments'.
   for (const runtime of RUNTIMES) {

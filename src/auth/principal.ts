@@ -9,10 +9,7 @@ export const SESSION_COOKIE = 'lectern-session';
 export const CSRF_HEADER = 'x-csrf-token';
 
 /** Who is calling: resolved once per request from an API key or a session cookie. */
-export type Principal =
-  | { kind: 'anonymous' }
-  | { kind: 'invalid'; reason: string }
-  | { kind: 'user'; user: User; via: 'key' | 'session'; csrf?: string; scope?: KeyScope };
+export type Principal = { kind: 'anonymous' } | { kind: 'invalid'; reason: string } | { kind: 'user'; user: User; via: 'key' | 'session'; csrf?: string; scope?: KeyScope };
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -7,10 +7,7 @@ import type { Users } from '../users/users.js';
 import type { Kysely } from 'kysely';
 import { SignInThrottle } from './sign-in-throttle.js';
 
-export type SignInResult =
-  | { ok: true; user: User }
-  | { ok: false; reason: 'throttled'; retryAfterSeconds: number; message: string }
-  | { ok: false; reason: 'refused'; message: string };
+export type SignInResult = { ok: true; user: User } | { ok: false; reason: 'throttled'; retryAfterSeconds: number; message: string } | { ok: false; reason: 'refused'; message: string };
 
 /** User-supplied text as it goes into an audit description: quoted, escaped, bounded. */
 function quoted(text: string): string {

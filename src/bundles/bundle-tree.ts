@@ -56,7 +56,10 @@ export class BundleTree {
   }
 
   files(): string[] {
-    return [...this.nodes].filter(([, kind]) => kind === 'file').map(([name]) => name).sort();
+    return [...this.nodes]
+      .filter(([, kind]) => kind === 'file')
+      .map(([name]) => name)
+      .sort();
   }
 
   abs(name: string): string {

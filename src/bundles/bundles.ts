@@ -130,9 +130,7 @@ export class Bundles {
 
   async get(content: Content, bundleId: string | number): Promise<Bundle> {
     const id = Number(bundleId);
-    const bundle = Number.isInteger(id)
-      ? await this.db.selectFrom('bundles').selectAll().where('content_id', '=', content.id).where('id', '=', id).executeTakeFirst()
-      : undefined;
+    const bundle = Number.isInteger(id) ? await this.db.selectFrom('bundles').selectAll().where('content_id', '=', content.id).where('id', '=', id).executeTakeFirst() : undefined;
     if (!bundle) throw notFound(`Bundle ${bundleId} does not exist for content ${content.guid}.`, ErrorCode.BundleMissing);
     return bundle;
   }
@@ -169,7 +167,10 @@ export class Bundles {
   }
 
   async exists(bundle: Bundle): Promise<boolean> {
-    return stat(this.appDir(bundle)).then(() => true, () => false);
+    return stat(this.appDir(bundle)).then(
+      () => true,
+      () => false,
+    );
   }
 }
 

@@ -167,11 +167,7 @@ class Extraction {
           throw this.failure;
         }
         if (streamed > expansionLimit) {
-          this.fail(
-            new BundleError(
-              `bundle expands to more than ${ratio} times its compressed size of ${formatBytes(compressedBytes)}, the most allowed (setting Bundles.MaxExpansionRatio)`,
-            ),
-          );
+          this.fail(new BundleError(`bundle expands to more than ${ratio} times its compressed size of ${formatBytes(compressedBytes)}, the most allowed (setting Bundles.MaxExpansionRatio)`));
           throw this.failure;
         }
         // When the parser cannot take more it says so, and says 'drain' once it has emitted

@@ -166,7 +166,15 @@ export function parseManifest(text: string): Manifest {
       rRequires: string(object(environment?.r, 'environment.r')?.requires, 'environment.r.requires'),
     },
     packages: object(raw.packages, 'packages') ?? null,
-    files: files ? [...new Set(Object.keys(files).map(stripDotSlash).filter((f) => f !== ''))] : [],
+    files: files
+      ? [
+          ...new Set(
+            Object.keys(files)
+              .map(stripDotSlash)
+              .filter((f) => f !== ''),
+          ),
+        ]
+      : [],
     raw,
   };
 }

@@ -100,12 +100,18 @@ async function start(argv: string[]) {
   }
   const found = (['python', 'r', 'quarto'] as const).map((k) => {
     const missing = app.interpreters.missing(k);
-    const versions = app.interpreters.of(k).map((i) => i.version).join(', ') || 'none';
+    const versions =
+      app.interpreters
+        .of(k)
+        .map((i) => i.version)
+        .join(', ') || 'none';
     return `${SECTION[k]}: ${versions}${missing.length ? ` (not found yet: ${missing.join(', ')}; looked for again when a bundle asks for it)` : ''}`;
   });
   if (app.execution.offHost) {
     const images = (await app.environments.all()).map((e) => e.name);
-    process.stdout.write(`Content runs off-host (Kubernetes) in ${images.length} execution environment(s)${images.length ? `: ${images.join(', ')}` : ' — define them with /__api__/v1/environments, [Launcher] ClusterDefinition or [ExecutionEnvironments] ConfigFilePath'}\n`);
+    process.stdout.write(
+      `Content runs off-host (Kubernetes) in ${images.length} execution environment(s)${images.length ? `: ${images.join(', ')}` : ' — define them with /__api__/v1/environments, [Launcher] ClusterDefinition or [ExecutionEnvironments] ConfigFilePath'}\n`,
+    );
   } else {
     process.stdout.write(`Content runs with ${found.join('; ')}\n`);
   }

@@ -68,7 +68,13 @@ export class Config {
       const raw = options.overrides?.[key] ?? env[name];
       if (raw === undefined) continue;
       const def: SettingDef = SETTINGS[key];
-      const value = def.type === 'list' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : parseSetting(key, raw, `environment variable ${name}`);
+      const value =
+        def.type === 'list'
+          ? raw
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : parseSetting(key, raw, `environment variable ${name}`);
       values.set(key, { value, raw, source: { kind: 'env', name } });
     }
     return new Config(values, options.file ? path.resolve(options.file) : undefined, unknownVariables(env));
@@ -87,7 +93,7 @@ export class Config {
     return (Object.keys(SETTINGS) as SettingKey[]).map((key) => {
       const def: SettingDef = SETTINGS[key];
       const resolved = this.values.get(key)!;
-      const shown: string = typeof resolved.raw !== "string" ? resolved.raw.join(', ') : resolved.raw;
+      const shown: string = typeof resolved.raw !== 'string' ? resolved.raw.join(', ') : resolved.raw;
       const source = resolved.source;
       return {
         key,
@@ -207,8 +213,24 @@ export function parseDuration(text: string): number | null {
 }
 
 const BYTE_UNITS: Record<string, number> = {
-  '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12,
-  ki: 1024, kib: 1024, mi: 1024 ** 2, mib: 1024 ** 2, gi: 1024 ** 3, gib: 1024 ** 3, ti: 1024 ** 4, tib: 1024 ** 4,
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  t: 1e12,
+  tb: 1e12,
+  ki: 1024,
+  kib: 1024,
+  mi: 1024 ** 2,
+  mib: 1024 ** 2,
+  gi: 1024 ** 3,
+  gib: 1024 ** 3,
+  ti: 1024 ** 4,
+  tib: 1024 ** 4,
 };
 
 export function parseBytes(text: string): number | null {

@@ -41,24 +41,19 @@ export const SETTINGS = {
   'Server.Address': {
     type: 'string',
     default: '',
-    description:
-      'Public URL of this server (e.g. "https://lectern.example.org/"), used to build content_url and ' +
-      'dashboard_url. Empty = derived from each request\'s Host header.',
+    description: 'Public URL of this server (e.g. "https://lectern.example.org/"), used to build content_url and ' + "dashboard_url. Empty = derived from each request's Host header.",
   },
   'Server.APIVersion': {
     type: 'string',
     default: '2025.12.0',
-    description:
-      'Posit Connect API level reported as server_settings.version. Clients choose their publish flows ' +
-      '(draft deploys, multipart uploads) from it, so it must be a three-part version.',
+    description: 'Posit Connect API level reported as server_settings.version. Clients choose their publish flows ' + '(draft deploys, multipart uploads) from it, so it must be a three-part version.',
   },
   'Server.SecretKey': {
     type: 'string',
     default: '',
     secret: true,
     description:
-      'Base64 key (32 bytes) that encrypts content environment variables at rest. Empty = a key generated ' +
-      'once into <DataDir>/secret.key (shared storage keeps it identical across replicas).',
+      'Base64 key (32 bytes) that encrypts content environment variables at rest. Empty = a key generated ' + 'once into <DataDir>/secret.key (shared storage keeps it identical across replicas).',
   },
   'Server.ReplicaName': {
     type: 'string',
@@ -111,7 +106,7 @@ export const SETTINGS = {
   'Bundles.MaxExtractedSize': {
     type: 'bytes',
     default: '8GiB',
-    description: 'Largest total size of a bundle\'s files once extracted; guards against gzip bombs.',
+    description: "Largest total size of a bundle's files once extracted; guards against gzip bombs.",
   },
   'Bundles.MaxExpansionRatio': {
     type: 'int',
@@ -165,8 +160,7 @@ export const SETTINGS = {
     type: 'enum',
     default: 'major-minor',
     choices: ['major-minor', 'exact', 'nearest'],
-    description:
-      'How a bundle\'s Python version picks an interpreter: major-minor (same X.Y, closest patch), exact, or nearest (any version, closest).',
+    description: "How a bundle's Python version picks an interpreter: major-minor (same X.Y, closest patch), exact, or nearest (any version, closest).",
   },
   'Python.PackageManager': {
     type: 'enum',
@@ -184,14 +178,14 @@ export const SETTINGS = {
     default: '',
     description:
       'Root of the download caches of Python restores (uv and pip), one directory per content owner ' +
-      '(owner-<id>: build-time code of one owner\'s bundle never writes where another\'s restores read). ' +
+      "(owner-<id>: build-time code of one owner's bundle never writes where another's restores read). " +
       'Empty = <DataDir>/envs/cache. Share it only between servers on one database. Keep it on the same ' +
       'file system as the data directory so uv can hard-link.',
   },
   'Python.PackageIndex': {
     type: 'string',
     default: '',
-    description: 'Package index URL for restores (pip --index-url / uv --index-url). Empty = the tool\'s default (pip.conf is respected).',
+    description: "Package index URL for restores (pip --index-url / uv --index-url). Empty = the tool's default (pip.conf is respected).",
   },
   'Python.ExtraIndex': {
     type: 'list',
@@ -201,20 +195,18 @@ export const SETTINGS = {
   'R.Executable': {
     type: 'list',
     default: [],
-    description:
-      'An R installation (path to its R binary; repeat for several). Probed like [Python] Executable. Empty = R from PATH, if there is one.',
+    description: 'An R installation (path to its R binary; repeat for several). Probed like [Python] Executable. Empty = R from PATH, if there is one.',
   },
   'R.VersionMatching': {
     type: 'enum',
     default: 'nearest',
     choices: ['major-minor', 'exact', 'nearest'],
-    description: 'How a bundle\'s R version picks an installation: nearest (default), major-minor or exact.',
+    description: "How a bundle's R version picks an installation: nearest (default), major-minor or exact.",
   },
   'R.Repository': {
     type: 'list',
     default: [],
-    description:
-      'CRAN-like repository URL used when a package names none (repeat for several; file:// URLs work). Repositories named in the bundle come first.',
+    description: 'CRAN-like repository URL used when a package names none (repeat for several; file:// URLs work). Repositories named in the bundle come first.',
   },
   'Quarto.Executable': {
     type: 'list',
@@ -224,8 +216,7 @@ export const SETTINGS = {
   'Applications.RunAs': {
     type: 'string',
     default: 'lectern',
-    description:
-      'Unprivileged user that content processes run as when Lectern runs as root; created (as a system user) at start-up when missing.',
+    description: 'Unprivileged user that content processes run as when Lectern runs as root; created (as a system user) at start-up when missing.',
   },
   'Applications.Sandbox': {
     type: 'bool',
@@ -239,7 +230,7 @@ export const SETTINGS = {
     default: 'true',
     description:
       'With the sandbox on: give every content process its own network namespace (pasta, Debian package passt; needs root). ' +
-      'Content reaches other hosts but not the host\'s loopback services, Lectern\'s port or other workers; Lectern reaches it through a port forwarded on 127.0.0.1. ' +
+      "Content reaches other hosts but not the host's loopback services, Lectern's port or other workers; Lectern reaches it through a port forwarded on 127.0.0.1. " +
       'Start-up stops when this does not work, unless this is false; a server that is not root runs content on the host network and says so at start.',
   },
   'Applications.ProcessLimit': {
@@ -334,12 +325,12 @@ export const SETTINGS = {
   'Launcher.KubernetesCACertificate': {
     type: 'string',
     default: '',
-    description: 'PEM file of the CA that signed the API server\'s certificate. Empty = the mounted service-account ca.crt when present, else the system trust store.',
+    description: "PEM file of the CA that signed the API server's certificate. Empty = the mounted service-account ca.crt when present, else the system trust store.",
   },
   'Launcher.KubernetesSkipTLSVerify': {
     type: 'bool',
     default: 'false',
-    description: 'Do not verify the API server\'s certificate (testing only: anyone on the path can read the token).',
+    description: "Do not verify the API server's certificate (testing only: anyone on the path can read the token).",
   },
   'Launcher.KubernetesNamespace': {
     type: 'string',
@@ -349,7 +340,7 @@ export const SETTINGS = {
   'Launcher.InstanceName': {
     type: 'string',
     default: 'lectern',
-    description: 'Value of the app.kubernetes.io/instance label on Lectern\'s objects. Give each Lectern server sharing a namespace its own name: a server adopts and cleans up only its own.',
+    description: "Value of the app.kubernetes.io/instance label on Lectern's objects. Give each Lectern server sharing a namespace its own name: a server adopts and cleans up only its own.",
   },
   'Launcher.DataDir': {
     type: 'string',
@@ -359,7 +350,7 @@ export const SETTINGS = {
   'Launcher.DataDirPVCName': {
     type: 'string',
     default: '',
-    description: 'A ReadWriteMany PersistentVolumeClaim holding [Server] DataDir, mounted into content pods (only each job\'s own sub-paths). Set this or DataDir.',
+    description: "A ReadWriteMany PersistentVolumeClaim holding [Server] DataDir, mounted into content pods (only each job's own sub-paths). Set this or DataDir.",
   },
   'Launcher.DataDirPVCSubPath': {
     type: 'string',
@@ -369,14 +360,13 @@ export const SETTINGS = {
   'Launcher.InitContainerImage': {
     type: 'string',
     default: 'ghcr.io/lectern-project/lectern-runtime-init',
-    description:
-      'Image whose /lectern/runtime the init container copies into each pod (see docs/kubernetes.md). Without a tag, the tag is Lectern\'s own version, so runners always match the server.',
+    description: "Image whose /lectern/runtime the init container copies into each pod (see docs/kubernetes.md). Without a tag, the tag is Lectern's own version, so runners always match the server.",
   },
   'Launcher.InitContainerPullPolicy': {
     type: 'enum',
     default: 'IfNotPresent',
     choices: ['IfNotPresent', 'Always', 'Never'],
-    description: 'imagePullPolicy of the init container (content images use the base Job\'s, else Kubernetes\' default).',
+    description: "imagePullPolicy of the init container (content images use the base Job's, else Kubernetes' default).",
   },
   'Launcher.DefaultServiceAccount': {
     type: 'string',
@@ -392,7 +382,7 @@ export const SETTINGS = {
     type: 'string',
     default: '',
     description:
-      'A YAML file holding a batch/v1 Job that every content Job starts from (tolerations, node selectors, annotations, extra volumes, sidecars…). Lectern\'s required fields are merged over it.',
+      "A YAML file holding a batch/v1 Job that every content Job starts from (tolerations, node selectors, annotations, extra volumes, sidecars…). Lectern's required fields are merged over it.",
   },
   'Launcher.JobTTL': {
     type: 'duration',
@@ -407,14 +397,13 @@ export const SETTINGS = {
   'Launcher.SchedulingTimeout': {
     type: 'duration',
     default: '0s',
-    description:
-      'How long a pod may stay Unschedulable before its job fails with Kubernetes\' message. 0 = fail at once; give a cluster autoscaler time to add a node (e.g. "5m").',
+    description: 'How long a pod may stay Unschedulable before its job fails with Kubernetes\' message. 0 = fail at once; give a cluster autoscaler time to add a node (e.g. "5m").',
   },
   'Launcher.ClusterDefinition': {
     type: 'list',
     default: [],
     description:
-      'A YAML file of execution environments in Connect\'s ClusterDefinition schema (name: Kubernetes, images: [...]); repeat for several. ' +
+      "A YAML file of execution environments in Connect's ClusterDefinition schema (name: Kubernetes, images: [...]); repeat for several. " +
       'Read at start-up only while no execution environment exists yet: it bootstraps the table, which the Environments API owns from then on.',
   },
   'ExecutionEnvironments.ConfigFilePath': {
@@ -441,13 +430,7 @@ export const SETTINGS = {
 
 export type SettingKey = keyof typeof SETTINGS;
 
-type ValueFor<T extends SettingType> = T extends 'int' | 'float' | 'duration' | 'bytes'
-  ? number
-  : T extends 'bool'
-    ? boolean
-    : T extends 'list'
-      ? string[]
-      : string;
+type ValueFor<T extends SettingType> = T extends 'int' | 'float' | 'duration' | 'bytes' ? number : T extends 'bool' ? boolean : T extends 'list' ? string[] : string;
 
 export type SettingValue<K extends SettingKey> = ValueFor<(typeof SETTINGS)[K]['type']>;
 

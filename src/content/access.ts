@@ -41,7 +41,11 @@ export class ContentAccess {
       .selectFrom('content_permissions')
       .select(['content_id', 'role'])
       .where('principal_guid', 'in', await this.principalGuids(user))
-      .where('content_id', 'in', items.map((c) => c.id))
+      .where(
+        'content_id',
+        'in',
+        items.map((c) => c.id),
+      )
       .execute();
     const granted = new Map<number, Set<string>>();
     for (const g of grants) granted.set(g.content_id, (granted.get(g.content_id) ?? new Set()).add(g.role));
@@ -88,9 +92,7 @@ export class ContentAccess {
   }
 
   private async grants(contentId: number) {
-    return (await this.grantCache.get(String(contentId), () =>
-      this.db.selectFrom('content_permissions').select(['principal_guid', 'role']).where('content_id', '=', contentId).execute(),
-    ))!;
+    return (await this.grantCache.get(String(contentId), () => this.db.selectFrom('content_permissions').select(['principal_guid', 'role']).where('content_id', '=', contentId).execute()))!;
   }
 }
 

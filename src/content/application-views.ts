@@ -22,9 +22,7 @@ export class ApplicationViews {
   async render(user: User, items: Content[], links: ContentLinks): Promise<Application[]> {
     const v1 = await this.views.render(user, items, new Set(), links);
     const ownerIds = [...new Set(items.map((c) => c.owner_id))];
-    const owners = ownerIds.length
-      ? await this.db.selectFrom('users').select(['id', 'username', 'first_name', 'last_name', 'email', 'locked']).where('id', 'in', ownerIds).execute()
-      : [];
+    const owners = ownerIds.length ? await this.db.selectFrom('users').select(['id', 'username', 'first_name', 'last_name', 'email', 'locked']).where('id', 'in', ownerIds).execute() : [];
     const ownerById = new Map(owners.map((o) => [o.id, o]));
     return items.map((c, i) => {
       const { content_url, dashboard_url: _dashboard, ...fields } = v1[i]!;

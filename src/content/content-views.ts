@@ -15,7 +15,10 @@ export type Include = (typeof INCLUDES)[number];
 export function parseIncludes(raw: string | undefined): Set<Include> {
   const out = new Set<Include>();
   if (raw === undefined || raw === '') return out;
-  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (!INCLUDES.includes(part as Include)) {
       throw badRequest(`Invalid include "${part}": use any of tags, owner, vanity_url, bookmarked, schedule, state.`, ErrorCode.InvalidInclude);
     }
@@ -42,9 +45,7 @@ export class ContentViews {
   async render(user: User | null, items: Content[], includes: Set<Include>, links: ContentLinks): Promise<ContentItem[]> {
     const ids = items.map((c) => c.id);
     const ownerIds = [...new Set(items.map((c) => c.owner_id))];
-    const owners = ownerIds.length
-      ? await this.db.selectFrom('users').select(['id', 'guid', 'username', 'first_name', 'last_name']).where('id', 'in', ownerIds).execute()
-      : [];
+    const owners = ownerIds.length ? await this.db.selectFrom('users').select(['id', 'guid', 'username', 'first_name', 'last_name']).where('id', 'in', ownerIds).execute() : [];
     const ownerById = new Map(owners.map((o) => [o.id, o]));
     const tagsById = includes.has('tags') ? await this.tags(ids) : new Map<number, NonNullable<ContentItem['tags']>>();
     const vanityById = new Map<number, string>();

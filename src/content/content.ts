@@ -216,7 +216,11 @@ export class ContentService {
     const over = (field: string, value: unknown, cap: number | undefined, setting: string, zeroMeansNone = false) => {
       if (typeof value !== 'number' || cap === undefined || value <= cap || (cap === 0 && !zeroMeansNone)) return;
       const none = cap === 0 ? ': this server gives content none' : '';
-      throw new LecternError('invalid', ErrorCode.InvalidParameter, `${field} (${value}) is above this server's limit of ${cap} ([Scheduler] ${setting})${none}.`, { field, limit: `Scheduler.${setting}`, maximum: cap });
+      throw new LecternError('invalid', ErrorCode.InvalidParameter, `${field} (${value}) is above this server's limit of ${cap} ([Scheduler] ${setting})${none}.`, {
+        field,
+        limit: `Scheduler.${setting}`,
+        maximum: cap,
+      });
     };
     over('max_processes', changes.row.max_processes, caps.maxProcesses, 'MaxProcessesLimit');
     over('min_processes', changes.row.min_processes, caps.minProcesses, 'MinProcessesLimit');
@@ -227,7 +231,10 @@ export class ContentService {
     over('nvidia_gpu_limit', changes.row.nvidia_gpu_limit, caps.nvidiaGpuLimit, 'MaxNvidiaGPULimit', true);
     over('amd_gpu_limit', changes.row.amd_gpu_limit, caps.amdGpuLimit, 'MaxAMDGPULimit', true);
     // A request above its own limit could never be scheduled.
-    for (const [request, limit] of [['memory_request', 'memory_limit'], ['cpu_request', 'cpu_limit']] as const) {
+    for (const [request, limit] of [
+      ['memory_request', 'memory_limit'],
+      ['cpu_request', 'cpu_limit'],
+    ] as const) {
       const r = (changes.row[request] !== undefined ? changes.row[request] : current?.[request]) as number | null | undefined;
       const l = (changes.row[limit] !== undefined ? changes.row[limit] : current?.[limit]) as number | null | undefined;
       if (r != null && l != null && l > 0 && r > l) throw invalidParameter(`${request} (${r}) cannot be greater than ${limit} (${l}).`);

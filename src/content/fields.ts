@@ -38,11 +38,38 @@ const SETTABLE: Record<string, FieldKind> = {
 };
 
 const READ_ONLY = new Set([
-  'guid', 'id', 'created_time', 'last_deployed_time', 'bundle_id', 'app_mode', 'content_url', 'dashboard_url', 'app_role',
-  'owner', 'tags', 'vanity_url', 'parameterized', 'cluster_name', 'image_name', 'r_version', 'py_version', 'quarto_version',
-  'node_version', 'r_environment_management', 'py_environment_management', 'environment_guid', 'environment_id',
-  'default_environment_guid', 'extension', 'bookmarked', 'schedules', 'metrics_collection_enabled', 'notify_on_share',
-  'otel_enabled', 'public_content_status', 'updated_time',
+  'guid',
+  'id',
+  'created_time',
+  'last_deployed_time',
+  'bundle_id',
+  'app_mode',
+  'content_url',
+  'dashboard_url',
+  'app_role',
+  'owner',
+  'tags',
+  'vanity_url',
+  'parameterized',
+  'cluster_name',
+  'image_name',
+  'r_version',
+  'py_version',
+  'quarto_version',
+  'node_version',
+  'r_environment_management',
+  'py_environment_management',
+  'environment_guid',
+  'environment_id',
+  'default_environment_guid',
+  'extension',
+  'bookmarked',
+  'schedules',
+  'metrics_collection_enabled',
+  'notify_on_share',
+  'otel_enabled',
+  'public_content_status',
+  'updated_time',
 ]);
 
 export const ACCESS_TYPES = ['all', 'logged_in', 'acl'] as const;
@@ -51,10 +78,7 @@ const SERVICE_ACCOUNT = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-
 
 export function validateContentName(name: unknown): string {
   if (typeof name !== 'string' || !NAME.test(name)) {
-    throw badRequest(
-      `The content name ${JSON.stringify(name)} is invalid: use 3 to 64 letters, digits, ".", "_" or "-".`,
-      ErrorCode.InvalidApplicationName,
-    );
+    throw badRequest(`The content name ${JSON.stringify(name)} is invalid: use 3 to 64 letters, digits, ".", "_" or "-".`, ErrorCode.InvalidApplicationName);
   }
   return name;
 }

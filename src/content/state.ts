@@ -22,7 +22,11 @@ export async function contentStates(db: Kysely<Database>, items: Array<{ id: num
     .where('t.content_id', 'in', ids)
     .where('t.kind', 'in', PUBLISHING_TASKS)
     .where('t.created_time', '=', (eb) =>
-      eb.selectFrom('tasks as t2').select((e) => e.fn.max('t2.created_time').as('m')).whereRef('t2.content_id', '=', 't.content_id').where('t2.kind', 'in', PUBLISHING_TASKS),
+      eb
+        .selectFrom('tasks as t2')
+        .select((e) => e.fn.max('t2.created_time').as('m'))
+        .whereRef('t2.content_id', '=', 't.content_id')
+        .where('t2.kind', 'in', PUBLISHING_TASKS),
     )
     .execute();
   const lastTask = new Map(latest.map((t) => [t.content_id!, t]));

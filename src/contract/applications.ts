@@ -54,10 +54,7 @@ export const Application = Type.Object(
 );
 export type Application = Static<typeof Application>;
 
-export const ApplicationList = Type.Object(
-  { applications: Type.Array(Application), count: Type.Integer(), total: Type.Integer(), continuation: nullableString },
-  { additionalProperties: false },
-);
+export const ApplicationList = Type.Object({ applications: Type.Array(Application), count: Type.Integer(), total: Type.Integer(), continuation: nullableString }, { additionalProperties: false });
 
 /** What the legacy upload answers: the v1 bundle with integer ids. */
 export const ApplicationBundle = Type.Object(

@@ -25,7 +25,7 @@ export const Bundle = Type.Object(
     size: Type.Number({ description: 'Bytes.' }),
     metadata: Type.Object(
       { source: Type.Unknown(), source_repo: Type.Unknown(), source_branch: Type.Unknown(), source_commit: Type.Unknown() },
-      { additionalProperties: true, description: 'What the client sent as the upload\'s metadata (source control details), with the four source fields always present.' },
+      { additionalProperties: true, description: "What the client sent as the upload's metadata (source control details), with the four source fields always present." },
     ),
   },
   { additionalProperties: false },

@@ -59,24 +59,11 @@ export const ContentFields = Type.Object(
 );
 export type ContentFields = Static<typeof ContentFields>;
 
-export const Tag = Type.Object(
-  { id: Type.String(), name: Type.String(), parent_id: nullableString, created_time: nullableString, updated_time: nullableString },
-  { additionalProperties: false },
-);
+export const Tag = Type.Object({ id: Type.String(), name: Type.String(), parent_id: nullableString, created_time: nullableString, updated_time: nullableString }, { additionalProperties: false });
 
-export const ContentOwner = Type.Object(
-  { guid: Type.String(), username: Type.String(), first_name: Type.String(), last_name: Type.String() },
-  { additionalProperties: false },
-);
+export const ContentOwner = Type.Object({ guid: Type.String(), username: Type.String(), first_name: Type.String(), last_name: Type.String() }, { additionalProperties: false });
 
-export const ContentState = Type.Union([
-  Type.Literal('running'),
-  Type.Literal('stopped'),
-  Type.Literal('published'),
-  Type.Literal('failed'),
-  Type.Literal('deploying'),
-  Type.Literal('not_deployed'),
-]);
+export const ContentState = Type.Union([Type.Literal('running'), Type.Literal('stopped'), Type.Literal('published'), Type.Literal('failed'), Type.Literal('deploying'), Type.Literal('not_deployed')]);
 
 /** Connect's content item; fields only owners and editors see are null for others. */
 export const Content = Type.Object(

@@ -40,10 +40,7 @@ export const Job = Type.Object(
 );
 export type Job = Static<typeof Job>;
 
-export const LogEntry = Type.Object(
-  { source: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]), timestamp: nullableString, data: Type.String() },
-  { additionalProperties: false },
-);
+export const LogEntry = Type.Object({ source: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]), timestamp: nullableString, data: Type.String() }, { additionalProperties: false });
 export type LogEntry = Static<typeof LogEntry>;
 
 export const JobLogQuery = Type.Object({

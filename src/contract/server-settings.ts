@@ -80,10 +80,7 @@ export const Installation = Type.Object(
 export type Installation = Static<typeof Installation>;
 
 /** GET /__api__/v1/server_settings/{runtime}; python also says `api_enabled`. */
-export const RuntimeInstallations = Type.Object(
-  { installations: Type.Array(Installation), api_enabled: Type.Optional(Type.Boolean()) },
-  { additionalProperties: false },
-);
+export const RuntimeInstallations = Type.Object({ installations: Type.Array(Installation), api_enabled: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 export type RuntimeInstallations = Static<typeof RuntimeInstallations>;
 
 const schedulerFields = {

@@ -14,7 +14,7 @@ export const TokenExchangeRequest = Type.Object(
   {
     grant_type: Type.Optional(Type.String({ description: `"${TOKEN_EXCHANGE}"` })),
     subject_token_type: Type.Optional(Type.String({ description: `"${USER_SESSION_TOKEN}"` })),
-    subject_token: Type.Optional(Type.String({ description: 'The Posit-Connect-User-Session-Token header content received with the visitor\'s request.' })),
+    subject_token: Type.Optional(Type.String({ description: "The Posit-Connect-User-Session-Token header content received with the visitor's request." })),
     requested_token_type: Type.Optional(Type.String({ description: `"${API_KEY}" (the default)` })),
   },
   { [ABSENT_BODY_IS_EMPTY]: true, additionalProperties: true },

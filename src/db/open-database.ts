@@ -127,7 +127,8 @@ function postgresProblem(err: unknown, url: string): StartupError {
     case '3D000':
       return new StartupError(`PostgreSQL at ${host} has no database "${database}"`, `create it (createdb -O ${user || 'lectern'} ${database}), or correct the database name in ${POSTGRES_URL_FIX}`);
     default:
-      if (/timeout/i.test(e.message)) return new StartupError(`cannot reach PostgreSQL at ${host} (no answer)`, `check that PostgreSQL runs there and that the network allows it, or correct ${POSTGRES_URL_FIX}`);
+      if (/timeout/i.test(e.message))
+        return new StartupError(`cannot reach PostgreSQL at ${host} (no answer)`, `check that PostgreSQL runs there and that the network allows it, or correct ${POSTGRES_URL_FIX}`);
       return new StartupError(`cannot use ${describePostgres(url)} (${[code, oneLine(e.message)].filter(Boolean).join(': ')})`, `check ${POSTGRES_URL_FIX} and the server's log`);
   }
 }

@@ -14,7 +14,6 @@ export interface DeployRequest {
   activate?: boolean;
 }
 
-
 export class DeployRequests {
   constructor(private readonly services: { bundles: Bundles; queue: TaskQueue; audit: AuditLog }) {}
 

@@ -98,7 +98,7 @@ export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
         await deps.scheduler.warm(prepared);
       } catch (err) {
         if (err instanceof WorkerUnavailable && err.logTail.length) {
-          await ctx.log('The app\'s last output:');
+          await ctx.log("The app's last output:");
           for (const line of err.logTail) await ctx.log(`  ${line}`);
         }
         throw new TaskFailure(`The new bundle's app did not start: ${(err as Error).message}`);
@@ -153,7 +153,17 @@ async function renderBundle(deps: DeployDeps, prepared: PreparedBundle, ctx: Tas
   const { content, bundle } = prepared;
   const row = await deps.db
     .insertInto('renders')
-    .values({ content_id: content.id, bundle_id: bundle.id, task_id: ctx.task.id, job_key: null, state: 'running', error: null, requested_by: requestedBy, created_time: nowIso(), finished_time: null })
+    .values({
+      content_id: content.id,
+      bundle_id: bundle.id,
+      task_id: ctx.task.id,
+      job_key: null,
+      state: 'running',
+      error: null,
+      requested_by: requestedBy,
+      created_time: nowIso(),
+      finished_time: null,
+    })
     .returning('id')
     .executeTakeFirstOrThrow();
   const outputDir = deps.dataDir.renderDir(content.id, row.id);
@@ -171,7 +181,11 @@ async function renderBundle(deps: DeployDeps, prepared: PreparedBundle, ctx: Tas
     await deps.db.updateTable('renders').set({ state: 'succeeded', finished_time: nowIso() }).where('id', '=', row.id).execute();
     return row.id;
   } catch (err) {
-    await deps.db.updateTable('renders').set({ state: 'failed', error: (err as Error).message, finished_time: nowIso() }).where('id', '=', row.id).execute();
+    await deps.db
+      .updateTable('renders')
+      .set({ state: 'failed', error: (err as Error).message, finished_time: nowIso() })
+      .where('id', '=', row.id)
+      .execute();
     await rm(outputDir, { recursive: true, force: true });
     throw err;
   } finally {

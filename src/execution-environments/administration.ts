@@ -121,9 +121,14 @@ export class EnvironmentAdministration {
   private async apiOwned(guid: string): Promise<EnvironmentRow> {
     const env = await this.get(guid);
     if (env.managed_by) {
-      throw new LecternError('conflict', ErrorCode.NoUpdatePermission, `Execution environment ${env.name} is managed by ${env.managed_by}; change that file instead ([ExecutionEnvironments] ConfigFilePath).`, {
-        managed_by: env.managed_by,
-      });
+      throw new LecternError(
+        'conflict',
+        ErrorCode.NoUpdatePermission,
+        `Execution environment ${env.name} is managed by ${env.managed_by}; change that file instead ([ExecutionEnvironments] ConfigFilePath).`,
+        {
+          managed_by: env.managed_by,
+        },
+      );
     }
     return env;
   }

@@ -13,7 +13,9 @@ import type { ExecutionEnvironments } from './environments.js';
 export async function bootstrapExecutionEnvironments(files: readonly string[], environments: ExecutionEnvironments, audit: AuditLog, log: (msg: string) => void): Promise<void> {
   if (files.length === 0) return;
   if ((await environments.all()).length > 0) {
-    log(`execution environments: the table is already populated, so [Launcher] ClusterDefinition (${files.join(', ')}) is not read; use the Environments API or [ExecutionEnvironments] ConfigFilePath`);
+    log(
+      `execution environments: the table is already populated, so [Launcher] ClusterDefinition (${files.join(', ')}) is not read; use the Environments API or [ExecutionEnvironments] ConfigFilePath`,
+    );
     return;
   }
   const defs: EnvironmentDefinition[] = [];

@@ -52,7 +52,8 @@ export function emptyInstallations(): Installations {
 }
 
 // distribution/reference grammar, simplified: [host[:port]/]path[:tag][@digest].
-const IMAGE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const IMAGE =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const VERSION = /^\d+(?:\.\d+){0,3}(?:[-+.][0-9A-Za-z.-]+)?$/;
 
 /** Fields an API client may send back from a GET without meaning to change them. */
@@ -126,7 +127,11 @@ function volumeMount(raw: unknown, at: FieldPath): VolumeMount {
   const t = { path: absolutePath(target.path, [...at, 'target', 'path']), read_only: readOnly };
   if (source.volume_type === 'nfs') {
     return {
-      source: { volume_type: 'nfs', nfs_host: requiredString(source, 'nfs_host', [...at, 'source'], 'the NFS server'), nfs_export_path: absolutePath(source.nfs_export_path, [...at, 'source', 'nfs_export_path']) },
+      source: {
+        volume_type: 'nfs',
+        nfs_host: requiredString(source, 'nfs_host', [...at, 'source'], 'the NFS server'),
+        nfs_export_path: absolutePath(source.nfs_export_path, [...at, 'source', 'nfs_export_path']),
+      },
       target: t,
     };
   }

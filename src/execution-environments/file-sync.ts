@@ -49,7 +49,10 @@ export class ExecutionEnvironmentFileSync {
 
   /** Reads and applies the file now; calls are serialised so two changes never interleave. */
   apply(): Promise<SyncOutcome> {
-    this.running = this.running.then(() => this.applyOnce(), () => this.applyOnce());
+    this.running = this.running.then(
+      () => this.applyOnce(),
+      () => this.applyOnce(),
+    );
     return this.running;
   }
 

@@ -72,16 +72,24 @@ interface Fit {
 
 export function selectEnvironment(request: SelectionRequest): Selection {
   const wanted = wantedText(request.wants);
-  const named = request.deployedImage ? { image: request.deployedImage, source: 'deployed' as const, by: 'the content\'s last deployment' }
-    : request.manifestImage ? { image: request.manifestImage, source: 'manifest' as const, by: 'the bundle\'s manifest (environment.image)' }
-    : request.defaultImageName ? { image: request.defaultImageName, source: 'default_image_name' as const, by: 'the content\'s default_image_name' }
-    : undefined;
+  const named = request.deployedImage
+    ? { image: request.deployedImage, source: 'deployed' as const, by: "the content's last deployment" }
+    : request.manifestImage
+      ? { image: request.manifestImage, source: 'manifest' as const, by: "the bundle's manifest (environment.image)" }
+      : request.defaultImageName
+        ? { image: request.defaultImageName, source: 'default_image_name' as const, by: "the content's default_image_name" }
+        : undefined;
 
   if (named) {
     const rejected = request.environments.filter((e) => e.name !== named.image).map((e) => reject(e, `${named.by} names ${named.image}`));
     const env = request.environments.find((e) => e.name === named.image);
     const hint = named.source === 'deployed' ? ' Deploy the content again to choose another image.' : '';
-    const fail = (why: string): NotSelected => ({ ok: false, source: named.source, error: `${cap(named.by)} names image ${named.image}, but ${why}${hint}`, rejected: env ? [...rejected, reject(env, why)] : rejected });
+    const fail = (why: string): NotSelected => ({
+      ok: false,
+      source: named.source,
+      error: `${cap(named.by)} names image ${named.image}, but ${why}${hint}`,
+      rejected: env ? [...rejected, reject(env, why)] : rejected,
+    });
     if (!env) return fail(`it is not an execution environment of this server${listImages(request.environments)}.`);
     if (env.matching === 'none') return fail('that environment is disabled (matching: none).');
     if (!env.usable) return fail(`${request.publisher} may not use that environment.`);
@@ -126,7 +134,10 @@ function fits(env: CandidateEnvironment, request: SelectionRequest): Fit | strin
     if (requested && !want) return `cannot match ${name} "${requested}", which is not a version number`;
     const best = closestInstallation(available, want, request.matching[runtime]);
     if (!best) {
-      const have = [...available].sort((a, b) => compareVersions(b.version, a.version)).map((i) => i.version).join(', ');
+      const have = [...available]
+        .sort((a, b) => compareVersions(b.version, a.version))
+        .map((i) => i.version)
+        .join(', ');
       return `has no ${name} matching ${requested} (${request.matching[runtime]}): it has ${have}`;
     }
     installations[runtime] = best.installation;
@@ -162,7 +173,11 @@ function describeFit(fit: Fit, wants: SelectionRequest['wants']): string {
 }
 
 function versionsOf(fit: Fit): string {
-  return ORDER.filter((r) => fit.installations[r]).map((r) => `${RUNTIME_NAMES[r]} ${fit.installations[r]!.version}`).join(', ') || 'no interpreter';
+  return (
+    ORDER.filter((r) => fit.installations[r])
+      .map((r) => `${RUNTIME_NAMES[r]} ${fit.installations[r]!.version}`)
+      .join(', ') || 'no interpreter'
+  );
 }
 
 function wantedText(wants: SelectionRequest['wants']): string {

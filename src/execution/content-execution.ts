@@ -18,7 +18,10 @@ export type { PreparedBundle } from './run-plan.js';
 
 /** A failure to show the publisher as the task's error (the deploy fails, the live version stays). */
 export class ExecutionError extends Error {
-  constructor(message: string, readonly code = 0) {
+  constructor(
+    message: string,
+    readonly code = 0,
+  ) {
     super(message);
   }
 }
@@ -119,7 +122,7 @@ export class ContentExecution {
       const installation = await this.pick('python', manifest.python?.version, runner.needs.python, prepared);
       prepared.python = { installation, executable: installation.executable };
       const managed = runner.needs.python && management.python !== false && content.py_environment_management !== 0;
-      if (runner.needs.python && !managed) await log('Environment management is off: using the interpreter\'s own packages.');
+      if (runner.needs.python && !managed) await log("Environment management is off: using the interpreter's own packages.");
       if (managed) {
         const envDir = await this.pythonEnvironment(prepared, installation, options, log);
         prepared.python.envDir = envDir;
@@ -181,12 +184,7 @@ export class ContentExecution {
     }
   }
 
-  private async pythonEnvironment(
-    prepared: PreparedBundle,
-    installation: Installation,
-    options: { build: boolean; taskId?: string },
-    log: (line: string) => Promise<void>,
-  ): Promise<string> {
+  private async pythonEnvironment(prepared: PreparedBundle, installation: Installation, options: { build: boolean; taskId?: string }, log: (line: string) => Promise<void>): Promise<string> {
     const { manifest } = prepared;
     const appDir = this.appDir(prepared);
     const packageFile = manifest.python?.packageManager?.packageFile ?? (manifest.files.includes('requirements.txt') ? 'requirements.txt' : '');
@@ -241,12 +239,7 @@ export class ContentExecution {
     return { name: 'pip' };
   }
 
-  private async rLibrary(
-    prepared: PreparedBundle,
-    installation: Installation,
-    options: { build: boolean; taskId?: string },
-    log: (line: string) => Promise<void>,
-  ): Promise<string> {
+  private async rLibrary(prepared: PreparedBundle, installation: Installation, options: { build: boolean; taskId?: string }, log: (line: string) => Promise<void>): Promise<string> {
     const repos = this.deps.config.get('R.Repository');
     const key = rLibraryKey(prepared, installation, repos);
     if (!options.build) {

@@ -21,7 +21,10 @@ export class EnvironmentCache {
   }
 
   async isReady(key: string): Promise<boolean> {
-    return stat(path.join(this.dir(key), READY_MARKER)).then(() => true, () => false);
+    return stat(path.join(this.dir(key), READY_MARKER)).then(
+      () => true,
+      () => false,
+    );
   }
 
   /**

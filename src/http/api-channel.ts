@@ -62,7 +62,14 @@ export class ApiChannel {
     const url = request.url ?? '/';
     const pathname = url.split('?')[0] ?? '/';
     if (!isApiPath(pathname)) {
-      return sendJson(response, 404, errorBody(ErrorCode.ObjectDoesNotExist, `There is no API endpoint ${request.method} ${pathname}: this address serves only the Connect API (/__api__/).`, { method: request.method, path: pathname }));
+      return sendJson(
+        response,
+        404,
+        errorBody(ErrorCode.ObjectDoesNotExist, `There is no API endpoint ${request.method} ${pathname}: this address serves only the Connect API (/__api__/).`, {
+          method: request.method,
+          path: pathname,
+        }),
+      );
     }
     if (!this.handler) return sendJson(response, 503, errorBody(ErrorCode.InternalFailure, 'The server is starting; try again shortly.'));
     this.handler(request, response);

@@ -37,13 +37,12 @@ export async function registerOpenApi(server: FastifyInstance): Promise<void> {
       info: {
         title: 'Lectern API',
         version: LECTERN_VERSION,
-        description:
-          "Lectern's Posit Connect-compatible Server API (/__api__/…) and its own pages and extensions. Errors under /__api__ are Connect's {code, error, payload} JSON.",
+        description: "Lectern's Posit Connect-compatible Server API (/__api__/…) and its own pages and extensions. Errors under /__api__ are Connect's {code, error, payload} JSON.",
       },
       components: {
         securitySchemes: {
           apiKey: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'Connect API key: `Authorization: Key <key>`.' },
-          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'The dashboard\'s sign-in session; writes also need the X-CSRF-Token header.' },
+          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: "The dashboard's sign-in session; writes also need the X-CSRF-Token header." },
         },
       },
       security: [{ apiKey: [] }, { session: [] }],

@@ -40,9 +40,7 @@ export function jobJson(content: Content, job: JobRow): Job {
 }
 
 export class ContentJobs {
-  constructor(
-    private readonly services: { db: Kysely<Database>; content: ContentService; jobs: Jobs; audit: AuditLog; replicaName: string },
-  ) {}
+  constructor(private readonly services: { db: Kysely<Database>; content: ContentService; jobs: Jobs; audit: AuditLog; replicaName: string }) {}
 
   /** Content `user` may edit, and one of its jobs. */
   async find(user: User, guid: string, key: string): Promise<{ content: Content; job: JobRow }> {

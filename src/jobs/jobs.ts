@@ -67,7 +67,11 @@ export class Jobs {
       await this.finish(key, { state: 'failed', reason: (err as Error).message });
       throw err;
     }
-    await this.db.updateTable('jobs').set({ hostname: handle.hostname, remote_id: handle.remoteId, pid: handle.pid ?? null }).where('key', '=', key).execute();
+    await this.db
+      .updateTable('jobs')
+      .set({ hostname: handle.hostname, remote_id: handle.remoteId, pid: handle.pid ?? null })
+      .where('key', '=', key)
+      .execute();
     const ended = this.launcher.wait(key).then(async (status) => {
       await this.finish(key, status);
       return status;
@@ -139,7 +143,7 @@ export class Jobs {
   private async finish(key: string, status: JobStatus) {
     await this.db
       .updateTable('jobs')
-      .set({ status: 1, end_time: nowIso(), exit_code: status.exitCode ?? null, error: status.state === 'succeeded' ? null : status.reason ?? null })
+      .set({ status: 1, end_time: nowIso(), exit_code: status.exitCode ?? null, error: status.state === 'succeeded' ? null : (status.reason ?? null) })
       .where('key', '=', key)
       .execute();
   }

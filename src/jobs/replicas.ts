@@ -47,23 +47,22 @@ export class Replicas {
   /** Renews the heartbeat and reconciles the replicas that are gone, now and every third of the expiry. */
   async start(): Promise<void> {
     await this.beat();
-    this.timer = setInterval(() => {
-      this.beating = this.beating.then(() => this.beat());
-    }, Math.max(250, Math.floor(this.options.expiryMs / 3)));
+    this.timer = setInterval(
+      () => {
+        this.beating = this.beating.then(() => this.beat());
+      },
+      Math.max(250, Math.floor(this.options.expiryMs / 3)),
+    );
     this.timer.unref();
   }
 
   /** Replicas that left job rows active and have no live heartbeat. */
   async gone(): Promise<string[]> {
-    const live = this.db.selectFrom('replicas').select('name').where('heartbeat_at', '>=', Date.now() - this.options.expiryMs);
-    const rows = await this.db
-      .selectFrom('jobs')
-      .select('replica')
-      .distinct()
-      .where('status', '=', 0)
-      .where('replica', '!=', this.name)
-      .where('replica', 'not in', live)
-      .execute();
+    const live = this.db
+      .selectFrom('replicas')
+      .select('name')
+      .where('heartbeat_at', '>=', Date.now() - this.options.expiryMs);
+    const rows = await this.db.selectFrom('jobs').select('replica').distinct().where('status', '=', 0).where('replica', '!=', this.name).where('replica', 'not in', live).execute();
     return rows.map((r) => r.replica);
   }
 
@@ -77,19 +76,17 @@ export class Replicas {
 
   private async beat(): Promise<void> {
     try {
-      const updated = await this.db
-        .updateTable('replicas')
-        .set({ heartbeat_at: Date.now() })
-        .where('name', '=', this.name)
-        .where('instance', '=', this.instance)
-        .executeTakeFirst();
+      const updated = await this.db.updateTable('replicas').set({ heartbeat_at: Date.now() }).where('name', '=', this.name).where('instance', '=', this.instance).executeTakeFirst();
       if (Number(updated.numUpdatedRows) === 0) {
         this.options.log?.(`another server process took over the replica name "${this.name}": give each server its own [Server] ReplicaName`);
       }
       const gone = await this.gone();
       if (gone.length) await this.options.onGone(gone);
       // Rows of replicas gone for a day only remember them.
-      await this.db.deleteFrom('replicas').where('heartbeat_at', '<', Date.now() - DAY_MS).execute();
+      await this.db
+        .deleteFrom('replicas')
+        .where('heartbeat_at', '<', Date.now() - DAY_MS)
+        .execute();
     } catch (err) {
       this.options.log?.('replica heartbeat failed', err);
     }

@@ -17,7 +17,10 @@ export class JobLogWriter {
   private seq: number;
   private ended = false;
 
-  constructor(readonly logPath: string, options: { lastSeq?: number } = {}) {
+  constructor(
+    readonly logPath: string,
+    options: { lastSeq?: number } = {},
+  ) {
     mkdirSync(path.dirname(logPath), { recursive: true });
     this.stream = createWriteStream(logPath, { flags: 'a' });
     this.stream.on('error', () => undefined);

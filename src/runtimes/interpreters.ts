@@ -160,13 +160,7 @@ export function closestInstallation<T extends { version: string }>(
  * asked for and what this server has. No requested version → the newest installation.
  * `missing`: configured executables that do not exist, named in the error.
  */
-export function matchInstallation(
-  kind: RuntimeKind,
-  installations: readonly Installation[],
-  requested: string | undefined,
-  matching: VersionMatching,
-  missing: readonly string[] = [],
-): Installation {
+export function matchInstallation(kind: RuntimeKind, installations: readonly Installation[], requested: string | undefined, matching: VersionMatching, missing: readonly string[] = []): Installation {
   const name = SECTION[kind];
   const asked = requested ? `${name} ${requested}` : name;
   const absent = missing.length ? ` (configured but not found: ${missing.join(', ')})` : '';
@@ -175,7 +169,10 @@ export function matchInstallation(
   if (requested && !want) throw new InterpreterError(`The bundle asks for ${name} version "${requested}", which is not a version number.`);
   const best = closestInstallation(installations, want, matching);
   if (!best) {
-    const available = installations.map((i) => i.version).sort((a, b) => -compare(parseVersion(a)!, parseVersion(b)!)).join(', ');
+    const available = installations
+      .map((i) => i.version)
+      .sort((a, b) => -compare(parseVersion(a)!, parseVersion(b)!))
+      .join(', ');
     const rule = matching === 'exact' ? 'exactly' : 'with the same major and minor version';
     throw new InterpreterError(`The bundle requires ${asked}, but this server has no ${name} matching it ${rule}. Available: ${available}${absent}.`);
   }

@@ -347,4 +347,3 @@ export class ContentPool {
 function sameGeneration(a: Generation, b: Generation) {
   return a.bundleId === b.bundleId && a.envVersion === b.envVersion && (a.image ?? null) === (b.image ?? null);
 }
-

@@ -91,7 +91,11 @@ export const loginRoutes: RoutePlugin = (server, app) => {
     if (!result.ok) {
       const status = result.reason === 'throttled' ? 429 : 401;
       if (result.reason === 'throttled') reply.header('retry-after', String(result.retryAfterSeconds));
-      if (isForm) return reply.code(status).type('text/html; charset=utf-8').send(loginForm(safeReturn(url), result.message));
+      if (isForm)
+        return reply
+          .code(status)
+          .type('text/html; charset=utf-8')
+          .send(loginForm(safeReturn(url), result.message));
       if (result.reason === 'throttled') throw new LecternError('rate_limited', ErrorCode.InvalidLogin, result.message, { retry_after: result.retryAfterSeconds });
       throw invalidLogin(result.message);
     }

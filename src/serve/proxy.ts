@@ -58,7 +58,13 @@ export function contentRequestHeaders(
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   // Headers the client named in Connection are hop-by-hop too.
-  const connection = typeof incoming.connection === 'string' ? incoming.connection.toLowerCase().split(',').map((h) => h.trim()) : [];
+  const connection =
+    typeof incoming.connection === 'string'
+      ? incoming.connection
+          .toLowerCase()
+          .split(',')
+          .map((h) => h.trim())
+      : [];
   for (const name in incoming) {
     const value = incoming[name];
     if (value === undefined) continue;
@@ -208,7 +214,13 @@ export class ContentProxy {
       }),
       onResponseStart: guarded((_c: Dispatcher.DispatchController, statusCode: number, upstream: IncomingHttpHeaders) => {
         const out: Record<string, string | string[]> = {};
-        const listed = typeof upstream.connection === 'string' ? upstream.connection.toLowerCase().split(',').map((h) => h.trim()) : [];
+        const listed =
+          typeof upstream.connection === 'string'
+            ? upstream.connection
+                .toLowerCase()
+                .split(',')
+                .map((h) => h.trim())
+            : [];
         for (const name in upstream) {
           const value = upstream[name];
           if (value === undefined || HOP_BY_HOP_RESPONSE.has(name) || listed.includes(name)) continue;

@@ -48,9 +48,15 @@ function isInside(root: string, p: string): boolean {
 }
 
 async function isDirectory(p: string): Promise<boolean> {
-  return stat(p).then((s) => s.isDirectory(), () => false);
+  return stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }
 
 export function notDeployed(reply: FastifyReply, status: number, title: string, message: string) {
-  return reply.code(status).type('text/html; charset=utf-8').send(htmlPage(title, `<h1>${escapeHtml(title)}</h1><p>${message}</p>`));
+  return reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .send(htmlPage(title, `<h1>${escapeHtml(title)}</h1><p>${message}</p>`));
 }

@@ -31,6 +31,9 @@ export async function findVanity(app: App, pathWithoutSlash: string): Promise<{ 
   if (candidates.length === 0) return undefined;
   const vanities = await vanityTable(app);
   // The longest match wins, as ORDER BY path DESC did.
-  const path = candidates.filter((c) => vanities?.has(c)).sort().pop();
+  const path = candidates
+    .filter((c) => vanities?.has(c))
+    .sort()
+    .pop();
   return path === undefined ? undefined : { guid: vanities!.get(path)!, path };
 }

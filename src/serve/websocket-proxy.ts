@@ -140,7 +140,9 @@ function statusLines(res: IncomingMessage): string {
 }
 
 function refuse(socket: Duplex, status: number, text: string, headers: Record<string, string> = {}) {
-  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   if (socket.writable) socket.end(`HTTP/1.1 ${status} ${text}\r\n${extra}Connection: close\r\nContent-Length: 0\r\n\r\n`);
   else socket.destroy();
 }

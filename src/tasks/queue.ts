@@ -245,7 +245,9 @@ export class TaskQueue {
       const message = err instanceof Error ? err.message : String(err);
       if (!(err instanceof TaskFailure)) this.options.log?.(`task ${task.id} (${task.kind}) crashed`, err);
       await append(`Error: ${message}`).catch(() => undefined);
-      await this.finish(task.id, attempts, err instanceof TaskFailure ? err.code : 1, message, err instanceof TaskFailure ? err.result : null).catch((e) => this.options.log?.('could not record task failure', e));
+      await this.finish(task.id, attempts, err instanceof TaskFailure ? err.code : 1, message, err instanceof TaskFailure ? err.result : null).catch((e) =>
+        this.options.log?.('could not record task failure', e),
+      );
     } finally {
       this.running.delete(task.id);
       this.wake?.();
@@ -264,7 +266,10 @@ export class TaskQueue {
       .returning('output_lines')
       .executeTakeFirst();
     if (!updated) throw new LeaseLost();
-    await this.db.insertInto('task_output').values({ task_id: taskId, line_no: updated.output_lines - 1, line, time: nowIso() }).execute();
+    await this.db
+      .insertInto('task_output')
+      .values({ task_id: taskId, line_no: updated.output_lines - 1, line, time: nowIso() })
+      .execute();
     await this.events.taskChanged(taskId);
   }
 

@@ -54,7 +54,10 @@ export class FirstRun {
     if (!(await this.required())) throw new LecternError('conflict', ErrorCode.BadRequest, 'Lectern is already set up: sign in instead.');
     if (typeof token !== 'string' || token === '') throw new LecternError('invalid', ErrorCode.ParameterMissing, 'The setup token is required: open the setup link printed by "lectern start".');
     const file = this.dataDir.setupTokenFile();
-    const stored = await readFile(file, 'utf8').then((s) => s.trim(), () => null);
+    const stored = await readFile(file, 'utf8').then(
+      (s) => s.trim(),
+      () => null,
+    );
     if (stored === null && ((await this.beingUsed()) || !(await this.required()))) throw new LecternError('conflict', ErrorCode.BadRequest, 'The setup link was just used: sign in instead.');
     if (stored === null) throw forbidden('No setup link is active: restart "lectern start" to print a new one, or add an administrator with "lectern user add".');
     if (!timingSafeEqual(Buffer.from(sha256Hex(token)), Buffer.from(stored.padEnd(64).slice(0, 64)))) {

@@ -98,17 +98,17 @@ export class Users {
   }
 
   async count(): Promise<number> {
-    const row = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 
   async create(input: NewUserInput): Promise<User> {
     const username = input.username?.trim() ?? '';
     if (!USERNAME.test(username)) {
-      throw badRequest(
-        `Invalid username ${JSON.stringify(username)}: use 1–64 letters, digits, ".", "_", "@" or "-", starting with a letter or digit.`,
-        ErrorCode.InvalidParameter,
-      );
+      throw badRequest(`Invalid username ${JSON.stringify(username)}: use 1–64 letters, digits, ".", "_", "@" or "-", starting with a letter or digit.`, ErrorCode.InvalidParameter);
     }
     if (PROHIBITED_USERNAMES.has(username.toLowerCase())) throw badRequest(`The username "${username}" is reserved.`, ErrorCode.InvalidParameter);
     if (input.user_role && !ROLES.includes(input.user_role)) {
@@ -203,7 +203,11 @@ export class Users {
 
   async setPassword(userId: number, password: string): Promise<void> {
     validatePassword(password);
-    await this.db.updateTable('users').set({ password_hash: await argon2Hash(password), updated_time: nowIso() }).where('id', '=', userId).execute();
+    await this.db
+      .updateTable('users')
+      .set({ password_hash: await argon2Hash(password), updated_time: nowIso() })
+      .where('id', '=', userId)
+      .execute();
   }
 
   async setLocked(guid: string, locked: boolean): Promise<User> {
@@ -236,7 +240,11 @@ export class Users {
     // Only write when stale: every authenticated request would otherwise be a write.
     const now = Date.now();
     if (!this.activityDue(`user ${user.id}`, user.active_time, now)) return;
-    await this.db.updateTable('users').set({ active_time: new Date(now).toISOString() }).where('id', '=', user.id).execute();
+    await this.db
+      .updateTable('users')
+      .set({ active_time: new Date(now).toISOString() })
+      .where('id', '=', user.id)
+      .execute();
   }
 
   // API keys: random, shown once, stored as a hash, revocable; a user may hold several.
@@ -262,13 +270,7 @@ export class Users {
   }
 
   listApiKeys(userId: number) {
-    return this.db
-      .selectFrom('api_keys')
-      .select(['id', 'name', 'key_hint', 'created_time', 'last_used_time'])
-      .where('user_id', '=', userId)
-      .where('expires_at', 'is', null)
-      .orderBy('id')
-      .execute();
+    return this.db.selectFrom('api_keys').select(['id', 'name', 'key_hint', 'created_time', 'last_used_time']).where('user_id', '=', userId).where('expires_at', 'is', null).orderBy('id').execute();
   }
 
   async deleteApiKey(userId: number, keyId: number): Promise<void> {
@@ -308,7 +310,10 @@ export class Users {
     const token = randomToken();
     const csrf = randomToken(18);
     const expiresAt = Date.now() + lifetimeMs;
-    await this.db.insertInto('sessions').values({ id: sha256Hex(token), user_id: userId, csrf_token: csrf, created_time: nowIso(), expires_at: expiresAt }).execute();
+    await this.db
+      .insertInto('sessions')
+      .values({ id: sha256Hex(token), user_id: userId, csrf_token: csrf, created_time: nowIso(), expires_at: expiresAt })
+      .execute();
     await this.db.deleteFrom('sessions').where('expires_at', '<', Date.now()).execute();
     return { token, csrf, expiresAt };
   }

@@ -150,7 +150,10 @@ for (const provider of PROVIDERS) {
 
       // A redeploy finds it by owner + name now.
       list = await json<V0List>(await t.api(`/__api__/applications?filter=account_id:${adminId}&filter=name:r-legacy&count=100&offset=0`));
-      assert.deepEqual(list.applications.map((a) => a.id), [created.id]);
+      assert.deepEqual(
+        list.applications.map((a) => a.id),
+        [created.id],
+      );
     });
 
     it('looks applications up by numeric id and GUID, and 404s with a code', async () => {
@@ -181,9 +184,7 @@ for (const provider of PROVIDERS) {
       assert.equal(dupe.code, 26);
 
       const created = await json<V0App>(await t.api('/__api__/applications', { method: 'POST', json: { name: 'update-me' } }));
-      const updated = await json<V0App>(
-        await t.api(`/__api__/applications/${created.id}`, { method: 'POST', json: { title: 'Updated Title', description: 'd' } }),
-      );
+      const updated = await json<V0App>(await t.api(`/__api__/applications/${created.id}`, { method: 'POST', json: { title: 'Updated Title', description: 'd' } }));
       assert.equal(updated.title, 'Updated Title');
       assert.equal(updated.description, 'd');
       assert.equal(updated.id, created.id);
@@ -197,9 +198,7 @@ for (const provider of PROVIDERS) {
     it('deploy accepts bundle_id and rejects unknown bundles', async () => {
       const created = await json<V0App>(await t.api('/__api__/applications', { method: 'POST', json: { name: 'deploy-by-bundle-id' } }));
       const bundle = await json<{ id: number }>(await t.api(`/__api__/applications/${created.guid}/upload`, { method: 'POST', body: rStyleBundle() }));
-      const task = await json<{ id: string; task_id: string }>(
-        await t.api(`/__api__/applications/${created.id}/deploy`, { method: 'POST', json: { bundle_id: String(bundle.id) } }),
-      );
+      const task = await json<{ id: string; task_id: string }>(await t.api(`/__api__/applications/${created.id}/deploy`, { method: 'POST', json: { bundle_id: String(bundle.id) } }));
       assert.equal(task.task_id, task.id);
       const missing = await t.api(`/__api__/applications/${created.id}/deploy`, { method: 'POST', json: { bundle: 987654 } });
       assert.equal(missing.status, 404);
@@ -247,19 +246,24 @@ for (const provider of PROVIDERS) {
 
       // owner filter
       const byOwner = await json<V0List>(await t.api(`/__api__/applications?filter=account_id:${publisher.id}`));
-      assert.deepEqual(byOwner.applications.map((a) => a.id), [own.id]);
+      assert.deepEqual(
+        byOwner.applications.map((a) => a.id),
+        [own.id],
+      );
 
       // connectapi joins filters with `&` inside one value
-      const joined = await json<V0List>(
-        await t.api(`/__api__/applications?count=25&filter=${encodeURIComponent(`name:page-private&account_id:${publisher.id}`)}`),
+      const joined = await json<V0List>(await t.api(`/__api__/applications?count=25&filter=${encodeURIComponent(`name:page-private&account_id:${publisher.id}`)}`));
+      assert.deepEqual(
+        joined.applications.map((a) => a.id),
+        [own.id],
       );
-      assert.deepEqual(joined.applications.map((a) => a.id), [own.id]);
-      const joinedOther = await json<V0List>(
-        await t.api(`/__api__/applications?count=25&filter=${encodeURIComponent(`name:page-private&account_id:${adminId}`)}`),
-      );
+      const joinedOther = await json<V0List>(await t.api(`/__api__/applications?count=25&filter=${encodeURIComponent(`name:page-private&account_id:${adminId}`)}`));
       assert.equal(joinedOther.total, 0);
       const unencoded = await json<V0List>(await t.api(`/__api__/applications?count=25&filter=name:page-beta&account_id:${adminId}`));
-      assert.deepEqual(unencoded.applications.map((a) => a.name), ['page-beta']);
+      assert.deepEqual(
+        unencoded.applications.map((a) => a.name),
+        ['page-beta'],
+      );
 
       // content_type narrows by app mode: nothing here is deployed
       const staticOnly = await json<V0List>(await t.api('/__api__/applications?search=page&filter=content_type:static'));
@@ -269,7 +273,10 @@ for (const provider of PROVIDERS) {
 
       // the publisher sees only what it can see
       const pubView = await json<V0List>(await t.api('/__api__/applications?search=page', { key: publisher.key }));
-      assert.deepEqual(pubView.applications.map((a) => a.id), [own.id]);
+      assert.deepEqual(
+        pubView.applications.map((a) => a.id),
+        [own.id],
+      );
       const hidden = await t.api(`/__api__/applications?filter=name:page-alpha`, { key: publisher.key });
       assert.equal((await json<V0List>(hidden)).total, 0);
       const notVisible = await t.api(`/__api__/applications/${search.applications.find((a) => a.name === 'page-alpha')!.id}`, { key: publisher.key });

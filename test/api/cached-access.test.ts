@@ -19,7 +19,13 @@ const STATIC_MANIFEST = JSON.stringify({ version: 1, metadata: { appmode: 'stati
 async function publishStatic(t: TestServer, name: string): Promise<string> {
   const { guid } = (await (await t.api('/__api__/v1/content', { method: 'POST', json: { name } })).json()) as { guid: string };
   const bundle = (await (
-    await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: makeTarGz([{ name: 'manifest.json', content: STATIC_MANIFEST }, { name: 'index.html', content: '<p>report</p>' }]) })
+    await t.api(`/__api__/v1/content/${guid}/bundles`, {
+      method: 'POST',
+      body: makeTarGz([
+        { name: 'manifest.json', content: STATIC_MANIFEST },
+        { name: 'index.html', content: '<p>report</p>' },
+      ]),
+    })
   ).json()) as { id: string };
   const task = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: bundle.id } })).json()) as { task_id: string };
   assert.equal((await waitForTask(t, task.task_id)).code, 0);
@@ -39,9 +45,9 @@ for (const provider of PROVIDERS) {
 
         // A grant to a group the viewer then joins and leaves.
         const group = (await (await t.api('/__api__/v1/groups', { method: 'POST', json: { name: 'readers' } })).json()) as { guid: string };
-        const grant = (await (
-          await t.api(`/__api__/v1/content/${guid}/permissions`, { method: 'POST', json: { principal_guid: group.guid, principal_type: 'group', role: 'viewer' } })
-        ).json()) as { id: string };
+        const grant = (await (await t.api(`/__api__/v1/content/${guid}/permissions`, { method: 'POST', json: { principal_guid: group.guid, principal_type: 'group', role: 'viewer' } })).json()) as {
+          id: string;
+        };
         assert.equal(await status(t, guid, viewer.key), 403);
         assert.equal((await t.api(`/__api__/v1/groups/${group.guid}/members`, { method: 'POST', json: { user_guid: viewer.guid } })).status, 204);
         assert.equal(await status(t, guid, viewer.key), 200);
@@ -85,7 +91,7 @@ for (const provider of PROVIDERS) {
 
 if (PROVIDERS.includes('postgres')) {
   describe('several replicas on one PostgreSQL database', () => {
-    test('a change made through one replica reaches the others\' cached rows', { timeout: 120_000 }, async () => {
+    test("a change made through one replica reaches the others' cached rows", { timeout: 120_000 }, async () => {
       const databaseUrl = await postgresDatabaseUrl();
       const a = await startLectern('postgres', { 'Server.ReplicaName': 'replica-a' }, { dataDir: await mkdtemp(path.join(os.tmpdir(), 'lectern-cache-')), databaseUrl });
       const b = await startLectern('postgres', { 'Server.ReplicaName': 'replica-b' }, { dataDir: a.dataDir, databaseUrl });
@@ -131,11 +137,7 @@ if (PROVIDERS.includes('postgres')) {
           },
           200,
         );
-        await afterNotice(
-          'content_permissions',
-          async () => assert.equal((await a.api(`/__api__/v1/content/${guid}/permissions/${grantId}`, { method: 'DELETE' })).status, 204),
-          403,
-        );
+        await afterNotice('content_permissions', async () => assert.equal((await a.api(`/__api__/v1/content/${guid}/permissions/${grantId}`, { method: 'DELETE' })).status, 204), 403);
         // A content row change (what a redeploy or an environment change makes, and what switches a
         // pool to the new generation) reaches B the same way.
         await afterNotice('content', async () => assert.equal((await a.api(`/__api__/v1/content/${guid}`, { method: 'PATCH', json: { access_type: 'logged_in' } })).status, 200), 200);

@@ -179,8 +179,14 @@ for (const provider of PROVIDERS) {
       assert.notEqual((await t.api(`/content/${content.guid}/_bundle${bundle2.id}/`, { key: null })).status, 200);
 
       const bundles = await json(await t.api(`/__api__/v1/content/${content.guid}/bundles`));
-      assert.deepEqual(bundles.map((b: { id: string }) => b.id), [bundle2.id, bundle1.id]);
-      assert.deepEqual(bundles.map((b: { active: boolean }) => b.active), [false, true]);
+      assert.deepEqual(
+        bundles.map((b: { id: string }) => b.id),
+        [bundle2.id, bundle1.id],
+      );
+      assert.deepEqual(
+        bundles.map((b: { active: boolean }) => b.active),
+        [false, true],
+      );
 
       // Activate it; then the old bundle may be deleted but the active one may not.
       assert.equal((await deploy(content.guid, bundle2.id)).code, 0);
@@ -208,10 +214,18 @@ for (const provider of PROVIDERS) {
       }
     });
 
-    test('the root of static content is the bundle\'s only HTML file when the manifest names none', async () => {
+    test("the root of static content is the bundle's only HTML file when the manifest names none", async () => {
       const content = await createContent('rendered-notebook');
       const manifest = JSON.stringify({ version: 1, metadata: { appmode: 'static' }, files: {} });
-      const bundle = await json(await upload(content.guid, makeTarGz([{ name: 'manifest.json', content: manifest }, { name: 'report.html', content: '<p>report</p>' }])));
+      const bundle = await json(
+        await upload(
+          content.guid,
+          makeTarGz([
+            { name: 'manifest.json', content: manifest },
+            { name: 'report.html', content: '<p>report</p>' },
+          ]),
+        ),
+      );
       assert.equal((await deploy(content.guid, bundle.id)).code, 0);
       assert.equal(await (await t.api(`/content/${content.guid}/`)).text(), '<p>report</p>');
     });
@@ -228,7 +242,7 @@ for (const provider of PROVIDERS) {
       assert.equal(bundle.metadata.source_commit, 'abc123');
     });
 
-    test('a bundle is taken whatever its content type: curl\'s form type, text, JSON, none; v1 and legacy routes', async () => {
+    test("a bundle is taken whatever its content type: curl's form type, text, JSON, none; v1 and legacy routes", async () => {
       const content = await createContent('any-content-type');
       const types = ['application/x-www-form-urlencoded', 'text/plain', 'application/json', 'application/x-gzip'];
       for (const [i, type] of types.entries()) {
@@ -279,7 +293,10 @@ for (const provider of PROVIDERS) {
       assert.equal(bundles.length, 1);
       const leftovers = (await readdir(path.join(t.dataDir, 'apps', content.id))).filter((n) => n !== good.id);
       assert.deepEqual(leftovers, []);
-      assert.deepEqual((await readdir(path.join(t.dataDir, 'bundles', content.id))).filter((n) => n !== `${good.id}.tar.gz`), []);
+      assert.deepEqual(
+        (await readdir(path.join(t.dataDir, 'bundles', content.id))).filter((n) => n !== `${good.id}.tar.gz`),
+        [],
+      );
       assert.equal(await (await t.api(`/content/${content.guid}/`)).text(), '<p>safe</p>');
     });
 
@@ -288,11 +305,17 @@ for (const provider of PROVIDERS) {
       try {
         const content = await json(await small.api('/__api__/v1/content', { method: 'POST', json: { name: 'small-limits' } }));
         const random = (await import('node:crypto')).randomBytes(200 * 1024);
-        const big = makeTarGz([{ name: 'manifest.json', content: STATIC_MANIFEST }, { name: 'big.bin', content: random }]);
+        const big = makeTarGz([
+          { name: 'manifest.json', content: STATIC_MANIFEST },
+          { name: 'big.bin', content: random },
+        ]);
         const tooBig = await small.api(`/__api__/v1/content/${content.guid}/bundles`, { method: 'POST', body: big });
         assert.equal(tooBig.status, 413);
         assert.match((await json(tooBig)).error, /maximum upload size/);
-        const bomb = makeTarGz([{ name: 'manifest.json', content: STATIC_MANIFEST }, { name: 'zeros.bin', content: Buffer.alloc(8 * 1024 * 1024) }]);
+        const bomb = makeTarGz([
+          { name: 'manifest.json', content: STATIC_MANIFEST },
+          { name: 'zeros.bin', content: Buffer.alloc(8 * 1024 * 1024) },
+        ]);
         assert.ok(bomb.length < 64 * 1024);
         const exploded = await small.api(`/__api__/v1/content/${content.guid}/bundles`, { method: 'POST', body: bomb });
         assert.equal(exploded.status, 400);
@@ -312,7 +335,10 @@ for (const provider of PROVIDERS) {
 
     test('bytes after the end-of-archive marker are ignored unread: 64 MiB of trailing zeros are stored as the bundle they follow', async () => {
       const content = await createContent('trailing-zeros');
-      const tar = makeTar([{ name: 'manifest.json', content: STATIC_MANIFEST }, { name: 'index.html', content: '<p>tail</p>' }]);
+      const tar = makeTar([
+        { name: 'manifest.json', content: STATIC_MANIFEST },
+        { name: 'index.html', content: '<p>tail</p>' },
+      ]);
       const hostile = gzipSync(Buffer.concat([tar, Buffer.alloc(64 * 1024 * 1024)]));
       assert.ok(hostile.length < 100 * 1024);
       // Reading on past the marker took minutes; this bound only says the upload must not.
@@ -327,7 +353,10 @@ for (const provider of PROVIDERS) {
       const content = await createContent('ratio-bomb');
       const file = path.join(t.dataDir, 'ratio-bomb.tar.gz');
       // 300 MiB of zeros from about 1.3 MB, under MaxExtractedSize (8 GiB) but over 100 times the upload.
-      await writeTarGz(file, [{ name: 'manifest.json', content: STATIC_MANIFEST }, { name: 'zeros.bin', zeros: 300 * 1024 * 1024 }]);
+      await writeTarGz(file, [
+        { name: 'manifest.json', content: STATIC_MANIFEST },
+        { name: 'zeros.bin', zeros: 300 * 1024 * 1024 },
+      ]);
       const bomb = await readFile(file);
       await rm(file);
       let answered = false;
@@ -360,7 +389,14 @@ for (const provider of PROVIDERS) {
         ['../../../../etc/passwd', [], 'invalid manifest: manifest.json: python.package_manager.package_file "../../../../etc/passwd" leaves the bundle directory (..)'],
         ['requirements.txt', [], "manifest.json names 'requirements.txt' as the package file, but the bundle has no such file"],
         ['reqs', [{ name: 'reqs/', type: 'dir' }], "manifest.json names 'reqs' as the package file, but the bundle has no such file"],
-        ['requirements.txt', [{ name: 'real.txt', content: 'flask\n' }, { name: 'requirements.txt', type: 'symlink', linkname: 'real.txt' }], "manifest.json names 'requirements.txt' as the package file, but it is a symbolic link; it must be a regular file"],
+        [
+          'requirements.txt',
+          [
+            { name: 'real.txt', content: 'flask\n' },
+            { name: 'requirements.txt', type: 'symlink', linkname: 'real.txt' },
+          ],
+          "manifest.json names 'requirements.txt' as the package file, but it is a symbolic link; it must be a regular file",
+        ],
         ['requirements.txt', [{ name: 'requirements.txt', content: Buffer.alloc(5 * 1024 * 1024, '#') }], "manifest.json names 'requirements.txt' as the package file, which is larger than 4 MiB"],
       ];
       for (const [packageFile, entries, message] of cases) {
@@ -372,14 +408,21 @@ for (const provider of PROVIDERS) {
       // './requirements.txt' is the bundle's requirements.txt.
       const ok = await upload(content.guid, makeTarGz([{ name: 'manifest.json', content: pyManifest('./requirements.txt') }, app, { name: 'requirements.txt', content: 'flask\n' }]));
       assert.equal(ok.status, 200, await ok.clone().text());
-
     });
 
     test('tensorflow-saved-model and nodejs deploys fail with code 109 and say what is supported', async () => {
       for (const appmode of ['tensorflow-saved-model', 'nodejs']) {
         const content = await createContent(`unsupported-${appmode}`);
         const manifest = JSON.stringify({ version: 1, metadata: { appmode, entrypoint: 'index.js' }, files: {} });
-        const bundle = await json(await upload(content.guid, makeTarGz([{ name: 'manifest.json', content: manifest }, { name: 'index.js', content: '' }])));
+        const bundle = await json(
+          await upload(
+            content.guid,
+            makeTarGz([
+              { name: 'manifest.json', content: manifest },
+              { name: 'index.js', content: '' },
+            ]),
+          ),
+        );
         const task = await deploy(content.guid, bundle.id);
         assert.equal(task.code, 109, appmode);
         assert.match(task.error, new RegExp(`does not run ${appmode} content`));

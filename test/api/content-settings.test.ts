@@ -27,7 +27,12 @@ for (const provider of PROVIDERS) {
     after(() => t.stop());
 
     test('a publisher cannot choose run_as or run_as_current_user at create, as on update; an administrator can', async () => {
-      for (const [i, field] of ([['run_as', 'root'], ['run_as_current_user', true]] as const).entries()) {
+      for (const [i, field] of (
+        [
+          ['run_as', 'root'],
+          ['run_as_current_user', true],
+        ] as const
+      ).entries()) {
         const res = await t.api('/__api__/v1/content', { method: 'POST', key: publisher.key, json: { name: `run-as-${i}`, [field[0]]: field[1] } });
         assert.equal(res.status, 403, await res.clone().text());
         const body = await json(res);

@@ -64,8 +64,12 @@ for (const provider of PROVIDERS) {
       assert.equal(me.user.username, body.user.username);
       assert.equal(me.csrf_token, body.csrf_token);
       assert.equal(me.setup_required, false);
-      assert.equal((await t.app.users.count()), 1);
-      assert.deepEqual((await readdir(t.dataDir)).filter((f) => f.startsWith('setup-token')), [], 'the token is gone');
+      assert.equal(await t.app.users.count(), 1);
+      assert.deepEqual(
+        (await readdir(t.dataDir)).filter((f) => f.startsWith('setup-token')),
+        [],
+        'the token is gone',
+      );
       await json(await post(t, '/__setup__', { token: t.setupToken, username: 'late', password: 'long-enough-3' }), 409);
       const anonymous = await json(await fetch(`${t.url}/__session__`));
       assert.equal(anonymous.setup_required, false);
@@ -96,10 +100,12 @@ for (const provider of PROVIDERS) {
       const etag = index.headers.get('etag')!;
       // Not with fetch(): a conditional fetch() also sends Cache-Control: no-cache, which forces a full answer.
       const revalidated = await new Promise<number>((resolve, reject) => {
-        http.get(`${t.url}/connect/`, { headers: { 'if-none-match': etag } }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        }).on('error', reject);
+        http
+          .get(`${t.url}/connect/`, { headers: { 'if-none-match': etag } }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+          .on('error', reject);
       });
       assert.equal(revalidated, 304);
       assert.equal((await fetch(`${t.url}/connect/assets/missing.js`)).status, 404);
@@ -133,7 +139,13 @@ for (const provider of PROVIDERS) {
         Object.fromEntries(((await json(await t.api('/__api__/v1/content?include=state', { key: publisher.key }))) as Array<{ guid: string; state: string }>).map((c) => [c.guid, c.state]));
       assert.deepEqual(await states(), { [empty]: 'not_deployed', [site]: 'published' });
       // A deploy that fails leaves the earlier bundle live but the item marked as failed.
-      const bad = await json(await t.api(`/__api__/v1/content/${site}/bundles`, { method: 'POST', key: publisher.key, body: makeTarGz([{ name: 'manifest.json', content: JSON.stringify({ version: 1, metadata: { appmode: 'nodejs' }, files: {} }) }]) }));
+      const bad = await json(
+        await t.api(`/__api__/v1/content/${site}/bundles`, {
+          method: 'POST',
+          key: publisher.key,
+          body: makeTarGz([{ name: 'manifest.json', content: JSON.stringify({ version: 1, metadata: { appmode: 'nodejs' }, files: {} }) }]),
+        }),
+      );
       const failed = await json(await t.api(`/__api__/v1/content/${site}/deploy`, { method: 'POST', key: publisher.key, json: { bundle_id: bad.id } }), 202);
       assert.notEqual((await waitForTask(t, failed.task_id, publisher.key)).code, 0);
       assert.equal((await states())[site], 'failed');

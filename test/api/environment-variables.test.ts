@@ -37,19 +37,40 @@ for (const provider of PROVIDERS) {
       const url = `/__api__/v1/content/${content.guid}/environment`;
       assert.deepEqual(await json(await t.api(url, { key: publisher.key })), []);
 
-      let res = await t.api(url, { method: 'PATCH', key: publisher.key, json: [{ name: 'ZETA', value: 'z-secret-value' }, { name: 'ALPHA', value: 'a-secret-value' }] });
+      let res = await t.api(url, {
+        method: 'PATCH',
+        key: publisher.key,
+        json: [
+          { name: 'ZETA', value: 'z-secret-value' },
+          { name: 'ALPHA', value: 'a-secret-value' },
+        ],
+      });
       assert.equal(res.status, 200);
       assert.deepEqual(await json(res), ['ALPHA', 'ZETA']);
       assert.deepEqual(await json(await t.api(url, { key: publisher.key })), ['ALPHA', 'ZETA']);
 
       // Overwrite one, delete another.
-      res = await t.api(url, { method: 'PATCH', key: publisher.key, json: [{ name: 'ALPHA', value: 'a-new-value' }, { name: 'ZETA', value: null }] });
+      res = await t.api(url, {
+        method: 'PATCH',
+        key: publisher.key,
+        json: [
+          { name: 'ALPHA', value: 'a-new-value' },
+          { name: 'ZETA', value: null },
+        ],
+      });
       assert.deepEqual(await json(res), ['ALPHA']);
       const contentId = Number(content.id);
       assert.deepEqual(await processVariables(t, contentId), { ALPHA: 'a-new-value' });
 
       // PUT replaces everything.
-      res = await t.api(url, { method: 'PUT', key: publisher.key, json: [{ name: 'B', value: 'b' }, { name: 'A_1', value: '' }] });
+      res = await t.api(url, {
+        method: 'PUT',
+        key: publisher.key,
+        json: [
+          { name: 'B', value: 'b' },
+          { name: 'A_1', value: '' },
+        ],
+      });
       assert.deepEqual(await json(res), ['A_1', 'B']);
       assert.deepEqual(await processVariables(t, contentId), { A_1: '', B: 'b' });
       // posit-sdk clear() sends [].
@@ -80,7 +101,14 @@ for (const provider of PROVIDERS) {
       const content = await createContent('env-validate');
       const url = `/__api__/v1/content/${content.guid}/environment`;
       for (const method of ['PATCH', 'PUT']) {
-        const res = await t.api(url, { method, key: publisher.key, json: [{ name: 'DUP', value: '1' }, { name: 'DUP', value: '2' }] });
+        const res = await t.api(url, {
+          method,
+          key: publisher.key,
+          json: [
+            { name: 'DUP', value: '1' },
+            { name: 'DUP', value: '2' },
+          ],
+        });
         assert.equal(res.status, 400);
         assert.equal((await json(res)).code, 149);
       }

@@ -62,10 +62,23 @@ for (const provider of PROVIDERS) {
       assert.deepEqual(
         { ...created, id: undefined, guid: undefined, created_time: undefined, updated_time: undefined },
         {
-          id: undefined, guid: undefined, created_time: undefined, updated_time: undefined,
-          title: 'Python 3.12', description: 'Scientific Python', cluster_name: 'Kubernetes', name: PY.name, environment_type: 'Kubernetes',
-          matching: 'any', supervisor: null, managed_by: null,
-          python: PY.python, r: { installations: [] }, quarto: { installations: [] }, tensorflow: { installations: [] }, volume_mounts: [],
+          id: undefined,
+          guid: undefined,
+          created_time: undefined,
+          updated_time: undefined,
+          title: 'Python 3.12',
+          description: 'Scientific Python',
+          cluster_name: 'Kubernetes',
+          name: PY.name,
+          environment_type: 'Kubernetes',
+          matching: 'any',
+          supervisor: null,
+          managed_by: null,
+          python: PY.python,
+          r: { installations: [] },
+          quarto: { installations: [] },
+          tensorflow: { installations: [] },
+          volume_mounts: [],
         },
       );
       assert.match(created.created_time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
@@ -95,7 +108,10 @@ for (const provider of PROVIDERS) {
 
       const audit = await auditActions(t);
       for (const action of ['add_environment', 'update_environment', 'remove_environment']) {
-        assert.ok(audit.some((a) => a.startsWith(`${action}: `) && a.includes(created.guid)), `${action} in ${audit.join('\n')}`);
+        assert.ok(
+          audit.some((a) => a.startsWith(`${action}: `) && a.includes(created.guid)),
+          `${action} in ${audit.join('\n')}`,
+        );
       }
     });
 
@@ -120,8 +136,25 @@ for (const provider of PROVIDERS) {
         [{ ...PY, name: 'Not an image!' }, 25, /^name: "Not an image!" is not a container image reference/],
         [{ ...PY, name: 'ghcr.io/acme/x:1', matching: 'sometimes' }, 25, /^matching: matching must be one of any, exact, none/],
         [{ ...PY, name: 'ghcr.io/acme/x:1', python: { installations: [{ version: '3.12.4', path: 'python3' }] } }, 25, /^python\.installations\[0\]\.path: expected an absolute path/],
-        [{ ...PY, name: 'ghcr.io/acme/x:1', python: { installations: [{ version: 'latest', path: '/usr/bin/python3' }] } }, 25, /^python\.installations\[0\]\.version: "latest" is not a version number/],
-        [{ ...PY, name: 'ghcr.io/acme/x:1', r: { installations: [{ version: '4.4.1', path: '/a/R' }, { version: '4.4.1', path: '/b/R' }] } }, 25, /r 4\.4\.1 is listed twice/],
+        [
+          { ...PY, name: 'ghcr.io/acme/x:1', python: { installations: [{ version: 'latest', path: '/usr/bin/python3' }] } },
+          25,
+          /^python\.installations\[0\]\.version: "latest" is not a version number/,
+        ],
+        [
+          {
+            ...PY,
+            name: 'ghcr.io/acme/x:1',
+            r: {
+              installations: [
+                { version: '4.4.1', path: '/a/R' },
+                { version: '4.4.1', path: '/b/R' },
+              ],
+            },
+          },
+          25,
+          /r 4\.4\.1 is listed twice/,
+        ],
         [{ ...PY, name: 'ghcr.io/acme/x:1', pyhton: {} }, 25, /^pyhton: unknown field "pyhton"/],
         [{ ...PY, name: 'ghcr.io/acme/x:1', volume_mounts: [{ source: { volume_type: 'hostPath' }, target: { path: '/data' } }] }, 25, /volume_type must be "nfs" or "pvc"/],
         [[PY], 121, /must be a JSON object/],
@@ -191,7 +224,7 @@ for (const provider of PROVIDERS) {
       await writeFile(`${file}.tmp`, text);
       await rename(`${file}.tmp`, file);
     };
-    const byName = async () => new Map<string, any>((await json(await t.api("/__api__/v1/environments"))).map((e: any) => [e.name, e]));
+    const byName = async () => new Map<string, any>((await json(await t.api('/__api__/v1/environments'))).map((e: any) => [e.name, e]));
 
     before(async () => {
       dir = await mkdtemp(path.join(os.tmpdir(), 'lectern-envfile-'));
@@ -229,7 +262,12 @@ for (const provider of PROVIDERS) {
       assert.equal(py.managed_by, file);
       assert.equal(py.title, 'File Python');
       assert.equal(envs.get('ghcr.io/acme/file-r:4.4').title, 'ghcr.io/acme/file-r:4.4', 'title defaults to the image');
-      const put = await expectError(await t.api(`/__api__/v1/environments/${py.guid}`, { method: 'PUT', json: { title: 'x' } }), 409, 21, /is managed by .*environments\.yaml; change that file instead/);
+      const put = await expectError(
+        await t.api(`/__api__/v1/environments/${py.guid}`, { method: 'PUT', json: { title: 'x' } }),
+        409,
+        21,
+        /is managed by .*environments\.yaml; change that file instead/,
+      );
       assert.equal(put.payload.managed_by, file);
       await expectError(await t.api(`/__api__/v1/environments/${py.guid}`, { method: 'DELETE' }), 409, 21, /managed by/);
       assert.equal((await byName()).get('ghcr.io/acme/file-py:3.12').title, 'File Python');
@@ -269,14 +307,22 @@ for (const provider of PROVIDERS) {
       assert.equal(took.title, 'Now from the file');
       assert.equal((await t.api(`/__api__/v1/environments/${apiOwned.guid}`, { method: 'PUT', json: { title: 'still mine' } })).status, 200);
       const audit = await auditActions(t);
-      assert.ok(audit.some((a) => a.startsWith('sync_environments: ') && a.includes('removed ghcr.io/acme/file-r:4.4') && a.includes('took over ghcr.io/acme/adopted:1')), audit.join('\n'));
+      assert.ok(
+        audit.some((a) => a.startsWith('sync_environments: ') && a.includes('removed ghcr.io/acme/file-r:4.4') && a.includes('took over ghcr.io/acme/adopted:1')),
+        audit.join('\n'),
+      );
     });
 
     test('a broken file is logged with its line and changes nothing; fixing it applies', async () => {
       const before = await byName();
       await write('- name: ghcr.io/acme/file-py:3.12\n  python:\n    installations: [{version: 3.12.5, path: relative/python}]\n');
       const message = await until('the error to be logged', async () => logged.find((m) => m.includes('relative/python')));
-      assert.match(message, new RegExp(`^execution environments: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3: expected an absolute path inside the image, got "relative/python"; keeping the environments as they were$`));
+      assert.match(
+        message,
+        new RegExp(
+          `^execution environments: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3: expected an absolute path inside the image, got "relative/python"; keeping the environments as they were$`,
+        ),
+      );
       assert.deepEqual([...(await byName()).keys()].sort(), [...before.keys()].sort());
       await write('not: [valid yaml\n');
       await until('the YAML error to be logged', async () => logged.find((m) => m.includes('invalid YAML')));
@@ -307,7 +353,10 @@ for (const provider of PROVIDERS) {
       let t = await startLectern(provider, settings, shared);
       try {
         const envs = await json(await t.api('/__api__/v1/environments'));
-        assert.deepEqual(envs.map((e: { name: string }) => e.name), ['ghcr.io/acme/boot-py:3.11', 'ghcr.io/acme/boot-r:4.3']);
+        assert.deepEqual(
+          envs.map((e: { name: string }) => e.name),
+          ['ghcr.io/acme/boot-py:3.11', 'ghcr.io/acme/boot-r:4.3'],
+        );
         assert.equal(envs[0].managed_by, null, 'bootstrapped records belong to the API');
         const put = await t.api(`/__api__/v1/environments/${envs[0].guid}`, { method: 'PUT', json: { title: 'Edited in the API' } });
         assert.equal(put.status, 200);
@@ -414,27 +463,32 @@ function offHostSuite(provider: Provider) {
     });
 
     before(async () => {
-      t = await startLectern(provider, {
-        'Python.UvExecutable': executionSettings()['Python.UvExecutable']!,
-        'Launcher.Enabled': 'true',
-        'Launcher.Kubernetes': 'true',
-        // Image interpreters are not on the server's disk in general, so the sandbox (which exposes
-        // only probed local interpreters) does not apply to them.
-        'Applications.Sandbox': 'false',
-        'Scheduler.MaxCPURequest': '2',
-        'Scheduler.MaxCPULimit': '4',
-        'Scheduler.MaxMemoryRequest': '1GiB',
-        'Scheduler.MaxMemoryLimit': '2GiB',
-        'Scheduler.MaxNvidiaGPULimit': '1',
-        'Scheduler.MemoryRequest': '128MiB',
-      }, undefined, {
-        // Observe what reaches the launcher (the double runs the jobs locally, for real).
-        launcher: async (config) => {
-          const double = await OffHostLauncherDouble.create(config);
-          specs = double.specs;
-          return double;
+      t = await startLectern(
+        provider,
+        {
+          'Python.UvExecutable': executionSettings()['Python.UvExecutable']!,
+          'Launcher.Enabled': 'true',
+          'Launcher.Kubernetes': 'true',
+          // Image interpreters are not on the server's disk in general, so the sandbox (which exposes
+          // only probed local interpreters) does not apply to them.
+          'Applications.Sandbox': 'false',
+          'Scheduler.MaxCPURequest': '2',
+          'Scheduler.MaxCPULimit': '4',
+          'Scheduler.MaxMemoryRequest': '1GiB',
+          'Scheduler.MaxMemoryLimit': '2GiB',
+          'Scheduler.MaxNvidiaGPULimit': '1',
+          'Scheduler.MemoryRequest': '128MiB',
         },
-      });
+        undefined,
+        {
+          // Observe what reaches the launcher (the double runs the jobs locally, for real).
+          launcher: async (config) => {
+            const double = await OffHostLauncherDouble.create(config);
+            specs = double.specs;
+            return double;
+          },
+        },
+      );
       // Without the sandbox content sees the host file system as the unprivileged user.
       await chmod(t.dataDir, 0o755);
       publisher = await t.addUser('oh-publisher', 'publisher');
@@ -467,14 +521,18 @@ function offHostSuite(provider: Provider) {
       return waitForTask(t, task_id, key);
     }
 
-    test('server_settings lists each usable image\'s installations with cluster and image', async () => {
+    test("server_settings lists each usable image's installations with cluster and image", async () => {
       const body = await json(await t.api('/__api__/v1/server_settings/python', { key: publisher.key }));
       assert.equal(body.api_enabled, true);
-      assert.deepEqual(body.installations, [
-        { version: PYTHON_VERSION, cluster_name: 'Kubernetes', image_name: 'lectern.test/python:a' },
-        { version: PYTHON_VERSION, cluster_name: 'Kubernetes', image_name: 'lectern.test/python:exact' },
-        { version: '3.8.18', cluster_name: 'Kubernetes', image_name: 'lectern.test/python:old' },
-      ], 'matching: none is left out');
+      assert.deepEqual(
+        body.installations,
+        [
+          { version: PYTHON_VERSION, cluster_name: 'Kubernetes', image_name: 'lectern.test/python:a' },
+          { version: PYTHON_VERSION, cluster_name: 'Kubernetes', image_name: 'lectern.test/python:exact' },
+          { version: '3.8.18', cluster_name: 'Kubernetes', image_name: 'lectern.test/python:old' },
+        ],
+        'matching: none is left out',
+      );
       const r = await json(await t.api('/__api__/v1/server_settings/r', { key: publisher.key }));
       assert.deepEqual(r.installations, [{ version: '4.4.1', cluster_name: 'Kubernetes', image_name: 'lectern.test/r:4.4' }]);
       assert.deepEqual((await json(await t.api('/__api__/v1/server_settings/quarto', { key: publisher.key }))).installations, []);
@@ -506,10 +564,13 @@ function offHostSuite(provider: Provider) {
       assert.equal(explained.chosen.name, 'lectern.test/python:exact');
 
       const staticItem = await content('oh-static');
-      const staticBundle = await upload(staticItem.guid, makeTarGz([
-        { name: 'manifest.json', content: JSON.stringify({ version: 1, metadata: { appmode: 'static', primary_html: 'index.html' }, files: { 'index.html': {} } }) },
-        { name: 'index.html', content: '<p>hi</p>' },
-      ]));
+      const staticBundle = await upload(
+        staticItem.guid,
+        makeTarGz([
+          { name: 'manifest.json', content: JSON.stringify({ version: 1, metadata: { appmode: 'static', primary_html: 'index.html' }, files: { 'index.html': {} } }) },
+          { name: 'index.html', content: '<p>hi</p>' },
+        ]),
+      );
       const staticAnswer = await json(await t.api(`/__api__/v1/content/${staticItem.guid}/image-selection?bundle_id=${staticBundle}`, { key: publisher.key }));
       assert.equal(staticAnswer.chosen, null);
       assert.match(staticAnswer.note, /runs no process/);
@@ -528,7 +589,7 @@ function offHostSuite(provider: Provider) {
         const body = await json(await t.api(`/__api__/v1/content/${item.guid}/image-selection?bundle_id=${bundleId}`, { key: outsider.key }));
         assert.equal(body.chosen, null);
         assert.match(body.error, new RegExp(`needs Python ${PYTHON_VERSION.replace(/\./g, '\\.')}\\. Images considered: lectern\\.test/python:a, `));
-        assert.equal(body.rejected.find((r: { name: string }) => r.name === 'lectern.test/python:a').reason, 'the content\'s owner oh-outsider may not use it');
+        assert.equal(body.rejected.find((r: { name: string }) => r.name === 'lectern.test/python:a').reason, "the content's owner oh-outsider may not use it");
         const listed = await json(await t.api('/__api__/v1/server_settings/python', { key: outsider.key }));
         assert.ok(!listed.installations.some((i: { image_name: string }) => i.image_name === 'lectern.test/python:a'));
       } finally {
@@ -539,7 +600,11 @@ function offHostSuite(provider: Provider) {
     test('no matching image fails the deploy, naming the versions wanted and the images considered; the live version is unchanged', async () => {
       const item = await content('oh-nomatch');
       const bundleId = await upload(item.guid, pythonBundle('3.99.1'));
-      const task = await waitForTask(t, (await json(await t.api(`/__api__/v1/content/${item.guid}/deploy`, { method: 'POST', key: publisher.key, json: { bundle_id: bundleId } }))).task_id, publisher.key);
+      const task = await waitForTask(
+        t,
+        (await json(await t.api(`/__api__/v1/content/${item.guid}/deploy`, { method: 'POST', key: publisher.key, json: { bundle_id: bundleId } }))).task_id,
+        publisher.key,
+      );
       assert.notEqual(task.code, 0);
       assert.equal(
         task.error,
@@ -561,7 +626,10 @@ function offHostSuite(provider: Provider) {
       const bundleId = await upload(item.guid, pythonBundle(PYTHON_VERSION));
       const task = await deploy(item.guid, bundleId);
       assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
-      assert.ok(task.output.some((l) => l === `Execution environment: lectern.test/python:a (closest compatible installations: Python ${PYTHON_VERSION} for ${PYTHON_VERSION}).`), task.output.join('\n'));
+      assert.ok(
+        task.output.some((l) => l === `Execution environment: lectern.test/python:a (closest compatible installations: Python ${PYTHON_VERSION} for ${PYTHON_VERSION}).`),
+        task.output.join('\n'),
+      );
       let live = await json(await t.api(`/__api__/v1/content/${item.guid}`, { key: publisher.key }));
       assert.equal(live.image_name, 'lectern.test/python:a');
       assert.equal(live.cluster_name, 'Kubernetes');
@@ -574,29 +642,52 @@ function offHostSuite(provider: Provider) {
       // What the Kubernetes backend gets: the image, the interpreter inside it, the service account
       // and the resources (content values, else the [Scheduler] defaults).
       const mine = specs.filter((s) => s.contentGuid === item.guid);
-      assert.deepEqual(mine.map((s) => s.tag), ['python_restore', 'run_python_api']);
+      assert.deepEqual(
+        mine.map((s) => s.tag),
+        ['python_restore', 'run_python_api'],
+      );
       for (const spec of mine) {
         assert.equal(spec.image, 'lectern.test/python:a');
         assert.equal(spec.serviceAccount, 'reports-reader');
         assert.deepEqual(
-          { cpuRequest: spec.resources.cpuRequest, cpuLimit: spec.resources.cpuLimit, memoryRequestBytes: spec.resources.memoryRequestBytes, nvidiaGpuLimit: spec.resources.nvidiaGpuLimit, amdGpuLimit: spec.resources.amdGpuLimit },
+          {
+            cpuRequest: spec.resources.cpuRequest,
+            cpuLimit: spec.resources.cpuLimit,
+            memoryRequestBytes: spec.resources.memoryRequestBytes,
+            nvidiaGpuLimit: spec.resources.nvidiaGpuLimit,
+            amdGpuLimit: spec.resources.amdGpuLimit,
+          },
           { cpuRequest: 0.5, cpuLimit: 2, memoryRequestBytes: 128 * 1024 ** 2, nvidiaGpuLimit: 1, amdGpuLimit: undefined },
         );
       }
-      assert.equal(mine[0]!.command[0], PYTHON, 'the restore runs the image\'s interpreter');
+      assert.equal(mine[0]!.command[0], PYTHON, "the restore runs the image's interpreter");
       assert.match(mine[1]!.command[0]!, /\/envs\/python\/[0-9a-f]{24}\/bin\/python$/, 'the worker runs the restored environment');
 
       // Another image for the same interpreter: the environment is rebuilt there, not reused.
       const second = await json(await t.api('/__api__/v1/environments', { method: 'POST', json: local('b') }));
-      await expectError(await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', key: publisher.key, json: { default_image_name: 'lectern.test/python:nope' } }), 400, 25, /nope is not an execution environment/);
-      await expectError(await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', key: publisher.key, json: { default_image_name: 'lectern.test/r:4.4' } }), 400, 25, /^default_image_name: The content's default_image_name names image lectern\.test\/r:4\.4, but it has no Python installation/);
+      await expectError(
+        await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', key: publisher.key, json: { default_image_name: 'lectern.test/python:nope' } }),
+        400,
+        25,
+        /nope is not an execution environment/,
+      );
+      await expectError(
+        await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', key: publisher.key, json: { default_image_name: 'lectern.test/r:4.4' } }),
+        400,
+        25,
+        /^default_image_name: The content's default_image_name names image lectern\.test\/r:4\.4, but it has no Python installation/,
+      );
       const patched = await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', key: publisher.key, json: { default_image_name: second.name } });
       assert.equal(patched.status, 200, await patched.clone().text());
       assert.equal((await json(patched)).default_image_name, 'lectern.test/python:b');
-      live = await until('the rebuild to go live', async () => {
-        const c = await json(await t.api(`/__api__/v1/content/${item.guid}`, { key: publisher.key }));
-        return c.image_name === 'lectern.test/python:b' ? c : undefined;
-      }, 60_000);
+      live = await until(
+        'the rebuild to go live',
+        async () => {
+          const c = await json(await t.api(`/__api__/v1/content/${item.guid}`, { key: publisher.key }));
+          return c.image_name === 'lectern.test/python:b' ? c : undefined;
+        },
+        60_000,
+      );
       assert.equal(live.bundle_id, bundleId, 'same bundle, new image');
       assert.equal(live.environment_guid, second.guid);
       const refused = await expectError(await t.api(`/__api__/v1/environments/${second.guid}`, { method: 'DELETE' }), 409, 21, /lectern\.test\/python:b is in use by 1 content item/);
@@ -608,7 +699,10 @@ function offHostSuite(provider: Provider) {
       assert.deepEqual(rebuilt.map((j: { tag: string }) => j.tag).sort(), ['python_restore', 'run_python_api'], 'restored again in the new image, then a worker there');
       assert.equal((await fetch(`${t.url}/content/${item.guid}/`, { headers: { authorization: `Key ${publisher.key}` } })).status, 200);
       const audit = await auditActions(t);
-      assert.ok(audit.some((a) => a.includes(`rebuilding bundle ${bundleId} in lectern.test/python:b`)), audit.join('\n'));
+      assert.ok(
+        audit.some((a) => a.includes(`rebuilding bundle ${bundleId} in lectern.test/python:b`)),
+        audit.join('\n'),
+      );
     });
 
     test('resource fields over a [Scheduler] maximum are refused naming the limit; nothing changes', async () => {
@@ -625,17 +719,33 @@ function offHostSuite(provider: Provider) {
         const error = await expectError(await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', key: publisher.key, json: body }), 400, 25, message);
         assert.equal(error.payload.limit, limit);
       }
-      await expectError(await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', key: publisher.key, json: { cpu_request: 2, cpu_limit: 1 } }), 400, 25, /cpu_request \(2\) cannot be greater than cpu_limit \(1\)/);
+      await expectError(
+        await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', key: publisher.key, json: { cpu_request: 2, cpu_limit: 1 } }),
+        400,
+        25,
+        /cpu_request \(2\) cannot be greater than cpu_limit \(1\)/,
+      );
       await expectError(await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', key: publisher.key, json: { cpu_limit: -1 } }), 400, 25, /non-negative/);
       const unchanged = await json(await t.api(`/__api__/v1/content/${item.guid}`, { key: publisher.key }));
       assert.deepEqual([unchanged.cpu_request, unchanged.cpu_limit, unchanged.memory_request, unchanged.nvidia_gpu_limit, unchanged.amd_gpu_limit], [null, null, null, null, null]);
-      const ok = await json(await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', key: publisher.key, json: { cpu_request: 0.5, cpu_limit: 2, memory_request: 512 * 1024 ** 2, memory_limit: 1024 ** 3, nvidia_gpu_limit: 1 } }));
+      const ok = await json(
+        await t.api(`/__api__/v1/content/${item.guid}`, {
+          method: 'PATCH',
+          key: publisher.key,
+          json: { cpu_request: 0.5, cpu_limit: 2, memory_request: 512 * 1024 ** 2, memory_limit: 1024 ** 3, nvidia_gpu_limit: 1 },
+        }),
+      );
       assert.deepEqual([ok.cpu_request, ok.cpu_limit, ok.memory_request, ok.memory_limit, ok.nvidia_gpu_limit], [0.5, 2, 512 * 1024 ** 2, 1024 ** 3, 1]);
     });
 
     test('only administrators set service_account_name, and it must be a Kubernetes name', async () => {
       const item = await content('oh-sa');
-      await expectError(await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', key: publisher.key, json: { service_account_name: 'reports' } }), 403, 22, /Only administrators can set service_account_name/);
+      await expectError(
+        await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', key: publisher.key, json: { service_account_name: 'reports' } }),
+        403,
+        22,
+        /Only administrators can set service_account_name/,
+      );
       await expectError(await t.api('/__api__/v1/content', { method: 'POST', key: publisher.key, json: { name: 'oh-sa-2', service_account_name: 'reports' } }), 403, 22, /Only administrators/);
       await expectError(await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', json: { service_account_name: 'Not_Valid' } }), 400, 25, /not a Kubernetes service account name/);
       const set = await json(await t.api(`/__api__/v1/content/${item.guid}`, { method: 'PATCH', json: { service_account_name: 'reports-reader' } }));

@@ -29,10 +29,13 @@ describe('logging', () => {
       const about = (url: string) => records.filter((r) => JSON.stringify(r).includes(url));
       assert.equal(about('/__api__/server_settings').length, 1, lines.join('\n'));
       assert.equal(about('/__api__/v1/no-such-route').length, 1, lines.join('\n'));
-      assert.deepEqual(
-        (({ level, msg, method, url, statusCode }) => ({ level, msg, method, url, statusCode }))(about('/__api__/v1/no-such-route')[0]!),
-        { level: 30, msg: 'request', method: 'GET', url: '/__api__/v1/no-such-route', statusCode: 404 },
-      );
+      assert.deepEqual((({ level, msg, method, url, statusCode }) => ({ level, msg, method, url, statusCode }))(about('/__api__/v1/no-such-route')[0]!), {
+        level: 30,
+        msg: 'request',
+        method: 'GET',
+        url: '/__api__/v1/no-such-route',
+        statusCode: 404,
+      });
       assert.equal(typeof about('/__api__/server_settings')[0]!.responseTime, 'number');
     } finally {
       await t.stop();
@@ -46,7 +49,10 @@ describe('logging', () => {
     const server = startCli(
       ['start'],
       cliEnv({
-        PATH: '/usr/sbin:/usr/bin:/sbin:/bin'.split(':').filter((d) => !existsSync(path.join(d, 'uv'))).join(':'),
+        PATH: '/usr/sbin:/usr/bin:/sbin:/bin'
+          .split(':')
+          .filter((d) => !existsSync(path.join(d, 'uv')))
+          .join(':'),
         LECTERN_SERVER_DATADIR: dataDir,
         LECTERN_HTTP_LISTEN: '127.0.0.1:0',
         LECTERN_APPLICATIONS_SANDBOX: 'false',

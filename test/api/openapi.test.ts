@@ -39,7 +39,7 @@ describe('the OpenAPI document', () => {
   test('is served without a key and is a valid OpenAPI 3.1 document', async () => {
     const document = await fetchDocument();
     assert.equal(document.openapi, '3.1.0');
-    const result = await new Validator().validate(document as unknown as Parameters<Validator["validate"]>[0]);
+    const result = await new Validator().validate(document as unknown as Parameters<Validator['validate']>[0]);
     assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2)?.slice(0, 3000));
   });
 

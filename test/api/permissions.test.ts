@@ -56,7 +56,10 @@ for (const provider of PROVIDERS) {
       // Now the viewer sees it, may read the ACL, but may not change it.
       const seen = await json(await t.api(`/__api__/v1/content/${content.guid}`, { key: viewer.key }));
       assert.equal(seen.app_role, 'viewer');
-      assert.ok((await json(await t.api('/__api__/v1/content', { key: viewer.key }))).some((c: { guid: string }) => c.guid === content.guid), 'the viewer lists it');
+      assert.ok(
+        (await json(await t.api('/__api__/v1/content', { key: viewer.key }))).some((c: { guid: string }) => c.guid === content.guid),
+        'the viewer lists it',
+      );
       const list = await json(await t.api(base, { key: viewer.key }));
       assert.deepEqual(list, [created]);
       assert.deepEqual(await json(await t.api(`${base}/${created.id}`, { key: viewer.key })), created);
@@ -142,7 +145,9 @@ for (const provider of PROVIDERS) {
       await db.insertInto('group_members').values({ group_id: group.id, user_id: member.id }).execute();
       const content = await createContent('group-report', publisher.key);
       assert.equal((await t.api(`/__api__/v1/content/${content.guid}`, { key: member.key })).status, 404);
-      const grant = await json(await t.api(`/__api__/v1/content/${content.guid}/permissions`, { method: 'POST', key: publisher.key, json: { principal_guid: group.guid, principal_type: 'group', role: 'viewer' } }));
+      const grant = await json(
+        await t.api(`/__api__/v1/content/${content.guid}/permissions`, { method: 'POST', key: publisher.key, json: { principal_guid: group.guid, principal_type: 'group', role: 'viewer' } }),
+      );
       assert.equal(grant.principal_type, 'group');
       assert.equal((await json(await t.api(`/__api__/v1/content/${content.guid}`, { key: member.key }))).app_role, 'viewer');
     });
@@ -219,7 +224,10 @@ for (const provider of PROVIDERS) {
       await db.insertInto('group_members').values({ group_id: group.id, user_id: member.id }).execute();
       const { content, bundleId } = await deployedContent('demoted-collab', publisher.key);
       const base = `/__api__/v1/content/${content.guid}/permissions`;
-      for (const [guid, type] of [[colleague.guid, 'user'], [group.guid, 'group']]) {
+      for (const [guid, type] of [
+        [colleague.guid, 'user'],
+        [group.guid, 'group'],
+      ]) {
         assert.equal((await t.api(base, { method: 'POST', key: publisher.key, json: { principal_guid: guid, principal_type: type, role: 'owner' } })).status, 200);
       }
       for (const who of [colleague, member]) assert.equal((await json(await t.api(`/__api__/v1/content/${content.guid}`, { key: who.key }))).app_role, 'editor');

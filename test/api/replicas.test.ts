@@ -40,10 +40,14 @@ async function jobStatus(db: Kysely<Database>, key: string) {
 
 /** Waits until the job row is closed (status 1). */
 function waitClosed(db: Kysely<Database>, key: string) {
-  return eventually(`job row ${key} to be closed (status 1)`, async () => {
-    const row = await jobStatus(db, key);
-    return row.status === 1 ? row : undefined;
-  }, { timeoutMs: 20_000, intervalMs: 200 });
+  return eventually(
+    `job row ${key} to be closed (status 1)`,
+    async () => {
+      const row = await jobStatus(db, key);
+      return row.status === 1 ? row : undefined;
+    },
+    { timeoutMs: 20_000, intervalMs: 200 },
+  );
 }
 
 for (const provider of PROVIDERS) {
@@ -58,8 +62,14 @@ for (const provider of PROVIDERS) {
         const content = (await (await a.api('/__api__/v1/content', { method: 'POST', json: { name: 'jobs-of-gone-replicas' } })).json()) as { id: string };
         const db = a.app.store.db;
         // As a replica that crashed (or ran before the upgrade, under a name with its pid) leaves them.
-        await db.insertInto('jobs').values(jobRow(Number(content.id), 'job-of-gone-replica', 'replica-gone')).execute();
-        await db.insertInto('jobs').values(jobRow(Number(content.id), 'job-of-live-replica', 'replica-b')).execute();
+        await db
+          .insertInto('jobs')
+          .values(jobRow(Number(content.id), 'job-of-gone-replica', 'replica-gone'))
+          .execute();
+        await db
+          .insertInto('jobs')
+          .values(jobRow(Number(content.id), 'job-of-live-replica', 'replica-b'))
+          .execute();
 
         const closed = await waitClosed(db, 'job-of-gone-replica');
         assert.match(closed.error ?? '', /The server that ran this process \(replica replica-gone\) stopped/);
@@ -76,7 +86,7 @@ for (const provider of PROVIDERS) {
       }
     });
 
-    test('a second server under a live replica\'s name does not start', async () => {
+    test("a second server under a live replica's name does not start", async () => {
       const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lectern-replicas-'));
       const databaseUrl = provider === 'postgres' ? await postgresDatabaseUrl() : undefined;
       // Both under the default name (the host name), which the test harness otherwise replaces.
@@ -112,14 +122,12 @@ describe('restarts', () => {
       // What the crashed run left in its database: a content item with a running worker.
       const sqlite = new DatabaseSync(path.join(dataDir, 'db', 'lectern.sqlite'), { timeout: 5000 });
       try {
-        const owner = (await runCli(['user', 'add', '--username', 'owner', '--password', 'owner-password', '--role', 'publisher'], env));
+        const owner = await runCli(['user', 'add', '--username', 'owner', '--password', 'owner-password', '--role', 'publisher'], env);
         assert.equal(owner.code, 0, owner.stderr);
         const userId = (sqlite.prepare('SELECT id FROM users WHERE username = ?').get('owner') as { id: number }).id;
         const now = new Date().toISOString();
         const contentId = Number(
-          sqlite
-            .prepare("INSERT INTO content (guid, name, owner_id, created_time, updated_time) VALUES ('restart-guid', 'restart', ?, ?, ?)")
-            .run(userId, now, now).lastInsertRowid,
+          sqlite.prepare("INSERT INTO content (guid, name, owner_id, created_time, updated_time) VALUES ('restart-guid', 'restart', ?, ?, ?)").run(userId, now, now).lastInsertRowid,
         );
         const row = jobRow(contentId, 'job-of-crashed-run', firstName!);
         sqlite

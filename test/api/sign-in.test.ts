@@ -18,7 +18,12 @@ function signIn(t: TestServer, username: string, password: string, headers: Reco
 }
 
 function signInForm(t: TestServer, fields: Record<string, string>, headers: Record<string, string> = {}) {
-  return fetch(`${t.url}/__login__`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields).toString(), redirect: 'manual' });
+  return fetch(`${t.url}/__login__`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(fields).toString(),
+    redirect: 'manual',
+  });
 }
 
 async function auditEntries(t: TestServer, action: string): Promise<Array<{ event_description: string }>> {
@@ -158,7 +163,12 @@ for (const provider of PROVIDERS) {
     });
 
     test('sign-in, sign-out and cookie-authenticated changes cannot be made cross-site', async () => {
-      const crossSite: Array<Record<string, string>> = [{ origin: 'https://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site', origin: direct.url }];
+      const crossSite: Array<Record<string, string>> = [
+        { origin: 'https://evil.example' },
+        { origin: 'null' },
+        { 'sec-fetch-site': 'cross-site' },
+        { 'sec-fetch-site': 'same-site', origin: direct.url },
+      ];
       for (const headers of crossSite) {
         const body = await json(await signIn(direct, 'carol', 'carol-password', headers), 403);
         assert.equal(body.code, 22);
@@ -171,7 +181,11 @@ for (const provider of PROVIDERS) {
 
       // A cookie-authenticated change from another site is refused even with the CSRF token.
       const change = (origin: string) =>
-        fetch(`${direct.url}/__api__/v1/content`, { method: 'POST', headers: { cookie, origin, 'content-type': 'application/json', 'x-csrf-token': csrf_token }, body: JSON.stringify({ name: `cross-${origin.length}` }) });
+        fetch(`${direct.url}/__api__/v1/content`, {
+          method: 'POST',
+          headers: { cookie, origin, 'content-type': 'application/json', 'x-csrf-token': csrf_token },
+          body: JSON.stringify({ name: `cross-${origin.length}` }),
+        });
       assert.equal((await json(await change('https://evil.example'), 403)).code, 22);
       assert.equal((await change(direct.url)).status, 200);
 

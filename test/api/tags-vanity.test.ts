@@ -17,9 +17,16 @@ test('vanity paths normalize to /a/b/ and reject server prefixes', () => {
   assert.equal(normalizeVanityPath('Team-Dashboard'), '/team-dashboard/');
   assert.equal(normalizeVanityPath('//a//b_c/'), '/a/b_c/');
   for (const bad of ['/', '/__api__/x', '/__login__', '/content/x', '/connect/', 'a b', '/a/../b', '/a.b/']) {
-    assert.throws(() => normalizeVanityPath(bad), (err: { code?: number }) => err.code === 52, bad);
+    assert.throws(
+      () => normalizeVanityPath(bad),
+      (err: { code?: number }) => err.code === 52,
+      bad,
+    );
   }
-  assert.throws(() => normalizeVanityPath(''), (err: { code?: number }) => err.code === 12);
+  assert.throws(
+    () => normalizeVanityPath(''),
+    (err: { code?: number }) => err.code === 12,
+  );
 });
 
 for (const provider of PROVIDERS) {
@@ -67,7 +74,10 @@ for (const provider of PROVIDERS) {
 
       assert.deepEqual(await json(await t.api(`/__api__/v1/tags/${finance.id}`, { key: publisher.key })), finance);
       const byParent = await json(await t.api(`/__api__/v1/tags?parent_id=${topics.id}`, { key: publisher.key }));
-      assert.deepEqual(byParent.map((x: { name: string }) => x.name), ['Finance', 'HR']);
+      assert.deepEqual(
+        byParent.map((x: { name: string }) => x.name),
+        ['Finance', 'HR'],
+      );
       const byName = await json(await t.api('/__api__/v1/tags?name=Finance'));
       assert.equal(byName.length, 2);
       assert.equal((await json(await t.api('/__api__/v1/tags'))).length, 4);
@@ -113,15 +123,24 @@ for (const provider of PROVIDERS) {
       res = await t.api(url(mine), { method: 'POST', key: publisher.key, json: {} });
       assert.equal(res.status, 400);
 
-      assert.deepEqual((await json(await t.api(url(mine), { key: publisher.key }))).map((x: { id: string }) => x.id), [tag.id]);
+      assert.deepEqual(
+        (await json(await t.api(url(mine), { key: publisher.key }))).map((x: { id: string }) => x.id),
+        [tag.id],
+      );
       const visible = await json(await t.api(`/__api__/v1/tags/${tag.id}/content`, { key: publisher.key }));
-      assert.deepEqual(visible.map((c: { guid: string }) => c.guid), [mine.guid]);
+      assert.deepEqual(
+        visible.map((c: { guid: string }) => c.guid),
+        [mine.guid],
+      );
       assert.equal(visible[0].app_role, 'owner');
       const all = await json(await t.api(`/__api__/v1/tags/${tag.id}/content`));
       assert.deepEqual(all.map((c: { guid: string }) => c.guid).sort(), [mine.guid, theirs.guid].sort());
 
       const withTags = await json(await t.api(`/__api__/v1/content/${mine.guid}?include=tags`, { key: publisher.key }));
-      assert.deepEqual(withTags.tags.map((x: { id: string }) => x.id), [tag.id]);
+      assert.deepEqual(
+        withTags.tags.map((x: { id: string }) => x.id),
+        [tag.id],
+      );
 
       assert.equal((await t.api(`${url(mine)}/${tag.id}`, { method: 'DELETE', key: publisher.key })).status, 204);
       assert.equal((await t.api(`${url(mine)}/${tag.id}`, { method: 'DELETE', key: publisher.key })).status, 404);
@@ -167,8 +186,14 @@ for (const provider of PROVIDERS) {
       // Listing: admins see all; others only what they can see.
       await put(a, { path: '/alpha/' }, publisher.key);
       const list = await json(await t.api('/__api__/v1/vanities'));
-      assert.deepEqual(list.map((v: { path: string }) => v.path), ['/alpha/', '/sales/dashboard/']);
-      assert.deepEqual((await json(await t.api('/__api__/v1/vanities', { key: publisher.key }))).map((v: { content_guid: string }) => v.content_guid), [a.guid]);
+      assert.deepEqual(
+        list.map((v: { path: string }) => v.path),
+        ['/alpha/', '/sales/dashboard/'],
+      );
+      assert.deepEqual(
+        (await json(await t.api('/__api__/v1/vanities', { key: publisher.key }))).map((v: { content_guid: string }) => v.content_guid),
+        [a.guid],
+      );
 
       // Only editors change or remove it.
       assert.equal((await put(a, { path: '/stolen/' }, other.key)).status, 404);

@@ -45,7 +45,7 @@ const tempDir = () => mkdtemp(path.join(os.tmpdir(), 'lectern-replicas-'));
 const STATIC_MANIFEST = JSON.stringify({ version: 1, metadata: { appmode: 'static', primary_html: 'index.html' }, files: {} });
 
 describe('several replicas on one PostgreSQL database', () => {
-  test('share the task queue without running a task twice, and take over a dead replica\'s task', async () => {
+  test("share the task queue without running a task twice, and take over a dead replica's task", async () => {
     const databaseUrl = await postgresDatabaseUrl();
     const a = await startLectern('postgres', { 'Server.ReplicaName': 'replica-a', 'Tasks.LeaseTimeout': '2s' }, { dataDir: await tempDir(), databaseUrl });
     const b = await startLectern('postgres', { 'Server.ReplicaName': 'replica-b', 'Tasks.LeaseTimeout': '2s' }, { dataDir: a.dataDir, databaseUrl });
@@ -55,7 +55,10 @@ describe('several replicas on one PostgreSQL database', () => {
       for (let i = 0; i < 6; i++) {
         const res = await a.api(`/__api__/v1/content/${content.guid}/bundles`, {
           method: 'POST',
-          body: makeTarGz([{ name: 'manifest.json', content: STATIC_MANIFEST }, { name: 'index.html', content: `<p>${i}</p>` }]),
+          body: makeTarGz([
+            { name: 'manifest.json', content: STATIC_MANIFEST },
+            { name: 'index.html', content: `<p>${i}</p>` },
+          ]),
         });
         bundleIds.push(((await res.json()) as { id: string }).id);
       }
@@ -75,8 +78,16 @@ describe('several replicas on one PostgreSQL database', () => {
       const rows = await a.app.store.db.selectFrom('tasks').select(['id', 'attempts', 'claimed_by']).where('id', 'in', taskIds).execute();
       // Every task has its row, was claimed once, and by one of the two replicas (which one is the race's business).
       assert.equal(rows.length, taskIds.length);
-      assert.deepEqual(rows.filter((r) => r.attempts !== 1), [], 'every task ran on its first attempt');
-      assert.deepEqual(rows.filter((r) => r.claimed_by !== 'replica-a' && r.claimed_by !== 'replica-b'), [], 'every task was claimed by a live replica');
+      assert.deepEqual(
+        rows.filter((r) => r.attempts !== 1),
+        [],
+        'every task ran on its first attempt',
+      );
+      assert.deepEqual(
+        rows.filter((r) => r.claimed_by !== 'replica-a' && r.claimed_by !== 'replica-b'),
+        [],
+        'every task was claimed by a live replica',
+      );
 
       // A replica that died mid-task leaves a running row whose lease is not renewed (this is the
       // exact database state after SIGKILL). Another replica takes it over once the lease expires.
@@ -85,7 +96,10 @@ describe('several replicas on one PostgreSQL database', () => {
       const orphan = await insertHeldTask(a, { contentId: Number(content.id), bundleId: Number(bundle), attempts: 1, leaseExpiresAt: Date.now() + 1500 });
       const taken = await waitForTask(a, orphan.id);
       assert.equal(taken.code, 0, taken.output.join('\n'));
-      assert.ok(taken.output.some((l) => /Task resumed by replica-[ab]/.test(l)), taken.output.join('\n'));
+      assert.ok(
+        taken.output.some((l) => /Task resumed by replica-[ab]/.test(l)),
+        taken.output.join('\n'),
+      );
 
       // On its last allowed attempt a dead replica's task is failed with a message instead.
       const doomed = await insertHeldTask(a, { contentId: Number(content.id), bundleId: Number(bundle), attempts: 3, leaseExpiresAt: Date.now() - 1 });
@@ -109,7 +123,10 @@ describe('several replicas on one PostgreSQL database', () => {
       const bundle = (await (
         await a.api(`/__api__/v1/content/${content.guid}/bundles`, {
           method: 'POST',
-          body: makeTarGz([{ name: 'manifest.json', content: STATIC_MANIFEST }, { name: 'index.html', content: '<p>survived</p>' }]),
+          body: makeTarGz([
+            { name: 'manifest.json', content: STATIC_MANIFEST },
+            { name: 'index.html', content: '<p>survived</p>' },
+          ]),
         })
       ).json()) as { id: string };
       // Only the other process may claim the task at first.
@@ -158,7 +175,10 @@ describe('several replicas on one PostgreSQL database', () => {
       await a.app.queue.start();
       const result = await waitForTask(a, task_id);
       assert.equal(result.code, 0, result.output.join('\n'));
-      assert.ok(result.output.some((l) => l.startsWith('Task resumed by replica-a')), result.output.join('\n'));
+      assert.ok(
+        result.output.some((l) => l.startsWith('Task resumed by replica-a')),
+        result.output.join('\n'),
+      );
       const row = await a.app.store.db.selectFrom('tasks').select(['claimed_by', 'attempts']).where('id', '=', task_id).executeTakeFirstOrThrow();
       assert.deepEqual(row, { claimed_by: 'replica-a', attempts: 2 });
       assert.equal(await (await a.api(`/content/${content.guid}/`)).text(), '<p>survived</p>');

@@ -100,10 +100,16 @@ for (const provider of PROVIDERS) {
       const p1 = await json(await t.api('/__api__/v1/users?prefix=pager&page_size=2'));
       assert.deepEqual(Object.keys(p1).sort(), PAGE_KEYS);
       assert.equal(p1.total, 5);
-      assert.deepEqual(p1.results.map((u: any) => u.username), ['pager-0', 'pager-1']);
+      assert.deepEqual(
+        p1.results.map((u: any) => u.username),
+        ['pager-0', 'pager-1'],
+      );
       const p3 = await json(await t.api('/__api__/v1/users?prefix=pager&page_size=2&page_number=3'));
       assert.equal(p3.current_page, 3);
-      assert.deepEqual(p3.results.map((u: any) => u.username), ['pager-4']);
+      assert.deepEqual(
+        p3.results.map((u: any) => u.username),
+        ['pager-4'],
+      );
       const p4 = await json(await t.api('/__api__/v1/users?prefix=pager&page_size=2&page_number=4'));
       assert.deepEqual(p4.results, []);
       assert.equal(p4.total, 5);
@@ -112,7 +118,10 @@ for (const provider of PROVIDERS) {
       assert.equal(desc.results[0].username, 'pager-4');
 
       const pubs = await json(await t.api('/__api__/v1/users?prefix=pager&user_role=publisher'));
-      assert.deepEqual(pubs.results.map((u: any) => u.username), ['pager-1', 'pager-3']);
+      assert.deepEqual(
+        pubs.results.map((u: any) => u.username),
+        ['pager-1', 'pager-3'],
+      );
       const both = await json(await t.api('/__api__/v1/users?prefix=pager&user_role=publisher|viewer'));
       assert.equal(both.total, 5);
 
@@ -168,7 +177,10 @@ for (const provider of PROVIDERS) {
       assert.equal(locked.locked, true);
       await apiError(await t.api('/__api__/v1/user', { key: target.key }), 401, 30);
       const lockedList = await json(await t.api('/__api__/v1/users?account_status=locked'));
-      assert.deepEqual(lockedList.results.map((u: any) => u.username), ['lockee']);
+      assert.deepEqual(
+        lockedList.results.map((u: any) => u.username),
+        ['lockee'],
+      );
       const licensed = await json(await t.api('/__api__/v1/users?account_status=licensed&page_size=500'));
       assert.ok(!licensed.results.some((u: any) => u.username === 'lockee'));
 

@@ -58,7 +58,7 @@ describe('notebook math in a browser without internet', () => {
       await formulas.nth(1).waitFor({ timeout: 20_000 });
       assert.equal(await formulas.count(), 2);
       // biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText is the rendered text; textContent would include the TeX MathJax keeps hidden
-      assert.doesNotMatch((await page.locator('body').innerText()), /\$x\^2\$/, 'the TeX source is no longer shown as text');
+      assert.doesNotMatch(await page.locator('body').innerText(), /\$x\^2\$/, 'the TeX source is no longer shown as text');
       await screenshot(page, 'notebook-math');
       assert.deepEqual(elsewhere, [], 'requests to other hosts');
       assert.deepEqual(failed, [], 'failed requests to Lectern');

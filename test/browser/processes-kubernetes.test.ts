@@ -64,7 +64,7 @@ describe('the processes table shows pods (Kubernetes mode, real browser)', { tim
     await kube?.stop();
   });
 
-  it("shows where the pod runs, what it may use, and how long it took to start", async () => {
+  it('shows where the pod runs, what it may use, and how long it took to start', async () => {
     const t = kube.t!;
     const processes = (await (await t.api('/__api__/v1/system/processes')).json()) as Array<{ content_guid: string; pod?: { name: string } }>;
     const podName = processes.find((p) => p.content_guid === guid)?.pod?.name;
@@ -72,7 +72,11 @@ describe('the processes table shows pods (Kubernetes mode, real browser)', { tim
 
     await page.goto(`${t.url}/connect/#/admin/processes`);
     const row = page.getByRole('row').filter({ hasText: 'Pod greeter' });
-    await row.getByRole('list', { name: 'Start-up, seconds after the pod was created' }).getByRole('listitem').filter({ hasText: /^ready \d/ }).waitFor();
+    await row
+      .getByRole('list', { name: 'Start-up, seconds after the pod was created' })
+      .getByRole('listitem')
+      .filter({ hasText: /^ready \d/ })
+      .waitFor();
     const text = (await row.textContent())!;
     for (const expected of ['n1', `pod ${podName}`, 'replica lectern-0', IMAGE, 'request 0.25 cores · limit 1 core', 'request 256 MiB · limit 512 MiB', 'Running']) {
       assert.ok(text.includes(expected), `"${expected}" in the row: ${text}`);

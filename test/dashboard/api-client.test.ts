@@ -19,7 +19,9 @@ test("errors keep the API's own words and code; other bodies fall back to their 
 });
 
 test('the payload is kept, and the field it names is readable for marking that input', async () => {
-  const refused = await errorFrom(new Response(JSON.stringify({ code: 25, error: 'python.installations[0].path: expected an absolute path', payload: { field: 'python.installations[0].path' } }), { status: 400 }));
+  const refused = await errorFrom(
+    new Response(JSON.stringify({ code: 25, error: 'python.installations[0].path: expected an absolute path', payload: { field: 'python.installations[0].path' } }), { status: 400 }),
+  );
   assert.equal(refused.field, 'python.installations[0].path');
   assert.deepEqual(refused.payload, { field: 'python.installations[0].path' });
   const other = await errorFrom(new Response(JSON.stringify({ code: 21, error: 'in use', payload: { content_guids: ['a'] } }), { status: 409 }));

@@ -5,9 +5,22 @@ import type { ExecutionEnvironment } from '../../dashboard/src/api/types';
 import { maximumText, memoryText, parseMemory } from '../../dashboard/src/content/panels/resources';
 
 const env: ExecutionEnvironment = {
-  guid: 'e1', id: '1', title: 'Python and R', description: 'Team image', cluster_name: 'Kubernetes', name: 'ghcr.io/team/py-r:1', environment_type: 'Kubernetes',
-  matching: 'exact', supervisor: null, managed_by: null,
-  python: { installations: [{ version: '3.11.9', path: '/opt/python/3.11.9/bin/python3' }, { version: '3.12.4', path: '/opt/python/3.12.4/bin/python3' }] },
+  guid: 'e1',
+  id: '1',
+  title: 'Python and R',
+  description: 'Team image',
+  cluster_name: 'Kubernetes',
+  name: 'ghcr.io/team/py-r:1',
+  environment_type: 'Kubernetes',
+  matching: 'exact',
+  supervisor: null,
+  managed_by: null,
+  python: {
+    installations: [
+      { version: '3.11.9', path: '/opt/python/3.11.9/bin/python3' },
+      { version: '3.12.4', path: '/opt/python/3.12.4/bin/python3' },
+    ],
+  },
   r: { installations: [{ version: '4.4.1', path: '/opt/R/4.4.1/bin/R' }] },
   quarto: { installations: [] },
   tensorflow: { installations: [{ version: '2.16.1', path: '/usr/bin/tensorflow_model_server' }] },
@@ -17,11 +30,26 @@ test('a new environment is sent with its image and cluster; blank installation r
   const form = emptyForm();
   form.title = '  Base  ';
   form.name = ' ghcr.io/team/base:1 ';
-  form.installations.python = [{ version: '3.12.4', path: '/opt/python/3.12.4/bin/python3' }, { version: '', path: '' }, { version: '3.13.0', path: ' ' }];
+  form.installations.python = [
+    { version: '3.12.4', path: '/opt/python/3.12.4/bin/python3' },
+    { version: '', path: '' },
+    { version: '3.13.0', path: ' ' },
+  ];
   assert.deepEqual(environmentBody(form, 'create'), {
-    title: 'Base', description: '', matching: 'any', supervisor: null, name: 'ghcr.io/team/base:1', cluster_name: 'Kubernetes',
-    python: { installations: [{ version: '3.12.4', path: '/opt/python/3.12.4/bin/python3' }, { version: '3.13.0', path: '' }] },
-    r: { installations: [] }, quarto: { installations: [] },
+    title: 'Base',
+    description: '',
+    matching: 'any',
+    supervisor: null,
+    name: 'ghcr.io/team/base:1',
+    cluster_name: 'Kubernetes',
+    python: {
+      installations: [
+        { version: '3.12.4', path: '/opt/python/3.12.4/bin/python3' },
+        { version: '3.13.0', path: '' },
+      ],
+    },
+    r: { installations: [] },
+    quarto: { installations: [] },
   });
 });
 

@@ -91,7 +91,7 @@ describe('the content proxy: what content sees, and what it never sees', () => {
     if (appDir) await rm(appDir, { recursive: true, force: true });
   });
 
-  it('strips the prefix, keeps the query, and sets who is asking and from where over the client\'s copies', async () => {
+  it("strips the prefix, keeps the query, and sets who is asking and from where over the client's copies", async () => {
     const got = await seen(
       await send(`${t.url}/content/${guid}/headers?a=1&b=two`, {
         headers: {
@@ -121,7 +121,7 @@ describe('the content proxy: what content sees, and what it never sees', () => {
     assert.equal(got.headers.authorization, undefined);
   });
 
-  it('never passes Lectern\'s session cookie on, but does pass the content\'s own cookies', async () => {
+  it("never passes Lectern's session cookie on, but does pass the content's own cookies", async () => {
     const admin = (await t.app.users.findByUsername('admin'))!;
     const session = await t.app.users.createSession(admin.id, 60_000);
     const got = await seen(await send(`${t.url}/content/${guid}/headers`, { headers: { cookie: `theme=dark; ${SESSION_COOKIE}=${session.token}; lang=fr` } }));
@@ -143,9 +143,9 @@ describe('the content proxy: what content sees, and what it never sees', () => {
     const denied = await send(`${t.url}/content/${guid}/headers`, { headers: asViewer });
     assert.equal(denied.status, 403);
     assert.equal(JSON.parse(denied.body.toString()).code, 19);
-    const grant = (await (
-      await t.api(`/__api__/v1/content/${guid}/permissions`, { method: 'POST', json: { principal_guid: viewer.guid, principal_type: 'user', role: 'viewer' } })
-    ).json()) as { id: string };
+    const grant = (await (await t.api(`/__api__/v1/content/${guid}/permissions`, { method: 'POST', json: { principal_guid: viewer.guid, principal_type: 'user', role: 'viewer' } })).json()) as {
+      id: string;
+    };
     assert.equal(JSON.parse((await seen(await send(`${t.url}/content/${guid}/headers`, { headers: asViewer }))).headers['rstudio-connect-credentials']!).user, 'proxy-viewer');
     assert.equal((await t.api(`/__api__/v1/content/${guid}/permissions/${grant.id}`, { method: 'DELETE' })).status, 204);
     assert.equal((await send(`${t.url}/content/${guid}/headers`, { headers: asViewer })).status, 403);
@@ -170,7 +170,7 @@ describe('the content proxy: what content sees, and what it never sees', () => {
     assert.equal(JSON.parse(climbing.body.toString()).code, 2);
   });
 
-  it('passes the content\'s own 503 on once, untouched', async () => {
+  it("passes the content's own 503 on once, untouched", async () => {
     const answer = await send(`${t.url}/content/${guid}/unavailable`, { headers: auth });
     assert.equal(answer.status, 503);
     assert.equal(answer.body.toString(), 'down for maintenance');
@@ -179,7 +179,7 @@ describe('the content proxy: what content sees, and what it never sees', () => {
     assert.deepEqual(hits, { unavailable: 1 });
   });
 
-  it('gives a worker\'s connection back when the client goes away mid-response', async () => {
+  it("gives a worker's connection back when the client goes away mid-response", async () => {
     const content = (await t.app.content.find(guid))!;
     await new Promise<void>((resolve, reject) => {
       const req = httpRequest(`${t.url}/content/${guid}/slow`, { headers: auth }, (res) => {

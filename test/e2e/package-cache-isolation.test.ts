@@ -123,11 +123,17 @@ describe('package caches of restores are per owner', () => {
 
     const a = await deployAs(alice.key, 'alice-app', bundle(writerBackend(marker)));
     assert.equal(a.code, 0, `${a.error}\n${a.output.join('\n')}`);
-    assert.ok(a.output.some((l) => /buildtime/.test(l)), `owner A's restore built its local package:\n${a.output.join('\n')}`);
+    assert.ok(
+      a.output.some((l) => /buildtime/.test(l)),
+      `owner A's restore built its local package:\n${a.output.join('\n')}`,
+    );
 
     // Other requirements, so B's restore runs rather than reusing an environment (see below).
     const b = await deployAs(bob.key, 'bob-app', bundle(readerBackend(marker), './buildtime\nwaitress\n'));
-    assert.ok(b.output.some((l) => /Python environment \w+ is ready/.test(l)), `owner B's restore ran:\n${b.output.join('\n')}`);
+    assert.ok(
+      b.output.some((l) => /Python environment \w+ is ready/.test(l)),
+      `owner B's restore ran:\n${b.output.join('\n')}`,
+    );
     assert.ok(!b.output.some((l) => /reads a cache owner A's build wrote into/.test(l)), b.output.join('\n'));
     assert.equal(b.code, 0, `${b.error}\n${b.output.join('\n')}`);
   });
@@ -137,11 +143,20 @@ describe('package caches of restores are per owner', () => {
     const dave = await t.addUser('dave', 'publisher');
     const archive = bundle(readerBackend('no-marker'), 'waitress\n./buildtime\nwaitress\n');
     const c = await deployAs(carol.key, 'carol-app', archive);
-    assert.ok(c.output.some((l) => /Python environment \w+ is ready/.test(l)), c.output.join('\n'));
+    assert.ok(
+      c.output.some((l) => /Python environment \w+ is ready/.test(l)),
+      c.output.join('\n'),
+    );
     const again = await deployAs(carol.key, 'carol-app-2', archive);
-    assert.ok(again.output.some((l) => /Reusing the cached Python environment/.test(l)), `the same owner reuses it:\n${again.output.join('\n')}`);
+    assert.ok(
+      again.output.some((l) => /Reusing the cached Python environment/.test(l)),
+      `the same owner reuses it:\n${again.output.join('\n')}`,
+    );
     const d = await deployAs(dave.key, 'dave-app', archive);
     assert.ok(!d.output.some((l) => /Reusing the cached Python environment/.test(l)), d.output.join('\n'));
-    assert.ok(d.output.some((l) => /Python environment \w+ is ready/.test(l)), d.output.join('\n'));
+    assert.ok(
+      d.output.some((l) => /Python environment \w+ is ready/.test(l)),
+      d.output.join('\n'),
+    );
   });
 });

@@ -85,7 +85,7 @@ describe('Python API content: Flask through rsconnect-python, the sandbox and th
     if (appDir) await rm(appDir, { recursive: true, force: true });
   });
 
-  it('answers through the proxy with the app\'s own JSON, under its prefix', async () => {
+  it("answers through the proxy with the app's own JSON, under its prefix", async () => {
     const res = await fetchContent(t, guid, '');
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { message: 'bonjour from flask', prefix: `/content/${guid}` });
@@ -100,7 +100,7 @@ describe('Python API content: Flask through rsconnect-python, the sandbox and th
     assert.equal(body.rsc_request, `${t.url}/content/${guid}/headers`);
   });
 
-  it('gives content its variables and Connect\'s, and runs it as the unprivileged user', async () => {
+  it("gives content its variables and Connect's, and runs it as the unprivileged user", async () => {
     const env = (await (await fetchContent(t, guid, 'env')).json()) as Record<string, string | number>;
     // Content in its own network namespace calls the API through the API channel; pages link to the public address.
     assert.ok(t.app.apiChannel, 'content runs with network isolation');
@@ -148,7 +148,7 @@ describe('Python API content: Flask through rsconnect-python, the sandbox and th
     await rm(other, { recursive: true, force: true });
   });
 
-  it('lists its jobs with Connect\'s fields, and their logs', async () => {
+  it("lists its jobs with Connect's fields, and their logs", async () => {
     const jobs = (await (await t.api(`/__api__/v1/content/${guid}/jobs`)).json()) as Array<{ key: string; tag: string; status: number; pid: string | null }>;
     const tags = jobs.map((j) => j.tag);
     assert.ok(tags.includes('python_restore'), tags.join());
@@ -156,7 +156,10 @@ describe('Python API content: Flask through rsconnect-python, the sandbox and th
     assert.ok(worker, JSON.stringify(jobs));
     const restore = jobs.find((j) => j.tag === 'python_restore')!;
     const log = (await (await t.api(`/__api__/v1/content/${guid}/jobs/${restore.key}/log`)).json()) as { entries: Array<{ source: string; data: string }> };
-    assert.ok(log.entries.some((e) => /flask/i.test(e.data)), JSON.stringify(log.entries.slice(-5)));
+    assert.ok(
+      log.entries.some((e) => /flask/i.test(e.data)),
+      JSON.stringify(log.entries.slice(-5)),
+    );
     const processes = (await (await t.api('/__api__/v1/system/processes')).json()) as Array<{ job_key: string; pid: number; memory_bytes: number | null }>;
     const listed = processes.find((p) => p.job_key === worker.key);
     assert.ok(listed && listed.pid > 0, JSON.stringify(processes));
@@ -193,7 +196,7 @@ describe('Python API content: Flask through rsconnect-python, the sandbox and th
     await writeFile(path.join(appDir, 'requirements.txt'), 'flask\n');
   });
 
-  it('fails a deploy whose entrypoint is missing, with the runner\'s message', async () => {
+  it("fails a deploy whose entrypoint is missing, with the runner's message", async () => {
     const broken = await writeApp('missing-entry', { 'app.py': 'print("no app object here")\n', 'requirements.txt': 'flask\n' });
     const { log } = await deployWith(t, 'api', ['-e', 'nothere:app', broken], { expectFailure: true });
     assert.match(log, /nothere/);
@@ -233,7 +236,9 @@ describe('Python API content: Flask through rsconnect-python, the sandbox and th
       if (i) await new Promise((r) => setTimeout(r, 200));
       jobs = (await (await t.api(`/__api__/v1/content/${guid}/jobs`)).json()) as typeof jobs;
     }
-    assert.ok(jobs.some((j) => /memory limit/.test(j.error ?? '')), JSON.stringify(jobs.slice(0, 3)));
+    assert.ok(
+      jobs.some((j) => /memory limit/.test(j.error ?? '')),
+      JSON.stringify(jobs.slice(0, 3)),
+    );
   });
 });
-

@@ -123,10 +123,7 @@ describe('every Python content type through rsconnect-python and the proxy', () 
 
   it('Shiny Express (python-shiny): an app file without an App object (rsconnect names it shiny.express.app:…) runs a session', async () => {
     const dir = await writeApp('pyshiny-express', {
-      'app.py':
-        'from shiny.express import input, render, ui\n' +
-        'ui.input_numeric("n", "N", 1)\n' +
-        '@render.text\ndef tripled():\n    return f"thrice {input.n()} is {input.n() * 3}"\n',
+      'app.py': 'from shiny.express import input, render, ui\n' + 'ui.input_numeric("n", "N", 1)\n' + '@render.text\ndef tripled():\n    return f"thrice {input.n()} is {input.n() * 3}"\n',
       'requirements.txt': 'shiny\n',
     });
     const { guid } = await deployWith(t, 'shiny', [dir]);
@@ -134,7 +131,7 @@ describe('every Python content type through rsconnect-python and the proxy', () 
     assert.equal(values.tripled, 'thrice 14 is 42');
   });
 
-  it('a Python app that cannot start: the deploy fails with the app\'s own error and what Lectern tried', async () => {
+  it("a Python app that cannot start: the deploy fails with the app's own error and what Lectern tried", async () => {
     const dir = await writeApp('pyshiny-broken', {
       'app.py': 'import lectern_no_such_package\nfrom shiny import App, ui\napp = App(ui.page_fluid(), None)\n',
       'requirements.txt': 'shiny\n',
@@ -146,10 +143,7 @@ describe('every Python content type through rsconnect-python and the proxy', () 
 
   it('Gradio (python-gradio): the page, its config rooted at the prefix, and an API call', async () => {
     const dir = await writeApp('gradio', {
-      'app.py':
-        'import gradio as gr\n' +
-        'def double(n):\n    return f"twice {int(n)} is {int(n) * 2}"\n' +
-        'demo = gr.Interface(fn=double, inputs=gr.Number(), outputs="text", api_name="double")\n',
+      'app.py': 'import gradio as gr\n' + 'def double(n):\n    return f"twice {int(n)} is {int(n) * 2}"\n' + 'demo = gr.Interface(fn=double, inputs=gr.Number(), outputs="text", api_name="double")\n',
       'requirements.txt': 'gradio\n',
     });
     const { guid } = await deployWith(t, 'gradio', ['-e', 'app:demo', dir]);

@@ -60,7 +60,10 @@ describe('scheduling and environments through the API', () => {
 
   it('without environment management the interpreter serves the app as it is, even without waitress', async () => {
     const { guid, output } = await deploy('unmanaged', bundle('python-api', { 'app.py': STDLIB_APP, 'requirements.txt': '' }, { environment: { environment_management: { python: false } } }));
-    assert.ok(output.some((l) => /Environment management is off/.test(l)), output.join('\n'));
+    assert.ok(
+      output.some((l) => /Environment management is off/.test(l)),
+      output.join('\n'),
+    );
     assert.ok(!output.some((l) => /Restoring the Python/.test(l)), 'nothing restored');
     const res = await t.api(`/content/${guid}/hello`);
     assert.equal(res.status, 200);
@@ -82,9 +85,15 @@ describe('scheduling and environments through the API', () => {
   it('an unchanged redeploy reuses the cached environment', async () => {
     const archive = bundle('python-api', { 'app.py': STDLIB_APP, 'requirements.txt': 'waitress\n' });
     const first = await deploy('cached-env', archive);
-    assert.ok(first.output.some((l) => /Python environment \w+ is ready/.test(l)), first.output.join('\n'));
+    assert.ok(
+      first.output.some((l) => /Python environment \w+ is ready/.test(l)),
+      first.output.join('\n'),
+    );
     const second = await deploy('', archive, first.guid);
-    assert.ok(second.output.some((l) => /Reusing the cached Python environment/.test(l)), second.output.join('\n'));
+    assert.ok(
+      second.output.some((l) => /Reusing the cached Python environment/.test(l)),
+      second.output.join('\n'),
+    );
   });
 
   it('min_processes keeps a worker warm without any request, and is refused above the server cap', async () => {
@@ -127,6 +136,9 @@ describe('scheduling and environments through the API', () => {
     assert.ok(seen.status >= 500);
     assert.doesNotMatch(await seen.text(), /database password/, 'viewers do not see the log');
     const jobs = (await (await t.api(`/__api__/v1/content/${guid}/jobs`)).json()) as Array<{ tag: string; exit_code: number | null }>;
-    assert.ok(jobs.some((j) => j.tag === 'run_python_api' && j.exit_code === 3), JSON.stringify(jobs.slice(0, 3)));
+    assert.ok(
+      jobs.some((j) => j.tag === 'run_python_api' && j.exit_code === 3),
+      JSON.stringify(jobs.slice(0, 3)),
+    );
   });
 });

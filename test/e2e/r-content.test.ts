@@ -165,11 +165,14 @@ describe('R content: Shiny, Plumber and R Markdown with real R', () => {
     assert.ok('/sum' in openapi.paths);
   });
 
-  it('renders an R Markdown report on the server, with computed output, as the content\'s index.html', async () => {
+  it("renders an R Markdown report on the server, with computed output, as the content's index.html", async () => {
     const files = { 'report.Rmd': REPORT_RMD, 'data.csv': 'x,y\n1,1\n2,4\n' };
     const result = await deployRBundle(t, 'r-report', await rBundle({ appmode: 'rmd-static', files, primaryRmd: 'report.Rmd', packages: rmarkdownPackages }));
     deployed(result);
-    assert.ok(result.output.some((l) => /Output created: report\.html/.test(l)), result.output.join('\n'));
+    assert.ok(
+      result.output.some((l) => /Output created: report\.html/.test(l)),
+      result.output.join('\n'),
+    );
     const page = await fetchContent(t, result.guid, '');
     assert.equal(page.status, 200);
     const html = await page.text();
@@ -191,7 +194,7 @@ describe('R content: Shiny, Plumber and R Markdown with real R', () => {
     assert.match(value, /cube: 64/);
   });
 
-  it('fails the deploy with R\'s message when the app cannot start', async () => {
+  it("fails the deploy with R's message when the app cannot start", async () => {
     const broken = `library(shiny)\nstop("the data file is missing")\n`;
     const result = await deployRBundle(t, 'r-broken', await rBundle({ appmode: 'shiny', files: { 'app.R': broken }, packages: shinyPackages }));
     // The deploy starts the new bundle's first worker; its last output reaches the publisher.
@@ -258,7 +261,10 @@ function(x) {
     assert.match(log, /reusing plumber \S+ from \/usr\/lib\/R\/site-library/);
     assert.match(log, new RegExp(`installing tinypkg 0\\.2\\.0 from ${ownRepo.url}`));
     assert.match(log, /DONE \(tinypkg\)/);
-    assert.ok(ownRepo.requests.some((p) => p.endsWith('/src/contrib/tinypkg_0.2.0.tar.gz')), ownRepo.requests.join('\n'));
+    assert.ok(
+      ownRepo.requests.some((p) => p.endsWith('/src/contrib/tinypkg_0.2.0.tar.gz')),
+      ownRepo.requests.join('\n'),
+    );
 
     const answer = (await (await fetchContent(t, result.guid, 'double?x=21')).json()) as Record<string, string[] | number[]>;
     assert.deepEqual(answer.result, [42]);
@@ -268,18 +274,21 @@ function(x) {
     assert.equal(answer.plumber![0], '/usr/lib/R/site-library');
   });
 
-  it('finds an archived version through the server\'s R.Repository when the manifest names no repository', async () => {
+  it("finds an archived version through the server's R.Repository when the manifest names no repository", async () => {
     const packages = { ...plumberPackages, tinypkg: tinyEntry('0.1.0', null) };
     const result = await deployRBundle(t, 'r-restore-archive', await rBundle({ appmode: 'api', files: { 'plumber.R': API_USING_TINYPKG }, packages }));
     deployed(result);
     assert.match(result.output.join('\n'), new RegExp(`installing tinypkg 0\\.1\\.0 from ${serverRepo.url} \\(archive\\)`));
-    assert.ok(serverRepo.requests.some((p) => p === '/src/contrib/Archive/tinypkg/tinypkg_0.1.0.tar.gz'), serverRepo.requests.join('\n'));
+    assert.ok(
+      serverRepo.requests.some((p) => p === '/src/contrib/Archive/tinypkg/tinypkg_0.1.0.tar.gz'),
+      serverRepo.requests.join('\n'),
+    );
     const answer = (await (await fetchContent(t, result.guid, 'double?x=5')).json()) as Record<string, unknown[]>;
     assert.deepEqual(answer.result, [10]);
     assert.deepEqual(answer.version, ['0.1.0']);
   });
 
-  it('fails the deploy with R\'s own message when a package is in no repository', async () => {
+  it("fails the deploy with R's own message when a package is in no repository", async () => {
     const packages = {
       ...plumberPackages,
       notapkg: { Source: 'lectern-test', Repository: ownRepo.url, description: { Package: 'notapkg', Version: '9.9.9', Title: 'Not a package' } },
@@ -292,7 +301,7 @@ function(x) {
     assert.match(tail, /package ‘notapkg’ is not available for this version of R/);
   });
 
-  it('fails the deploy with R CMD INSTALL\'s error as the last lines when a package does not build', async () => {
+  it("fails the deploy with R CMD INSTALL's error as the last lines when a package does not build", async () => {
     const packages = {
       ...plumberPackages,
       tinypkg: tinyEntry('0.2.0', ownRepo.url),

@@ -222,7 +222,10 @@ describe('Kubernetes test bed control plane', { timeout: 60 * 60_000 }, () => {
     );
     // ServiceAccount admission: the named account, and its projected token volume.
     assert.equal(pod.spec.serviceAccountName, 'content');
-    assert.ok(pod.spec.volumes?.some((v) => v.name.startsWith('kube-api-access-') && v.projected), 'projected service-account token volume');
+    assert.ok(
+      pod.spec.volumes?.some((v) => v.name.startsWith('kube-api-access-') && v.projected),
+      'projected service-account token volume',
+    );
 
     // The scheduler's FailedScheduling event is visible to lectern.
     await eventually('a FailedScheduling event', 30_000, async () => {
@@ -244,7 +247,7 @@ describe('Kubernetes test bed control plane', { timeout: 60 * 60_000 }, () => {
 
     // Background deletion: the garbage collector removes the Pod after the Job.
     await ok(t, 'DELETE', `/apis/batch/v1/namespaces/${NS}/jobs/render-1`, { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background' });
-    await eventually('the garbage collector to delete the Job\'s Pod', 60_000, async () => {
+    await eventually("the garbage collector to delete the Job's Pod", 60_000, async () => {
       const r = await api(t, 'GET', `/api/v1/namespaces/${NS}/pods/${pod.metadata.name}`);
       return r.status === 404 ? true : undefined;
     });
@@ -265,7 +268,7 @@ describe('Kubernetes test bed control plane', { timeout: 60 * 60_000 }, () => {
     assert.equal((await api(req.status.token, 'GET', `/api/v1/namespaces/${NS}/pods`)).status, 403);
   });
 
-  it('a node agent\'s client certificate registers its own Node and nothing else (Node authorizer, NodeRestriction)', async () => {
+  it("a node agent's client certificate registers its own Node and nothing else (Node authorizer, NodeRestriction)", async () => {
     const cert = await issueCertificate(cp, { name: 'node-n1', commonName: 'system:node:n1', organizations: ['system:nodes'], usage: 'client' });
     const node = new Agent({ connect: { ca: readFileSync(cp.caFile, 'utf8'), cert: readFileSync(cert.certFile, 'utf8'), key: readFileSync(cert.keyFile, 'utf8') } });
     const asNode = async (method: string, path: string, body?: unknown) => {
@@ -295,7 +298,10 @@ describe('Kubernetes test bed control plane', { timeout: 60 * 60_000 }, () => {
       // leaves pods alone until an agent reports Ready. Read from the create response: the node-lifecycle controller
       // re-derives NoSchedule taints from the Node's conditions moments later, and this Node reports none.
       const taints = (created.body.spec as { taints?: { key: string }[] } | undefined)?.taints;
-      assert.ok(taints?.some((t) => t.key === 'node.kubernetes.io/not-ready'), JSON.stringify(taints));
+      assert.ok(
+        taints?.some((t) => t.key === 'node.kubernetes.io/not-ready'),
+        JSON.stringify(taints),
+      );
       // The node may read what its pods need only once a pod is bound to it; it cannot list secrets at large.
       assert.equal((await asNode('GET', `/api/v1/namespaces/${NS}/secrets`)).status, 403);
     } finally {

@@ -64,7 +64,12 @@ describe('Helm chart on a real API server', { timeout: 20 * 60_000 }, () => {
   function podOf(objects: KubeObject[], name: string): KubeObject {
     const workload = objects.find((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment')!;
     const template = (workload.spec as { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: unknown } }).template;
-    return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: workload.metadata.namespace, labels: template.metadata.labels, annotations: template.metadata.annotations }, spec: template.spec };
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: workload.metadata.namespace, labels: template.metadata.labels, annotations: template.metadata.annotations },
+      spec: template.spec,
+    };
   }
 
   let production: KubeObject[];
@@ -121,7 +126,7 @@ describe('Helm chart on a real API server', { timeout: 20 * 60_000 }, () => {
     assert.match(warned.warning ?? '', /would violate PodSecurity \\"restricted:latest\\": restricted volume types/);
   });
 
-  it('the Role and RoleBinding give Lectern\'s service account exactly the launcher\'s permissions in the jobs namespace', async () => {
+  it("the Role and RoleBinding give Lectern's service account exactly the launcher's permissions in the jobs namespace", async () => {
     for (const object of production.filter((o) => o.kind === 'Role' || o.kind === 'RoleBinding')) {
       const r = await apply(object, true);
       assert.ok(applied(r.status), `${object.kind}: ${r.status} ${r.body.message}`);
@@ -150,7 +155,14 @@ describe('Helm chart on a real API server', { timeout: 20 * 60_000 }, () => {
       }
     }
     // Nothing beyond the Role: no reading Secrets, no exec, no deleting pods directly.
-    for (const [group, resource, verb] of [['', 'secrets', 'get'], ['', 'secrets', 'list'], ['', 'pods/exec', 'create'], ['', 'pods', 'delete'], ['', 'services', 'create'], ['batch', 'jobs', 'update']] as const) {
+    for (const [group, resource, verb] of [
+      ['', 'secrets', 'get'],
+      ['', 'secrets', 'list'],
+      ['', 'pods/exec', 'create'],
+      ['', 'pods', 'delete'],
+      ['', 'services', 'create'],
+      ['batch', 'jobs', 'update'],
+    ] as const) {
       assert.ok(!(await allowed(JOBS_NS, group, resource, verb)), `${verb} ${resource} must not be granted`);
     }
   });

@@ -182,11 +182,11 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
 
     const [init] = pod.initContainers;
-    assert.equal(init.image, `ghcr.io/lectern-project/lectern-runtime-init:${VERSION}`, 'the init image tag defaults to Lectern\'s version');
+    assert.equal(init.image, `ghcr.io/lectern-project/lectern-runtime-init:${VERSION}`, "the init image tag defaults to Lectern's version");
     assert.deepEqual(init.volumeMounts, [{ name: 'lectern-runtime', mountPath: '/mnt/lectern-runtime' }]);
     const content = pod.containers.find((c: { name: string }) => c.name === 'content');
     assert.equal(content.image, s.image);
-    assert.deepEqual(content.command, ['/opt/python/3.11/bin/python', '/opt/lectern/runtime/python/lectern_restore.py'], 'the runtime path is the init container\'s copy');
+    assert.deepEqual(content.command, ['/opt/python/3.11/bin/python', '/opt/lectern/runtime/python/lectern_restore.py'], "the runtime path is the init container's copy");
     assert.deepEqual(content.securityContext.capabilities, { drop: ['ALL'] });
     assert.equal(content.securityContext.allowPrivilegeEscalation, false);
     assert.deepEqual(content.resources, {
@@ -236,7 +236,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     assert.equal(jobs.items.length, 0, 'nothing half-created');
   });
 
-  it('reports Unschedulable at once with Kubernetes\' message, in the status, the log and the address', { timeout: 90_000 }, async () => {
+  it("reports Unschedulable at once with Kubernetes' message, in the status, the log and the address", { timeout: 90_000 }, async () => {
     const l = await launcher({ 'Launcher.InstanceName': 'unschedulable', 'Launcher.SchedulingTimeout': '0s' });
     const s = spec();
     const began = Date.now();
@@ -288,7 +288,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     assert.equal((await l.wait(s2.key)).state, 'failed');
   });
 
-  it('a restarted launcher adopts the Jobs its database still runs and deletes orphans, leaving other replicas\' alone', { timeout: 90_000 }, async () => {
+  it("a restarted launcher adopts the Jobs its database still runs and deletes orphans, leaving other replicas' alone", { timeout: 90_000 }, async () => {
     const first = await launcher({ 'Launcher.InstanceName': 'adopt' }, 'replica-a');
     const other = await launcher({ 'Launcher.InstanceName': 'adopt' }, 'replica-b');
     const kept = spec();
@@ -304,7 +304,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     assert.deepEqual(adopted, [kept.key]);
     await eventually('the orphan to be deleted', async () => !(await admin.find(jobPath(orphanJob.remoteId))));
     assert.ok(await admin.find(jobPath(keptJob.remoteId)), 'the adopted Job stays');
-    assert.ok(await admin.find(jobPath(foreignJob.remoteId)), 'another replica\'s Job stays');
+    assert.ok(await admin.find(jobPath(foreignJob.remoteId)), "another replica's Job stays");
     assert.equal((await second.status(kept.key)).state, 'pending');
     await second.stop(kept.key);
     assert.equal((await second.wait(kept.key)).stopped, true);
@@ -375,15 +375,12 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
       spec: { expirationSeconds: 3600 },
     });
     const token = tokenRequest.status.token as string;
-    await assert.rejects(
-      launcher({ 'Launcher.KubernetesAuthToken': token }),
-      (err: Error) => {
-        assert.match(err.message, /Missing permissions: delete batch\/jobs, create secrets\./);
-        assert.match(err.message, /system:serviceaccount:lectern-test:partial/);
-        assert.doesNotMatch(err.message, /get pods/);
-        return true;
-      },
-    );
+    await assert.rejects(launcher({ 'Launcher.KubernetesAuthToken': token }), (err: Error) => {
+      assert.match(err.message, /Missing permissions: delete batch\/jobs, create secrets\./);
+      assert.match(err.message, /system:serviceaccount:lectern-test:partial/);
+      assert.doesNotMatch(err.message, /get pods/);
+      return true;
+    });
   });
 
   it('start-up says when the namespace does not exist', { timeout: 90_000 }, async () => {
@@ -409,7 +406,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     await assert.rejects(launcher({ 'Launcher.KubernetesAPIURL': `https://127.0.0.1:${badTarget}` }), /Cannot reach the Kubernetes API at https:\/\/127\.0\.0\.1/);
     assert.ok(KubeApiError);
   });
-  describe('on a node (the test bed\'s node agent)', () => {
+  describe("on a node (the test bed's node agent)", () => {
     let node: NodeAgent;
     const WSGI_APP = [
       'import os',
@@ -425,14 +422,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
       // (its /usr/bin/python3), as the test bed's image map allows.
       writeFileSync(
         imagesFile,
-        [
-          'images:',
-          `  ghcr.io/lectern-project/lectern-runtime-init:${VERSION}:`,
-          '    paths:',
-          `      /lectern/runtime: ${RUNTIME_DIR}`,
-          '  ghcr.io/example/content:3.11: {}',
-          '',
-        ].join('\n'),
+        ['images:', `  ghcr.io/lectern-project/lectern-runtime-init:${VERSION}:`, '    paths:', `      /lectern/runtime: ${RUNTIME_DIR}`, '  ghcr.io/example/content:3.11: {}', ''].join('\n'),
       );
       node = await startNodeAgent(cp, { name: 'n1', imagesFile, capacity: { 'nvidia.com/gpu': '4' } });
     });
@@ -448,7 +438,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
       return dir;
     }
 
-    it('runs a build: its output lands in the job log and stays after the pod is gone; the exit code is the job\'s', { timeout: 120_000 }, async () => {
+    it("runs a build: its output lands in the job log and stays after the pod is gone; the exit code is the job's", { timeout: 120_000 }, async () => {
       const l = await launcher({ 'Launcher.InstanceName': 'node-build' });
       bundle({ 'manifest.json': '{}' });
       const s = spec({
@@ -463,11 +453,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
       for await (const line of l.logs(s.key)) lines.push(line.data);
       // stdout and stderr are two pipes: the order between them is not kept, only within each.
       assert.equal(lines.at(-1), 'The process exited with code 3.');
-      assert.deepEqual(lines.slice(0, -1).sort(), [
-        `building in ${path.join(dataDir, 'apps/7/3')} as 1000`,
-        'to stderr',
-        '/opt/lectern/runtime/python/lectern_run.py',
-      ].sort());
+      assert.deepEqual(lines.slice(0, -1).sort(), [`building in ${path.join(dataDir, 'apps/7/3')} as 1000`, 'to stderr', '/opt/lectern/runtime/python/lectern_run.py'].sort());
       assert.equal(readFileSync(path.join(s.jobDir, 'out.txt'), 'utf8'), 'written\n', 'the job wrote its home on the shared volume');
       await l.stop(s.key);
       await admin.delete(jobPath(handle.remoteId));
@@ -514,12 +500,12 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
       assert.equal(info!.pod?.phase, 'Running');
       assert.deepEqual(info!.address, address);
       assert.ok(info!.pod!.readySeconds !== undefined && info!.pod!.readySeconds >= 0, 'start-up phase times');
-      await eventually('the runner\'s start-up line in the log', () => followed.length > 0);
+      await eventually("the runner's start-up line in the log", () => followed.length > 0);
       await l.stop(s.key);
       const status = await l.wait(s.key);
       assert.equal(status.stopped, true);
       await following;
-      assert.ok(readFileSync(s.logPath, 'utf8').includes(followed[0]!), 'followed lines are the file\'s');
+      assert.ok(readFileSync(s.logPath, 'utf8').includes(followed[0]!), "followed lines are the file's");
       await assert.rejects(fetch(`http://${address.host}:${address.port}/`));
     });
 

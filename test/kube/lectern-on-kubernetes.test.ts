@@ -74,7 +74,10 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
     const { task_id } = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
     const task = await pollTask((p) => t.api(p), task_id, { timeoutMs: 5 * 60_000 });
     assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
-    assert.ok(task.output.some((l) => l.includes(IMAGE)), task.output.join('\n'));
+    assert.ok(
+      task.output.some((l) => l.includes(IMAGE)),
+      task.output.join('\n'),
+    );
 
     const res = await t.api(`/content/${guid}/hello`);
     assert.equal(res.status, 200, await res.clone().text());
@@ -109,7 +112,7 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
       await new Promise((r) => setTimeout(r, 100));
     }
   });
-  it('a worker whose image cannot be pulled fails the deploy with Kubernetes\' reason, in the task output and the job list', async () => {
+  it("a worker whose image cannot be pulled fails the deploy with Kubernetes' reason, in the task output and the job list", async () => {
     const t = (await server())!;
     const missing = 'lectern-test/missing:1';
     const env = await t.api('/__api__/v1/environments', {
@@ -134,7 +137,7 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
     assert.equal(left.items.length, 0, 'the failed Job was deleted');
   });
 
-  it('a managed Python environment is restored by a Job in the content user\'s directories, and a redeploy with the same requirements mounts it without a restore', async () => {
+  it("a managed Python environment is restored by a Job in the content user's directories, and a redeploy with the same requirements mounts it without a restore", async () => {
     const t = (await server())!;
     const { guid } = (await (await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'managed-env' } })).json()) as { guid: string };
     const managed = { environment_management: { python: true } };
@@ -145,7 +148,7 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
       assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
       return task.output.join('\n');
     };
-    const restores = async () => (await t.api(`/__api__/v1/content/${guid}/jobs`).then((r) => r.json()) as Array<{ tag: string }>).filter((j) => j.tag === 'python_restore').length;
+    const restores = async () => ((await t.api(`/__api__/v1/content/${guid}/jobs`).then((r) => r.json())) as Array<{ tag: string }>).filter((j) => j.tag === 'python_restore').length;
     const first = await deploy(bundle(managed));
     assert.match(first, /Restoring the Python/, first);
     assert.equal(await restores(), 1);

@@ -161,7 +161,10 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
   it('registers a Ready, schedulable Node with its kubelet endpoint and a Lease', async () => {
     const node = await ok('GET', '/api/v1/nodes/n1');
     assert.equal(node.status.conditions.find((c: Obj) => c.type === 'Ready').status, 'True');
-    assert.deepEqual(node.status.addresses.find((a: Obj) => a.type === 'InternalIP'), { type: 'InternalIP', address: '127.0.0.1' });
+    assert.deepEqual(
+      node.status.addresses.find((a: Obj) => a.type === 'InternalIP'),
+      { type: 'InternalIP', address: '127.0.0.1' },
+    );
     assert.equal(node.status.daemonEndpoints.kubeletEndpoint.Port, agent.kubeletPort);
     assert.ok(Number(node.status.allocatable.pods) > 0 && node.status.allocatable.memory && node.status.allocatable.cpu);
     assert.equal(node.status.nodeInfo.kubeletVersion, 'v1.37.2');
@@ -295,7 +298,11 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
           {
             name: 'main',
             image: 'lectern-test/tools:1',
-            command: ['sh', '-c', 'cat /seed/in.txt; echo; (echo x > /seed/new.txt) 2>/dev/null && echo seed-writable || echo seed-read-only; echo written > /out/result.txt && echo out-writable; ls /out'],
+            command: [
+              'sh',
+              '-c',
+              'cat /seed/in.txt; echo; (echo x > /seed/new.txt) 2>/dev/null && echo seed-writable || echo seed-read-only; echo written > /out/result.txt && echo out-writable; ls /out',
+            ],
             securityContext: RESTRICTED_CONTAINER,
             volumeMounts: [
               { name: 'data', mountPath: '/seed', subPath: 'seed', readOnly: true },
@@ -337,7 +344,11 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
           {
             name: 'main',
             image: 'lectern-test/tools:1',
-            command: ['sh', '-c', 'cat /etc/app/app.conf; echo; (touch /etc/app/x) 2>/dev/null && echo conf-writable || echo conf-read-only; cat /nfs/shared.txt; echo; echo back > /nfs/reply.txt && echo nfs-writable; (touch /nfs-ro/y) 2>/dev/null && echo ro-writable || echo nfs-ro-read-only; echo nested > /tmp/data/job/n.txt && echo nested-ok'],
+            command: [
+              'sh',
+              '-c',
+              'cat /etc/app/app.conf; echo; (touch /etc/app/x) 2>/dev/null && echo conf-writable || echo conf-read-only; cat /nfs/shared.txt; echo; echo back > /nfs/reply.txt && echo nfs-writable; (touch /nfs-ro/y) 2>/dev/null && echo ro-writable || echo nfs-ro-read-only; echo nested > /tmp/data/job/n.txt && echo nested-ok',
+            ],
             volumeMounts: [
               { name: 'host', mountPath: '/etc/app', subPath: 'conf', readOnly: true },
               { name: 'nfs', mountPath: '/nfs' },
@@ -364,7 +375,11 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
     // An NFS server other than this host cannot be emulated: the pod waits with a FailedMount event.
     await ok('POST', `/api/v1/namespaces/${HOST_NS}/pods`, {
       metadata: { name: 'remote-nfs' },
-      spec: { restartPolicy: 'Never', volumes: [{ name: 'n', nfs: { server: 'nfs.example.com', path: '/x' } }], containers: [{ name: 'main', image: 'lectern-test/tools:1', command: ['true'], volumeMounts: [{ name: 'n', mountPath: '/n' }] }] },
+      spec: {
+        restartPolicy: 'Never',
+        volumes: [{ name: 'n', nfs: { server: 'nfs.example.com', path: '/x' } }],
+        containers: [{ name: 'main', image: 'lectern-test/tools:1', command: ['true'], volumeMounts: [{ name: 'n', mountPath: '/n' }] }],
+      },
     });
     const event = await until('FailedMount event', async () => {
       const events = (await ok<{ items: Obj[] }>('GET', `/api/v1/namespaces/${HOST_NS}/events?fieldSelector=${encodeURIComponent('involvedObject.name=remote-nfs')}`)).items;
@@ -378,12 +393,20 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
 
   it('reports an image missing from the image map as ErrImagePull', async () => {
     const t0 = Date.now();
-    await ok('POST', `/apis/batch/v1/namespaces/${NS}/jobs`, job('missing', { securityContext: RESTRICTED_POD, containers: [{ name: 'main', image: 'example.com/nope:1', command: ['true'], securityContext: RESTRICTED_CONTAINER }] }));
-    const waiting = await until('ErrImagePull', async () => {
-      const [p] = await jobPods(NS, 'missing');
-      const w = p?.status?.containerStatuses?.[0]?.state?.waiting;
-      return w?.reason === 'ErrImagePull' ? w : undefined;
-    }, 20_000);
+    await ok(
+      'POST',
+      `/apis/batch/v1/namespaces/${NS}/jobs`,
+      job('missing', { securityContext: RESTRICTED_POD, containers: [{ name: 'main', image: 'example.com/nope:1', command: ['true'], securityContext: RESTRICTED_CONTAINER }] }),
+    );
+    const waiting = await until(
+      'ErrImagePull',
+      async () => {
+        const [p] = await jobPods(NS, 'missing');
+        const w = p?.status?.containerStatuses?.[0]?.state?.waiting;
+        return w?.reason === 'ErrImagePull' ? w : undefined;
+      },
+      20_000,
+    );
     assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
     assert.match(waiting.message, /Failed to pull image "example\.com\/nope:1"/);
     const [pod] = await jobPods(NS, 'missing');
@@ -493,7 +516,11 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
           {
             name: 'flaky',
             image: 'lectern-test/tools:1',
-            command: ['sh', '-c', 'if [ -f /state/ran ]; then echo second run; exec node -e "require(\'net\').createServer().listen(9090, process.env.POD_IP)"; fi; touch /state/ran; echo first run; exit 3'],
+            command: [
+              'sh',
+              '-c',
+              'if [ -f /state/ran ]; then echo second run; exec node -e "require(\'net\').createServer().listen(9090, process.env.POD_IP)"; fi; touch /state/ran; echo first run; exit 3',
+            ],
             env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
             readinessProbe: { tcpSocket: { port: 9090 }, periodSeconds: 1 },
             securityContext: RESTRICTED_CONTAINER,
@@ -557,7 +584,11 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
           {
             name: 'main',
             image: 'lectern-test/tools:1',
-            command: ['sh', '-c', 'cat /cm/sub/renamed.txt; echo; ls /cm; cat /sec/pass; echo; stat -c "%a %g" /sec/pass; cat /info/labels; echo; cat /info/mem; echo; echo $S_user $LIMIT $NODE $(id -G); (echo x > /cm/new) 2>/dev/null || echo cm-read-only'],
+            command: [
+              'sh',
+              '-c',
+              'cat /cm/sub/renamed.txt; echo; ls /cm; cat /sec/pass; echo; stat -c "%a %g" /sec/pass; cat /info/labels; echo; cat /info/mem; echo; echo $S_user $LIMIT $NODE $(id -G); (echo x > /cm/new) 2>/dev/null || echo cm-read-only',
+            ],
             envFrom: [{ secretRef: { name: 'creds' }, prefix: 'S_' }],
             env: [
               { name: 'LIMIT', valueFrom: { resourceFieldRef: { resource: 'limits.memory', divisor: '1Mi' } } },
@@ -672,10 +703,14 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
         containers: [{ name: 'main', image: 'lectern-test/tools:1', command: ['sleep', '3600'], securityContext: RESTRICTED_CONTAINER }],
       },
     });
-    const failed = await until('pod deadline Failed', async () => {
-      const p = await ok('GET', `/api/v1/namespaces/${NS}/pods/deadline`);
-      return p.status?.phase === 'Failed' ? p : undefined;
-    }, 30_000);
+    const failed = await until(
+      'pod deadline Failed',
+      async () => {
+        const p = await ok('GET', `/api/v1/namespaces/${NS}/pods/deadline`);
+        return p.status?.phase === 'Failed' ? p : undefined;
+      },
+      30_000,
+    );
     assert.equal(failed.status.reason, 'DeadlineExceeded');
     assert.ok(failed.status.containerStatuses[0].state.terminated);
   });
@@ -712,16 +747,28 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
     const slowEarly = early.status.containerStatuses.find((c: Obj) => c.name === 'slow');
     assert.equal(slowEarly.started, false);
     assert.equal(slowEarly.ready, false);
-    const later = await until('a liveness restart and the slow container started', async () => {
-      const p = await ok('GET', `/api/v1/namespaces/${NS}/pods/liveness`);
-      const [live, slow] = ['live', 'slow'].map((n) => p.status.containerStatuses.find((c: Obj) => c.name === n));
-      return live.restartCount >= 1 && slow.started && slow.ready ? p : undefined;
-    }, 60_000);
+    const later = await until(
+      'a liveness restart and the slow container started',
+      async () => {
+        const p = await ok('GET', `/api/v1/namespaces/${NS}/pods/liveness`);
+        const [live, slow] = ['live', 'slow'].map((n) => p.status.containerStatuses.find((c: Obj) => c.name === n));
+        return live.restartCount >= 1 && slow.started && slow.ready ? p : undefined;
+      },
+      60_000,
+    );
     const live = later.status.containerStatuses.find((c: Obj) => c.name === 'live');
     assert.equal(live.lastState.terminated.reason, 'Error');
-    const events = (await ok<{ items: Obj[] }>('GET', `/api/v1/namespaces/${NS}/events?fieldSelector=${encodeURIComponent('involvedObject.name=liveness')}`)).items.map((e) => `${e.reason}: ${e.message}`);
-    assert.ok(events.some((e) => /^Killing: Container live failed liveness probe/.test(e)), events.join('\n'));
-    assert.ok(events.some((e) => /^Unhealthy: Startup probe failed/.test(e)), events.join('\n'));
+    const events = (await ok<{ items: Obj[] }>('GET', `/api/v1/namespaces/${NS}/events?fieldSelector=${encodeURIComponent('involvedObject.name=liveness')}`)).items.map(
+      (e) => `${e.reason}: ${e.message}`,
+    );
+    assert.ok(
+      events.some((e) => /^Killing: Container live failed liveness probe/.test(e)),
+      events.join('\n'),
+    );
+    assert.ok(
+      events.some((e) => /^Unhealthy: Startup probe failed/.test(e)),
+      events.join('\n'),
+    );
     await ok('DELETE', `/api/v1/namespaces/${NS}/pods/liveness`);
     await until('pod liveness gone', async () => (await api('GET', `/api/v1/namespaces/${NS}/pods/liveness`)).status === 404, 30_000);
   });
@@ -738,7 +785,15 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
       metadata: { name: 'no-key' },
       spec: {
         securityContext: RESTRICTED_POD,
-        containers: [{ name: 'main', image: 'lectern-test/tools:1', command: ['true'], env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 'partial', key: 'nope' } } }], securityContext: RESTRICTED_CONTAINER }],
+        containers: [
+          {
+            name: 'main',
+            image: 'lectern-test/tools:1',
+            command: ['true'],
+            env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 'partial', key: 'nope' } } }],
+            securityContext: RESTRICTED_CONTAINER,
+          },
+        ],
       },
     });
     const noKey = await waitingReason('no-key');
@@ -766,7 +821,9 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
         containers: [{ name: 'main', image: 'lectern-test/tools:1', command: ['true'], securityContext: RESTRICTED_CONTAINER }],
       }),
     );
-    await until('Job init-fails Failed', async () => (await ok('GET', `/apis/batch/v1/namespaces/${NS}/jobs/init-fails`)).status?.conditions?.some((c: Obj) => c.type === 'Failed' && c.status === 'True'));
+    await until('Job init-fails Failed', async () =>
+      (await ok('GET', `/apis/batch/v1/namespaces/${NS}/jobs/init-fails`)).status?.conditions?.some((c: Obj) => c.type === 'Failed' && c.status === 'True'),
+    );
     const [pod] = await jobPods(NS, 'init-fails');
     assert.equal(pod!.status.phase, 'Failed');
     assert.equal(pod!.status.initContainerStatuses[0].state.terminated.exitCode, 4);
@@ -780,7 +837,18 @@ describe('Kubernetes test bed node agent', { timeout: 10 * 60_000 }, () => {
     const { SandboxedContainer, findTools } = await import('../support/kube-node/sandbox.js');
     let stderr = '';
     const container = await SandboxedContainer.start(
-      { key: 'rlimit-test', command: ['tail', '/dev/zero'], env: { PATH: '/usr/bin:/bin' }, mounts: [], workingDir: '/', hostname: 'rlimit', uid: USER, gid: USER, supplementalGroups: [], memoryLimitBytes: 64 << 20 },
+      {
+        key: 'rlimit-test',
+        command: ['tail', '/dev/zero'],
+        env: { PATH: '/usr/bin:/bin' },
+        mounts: [],
+        workingDir: '/',
+        hostname: 'rlimit',
+        uid: USER,
+        gid: USER,
+        supplementalGroups: [],
+        memoryLimitBytes: 64 << 20,
+      },
       await findTools(),
       CgroupLayout.none('testing the fallback'),
       (stream, chunk) => {

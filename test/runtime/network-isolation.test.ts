@@ -20,9 +20,10 @@ import { startLectern, type TestServer } from '../support/lectern.js';
 import { eventually } from '../support/eventually.js';
 
 const RUN_AS = 'lectern';
-const [PYTHON, PYTHON_PREFIX] = execFileSync('python3', ['-c', 'import os, sys; print(os.path.realpath(sys.executable)); print(sys.base_prefix)'], { encoding: 'utf8' })
-  .trim()
-  .split('\n') as [string, string];
+const [PYTHON, PYTHON_PREFIX] = execFileSync('python3', ['-c', 'import os, sys; print(os.path.realpath(sys.executable)); print(sys.base_prefix)'], { encoding: 'utf8' }).trim().split('\n') as [
+  string,
+  string,
+];
 
 // The "internet": 10.213.N.0/30, N from the pid so concurrent runs do not collide. Only namespaces
 // and links this test makes carry these addresses.
@@ -248,7 +249,11 @@ describe('network isolation of local content', () => {
     assert.notEqual(seen.host_loopback6, 'connected', `worker a connected to the host's [::1]:${targets.loopback6}`);
     assert.notEqual(seen.gateway, 'connected', 'the gateway address does not lead to the host loopback');
     assert.equal(seen.internet, 'FROM-INTERNET!', 'a server outside the namespace is reachable');
-    assert.deepEqual(seen.listening, [addressA.port, targets.api].sort((x, y) => x - y), "/proc/net/tcp shows the worker its own sockets and pasta's end of the API channel only");
+    assert.deepEqual(
+      seen.listening,
+      [addressA.port, targets.api].sort((x, y) => x - y),
+      "/proc/net/tcp shows the worker its own sockets and pasta's end of the API channel only",
+    );
 
     // And the other way round: b cannot reach a either.
     const fromB = JSON.parse(await get(addressB, '/probe', { 'X-Other-Port': String(addressA.port) })) as Record<string, unknown>;
@@ -318,7 +323,10 @@ describe('start-up without a working pasta', () => {
     await writeFile(pasta, '#!/bin/sh\necho "Failed to open tun socket in namespace" >&2\nexit 1\n', { mode: 0o755 });
     try {
       await assert.rejects(Sandbox.create({ enabled: true, runAs: RUN_AS, processLimit: 64, hidePaths: [], pasta }), (err: Error) => {
-        assert.match(err.message, /Network isolation for content does not work: pasta could not connect the job's network namespace: pasta exited \(code 1\): Failed to open tun socket in namespace\./);
+        assert.match(
+          err.message,
+          /Network isolation for content does not work: pasta could not connect the job's network namespace: pasta exited \(code 1\): Failed to open tun socket in namespace\./,
+        );
         assert.match(err.message, /NetworkIsolation = false/);
         return true;
       });

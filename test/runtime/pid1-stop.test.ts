@@ -43,7 +43,7 @@ test('the python-api runner as PID 1 stops on SIGTERM', async () => {
     }
     assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), 'ok');
     const [runner] = (await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')).trim().split(/\s+/).map(Number);
-    assert.match((await readFile(`/proc/${runner}/status`, 'utf8')), /^NSpid:\s+\d+\s+1$/m, 'the runner is PID 1 of its namespace');
+    assert.match(await readFile(`/proc/${runner}/status`, 'utf8'), /^NSpid:\s+\d+\s+1$/m, 'the runner is PID 1 of its namespace');
     process.kill(runner!, 'SIGTERM');
     // Without a handler the signal is dropped and the runner would serve on until killed.
     let timer: NodeJS.Timeout | undefined;

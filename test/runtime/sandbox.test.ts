@@ -9,9 +9,10 @@ import { after, before, describe, test } from 'node:test';
 import { prepareWritableDir, Sandbox, type SandboxRequest } from '../../src/launcher/local/sandbox.js';
 
 const RUN_AS = 'lectern';
-const [PYTHON, PYTHON_PREFIX] = execFileSync('python3', ['-c', 'import os, sys; print(os.path.realpath(sys.executable)); print(sys.base_prefix)'], { encoding: 'utf8' })
-  .trim()
-  .split('\n') as [string, string];
+const [PYTHON, PYTHON_PREFIX] = execFileSync('python3', ['-c', 'import os, sys; print(os.path.realpath(sys.executable)); print(sys.base_prefix)'], { encoding: 'utf8' }).trim().split('\n') as [
+  string,
+  string,
+];
 
 interface Finished {
   code: number | null;
@@ -193,7 +194,9 @@ print(json.dumps({
       sandbox,
       {
         name: `usage-${process.pid}`,
-        command: python('import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: (print("got SIGTERM", flush=True), sys.exit(3)))\nb = bytearray(48 << 20)\nprint("ready", flush=True)\ntime.sleep(60)'),
+        command: python(
+          'import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: (print("got SIGTERM", flush=True), sys.exit(3)))\nb = bytearray(48 << 20)\nprint("ready", flush=True)\ntime.sleep(60)',
+        ),
         cwd: paths.bundle,
         env: { PATH: '/usr/bin:/bin', HOME: paths.jobDir },
         readOnly: [PYTHON_PREFIX, paths.bundle],
@@ -248,10 +251,7 @@ print(len(children), error)
 
   test('the interpreter under /root is reachable only through the sandbox', { skip: !PYTHON.startsWith('/root/') && 'python3 is not under /root here' }, async () => {
     const plain = await Sandbox.create({ enabled: false, runAs: RUN_AS, processLimit: 64, hidePaths: [] });
-    await assert.rejects(
-      plain.prepare({ name: `reach-${process.pid}`, command: [PYTHON], cwd: '/', env: {}, readOnly: [PYTHON_PREFIX], readWrite: [] }),
-      /lectern cannot reach .*\/root is mode 700/,
-    );
+    await assert.rejects(plain.prepare({ name: `reach-${process.pid}`, command: [PYTHON], cwd: '/', env: {}, readOnly: [PYTHON_PREFIX], readWrite: [] }), /lectern cannot reach .*\/root is mode 700/);
   });
 });
 
@@ -301,15 +301,12 @@ describe('without bubblewrap, or without cgroups', () => {
 
 describe('a broken bubblewrap', () => {
   test('a missing bwrap stops start-up with what to do', async () => {
-    await assert.rejects(
-      Sandbox.create({ enabled: true, runAs: RUN_AS, processLimit: 64, hidePaths: [], bwrap: '/nonexistent/bwrap' }),
-      (err: Error) => {
-        assert.match(err.message, /content sandbox does not work: bubblewrap is not an executable file at \/nonexistent\/bwrap/);
-        assert.match(err.message, /apt-get install bubblewrap/);
-        assert.match(err.message, /\[Applications\] Sandbox = false/);
-        return true;
-      },
-    );
+    await assert.rejects(Sandbox.create({ enabled: true, runAs: RUN_AS, processLimit: 64, hidePaths: [], bwrap: '/nonexistent/bwrap' }), (err: Error) => {
+      assert.match(err.message, /content sandbox does not work: bubblewrap is not an executable file at \/nonexistent\/bwrap/);
+      assert.match(err.message, /apt-get install bubblewrap/);
+      assert.match(err.message, /\[Applications\] Sandbox = false/);
+      return true;
+    });
   });
 
   test('a bwrap that cannot create namespaces shows its own error', async () => {

@@ -47,7 +47,14 @@ export async function shinySession(t: TestServer, wsUrl: string, inputs: Record<
   try {
     return await new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no value for ${expectOutput} within 60 s`)), 60_000);
-      ws.on('open', () => ws.send(JSON.stringify({ method: 'init', data: { [`.clientdata_output_${expectOutput}_hidden`]: false, ...inputs, '.clientdata_url_hostname': '127.0.0.1', '.clientdata_allowDataUriScheme': true } })));
+      ws.on('open', () =>
+        ws.send(
+          JSON.stringify({
+            method: 'init',
+            data: { [`.clientdata_output_${expectOutput}_hidden`]: false, ...inputs, '.clientdata_url_hostname': '127.0.0.1', '.clientdata_allowDataUriScheme': true },
+          }),
+        ),
+      );
       ws.on('message', (raw) => {
         const text = raw.toString();
         // SockJS-style framing is not used on the plain websocket endpoint; messages are JSON.

@@ -70,7 +70,13 @@ export async function checkAccessibility(page: Page, name: string): Promise<void
   await writeFile(path.join(ARTIFACTS, `${name}.axe.json`), JSON.stringify(violations, null, 2));
   const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   assert.deepEqual(
-    bad.map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`),
+    bad.map(
+      (v) =>
+        `${v.impact} ${v.id}: ${v.help} — ${v.nodes
+          .map((n) => n.target.join(' '))
+          .slice(0, 5)
+          .join(', ')}`,
+    ),
     [],
     `axe-core found serious or critical accessibility problems on ${name}`,
   );

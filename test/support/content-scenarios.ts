@@ -13,9 +13,7 @@ import { makeTarGz } from './tarball.js';
 export function notebook(cells: Array<{ type: 'code' | 'markdown'; source: string; tags?: string[] }>): string {
   return JSON.stringify({
     cells: cells.map((c) =>
-      c.type === 'code'
-        ? { cell_type: 'code', execution_count: null, metadata: { tags: c.tags ?? [] }, outputs: [], source: c.source }
-        : { cell_type: 'markdown', metadata: {}, source: c.source },
+      c.type === 'code' ? { cell_type: 'code', execution_count: null, metadata: { tags: c.tags ?? [] }, outputs: [], source: c.source } : { cell_type: 'markdown', metadata: {}, source: c.source },
     ),
     metadata: { kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' }, language_info: { name: 'python' } },
     nbformat: 4,
@@ -112,7 +110,13 @@ export async function notebookScenario(t: TestServer): Promise<string> {
   assert.equal(task.code, 0, `${task.error}\n${task.output.join('\n')}`);
   const renders = (await (await t.api(`/__api__/v1/content/${guid}/renders`)).json()) as Array<{ state: string; active: boolean }>;
   assert.equal(renders.length, 2);
-  assert.deepEqual(renders.map((r) => [r.state, r.active]), [['succeeded', true], ['succeeded', false]]);
+  assert.deepEqual(
+    renders.map((r) => [r.state, r.active]),
+    [
+      ['succeeded', true],
+      ['succeeded', false],
+    ],
+  );
   return guid;
 }
 
@@ -138,7 +142,10 @@ shinyApp(ui, server)
 export async function rShinyScenario(t: TestServer, shinyPackages: Record<string, RPackageEntry>): Promise<DeployResult> {
   const result = await deployRBundle(t, 'r-shiny', await rBundle({ appmode: 'shiny', files: { 'app.R': R_SHINY_APP }, packages: shinyPackages }));
   assert.equal(result.code, 0, `${result.error}\n${result.output.join('\n')}`);
-  assert.ok(result.output.some((l) => /reusing shiny \d/.test(l)), result.output.join('\n'));
+  assert.ok(
+    result.output.some((l) => /reusing shiny \d/.test(l)),
+    result.output.join('\n'),
+  );
   assert.ok(!result.output.some((l) => /installing /.test(l)), result.output.join('\n'));
 
   const page = await fetchContent(t, result.guid, '');

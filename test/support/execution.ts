@@ -38,8 +38,7 @@ export function testQuarto(): string | undefined {
   }
 }
 
-export const QUARTO_MISSING =
-  'Quarto is not installed (PyPI quarto-cli only builds by downloading from GitHub, unreachable here; Debian has no package): set LECTERN_TEST_QUARTO to run this test';
+export const QUARTO_MISSING = 'Quarto is not installed (PyPI quarto-cli only builds by downloading from GitHub, unreachable here; Debian has no package): set LECTERN_TEST_QUARTO to run this test';
 
 /**
  * Settings that let a test Lectern run real content: interpreters, uv, Quarto, the persistent

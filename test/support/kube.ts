@@ -339,8 +339,24 @@ async function openssl(cwd: string, ...args: string[]): Promise<void> {
 }
 
 async function makeCa(pki: string, name: string, cn: string): Promise<void> {
-  await openssl(pki, 'req', '-x509', ...EC, '-keyout', path.join(pki, `${name}.key`), '-out', path.join(pki, `${name}.crt`), '-days', '3650',
-    '-subj', `/CN=${cn}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature');
+  await openssl(
+    pki,
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    path.join(pki, `${name}.key`),
+    '-out',
+    path.join(pki, `${name}.crt`),
+    '-days',
+    '3650',
+    '-subj',
+    `/CN=${cn}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+  );
 }
 
 /** An EC P-256 key and a certificate for it signed by `<caName>.crt/.key` in `pki`; files `<name>.crt/.key`. */
@@ -349,8 +365,24 @@ async function makeLeaf(pki: string, name: string, caName: string, subject: stri
   const f = (n: string) => path.join(pki, n);
   await writeFile(f(`${name}.ext`), ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', ...ext].join('\n') + '\n');
   await openssl(pki, 'req', '-new', ...EC, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', subject);
-  await openssl(pki, 'x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${caName}.crt`), '-CAkey', f(`${caName}.key`), '-CAcreateserial',
-    '-days', '3650', '-extfile', f(`${name}.ext`), '-out', f(`${name}.crt`));
+  await openssl(
+    pki,
+    'x509',
+    '-req',
+    '-in',
+    f(`${name}.csr`),
+    '-CA',
+    f(`${caName}.crt`),
+    '-CAkey',
+    f(`${caName}.key`),
+    '-CAcreateserial',
+    '-days',
+    '3650',
+    '-extfile',
+    f(`${name}.ext`),
+    '-out',
+    f(`${name}.crt`),
+  );
   return { certFile: f(`${name}.crt`), keyFile: f(`${name}.key`) };
 }
 
@@ -529,13 +561,15 @@ export function startWatchdog(dir: string): ChildProcess {
 
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-        const s = createServer();
-        s.unref();
-        s.on('error', reject);
-        s.listen(0, '127.0.0.1', () => resolve(s));
-      }),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const s = createServer();
+          s.unref();
+          s.on('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
     ),
   );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
@@ -544,5 +578,8 @@ async function freePorts(n: number): Promise<number[]> {
 }
 
 function tail(text: string, lines: number): string {
-  return text.split('\n').slice(-lines - 1).join('\n');
+  return text
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n');
 }

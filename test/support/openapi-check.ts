@@ -53,7 +53,9 @@ export class OpenApiCheck {
   private readonly compiled = new Map<object, ValidateFunction>();
 
   constructor(readonly document: OpenApiDocument) {
-    this.templates = Object.keys(document.paths).map(template).sort((a, b) => a.rank - b.rank);
+    this.templates = Object.keys(document.paths)
+      .map(template)
+      .sort((a, b) => a.rank - b.rank);
   }
 
   static async fetch(baseUrl: string): Promise<OpenApiCheck> {

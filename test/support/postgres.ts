@@ -126,15 +126,24 @@ type Launch = { ok: true; child: ChildProcess; log: () => string } | { ok: false
 
 async function launch(bin: string, data: string, dir: string, port: number, ids: { uid?: number; gid?: number }, user: string): Promise<Launch> {
   const args = [
-    '-D', data,
-    '-p', String(port),
-    '-h', '127.0.0.1',
-    '-k', dir,
-    '-c', 'fsync=off',
-    '-c', 'synchronous_commit=off',
-    '-c', 'full_page_writes=off',
-    '-c', 'max_connections=200',
-    '-c', 'logging_collector=off',
+    '-D',
+    data,
+    '-p',
+    String(port),
+    '-h',
+    '127.0.0.1',
+    '-k',
+    dir,
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
+    '-c',
+    'max_connections=200',
+    '-c',
+    'logging_collector=off',
   ];
   const child = spawn(path.join(bin, 'postgres'), args, { ...ids, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
   let output = '';
@@ -229,7 +238,7 @@ function postgresBin(): string {
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(path.join(root, v, 'bin', 'postgres'))) : [];
   versions.sort((a, b) => Number.parseFloat(b) - Number.parseFloat(a));
-  if (!versions[0]) throw new Error('PostgreSQL server binaries are missing under /usr/lib/postgresql: run `bash scripts/test-deps.sh` (installs Debian\'s postgresql).');
+  if (!versions[0]) throw new Error("PostgreSQL server binaries are missing under /usr/lib/postgresql: run `bash scripts/test-deps.sh` (installs Debian's postgresql).");
   return path.join(root, versions[0], 'bin');
 }
 

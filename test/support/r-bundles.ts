@@ -53,9 +53,7 @@ export async function installedPackageEntries(packages: string[]): Promise<Recor
     cat(jsonlite::toJSON(out, auto_unbox = TRUE))
   `;
   const descriptions = JSON.parse(await rscript(code, packages)) as Record<string, Record<string, string>>;
-  return Object.fromEntries(
-    Object.entries(descriptions).map(([name, description]) => [name, { Source: 'CRAN', Repository: 'https://cloud.r-project.org', description }]),
-  );
+  return Object.fromEntries(Object.entries(descriptions).map(([name, description]) => [name, { Source: 'CRAN', Repository: 'https://cloud.r-project.org', description }]));
 }
 
 export interface RBundleOptions {
@@ -92,10 +90,7 @@ export async function rManifest(options: RBundleOptions): Promise<Record<string,
 /** A .tar.gz bundle with manifest.json and the files, as rsconnect uploads it. */
 export async function rBundle(options: RBundleOptions): Promise<Buffer> {
   const manifest = await rManifest(options);
-  return makeTarGz([
-    { name: 'manifest.json', content: JSON.stringify(manifest, null, 2) },
-    ...Object.entries(options.files).map(([name, content]) => ({ name, content })),
-  ]);
+  return makeTarGz([{ name: 'manifest.json', content: JSON.stringify(manifest, null, 2) }, ...Object.entries(options.files).map(([name, content]) => ({ name, content }))]);
 }
 
 export interface DeployResult {
@@ -177,7 +172,12 @@ export async function buildRRepository(packages: RSourcePackage[]): Promise<{ di
       Encoding: 'UTF-8',
     };
     if (p.imports?.length) description.Imports = p.imports.join(', ');
-    await writeFile(path.join(src, 'DESCRIPTION'), Object.entries(description).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n');
+    await writeFile(
+      path.join(src, 'DESCRIPTION'),
+      Object.entries(description)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\n') + '\n',
+    );
     await writeFile(path.join(src, 'NAMESPACE'), 'exportPattern("^[^.]")\n' + (p.imports ?? []).map((i) => `import(${i})\n`).join(''));
     await writeFile(path.join(src, 'R', 'code.R'), p.code);
     await run(R_BIN, ['CMD', 'build', '--no-manual', '--no-build-vignettes', p.name], { cwd: path.dirname(src), timeout: 120_000 });

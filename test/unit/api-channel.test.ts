@@ -11,7 +11,20 @@ test('the API channel passes Connect API paths, as clients join them to CONNECT_
 });
 
 test('the API channel refuses every other path, and dot segments or backslashes that could leave /__api__', () => {
-  for (const pathname of ['/', '/connect/', '/__login__', '/content/abc/', '/__api__x', '/__apix/', '/__api__/../connect/', '/__api__/%2e%2e/content/abc/', '/__api__/..%2f__login__', '/__api__/.', '/__api__/%5c..%5cconnect', '/__api__/%zz']) {
+  for (const pathname of [
+    '/',
+    '/connect/',
+    '/__login__',
+    '/content/abc/',
+    '/__api__x',
+    '/__apix/',
+    '/__api__/../connect/',
+    '/__api__/%2e%2e/content/abc/',
+    '/__api__/..%2f__login__',
+    '/__api__/.',
+    '/__api__/%5c..%5cconnect',
+    '/__api__/%zz',
+  ]) {
     assert.equal(isApiPath(pathname), false, pathname);
   }
 });

@@ -19,8 +19,7 @@ test('a bundle file is read only inside the bundle, only as a regular file of bo
   await symlink('..', path.join(app, 'sub', 'up'));
 
   assert.equal(await readBundleFile(app, './requirements.txt', 1024), 'flask\n');
-  const refused = async (name: string, message: string) =>
-    assert.rejects(readBundleFile(app, name, 1024), (err: unknown) => err instanceof BundleFileError && err.message === message);
+  const refused = async (name: string, message: string) => assert.rejects(readBundleFile(app, name, 1024), (err: unknown) => err instanceof BundleFileError && err.message === message);
   await refused('/dev/zero', '/dev/zero is an absolute path; it must be relative to the bundle');
   await refused('../secret.txt', '../secret.txt leaves the bundle directory (..)');
   await refused('out', 'the bundle has no file out');

@@ -45,7 +45,10 @@ test('defaults, file, then LECTERN_SECTION_KEY variables; sources are reported',
 
 test('errors name the file, line and setting', async () => {
   const unknown = await configFile('[HTTP]\nListen = :1\nListn = :2\n');
-  assert.throws(() => Config.load({ file: unknown, env: {} }), (err: Error) => err instanceof ConfigError && err.message === `${unknown}:3: unknown setting [HTTP] Listn (did you mean [HTTP] Listen?)`);
+  assert.throws(
+    () => Config.load({ file: unknown, env: {} }),
+    (err: Error) => err instanceof ConfigError && err.message === `${unknown}:3: unknown setting [HTTP] Listn (did you mean [HTTP] Listen?)`,
+  );
   const bad = await configFile('[Database]\nProvider = mysql\n');
   assert.throws(() => Config.load({ file: bad, env: {} }), new RegExp(`${bad}:2: \\[Database\\] Provider: "mysql" is not one of sqlite, postgres`));
   assert.throws(() => Config.load({ env: { LECTERN_TASKS_MAXATTEMPTS: 'lots' } }), /environment variable LECTERN_TASKS_MAXATTEMPTS: "lots" is not a whole number/);
@@ -70,7 +73,9 @@ test('docs/configuration.md is generated from the settings table and up to date'
 });
 
 test('a LECTERN_* variable that matches no setting is reported with the closest setting', () => {
-  const config = Config.load({ env: { LECTERN_HTTP_LISTNE: ':4000', LECTERN_SERVER_DATA_DIR: '/srv', LECTERN_CONFIG: '/etc/x.gcfg', LECTERN_HTTP_LISTEN: ':5000', LECTERN_ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ: '1' } });
+  const config = Config.load({
+    env: { LECTERN_HTTP_LISTNE: ':4000', LECTERN_SERVER_DATA_DIR: '/srv', LECTERN_CONFIG: '/etc/x.gcfg', LECTERN_HTTP_LISTEN: ':5000', LECTERN_ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ: '1' },
+  });
   assert.deepEqual(config.warnings, [
     'the environment variable LECTERN_HTTP_LISTNE matches no setting and is ignored (did you mean LECTERN_HTTP_LISTEN?)',
     'the environment variable LECTERN_SERVER_DATA_DIR matches no setting and is ignored (did you mean LECTERN_SERVER_DATADIR?)',

@@ -24,7 +24,17 @@ const all = (stage: Stage, keyword: string) => stage.instructions.filter((i) => 
 describe('Dockerfile reader', () => {
   test('joins continuations, expands ARG and ENV, parses exec form and flags, refuses what it does not know', () => {
     const file = parseDockerfile(
-      ['# syntax=docker/dockerfile:1', 'ARG V=1.2', 'FROM img:${V} AS one', 'ARG V', 'ENV A=x B="y z"', 'RUN echo $A \\', '  ${B} ${V} ${NOPE:-d} $HOME', 'COPY --from=one --chown=1:1 /a /b c/', 'CMD ["start", "now"]'].join('\n'),
+      [
+        '# syntax=docker/dockerfile:1',
+        'ARG V=1.2',
+        'FROM img:${V} AS one',
+        'ARG V',
+        'ENV A=x B="y z"',
+        'RUN echo $A \\',
+        '  ${B} ${V} ${NOPE:-d} $HOME',
+        'COPY --from=one --chown=1:1 /a /b c/',
+        'CMD ["start", "now"]',
+      ].join('\n'),
       'Dockerfile',
     );
     assert.equal(file.stages[0]!.from, 'img:1.2');
@@ -101,7 +111,9 @@ describe('deploy/images', () => {
     const file = dockerfile('server');
     assert.equal(file.stages.length, 2, 'a build stage and a runtime stage');
     const [build, runtime] = file.stages as [Stage, Stage];
-    const runs = all(build, 'RUN').map((r) => r.args).join('\n');
+    const runs = all(build, 'RUN')
+      .map((r) => r.args)
+      .join('\n');
     assert.match(runs, /npm ci\b/);
     assert.match(runs, /npm run build/);
     assert.match(runs, /npm prune --omit=dev/);
@@ -115,13 +127,18 @@ describe('deploy/images', () => {
     assert.deepEqual(all(runtime, 'ENTRYPOINT')[0]?.exec, ['node', '/opt/lectern/bin/lectern.js']);
     assert.equal(all(runtime, 'WORKDIR').at(-1)?.args, '/opt/lectern');
     assert.deepEqual(all(runtime, 'CMD')[0]?.exec, ['start']);
-    const env = all(runtime, 'ENV').map((e) => e.args).join(' ');
+    const env = all(runtime, 'ENV')
+      .map((e) => e.args)
+      .join(' ');
     const dataDir = /LECTERN_SERVER_DATADIR=(\S+)/.exec(env)?.[1];
     assert.equal(dataDir, '/var/lib/lectern');
     assert.deepEqual(all(runtime, 'VOLUME')[0]?.exec, [dataDir]);
     // The data dir belongs to the user the image runs as.
     const user = all(runtime, 'USER').at(-1)!.args;
-    assert.ok(all(runtime, 'RUN').some((r) => r.args.includes(`chown ${user} ${dataDir}`)), `${dataDir} is chowned to ${user}`);
+    assert.ok(
+      all(runtime, 'RUN').some((r) => r.args.includes(`chown ${user} ${dataDir}`)),
+      `${dataDir} is chowned to ${user}`,
+    );
     // Build and runtime stages share the Node version, so what npm ci installed for it (native modules) matches.
     assert.equal(build.from.replace(/-bookworm$/, ''), runtime.from.replace(/-bookworm-slim$/, ''));
   });
@@ -137,7 +154,7 @@ describe('deploy/images', () => {
     // The launcher sets the command; the image must not need an entrypoint of its own.
     assert.equal(all(stage, 'ENTRYPOINT').length, 0);
     assert.equal(INIT_COMMAND[0], 'cp');
-    assert.match(read('deploy/images/init/Dockerfile'), new RegExp(INIT_COMMAND.join(' ').replace(/[.]/g, '\\.')), 'the header documents the launcher\'s command');
+    assert.match(read('deploy/images/init/Dockerfile'), new RegExp(INIT_COMMAND.join(' ').replace(/[.]/g, '\\.')), "the header documents the launcher's command");
   });
 });
 
@@ -148,7 +165,7 @@ describe('example execution environments (deploy/)', () => {
   const runs = all(finalStage(content), 'RUN').map((r) => r.args);
   const installations = (defs: EnvironmentDefinition[]) => defs.map((d) => ({ name: d.name, installations: d.installations }));
 
-  test('both files load with Lectern\'s parsers and describe the same image the same way', () => {
+  test("both files load with Lectern's parsers and describe the same image the same way", () => {
     assert.equal(cluster.length, 1);
     assert.deepEqual(installations(file), installations(cluster));
     assert.equal(file[0]!.matching, 'any');
@@ -159,7 +176,11 @@ describe('example execution environments (deploy/)', () => {
     assert.equal(python.length, 2);
     assert.equal(r.length, 1);
     assert.equal(quarto.length, 1);
-    for (const [runtime, list, binary] of [['python', python, 'python'], ['R', r, 'R'], ['quarto', quarto, 'quarto']] as const) {
+    for (const [runtime, list, binary] of [
+      ['python', python, 'python'],
+      ['R', r, 'R'],
+      ['quarto', quarto, 'quarto'],
+    ] as const) {
       for (const inst of list) assert.equal(inst.path, `/opt/${runtime}/${inst.version}/bin/${binary}`);
     }
   });
@@ -186,7 +207,10 @@ describe('example execution environments (deploy/)', () => {
     const { python, r, quarto } = cluster[0]!.installations;
     assert.match(text, new RegExp(`cdn\\.posit\\.co/r/\\S+/pkgs/r-${r[0]!.version}_1_amd64\\.deb`));
     const versions = python.map((p) => `"${p.version}"`).join(' ');
-    assert.ok(runs.some((run) => run.includes(`for v in ${versions}; do`) && run.includes('pkgs/python-${v}_1_amd64.deb')), `Pythons ${versions} are downloaded from python-builds`);
+    assert.ok(
+      runs.some((run) => run.includes(`for v in ${versions}; do`) && run.includes('pkgs/python-${v}_1_amd64.deb')),
+      `Pythons ${versions} are downloaded from python-builds`,
+    );
     assert.match(text, new RegExp(`quarto-cli/releases/download/v${quarto[0]!.version}/quarto-${quarto[0]!.version}-linux-amd64\\.tar\\.gz`));
     assert.match(text, new RegExp(`tar -xz -C "/opt/quarto/${quarto[0]!.version}" --strip-components=1`));
   });

@@ -13,7 +13,7 @@ function failure(fn: () => unknown): DefinitionFileError {
 }
 
 describe('ClusterDefinition files', () => {
-  test('Connect\'s runtime.yaml schema: images with python, r and quarto installations', () => {
+  test("Connect's runtime.yaml schema: images with python, r and quarto installations", () => {
     const defs = parseClusterDefinition(
       `name: Kubernetes
 images:
@@ -53,7 +53,11 @@ images:
     const cases: Array<[string, number | undefined, RegExp]> = [
       ['name: Kubernetes\nimages:\n  - name: img/a:1\n    python: {installations: [{path: /p, version: 3.12.1}]\n', 5, /invalid YAML: Flow map/],
       ['name: Local\nimages: []\n', 1, /cluster name must be "Kubernetes", got "Local"/],
-      ['name: Kubernetes\nimages:\n  - name: img/a:1\n    python:\n      installations:\n        - path: bin/python\n          version: 3.12.1\n', 6, /absolute path inside the image, got "bin\/python"/],
+      [
+        'name: Kubernetes\nimages:\n  - name: img/a:1\n    python:\n      installations:\n        - path: bin/python\n          version: 3.12.1\n',
+        6,
+        /absolute path inside the image, got "bin\/python"/,
+      ],
       ['name: Kubernetes\nimages:\n  - name: img/a:1\n    pyhton: {}\n', 4, /unknown field "pyhton"/],
       ['name: Kubernetes\nimages:\n  - name: "Not An Image"\n', 3, /not a container image reference/],
       ['name: Kubernetes\nimages:\n  - name: img/a:1\n  - name: img/a:1\n', 4, /image img\/a:1 is defined twice \(also at line 3\)/],

@@ -198,7 +198,11 @@ test('never writes through a symlink created by an earlier entry', async (t) => 
     [manifest, { name: 'sub/', type: 'dir' }, { name: 'a', type: 'symlink', linkname: 'sub' }, { name: 'a/evil', content: 'x' }],
     "bundle entry 'a/evil' would be written through the symbolic link 'a'",
   );
-  await refused(t, [manifest, { name: 'sub/', type: 'dir' }, { name: 'a', type: 'symlink', linkname: 'sub' }, { name: 'a/inner/', type: 'dir' }], "bundle entry 'a/inner' would be written through the symbolic link 'a'");
+  await refused(
+    t,
+    [manifest, { name: 'sub/', type: 'dir' }, { name: 'a', type: 'symlink', linkname: 'sub' }, { name: 'a/inner/', type: 'dir' }],
+    "bundle entry 'a/inner' would be written through the symbolic link 'a'",
+  );
   // The escaping link itself is refused first; nothing reaches the outside directory either way.
   await refused(t, (s) => [manifest, { name: 'a', type: 'symlink', linkname: s.outside }, { name: 'a/evil', content: 'x' }], /^bundle entry 'a' is a symbolic link to/);
   await refused(t, [manifest, { name: 'f', content: 'x' }, { name: 'f/g', content: 'y' }], "bundle entry 'f/g' is inside 'f', which is a file");
@@ -209,8 +213,16 @@ test('never writes through a symlink created by an earlier entry', async (t) => 
 test('refuses hard links that escape or do not name an earlier file', async (t) => {
   await refused(t, [manifest, { name: 'hard', type: 'hardlink', linkname: '../../etc/passwd' }], "bundle entry 'hard' (a hard link to '../../etc/passwd') escapes the bundle directory");
   await refused(t, [manifest, { name: 'hard', type: 'hardlink', linkname: '/etc/passwd' }], "bundle entry 'hard' (a hard link to '/etc/passwd') has an absolute path, which is not allowed");
-  await refused(t, [manifest, { name: 'hard', type: 'hardlink', linkname: 'later.txt' }, { name: 'later.txt', content: 'x' }], "bundle entry 'hard' is a hard link to 'later.txt', which is not a file earlier in the bundle");
-  await refused(t, [manifest, { name: 'dir/', type: 'dir' }, { name: 'hard', type: 'hardlink', linkname: 'dir' }], "bundle entry 'hard' is a hard link to 'dir', which is not a file earlier in the bundle");
+  await refused(
+    t,
+    [manifest, { name: 'hard', type: 'hardlink', linkname: 'later.txt' }, { name: 'later.txt', content: 'x' }],
+    "bundle entry 'hard' is a hard link to 'later.txt', which is not a file earlier in the bundle",
+  );
+  await refused(
+    t,
+    [manifest, { name: 'dir/', type: 'dir' }, { name: 'hard', type: 'hardlink', linkname: 'dir' }],
+    "bundle entry 'hard' is a hard link to 'dir', which is not a file earlier in the bundle",
+  );
 });
 
 test('refuses devices, FIFOs and other entry types', async (t) => {
@@ -291,7 +303,14 @@ test('refuses too many files or directories', async (t) => {
 test('requires a valid manifest.json at the root', async (t) => {
   await refused(t, [{ name: 'index.html', content: 'x' }], 'bundle has no manifest.json at its root');
   await refused(t, [{ name: 'sub/manifest.json', content: STATIC }], 'bundle has no manifest.json at its root');
-  await refused(t, [{ name: 'real.json', content: STATIC }, { name: 'manifest.json', type: 'symlink', linkname: 'real.json' }], 'bundle manifest.json is a symbolic link; it must be a regular file');
+  await refused(
+    t,
+    [
+      { name: 'real.json', content: STATIC },
+      { name: 'manifest.json', type: 'symlink', linkname: 'real.json' },
+    ],
+    'bundle manifest.json is a symbolic link; it must be a regular file',
+  );
   await refused(t, [{ name: 'manifest.json', content: '{"version": 1,' }], /^invalid manifest: manifest\.json is not valid JSON: .+/);
   await refused(t, [{ name: 'manifest.json', content: '{"version":1,"metadata":{"appmode":"cobol"}}' }], "invalid manifest: manifest.json: metadata.appmode 'cobol' is not a known app mode");
 });

@@ -101,11 +101,15 @@ describe('Helm chart deploy/helm/lectern', () => {
   test('helm lint passes with the default values and with several replicas on PostgreSQL behind an Ingress', async () => {
     const out = await helm(['lint', '--strict', CHART]);
     assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
-    const full = await helm(['lint', '--strict', CHART], { ...POSTGRES, ingress: { enabled: true, className: 'nginx', hosts: [{ host: 'lectern.example.org', paths: ['/'] }], tls: [{ secretName: 'tls', hosts: ['lectern.example.org'] }] }, executionEnvironments: example });
+    const full = await helm(['lint', '--strict', CHART], {
+      ...POSTGRES,
+      ingress: { enabled: true, className: 'nginx', hosts: [{ host: 'lectern.example.org', paths: ['/'] }], tls: [{ secretName: 'tls', hosts: ['lectern.example.org'] }] },
+      executionEnvironments: example,
+    });
     assert.match(full, /0 chart\(s\) failed/);
   });
 
-  test('the chart\'s appVersion is Lectern\'s version, so the server and init images it defaults to match the server', async () => {
+  test("the chart's appVersion is Lectern's version, so the server and init images it defaults to match the server", async () => {
     const chart = parseYaml(await readFile(path.join(CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string };
     const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
     assert.equal(chart.appVersion, pkg.version);
@@ -139,10 +143,13 @@ describe('Helm chart deploy/helm/lectern', () => {
     assert.equal(pvc.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
     const content = find(objects, 'ServiceAccount', 'lectern-content');
     assert.equal(content.automountServiceAccountToken, false, 'content pods get no API token by default');
-    assert.equal(server(objects).env?.some((e) => e.name === 'LECTERN_POSTGRES_URL'), false);
+    assert.equal(
+      server(objects).env?.some((e) => e.name === 'LECTERN_POSTGRES_URL'),
+      false,
+    );
   });
 
-  test('the Role is exactly the launcher\'s, in the jobs namespace, bound to the server\'s account', async () => {
+  test("the Role is exactly the launcher's, in the jobs namespace, bound to the server's account", async () => {
     for (const [values, jobs] of [
       [{}, 'lectern'],
       [{ launcher: { namespace: 'lectern-jobs', dataClaimName: 'lectern-data-jobs' } }, 'lectern-jobs'],
@@ -180,8 +187,12 @@ describe('Helm chart deploy/helm/lectern', () => {
     assert.deepEqual(restrictedViolations(nfs), ['volume data uses nfs']);
   });
 
-  test('the gcfg is one Lectern reads: known settings, valid values, and paths that match the pod\'s mounts', async () => {
-    const objects = await renderChart({ address: 'https://lectern.example.org/', storage: { subPath: 'lectern' }, config: { Scheduler: { MaxProcesses: 5 }, Bundles: { MaxUploadSize: 4294967296 }, Launcher: { ImagePullSecrets: ['regcred', 'other'], JobTTL: '30m' } } });
+  test("the gcfg is one Lectern reads: known settings, valid values, and paths that match the pod's mounts", async () => {
+    const objects = await renderChart({
+      address: 'https://lectern.example.org/',
+      storage: { subPath: 'lectern' },
+      config: { Scheduler: { MaxProcesses: 5 }, Bundles: { MaxUploadSize: 4294967296 }, Launcher: { ImagePullSecrets: ['regcred', 'other'], JobTTL: '30m' } },
+    });
     const settings = settingsOf(objects);
     const known = new Set<string>([...Object.keys(SETTINGS), ...LAUNCHER_SETTINGS]);
     for (const key of Object.keys(settings)) assert.ok(known.has(key), `[${key.replace('.', '] ')} is not a Lectern setting`);
@@ -238,7 +249,7 @@ describe('Helm chart deploy/helm/lectern', () => {
     assert.deepEqual(c.env!.find((e) => e.name === 'LECTERN_SERVER_REPLICANAME')!.valueFrom, { fieldRef: { fieldPath: 'metadata.name' } });
   });
 
-  test('execution environments render into a file Lectern\'s parser reads back unchanged, outside the pod checksum', async () => {
+  test("execution environments render into a file Lectern's parser reads back unchanged, outside the pod checksum", async () => {
     const empty = await renderChart();
     const emptyFile = (find(empty, 'ConfigMap', 'lectern-environments').data as Record<string, string>)['environments.yaml']!;
     assert.deepEqual(parseEnvironmentsFile(emptyFile, 'environments.yaml'), []);
@@ -302,10 +313,11 @@ describe('Helm chart deploy/helm/lectern', () => {
     assert.deepEqual(settingsOf(nfs)['Launcher.DataDir'], ['nfs.example.org:/export/lectern']);
     assert.equal(settingsOf(nfs)['Launcher.DataDirPVCName'], undefined);
 
-    const ingress = find(await renderChart({ ingress: { enabled: true, className: 'nginx', hosts: [{ host: 'lectern.example.org', paths: ['/'] }] } }), 'Ingress') as KubeObject & { spec: { ingressClassName: string; rules: { host: string; http: { paths: { backend: unknown }[] } }[] } };
+    const ingress = find(await renderChart({ ingress: { enabled: true, className: 'nginx', hosts: [{ host: 'lectern.example.org', paths: ['/'] }] } }), 'Ingress') as KubeObject & {
+      spec: { ingressClassName: string; rules: { host: string; http: { paths: { backend: unknown }[] } }[] };
+    };
     assert.equal(ingress.spec.ingressClassName, 'nginx');
     assert.equal(ingress.spec.rules[0]!.host, 'lectern.example.org');
     assert.deepEqual(ingress.spec.rules[0]!.http.paths[0]!.backend, { service: { name: 'lectern', port: { name: 'http' } } });
   });
 });
-

@@ -12,7 +12,7 @@ function env(name: string, versions: { python?: string[]; r?: string[]; quarto?:
 }
 
 function request(environments: CandidateEnvironment[], wants: SelectionRequest['wants'], extra: Partial<SelectionRequest> = {}): SelectionRequest {
-  return { wants, environments, matching: { python: 'major-minor', r: 'nearest', quarto: 'nearest' }, publisher: 'the content\'s owner alice', ...extra };
+  return { wants, environments, matching: { python: 'major-minor', r: 'nearest', quarto: 'nearest' }, publisher: "the content's owner alice", ...extra };
 }
 
 describe('image selection', () => {
@@ -39,7 +39,10 @@ describe('image selection', () => {
     assert.ok(s.ok);
     assert.equal(s.environment.name, 'a.example/img:1', 'same distance: the newer 3.12.5 wins');
     const c = env('z.example/img:1', { python: ['3.12.5'] });
-    for (const order of [[b, c], [c, b]]) {
+    for (const order of [
+      [b, c],
+      [c, b],
+    ]) {
       const t = selectEnvironment(request(order, { python: '3.12.4' }));
       assert.ok(t.ok);
       assert.equal(t.environment.name, 'a.example/img:1');
@@ -67,7 +70,7 @@ describe('image selection', () => {
     assert.equal(s.error, 'No execution environment can run this bundle, which needs Python 3.12.4. Images considered: img/exact:1, img/none:1, img/restricted:1.');
     assert.deepEqual(
       s.rejected.map((r) => r.reason),
-      ['used only when a manifest or default_image_name names it (matching: exact)', 'disabled (matching: none)', 'the content\'s owner alice may not use it'],
+      ['used only when a manifest or default_image_name names it (matching: exact)', 'disabled (matching: none)', "the content's owner alice may not use it"],
     );
   });
 
@@ -95,7 +98,7 @@ describe('image selection', () => {
     assert.ok(!gone.ok);
     assert.equal(
       gone.error,
-      'The content\'s last deployment names image registry.example/content:py3.11, but it is not an execution environment of this server (it has registry.example/content:py3.12). Deploy the content again to choose another image.',
+      "The content's last deployment names image registry.example/content:py3.11, but it is not an execution environment of this server (it has registry.example/content:py3.12). Deploy the content again to choose another image.",
     );
   });
 

@@ -77,7 +77,7 @@ describe('Kubernetes Job manifests', () => {
     assert.throws(() => buildJobManifests(spec({ mounts: [{ path: '/srv/lectern', readOnly: true }] }), options), /whole data directory/);
   });
 
-  it('merges Lectern\'s fields over an administrator\'s base Job', () => {
+  it("merges Lectern's fields over an administrator's base Job", () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'lectern-base-'));
     const file = path.join(dir, 'job.yaml');
     writeFileSync(
@@ -105,23 +105,32 @@ describe('Kubernetes Job manifests', () => {
     const { job } = buildJobManifests(spec(), { ...options, base: loadJobBase(file) });
     assert.equal(job.metadata.name, 'lectern-render-abc123');
     assert.equal(job.metadata.labels!.team, 'data');
-    assert.equal(job.spec.backoffLimit, 0, 'Lectern\'s required field wins');
+    assert.equal(job.spec.backoffLimit, 0, "Lectern's required field wins");
     const pod = job.spec.template.spec;
     assert.equal(pod.terminationGracePeriodSeconds, 5);
     assert.deepEqual(pod.tolerations, [{ key: 'gpu', operator: 'Exists' }]);
-    assert.deepEqual(pod.containers.map((c: { name: string }) => c.name), ['content', 'sidecar']);
+    assert.deepEqual(
+      pod.containers.map((c: { name: string }) => c.name),
+      ['content', 'sidecar'],
+    );
     assert.equal(pod.containers[0].image, 'content:1');
     assert.equal(pod.containers[0].imagePullPolicy, 'Always');
-    assert.deepEqual(pod.volumes.map((v: { name: string }) => v.name), ['extra', 'lectern-runtime', 'tmp', 'lectern-data']);
+    assert.deepEqual(
+      pod.volumes.map((v: { name: string }) => v.name),
+      ['extra', 'lectern-runtime', 'tmp', 'lectern-data'],
+    );
 
     writeFileSync(file, 'kind: Job\nspec: [unclosed\n');
-    assert.throws(() => loadJobBase(file), (err: Error) => err instanceof KubernetesStartError && /job\.yaml:\d+:/.test(err.message));
+    assert.throws(
+      () => loadJobBase(file),
+      (err: Error) => err instanceof KubernetesStartError && /job\.yaml:\d+:/.test(err.message),
+    );
     writeFileSync(file, 'kind: Pod\n');
     assert.throws(() => loadJobBase(file), /must hold one batch\/v1 Job/);
     assert.deepEqual(mergeUnder([1, 2], [3]), [3]);
   });
 
-  it('tags the init image with Lectern\'s version unless it has a tag or digest', () => {
+  it("tags the init image with Lectern's version unless it has a tag or digest", () => {
     assert.equal(initImage('ghcr.io/lectern-project/lectern-runtime-init', '0.1.0'), 'ghcr.io/lectern-project/lectern-runtime-init:0.1.0');
     assert.equal(initImage('registry:5000/init', '0.1.0'), 'registry:5000/init:0.1.0');
     assert.equal(initImage('registry:5000/init:dev', '0.1.0'), 'registry:5000/init:dev');
@@ -133,7 +142,10 @@ describe('Kubernetes Job manifests', () => {
     assert.equal(parseQuantity('250m'), 0.25);
     assert.equal(parseQuantity('1G'), 1e9);
     const pod = (status: unknown) => ({ metadata: { name: 'p' }, spec: {}, status });
-    assert.equal(podState(pod({ phase: 'Pending', containerStatuses: [{ name: 'content', state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "x"' } } }] })).failure?.reason, 'ImagePullBackOff');
+    assert.equal(
+      podState(pod({ phase: 'Pending', containerStatuses: [{ name: 'content', state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "x"' } } }] })).failure?.reason,
+      'ImagePullBackOff',
+    );
     assert.equal(podState(pod({ phase: 'Pending', containerStatuses: [{ name: 'content', state: { waiting: { reason: 'ContainerCreating' } } }] })).failure, undefined);
     assert.equal(podState(pod({ conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes' }] })).unschedulable?.message, '0/3 nodes');
     assert.match(exitReason({ exitCode: 137, reason: 'OOMKilled' }, 64 * 2 ** 20)!, /memory limit of 64 MiB/);

@@ -56,7 +56,21 @@ describe('node agent: images', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'kube-node-images-'));
     try {
       const file = path.join(dir, 'images.yaml');
-      await writeFile(file, ['images:', '  python:3.11:', '    /opt/python: /srv/python', '  ghcr.io/x/app:1:', '    paths: { /opt/app: /srv/app }', '    env: { A: 1 }', '    cmd: [run, --fast]', '    user: 1000', '  bare: {}', ''].join('\n'));
+      await writeFile(
+        file,
+        [
+          'images:',
+          '  python:3.11:',
+          '    /opt/python: /srv/python',
+          '  ghcr.io/x/app:1:',
+          '    paths: { /opt/app: /srv/app }',
+          '    env: { A: 1 }',
+          '    cmd: [run, --fast]',
+          '    user: 1000',
+          '  bare: {}',
+          '',
+        ].join('\n'),
+      );
       const map = loadImageMap(file);
       assert.deepEqual(resolveImage(map, 'docker.io/library/python:3.11'), { paths: { '/opt/python': '/srv/python' }, env: {} });
       assert.deepEqual(resolveImage(map, 'ghcr.io/x/app:1'), { paths: { '/opt/app': '/srv/app' }, env: { A: '1' }, entrypoint: undefined, cmd: ['run', '--fast'], workingDir: undefined, user: 1000 });
@@ -99,7 +113,15 @@ describe('node agent: logs', () => {
     log.write('stderr', Buffer.from('err\n'));
     log.write('stdout', Buffer.concat([euro.subarray(1), Buffer.from('o\nthree')]));
     log.close();
-    assert.deepEqual(log.lines.map((l) => [l.stream, l.text]), [['stdout', 'one\n'], ['stderr', 'err\n'], ['stdout', 'tw€o\n'], ['stdout', 'three']]);
+    assert.deepEqual(
+      log.lines.map((l) => [l.stream, l.text]),
+      [
+        ['stdout', 'one\n'],
+        ['stderr', 'err\n'],
+        ['stdout', 'tw€o\n'],
+        ['stdout', 'three'],
+      ],
+    );
     assert.match(log.lines[0]!.stamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
   });
 });
@@ -126,7 +148,16 @@ describe('node agent: sandbox layout', () => {
     assert.match(joined, /--chdir \/work$/);
     assert.ok(!args.includes('--cap-drop'), 'setpriv drops capabilities for non-root users');
     // An image path and a volume at the same path: the volume (given later) is bound last and wins.
-    const layered = bwrapArgs({ mounts: [{ source: '/usr', target: '/opt/app', readOnly: true }, { source: '/tmp', target: '/opt/app', readOnly: false }], workingDir: '/', hostname: 'h', uid: 0, env: {} }).join(' ');
+    const layered = bwrapArgs({
+      mounts: [
+        { source: '/usr', target: '/opt/app', readOnly: true },
+        { source: '/tmp', target: '/opt/app', readOnly: false },
+      ],
+      workingDir: '/',
+      hostname: 'h',
+      uid: 0,
+      env: {},
+    }).join(' ');
     assert.ok(layered.indexOf('--ro-bind /usr /opt/app') < layered.indexOf('--bind /tmp /opt/app'), layered);
     assert.throws(() => bwrapArgs({ mounts: [{ source: '/nonexistent-source', target: '/x', readOnly: true }], workingDir: '/', hostname: 'h', uid: 0, env: {} }), /does not exist/);
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatLogLine } from '../../src/logging/terminal-format.js';
 
-test('a log record on a terminal: time, level, message, fields, and an error\'s stack indented below', () => {
+test("a log record on a terminal: time, level, message, fields, and an error's stack indented below", () => {
   const time = Date.UTC(2026, 11, 3, 12, 4, 5);
   const json = JSON.stringify({ level: 30, time, pid: 1, hostname: 'h', reqId: 'req-1', msg: 'request', method: 'GET', url: '/a b', statusCode: 200 });
   assert.equal(formatLogLine(json, { color: false }), '12:04:05 INFO  request reqId=req-1 method=GET url="/a b" statusCode=200\n');

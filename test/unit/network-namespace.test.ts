@@ -27,7 +27,10 @@ test('pasta forwards nothing of the host into the namespace and only the job por
   assert.deepEqual(value('--udp-ports'), ['none']);
   assert.deepEqual(value('--tcp-ports'), ['127.0.0.1/40865']);
   assert.deepEqual(value('--tcp-ports').length, 1);
-  assert.deepEqual(pastaOptions([], [], '/p').filter((_, i, all) => all[i - 1] === '--tcp-ports'), ['none']);
+  assert.deepEqual(
+    pastaOptions([], [], '/p').filter((_, i, all) => all[i - 1] === '--tcp-ports'),
+    ['none'],
+  );
 });
 
 test('pasta forwards into the namespace only the host ports it is given', () => {

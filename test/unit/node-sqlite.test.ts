@@ -18,7 +18,7 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-describe('node:sqlite as the database of Kysely\'s SqliteDialect', () => {
+describe("node:sqlite as the database of Kysely's SqliteDialect", () => {
   test('rows are plain objects named by column, whatever the names; a later column of the same name wins', async () => {
     const db = openSqliteFile(path.join(await tempDir(), 'rows.sqlite'));
     try {
@@ -28,7 +28,12 @@ describe('node:sqlite as the database of Kysely\'s SqliteDialect', () => {
       assert.equal(select.reader, true);
       const rows = select.all([]) as Array<Record<string, unknown>>;
       assert.equal(Object.getPrototypeOf(rows[0]), Object.prototype);
-      assert.deepEqual(Object.entries(rows[0]!), [['id', 1], ['__proto__', 'p'], ['quote"d', 'q'], ['n', 10]]);
+      assert.deepEqual(Object.entries(rows[0]!), [
+        ['id', 1],
+        ['__proto__', 'p'],
+        ['quote"d', 'q'],
+        ['n', 10],
+      ]);
       assert.deepEqual([...select.iterate([])], rows);
     } finally {
       db.close();
@@ -54,12 +59,15 @@ describe('node:sqlite as the database of Kysely\'s SqliteDialect', () => {
     }
   });
 
-  test('errors name SQLite\'s result code, and a data directory whose database cannot be opened is a start-up error saying so', async () => {
+  test("errors name SQLite's result code, and a data directory whose database cannot be opened is a start-up error saying so", async () => {
     const db = openSqliteFile(path.join(await tempDir(), 'codes.sqlite'));
     try {
       db.prepare('CREATE TABLE t (name TEXT UNIQUE)').run([]);
       db.prepare('INSERT INTO t (name) VALUES (?)').run(['a']);
-      assert.throws(() => db.prepare('INSERT INTO t (name) VALUES (?)').run(['a']), (err) => sqliteResultCode(err) === 'SQLITE_CONSTRAINT' && /UNIQUE constraint failed/.test((err as Error).message));
+      assert.throws(
+        () => db.prepare('INSERT INTO t (name) VALUES (?)').run(['a']),
+        (err) => sqliteResultCode(err) === 'SQLITE_CONSTRAINT' && /UNIQUE constraint failed/.test((err as Error).message),
+      );
     } finally {
       db.close();
     }
@@ -69,6 +77,9 @@ describe('node:sqlite as the database of Kysely\'s SqliteDialect', () => {
     const dataDir = await tempDir();
     await mkdir(path.join(dataDir, 'db', 'lectern.sqlite'), { recursive: true }); // a directory where the file should be
     const config = Config.load({ env: { LECTERN_SERVER_DATADIR: dataDir } });
-    await assert.rejects(openDatabase(config, { create: true }), (err) => err instanceof StartupError && /cannot open the SQLite database .*lectern\.sqlite \(SQLITE_CANTOPEN: unable to open database file\)/.test(err.message));
+    await assert.rejects(
+      openDatabase(config, { create: true }),
+      (err) => err instanceof StartupError && /cannot open the SQLite database .*lectern\.sqlite \(SQLITE_CANTOPEN: unable to open database file\)/.test(err.message),
+    );
   });
 });

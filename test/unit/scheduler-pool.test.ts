@@ -88,12 +88,15 @@ const content = { id: 1, guid: 'g', bundle_id: 1, env_version: 0 } as Content;
  * outcome, not for a time sized to the pool's backoff constants.
  */
 function acquireAfterBackoff(pool: ContentPool, what: string) {
-  return eventually(what, () =>
-    pool.acquire().catch((err: unknown) => {
-      if (err instanceof WorkerUnavailable && /tries again in/.test(err.message)) return undefined;
-      throw err;
-    }),
-  { timeoutMs: 10_000, intervalMs: 50 });
+  return eventually(
+    what,
+    () =>
+      pool.acquire().catch((err: unknown) => {
+        if (err instanceof WorkerUnavailable && /tries again in/.test(err.message)) return undefined;
+        throw err;
+      }),
+    { timeoutMs: 10_000, intervalMs: 50 },
+  );
 }
 const settings = (over: Partial<PoolSettings> = {}): PoolSettings => ({
   minProcesses: 0,
@@ -111,7 +114,13 @@ test('scales up under concurrent connections up to max_processes, then queues', 
   const leases = [];
   for (let i = 0; i < 6; i++) leases.push(await pool.acquire());
   assert.equal(pool.workerCount(), 3);
-  assert.deepEqual(pool.describe().map((w) => w.connections).sort(), [2, 2, 2]);
+  assert.deepEqual(
+    pool
+      .describe()
+      .map((w) => w.connections)
+      .sort(),
+    [2, 2, 2],
+  );
   // A seventh connection waits for a slot rather than starting a fourth worker.
   let seventhDone = false;
   const seventh = pool.acquire().then((l) => {
@@ -152,11 +161,14 @@ test('idle workers stop after idle_timeout; min_processes stay warm', async () =
 test('a worker that never listens fails after init_timeout with the reason and its output', async () => {
   const starter = processStarter(() => 'never-listen');
   const pool = new ContentPool(content, settings({ initTimeoutMs: 600 }), starter, () => undefined);
-  const err = await pool.acquire().then(() => null, (e) => e);
+  const err = await pool.acquire().then(
+    () => null,
+    (e) => e,
+  );
   assert.ok(err instanceof WorkerUnavailable, String(err));
   assert.match(err.message, /did not accept connections within the init timeout/);
   assert.ok(err.logTail.some((l: string) => l.includes('never listening')));
-  assert.deepEqual(starter.readyTimeouts, [600], 'one wait, of the init timeout, and only the launcher\'s');
+  assert.deepEqual(starter.readyTimeouts, [600], "one wait, of the init timeout, and only the launcher's");
   const [child] = [...starter.children.values()];
   assert.notEqual(child!.exitCode ?? child!.signalCode, null, 'the worker that was not ready in time was stopped');
   await pool.stopAll();
@@ -166,7 +178,10 @@ test('a crashing worker is reported with its last log lines, and replaced with b
   let mode: Behaviour = 'exit-soon';
   const starter = processStarter(() => mode);
   const pool = new ContentPool(content, settings({ initTimeoutMs: 3000 }), starter, () => undefined);
-  const err = await pool.acquire().then(() => null, (e) => e);
+  const err = await pool.acquire().then(
+    () => null,
+    (e) => e,
+  );
   assert.ok(err instanceof WorkerUnavailable);
   assert.match(err.message, /exited before it accepted connections/);
   assert.ok(err.logTail.some((l: string) => l.includes('cannot connect to the database')));

@@ -30,7 +30,20 @@ describe('committed writes by table, and the rows cached from them', () => {
   const addUser = (db: Store['db'], username: string) =>
     db
       .insertInto('users')
-      .values({ guid: `g-${username}`, username, email: '', first_name: '', last_name: '', user_role: 'viewer', password_hash: null, locked: 0, confirmed: 1, created_time: nowIso(), updated_time: nowIso(), active_time: null })
+      .values({
+        guid: `g-${username}`,
+        username,
+        email: '',
+        first_name: '',
+        last_name: '',
+        user_role: 'viewer',
+        password_hash: null,
+        locked: 0,
+        confirmed: 1,
+        created_time: nowIso(),
+        updated_time: nowIso(),
+        active_time: null,
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
 
@@ -52,7 +65,10 @@ describe('committed writes by table, and the rows cached from them', () => {
       await trx.insertInto('groups').values({ guid: 'g1', name: 'analysts', owner_guid: null, created_time: nowIso() }).execute();
       assert.deepEqual(seen, [], 'nothing is reported before the commit');
     });
-    assert.deepEqual(seen.map((t) => [...t].sort()), [['groups', 'users']]);
+    assert.deepEqual(
+      seen.map((t) => [...t].sort()),
+      [['groups', 'users']],
+    );
     seen.length = 0;
     await assert.rejects(
       store.db.transaction().execute(async (trx) => {

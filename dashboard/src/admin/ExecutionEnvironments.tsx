@@ -51,8 +51,8 @@ export function ExecutionEnvironments() {
         !creating && (
           <EmptyState title="No execution environments yet">
             <p>
-              Off-host content needs at least one image to run in. Choose <strong>New environment</strong>, name the image (for example <code>ghcr.io/rstudio/content-base:r4.4.1-py3.12.4-jammy</code>) and list the
-              Python, R and Quarto installations inside it. Environments can also come from the file named by <code>[ExecutionEnvironments] ConfigFilePath</code>.
+              Off-host content needs at least one image to run in. Choose <strong>New environment</strong>, name the image (for example <code>ghcr.io/rstudio/content-base:r4.4.1-py3.12.4-jammy</code>)
+              and list the Python, R and Quarto installations inside it. Environments can also come from the file named by <code>[ExecutionEnvironments] ConfigFilePath</code>.
             </p>
           </EmptyState>
         )
@@ -74,10 +74,22 @@ export function ExecutionEnvironments() {
                 <span className="row wrap">
                   <span className={`badge matching-${env.matching}`}>matching: {env.matching}</span>
                   {env.managed_by && <span className="badge managed">Read-only: file-managed</span>}
-                  <button type="button" className="secondary small" aria-expanded={open?.guid === env.guid && open.view === 'edit'} onClick={() => toggle(env.guid, 'edit')} aria-label={`${env.managed_by ? 'View' : 'Edit'} ${env.title}`}>
+                  <button
+                    type="button"
+                    className="secondary small"
+                    aria-expanded={open?.guid === env.guid && open.view === 'edit'}
+                    onClick={() => toggle(env.guid, 'edit')}
+                    aria-label={`${env.managed_by ? 'View' : 'Edit'} ${env.title}`}
+                  >
                     {env.managed_by ? 'View' : 'Edit'}
                   </button>
-                  <button type="button" className="secondary small" aria-expanded={open?.guid === env.guid && open.view === 'permissions'} onClick={() => toggle(env.guid, 'permissions')} aria-label={`Permissions of ${env.title}`}>
+                  <button
+                    type="button"
+                    className="secondary small"
+                    aria-expanded={open?.guid === env.guid && open.view === 'permissions'}
+                    onClick={() => toggle(env.guid, 'permissions')}
+                    aria-label={`Permissions of ${env.title}`}
+                  >
                     Permissions
                   </button>
                   {!env.managed_by && (
@@ -109,7 +121,19 @@ export function ExecutionEnvironments() {
   );
 }
 
-function ExecutionEnvironmentEditor({ mode, environment, initial, onDone, onRefused }: { mode: 'create' | 'edit'; environment?: ExecutionEnvironment; initial: ExecutionEnvironmentForm; onDone(saved: boolean): void; onRefused?(): void }) {
+function ExecutionEnvironmentEditor({
+  mode,
+  environment,
+  initial,
+  onDone,
+  onRefused,
+}: {
+  mode: 'create' | 'edit';
+  environment?: ExecutionEnvironment;
+  initial: ExecutionEnvironmentForm;
+  onDone(saved: boolean): void;
+  onRefused?(): void;
+}) {
   const [draft, setForm] = useState(initial);
   const action = useAction();
   const readOnly = environment?.managed_by ?? null;
@@ -151,7 +175,16 @@ function ExecutionEnvironmentEditor({ mode, environment, initial, onDone, onRefu
           </label>
           <label>
             Image
-            <input required={mode === 'create'} aria-invalid={invalid('name')} disabled={mode === 'edit'} value={form.name} placeholder="registry.example.org/team/image:tag" spellCheck={false} onChange={(e) => setForm({ ...form, name: e.target.value })} aria-describedby={mode === 'edit' ? `${idBase}-image-hint` : undefined} />
+            <input
+              required={mode === 'create'}
+              aria-invalid={invalid('name')}
+              disabled={mode === 'edit'}
+              value={form.name}
+              placeholder="registry.example.org/team/image:tag"
+              spellCheck={false}
+              onChange={(e) => setForm({ ...form, name: e.target.value })}
+              aria-describedby={mode === 'edit' ? `${idBase}-image-hint` : undefined}
+            />
             {mode === 'edit' && (
               <span className="hint block" id={`${idBase}-image-hint`}>
                 The image cannot change; create another environment for a new image.
@@ -179,7 +212,13 @@ function ExecutionEnvironmentEditor({ mode, environment, initial, onDone, onRefu
           </label>
           <label>
             Supervisor script (optional)
-            <input value={form.supervisor} aria-invalid={invalid('supervisor')} placeholder={readOnly ? 'none' : '/usr/local/bin/supervisor.sh'} spellCheck={false} onChange={(e) => setForm({ ...form, supervisor: e.target.value })} />
+            <input
+              value={form.supervisor}
+              aria-invalid={invalid('supervisor')}
+              placeholder={readOnly ? 'none' : '/usr/local/bin/supervisor.sh'}
+              spellCheck={false}
+              onChange={(e) => setForm({ ...form, supervisor: e.target.value })}
+            />
           </label>
         </div>
         {RUNTIMES.map(({ id, label, pathHint }) => (
@@ -191,14 +230,47 @@ function ExecutionEnvironmentEditor({ mode, environment, initial, onDone, onRefu
               <div key={index} className="row wrap installation">
                 <label>
                   {label} version
-                  <input value={row.version} aria-invalid={invalid(`${id}.installations[${index}].version`)} placeholder="e.g. 3.12.4" inputMode="decimal" spellCheck={false} onChange={(e) => setInstallations(id, form.installations[id].map((r, i) => (i === index ? { ...r, version: e.target.value } : r)))} />
+                  <input
+                    value={row.version}
+                    aria-invalid={invalid(`${id}.installations[${index}].version`)}
+                    placeholder="e.g. 3.12.4"
+                    inputMode="decimal"
+                    spellCheck={false}
+                    onChange={(e) =>
+                      setInstallations(
+                        id,
+                        form.installations[id].map((r, i) => (i === index ? { ...r, version: e.target.value } : r)),
+                      )
+                    }
+                  />
                 </label>
                 <label className="grow">
                   {label} path
-                  <input value={row.path} aria-invalid={invalid(`${id}.installations[${index}].path`)} placeholder={pathHint} spellCheck={false} onChange={(e) => setInstallations(id, form.installations[id].map((r, i) => (i === index ? { ...r, path: e.target.value } : r)))} />
+                  <input
+                    value={row.path}
+                    aria-invalid={invalid(`${id}.installations[${index}].path`)}
+                    placeholder={pathHint}
+                    spellCheck={false}
+                    onChange={(e) =>
+                      setInstallations(
+                        id,
+                        form.installations[id].map((r, i) => (i === index ? { ...r, path: e.target.value } : r)),
+                      )
+                    }
+                  />
                 </label>
                 {!readOnly && (
-                  <button type="button" className="secondary small" aria-label={`Remove ${label} ${row.version || 'installation'}`} onClick={() => setInstallations(id, form.installations[id].filter((_, i) => i !== index))}>
+                  <button
+                    type="button"
+                    className="secondary small"
+                    aria-label={`Remove ${label} ${row.version || 'installation'}`}
+                    onClick={() =>
+                      setInstallations(
+                        id,
+                        form.installations[id].filter((_, i) => i !== index),
+                      )
+                    }
+                  >
                     Remove
                   </button>
                 )}
@@ -243,7 +315,9 @@ function Permissions({ environment }: { environment: ExecutionEnvironment }) {
   async function grant(e: FormEvent) {
     e.preventDefault();
     const [type, guid] = pick.split(':') as ['user' | 'group', string];
-    if ((await action.run(() => api(`/__api__/v1/environments/${environment.guid}/permissions`, { method: 'POST', json: type === 'user' ? { user_guid: guid } : { group_guid: guid } }))) !== undefined) {
+    if (
+      (await action.run(() => api(`/__api__/v1/environments/${environment.guid}/permissions`, { method: 'POST', json: type === 'user' ? { user_guid: guid } : { group_guid: guid } }))) !== undefined
+    ) {
       setPick('');
       permissions.reload();
     }

@@ -64,9 +64,15 @@ export function Processes() {
                 <th scope="col">Content</th>
                 <th scope="col">Kind</th>
                 <th scope="col">Where</th>
-                <th scope="col" className="num">CPU</th>
-                <th scope="col" className="num">Memory</th>
-                <th scope="col" className="num">Uptime</th>
+                <th scope="col" className="num">
+                  CPU
+                </th>
+                <th scope="col" className="num">
+                  Memory
+                </th>
+                <th scope="col" className="num">
+                  Uptime
+                </th>
                 {anyPod && <th scope="col">Pod start-up</th>}
                 <th scope="col">
                   <span className="visually-hidden">Actions</span>
@@ -127,7 +133,13 @@ export function Processes() {
                       </td>
                     )}
                     <td className="actions">
-                      <button type="button" className="danger small" disabled={action.busy} onClick={() => void stop(p)} aria-label={`Stop process ${p.job_key} of ${p.content_title || p.content_name}`}>
+                      <button
+                        type="button"
+                        className="danger small"
+                        disabled={action.busy}
+                        onClick={() => void stop(p)}
+                        aria-label={`Stop process ${p.job_key} of ${p.content_title || p.content_name}`}
+                      >
                         Stop
                       </button>
                     </td>

@@ -59,7 +59,10 @@ export function startupSteps(pod: Pod): StartupStep[] {
 /** The same steps as one sentence, for screen readers and the cell's title. */
 export function startupSummary(pod: Pod): string {
   return (
-    'Seconds after the pod was created: ' + startupSteps(pod).map((s) => (s.seconds === null ? s.pending : `${s.label} at ${s.text}`)).join(', ')
+    'Seconds after the pod was created: ' +
+    startupSteps(pod)
+      .map((s) => (s.seconds === null ? s.pending : `${s.label} at ${s.text}`))
+      .join(', ')
   );
 }
 

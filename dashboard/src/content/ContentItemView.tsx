@@ -101,13 +101,7 @@ export function ContentItemView({ guid, panel, draft }: { guid: string; panel?: 
               <p>Deploy a bundle with rsconnect-python, the rsconnect R package or the API; it appears here once its deployment succeeds.</p>
             </div>
           ) : (
-            <iframe
-              key={frameVersion}
-              id="content-frame"
-              title={`${displayTitle(content)} (live content)`}
-              src={frameUrl}
-              onLoad={() => setFrameLoads((n) => n + 1)}
-            />
+            <iframe key={frameVersion} id="content-frame" title={`${displayTitle(content)} (live content)`} src={frameUrl} onLoad={() => setFrameLoads((n) => n + 1)} />
           )}
         </section>
         <section className="settings" aria-label="Settings">

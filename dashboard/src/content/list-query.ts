@@ -61,8 +61,7 @@ export function applyQuery(items: ContentItem[], q: ListQuery): ContentItem[] {
     return true;
   });
   const byTitle = (a: ContentItem, b: ContentItem) => displayTitle(a).localeCompare(displayTitle(b), undefined, { sensitivity: 'base' });
-  const newest = (field: 'last_deployed_time' | 'created_time') => (a: ContentItem, b: ContentItem) =>
-    (b[field] ?? '').localeCompare(a[field] ?? '') || byTitle(a, b);
+  const newest = (field: 'last_deployed_time' | 'created_time') => (a: ContentItem, b: ContentItem) => (b[field] ?? '').localeCompare(a[field] ?? '') || byTitle(a, b);
   const compare = {
     title: byTitle,
     deployed: newest('last_deployed_time'),

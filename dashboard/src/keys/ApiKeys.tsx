@@ -31,7 +31,10 @@ export function ApiKeys() {
 
   async function copy() {
     if (!created) return;
-    await navigator.clipboard?.writeText(created.key).then(() => setCopied(true), () => undefined);
+    await navigator.clipboard?.writeText(created.key).then(
+      () => setCopied(true),
+      () => undefined,
+    );
   }
 
   return (

@@ -30,7 +30,10 @@ export function Setup({ onDone }: { onDone(user: User, csrf: string): void }) {
   return (
     <main className="centered auth">
       <h1>
-        <span className="brand-mark" aria-hidden="true">L</span> Welcome to Lectern
+        <span className="brand-mark" aria-hidden="true">
+          L
+        </span>{' '}
+        Welcome to Lectern
       </h1>
       <p>This server has no accounts yet. Create the administrator account to finish setting it up.</p>
       <form onSubmit={submit} className="card stack">

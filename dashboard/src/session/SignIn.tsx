@@ -18,7 +18,10 @@ export function SignIn({ onSignedIn }: { onSignedIn(user: User, csrf: string): v
   return (
     <main className="centered auth">
       <h1>
-        <span className="brand-mark" aria-hidden="true">L</span> Sign in to Lectern
+        <span className="brand-mark" aria-hidden="true">
+          L
+        </span>{' '}
+        Sign in to Lectern
       </h1>
       <form onSubmit={submit} className="card stack">
         <ErrorMessage error={action.error} />

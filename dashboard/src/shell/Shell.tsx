@@ -37,17 +37,35 @@ export function Shell({ children }: { children: ReactNode }) {
   return (
     <>
       {/* biome-ignore lint/a11y/useValidAnchor: a skip link is a link by convention; the hash router would read #main as a route, so the click moves focus itself */}
-      <a className="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+      <a
+        className="skip-link"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header className="topbar">
         <Link href="/" className="brand">
-          <span className="brand-mark" aria-hidden="true">L</span> Lectern
+          <span className="brand-mark" aria-hidden="true">
+            L
+          </span>{' '}
+          Lectern
         </Link>
         <nav aria-label="Main">
-          <NavLink href="/" match={(l) => l === '/' || l.startsWith('/apps')}>Content</NavLink>
-          <NavLink href="/keys" match={(l) => l.startsWith('/keys')}>API keys</NavLink>
-          {user.user_role === 'administrator' && <NavLink href="/admin/users" match={(l) => l.startsWith('/admin')}>Admin</NavLink>}
+          <NavLink href="/" match={(l) => l === '/' || l.startsWith('/apps')}>
+            Content
+          </NavLink>
+          <NavLink href="/keys" match={(l) => l.startsWith('/keys')}>
+            API keys
+          </NavLink>
+          {user.user_role === 'administrator' && (
+            <NavLink href="/admin/users" match={(l) => l.startsWith('/admin')}>
+              Admin
+            </NavLink>
+          )}
         </nav>
         <div className="user-menu">
           <span className="user-name" title={`${user.username} (${user.user_role})`}>

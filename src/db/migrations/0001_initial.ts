@@ -4,9 +4,7 @@ type Dialect = 'sqlite' | 'postgres';
 
 // Auto-increment ids differ per database; everything else in this file is portable SQL.
 export function withId<T extends string>(table: CreateTableBuilder<T, never>, dialect: Dialect) {
-  return dialect === 'postgres'
-    ? table.addColumn('id', 'serial', (c) => c.primaryKey())
-    : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+  return dialect === 'postgres' ? table.addColumn('id', 'serial', (c) => c.primaryKey()) : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
 }
 
 export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {

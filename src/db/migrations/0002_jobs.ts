@@ -48,5 +48,8 @@ export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
   // The render served for rendered content; null = not rendered yet.
   await db.schema.alterTable('content').addColumn('render_id', 'integer').execute();
   // Bumped when environment variables change: workers of an older version are restarted.
-  await db.schema.alterTable('content').addColumn('env_version', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('content')
+    .addColumn('env_version', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
 }

@@ -33,9 +33,7 @@ export function resolveConnection(config: Config, env: NodeJS.ProcessEnv = proce
     urlFrom = 'KUBERNETES_SERVICE_HOST/PORT (in-cluster)';
   }
   if (!url) {
-    throw new KubeConnectionError(
-      'Kubernetes execution is on but no API server is known: set [Launcher] KubernetesAPIURL or KUBERNETES_API_URL, or run Lectern in the cluster.',
-    );
+    throw new KubeConnectionError('Kubernetes execution is on but no API server is known: set [Launcher] KubernetesAPIURL or KUBERNETES_API_URL, or run Lectern in the cluster.');
   }
   if (!/^https?:\/\//.test(url)) throw new KubeConnectionError(`[Launcher] KubernetesAPIURL must be an http(s) URL, not ${JSON.stringify(url)}.`);
   url = url.replace(/\/+$/, '');

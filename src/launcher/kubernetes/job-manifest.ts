@@ -58,7 +58,12 @@ export function jobName(spec: Pick<JobSpec, 'kind' | 'key'>): string {
 
 /** A label value: at most 63 characters of [A-Za-z0-9._-], alphanumeric at both ends. */
 export function labelValue(text: string): string {
-  return text.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '') || 'x';
+  return (
+    text
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .slice(0, 63)
+      .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '') || 'x'
+  );
 }
 
 export function jobLabels(spec: Pick<JobSpec, 'key' | 'kind' | 'tag' | 'contentGuid'>, options: Pick<ManifestOptions, 'instance' | 'replica'>): Record<string, string> {
@@ -84,7 +89,7 @@ export function instanceSelector(instance: string): string {
  */
 export function buildJobManifests(spec: JobSpec, options: ManifestOptions): { job: KubeObject; secret: KubeObject; secretName: string } {
   if (!spec.image) throw new ManifestError('No image was chosen for this job: off-host execution needs an execution environment (image) for every process.');
-  if (options.runAs.uid === 0) throw new ManifestError('Content pods never run as root: Lectern\'s content user resolved to uid 0.');
+  if (options.runAs.uid === 0) throw new ManifestError("Content pods never run as root: Lectern's content user resolved to uid 0.");
   const name = jobName(spec);
   const secretName = `${name}-env`;
   const labels = jobLabels(spec, options);

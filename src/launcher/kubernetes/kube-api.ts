@@ -164,12 +164,7 @@ export class KubeApi {
     return this.dispatcher.close();
   }
 
-  private async send(
-    method: string,
-    path: string,
-    options: { body?: unknown; contentType?: string; query?: Record<string, string | undefined>; signal?: AbortSignal },
-    timeoutMs: number,
-  ) {
+  private async send(method: string, path: string, options: { body?: unknown; contentType?: string; query?: Record<string, string | undefined>; signal?: AbortSignal }, timeoutMs: number) {
     const query = Object.entries(options.query ?? {}).filter((e): e is [string, string] => e[1] !== undefined);
     const search = query.length ? `?${new URLSearchParams(query).toString()}` : '';
     const token = await this.connection.token();

@@ -230,9 +230,9 @@ export class KubernetesLauncher implements Launcher {
     if (!job || job.done || job.failing) return;
     job.podName = pod.metadata.name;
     if (type === 'deleted') {
-      void this.podLogs.drained(job).then(() =>
-        this.finish(job, job.stopRequested ? { state: 'failed', stopped: true, reason: STOPPED_BY_LECTERN } : { state: 'failed', reason: 'Its pod was deleted.' }),
-      );
+      void this.podLogs
+        .drained(job)
+        .then(() => this.finish(job, job.stopRequested ? { state: 'failed', stopped: true, reason: STOPPED_BY_LECTERN } : { state: 'failed', reason: 'Its pod was deleted.' }));
       return;
     }
     const state = podState(pod);

@@ -16,10 +16,10 @@ export const LECTERN_ROLE_RULES: RoleRule[] = [
   { apiGroups: [''], resources: ['namespaces'], verbs: ['get'], why: 'check at start-up that the namespace exists' },
   { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'], why: 'one Job per process; the watch cache; start (unsuspend) and stop them' },
   { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'], why: 'readiness, addresses, failure reasons and the processes table' },
-  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'], why: 'stream each process\'s output into its job log' },
-  { apiGroups: [''], resources: ['secrets'], verbs: ['create'], why: 'each job\'s environment variables, owned by (and deleted with) its Job' },
-  { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get'], why: 'check a content\'s service account exists before starting its Job' },
-  { apiGroups: [''], resources: ['events'], verbs: ['list'], why: 'Kubernetes\' own message when a pod cannot be scheduled, pulled or started' },
+  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'], why: "stream each process's output into its job log" },
+  { apiGroups: [''], resources: ['secrets'], verbs: ['create'], why: "each job's environment variables, owned by (and deleted with) its Job" },
+  { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get'], why: "check a content's service account exists before starting its Job" },
+  { apiGroups: [''], resources: ['events'], verbs: ['list'], why: "Kubernetes' own message when a pod cannot be scheduled, pulled or started" },
   { apiGroups: ['metrics.k8s.io'], resources: ['pods'], verbs: ['get', 'list'], why: 'CPU and memory of content pods in the processes table', optional: true },
 ];
 
@@ -56,24 +56,21 @@ export async function checkAccess(api: KubeApi, namespace: string): Promise<Acce
   );
   const results = await Promise.all(
     checks.map(async (c) => {
-      const review = await api.create<{ metadata: { name: string }; status?: { allowed?: boolean } }>(
-        '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
-        {
-          apiVersion: 'authorization.k8s.io/v1',
-          kind: 'SelfSubjectAccessReview',
-          metadata: { name: '' },
-          spec: {
-            resourceAttributes: {
-              namespace,
-              group: c.group,
-              resource: c.resource,
-              subresource: c.subresource,
-              verb: c.verb,
-              name: c.resource === 'namespaces' ? namespace : undefined,
-            },
+      const review = await api.create<{ metadata: { name: string }; status?: { allowed?: boolean } }>('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SelfSubjectAccessReview',
+        metadata: { name: '' },
+        spec: {
+          resourceAttributes: {
+            namespace,
+            group: c.group,
+            resource: c.resource,
+            subresource: c.subresource,
+            verb: c.verb,
+            name: c.resource === 'namespaces' ? namespace : undefined,
           },
         },
-      );
+      });
       return { ...c, allowed: review.status?.allowed === true };
     }),
   );
@@ -98,10 +95,7 @@ export function accessProblem(check: AccessCheck, namespace: string, who: string
   }
   if (!check.missing.length) return undefined;
   const total = LECTERN_ROLE_RULES.filter((r) => !r.optional).reduce((n, r) => n + r.resources.length * r.verbs.length, 0);
-  const hint =
-    check.missing.length === total
-      ? ` ${who} has none of them: namespace "${namespace}" may not exist, or no Role is bound to ${who} there.`
-      : '';
+  const hint = check.missing.length === total ? ` ${who} has none of them: namespace "${namespace}" may not exist, or no Role is bound to ${who} there.` : '';
   return `Lectern may not do everything it needs in Kubernetes namespace "${namespace}". Missing permissions: ${check.missing.join(', ')}.${hint} Apply the Role in docs/kubernetes.md and bind it to ${who}.`;
 }
 

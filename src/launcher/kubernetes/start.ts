@@ -41,13 +41,14 @@ export async function startKubernetesLauncher(deps: KubernetesStartDeps): Promis
   }
   const api = new KubeApi(connection);
   try {
-    let who = 'Lectern\'s Kubernetes identity';
+    let who = "Lectern's Kubernetes identity";
     try {
       const review = await api.create<KubeObject>('/apis/authentication.k8s.io/v1/selfsubjectreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' });
       const name = review.status?.userInfo?.username;
       if (name) who = `user "${name}"`;
     } catch (err) {
-      if (err instanceof KubeApiError && err.status === 401) throw new KubernetesStartError(`The Kubernetes API at ${connection.url} refused Lectern's token (401 Unauthorized): check [Launcher] KubernetesAuthToken.`);
+      if (err instanceof KubeApiError && err.status === 401)
+        throw new KubernetesStartError(`The Kubernetes API at ${connection.url} refused Lectern's token (401 Unauthorized): check [Launcher] KubernetesAuthToken.`);
       if (!(err instanceof KubeApiError)) throw unreachable(connection.describe, err);
       // Older API servers lack SelfSubjectReview: carry on without the name.
     }
@@ -84,9 +85,12 @@ export async function startKubernetesLauncher(deps: KubernetesStartDeps): Promis
     await api.close().catch(() => undefined);
     if (err instanceof KubernetesStartError) throw err;
     if (err instanceof KubeApiError && err.status === 403) {
-      throw new KubernetesStartError(`The Kubernetes API at ${connection.url} refused Lectern (403 Forbidden: ${err.message}). To fix it: apply the Role in docs/kubernetes.md and bind it to Lectern's identity.`);
+      throw new KubernetesStartError(
+        `The Kubernetes API at ${connection.url} refused Lectern (403 Forbidden: ${err.message}). To fix it: apply the Role in docs/kubernetes.md and bind it to Lectern's identity.`,
+      );
     }
-    if (err instanceof KubeApiError) throw new KubernetesStartError(`Kubernetes start-up check failed: ${err.message}. To fix it: check [Launcher] KubernetesAPIURL and Lectern's permissions (docs/kubernetes.md).`);
+    if (err instanceof KubeApiError)
+      throw new KubernetesStartError(`Kubernetes start-up check failed: ${err.message}. To fix it: check [Launcher] KubernetesAPIURL and Lectern's permissions (docs/kubernetes.md).`);
     throw unreachable(connection.describe, err);
   }
 }
@@ -102,9 +106,7 @@ function dataVolumeFrom(config: Config): DataVolume {
   const pvc = config.get('Launcher.DataDirPVCName');
   if (nfs && pvc) throw new KubernetesStartError('Set [Launcher] DataDir (NFS) or [Launcher] DataDirPVCName, not both.');
   if (!nfs && !pvc) {
-    throw new KubernetesStartError(
-      'Content pods need the data directory: set [Launcher] DataDirPVCName (a ReadWriteMany claim holding [Server] DataDir) or [Launcher] DataDir (NFS "host:/path").',
-    );
+    throw new KubernetesStartError('Content pods need the data directory: set [Launcher] DataDirPVCName (a ReadWriteMany claim holding [Server] DataDir) or [Launcher] DataDir (NFS "host:/path").');
   }
   if (nfs) {
     const m = /^([^:/]+|\[[0-9a-fA-F:]+\]):(\/.*)$/.exec(nfs);

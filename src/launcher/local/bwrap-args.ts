@@ -59,12 +59,7 @@ export function bwrapOptions(view: FileSystemView, cwd: string): string[] {
     else args.push('--ro-bind', '/dev/null', hidden);
   }
 
-  args.push(
-    '--remount-ro', '/',
-    '--unshare-pid', '--unshare-ipc', '--unshare-cgroup-try',
-    '--die-with-parent', '--new-session',
-    '--clearenv', '--chdir', cwd,
-  );
+  args.push('--remount-ro', '/', '--unshare-pid', '--unshare-ipc', '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--clearenv', '--chdir', cwd);
   return args;
 }
 

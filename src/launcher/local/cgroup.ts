@@ -155,7 +155,10 @@ export class CgroupLayout {
     let group: JobCgroup | undefined;
     try {
       group = await this.create(`probe-${process.pid}-${Date.now()}`, { memoryBytes: 64 << 20, maxProcesses: 64 });
-      const script = group.procsFiles().map((f) => `echo $$ > ${shellQuote(f)}`).join(' && ');
+      const script = group
+        .procsFiles()
+        .map((f) => `echo $$ > ${shellQuote(f)}`)
+        .join(' && ');
       const { code, stderr } = await runQuiet('/bin/sh', ['-c', script]);
       return code === 0 ? null : stderr.trim() || `exit code ${code}`;
     } catch (err) {

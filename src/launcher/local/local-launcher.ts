@@ -38,7 +38,10 @@ export class LocalLauncher implements Launcher {
   private readonly hostPorts: number[];
 
   /** `hostPorts`: ports of the host's 127.0.0.1 every job may connect to when the sandbox isolates its network. */
-  constructor(private readonly sandbox: Sandbox, options: { hostname?: string; hostPorts?: number[] } = {}) {
+  constructor(
+    private readonly sandbox: Sandbox,
+    options: { hostname?: string; hostPorts?: number[] } = {},
+  ) {
     this.hostname = options.hostname ?? osHostname();
     this.hostPorts = options.hostPorts ?? [];
   }
@@ -152,9 +155,7 @@ export class LocalLauncher implements Launcher {
   }
 
   async list(filter: { contentGuid?: string } = {}): Promise<JobInfo[]> {
-    const running = [...this.jobs.values()].filter(
-      (j) => j.status.state === 'running' && (!filter.contentGuid || j.spec.contentGuid === filter.contentGuid),
-    );
+    const running = [...this.jobs.values()].filter((j) => j.status.state === 'running' && (!filter.contentGuid || j.spec.contentGuid === filter.contentGuid));
     return Promise.all(
       running.map(async (j) => {
         const usage = await j.sandboxed.usage().catch(() => ({}) as { cpuSeconds?: number; memoryBytes?: number });
@@ -260,4 +261,3 @@ async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
-

@@ -41,22 +41,30 @@ export function enterNetworkNamespace(tools: NetworkTools, sh: string): string[]
  */
 export function pastaOptions(ports: number[], hostPorts: number[], pidFile: string): string[] {
   return [
-    '--foreground', '--quiet',
+    '--foreground',
+    '--quiet',
     // pasta drops to "nobody" by default, which could not enter a namespace root made; as root it
     // keeps only CAP_NET_ADMIN, CAP_SYS_ADMIN and CAP_NET_BIND_SERVICE and confines itself (seccomp,
     // empty mount namespace).
-    '--runas', '0',
+    '--runas',
+    '0',
     '--config-net',
     // Without these, the gateway address leads to the host's loopback and every port bound on the
     // host is forwarded into the namespace (the defaults are for a desktop's containers).
-    '--no-map-gw', '--udp-ns', 'none', '--udp-ports', 'none',
+    '--no-map-gw',
+    '--udp-ns',
+    'none',
+    '--udp-ports',
+    'none',
     // pasta connects these to the host's loopback; the namespace is the only side they listen on
     // (this pasta takes no address for -T: the port alone).
     ...(hostPorts.length ? hostPorts.flatMap((p) => ['--tcp-ns', String(p)]) : ['--tcp-ns', 'none']),
     ...(ports.length ? ports.flatMap((p) => ['--tcp-ports', `127.0.0.1/${p}`]) : ['--tcp-ports', 'none']),
-    '--pid', pidFile,
+    '--pid',
+    pidFile,
     // fd 3 of pasta is the job's namespace, opened by the server (pasta itself may not open /proc/PID).
-    '--netns', '/proc/self/fd/3',
+    '--netns',
+    '/proc/self/fd/3',
   ];
 }
 
@@ -100,11 +108,20 @@ export class JobNetwork {
     void exited.then(() => (gone = true));
     const network = new JobNetwork(pid, pasta, exited);
     // pasta writes its pid file once the namespace is configured and the ports are bound.
-    while (!(await stat(options.pidFile).then((s) => s.size > 0, () => false))) {
+    while (
+      !(await stat(options.pidFile).then(
+        (s) => s.size > 0,
+        () => false,
+      ))
+    ) {
       const failed = gone || Date.now() > deadline;
       if (failed) {
         await network.close();
-        const said = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !SYSLOG_NOISE.test(l)).join('; ');
+        const said = stderr
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => l && !SYSLOG_NOISE.test(l))
+          .join('; ');
         throw new Error(`pasta ${gone ? `exited (code ${pasta.exitCode ?? pasta.signalCode})` : `was not ready within ${SETUP_TIMEOUT_MS / 1000} s`}${said ? `: ${said}` : ''}`);
       }
       await sleep(10);

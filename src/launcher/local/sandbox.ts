@@ -124,7 +124,10 @@ export class Sandbox {
     if (options.enabled) {
       const bwrap = options.bwrap ?? (await findTool('bwrap').catch(() => null));
       if (!bwrap) throw new Error(sandboxFailure('bubblewrap (bwrap) is not installed', '', identity));
-      const usable = await access(bwrap, constants.X_OK).then(() => true, () => false);
+      const usable = await access(bwrap, constants.X_OK).then(
+        () => true,
+        () => false,
+      );
       if (!usable) throw new Error(sandboxFailure(`bubblewrap is not an executable file at ${bwrap}`, '', identity));
       tools.bwrap = bwrap;
       // A namespace per job needs a root server (pasta joins namespaces root made). A server run as
@@ -185,7 +188,16 @@ export class Sandbox {
 
     const limit = rlimits.length ? [this.tools.prlimit!, ...rlimits, '--'] : [];
     const dropPrivileges = identity.switchUser
-      ? [this.tools.setpriv!, `--reuid=${identity.uid}`, `--regid=${identity.gid}`, `--groups=${identity.groups.join(',') || identity.gid}`, '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--']
+      ? [
+          this.tools.setpriv!,
+          `--reuid=${identity.uid}`,
+          `--regid=${identity.gid}`,
+          `--groups=${identity.groups.join(',') || identity.gid}`,
+          '--inh-caps=-all',
+          '--bounding-set=-all',
+          '--no-new-privs',
+          '--',
+        ]
       : [];
     // The content user's shell reads the job's environment from fd 3, opened by the root side:
     // the file is gone (and unreadable to that user) by then, and no command line ever shows it.
@@ -262,17 +274,23 @@ function networkFailure(what: string): string {
   return (
     `Network isolation for content does not work: ${what}. ` +
     'To fix it: install pasta (Debian/Ubuntu: apt-get install passt; RHEL/Fedora: dnf install passt) and run Lectern as root, ' +
-    'or set [Applications] NetworkIsolation = false to let content share the host\'s network (and reach its loopback services and other workers).'
+    "or set [Applications] NetworkIsolation = false to let content share the host's network (and reach its loopback services and other workers)."
   );
 }
 
 async function findNetworkTools(pasta?: string): Promise<NetworkTools> {
   const found = pasta ?? (await findTool('pasta').catch(() => null));
   if (!found) throw new Error(networkFailure('pasta (passt) is not installed'));
-  if (!(await access(found, constants.X_OK).then(() => true, () => false))) throw new Error(networkFailure(`pasta is not an executable file at ${found}`));
+  if (
+    !(await access(found, constants.X_OK).then(
+      () => true,
+      () => false,
+    ))
+  )
+    throw new Error(networkFailure(`pasta is not an executable file at ${found}`));
   const unshare = await findTool('unshare').catch(() => null);
   const setpriv = await findTool('setpriv').catch(() => null);
-  if (!unshare || !setpriv) throw new Error(networkFailure('util-linux\'s unshare and setpriv are not installed'));
+  if (!unshare || !setpriv) throw new Error(networkFailure("util-linux's unshare and setpriv are not installed"));
   return { pasta: found, unshare, setpriv };
 }
 
@@ -365,4 +383,3 @@ function runCollect(command: PreparedCommand, onSpawn: (child: ChildProcess) => 
     });
   });
 }
-

@@ -69,7 +69,10 @@ export class SandboxedJob implements SandboxedProcess {
     // With bwrap the tree is: bwrap (monitor) -> bwrap (the PID namespace's init) -> the job.
     const skip = new Set(this.bwrap ? tree.filter((p) => p.pid === this.pid || p.ppid === this.pid).map((p) => p.pid) : []);
     const pids = new Set([...tree.map((p) => p.pid), ...((await this.cgroup?.pids()) ?? [])]);
-    signalAll([...pids].filter((p) => !skip.has(p)), signal);
+    signalAll(
+      [...pids].filter((p) => !skip.has(p)),
+      signal,
+    );
   }
 
   async accepting(address: { host: string; port: number }): Promise<boolean> {

@@ -58,7 +58,7 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
   const { name } = options;
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63) throw new Error(`node name ${JSON.stringify(name)} is not a DNS label`);
   // Containers run as their runAsUser and cgroups are created for them: only root can do that.
-  if (process.getuid?.() !== 0) throw new Error('the test bed node agent must run as root (it switches to each pod\'s runAsUser and creates cgroups)');
+  if (process.getuid?.() !== 0) throw new Error("the test bed node agent must run as root (it switches to each pod's runAsUser and creates cgroups)");
   const [cgroups, tools] = await Promise.all([CgroupLayout.detect(), findTools()]);
   const user = `system:node:${name}`;
   // The certificates live in the control plane's directory and go with it.
@@ -85,10 +85,12 @@ export async function startNodeAgent(cp: Pick<ControlPlane, 'url' | 'caFile' | '
   const cleanup = async () => {
     abort.abort();
     for (const t of timers) clearInterval(t);
-    await Promise.all([...workers.values()].map(async (w) => {
-      await w.halt(0);
-      await w.cleanUp();
-    }));
+    await Promise.all(
+      [...workers.values()].map(async (w) => {
+        await w.halt(0);
+        await w.cleanUp();
+      }),
+    );
     workers.clear();
     await kubelet?.close();
     addresses.close();

@@ -28,7 +28,11 @@ export function pullImage(imagesFile: string, name: string): Image {
   } catch (err) {
     throw new WaitingError('ErrImagePull', `Failed to pull image "${name}": the image map ${imagesFile} cannot be read: ${(err as Error).message}`);
   }
-  if (!image) throw new WaitingError('ErrImagePull', `Failed to pull image "${name}": rpc error: code = NotFound desc = failed to pull and unpack image "${name}": not found (the test bed's image map ${imagesFile} has no such image)`);
+  if (!image)
+    throw new WaitingError(
+      'ErrImagePull',
+      `Failed to pull image "${name}": rpc error: code = NotFound desc = failed to pull and unpack image "${name}": not found (the test bed's image map ${imagesFile} has no such image)`,
+    );
   return image;
 }
 

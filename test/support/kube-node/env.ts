@@ -44,7 +44,20 @@ export function fieldValue(pod: Obj, fieldPath: string): string {
 }
 
 const SUFFIX: Record<string, number> = {
-  '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, Pi: 1024 ** 5, Ei: 1024 ** 6, m: 1e-3,
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  Ti: 1024 ** 4,
+  Pi: 1024 ** 5,
+  Ei: 1024 ** 6,
+  m: 1e-3,
 };
 
 /** A resource.Quantity ("512Mi", "100m", "1.5", "1e3") as a number. */
@@ -90,13 +103,7 @@ function keyOf(kind: 'configmap' | 'secret', obj: Obj | undefined, name: string,
  * A container's environment in kubelet's order: the image's ENV, the API server's address (so an in-cluster
  * client works), envFrom, then env with $(VAR) expansion against everything before it.
  */
-export async function containerEnv(
-  pod: Obj,
-  container: Obj,
-  base: Record<string, string>,
-  source: ObjectSource,
-  allocatable: Record<string, string>,
-): Promise<Record<string, string>> {
+export async function containerEnv(pod: Obj, container: Obj, base: Record<string, string>, source: ObjectSource, allocatable: Record<string, string>): Promise<Record<string, string>> {
   const env: Record<string, string> = { ...base };
   for (const from of (container.envFrom ?? []) as Obj[]) {
     const prefix = (from.prefix as string | undefined) ?? '';

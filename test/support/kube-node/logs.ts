@@ -104,7 +104,13 @@ function authorized(peer: { subject?: { CN?: string | string[]; O?: string | str
  * GET /containerLogs/{namespace}/{pod}/{container} (follow, tailLines, sinceTime/sinceSeconds,
  * timestamps, limitBytes, stream) and /healthz.
  */
-export async function startKubeletServer(options: { host: string; caFile: string; certFile: string; keyFile: string; lookup: LogLookup }): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export async function startKubeletServer(options: {
+  host: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  lookup: LogLookup;
+}): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer(
     { ca: readFileSync(options.caFile), cert: readFileSync(options.certFile), key: readFileSync(options.keyFile), requestCert: true, rejectUnauthorized: true },
     (req, res) => {

@@ -38,7 +38,8 @@ export function podPhase(state: PodState): PodPhase {
     else if (c.terminated) {
       stopped++;
       if (c.terminated.exitCode === 0) succeeded++;
-    } else if ('terminated' in c.lastState) stopped++; // waiting to restart
+    } else if ('terminated' in c.lastState)
+      stopped++; // waiting to restart
     else waiting++;
   }
   if (waiting > 0) return 'Pending';
@@ -72,7 +73,12 @@ export class PodConditions {
     return [
       this.condition('PodReadyToStartContainers', !done),
       this.condition('Initialized', state.initialized, done && !state.failedInit ? 'PodCompleted' : 'ContainersNotInitialized', `containers with incomplete status: [${incompleteInit.join(' ')}]`),
-      this.condition('Ready', unready.length === 0 && gates.length === 0 && !done, unready.length || done ? notReady : 'ReadinessGatesNotReady', unready.length ? unreadyMessage : `corresponding condition of pod readiness gate "${gates[0]?.conditionType}" does not exist.`),
+      this.condition(
+        'Ready',
+        unready.length === 0 && gates.length === 0 && !done,
+        unready.length || done ? notReady : 'ReadinessGatesNotReady',
+        unready.length ? unreadyMessage : `corresponding condition of pod readiness gate "${gates[0]?.conditionType}" does not exist.`,
+      ),
       this.condition('ContainersReady', unready.length === 0 && !done, notReady, unreadyMessage),
     ];
   }

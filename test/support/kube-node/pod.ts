@@ -129,7 +129,14 @@ export class PodWorker {
     let lastFailure = '';
     while (!this.stopping) {
       try {
-        this.volumes = await prepareVolumes({ client: this.host.client, pod: this.downward, podDir: this.dir, source: this.objects(), allocatable: this.host.allocatable, commonUid: this.commonUid() });
+        this.volumes = await prepareVolumes({
+          client: this.host.client,
+          pod: this.downward,
+          podDir: this.dir,
+          source: this.objects(),
+          allocatable: this.host.allocatable,
+          commonUid: this.commonUid(),
+        });
         break;
       } catch (err) {
         if (!(err instanceof MountError || err instanceof ApiError || err instanceof ConfigError)) throw err;
@@ -277,7 +284,13 @@ export class PodWorker {
     const written = (await readFile(file, 'utf8').catch(() => '')).slice(0, 4096);
     if (written) return written;
     if (c.spec.terminationMessagePolicy === 'FallbackToLogsOnError' && exit.exitCode !== 0) {
-      return c.log.lines.slice(-80).map((l) => l.text).join('').slice(-2048) || undefined;
+      return (
+        c.log.lines
+          .slice(-80)
+          .map((l) => l.text)
+          .join('')
+          .slice(-2048) || undefined
+      );
     }
     return undefined;
   }
@@ -507,7 +520,10 @@ export class PodWorker {
     };
     // A JSON merge patch replaces the lists whole; the uid guards against a pod of the same name.
     try {
-      const updated = await this.host.client.mergePatch(`/api/v1/namespaces/${this.pod.metadata.namespace}/pods/${this.pod.metadata.name}/status`, { metadata: { uid: this.pod.metadata.uid }, status });
+      const updated = await this.host.client.mergePatch(`/api/v1/namespaces/${this.pod.metadata.namespace}/pods/${this.pod.metadata.name}/status`, {
+        metadata: { uid: this.pod.metadata.uid },
+        status,
+      });
       if (updated.metadata?.resourceVersion) this.pod = updated;
     } catch (err) {
       if (err instanceof ApiError && (err.status === 404 || err.status === 409)) return;

@@ -112,7 +112,21 @@ export function bwrapArgs(spec: Pick<ContainerSpec, 'mounts' | 'workingDir' | 'h
   for (const [k, v] of Object.entries(spec.env)) args.push('--setenv', k, v);
   // --as-pid-1: the command is PID 1 of its PID namespace, as in a container (it alone gets SIGTERM, and
   // ignores it without a handler; it reaps its orphans).
-  args.push('--remount-ro', '/', '--unshare-pid', '--as-pid-1', '--unshare-ipc', '--unshare-uts', '--hostname', spec.hostname, '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--chdir', wd);
+  args.push(
+    '--remount-ro',
+    '/',
+    '--unshare-pid',
+    '--as-pid-1',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--hostname',
+    spec.hostname,
+    '--unshare-cgroup-try',
+    '--die-with-parent',
+    '--new-session',
+    '--chdir',
+    wd,
+  );
   // Root in the container is root without capabilities (Pod Security "restricted" drops them all anyway).
   if (spec.uid === 0) args.push('--cap-drop', 'ALL');
   return args;
@@ -135,8 +149,16 @@ export async function findTools(): Promise<Tools> {
 /** setpriv to the container's user with no capabilities (nothing for uid 0, which bwrap already stripped). */
 function dropPrivileges(spec: Pick<ContainerSpec, 'uid' | 'gid' | 'supplementalGroups'>, setpriv: string): string[] {
   if (spec.uid === 0) return [];
-  return [setpriv, `--reuid=${spec.uid}`, `--regid=${spec.gid}`, spec.supplementalGroups.length ? `--groups=${spec.supplementalGroups.join(',')}` : '--clear-groups',
-    '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
+  return [
+    setpriv,
+    `--reuid=${spec.uid}`,
+    `--regid=${spec.gid}`,
+    spec.supplementalGroups.length ? `--groups=${spec.supplementalGroups.join(',')}` : '--clear-groups',
+    '--inh-caps=-all',
+    '--bounding-set=-all',
+    '--no-new-privs',
+    '--',
+  ];
 }
 
 export class SandboxedContainer {

@@ -72,7 +72,13 @@ async function prepare(ctx: VolumeContext, v: Obj): Promise<PreparedVolume> {
     }
     return { path: dir, readOnly: true };
   }
-  throw new MountError(`volume ${v.name}: the test bed's node agent does not support ${Object.keys(v).filter((k) => k !== 'name').join(', ') || 'this volume type'}`);
+  throw new MountError(
+    `volume ${v.name}: the test bed's node agent does not support ${
+      Object.keys(v)
+        .filter((k) => k !== 'name')
+        .join(', ') || 'this volume type'
+    }`,
+  );
 }
 
 async function hostPath(p: string, type: string): Promise<string> {

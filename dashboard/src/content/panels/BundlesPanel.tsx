@@ -47,51 +47,51 @@ export function BundlesPanel({ content, onChanged }: { content: ContentItem; onC
         </EmptyState>
       ) : (
         <div className="table-wrap">
-        <table className="table">
-          <caption className="visually-hidden">Bundles of this content, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Bundle</th>
-              <th scope="col">Uploaded</th>
-              <th scope="col">Size</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {sorted.map((b) => (
-              <tr key={b.id}>
-                <td className="nowrap">
-                  {b.id} {b.active && <span className="badge state-running">Active</span>}
-                </td>
-                <td className="nowrap" title={formatDateTime(b.created_time)}>
-                  {formatRelative(b.created_time)}
-                </td>
-                <td className="nowrap">{formatBytes(b.size)}</td>
-                <td className="actions">
-                  <div className="row-actions">
-                    <a className="plain" href={`/__api__/v1/content/${content.guid}/bundles/${b.id}/download`} download aria-label={`Download bundle ${b.id}`}>
-                      Download
-                    </a>
-                    {!b.active && (
-                      <>
-                        {content.app_mode === 'static' && (
-                          <Link href={`/apps/${content.guid}/draft/${b.id}`} className="button secondary small" aria-label={`Preview bundle ${b.id}`}>
-                            Preview
-                          </Link>
-                        )}
-                        <button type="button" className="small" disabled={action.busy || deploying} onClick={() => void activate(b)} aria-label={`Activate bundle ${b.id}`}>
-                          Activate
-                        </button>
-                      </>
-                    )}
-                  </div>
-                </td>
+          <table className="table">
+            <caption className="visually-hidden">Bundles of this content, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Bundle</th>
+                <th scope="col">Uploaded</th>
+                <th scope="col">Size</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {sorted.map((b) => (
+                <tr key={b.id}>
+                  <td className="nowrap">
+                    {b.id} {b.active && <span className="badge state-running">Active</span>}
+                  </td>
+                  <td className="nowrap" title={formatDateTime(b.created_time)}>
+                    {formatRelative(b.created_time)}
+                  </td>
+                  <td className="nowrap">{formatBytes(b.size)}</td>
+                  <td className="actions">
+                    <div className="row-actions">
+                      <a className="plain" href={`/__api__/v1/content/${content.guid}/bundles/${b.id}/download`} download aria-label={`Download bundle ${b.id}`}>
+                        Download
+                      </a>
+                      {!b.active && (
+                        <>
+                          {content.app_mode === 'static' && (
+                            <Link href={`/apps/${content.guid}/draft/${b.id}`} className="button secondary small" aria-label={`Preview bundle ${b.id}`}>
+                              Preview
+                            </Link>
+                          )}
+                          <button type="button" className="small" disabled={action.busy || deploying} onClick={() => void activate(b)} aria-label={`Activate bundle ${b.id}`}>
+                            Activate
+                          </button>
+                        </>
+                      )}
+                    </div>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </div>
       )}
     </div>

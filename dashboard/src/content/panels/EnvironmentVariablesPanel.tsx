@@ -72,7 +72,15 @@ export function EnvironmentVariablesPanel({ content, onChanged }: { content: Con
                 <div className="row spread">
                   <code>{variable}</code>
                   <span className="row">
-                    <button type="button" className="secondary small" onClick={() => { setEditing(variable); setNewValue(''); }} aria-label={`Change ${variable}`}>
+                    <button
+                      type="button"
+                      className="secondary small"
+                      onClick={() => {
+                        setEditing(variable);
+                        setNewValue('');
+                      }}
+                      aria-label={`Change ${variable}`}
+                    >
                       Change
                     </button>
                     <button type="button" className="secondary small" onClick={() => void remove(variable)} aria-label={`Remove ${variable}`}>

@@ -107,7 +107,15 @@ export function InfoPanel({ content, onChanged }: { content: ContentItem; onChan
           </>
         )}
         <dt>Tags</dt>
-        <dd>{content.tags?.length ? content.tags.map((t) => <span key={t.id} className="tag">{t.name}</span>) : 'none'}</dd>
+        <dd>
+          {content.tags?.length
+            ? content.tags.map((t) => (
+                <span key={t.id} className="tag">
+                  {t.name}
+                </span>
+              ))
+            : 'none'}
+        </dd>
       </dl>
       {canEdit && (
         <form className="stack" onSubmit={saveVanity}>

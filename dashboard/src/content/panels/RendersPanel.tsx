@@ -50,39 +50,39 @@ export function RendersPanel({ content, onChanged }: { content: ContentItem; onC
         </EmptyState>
       ) : (
         <div className="table-wrap">
-        <table className="table">
-          <caption className="visually-hidden">Renderings, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Rendering</th>
-              <th scope="col">Started</th>
-              <th scope="col">State</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {renders.data.map((r) => (
-              <tr key={r.id}>
-                <td className="nowrap">
-                  {r.id} {r.active && <span className="badge state-running">Shown</span>}
-                </td>
-                <td className="nowrap" title={formatDateTime(r.created_time)}>
-                  {formatRelative(r.created_time)}
-                </td>
-                <td>{r.error ? <span title={r.error}>failed</span> : r.state}</td>
-                <td className="actions">
-                  {r.state === 'succeeded' ? (
-                    <a className="button secondary small" href={`${content.content_url}_rendering${r.id}/`} target="_blank" rel="noopener">
-                      View
-                    </a>
-                  ) : null}
-                </td>
+          <table className="table">
+            <caption className="visually-hidden">Renderings, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Rendering</th>
+                <th scope="col">Started</th>
+                <th scope="col">State</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {renders.data.map((r) => (
+                <tr key={r.id}>
+                  <td className="nowrap">
+                    {r.id} {r.active && <span className="badge state-running">Shown</span>}
+                  </td>
+                  <td className="nowrap" title={formatDateTime(r.created_time)}>
+                    {formatRelative(r.created_time)}
+                  </td>
+                  <td>{r.error ? <span title={r.error}>failed</span> : r.state}</td>
+                  <td className="actions">
+                    {r.state === 'succeeded' ? (
+                      <a className="button secondary small" href={`${content.content_url}_rendering${r.id}/`} target="_blank" rel="noopener">
+                        View
+                      </a>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </div>
       )}
     </div>

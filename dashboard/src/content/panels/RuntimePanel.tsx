@@ -57,7 +57,15 @@ export function RuntimePanel({ content, onChanged }: { content: ContentItem; onC
           <label key={field}>
             {label}
             {unit ? ` (${unit === 's' ? 'seconds' : unit})` : ''}
-            <input type="number" min="0" step={step ?? '1'} inputMode="decimal" value={values[field]} placeholder={`Default: ${defaults.data![field]}`} onChange={(e) => setValues({ ...values, [field]: e.target.value })} />
+            <input
+              type="number"
+              min="0"
+              step={step ?? '1'}
+              inputMode="decimal"
+              value={values[field]}
+              placeholder={`Default: ${defaults.data![field]}`}
+              onChange={(e) => setValues({ ...values, [field]: e.target.value })}
+            />
           </label>
         ))}
       </div>

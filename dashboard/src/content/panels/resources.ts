@@ -1,7 +1,22 @@
 // The execution panel's resource fields: what a publisher types and what the API stores
 // (cores as numbers, memory in bytes). Pure so it can be tested without a browser.
 
-const BINARY: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tb: 1000 ** 4, tib: 1024 ** 4 };
+const BINARY: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1000 ** 4,
+  tib: 1024 ** 4,
+};
 
 /** "512MiB", "1.5 GiB", "2G", "1000000" → bytes; '' → null (the server default); anything else is an error to show. */
 export function parseMemory(text: string): { bytes: number | null } | { error: string } {
@@ -16,11 +31,21 @@ export function parseMemory(text: string): { bytes: number | null } | { error: s
 /** Bytes in a short exact form the parser reads back: binary units first ("512 MiB", "1.5 GiB"), then decimal ("1 GB"), else bytes. */
 export function memoryText(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined) return '';
-  for (const [unit, factor] of [['TiB', 1024 ** 4], ['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+  for (const [unit, factor] of [
+    ['TiB', 1024 ** 4],
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
     const value = bytes / factor;
     if (value >= 1 && value < 10_000 && Number.isInteger(value * 100)) return `${value} ${unit}`;
   }
-  for (const [unit, factor] of [['TB', 1000 ** 4], ['GB', 1000 ** 3], ['MB', 1000 ** 2], ['KB', 1000]] as const) {
+  for (const [unit, factor] of [
+    ['TB', 1000 ** 4],
+    ['GB', 1000 ** 3],
+    ['MB', 1000 ** 2],
+    ['KB', 1000],
+  ] as const) {
     if (bytes >= factor && Number.isInteger(bytes / factor)) return `${bytes / factor} ${unit}`;
   }
   return `${bytes} B`;
