@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { deployWith, writeApp, wsgiApiBundle } from '../support/apps.js';
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
+import { deployWith, fetchContent, writeApp, wsgiApiBundle } from '../support/apps.js';
 import { checkAccessibility, launchChromium, screenshot } from '../support/browser.js';
 import { executionSettings, testPython } from '../support/execution.js';
 import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
@@ -45,8 +45,36 @@ function notebook(text: string): string {
 
 after(stopPostgres);
 
-// The whole journey runs once per database (both unless LECTERN_TEST_DATABASES narrows it);
+const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 860 } };
+
+/** A page as the tests use one: a bounded default wait, confirmations (revoke a key, stop a process) accepted as a user would. */
+async function newPage(context: BrowserContext): Promise<Page> {
+  const p = await context.newPage();
+  p.setDefaultTimeout(15_000);
+  p.on('dialog', (dialog) => void dialog.accept());
+  return p;
+}
+
+async function signIn(p: Page, username: string, password: string) {
+  await p.getByLabel('Username').fill(username);
+  await p.getByLabel('Password').fill(password);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+// The tests run once per database (both unless LECTERN_TEST_DATABASES narrows it);
 // screenshots and accessibility reports go to test-artifacts/dashboard/<database>/.
+//
+// Every test stands alone, in any order or by itself (--test-name-pattern): `before` sets up, through
+// the API, what several tests read — the administrator "admin" made through the setup link (so the
+// audit log has that entry), its API key, a browser context signed in as it, and "Greeter app"
+// deployed — and one page in that context, which each test starts by navigating to where it looks
+// (so what the previous test left on it does not matter). A test that changes something others
+// would see makes its own: the first-run test its own server, signing out its own session, API keys
+// their own user, rolling back and stopping processes their own apps, locking and group membership
+// their own users, the phone-sized view its own page. The tests that change "Greeter app" (access,
+// variables, runtime) leave nothing another test looks at, and the ones that need its process
+// running or its log written request the app first.
 for (const provider of PROVIDERS)
   describe(`the dashboard in a real browser (${provider})`, () => {
     let t: TestServer;
@@ -55,105 +83,148 @@ for (const provider of PROVIDERS)
     let page: Page;
     let appGuid = '';
 
+    /** Creates `name`, optionally describes it, uploads `bundle` and deploys it; returns its GUID. */
+    async function deployApp(name: string, title: string, bundle: Buffer<ArrayBuffer>, description?: string): Promise<string> {
+      const created = await t.api('/__api__/v1/content', { method: 'POST', json: { name, title } });
+      assert.equal(created.status, 200, await created.clone().text());
+      const { guid } = (await created.json()) as { guid: string };
+      if (description) await t.api(`/__api__/v1/content/${guid}`, { method: 'PATCH', json: { description } });
+      const uploaded = (await (await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: bundle })).json()) as { id: string };
+      const { task_id } = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
+      const task = await waitForTask(t, task_id);
+      assert.equal(task.code, 0, task.output.join('\n'));
+      return guid;
+    }
+
+    /** A browser context of its own, signed in as `username` through the sign-in API. */
+    async function signedInContext(username: string, password: string): Promise<BrowserContext> {
+      const context = await browser.newContext(DESKTOP);
+      const res = await context.request.post(`${t.url}/__login__`, { data: { username, password } });
+      assert.equal(res.status(), 200, await res.text());
+      return context;
+    }
+
+    /** Requests the app as the administrator: starts its process if none runs, and it logs the request. */
+    async function openApp(guid: string) {
+      const res = await fetchContent(t, guid);
+      assert.equal(res.status, 200, await res.text());
+    }
+
     before(async () => {
       t = await startLectern(provider, executionSettings(), undefined, { firstRun: true });
       browser = await launchChromium();
-      adminContext = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-      page = await adminContext.newPage();
-      page.setDefaultTimeout(15_000);
-      // Confirmations (revoke a key, stop a process) are accepted as a user would.
-      page.on('dialog', (dialog) => void dialog.accept());
+      adminContext = await browser.newContext(DESKTOP);
+      // The setup link's API creates the administrator and signs this context in.
+      const setUp = await adminContext.request.post(`${t.url}/__setup__`, { data: { token: t.setupToken, username: 'admin', email: 'admin@example.org', password: ADMIN_PASSWORD } });
+      assert.equal(setUp.status(), 200, await setUp.text());
+      const admin = await t.app.users.findByUsername('admin');
+      assert.ok(admin, 'the setup link created "admin"');
+      t.adminKey = (await t.app.users.createApiKey(admin.id, 'tests')).key;
+      appGuid = await deployApp('greeter', 'Greeter app', appBundle(), 'Says hello to whoever opens it.');
+      page = await newPage(adminContext);
     });
     after(async () => {
       await browser?.close();
       await t?.stop();
     });
 
-    async function signIn(p: Page, username: string, password: string) {
-      await p.getByLabel('Username').fill(username);
-      await p.getByLabel('Password').fill(password);
-      await p.getByRole('button', { name: 'Sign in' }).click();
-      await p.getByRole('button', { name: 'Sign out' }).waitFor();
-    }
-
     it("first run: the setup link creates the administrator and signs them in; a wrong token is refused in the API's words", async () => {
-      assert.ok(t.setupToken);
-      await page.goto(`${t.url}/connect/#/setup/wrong-token`);
-      await page.getByRole('heading', { name: /Welcome to Lectern/ }).waitFor();
-      await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
-      await page.getByLabel('Confirm password').fill(ADMIN_PASSWORD);
-      await page.getByRole('button', { name: /Create administrator/ }).click();
-      await page.getByRole('alert').filter({ hasText: 'This setup link is not valid' }).waitFor();
+      // A server of its own: the shared one was set up in `before`.
+      const fresh = await startLectern(provider, executionSettings(), undefined, { firstRun: true });
+      const context = await browser.newContext(DESKTOP);
+      try {
+        const setup = await newPage(context);
+        assert.ok(fresh.setupToken);
+        await setup.goto(`${fresh.url}/connect/#/setup/wrong-token`);
+        await setup.getByRole('heading', { name: /Welcome to Lectern/ }).waitFor();
+        await setup.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
+        await setup.getByLabel('Confirm password').fill(ADMIN_PASSWORD);
+        await setup.getByRole('button', { name: /Create administrator/ }).click();
+        await setup.getByRole('alert').filter({ hasText: 'This setup link is not valid' }).waitFor();
 
-      await page.goto(`${t.url}/connect/#/setup/${t.setupToken}`);
-      await page.reload();
-      await page.getByRole('heading', { name: /Welcome to Lectern/ }).waitFor();
-      await page.getByLabel('Email (optional)').fill('admin@example.org');
-      await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
-      await page.getByLabel('Confirm password').fill(ADMIN_PASSWORD);
-      await screenshot(page, `${provider}/01-first-run-setup`);
-      await checkAccessibility(page, `${provider}/01-first-run-setup`);
-      await page.getByRole('button', { name: /Create administrator/ }).click();
-      await page.getByRole('heading', { name: 'Content' }).waitFor();
-      await page.getByText('No content yet').waitFor();
-      assert.equal(new URL(page.url()).hash, '#/');
-      await screenshot(page, `${provider}/02-content-list-empty`);
-      await checkAccessibility(page, `${provider}/02-content-list-empty`);
-      // The link was used once; the server is now set up.
-      const again = await fetch(`${t.url}/__setup__`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ token: t.setupToken, username: 'x', password: 'yyyyyyyyy' }),
-      });
-      assert.equal(again.status, 409);
+        await setup.goto(`${fresh.url}/connect/#/setup/${fresh.setupToken}`);
+        await setup.reload();
+        await setup.getByRole('heading', { name: /Welcome to Lectern/ }).waitFor();
+        await setup.getByLabel('Email (optional)').fill('admin@example.org');
+        await setup.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
+        await setup.getByLabel('Confirm password').fill(ADMIN_PASSWORD);
+        await screenshot(setup, `${provider}/01-first-run-setup`);
+        await checkAccessibility(setup, `${provider}/01-first-run-setup`);
+        await setup.getByRole('button', { name: /Create administrator/ }).click();
+        await setup.getByRole('heading', { name: 'Content' }).waitFor();
+        await setup.getByText('No content yet').waitFor();
+        assert.equal(new URL(setup.url()).hash, '#/');
+        await screenshot(setup, `${provider}/02-content-list-empty`);
+        await checkAccessibility(setup, `${provider}/02-content-list-empty`);
+        // The link was used once; the server is now set up.
+        const again = await fetch(`${fresh.url}/__setup__`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ token: fresh.setupToken, username: 'x', password: 'yyyyyyyyy' }),
+        });
+        assert.equal(again.status, 409);
+      } finally {
+        await context.close();
+        await fresh.stop();
+      }
     });
 
     it("signs out and back in; a wrong password is answered in the API's words", async () => {
-      await page.getByRole('button', { name: 'Sign out' }).click();
-      await page.getByRole('heading', { name: 'Sign in to Lectern' }).waitFor();
-      await page.getByLabel('Username').fill('admin');
-      await page.getByLabel('Password').fill('not-the-password');
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.getByRole('alert').filter({ hasText: 'Incorrect username or password.' }).waitFor();
-      await screenshot(page, `${provider}/03-sign-in`);
-      await checkAccessibility(page, `${provider}/03-sign-in`);
-      await signIn(page, 'admin', ADMIN_PASSWORD);
+      // Its own session: signing out of the shared one would sign every later test out.
+      const context = await signedInContext('admin', ADMIN_PASSWORD);
+      try {
+        const own = await newPage(context);
+        await own.goto(`${t.url}/connect/`);
+        await own.getByRole('button', { name: 'Sign out' }).click();
+        await own.getByRole('heading', { name: 'Sign in to Lectern' }).waitFor();
+        await own.getByLabel('Username').fill('admin');
+        await own.getByLabel('Password').fill('not-the-password');
+        await own.getByRole('button', { name: 'Sign in' }).click();
+        await own.getByRole('alert').filter({ hasText: 'Incorrect username or password.' }).waitFor();
+        await screenshot(own, `${provider}/03-sign-in`);
+        await checkAccessibility(own, `${provider}/03-sign-in`);
+        await signIn(own, 'admin', ADMIN_PASSWORD);
+      } finally {
+        await context.close();
+      }
     });
 
     it('creates an API key (shown once), uses it, lists and revokes another', async () => {
-      await page.getByRole('link', { name: 'API keys' }).click();
-      await page.getByText('No API keys yet').waitFor();
-      await page.getByLabel('Name of a new key').fill('publishing');
-      await page.getByRole('button', { name: 'Create key' }).click();
-      const key = (await page.getByTestId('new-api-key').textContent())!.trim();
-      assert.match(key, /^\S{20,}$/);
-      const me = await fetch(`${t.url}/__api__/v1/user`, { headers: { authorization: `Key ${key}` } });
-      assert.equal(me.status, 200);
-      assert.equal(((await me.json()) as { username: string }).username, 'admin');
-      t.adminKey = key;
+      // An administrator of its own, who has no keys yet ("admin" has the one `before` made).
+      await t.app.users.create({ username: 'keyholder', password: 'keyholder-password', user_role: 'administrator' });
+      const context = await signedInContext('keyholder', 'keyholder-password');
+      try {
+        const own = await newPage(context);
+        await own.goto(`${t.url}/connect/`);
+        await own.getByRole('link', { name: 'API keys' }).click();
+        await own.getByText('No API keys yet').waitFor();
+        await own.getByLabel('Name of a new key').fill('publishing');
+        await own.getByRole('button', { name: 'Create key' }).click();
+        const key = (await own.getByTestId('new-api-key').textContent())!.trim();
+        assert.match(key, /^\S{20,}$/);
+        const me = await fetch(`${t.url}/__api__/v1/user`, { headers: { authorization: `Key ${key}` } });
+        assert.equal(me.status, 200);
+        assert.equal(((await me.json()) as { username: string }).username, 'keyholder');
 
-      await page.getByLabel('Name of a new key').fill('old laptop');
-      await page.getByRole('button', { name: 'Create key' }).click();
-      const oldKey = (await page.getByTestId('new-api-key').filter({ hasNotText: key }).textContent())!.trim();
-      await page.getByRole('cell', { name: 'old laptop', exact: true }).waitFor();
-      await screenshot(page, `${provider}/04-api-keys`);
-      await checkAccessibility(page, `${provider}/04-api-keys`);
-      await page.getByRole('button', { name: 'Revoke old laptop' }).click();
-      await page.getByRole('cell', { name: 'old laptop', exact: true }).waitFor({ state: 'detached' });
-      assert.equal((await fetch(`${t.url}/__api__/v1/user`, { headers: { authorization: `Key ${oldKey}` } })).status, 401);
-      assert.equal((await fetch(`${t.url}/__api__/v1/user`, { headers: { authorization: `Key ${key}` } })).status, 200);
+        await own.getByLabel('Name of a new key').fill('old laptop');
+        await own.getByRole('button', { name: 'Create key' }).click();
+        const oldKey = (await own.getByTestId('new-api-key').filter({ hasNotText: key }).textContent())!.trim();
+        await own.getByRole('cell', { name: 'old laptop', exact: true }).waitFor();
+        await screenshot(own, `${provider}/04-api-keys`);
+        await checkAccessibility(own, `${provider}/04-api-keys`);
+        await own.getByRole('button', { name: 'Revoke old laptop' }).click();
+        await own.getByRole('cell', { name: 'old laptop', exact: true }).waitFor({ state: 'detached' });
+        assert.equal((await fetch(`${t.url}/__api__/v1/user`, { headers: { authorization: `Key ${oldKey}` } })).status, 401);
+        assert.equal((await fetch(`${t.url}/__api__/v1/user`, { headers: { authorization: `Key ${key}` } })).status, 200);
+      } finally {
+        await context.close();
+      }
     });
 
     it('a Python app deployed through the API appears in the list, running, and opens from it', async () => {
-      const created = await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'greeter', title: 'Greeter app' } });
-      assert.equal(created.status, 200, await created.clone().text());
-      appGuid = ((await created.json()) as { guid: string }).guid;
-      await t.api(`/__api__/v1/content/${appGuid}`, { method: 'PATCH', json: { description: 'Says hello to whoever opens it.' } });
-      const uploaded = (await (await t.api(`/__api__/v1/content/${appGuid}/bundles`, { method: 'POST', body: appBundle() })).json()) as { id: string };
-      const { task_id } = (await (await t.api(`/__api__/v1/content/${appGuid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
-      const task = await waitForTask(t, task_id);
-      assert.equal(task.code, 0, task.output.join('\n'));
-
+      // Deployed in `before`; another test may have stopped its process, which this request starts.
+      await openApp(appGuid);
+      await page.goto(`${t.url}/connect/`);
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Content' }).click();
       const row = page.getByRole('listitem').filter({ hasText: 'Greeter app' });
       await row.waitFor();
@@ -177,6 +248,8 @@ for (const provider of PROVIDERS)
     });
 
     it('dashboard_url and its suffixes open the right view', async () => {
+      // A request for the log to show.
+      await openApp(appGuid);
       const item = (await (await t.api(`/__api__/v1/content/${appGuid}`)).json()) as { dashboard_url: string };
       assert.equal(item.dashboard_url, `${t.url}/connect/#/apps/${appGuid}`);
       await page.goto(`${item.dashboard_url}/logs`);
@@ -312,12 +385,14 @@ for (const provider of PROVIDERS)
         { name: 'app.py', content: APP.replace('Hello from the greeter app', 'Version two of the greeter') },
         { name: 'requirements.txt', content: '' },
       ]);
-      const uploaded = (await (await t.api(`/__api__/v1/content/${appGuid}/bundles`, { method: 'POST', body: v2 })).json()) as { id: string };
-      const { task_id } = (await (await t.api(`/__api__/v1/content/${appGuid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
+      // An app of its own: rolling back changes what its frame shows.
+      const guid = await deployApp('versioned', 'Versioned app', appBundle());
+      const uploaded = (await (await t.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: v2 })).json()) as { id: string };
+      const { task_id } = (await (await t.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
       assert.equal((await waitForTask(t, task_id)).code, 0);
 
       // Switching panels keeps the frame; a reload shows the version deployed meanwhile from outside.
-      await page.goto(`${t.url}/connect/#/apps/${appGuid}/bundles`);
+      await page.goto(`${t.url}/connect/#/apps/${guid}/bundles`);
       await page.reload();
       await page.frameLocator('iframe#content-frame').getByRole('heading', { name: 'Version two of the greeter' }).waitFor();
       await page
@@ -330,7 +405,7 @@ for (const provider of PROVIDERS)
         .getAttribute('href');
       const download = await page.request.get(`${t.url}${href}`);
       assert.equal(download.status(), 200);
-      const bundles = (await (await t.api(`/__api__/v1/content/${appGuid}/bundles`)).json()) as Array<{ id: string; active: boolean }>;
+      const bundles = (await (await t.api(`/__api__/v1/content/${guid}/bundles`)).json()) as Array<{ id: string; active: boolean }>;
       const earlier = bundles.find((b) => !b.active)!;
       await page.getByRole('button', { name: `Activate bundle ${earlier.id}` }).click();
       await page
@@ -344,20 +419,25 @@ for (const provider of PROVIDERS)
     });
 
     it('the processes table shows the running app and stops it', async () => {
-      await fetch(`${t.url}/content/${appGuid}/`, { headers: { authorization: `Key ${t.adminKey}` } });
+      // An app of its own to stop. The table empties only when nothing else runs: the processes other
+      // tests started (each test starts again what it needs) are stopped through the API first.
+      const guid = await deployApp('stoppable', 'Stoppable app', appBundle());
+      const running = (await (await t.api('/__api__/v1/system/processes')).json()) as Array<{ content_guid: string; job_key: string }>;
+      for (const p of running) if (p.content_guid !== guid) await t.api(`/__api__/v1/content/${p.content_guid}/jobs/${p.job_key}`, { method: 'DELETE' });
+      await openApp(guid);
       await page.goto(`${t.url}/connect/#/admin/processes`);
-      const row = page.getByRole('row').filter({ hasText: 'Greeter app' });
+      const row = page.getByRole('row').filter({ hasText: 'Stoppable app' });
       await row.first().waitFor();
       assert.match((await row.first().textContent())!, /Flask process/);
       await screenshot(page, `${provider}/16-admin-processes`);
       await checkAccessibility(page, `${provider}/16-admin-processes`);
       const before = (await (await t.api('/__api__/v1/system/processes')).json()) as Array<{ content_guid: string; job_key: string }>;
-      const keys = before.filter((p) => p.content_guid === appGuid).map((p) => p.job_key);
+      const keys = before.filter((p) => p.content_guid === guid).map((p) => p.job_key);
       assert.ok(keys.length >= 1);
-      for (const key of keys) await page.getByRole('button', { name: `Stop process ${key} of Greeter app` }).click();
+      for (const key of keys) await page.getByRole('button', { name: `Stop process ${key} of Stoppable app` }).click();
       await page.getByText('No content processes are running').waitFor({ timeout: 20_000 });
       const left = (await (await t.api('/__api__/v1/system/processes')).json()) as Array<{ content_guid: string }>;
-      assert.equal(left.filter((p) => p.content_guid === appGuid).length, 0);
+      assert.equal(left.filter((p) => p.content_guid === guid).length, 0);
     });
 
     it('a report is re-rendered from the renders panel with its streaming log', async () => {
@@ -388,6 +468,8 @@ for (const provider of PROVIDERS)
     });
 
     it('audit log, groups and effective server settings', async () => {
+      // The audit entry is from `before`'s setup; the member added to the new group is a user of its own.
+      await t.addUser('dana', 'viewer');
       await page.goto(`${t.url}/connect/#/admin/audit`);
       await page.getByRole('cell', { name: /Created the first administrator "admin" through the setup link/ }).waitFor();
       await screenshot(page, `${provider}/18-admin-audit`);
@@ -396,9 +478,9 @@ for (const provider of PROVIDERS)
       await page.getByLabel('Name of a new group').fill('analysts');
       await page.getByRole('button', { name: 'Create group' }).click();
       await page.getByRole('button', { name: 'Members' }).click();
-      await page.getByLabel('Add a member to analysts').selectOption({ label: 'bob' });
+      await page.getByLabel('Add a member to analysts').selectOption({ label: 'dana' });
       await page.getByRole('button', { name: 'Add', exact: true }).click();
-      await page.getByRole('button', { name: 'Remove bob from analysts' }).waitFor();
+      await page.getByRole('button', { name: 'Remove dana from analysts' }).waitFor();
       await screenshot(page, `${provider}/19-admin-groups`);
       await checkAccessibility(page, `${provider}/19-admin-groups`);
       await page.goto(`${t.url}/connect/#/admin/settings`);
@@ -431,27 +513,35 @@ for (const provider of PROVIDERS)
     });
 
     it('an administrator locks and unlocks a user; a locked user cannot sign in', async () => {
+      // A user of its own to lock.
+      await t.addUser('carol', 'viewer');
       await page.goto(`${t.url}/connect/#/admin/users`);
-      await page.getByRole('button', { name: 'Lock bob' }).click();
-      await page.getByRole('button', { name: 'Unlock bob' }).waitFor();
-      const refused = await fetch(`${t.url}/__login__`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bob', password: 'bob-password' }) });
+      await page.getByRole('button', { name: 'Lock carol' }).click();
+      await page.getByRole('button', { name: 'Unlock carol' }).waitFor();
+      const refused = await fetch(`${t.url}/__login__`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', password: 'carol-password' }) });
       assert.equal(refused.status, 401);
-      await page.getByRole('button', { name: 'Unlock bob' }).click();
-      await page.getByRole('button', { name: 'Lock bob' }).waitFor();
-      const allowed = await fetch(`${t.url}/__login__`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bob', password: 'bob-password' }) });
+      await page.getByRole('button', { name: 'Unlock carol' }).click();
+      await page.getByRole('button', { name: 'Lock carol' }).waitFor();
+      const allowed = await fetch(`${t.url}/__login__`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', password: 'carol-password' }) });
       assert.equal(allowed.status, 200);
     });
 
     it('the content list on a phone-sized screen', async () => {
-      await page.setViewportSize({ width: 390, height: 844 });
-      await page.goto(`${t.url}/connect/#/`);
-      await page.getByRole('listitem').filter({ hasText: 'Greeter app' }).waitFor();
-      await screenshot(page, `${provider}/21-content-list-phone`);
-      await page.goto(`${t.url}/connect/#/apps/${appGuid}`);
-      await page.getByRole('heading', { name: 'Greeter app', level: 1 }).waitFor();
-      // The stopped app starts again on this request.
-      await page.frameLocator('iframe#content-frame').getByRole('heading', { name: 'Hello from the greeter app' }).waitFor({ timeout: 60_000 });
-      await screenshot(page, `${provider}/22-content-item-phone`);
-      await checkAccessibility(page, `${provider}/22-content-item-phone`);
+      // A page of its own: the shared one keeps the desktop size.
+      const phone = await newPage(adminContext);
+      try {
+        await phone.setViewportSize({ width: 390, height: 844 });
+        await phone.goto(`${t.url}/connect/#/`);
+        await phone.getByRole('listitem').filter({ hasText: 'Greeter app' }).waitFor();
+        await screenshot(phone, `${provider}/21-content-list-phone`);
+        await phone.goto(`${t.url}/connect/#/apps/${appGuid}`);
+        await phone.getByRole('heading', { name: 'Greeter app', level: 1 }).waitFor();
+        // An app stopped meanwhile starts again on this request.
+        await phone.frameLocator('iframe#content-frame').getByRole('heading', { name: 'Hello from the greeter app' }).waitFor({ timeout: 60_000 });
+        await screenshot(phone, `${provider}/22-content-item-phone`);
+        await checkAccessibility(phone, `${provider}/22-content-item-phone`);
+      } finally {
+        await phone.close();
+      }
     });
   });
