@@ -7,8 +7,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createServer } from 'node:http';
 import type { App } from './app.js';
-import { resolvePrincipal } from './auth/principal.js';
-import { authRequired, ErrorCode, invalidLogin, LecternError } from './errors.js';
+import { resolvePrincipal, signInRefusal } from './auth/principal.js';
+import { ErrorCode, LecternError } from './errors.js';
 import { errorBody, httpAnswer } from './http/errors.js';
 import { registerOpenApi } from './http/openapi.js';
 import type { RoutePlugin } from './http/routing.js';
@@ -106,7 +106,7 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
       // Fastify validates before the handler authorises: a route that needs a signed-in caller
       // (its schema does not say `security: []`) refuses an unknown caller first, as Connect does,
       // so an anonymous probe learns nothing of a route's fields.
-      const refusal = needsSignIn(request) ? signInRefusal(request) : null;
+      const refusal = needsSignIn(request) ? signInRefusal(request.principal) : null;
       if (refusal) {
         const { status, body } = httpAnswer(refusal);
         return reply.code(status).type('application/json').send(body);
@@ -174,12 +174,4 @@ function answerFrameworkError(error: FastifyError, _request: FastifyRequest, rep
 function needsSignIn(request: FastifyRequest): boolean {
   const security = (request.routeOptions.schema as { security?: unknown[] } | undefined)?.security;
   return !(Array.isArray(security) && security.length === 0);
-}
-
-/** The refusal an unauthenticated caller gets from a route that needs sign-in, or null for a signed-in one. */
-function signInRefusal(request: FastifyRequest): LecternError | null {
-  const p = request.principal;
-  if (p.kind === 'invalid') return invalidLogin(p.reason);
-  if (p.kind === 'anonymous') return authRequired();
-  return null;
 }

@@ -2,7 +2,7 @@ import '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { KeyScope, User } from '../db/schema.js';
-import { authRequired, forbidden, invalidLogin } from '../errors.js';
+import { authRequired, forbidden, invalidLogin, type LecternError } from '../errors.js';
 import { roleAtLeast, type Role, type Users } from '../users/users.js';
 
 export const SESSION_COOKIE = 'lectern-session';
@@ -85,11 +85,19 @@ function crossSite(seen: string) {
   return forbidden(`Cross-site request refused (${seen}): sign-in, sign-out and changes made with a session cookie must come from this server's own pages.`);
 }
 
+/** Why a caller who is not signed in is refused (a bad key or session, or none), or null for a signed-in user. */
+export function signInRefusal(p: Principal): LecternError | null {
+  if (p.kind === 'invalid') return invalidLogin(p.reason);
+  if (p.kind === 'anonymous') return authRequired();
+  return null;
+}
+
 /** Throws unless a signed-in user is calling; enforces same origin and CSRF on cookie-authenticated writes. */
 export function requireUser(request: FastifyRequest): User {
   const p = request.principal;
-  if (p.kind === 'invalid') throw invalidLogin(p.reason);
-  if (p.kind === 'anonymous') throw authRequired();
+  const refusal = signInRefusal(p);
+  if (refusal) throw refusal;
+  if (p.kind !== 'user') throw authRequired();
   if (p.via === 'session' && !SAFE_METHODS.has(request.method)) {
     requireSameOrigin(request, request.server.serverAddress);
     if (request.headers[CSRF_HEADER] !== p.csrf) throw forbidden('Missing or invalid X-CSRF-Token header for a request made with a session cookie.');
