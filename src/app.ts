@@ -7,8 +7,11 @@ import type { Config } from './config/config.js';
 import { ContentService } from './content/content.js';
 import { ContentVariables } from './content/environment-variables.js';
 import { ContentPermissions } from './content/permissions.js';
+import { ContentViews } from './content/content-views.js';
 import { Tags } from './content/tags.js';
 import { Vanities } from './content/vanities.js';
+import { ContentManagement } from './deployments/content-management.js';
+import { DeployRequests } from './deployments/deploy-requests.js';
 import type { Store } from './db/database.js';
 import { openDatabase } from './db/open-database.js';
 import { registerDeployTasks } from './deployments/deploy.js';
@@ -63,6 +66,12 @@ export interface App {
   contentVariables: ContentVariables;
   tags: Tags;
   vanities: Vanities;
+  /** Content records as the API answers them (v1, legacy and tag routes alike). */
+  contentViews: ContentViews;
+  /** Creating, changing and deleting content through the API. */
+  contentManagement: ContentManagement;
+  /** Queues deploys, builds and renders (the v1 and legacy routes and `lectern build`). */
+  deployRequests: DeployRequests;
   bundles: Bundles;
   queue: TaskQueue;
   audit: AuditLog;
@@ -318,6 +327,9 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     contentVariables,
     tags: new Tags(db, contentService, audit),
     vanities: new Vanities(db, contentService, audit),
+    contentViews: new ContentViews(db, contentService.access),
+    contentManagement: new ContentManagement({ content: contentService, audit, bundles, queue, scheduler, launcher: jobs.launcher, dataDir, environments, execution }),
+    deployRequests: new DeployRequests({ bundles, queue, audit }),
     bundles,
     queue,
     audit,

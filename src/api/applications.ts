@@ -11,13 +11,11 @@ import { ContentFields } from '../contract/content.js';
 import { LegacyTask, LegacyTaskQuery, TaskParams } from '../contract/tasks.js';
 import { listApplications } from '../content/application-listing.js';
 import { ApplicationViews } from '../content/application-views.js';
-import { ContentViews } from '../content/content-views.js';
 import type { Task } from '../db/schema.js';
-import { DeployRequests } from '../deployments/deploy-requests.js';
 import { forbidden } from '../errors.js';
 import type { RoutePlugin } from '../http/routing.js';
 import { receiveBundle, UPLOAD_BODY_DESCRIPTION, uploadRoutes } from './bundles.js';
-import { contentLinks, contentManagement } from './content.js';
+import { contentLinks } from './content.js';
 
 const TASK_WAIT_MS = 1000;
 
@@ -57,9 +55,9 @@ function legacyTaskJson(task: Task, status: string[], first: number): LegacyTask
 }
 
 export const applicationRoutes: RoutePlugin = (server, app) => {
-  const applications = new ApplicationViews(app.store.db, new ContentViews(app.store.db, app.content.access));
-  const management = contentManagement(app);
-  const deploys = new DeployRequests({ bundles: app.bundles, queue: app.queue, audit: app.audit });
+  const applications = new ApplicationViews(app.store.db, app.contentViews);
+  const management = app.contentManagement;
+  const deploys = app.deployRequests;
 
   const list = { summary: 'Content the caller may see (v0)', querystring: ApplicationListQuery, response: answers({ 200: ApplicationList }) };
   server.get('/__api__/applications', { schema: list }, async (request) => {

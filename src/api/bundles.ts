@@ -8,7 +8,6 @@ import { Bundle, BundleParams, DeployBody } from '../contract/bundles.js';
 import { answers, ContentGuidParams, NoContent } from '../contract/common.js';
 import { TaskStarted } from '../contract/tasks.js';
 import type { Bundle as BundleRow, Content, User } from '../db/schema.js';
-import { DeployRequests } from '../deployments/deploy-requests.js';
 import { badRequest, ErrorCode, LecternError } from '../errors.js';
 import type { ApiServer, RoutePlugin } from '../http/routing.js';
 
@@ -80,7 +79,7 @@ export async function receiveBundle(app: App, request: FastifyRequest, user: Use
 export const UPLOAD_BODY_DESCRIPTION = 'The bundle: a gzip tar archive as the body (any content type), or multipart/form-data with an `archive` file and an optional `metadata` JSON field.';
 
 export const bundleRoutes: RoutePlugin = (server, app) => {
-  const deploys = new DeployRequests({ bundles: app.bundles, queue: app.queue, audit: app.audit });
+  const deploys = app.deployRequests;
   const queue = async (guid: string, user: User, body: DeployBody, kind: 'deploy' | 'build') => deploys.enqueue(user, await app.content.getChangeable(guid, user), body, kind);
 
   server.get('/__api__/v1/content/:guid/bundles', { schema: { summary: "Content's bundles", params: ContentGuidParams, response: answers({ 200: Type.Array(Bundle) }) } }, async (request) => {

@@ -4,9 +4,8 @@ import type { App } from '../app.js';
 import { noContent, requireUser } from '../auth/principal.js';
 import { answers, ContentGuidParams, NoContent } from '../contract/common.js';
 import { Content as ContentItem, ContentFields, ContentItemQuery, ContentListQuery } from '../contract/content.js';
-import { ContentViews, parseIncludes, type ContentLinks, type Include } from '../content/content-views.js';
+import { parseIncludes, type ContentLinks, type Include } from '../content/content-views.js';
 import type { Content, User } from '../db/schema.js';
-import { ContentManagement } from '../deployments/content-management.js';
 import { contentUrls, publicBase, type RoutePlugin } from '../http/routing.js';
 
 /** Where this request's content links point. */
@@ -16,17 +15,11 @@ export function contentLinks(app: App, request: FastifyRequest): ContentLinks {
 
 /** Content items as this request's caller sees them (also for the tag and legacy routes). */
 export function renderContent(app: App, request: FastifyRequest, user: User | null, items: Content[], includes: Set<Include>) {
-  return new ContentViews(app.store.db, app.content.access).render(user, items, includes, contentLinks(app, request));
-}
-
-export function contentManagement(app: App): ContentManagement {
-  const { content, audit, bundles, queue, scheduler, dataDir, environments, execution } = app;
-  return new ContentManagement({ content, audit, bundles, queue, scheduler, launcher: app.jobs.launcher, dataDir, environments, execution });
+  return app.contentViews.render(user, items, includes, contentLinks(app, request));
 }
 
 export const contentRoutes: RoutePlugin = (server, app) => {
-  const views = new ContentViews(app.store.db, app.content.access);
-  const management = contentManagement(app);
+  const { contentViews: views, contentManagement: management } = app;
   const one = async (request: FastifyRequest, user: User, content: Content, includes = new Set<Include>()) => (await views.render(user, [content], includes, contentLinks(app, request)))[0]!;
 
   const list = { summary: 'Content the caller may see', querystring: ContentListQuery, response: answers({ 200: Type.Array(ContentItem) }) };

@@ -3,7 +3,6 @@ import { noContent, requireRole, requireUser } from '../auth/principal.js';
 import { answers, ContentGuidParams, NoContent } from '../contract/common.js';
 import { Job, JobError, JobKilled, JobLog, JobLogQuery, JobParams, LogEntry, Process, Render, RenderBody } from '../contract/jobs.js';
 import { TaskStarted } from '../contract/tasks.js';
-import { DeployRequests } from '../deployments/deploy-requests.js';
 import type { RoutePlugin } from '../http/routing.js';
 import { ContentJobs, jobJson } from '../jobs/content-jobs.js';
 import type { LogLine } from '../launcher/launcher.js';
@@ -15,7 +14,7 @@ const logEntry = (line: LogLine): LogEntry => ({ source: line.source, timestamp:
 
 export const jobRoutes: RoutePlugin = (server, app) => {
   const contentJobs = new ContentJobs({ db: app.store.db, content: app.content, jobs: app.jobs, audit: app.audit, replicaName: app.config.replicaName() });
-  const deploys = new DeployRequests({ bundles: app.bundles, queue: app.queue, audit: app.audit });
+  const deploys = app.deployRequests;
 
   server.get('/__api__/v1/content/:guid/jobs', { schema: { summary: "Content's jobs", params: ContentGuidParams, response: answers({ 200: Type.Array(Job) }) } }, async (request) => {
     const content = await app.content.getEditable(request.params.guid, requireUser(request));

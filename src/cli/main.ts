@@ -12,7 +12,6 @@ import { ROUTES } from '../routes.js';
 import { FirstRun } from '../users/first-run.js';
 import { ROLES, type Role } from '../users/users.js';
 import { LecternError } from '../errors.js';
-import { DeployRequests } from '../deployments/deploy-requests.js';
 import { parse } from './args.js';
 import { unreachableFromContent } from './server-reach.js';
 import { dnsProblem } from '../launcher/local/network-namespace.js';
@@ -174,7 +173,7 @@ async function contentBuild(argv: string[]) {
     const owner = await app.users.findById(content.owner_id);
     if (!owner) fail(`the owner of content ${content.guid} no longer exists`);
     // Queued like POST …/build (as the owner, who may build it), so whichever replica is free runs it.
-    const task = await new DeployRequests({ bundles: app.bundles, queue: app.queue, audit: app.audit }).enqueue(owner, content, opts['bundle-id'] ? { bundle_id: opts['bundle-id'] } : {}, 'build');
+    const task = await app.deployRequests.enqueue(owner, content, opts['bundle-id'] ? { bundle_id: opts['bundle-id'] } : {}, 'build');
     process.stdout.write(`Queued build task ${task.id} of content ${content.guid}; a running Lectern server runs it.\n`);
     if (opts['no-wait']) return;
     let first = 0;
