@@ -87,20 +87,29 @@ export async function ensureKubeBinaries(): Promise<string> {
  * NodeRestriction. Resolves once /readyz is ok, the controller-manager and scheduler are healthy, and the
  * service-account controller has created the "default" ServiceAccount (so pods are admitted).
  */
-export async function startControlPlane(options: { timeoutMs?: number } = {}): Promise<ControlPlane> {
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const bin = await ensureKubeBinaries();
   const timeoutMs = options.timeoutMs ?? 120_000;
   let lastError: Error | undefined;
   // A free port can be taken between probing and binding: retry the whole start a few times.
   for (let attempt = 1; attempt <= 3; attempt++) {
     try {
-      return await startOnce(bin, timeoutMs);
+      return await startOnce(bin, timeoutMs, options.advertiseAddress);
     } catch (err) {
       lastError = err as Error;
       if (!/address already in use/i.test(lastError.message)) throw lastError;
     }
   }
   throw lastError!;
+}
+
+export interface ControlPlaneOptions {
+  timeoutMs?: number;
+  /**
+   * A non-loopback address of this network namespace (the test bed's node address): the API server then
+   * listens on every address, with this one in its certificate, so pods (and the kubelet) reach it there.
+   */
+  advertiseAddress?: string;
 }
 
 interface Proc {
@@ -110,7 +119,7 @@ interface Proc {
   exited: Promise<void>;
 }
 
-async function startOnce(bin: string, timeoutMs: number): Promise<ControlPlane> {
+async function startOnce(bin: string, timeoutMs: number, advertiseAddress: string | undefined): Promise<ControlPlane> {
   const dir = await mkdtemp(path.join(os.tmpdir().length > 60 ? '/tmp' : os.tmpdir(), 'lectern-kube-'));
   const procs: Proc[] = [];
   let watchdog: ChildProcess | undefined;
@@ -138,7 +147,7 @@ async function startOnce(bin: string, timeoutMs: number): Promise<ControlPlane> 
   };
 
   try {
-    const pki = await makePki(dir);
+    const pki = await makePki(dir, advertiseAddress);
     timings.pki = Date.now() - t0;
     const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort] = await freePorts(5);
     const url = `https://127.0.0.1:${apiPort}`;
@@ -201,8 +210,8 @@ async function startOnce(bin: string, timeoutMs: number): Promise<ControlPlane> 
     // ---- kube-apiserver
     const apiserver = launch(bin, 'kube-apiserver', dir, [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${advertiseAddress ? '0.0.0.0' : '127.0.0.1'}`,
+      `--advertise-address=${advertiseAddress ?? '127.0.0.1'}`,
       `--secure-port=${apiPort}`,
       `--cert-dir=${path.join(dir, 'apiserver')}`,
       `--tls-cert-file=${pki.apiserverCrt}`,
@@ -412,7 +421,7 @@ export async function issueCertificate(
  * A CA; the API server's serving certificate (loopback + in-cluster names) and its client certificate for
  * kubelets; the front proxy's CA and client certificate; and the service-account key pair.
  */
-async function makePki(dir: string): Promise<Pki> {
+async function makePki(dir: string, advertiseAddress: string | undefined): Promise<Pki> {
   const pki = path.join(dir, 'pki');
   await mkdir(pki, { mode: 0o700 });
   const f = (n: string) => path.join(pki, n);
@@ -420,7 +429,7 @@ async function makePki(dir: string): Promise<Pki> {
   const serviceIp = firstServiceIp(SERVICE_CIDR);
   await makeLeaf(pki, 'apiserver', 'ca', '/CN=kube-apiserver', [
     'extendedKeyUsage=serverAuth',
-    `subjectAltName=IP:127.0.0.1,IP:${serviceIp},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local`,
+    `subjectAltName=IP:127.0.0.1,${advertiseAddress ? `IP:${advertiseAddress},` : ''}IP:${serviceIp},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local`,
   ]);
   // How the API server authenticates to a kubelet (a node agent) for pods/log, exec and port-forward.
   await makeLeaf(pki, 'apiserver-kubelet-client', 'ca', '/CN=kube-apiserver-kubelet-client/O=system:masters', ['extendedKeyUsage=clientAuth']);
@@ -452,7 +461,13 @@ function firstServiceIp(cidr: string): string {
   return `${a}.${b}.${c}.${d! + 1}`;
 }
 
-function kubeconfigYaml(server: string, caFile: string, user: string, token: string): string {
+/** A kubeconfig that authenticates with a client certificate (a kubelet's, say). */
+export function kubeconfigWithCertificate(server: string, caFile: string, user: string, cert: { certFile: string; keyFile: string }): string {
+  return kubeconfigYaml(server, caFile, user, { 'client-certificate': cert.certFile, 'client-key': cert.keyFile });
+}
+
+function kubeconfigYaml(server: string, caFile: string, user: string, credentials: string | Record<string, string>): string {
+  const userLines = typeof credentials === 'string' ? [`    token: ${credentials}`] : Object.entries(credentials).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`);
   return [
     'apiVersion: v1',
     'kind: Config',
@@ -464,7 +479,7 @@ function kubeconfigYaml(server: string, caFile: string, user: string, token: str
     'users:',
     `- name: ${JSON.stringify(user)}`,
     '  user:',
-    `    token: ${token}`,
+    ...userLines,
     'contexts:',
     '- name: lectern-test',
     '  context:',
