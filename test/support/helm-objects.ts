@@ -28,7 +28,7 @@ export interface PodSpec {
 export const workload = (objects: KubeObject[]) => objects.find((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment')!;
 export const podSpec = (objects: KubeObject[]) => (workload(objects).spec as { template: { spec: PodSpec } }).template.spec;
 export const server = (objects: KubeObject[]) => podSpec(objects).containers.find((c) => c.name === 'lectern')!;
-export const gcfgText = (objects: KubeObject[]) => (find(objects, 'ConfigMap', 'lectern-config').data as Record<string, string>)['lectern.gcfg']!;
+export const gcfgText = (objects: KubeObject[]) => (find(objects, 'ConfigMap', `${workload(objects).metadata.name}-config`).data as Record<string, string>)['lectern.gcfg']!;
 
 /** The settings the rendered gcfg gives, as {'Section.Key': [values]}. */
 export function settingsOf(objects: KubeObject[]): Record<string, string[]> {
@@ -54,7 +54,7 @@ export async function refusal(values: Record<string, unknown>, namespace = 'lect
 export function restrictedViolations(spec: PodSpec): string[] {
   const problems: string[] = [];
   const allowedVolumes = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
-  for (const volume of spec.volumes) {
+  for (const volume of spec.volumes ?? []) {
     const type = Object.keys(volume).find((k) => k !== 'name');
     if (!type || !allowedVolumes.includes(type)) problems.push(`volume ${volume.name} uses ${type}`);
   }

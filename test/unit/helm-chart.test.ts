@@ -241,7 +241,7 @@ describe('Helm chart deploy/helm/lectern', () => {
     const onPostgres = find(await renderChart({ ...POSTGRES, kind: 'Deployment' }), 'Deployment').spec as { strategy: unknown };
     assert.deepEqual(onPostgres.strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
     const sts = find(await renderChart(), 'StatefulSet').spec as { updateStrategy: unknown; strategy?: unknown };
-    assert.deepEqual(sts.updateStrategy, { type: 'RollingUpdate' }, "a StatefulSet replaces pod 0 only after it is gone: its default is kept");
+    assert.deepEqual(sts.updateStrategy, { type: 'RollingUpdate' }, 'a StatefulSet replaces pod 0 only after it is gone: its default is kept');
     assert.equal(sts.strategy, undefined);
     assert.deepEqual(settingsOf(deployment)['Launcher.DataDirPVCName'], ['shared']);
 
