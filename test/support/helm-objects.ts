@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { parseGcfg } from '../../src/config/gcfg.js';
-import { find, HelmFailure, renderChart, type KubeObject } from './helm.js';
+import { find, HelmFailure, type KubeObject, renderChart } from './helm.js';
 
 // Reading what `helm template` rendered for deploy/helm/lectern: the server workload and its pod,
 // the gcfg's settings, refusals, and the Pod Security "restricted" rules a pod spec must meet.

@@ -3,12 +3,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import type { JobSpec } from '../../src/launcher/launcher.js';
-import { buildJobManifests, WORKER_PORT, type ManifestOptions } from '../../src/launcher/kubernetes/job-manifest.js';
-import { initImage, loadJobBase } from '../../src/launcher/kubernetes/start.js';
 import { LECTERN_VERSION } from '../../src/app.js';
-import { find, renderChart, type KubeObject } from '../support/helm.js';
-import { podSpec, refusal, server, settingsOf, workload, type PodSpec } from '../support/helm-objects.js';
+import { buildJobManifests, type ManifestOptions, WORKER_PORT } from '../../src/launcher/kubernetes/job-manifest.js';
+import { initImage, loadJobBase } from '../../src/launcher/kubernetes/start.js';
+import type { JobSpec } from '../../src/launcher/launcher.js';
+import { find, type KubeObject, renderChart } from '../support/helm.js';
+import { type PodSpec, refusal, server, settingsOf, workload } from '../support/helm-objects.js';
 
 // The chart's side of content pods: the base Job it renders for [Launcher] JobBase, read with
 // Lectern's own loader and merged with Lectern's own manifest code, so what an administrator sets

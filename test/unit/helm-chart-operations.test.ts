@@ -4,11 +4,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { LECTERN_VERSION } from '../../src/app.js';
 import { parseBytes } from '../../src/config/config.js';
 import { initImage } from '../../src/launcher/kubernetes/start.js';
-import { LECTERN_VERSION } from '../../src/app.js';
-import { CHART, find, helm, renderChart, type KubeObject } from '../support/helm.js';
-import { podSpec, refusal, restrictedViolations, server, settingsOf, workload, type PodSpec } from '../support/helm-objects.js';
+import { CHART, find, helm, type KubeObject, renderChart } from '../support/helm.js';
+import { type PodSpec, podSpec, refusal, restrictedViolations, server, settingsOf, workload } from '../support/helm-objects.js';
 
 // What running the chart for real needs besides Lectern's settings: surviving drains (budget,
 // spreading), uploads and websockets through ingress-nginx, pods that roll when what Lectern reads

@@ -5,11 +5,11 @@ import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { LECTERN_VERSION } from '../../src/app.js';
 import { Config } from '../../src/config/config.js';
 import { SETTINGS } from '../../src/config/settings.js';
-import { LECTERN_VERSION } from '../../src/app.js';
 import { parseEnvironmentsFile } from '../../src/execution-environments/definition-files.js';
-import { CHART, find, helm, renderChart, type KubeObject } from '../support/helm.js';
+import { CHART, find, helm, type KubeObject, renderChart } from '../support/helm.js';
 import { gcfgText, podSpec, refusal, restrictedViolations, server, settingsOf, workload } from '../support/helm-objects.js';
 import { LAUNCHER_SETTINGS, LECTERN_ROLE_RULES } from '../support/launcher-contract.js';
 
