@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { LECTERN_VERSION } from '../../src/app.js';
@@ -100,6 +103,21 @@ describe('Helm chart: operations', () => {
     assert.notEqual(a['checksum/postgres'], b['checksum/postgres']);
     assert.equal(a['checksum/config'], b['checksum/config']);
     assert.equal(template(await renderChart(POSTGRES)).metadata.annotations['checksum/postgres'], undefined, "an existing Secret is not the chart's to watch");
+  });
+
+  test('a chart upgrade that changes nothing else rolls no server and no content pod', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'lectern-chart-'));
+    try {
+      const bumped = path.join(dir, 'lectern');
+      await cp(CHART, bumped, { recursive: true });
+      const chartYaml = path.join(bumped, 'Chart.yaml');
+      await writeFile(chartYaml, (await readFile(chartYaml, 'utf8')).replace(/^version: .*$/m, 'version: 99.0.0'));
+      const [before, after] = await Promise.all([renderChart(POSTGRES), renderChart(POSTGRES, 'lectern', 'lectern', bumped)]);
+      assert.notEqual(workload(after).metadata.labels!['helm.sh/chart'], workload(before).metadata.labels!['helm.sh/chart'], 'the control: the chart version did change');
+      assert.deepEqual(template(after), template(before));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('images pinned by digest: repository@digest wins over the tag, for the server, helm test and the init image', async () => {

@@ -25,16 +25,21 @@ app.kubernetes.io/component: server
 {{ include "lectern.commonLabels" . }}
 {{- end -}}
 
-{{/* Labels of everything the chart makes, without the component (content objects have their own). */}}
-{{- define "lectern.commonLabels" -}}
-{{ include "lectern.versionLabels" . }}
+{{/*
+The labels of the chart's pods: without the chart's and app's version, so a chart upgrade that
+changes nothing else rolls no server and no content pod (the image still says the version).
+*/}}
+{{- define "lectern.podLabels" -}}
+{{ include "lectern.selectorLabels" . }}
+app.kubernetes.io/part-of: lectern
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
-{{/* The labels content Jobs get from the chart's base Job: Lectern sets managed-by (lectern) and instance itself. */}}
-{{- define "lectern.versionLabels" -}}
+{{/* Labels of everything the chart makes, without the component (content objects have their own). */}}
+{{- define "lectern.commonLabels" -}}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/part-of: lectern
+app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end -}}
 

@@ -9,9 +9,8 @@ Lectern's item winning, so what is here shapes content pods without replacing wh
 {{- $job := deepCopy (default (dict) .Values.launcher.jobBase) -}}
 {{- $_ := set $job "apiVersion" "batch/v1" -}}
 {{- $_ = set $job "kind" "Job" -}}
-{{- $chartLabels := include "lectern.versionLabels" . | fromYaml -}}
-{{- $_ = set $chartLabels "app.kubernetes.io/name" (include "lectern.name" .) -}}
-{{- $_ = set $chartLabels "app.kubernetes.io/component" "content" -}}
+{{- /* Lectern sets managed-by (lectern) and instance itself; versions are left out so a chart upgrade alone changes no base Job and rolls nothing. */ -}}
+{{- $chartLabels := dict "app.kubernetes.io/name" (include "lectern.name" .) "app.kubernetes.io/component" "content" "app.kubernetes.io/part-of" "lectern" -}}
 {{- $meta := default (dict) $job.metadata -}}
 {{- $_ = set $meta "labels" (mergeOverwrite (deepCopy $chartLabels) (default (dict) $meta.labels) $pod.labels) -}}
 {{- $_ = set $job "metadata" $meta -}}
