@@ -180,6 +180,16 @@ describe('Helm chart: content pods, their NetworkPolicy, and releases sharing a 
     assert.match(await refusal({ launcher: { jobBase: { metadata: {}, spek: {} } } }), /additional properties 'spek' not allowed/);
     assert.match(await refusal({ launcher: { contentPod: { nodeselector: {} } } }), /additional properties 'nodeselector' not allowed/);
     assert.match(await refusal({ launcher: { instanceName: 'not a label!' } }), /launcher\.instanceName "not a label!" must be a label value/);
+    assert.match(await refusal({ launcher: { contentPod: { labels: { 'app.kubernetes.io/instance': 'x' } } } }), /app\.kubernetes\.io\/instance is Lectern's own label on content pods/);
+    assert.match(await refusal({ launcher: { contentPod: { labels: { 'lectern.dev/kind': 'x' } } } }), /lectern\.dev\/kind is Lectern's own label/);
+    assert.match(
+      await refusal({ config: { Launcher: { DefaultServiceAccount: 'mine' } } }),
+      /config\.Launcher\.DefaultServiceAccount is set by the chart while launcher\.contentServiceAccount\.create is true/,
+    );
+    assert.deepEqual(
+      settingsOf(await renderChart({ launcher: { contentServiceAccount: { create: false } }, config: { Launcher: { DefaultServiceAccount: 'mine' } } }))['Launcher.DefaultServiceAccount'],
+      ['mine'],
+    );
     assert.match(await refusal({ config: { Launcher: { JobBase: '/etc/job.yaml' } } }), /config\.Launcher\.JobBase is set by the chart: use launcher\.contentPod or launcher\.jobBase instead/);
   });
 

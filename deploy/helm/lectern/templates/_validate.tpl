@@ -58,6 +58,11 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- fail (printf "launcher.jobBase must be a batch/v1 Job, got apiVersion %q" .apiVersion) -}}
 {{- end -}}
 {{- end -}}
+{{- range $key, $_ := $v.launcher.contentPod.labels -}}
+{{- if or (has $key (list "app.kubernetes.io/managed-by" "app.kubernetes.io/instance")) (hasPrefix "lectern.dev/" $key) -}}
+{{- fail (printf "launcher.contentPod.labels: %s is Lectern's own label on content pods (it finds its pods by it); use launcher.instanceName for the instance, another key for yours." $key) -}}
+{{- end -}}
+{{- end -}}
 {{- $base := include "lectern.jobBase" . | fromYaml -}}
 {{- $baseSpec := $base.spec.template.spec -}}
 {{- range (default (list) $baseSpec.volumes) -}}
@@ -94,6 +99,9 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- fail (printf "config.%s.%s is set by the chart: use %s instead." $section $key $owned) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+{{- if and $v.launcher.contentServiceAccount.create (hasKey (default (dict) $v.config.Launcher) "DefaultServiceAccount") -}}
+{{- fail "config.Launcher.DefaultServiceAccount is set by the chart while launcher.contentServiceAccount.create is true: name the account in launcher.contentServiceAccount.name, or set create: false to use one of your own." -}}
 {{- end -}}
 {{- end -}}
 
