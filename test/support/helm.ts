@@ -61,9 +61,9 @@ export async function helm(args: string[], values: Record<string, unknown> = {})
   }
 }
 
-/** The objects `helm template` renders for `values` (release "lectern" in `namespace`). */
-export async function renderChart(values: Record<string, unknown> = {}, namespace = 'lectern', release = 'lectern'): Promise<KubeObject[]> {
-  const out = await helm(['template', release, CHART, '--namespace', namespace], values);
+/** The objects `helm template` renders for `values` (release "lectern" in `namespace`; deploy/helm/lectern unless `chart`). */
+export async function renderChart(values: Record<string, unknown> = {}, namespace = 'lectern', release = 'lectern', chart = CHART): Promise<KubeObject[]> {
+  const out = await helm(['template', release, chart, '--namespace', namespace], values);
   return parseAllDocuments(out)
     .map((doc) => {
       if (doc.errors.length) throw new Error(`helm template rendered invalid YAML: ${doc.errors[0]!.message}\n${out}`);

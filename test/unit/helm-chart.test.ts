@@ -5,12 +5,12 @@ import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { Config } from '../../src/config/config.js';
-import { parseGcfg } from '../../src/config/gcfg.js';
-import { SETTINGS } from '../../src/config/settings.js';
 import { LECTERN_VERSION } from '../../src/app.js';
+import { Config } from '../../src/config/config.js';
+import { SETTINGS } from '../../src/config/settings.js';
 import { parseEnvironmentsFile } from '../../src/execution-environments/definition-files.js';
-import { CHART, find, helm, HelmFailure, renderChart, type KubeObject } from '../support/helm.js';
+import { CHART, find, helm, type KubeObject, renderChart } from '../support/helm.js';
+import { gcfgText, podSpec, refusal, restrictedViolations, server, settingsOf, workload } from '../support/helm-objects.js';
 import { LAUNCHER_SETTINGS, LECTERN_ROLE_RULES } from '../support/launcher-contract.js';
 
 // deploy/helm/lectern with the real Helm (scripts/deps/helm.sh): lint, then `helm template` with
@@ -20,77 +20,6 @@ import { LAUNCHER_SETTINGS, LECTERN_ROLE_RULES } from '../support/launcher-contr
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const POSTGRES = { replicas: 2, database: { provider: 'postgres', postgres: { existingSecret: 'lectern-db', existingSecretKey: 'url' } } };
-
-interface Container {
-  name: string;
-  image?: string;
-  args?: string[];
-  env?: { name: string; value?: string; valueFrom?: Record<string, Record<string, string>> }[];
-  securityContext?: Record<string, unknown>;
-  volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
-  ports?: { containerPort: number; hostPort?: number }[];
-}
-interface PodSpec {
-  securityContext?: Record<string, unknown>;
-  containers: Container[];
-  initContainers?: Container[];
-  volumes: ({ name: string } & Record<string, unknown>)[];
-  hostNetwork?: boolean;
-  hostPID?: boolean;
-  hostIPC?: boolean;
-  serviceAccountName?: string;
-}
-
-const workload = (objects: KubeObject[]) => objects.find((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment')!;
-const podSpec = (objects: KubeObject[]) => (workload(objects).spec as { template: { spec: PodSpec } }).template.spec;
-const server = (objects: KubeObject[]) => podSpec(objects).containers.find((c) => c.name === 'lectern')!;
-const gcfgText = (objects: KubeObject[]) => (find(objects, 'ConfigMap', 'lectern-config').data as Record<string, string>)['lectern.gcfg']!;
-
-/** The settings the rendered gcfg gives, as {'Section.Key': [values]}. */
-function settingsOf(objects: KubeObject[]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const e of parseGcfg(gcfgText(objects), 'lectern.gcfg')) (out[`${e.section}.${e.key}`] ??= []).push(e.value);
-  return out;
-}
-
-async function refusal(values: Record<string, unknown>, namespace = 'lectern'): Promise<string> {
-  try {
-    await renderChart(values, namespace);
-  } catch (err) {
-    assert.ok(err instanceof HelmFailure, String(err));
-    return err.message;
-  }
-  assert.fail(`helm template accepted ${JSON.stringify(values)}`);
-}
-
-/**
- * Pod Security Standards "restricted" (v1.37 / latest) for one pod spec: the policy the namespace
- * label pod-security.kubernetes.io/enforce=restricted enforces. Returns the violations.
- */
-function restrictedViolations(spec: PodSpec): string[] {
-  const problems: string[] = [];
-  const allowedVolumes = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
-  for (const volume of spec.volumes) {
-    const type = Object.keys(volume).find((k) => k !== 'name');
-    if (!type || !allowedVolumes.includes(type)) problems.push(`volume ${volume.name} uses ${type}`);
-  }
-  if (spec.hostNetwork || spec.hostPID || spec.hostIPC) problems.push('host namespaces');
-  const pod = spec.securityContext ?? {};
-  for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
-    const sc = c.securityContext ?? {};
-    if (sc.privileged) problems.push(`${c.name}: privileged`);
-    if (sc.allowPrivilegeEscalation !== false) problems.push(`${c.name}: allowPrivilegeEscalation must be false`);
-    const caps = (sc.capabilities ?? {}) as { drop?: string[]; add?: string[] };
-    if (!caps.drop?.includes('ALL')) problems.push(`${c.name}: capabilities must drop ALL`);
-    if ((caps.add ?? []).some((a) => a !== 'NET_BIND_SERVICE')) problems.push(`${c.name}: adds capabilities`);
-    if ((sc.runAsNonRoot ?? pod.runAsNonRoot) !== true) problems.push(`${c.name}: runAsNonRoot`);
-    if ((sc.runAsUser ?? pod.runAsUser) === 0) problems.push(`${c.name}: runAsUser 0`);
-    const seccomp = ((sc.seccompProfile ?? pod.seccompProfile) as { type?: string } | undefined)?.type;
-    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') problems.push(`${c.name}: seccompProfile`);
-    if (c.ports?.some((p) => p.hostPort)) problems.push(`${c.name}: hostPort`);
-  }
-  return problems;
-}
 
 describe('Helm chart deploy/helm/lectern', () => {
   let example: unknown[];
@@ -125,7 +54,10 @@ describe('Helm chart deploy/helm/lectern', () => {
     assert.deepEqual(kinds, [
       'ConfigMap/lectern-config',
       'ConfigMap/lectern-environments',
+      'NetworkPolicy/lectern',
+      'NetworkPolicy/lectern-content',
       'PersistentVolumeClaim/lectern-data',
+      'Pod/lectern-test',
       'Role/lectern',
       'RoleBinding/lectern',
       'Service/lectern',
@@ -170,7 +102,7 @@ describe('Helm chart deploy/helm/lectern', () => {
       assert.deepEqual(settings['Launcher.DataDirPVCName'], [jobs === 'lectern' ? 'lectern-data' : 'lectern-data-jobs']);
     }
     const objects = await renderChart({ launcher: { rbac: { create: false }, contentServiceAccount: { create: false } } });
-    assert.ok(!objects.some((o) => o.kind === 'Role' || o.kind === 'RoleBinding' || o.metadata.name === 'lectern-content'));
+    assert.ok(!objects.some((o) => o.kind === 'Role' || o.kind === 'RoleBinding' || (o.kind === 'ServiceAccount' && o.metadata.name === 'lectern-content')));
     assert.equal(settingsOf(objects)['Launcher.DefaultServiceAccount'], undefined);
   });
 
@@ -304,7 +236,13 @@ describe('Helm chart deploy/helm/lectern', () => {
   test('Deployment, existing claim, NFS and Ingress variants', async () => {
     const deployment = await renderChart({ kind: 'Deployment', storage: { existingClaim: 'shared' } });
     assert.ok(!deployment.some((o) => o.metadata.name === 'lectern-headless' || o.kind === 'PersistentVolumeClaim'));
-    assert.deepEqual((find(deployment, 'Deployment').spec as { strategy: unknown }).strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    // Two servers must never open one SQLite file: the old pod goes before the new one starts.
+    assert.deepEqual((find(deployment, 'Deployment').spec as { strategy: unknown }).strategy, { type: 'Recreate' });
+    const onPostgres = find(await renderChart({ ...POSTGRES, kind: 'Deployment' }), 'Deployment').spec as { strategy: unknown };
+    assert.deepEqual(onPostgres.strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    const sts = find(await renderChart(), 'StatefulSet').spec as { updateStrategy: unknown; strategy?: unknown };
+    assert.deepEqual(sts.updateStrategy, { type: 'RollingUpdate' }, 'a StatefulSet replaces pod 0 only after it is gone: its default is kept');
+    assert.equal(sts.strategy, undefined);
     assert.deepEqual(settingsOf(deployment)['Launcher.DataDirPVCName'], ['shared']);
 
     const nfs = await renderChart({ storage: { nfs: { server: 'nfs.example.org', path: '/export/lectern/' } }, launcher: { namespace: 'jobs' } });
