@@ -147,8 +147,8 @@ export interface Launcher {
   /**
    * The one word on a run job's readiness: resolves with where it can be reached once it accepts
    * connections, as this backend knows how to tell (locally a TCP connect, or the job's own network
-   * namespace, where a forwarder accepts before the app listens; in a cluster the pod's readiness
-   * and one HTTP answer). Rejects with the reason as soon as the job cannot start (image pull,
+   * namespace, where a forwarder accepts before the app listens; in a cluster a TCP connect to the
+   * pod IP once its container runs). Rejects with the reason as soon as the job cannot start (image pull,
    * scheduling, exit: "…exited before it accepted connections: …"), or once `timeoutMs` (the
    * content's init timeout) has passed ({@link notReadyInTime}). The caller trusts it and
    * probes nothing itself; it stops a job that was not ready in time.

@@ -124,8 +124,8 @@ export class KubernetesLauncher implements Launcher {
   }
 
   /**
-   * Ready in two steps, both here: Kubernetes' tcpSocket probe makes the pod Ready (seen through the
-   * watch), then one HTTP answer from Lectern's side shows the pod IP is reachable from here.
+   * Ready once the content container runs (seen through the watch) and a TCP connect from here to
+   * its pod IP succeeds: the worker accepts connections, and its address is routable from here.
    */
   ready(key: string, options: { timeoutMs: number }): Promise<JobAddress> {
     const job = this.jobs.get(key);

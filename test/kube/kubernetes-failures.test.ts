@@ -1,0 +1,232 @@
+// How the Kubernetes launcher fails, restarts and hands over, on the test bed's real node (kubelet,
+// containerd, runc): every failure ends the job at once with a message that says what Kubernetes saw,
+// a restarted kubelet costs nothing, and a replica that stops or is gone leaves no worker unowned.
+// Run: bash scripts/kube-testbed.sh run node --import tsx --test test/kube/kubernetes-failures.test.ts
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { chownSync, mkdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { Config } from '../../src/config/config.js';
+import { RUNTIME_DIR } from '../../src/execution/runtime-dir.js';
+import type { JobAddress, JobSpec } from '../../src/launcher/launcher.js';
+import { jobName } from '../../src/launcher/kubernetes/job-manifest.js';
+import type { KubernetesLauncher } from '../../src/launcher/kubernetes/kubernetes-launcher.js';
+import { podState } from '../../src/launcher/kubernetes/pod-state.js';
+import { startKubernetesLauncher } from '../../src/launcher/kubernetes/start.js';
+import { LECTERN_VERSION } from '../../src/version.js';
+import { useTestBed, type TestBed } from '../support/kube-testbed/client.js';
+
+const run = promisify(execFile);
+const CONTENT_UID = 1000;
+
+describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { timeout: 15 * 60_000 }, () => {
+  let bed: TestBed;
+  let ns: Awaited<ReturnType<TestBed['namespace']>>;
+  const launchers = new Set<KubernetesLauncher>();
+  let counter = 0;
+
+  async function launcher(overrides: Record<string, string> = {}, replica = 'replica-1'): Promise<KubernetesLauncher> {
+    const config = Config.load({
+      env: {},
+      overrides: {
+        ...bed.lecternSettings(ns),
+        'Server.DataDir': ns.dataDir,
+        'Launcher.InitContainerImage': bed.state.initImage,
+        ...overrides,
+      } as never,
+    });
+    const l = await startKubernetesLauncher({
+      config,
+      version: LECTERN_VERSION,
+      replica,
+      runtimeDir: RUNTIME_DIR,
+      runAs: { uid: CONTENT_UID, gid: CONTENT_UID },
+      prepareWritableDir: async (dir) => {
+        mkdirSync(dir, { recursive: true });
+        chownSync(dir, CONTENT_UID, CONTENT_UID);
+      },
+    });
+    launchers.add(l);
+    return l;
+  }
+
+  async function closeLauncher(l: KubernetesLauncher) {
+    launchers.delete(l);
+    await l.close();
+  }
+
+  /** A worker (or, with `listen: false`, a batch job) running `script` in the Debian content image. */
+  function spec(script: string, overrides: Partial<JobSpec> = {}): JobSpec {
+    const key = `Fail${++counter}x${Date.now().toString(36)}`;
+    const jobDir = path.join(ns.dataDir, 'jobs', '9', key);
+    return {
+      key,
+      kind: 'run',
+      tag: 'run_app',
+      contentId: 9,
+      contentGuid: '5d1e2f3a-aaaa-4bbb-8ccc-dddd00009999',
+      bundleId: 1,
+      command: ['/usr/bin/python3', '-c', script],
+      cwd: path.join(jobDir, 'home'),
+      env: { PATH: '/usr/bin:/bin' },
+      mounts: [],
+      jobDir: path.join(jobDir, 'home'),
+      logPath: path.join(jobDir, 'log.jsonl'),
+      resources: {},
+      listen: true,
+      image: bed.image('content-debian'),
+      serviceAccount: '',
+      ...overrides,
+    };
+  }
+
+  /** An HTTP server on the pod's port that answers with its own pid, so a test can tell the worker it reached. */
+  const SERVER = [
+    'import http.server, os, signal',
+    // As PID 1 of its container the process ignores SIGTERM unless it says otherwise; a stop would wait the grace period.
+    'signal.signal(signal.SIGTERM, lambda *_: os._exit(0))',
+    'class H(http.server.BaseHTTPRequestHandler):',
+    '    def do_GET(self):',
+    '        body = str(os.getpid()).encode()',
+    '        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)',
+    '    def log_message(self, *a): pass',
+    'http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["LECTERN_PORT"])), H).serve_forever()',
+  ].join('\n');
+
+  async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await check();
+      if (value) return value;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async function get(address: JobAddress): Promise<string> {
+    const res = await fetch(`http://${address.host}:${address.port}/`, { signal: AbortSignal.timeout(5000) });
+    return res.text();
+  }
+
+  const jobPath = (name: string) => `/apis/batch/v1/namespaces/${ns.namespace}/jobs/${name}`;
+
+  /** The job's status once it ended, and how long it took from submit. */
+  async function failureOf(l: KubernetesLauncher, s: JobSpec): Promise<{ reason: string; exitCode?: number; seconds: number }> {
+    const started = Date.now();
+    await l.submit(s);
+    if (s.listen) await assert.rejects(l.ready(s.key, { timeoutMs: 120_000 }));
+    let timer: NodeJS.Timeout | undefined;
+    const status = await Promise.race([l.wait(s.key), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`job ${s.key} did not end within 120 s`)), 120_000)))]);
+    clearTimeout(timer);
+    assert.equal(status.state, 'failed');
+    return { reason: status.reason ?? '', exitCode: status.exitCode, seconds: (Date.now() - started) / 1000 };
+  }
+
+  before(async () => {
+    bed = await useTestBed();
+    ns = await bed.namespace('failures');
+    console.log(`node ${bed.state.node.name}: kubelet ${bed.state.node.kubeletVersion}`);
+  });
+
+  after(async () => {
+    for (const l of launchers) await l.close().catch(() => undefined);
+    await ns?.remove();
+    await bed?.close();
+  });
+
+  it('an image that cannot be pulled fails in seconds, with the pull error', async () => {
+    const l = await launcher();
+    const s = spec(SERVER, { image: 'ghcr.io/lectern-project/no-such-image:1.0' });
+    const failed = await failureOf(l, s);
+    console.log(`image pull failure reported after ${failed.seconds.toFixed(1)} s: ${failed.reason}`);
+    assert.match(failed.reason, /\((ErrImagePull|ImagePullBackOff)\)/);
+    assert.match(failed.reason, /no-such-image/);
+    assert.doesNotMatch(failed.reason, /init timeout/);
+    await eventually('the Job deleted', async () => !(await bed.admin.find(jobPath(jobName(s)))));
+  });
+
+  it('requests no node can meet fail at once with the scheduler message', async () => {
+    const l = await launcher();
+    const failed = await failureOf(l, spec(SERVER, { resources: { cpuRequest: 500 } }));
+    console.log(`unschedulable reported after ${failed.seconds.toFixed(1)} s: ${failed.reason}`);
+    assert.match(failed.reason, /\(Unschedulable\)/);
+    assert.match(failed.reason, /Insufficient cpu/);
+  });
+
+  it('a process over its memory limit is OOMKilled and reported so', async () => {
+    const l = await launcher();
+    const s = spec('import time\nx = bytearray(b"x") * (400 * 1024 * 1024)\ntime.sleep(60)', {
+      kind: 'build',
+      tag: 'python_restore',
+      listen: false,
+      resources: { memoryLimitBytes: 64 * 1024 * 1024 },
+    });
+    const failed = await failureOf(l, s);
+    console.log(`OOM reported: ${failed.reason}`);
+    assert.match(failed.reason, /exceeded its memory limit of 64 MiB \(Kubernetes: OOMKilled\)/);
+  });
+
+  it("an init container whose copy fails is reported as the init container's failure", async () => {
+    // The content image has no /lectern/runtime: the init container's `cp` fails for real.
+    const l = await launcher({ 'Launcher.InitContainerImage': bed.image('content-debian') });
+    const failed = await failureOf(l, spec(SERVER));
+    console.log(`init copy failure: ${failed.reason}`);
+    assert.match(failed.reason, /init container lectern-runtime exited with code 1/);
+  });
+
+  it('a missing init image is reported as a pull failure of the init container', async () => {
+    const l = await launcher({ 'Launcher.InitContainerImage': 'ghcr.io/lectern-project/no-such-init:1.0' });
+    const failed = await failureOf(l, spec(SERVER));
+    console.log(`init image failure: ${failed.reason}`);
+    assert.match(failed.reason, /\((ErrImagePull|ImagePullBackOff)\): init container lectern-runtime/);
+  });
+
+  it('a new worker is routed to once it accepts connections, before the kubelet marks its pod Ready', async () => {
+    const l = await launcher();
+    const rows: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = spec(SERVER);
+      const started = Date.now();
+      // What the watch shows, and when: the content container running, then the pod Ready (the kubelet's probe).
+      const seen: { running?: number; podReady?: number } = {};
+      const watching = setInterval(() => {
+        const pod = l.podCache.list().find((p) => p.metadata.labels?.['lectern.dev/job-key'] === s.key);
+        const state = pod ? podState(pod) : undefined;
+        if (state?.started && !seen.running) seen.running = Date.now() - started;
+        if (state?.ready && !seen.podReady) seen.podReady = Date.now() - started;
+      }, 5);
+      try {
+        await l.submit(s);
+        const address = await l.ready(s.key, { timeoutMs: 60_000 });
+        const ready = Date.now() - started;
+        assert.match(await get(address), /^\d+$/, 'the worker answers at the address ready() gave');
+        await eventually('the pod Ready', () => seen.podReady, 30_000);
+        rows.push(`running ${seen.running} ms, routable ${ready} ms, pod Ready ${seen.podReady} ms`);
+      } finally {
+        clearInterval(watching);
+      }
+      await l.stop(s.key);
+    }
+    console.log(`submit → …: ${rows.join('; ')}`);
+  });
+
+  it('a worker that exits before it listens is reported with its exit code', async () => {
+    const l = await launcher();
+    const s = spec('import sys\nprint("cannot start: no config", file=sys.stderr)\nsys.exit(3)');
+    const started = Date.now();
+    await l.submit(s);
+    await assert.rejects(l.ready(s.key, { timeoutMs: 120_000 }), /exited with code 3/);
+    const status = await l.wait(s.key);
+    console.log(`exit reported after ${((Date.now() - started) / 1000).toFixed(1)} s: ${status.reason}`);
+    assert.equal(status.exitCode, 3);
+    const lines: string[] = [];
+    for await (const line of l.logs(s.key)) lines.push(line.data);
+    assert.ok(
+      lines.some((x) => x.includes('cannot start: no config')),
+      `the worker's own words are in its log: ${lines.join(' | ')}`,
+    );
+  });
+});
