@@ -159,9 +159,11 @@ export interface Launcher {
   /**
    * After a restart: `active` are the jobs this replica's database rows say are running. The
    * backend adopts those it still runs (status, wait, logs and stop work again), removes anything
-   * else it started, and returns the keys it adopted; the caller closes the other rows.
+   * else it started, and returns the keys it adopted; the caller closes the other rows. With
+   * `replica`, the jobs are those of another replica that is gone, and become this one's; what that
+   * replica started and no row claims is removed only with `reapUnclaimed`.
    */
-  reconcile(active: Array<{ key: string; logPath: string }>): Promise<string[]>;
+  reconcile(active: Array<{ key: string; logPath: string }>, options?: { replica?: string; reapUnclaimed?: boolean }): Promise<string[]>;
   close(): Promise<void>;
 }
 

@@ -10,7 +10,7 @@ import type { JobAddress, JobHandle, JobInfo, JobSpec, JobStatus, Launcher, LogL
 import { reconcileJobs } from './adoption.js';
 import { Informer } from './informer.js';
 import { JobListing } from './job-listing.js';
-import { buildJobManifests, insideDataDir, instanceSelector, LABELS, labelValue, type ManifestOptions } from './job-manifest.js';
+import { ANNOTATIONS, buildJobManifests, insideDataDir, instanceSelector, LABELS, labelValue, type ManifestOptions } from './job-manifest.js';
 import { KubeApiError, type KubeApi, type KubeObject } from './kube-api.js';
 import { PodLogs } from './pod-logs.js';
 import { exitReason, podState } from './pod-state.js';
@@ -163,12 +163,20 @@ export class KubernetesLauncher implements Launcher {
     if (!job.done) await this.finish(job, { state: 'failed', stopped: true, reason: STOPPED_BY_LECTERN });
   }
 
-  reconcile(active: Array<{ key: string; logPath: string }>): Promise<string[]> {
+  reconcile(active: Array<{ key: string; logPath: string }>, options: { replica?: string; reapUnclaimed?: boolean } = {}): Promise<string[]> {
+    const own = this.options.manifest.replica;
     return reconcileJobs(
       {
         jobs: this.jobCache,
         pods: this.podCache,
-        replica: this.options.manifest.replica,
+        replica: own,
+        from: options.replica ?? own,
+        reapUnclaimed: options.replica === undefined || options.reapUnclaimed === true,
+        relabel: async (name) => {
+          await this.api.mergePatch(`/apis/batch/v1/namespaces/${encodeURIComponent(this.namespace)}/jobs/${encodeURIComponent(name)}`, {
+            metadata: { labels: { [LABELS.replica]: labelValue(own) }, annotations: { [ANNOTATIONS.replica]: own } },
+          });
+        },
         isTracked: (key) => this.jobs.has(key),
         track: (key, name, spec, log) => this.track(key, name, spec, log),
         deleteJob: (name) => this.deleteJob(name),
