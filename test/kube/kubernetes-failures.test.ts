@@ -4,8 +4,7 @@
 // Run: bash scripts/kube-testbed.sh run node --import tsx --test test/kube/kubernetes-failures.test.ts
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chownSync, mkdirSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { chownSync, existsSync, mkdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -229,4 +228,103 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
       `the worker's own words are in its log: ${lines.join(' | ')}`,
     );
   });
+
+  it('a restarted kubelet costs nothing: the worker keeps running and serving, and new workers start', async () => {
+    const l = await launcher();
+    const s = spec(SERVER);
+    await l.submit(s);
+    const address = await l.ready(s.key, { timeoutMs: 60_000 });
+    const pid = await get(address);
+    let ended = false;
+    void l.wait(s.key).then(() => (ended = true));
+
+    const restartedAt = await restartKubelet();
+    // The kubelet is back once it renews its node's lease again.
+    await eventually(
+      'the restarted kubelet to renew its node lease',
+      async () => {
+        const lease = await bed.admin.find(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${bed.state.node.name}`);
+        return Date.parse(String(lease?.spec?.renewTime ?? '')) > restartedAt;
+      },
+      90_000,
+    );
+    // Give the kubelet time to resync the pod it found running (status, probes) before looking.
+    await new Promise((r) => setTimeout(r, 5000));
+    assert.equal(ended, false, 'the job did not end');
+    assert.equal((await l.status(s.key)).state, 'running');
+    assert.equal(await get(address), pid, 'the same worker process answers at the same address');
+
+    const next = spec(SERVER);
+    await l.submit(next);
+    assert.match(await get(await l.ready(next.key, { timeoutMs: 60_000 })), /^\d+$/, 'the restarted kubelet starts new workers');
+    await l.stop(next.key);
+    await l.stop(s.key);
+  });
+
+  it('a launcher closed gracefully leaves its worker running; the same replica restarted adopts it at its address', async () => {
+    const first = await launcher({}, 'replica-same');
+    const s = spec(SERVER);
+    await first.submit(s);
+    const address = await first.ready(s.key, { timeoutMs: 60_000 });
+    const pid = await get(address);
+    await closeLauncher(first);
+
+    assert.ok(await bed.admin.find(jobPath(jobName(s))), 'the Job is still there');
+    assert.equal(await get(address), pid, 'the worker still answers after its launcher closed');
+
+    const next = await launcher({}, 'replica-same');
+    assert.deepEqual(await next.reconcile([{ key: s.key, logPath: s.logPath }]), [s.key]);
+    const adopted = await next.ready(s.key, { timeoutMs: 30_000 });
+    assert.deepEqual(adopted, address);
+    assert.equal(await get(adopted), pid, 'the same worker process, not a new one');
+    assert.equal((await next.status(s.key)).state, 'running');
+    await next.stop(s.key);
+    assert.equal((await next.wait(s.key)).stopped, true, 'the adopting launcher can stop it');
+  });
+
+  it('a replica gone for good: another replica adopts the Jobs its rows claim, makes them its own, and reaps the rest', async () => {
+    const gone = await launcher({}, 'replica-gone');
+    const claimed = spec(SERVER);
+    const unclaimed = spec(SERVER);
+    await gone.submit(claimed);
+    await gone.submit(unclaimed);
+    const address = await gone.ready(claimed.key, { timeoutMs: 60_000 });
+    await gone.ready(unclaimed.key, { timeoutMs: 60_000 });
+    const pid = await get(address);
+    await closeLauncher(gone);
+
+    const live = await launcher({}, 'replica-live');
+    // What the live replica does with the rows it claimed from the gone one (Jobs.takeOver).
+    const adoptedKeys = await live.reconcile([{ key: claimed.key, logPath: claimed.logPath }], { replica: 'replica-gone', reapUnclaimed: true });
+    assert.deepEqual(adoptedKeys, [claimed.key]);
+    assert.equal(await get(await live.ready(claimed.key, { timeoutMs: 30_000 })), pid, 'the adopted worker still answers');
+    const job = await bed.admin.get(jobPath(jobName(claimed)));
+    assert.equal(job.metadata.labels?.['lectern.dev/replica'], 'replica-live', 'the Job is now the live replica’s');
+    assert.equal(job.metadata.annotations?.['lectern.dev/replica-name'], 'replica-live');
+    await eventually('the unclaimed Job to be deleted', async () => !(await bed.admin.find(jobPath(jobName(unclaimed)))));
+    await closeLauncher(live);
+
+    // The live replica restarted finds the Job as its own.
+    const restarted = await launcher({}, 'replica-live');
+    assert.deepEqual(await restarted.reconcile([{ key: claimed.key, logPath: claimed.logPath }]), [claimed.key]);
+    assert.equal(await get(await restarted.ready(claimed.key, { timeoutMs: 30_000 })), pid);
+    await restarted.stop(claimed.key);
+  });
+
+  /**
+   * Kills the node's kubelet (its pods keep running, as on a real node) and starts it again in the
+   * node's mount and network namespaces the way run-node.sh first did; returns when it was started.
+   */
+  async function restartKubelet(): Promise<number> {
+    const dir = bed.state.node.dir;
+    const pid = Number(readFileSync(path.join(dir, 'kubelet.pid'), 'utf8').trim());
+    const bin = path.dirname(readlinkSync(`/proc/${pid}/exe`));
+    const containerd = readFileSync(path.join(dir, 'containerd.pid'), 'utf8').trim();
+    process.kill(pid, 'SIGKILL');
+    await eventually(`kubelet ${pid} to exit`, () => !existsSync(`/proc/${pid}`), 10_000);
+    const restartedAt = Date.now();
+    const script = path.resolve('test/support/kube-testbed/run-node.sh');
+    await run('nsenter', ['--target', containerd, '--mount', '--net', '--', 'bash', script, dir, bin, `lectern-kt-${bed.state.network.id}`, 'kubelet']);
+    return restartedAt;
+  }
 });
