@@ -352,7 +352,15 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
       // Every step runs even when an earlier one fails, so no process or connection outlives close().
       // Off-host workers are handed over, not stopped: the next replica (this one restarted, or
       // another) adopts them from their job rows, so an upgrade restarts no app. Local ones stop.
-      const steps = [() => queue.stop(), () => replicas.leave(), () => scheduler.close({ handOver: runsOffHost }), () => launcher.close(), async () => apiChannel?.close(), () => events.close(), () => store.close()];
+      const steps = [
+        () => queue.stop(),
+        () => replicas.leave(),
+        () => scheduler.close({ handOver: runsOffHost }),
+        () => launcher.close(),
+        async () => apiChannel?.close(),
+        () => events.close(),
+        () => store.close(),
+      ];
       const failures: unknown[] = [];
       for (const step of steps) await step().catch((err: unknown) => failures.push(err));
       if (failures.length) throw failures[0];

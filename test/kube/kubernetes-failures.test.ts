@@ -144,6 +144,8 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
     assert.match(failed.reason, /\((ErrImagePull|ImagePullBackOff)\)/);
     assert.match(failed.reason, /no-such-image/);
     assert.doesNotMatch(failed.reason, /init timeout/);
+    // The kubelet shows the pull error in the pod's status only at its next sync (~10 s on); its event comes at once.
+    assert.ok(failed.seconds < 10, `reported within 10 s of submit (took ${failed.seconds} s)`);
     await eventually('the Job deleted', async () => !(await bed.admin.find(jobPath(jobName(s)))));
   });
 

@@ -244,6 +244,7 @@ export class KubernetesLauncher implements Launcher {
       return;
     }
     const state = podState(pod);
+    if (!state.started && !state.terminated) this.failures.watchForPullFailures(job, () => (job.podName ? this.podCache.get(job.podName) : undefined));
     if (state.started && !job.pump) job.pump = this.podLogs.follow(job, pod.metadata.name);
     if (state.terminated) {
       const t = state.terminated;
