@@ -349,13 +349,13 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     apiChannel,
     async close() {
       environmentFile?.close();
-      // Every step runs even when an earlier one fails, so no process or connection outlives close().
+      // Every step runs even when an earlier one fails, so no connection (and no local process) outlives close().
       // Off-host workers are handed over, not stopped: the next replica (this one restarted, or
       // another) adopts them from their job rows, so an upgrade restarts no app. Local ones stop.
       const steps = [
         () => queue.stop(),
         () => replicas.leave(),
-        () => scheduler.close({ handOver: runsOffHost }),
+        () => scheduler.close({ handOver: launcher.outlivesServer }),
         () => launcher.close(),
         async () => apiChannel?.close(),
         () => events.close(),

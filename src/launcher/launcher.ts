@@ -137,6 +137,11 @@ export interface LogLine {
 
 export interface Launcher {
   readonly name: string;
+  /**
+   * Its processes keep running when this server stops (off-host pods, not children of the server):
+   * a graceful shutdown hands them over to the next replica instead of stopping them.
+   */
+  readonly outlivesServer: boolean;
   submit(spec: JobSpec): Promise<JobHandle>;
   status(key: string): Promise<JobStatus>;
   /** Resolves when the job has ended. */

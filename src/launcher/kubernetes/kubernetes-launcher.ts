@@ -38,6 +38,7 @@ const FORGET_AFTER_MS = 10 * 60_000;
 
 export class KubernetesLauncher implements Launcher {
   readonly name = 'kubernetes';
+  readonly outlivesServer = true;
   private readonly jobs = new Map<string, TrackedJob>();
   readonly jobCache: Informer<KubeObject>;
   readonly podCache: Informer<KubeObject>;

@@ -15,6 +15,7 @@ export interface StartFailureDeps {
 }
 
 const PULL_CHECK_MS = 1000;
+const PULL_CHECK_LATER_MS = 5000;
 /** The kubelet's events for a pull that failed (the registry refused, the name is invalid, pulls are disabled). */
 const PULL_FAILURE = /^(Failed: Failed to pull image|InspectFailed: |ErrImageNeverPull: )/;
 /**
@@ -65,15 +66,21 @@ export class StartFailures {
    * A failed image pull shows in the pod's status only at the kubelet's next sync of the pod (its
    * back-off, ~10 s later), but the kubelet records the failure as an event at once. While a pod's
    * content container has not started, its warning events are read every second, so a pull that
-   * failed ends the job in about a second, with the registry's answer.
+   * failed ends the job in about a second, with the registry's answer. Only a pod on a node can
+   * pull; after its first ten seconds there (a large image takes minutes), every five seconds.
    */
   watchForPullFailures(job: TrackedJob, pod: () => KubeObject | undefined): void {
     if (job.watchingPulls) return;
     job.watchingPulls = true;
+    let checks = 0;
     const check = async () => {
-      await new Promise((r) => setTimeout(r, PULL_CHECK_MS).unref());
+      await new Promise((r) => setTimeout(r, checks < 10 ? PULL_CHECK_MS : PULL_CHECK_LATER_MS).unref());
       const current = pod();
-      if (job.done || job.failing || this.deps.isClosed() || !current || podState(current).started) return;
+      if (job.done || job.failing || this.deps.isClosed() || !current) return;
+      const state = podState(current);
+      if (state.started || state.terminated) return;
+      if (!state.node) return void check();
+      checks++;
       const events = await this.warnings('Pod', current.metadata.name).catch(() => []);
       const pull = events.find((e) => PULL_FAILURE.test(`${e.reason}: ${e.message}`));
       if (pull && !job.done && !job.failing) {
