@@ -1,7 +1,8 @@
 // Upgrades that restart nothing, with a whole Lectern server on the test bed's real node: a server
 // stopped gracefully hands its off-host worker over (the Job and pod keep running), and the next
-// server — under another replica name, as a Deployment's new pod is — adopts it: the same worker
-// process answers through the new server's proxy, and no second worker is started.
+// server adopts it — under another replica name, as a Deployment's new pod, or under the same one,
+// as a StatefulSet's: the same worker process answers through the new server's proxy, and no
+// second worker is started.
 // Run: bash scripts/kube-testbed.sh run node --import tsx --test test/kube/server-handover.test.ts
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -63,6 +64,15 @@ describe('a Lectern server stopped gracefully hands its Kubernetes workers over'
   const jobsOf = async (guid: string) => (await bed.admin.list(`/apis/batch/v1/namespaces/${ns.namespace}/jobs`, { labelSelector: `lectern.dev/content-guid=${guid}` })).items;
   const podsOf = async (guid: string) => (await bed.admin.list(`/api/v1/namespaces/${ns.namespace}/pods`, { labelSelector: `lectern.dev/content-guid=${guid}` })).items;
 
+  /** Waits for the server's scheduler to have adopted the worker (adoption runs beside start-up). */
+  async function adopted(t: TestServer) {
+    for (let i = 0; t.app.scheduler.describe(contentId).length === 0; i++) {
+      assert.ok(i < 300, 'the server adopted no worker within 30 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  let contentId = 0;
+
   before(async () => {
     bed = await useTestBed();
     ns = await bed.namespace('handover');
@@ -74,7 +84,7 @@ describe('a Lectern server stopped gracefully hands its Kubernetes workers over'
     await bed?.close();
   });
 
-  it('the Job and pod outlive the stopped server, and a server under another replica name serves the same worker', async () => {
+  it('the Job and pod outlive the stopped server; a server under another replica name, then under the same one, serves the same worker', async () => {
     const first = await server('lectern-old-7f9c');
     const env = await first.api('/__api__/v1/environments', {
       method: 'POST',
@@ -82,6 +92,7 @@ describe('a Lectern server stopped gracefully hands its Kubernetes workers over'
     });
     assert.equal(env.status, 200, await env.text());
     const { guid, id } = (await (await first.api('/__api__/v1/content', { method: 'POST', json: { name: 'survives-upgrades' } })).json()) as { guid: string; id: string };
+    contentId = Number(id);
     const uploaded = (await (await first.api(`/__api__/v1/content/${guid}/bundles`, { method: 'POST', body: bundle() })).json()) as { id: string };
     const { task_id } = (await (await first.api(`/__api__/v1/content/${guid}/deploy`, { method: 'POST', json: { bundle_id: uploaded.id } })).json()) as { task_id: string };
     const task = await pollTask((p) => first.api(p), task_id, { timeoutMs: 5 * 60_000 });
@@ -97,10 +108,7 @@ describe('a Lectern server stopped gracefully hands its Kubernetes workers over'
 
     const next = await server('lectern-new-2b1d');
     // The old replica left: the new one takes its rows over at its first heartbeat, and adopts the worker.
-    for (let i = 0; next.app.scheduler.describe(Number(id)).length === 0; i++) {
-      assert.ok(i < 300, 'the new server adopted no worker within 30 s');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await adopted(next);
     const again = await next.api(`/content/${guid}/`);
     assert.equal(again.status, 200, await again.clone().text());
     assert.deepEqual(await again.json(), before, 'the same worker process answers through the new server');
@@ -109,5 +117,14 @@ describe('a Lectern server stopped gracefully hands its Kubernetes workers over'
     assert.equal(jobs[0]!.metadata.labels?.['lectern.dev/replica'], 'lectern-new-2b1d', 'the Job is the new replica’s now');
     const rows = (await (await next.api(`/__api__/v1/content/${guid}/jobs`)).json()) as Array<{ status: number }>;
     assert.equal(rows.filter((r) => r.status === 0).length, 1, 'its job row is still active');
+
+    // The same replica name again (a StatefulSet's pod after a rolling update): its own rows, adopted at start.
+    await stop(next);
+    const restarted = await server('lectern-new-2b1d');
+    await adopted(restarted);
+    const third = await restarted.api(`/content/${guid}/`);
+    assert.equal(third.status, 200, await third.clone().text());
+    assert.deepEqual(await third.json(), before, 'still the same worker process');
+    assert.equal((await jobsOf(guid)).length, 1, 'still one worker');
   });
 });
