@@ -104,6 +104,8 @@ cmd_down() {
         sleep 0.2
       done
       find /sys/fs/cgroup/*/lectern-kt-"$id"* -depth -type d -exec rmdir {} + 2> /dev/null || true
+      # The data volumes (test/support/kube-testbed/state.ts volumesDir).
+      rm -rf "/var/tmp/lectern-kt-$id"
     fi
   fi
   if [ -f "$STATE/pasta.pid" ]; then kill "$(cat "$STATE/pasta.pid")" 2> /dev/null || true; fi

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { KubeApi } from '../../../src/launcher/kubernetes/kube-api.js';
 import { prepareNamespace, type PreparedNamespace } from './namespace.js';
-import { testBedStateDir, type TestBedState } from './state.js';
+import { testBedStateDir, volumesDir, type TestBedState } from './state.js';
 
 export interface TestBed {
   state: TestBedState;
@@ -40,7 +40,7 @@ export async function useTestBed(): Promise<TestBed> {
     await admin.close();
     throw new Error(`the Kubernetes test bed's API server (${state.apiUrl}) cannot be reached from here (${(err as Error).message}): ${HOW}`);
   }
-  const volumes = path.join(testBedStateDir(), 'volumes');
+  const volumes = volumesDir(state.network.id);
   return {
     state,
     admin,

@@ -14,7 +14,7 @@ import { prepareNamespace } from './namespace.js';
 import { readNetwork } from './network.js';
 import { startNode, type RealNode } from './node.js';
 import { builtImages, pushPauseImage, startRegistry, writeJson, type Registry } from './registry.js';
-import { imagesIndexFile, type TestBedState } from './state.js';
+import { imagesIndexFile, volumesDir, type TestBedState } from './state.js';
 
 const stateDir = process.argv[2];
 if (!stateDir) {
@@ -85,7 +85,7 @@ async function main() {
   const tNode = Date.now() - t0;
   step(`node ${node.name} Ready (kubelet ${kubeletVersion})`);
 
-  const prepared = await prepareNamespace(admin, { namespace: 'lectern', volumeRoot: path.join(stateDir!, 'volume'), nodeName: node.name });
+  const prepared = await prepareNamespace(admin, { namespace: 'lectern', volumeRoot: path.join(volumesDir(network.id), 'lectern'), nodeName: node.name });
   await admin.close();
 
   const state: TestBedState = {

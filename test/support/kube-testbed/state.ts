@@ -39,6 +39,14 @@ export function testBedStateDir(): string {
   return process.env.KUBE_TESTBED_DIR ?? '/tmp/lectern-kube-testbed';
 }
 
+/**
+ * Where the test bed's data volumes live: not under /tmp, because content pods mount an emptyDir at
+ * /tmp and see the data volume at the same absolute paths as Lectern. `down` removes it.
+ */
+export function volumesDir(networkId: string): string {
+  return `/var/tmp/lectern-kt-${networkId}`;
+}
+
 /** The index of images scripts/deps/kube-images.sh built. */
 export function imagesIndexFile(): string {
   return path.join(process.env.LECTERN_KUBE_IMAGES ?? path.join(os.homedir(), '.cache', 'lectern-tests', 'kube', 'images'), 'images.tsv');
