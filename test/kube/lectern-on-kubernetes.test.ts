@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import type { KubeApi } from '../../src/launcher/kubernetes/kube-api.js';
 import type { SettingKey } from '../../src/config/settings.js';
 import { startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
-import { pollTask, startLectern } from '../support/lectern.js';
+import { pollTask } from '../support/lectern.js';
 import { makeTarGz } from '../support/tarball.js';
 
 // Set in before(): the test bed's content image and its Python, and this file's namespace.
@@ -206,7 +206,7 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
       const pods = await admin.list(`/api/v1/namespaces/${NS}/pods`, { labelSelector: `lectern.dev/content-guid=${guid}` });
       assert.equal(pods.items.length, 1, 'the pod outlives the server');
 
-      const t = (kube.t = await startLectern('sqlite', settings, { dataDir }));
+      const t = await kube.restart();
       const after = await t.api(`/content/${guid}/`);
       assert.equal(after.status, 200, await after.clone().text());
       assert.equal(((await after.json()) as { host: string }).host, before.host, 'the same pod serves');

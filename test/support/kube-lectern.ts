@@ -35,6 +35,8 @@ export interface KubeTestBed {
 export interface KubeLectern extends KubeTestBed {
   /** The current server; a test that replaces it assigns the new one here so `stop()` stops it. */
   t: TestServer | undefined;
+  /** Starts another server on the same data and settings, reachable from pods as the first one was. */
+  restart(): Promise<TestServer>;
 }
 
 /** The content image's tag says its versions (`r4.2.2-py3.11.2-bookworm`); its paths follow Posit's layout. */
@@ -66,14 +68,24 @@ export async function startKubeTestBed(prefix = 'lectern'): Promise<KubeTestBed>
   };
 }
 
-/** The test bed plus Lectern running off-host against it; `settings` are Lectern settings on top of Kubernetes mode. */
-export async function startKubeLectern(settings: Partial<Record<SettingKey, string>> = {}, prefix = 'lectern'): Promise<KubeLectern> {
+/**
+ * The test bed plus Lectern running off-host against it; `settings` are Lectern settings on top of
+ * Kubernetes mode (a function of the test bed when they name paths inside its content image).
+ */
+export async function startKubeLectern(
+  settings: Partial<Record<SettingKey, string>> | ((bed: KubeTestBed) => Partial<Record<SettingKey, string>>) = {},
+  prefix = 'lectern',
+): Promise<KubeLectern> {
   const bed = await startKubeTestBed(prefix);
-  const all = { ...bed.settings, ...settings };
+  const all = { ...bed.settings, ...(typeof settings === 'function' ? settings(bed) : settings) };
   const kube: KubeLectern = {
     ...bed,
     settings: all,
-    t: await startLectern('sqlite', all, { dataDir: bed.dataDir }),
+    t: await startLectern('sqlite', all, { dataDir: bed.dataDir }, { publicHost: bed.bed.state.node.ip }),
+    async restart() {
+      kube.t = await startLectern('sqlite', all, { dataDir: bed.dataDir }, { publicHost: bed.bed.state.node.ip });
+      return kube.t;
+    },
     async stop() {
       await kube.t?.stop();
       await bed.stop();
