@@ -10,8 +10,8 @@
 # reach; see the header of content-debian/Dockerfile.) The Dockerfiles are built unchanged by buildah
 # (--isolation chroot); only their BASE_IMAGE ARGs are set, to the local bases.
 #
-# Output, per image: an OCI image layout directory <name>/ (one manifest, layers uncompressed: they
-# only travel over loopback), and images.tsv, one line per image:
+# Output, per image: an OCI image layout directory <name>/ (one manifest, gzip layers), and
+# images.tsv, one line per image:
 #   <reference>\t<absolute layout directory>\t<manifest digest>
 # The test bed pushes each layout to its loopback registry as <registry>/<reference>. The pause
 # image's reference is the one containing "/pause:".
@@ -111,6 +111,7 @@ busybox_base() {
   ref="localhost/lectern-base/busybox:$stamp"
   if stamp_ok busybox-base "$stamp" && image_exists "$ref"; then echo "$ref"; return; fi
   log "busybox base: Debian busybox-static $version"
+  local t0=$SECONDS
   c=$(b from scratch)
   mnt=$(b mount "$c")
   mkdir -p "$mnt/bin" "$mnt/etc" "$mnt/root" "$mnt/home" "$mnt/var" "$mnt/tmp"
@@ -125,6 +126,7 @@ busybox_base() {
   b config --cmd sh --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$c"
   b commit --quiet --rm "$c" "$ref" >/dev/null
   echo "$stamp" >"$STAMPS/busybox-base"
+  log "busybox base: $ref in $((SECONDS - t0))s"
   echo "$ref"
 }
 
@@ -151,6 +153,7 @@ node_base() {
   ref="localhost/lectern-base/node:$node_version-bookworm-$stamp"
   if stamp_ok node-base "$stamp" && image_exists "$ref"; then echo "$ref"; return; fi
   log "node base: Node $node_version and npm $npm_version on $debian"
+  local t0=$SECONDS
   c=$(b from --pull=never "$debian")
   mnt=$(b mount "$c")
   cp -a "$cache/$node_version/bin/node" "$mnt/usr/local/bin/node"
@@ -165,23 +168,26 @@ node_base() {
   b config --cmd node --env "NODE_VERSION=$node_version" "$c"
   b commit --quiet --rm "$c" "$ref" >/dev/null
   echo "$stamp" >"$STAMPS/node-base"
+  log "node base: $ref in $((SECONDS - t0))s"
   echo "$ref"
 }
 
 # ---------------------------------------------------------------- images
-# The egress of this kind of machine re-signs TLS with its own CA, which images never carry: the build
-# steps that fetch from npm or PyPI see the host's CA bundle through bind mounts (npm and pip config
-# files naming it) that exist only while a RUN step runs, so nothing of it lands in a layer.
+# The egress of this kind of machine re-signs TLS with its own CA, which images must never carry.
+# The RUN steps that fetch from npm or PyPI see the host's CA bundle through a build home mounted
+# over /root (HOME of every RUN step, and present in every base, so no mount point is left in a
+# layer): ~/.npmrc and ~/.config/pip/pip.conf name the bundle. Caches npm and pip write there stay
+# on the host too. Images built on a machine without such a CA are the same.
+BUILD_HOME="$OUT/.work/build-home"
+# Bump when a change here changes what an image gets (flags, mounts), so every image is rebuilt.
+BUILD_RECIPE=2
 BUILD_TRUST=()
 if [ -s /etc/ssl/certs/ca-certificates.crt ]; then
-  mkdir -p "$OUT/.work/trust"
-  printf 'cafile=/run/lectern-build/ca.pem\n' >"$OUT/.work/trust/npmrc"
-  printf '[global]\ncert = /run/lectern-build/ca.pem\n' >"$OUT/.work/trust/pip.conf"
-  BUILD_TRUST=(
-    --volume /etc/ssl/certs/ca-certificates.crt:/run/lectern-build/ca.pem:ro
-    --volume "$OUT/.work/trust/npmrc:/usr/local/etc/npmrc:ro"
-    --volume "$OUT/.work/trust/pip.conf:/etc/pip.conf:ro"
-  )
+  mkdir -p "$BUILD_HOME/.lectern-build" "$BUILD_HOME/.config/pip"
+  cp /etc/ssl/certs/ca-certificates.crt "$BUILD_HOME/.lectern-build/ca.pem"
+  printf 'cafile=/root/.lectern-build/ca.pem\n' >"$BUILD_HOME/.npmrc"
+  printf '[global]\ncert = /root/.lectern-build/ca.pem\n' >"$BUILD_HOME/.config/pip/pip.conf"
+  BUILD_TRUST=(--volume "$BUILD_HOME:/root")
 fi
 
 # build NAME REFERENCE STAMP DOCKERFILE CONTEXT [buildah bud args...]: builds unless up to date,
@@ -189,6 +195,8 @@ fi
 build() {
   local name=$1 ref=$2 stamp=$3 dockerfile=$4 context=$5
   shift 5
+  # How this script builds (the bud flags and mounts) is part of every image's inputs.
+  stamp="$stamp-r$BUILD_RECIPE"
   local layout="$OUT/$name"
   if stamp_ok "$name" "$stamp" && [ -f "$layout/index.json" ] && [ -s "$STAMPS/$name.digest" ]; then
     log "$name: up to date ($ref)"
@@ -202,7 +210,7 @@ build() {
     die "$name: buildah bud failed (last lines below; whole log in $OUT/.work/$name.log)"$'\n'"$(tail -15 "$OUT/.work/$name.log")"
   local built=$((SECONDS - t0))
   rm -rf "$layout.new"
-  b push --quiet --disable-compression --digestfile "$STAMPS/$name.digest.new" "localhost/$ref" "oci:$layout.new:${ref##*:}" >/dev/null ||
+  b push --quiet --digestfile "$STAMPS/$name.digest.new" "localhost/$ref" "oci:$layout.new:${ref##*:}" >/dev/null ||
     die "$name: could not write the OCI layout $layout.new"
   rm -rf "$layout" && mv "$layout.new" "$layout"
   mv "$STAMPS/$name.digest.new" "$STAMPS/$name.digest"
@@ -260,4 +268,11 @@ build content-debian "lectern-project/content-debian:$content_tag" \
   printf '%s\t%s\t%s\n' "lectern-project/content-debian:$content_tag" "$OUT/content-debian" "$(cat "$STAMPS/content-debian.digest")"
 } >"$OUT/images.tsv.new"
 mv "$OUT/images.tsv.new" "$OUT/images.tsv"
+
+# A rebuild leaves the previous image untagged and a new base leaves the old one: drop both, so the
+# storage holds only what the next run can reuse.
+for old in $(b images --format '{{.Name}}:{{.Tag}}' --filter reference='localhost/lectern-base/*'); do
+  case " $busybox $debian $node " in *" $old "*) ;; *) b rmi "$old" >/dev/null ;; esac
+done
+b rmi --prune >/dev/null 2>&1 || true
 log "done in $((SECONDS - started))s: $OUT/images.tsv"

@@ -82,11 +82,16 @@ describe('content image (Debian)', () => {
         `UV_CACHE_DIR=/tmp/uv-cache /opt/uv/bin/uv venv --quiet --python ${python} /tmp/env`,
         `/tmp/env/bin/python -c 'import sys; print(sys.version.split()[0])'`,
         `${path.dirname(r)}/Rscript -e 'cat(R.version$major, R.version$minor, capabilities("cairo"), "\\n")'`,
-        'for f in /etc/pip.conf /usr/local/etc/npmrc /run/lectern-build; do test -e $f && echo "left over: $f"; done; true',
       ].join(' && '),
     ]);
     const uvVersion = read('deploy/images/content-debian/Dockerfile').match(/^ARG UV_VERSION=(\S+)$/m)?.[1];
     const [major, minor] = definition!.installations.r[0]!.version.split(/\.(.*)/);
-    assert.deepEqual(stdout.trim().split('\n'), ['999', `uv ${uvVersion} (x86_64-unknown-linux-gnu)`, definition!.installations.python[0]!.version, `${major} ${minor} TRUE `]);
+    assert.deepEqual(stdout.trim().split('\n'), ['999', `uv ${uvVersion} (x86_64-unknown-linux-gnu)`, definition!.installations.python[0]!.version, `${major} ${minor} TRUE`]);
+  });
+
+  test("nothing the build mounted is left in the image (the build home over /root with npm's and pip's CA configuration)", async () => {
+    // As root: /root is private to it.
+    const { stdout } = await runIn(image, ['sh', '-c', 'ls -A /root; ls -d /etc/pip.conf /usr/local/etc/npmrc /run/lectern-build 2>/dev/null; true'], { user: '0:0' });
+    assert.deepEqual(stdout.trim().split('\n'), ['.bashrc', '.profile']);
   });
 });

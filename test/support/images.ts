@@ -86,18 +86,18 @@ export interface RunResult {
 }
 
 /**
- * Runs `command` in a fresh container of the image, as the image's user, in its working directory
+ * Runs `command` in a fresh container of the image, as the image's user (or `user`), in its working directory
  * and environment (buildah run applies the config; it does not prepend the entrypoint). The container
  * comes from the build's storage, so first check it is the image the layout holds (same config digest).
  */
-export async function runIn(image: BuiltImage, command: string[], options: { volumes?: string[] } = {}): Promise<RunResult> {
+export async function runIn(image: BuiltImage, command: string[], options: { volumes?: string[]; user?: string } = {}): Promise<RunResult> {
   const { configDigest } = layoutConfig(image);
   const { stdout: id } = await buildah(['inspect', '--type', 'image', '--format', '{{.FromImageID}}', `localhost/${image.reference}`]);
   assert.equal(`sha256:${id.trim()}`, configDigest, `buildah's localhost/${image.reference} is not the image in ${image.layout}: rebuild with scripts/deps/kube-images.sh --force`);
   const { stdout: container } = await buildah(['from', '--pull=never', '--quiet', `localhost/${image.reference}`]);
   try {
-    const volumes = (options.volumes ?? []).flatMap((v) => ['--volume', v]);
-    const { stdout, stderr } = await buildah(['run', '--isolation', 'chroot', ...volumes, container.trim(), '--', ...command]);
+    const flags = [...(options.volumes ?? []).flatMap((v) => ['--volume', v]), ...(options.user ? ['--user', options.user] : [])];
+    const { stdout, stderr } = await buildah(['run', '--isolation', 'chroot', ...flags, container.trim(), '--', ...command]);
     return { stdout, stderr };
   } catch (error) {
     const failed = error as { stdout?: string; stderr?: string; message: string };
