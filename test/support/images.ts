@@ -90,13 +90,17 @@ export interface RunResult {
  * and environment (buildah run applies the config; it does not prepend the entrypoint). The container
  * comes from the build's storage, so first check it is the image the layout holds (same config digest).
  */
-export async function runIn(image: BuiltImage, command: string[], options: { volumes?: string[]; user?: string } = {}): Promise<RunResult> {
+export async function runIn(image: BuiltImage, command: string[], options: { volumes?: string[]; user?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
   const { configDigest } = layoutConfig(image);
   const { stdout: id } = await buildah(['inspect', '--type', 'image', '--format', '{{.FromImageID}}', `localhost/${image.reference}`]);
   assert.equal(`sha256:${id.trim()}`, configDigest, `buildah's localhost/${image.reference} is not the image in ${image.layout}: rebuild with scripts/deps/kube-images.sh --force`);
   const { stdout: container } = await buildah(['from', '--pull=never', '--quiet', `localhost/${image.reference}`]);
   try {
-    const flags = [...(options.volumes ?? []).flatMap((v) => ['--volume', v]), ...(options.user ? ['--user', options.user] : [])];
+    const flags = [
+      ...(options.volumes ?? []).flatMap((v) => ['--volume', v]),
+      ...(options.user ? ['--user', options.user] : []),
+      ...Object.entries(options.env ?? {}).flatMap(([name, value]) => ['--env', `${name}=${value}`]),
+    ];
     const { stdout, stderr } = await buildah(['run', '--isolation', 'chroot', ...flags, container.trim(), '--', ...command]);
     return { stdout, stderr };
   } catch (error) {
