@@ -8,7 +8,7 @@
 // Phase times are taken twice: as this process's watch saw each object change (millisecond
 // resolution), and from the objects' own timestamps (metav1.Time: whole seconds) as the processes
 // table reports them, which must agree.
-// Run: node --import tsx bench/kubernetes-phases.ts   (figures in bench/RESULTS.md)
+// Run: bash scripts/kube-testbed.sh run node --import tsx bench/kubernetes-phases.ts   (figures in bench/RESULTS.md)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -17,15 +17,12 @@ import { RUNTIME_DIR } from '../src/execution/runtime-dir.js';
 import { Informer } from '../src/launcher/kubernetes/informer.js';
 import { INIT_COMMAND, INIT_CONTAINER, LABELS } from '../src/launcher/kubernetes/job-manifest.js';
 import type { KubeObject } from '../src/launcher/kubernetes/kube-api.js';
-import { KUBE_NAMESPACE as NS, startKubeLectern } from '../test/support/kube-lectern.js';
+import { startKubeLectern } from '../test/support/kube-lectern.js';
 import { waitForTask } from '../test/support/lectern.js';
 import { makeTarGz } from '../test/support/tarball.js';
 
 const RUNS = Number(process.env.RUNS ?? 10);
 const WARM_RUNS = Number(process.env.WARM_RUNS ?? 20);
-const IMAGE = 'lectern-bench/python:3.11';
-const PYTHON = '/usr/bin/python3';
-const PYTHON_VERSION = execFileSync(PYTHON, ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
 const APP = 'def app(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n';
 
 function bundle(managed: boolean, note = ''): Buffer<ArrayBuffer> {
@@ -58,13 +55,17 @@ interface Seen {
 }
 
 const kube = await startKubeLectern(
-  { [IMAGE]: {} },
   {
     'Python.PackageManager': 'pip',
     // An idle worker stops soon, so that each cold run starts from no pod.
     'Scheduler.IdleTimeout': '1s',
   },
+  'bench',
 );
+const NS = kube.namespace;
+const IMAGE = kube.content.image;
+const PYTHON = kube.content.python.path;
+const PYTHON_VERSION = kube.content.python.version;
 const admin = kube.admin;
 const pods = new Informer<KubeObject>(admin, `/api/v1/namespaces/${NS}/pods`, LABELS.jobKey);
 const jobs = new Informer<KubeObject>(admin, `/apis/batch/v1/namespaces/${NS}/jobs`, LABELS.jobKey);

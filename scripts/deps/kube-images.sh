@@ -260,12 +260,19 @@ build content-debian "lectern-project/content-debian:$content_tag" \
   "$(printf '%s %s\n' "$(sha256sum <"$content_file")" "$debian" | hash_of)" \
   "$content_file" "$ROOT" "${BUILD_TRUST[@]}" --build-arg "BASE_IMAGE=$debian"
 
+# The test bed's own: the content image with Debian's Shiny (test/kube/images/content-shiny).
+shiny_file="$ROOT/test/kube/images/content-shiny/Dockerfile"
+build content-shiny "lectern-test/content-shiny:$content_tag" \
+  "$(printf '%s %s\n' "$(sha256sum <"$shiny_file")" "$(cat "$STAMPS/content-debian.digest")" | hash_of)" \
+  "$shiny_file" "$ROOT/test/kube/images/content-shiny" --build-arg "BASE_IMAGE=localhost/lectern-project/content-debian:$content_tag"
+
 # ---------------------------------------------------------------- index
 {
   printf '%s\t%s\t%s\n' "lectern-test/pause:$PAUSE_TAG" "$OUT/pause" "$(cat "$STAMPS/pause.digest")"
   printf '%s\t%s\t%s\n' "lectern-project/lectern-runtime-init:$VERSION" "$OUT/init" "$(cat "$STAMPS/init.digest")"
   printf '%s\t%s\t%s\n' "lectern-project/lectern:$VERSION" "$OUT/server" "$(cat "$STAMPS/server.digest")"
   printf '%s\t%s\t%s\n' "lectern-project/content-debian:$content_tag" "$OUT/content-debian" "$(cat "$STAMPS/content-debian.digest")"
+  printf '%s\t%s\t%s\n' "lectern-test/content-shiny:$content_tag" "$OUT/content-shiny" "$(cat "$STAMPS/content-shiny.digest")"
 } >"$OUT/images.tsv.new"
 mv "$OUT/images.tsv.new" "$OUT/images.tsv"
 

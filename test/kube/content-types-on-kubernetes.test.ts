@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { fetchContent } from '../support/apps.js';
 import { fastapiScenario, notebookScenario, rShinyScenario, streamlitScenario } from '../support/content-scenarios.js';
 import { executionSettings } from '../support/execution.js';
-import { startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
+import { contentImage, startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
 import { installedPackageEntries } from '../support/r-bundles.js';
 
 // The test bed's content image (deploy/images/content-debian), set in before().
@@ -27,7 +27,9 @@ describe('content types on Kubernetes', { timeout: 30 * 60_000 }, () => {
       (bed) => ({ ...executionSettings({ r: true }), 'Python.PackageCacheDir': '', 'Python.UvExecutable': bed.content.uv }),
       'content-types',
     );
-    IMAGE = kube.content.image;
+    // The content image with Shiny in its library (test/kube/images/content-shiny), for the R Shiny app.
+    const content = contentImage(kube.bed, 'content-shiny');
+    IMAGE = content.image;
     const res = await t().api('/__api__/v1/environments', {
       method: 'POST',
       json: {
@@ -35,8 +37,8 @@ describe('content types on Kubernetes', { timeout: 30 * 60_000 }, () => {
         name: IMAGE,
         cluster_name: 'Kubernetes',
         matching: 'any',
-        python: { installations: [{ version: kube.content.python.version, path: kube.content.python.path }] },
-        r: { installations: [{ version: kube.content.r.version, path: kube.content.r.path }] },
+        python: { installations: [{ version: content.python.version, path: content.python.path }] },
+        r: { installations: [{ version: content.r.version, path: content.r.path }] },
       },
     });
     assert.equal(res.status, 200, await res.text());

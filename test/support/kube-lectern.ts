@@ -39,9 +39,12 @@ export interface KubeLectern extends KubeTestBed {
   restart(): Promise<TestServer>;
 }
 
-/** The content image's tag says its versions (`r4.2.2-py3.11.2-bookworm`); its paths follow Posit's layout. */
-export function contentImage(bed: TestBed): ContentImage {
-  const image = bed.image('content-debian');
+/**
+ * A content image of the test bed (`content-debian`, or `content-shiny`, the same with Shiny): its tag
+ * says its versions (`r4.2.2-py3.11.2-bookworm`); its paths follow Posit's layout.
+ */
+export function contentImage(bed: TestBed, name = 'content-debian'): ContentImage {
+  const image = bed.image(`/${name}:`);
   const tag = image.split(':').at(-1)!;
   const python = /py(\d+\.\d+\.\d+)/.exec(tag)?.[1];
   const r = /r(\d+\.\d+\.\d+)/.exec(tag)?.[1];
@@ -72,10 +75,7 @@ export async function startKubeTestBed(prefix = 'lectern'): Promise<KubeTestBed>
  * The test bed plus Lectern running off-host against it; `settings` are Lectern settings on top of
  * Kubernetes mode (a function of the test bed when they name paths inside its content image).
  */
-export async function startKubeLectern(
-  settings: Partial<Record<SettingKey, string>> | ((bed: KubeTestBed) => Partial<Record<SettingKey, string>>) = {},
-  prefix = 'lectern',
-): Promise<KubeLectern> {
+export async function startKubeLectern(settings: Partial<Record<SettingKey, string>> | ((bed: KubeTestBed) => Partial<Record<SettingKey, string>>) = {}, prefix = 'lectern'): Promise<KubeLectern> {
   const bed = await startKubeTestBed(prefix);
   const all = { ...bed.settings, ...(typeof settings === 'function' ? settings(bed) : settings) };
   const kube: KubeLectern = {

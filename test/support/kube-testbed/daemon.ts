@@ -13,7 +13,7 @@ import { kubeBinDir, startControlPlane, type ControlPlane } from '../kube.js';
 import { prepareNamespace } from './namespace.js';
 import { readNetwork } from './network.js';
 import { startNode, type RealNode } from './node.js';
-import { builtImages, pushPauseImage, startRegistry, writeJson, type Registry } from './registry.js';
+import { builtImages, startRegistry, writeJson, type Registry } from './registry.js';
 import { imagesIndexFile, volumesDir, type TestBedState } from './state.js';
 
 const stateDir = process.argv[2];
@@ -21,7 +21,6 @@ if (!stateDir) {
   console.error('usage: daemon.ts <state dir>');
   process.exit(2);
 }
-const KUBERNETES_VERSION = 'v1.37.2';
 const REGISTRY_PORT = 5000;
 
 let cp: ControlPlane | undefined;
@@ -56,14 +55,16 @@ async function main() {
   const tControlPlane = Date.now() - t0;
   // Alone in its network namespace: a fixed port is free.
   registry = await startRegistry(bin, path.join(stateDir!, 'registry'), REGISTRY_PORT);
-  const sandboxImage = `${registry.address}/${await pushPauseImage(bin, registry, stateDir!, KUBERNETES_VERSION)}`;
-  step('pause image pushed');
+  const built = await builtImages(imagesIndexFile());
+  const pause = built.find((i) => i.reference.includes('/pause:'));
+  if (!pause) throw new Error(`no pause image in ${imagesIndexFile()}: run \`bash scripts/deps/kube-images.sh\``);
   const images: Record<string, string> = {};
-  for (const image of await builtImages(imagesIndexFile())) {
+  for (const image of built) {
     // The distribution images (not busybox's init image, not pause) get the machine's CA bundle.
     const siteCa = !/runtime-init|pause/.test(image.reference);
     images[image.reference] = await registry.pushLayout(image.layout, image.reference, { siteCa });
   }
+  const sandboxImage = `${registry.address}/${pause.reference}`;
   const tImages = Date.now() - t0;
 
   step(`images pushed: ${Object.keys(images).join(', ') || 'none'}; starting the node`);
