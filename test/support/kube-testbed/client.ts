@@ -18,7 +18,7 @@ export interface TestBed {
    * A namespace of the test's own, prepared as an administrator would for Lectern (Pod Security
    * "restricted", the Role, the data volume claim); `remove()` deletes it and its volume.
    */
-  namespace(prefix: string): Promise<PreparedNamespace & { remove(): Promise<void> }>;
+  namespace(prefix: string, options?: { role?: boolean }): Promise<PreparedNamespace & { remove(): Promise<void> }>;
   /**
    * The name pods use for a built image whose reference contains `part` (e.g. `content-debian`): under
    * ghcr.io, which the node resolves to the test bed's registry.
@@ -54,9 +54,9 @@ export async function useTestBed(): Promise<TestBed> {
       'Launcher.DataDirPVCName': ns.claim,
       'Launcher.DataDirPVCSubPath': ns.subPath,
     }),
-    async namespace(prefix) {
+    async namespace(prefix, options = {}) {
       const name = `${prefix}-${randomBytes(3).toString('hex')}`;
-      const prepared = await prepareNamespace(admin, { namespace: name, volumeRoot: path.join(volumes, name), nodeName: state.node.name });
+      const prepared = await prepareNamespace(admin, { namespace: name, volumeRoot: path.join(volumes, name), nodeName: state.node.name, role: options.role });
       return {
         ...prepared,
         async remove() {
