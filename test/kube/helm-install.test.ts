@@ -17,7 +17,7 @@ import { eventually } from '../support/eventually.js';
 import { CHART, helm } from '../support/helm.js';
 import { kubeBinDir } from '../support/kube.js';
 import { contentImage } from '../support/kube-lectern.js';
-import { useTestBed, type TestBed } from '../support/kube-testbed/client.js';
+import { openTestBed, type TestBed } from '../support/kube-testbed/client.js';
 import type { TestServer } from '../support/lectern.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 
@@ -36,7 +36,7 @@ describe('Lectern installed with its Helm chart on the test bed', { timeout: 20 
   const serverPod = () => bed.admin.find<KubeObject>(`/api/v1/namespaces/${ns.namespace}/pods/${RELEASE}-0`);
 
   before(async () => {
-    bed = await useTestBed();
+    bed = await openTestBed();
     // The chart makes its own Role and accounts.
     ns = await bed.namespace('helm', { role: false });
     // The volume is the administrator's to prepare: the chart's pods run as the content user.

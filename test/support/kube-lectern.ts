@@ -5,7 +5,7 @@
 // `startKubeTestBed` is the cluster side alone, for benchmarks that drive the launcher directly.
 import type { SettingKey } from '../../src/config/settings.js';
 import type { KubeApi } from '../../src/launcher/kubernetes/kube-api.js';
-import { useTestBed, type TestBed } from './kube-testbed/client.js';
+import { openTestBed, type TestBed } from './kube-testbed/client.js';
 import { startLectern, type TestServer } from './lectern.js';
 
 /** The test bed's content image (deploy/images/content-debian): its interpreters, as an environment names them. */
@@ -54,7 +54,7 @@ export function contentImage(bed: TestBed, name = 'content-debian'): ContentImag
 
 /** Everything but Lectern: a namespace of its own on the running test bed. */
 export async function startKubeTestBed(prefix = 'lectern'): Promise<KubeTestBed> {
-  const bed = await useTestBed();
+  const bed = await openTestBed();
   const ns = await bed.namespace(prefix);
   return {
     bed,

@@ -29,7 +29,7 @@ export interface TestBed {
 
 const HOW = 'start it with `bash scripts/kube-testbed.sh up` and run the test inside it: `bash scripts/kube-testbed.sh run node --import tsx --test <file>` (npm run test:kube does both)';
 
-export async function useTestBed(): Promise<TestBed> {
+export async function openTestBed(): Promise<TestBed> {
   const file = path.join(testBedStateDir(), 'testbed.json');
   if (!existsSync(file)) throw new Error(`no Kubernetes test bed is running (${file} is missing): ${HOW}`);
   const state = JSON.parse(readFileSync(file, 'utf8')) as TestBedState;

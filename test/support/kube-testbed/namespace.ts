@@ -16,7 +16,11 @@ export interface PreparedNamespace {
   dataDir: string;
 }
 
-export async function prepareNamespace(admin: KubeApi, options: { namespace: string; volumeRoot: string; nodeName: string; user?: string; persistentVolume?: string }): Promise<PreparedNamespace> {
+/** `role: false` leaves the Role to someone else (a Helm release makes its own). */
+export async function prepareNamespace(
+  admin: KubeApi,
+  options: { namespace: string; volumeRoot: string; nodeName: string; user?: string; persistentVolume?: string; role?: boolean },
+): Promise<PreparedNamespace> {
   const { namespace: ns, volumeRoot } = options;
   const claim = 'lectern-data';
   const subPath = 'lectern';
