@@ -81,7 +81,7 @@ EOF
     [ $((SECONDS - started)) -lt 300 ] || die "not up within 300 s; its log: $STATE/daemon.log"
     sleep 0.2
   done
-  log "up in $((SECONDS - started))s: kubelet $(node -p "require('$STATE/testbed.json').node.kubeletVersion"), registry $(node -p "require('$STATE/testbed.json').registry")"
+  log "up in $((SECONDS - started))s: $(node -p "const s = require('$STATE/testbed.json'); \`node \${s.node.name} (\${s.node.ip}): kubelet \${s.node.kubeletVersion}, \${s.node.runtimeVersion}; registry \${s.registry}\`")"
   cat "$STATE/env"
 }
 

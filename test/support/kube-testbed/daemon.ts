@@ -72,19 +72,21 @@ async function main() {
   const admin = new KubeApi({ url: cp.url, token: async () => cp!.token, ca: readFileSync(cp.caFile, 'utf8'), skipTlsVerify: false, describe: 'admin' });
   const nodeReady = Date.now() + 60_000;
   let kubeletVersion = '';
+  let runtimeVersion = '';
   for (;;) {
     const found = (await admin.find(`/api/v1/nodes/${node.name}`)) as {
-      status?: { conditions?: Array<{ type: string; status: string }>; nodeInfo?: { kubeletVersion: string } };
+      status?: { conditions?: Array<{ type: string; status: string }>; nodeInfo?: { kubeletVersion: string; containerRuntimeVersion: string } };
     } | null;
     if (found?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) {
       kubeletVersion = found.status.nodeInfo?.kubeletVersion ?? '';
+      runtimeVersion = found.status.nodeInfo?.containerRuntimeVersion ?? '';
       break;
     }
     if (Date.now() > nodeReady) throw new Error(`node ${node.name} was not Ready within 60 s; kubelet log:\n${(await node.kubeletLog()).split('\n').slice(-30).join('\n')}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   const tNode = Date.now() - t0;
-  step(`node ${node.name} Ready (kubelet ${kubeletVersion})`);
+  step(`node ${node.name} Ready (kubelet ${kubeletVersion}, ${runtimeVersion})`);
 
   const prepared = await prepareNamespace(admin, { namespace: 'lectern', volumeRoot: path.join(volumesDir(network.id), 'lectern'), nodeName: node.name });
   await admin.close();
@@ -103,7 +105,7 @@ async function main() {
     lecternToken: cp.lectern.token,
     lecternKubeconfig: cp.lectern.kubeconfig,
     registry: registry.address,
-    node: { name: node.name, ip: node.ip, kubeletVersion, dir: path.join(stateDir!, 'node') },
+    node: { name: node.name, ip: node.ip, kubeletVersion, runtimeVersion, dir: path.join(stateDir!, 'node') },
     network,
     images,
     initImage: `ghcr.io/lectern-project/lectern-runtime-init:${LECTERN_VERSION}`,

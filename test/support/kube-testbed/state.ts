@@ -24,7 +24,8 @@ export interface TestBedState {
   lecternKubeconfig: string;
   /** `127.0.0.1:<port>`; the node resolves docker.io, ghcr.io, quay.io and registry.k8s.io names here. */
   registry: string;
-  node: { name: string; ip: string; kubeletVersion: string; dir: string };
+  /** `runtimeVersion` as the Node reports it: `containerd://2.4.2`. */
+  node: { name: string; ip: string; kubeletVersion: string; runtimeVersion: string; dir: string };
   network: NodeNetwork;
   /** Image reference → digest, for every image pushed to the registry. */
   images: Record<string, string>;
