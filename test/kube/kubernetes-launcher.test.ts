@@ -160,7 +160,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     const status = await l.wait(s.key);
     assert.equal(status.state, 'failed');
     assert.match(status.reason!, /Unschedulable/);
-    assert.match(status.reason!, /0\/1 nodes are available: 1 Insufficient cpu/);
+    assert.match(status.reason!, /nodes are available: .*Insufficient cpu/);
     assert.ok(Date.now() - began < 20_000, `reported after ${Date.now() - began} ms`);
     const log = readFileSync(s.logPath, 'utf8');
     assert.match(log, /Unschedulable/);
