@@ -145,7 +145,11 @@ try {
           {
             name: 'server',
             image: IMAGE,
-            command: [PYTHON, '-c', `import http.server as h\nclass O(h.BaseHTTPRequestHandler):\n  def do_GET(s):\n    s.send_response(200); s.end_headers(); s.wfile.write(b"ok")\nh.HTTPServer(("", 8080), O).serve_forever()`],
+            command: [
+              PYTHON,
+              '-c',
+              `import http.server as h\nclass O(h.BaseHTTPRequestHandler):\n  def do_GET(s):\n    s.send_response(200); s.end_headers(); s.wfile.write(b"ok")\nh.HTTPServer(("", 8080), O).serve_forever()`,
+            ],
             securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
           },
         ],

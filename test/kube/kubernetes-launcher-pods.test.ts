@@ -11,7 +11,7 @@ import { RUNTIME_DIR } from '../../src/execution/runtime-dir.js';
 import type { KubeObject } from '../../src/launcher/kubernetes/kube-api.js';
 import type { JobSpec } from '../../src/launcher/launcher.js';
 import { eventually } from '../support/eventually.js';
-import { type TestBed, useTestBed } from '../support/kube-testbed/client.js';
+import { type TestBed, openTestBed } from '../support/kube-testbed/client.js';
 import { CONTENT_UID, IMAGE_PYTHON, type TestBedLaunchers, testBedLaunchers } from '../support/testbed-launcher.js';
 
 type Obj = Record<string, any>;
@@ -50,7 +50,7 @@ describe('Kubernetes launcher on the real node', { timeout: 20 * 60_000 }, () =>
   }
 
   before(async () => {
-    tb = await useTestBed();
+    tb = await openTestBed();
     prepared = await tb.namespace('pods');
     NS = prepared.namespace;
     jobs = testBedLaunchers(tb, prepared);

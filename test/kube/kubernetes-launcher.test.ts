@@ -14,7 +14,7 @@ import type { KubernetesLauncher } from '../../src/launcher/kubernetes/kubernete
 import { LECTERN_ROLE_RULES } from '../../src/launcher/kubernetes/role.js';
 import type { JobSpec } from '../../src/launcher/launcher.js';
 import { eventually } from '../support/eventually.js';
-import { type TestBed, useTestBed } from '../support/kube-testbed/client.js';
+import { type TestBed, openTestBed } from '../support/kube-testbed/client.js';
 import { IMAGE_PYTHON, type TestBedLaunchers, testBedLaunchers } from '../support/testbed-launcher.js';
 
 // A process that runs until stopped, and ends on SIGTERM as Lectern's runners do (as a pod's PID 1
@@ -45,7 +45,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
   const jobPath = (name: string) => `/apis/batch/v1/namespaces/${NS}/jobs/${name}`;
 
   before(async () => {
-    tb = await useTestBed();
+    tb = await openTestBed();
     prepared = await tb.namespace('launcher');
     NS = prepared.namespace;
     dataDir = prepared.dataDir;

@@ -4,7 +4,7 @@
 // Run: bash scripts/kube-testbed.sh run node --import tsx --test test/kube/launcher-contract-kubernetes.test.ts
 import { after, before, describe } from 'node:test';
 import type { KubernetesLauncher } from '../../src/launcher/kubernetes/kubernetes-launcher.js';
-import { type TestBed, useTestBed } from '../support/kube-testbed/client.js';
+import { type TestBed, openTestBed } from '../support/kube-testbed/client.js';
 import { launcherScenarios, type ScenarioBackend } from '../support/launcher-scenarios.js';
 import { IMAGE_PYTHON, type TestBedLaunchers, testBedLaunchers } from '../support/testbed-launcher.js';
 
@@ -15,7 +15,7 @@ describe('the launcher contract on the Kubernetes backend (real node)', { timeou
   let launcher: KubernetesLauncher;
 
   before(async () => {
-    tb = await useTestBed();
+    tb = await openTestBed();
     ns = await tb.namespace('contract');
     jobs = testBedLaunchers(tb, ns);
     launcher = await jobs.launcher({ 'Launcher.InstanceName': 'contract' });

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import type { KubeObject } from '../../src/launcher/kubernetes/kube-api.js';
 import { eventually } from '../support/eventually.js';
 import { kubeBinDir } from '../support/kube.js';
-import { type TestBed, useTestBed } from '../support/kube-testbed/client.js';
+import { type TestBed, openTestBed } from '../support/kube-testbed/client.js';
 
 type Obj = Record<string, any>;
 const run = promisify(execFile);
@@ -77,7 +77,7 @@ describe('the real node', { timeout: 10 * 60_000 }, () => {
   const ready = (p: Obj) => p.status?.conditions?.some((c: Obj) => c.type === 'Ready' && c.status === 'True');
 
   before(async () => {
-    tb = await useTestBed();
+    tb = await openTestBed();
     ns = await tb.namespace('real-node');
     content = tb.image('content-debian');
     init = tb.image('runtime-init');
