@@ -1,5 +1,6 @@
-// A whole Lectern in off-host mode on the test bed (control plane + node agent), measured through its
+// A whole Lectern in off-host mode on the test bed (control plane + a real node), measured through its
 // HTTP API and the Kubernetes objects it creates:
+//  0. the floor: a bare pod of the same image serving HTTP, created → Ready → first byte at its IP;
 //  1. cold start by phase, for a python-api: request → Job created → pod scheduled → init container
 //     done → Ready → first proxied byte (RUNS runs; every run starts from no pod);
 //  2. warm pool: min_processes 1, then time to first byte from the already-running pod;
@@ -8,7 +9,7 @@
 // Phase times are taken twice: as this process's watch saw each object change (millisecond
 // resolution), and from the objects' own timestamps (metav1.Time: whole seconds) as the processes
 // table reports them, which must agree.
-// Run: node --import tsx bench/kubernetes-phases.ts   (figures in bench/RESULTS.md)
+// Run: bash scripts/kube-testbed.sh run node --import tsx bench/kubernetes-phases.ts   (figures in bench/RESULTS.md)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -17,15 +18,12 @@ import { RUNTIME_DIR } from '../src/execution/runtime-dir.js';
 import { Informer } from '../src/launcher/kubernetes/informer.js';
 import { INIT_COMMAND, INIT_CONTAINER, LABELS } from '../src/launcher/kubernetes/job-manifest.js';
 import type { KubeObject } from '../src/launcher/kubernetes/kube-api.js';
-import { KUBE_NAMESPACE as NS, startKubeLectern } from '../test/support/kube-lectern.js';
+import { startKubeLectern } from '../test/support/kube-lectern.js';
 import { waitForTask } from '../test/support/lectern.js';
 import { makeTarGz } from '../test/support/tarball.js';
 
 const RUNS = Number(process.env.RUNS ?? 10);
 const WARM_RUNS = Number(process.env.WARM_RUNS ?? 20);
-const IMAGE = 'lectern-bench/python:3.11';
-const PYTHON = '/usr/bin/python3';
-const PYTHON_VERSION = execFileSync(PYTHON, ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
 const APP = 'def app(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n';
 
 function bundle(managed: boolean, note = ''): Buffer<ArrayBuffer> {
@@ -58,13 +56,17 @@ interface Seen {
 }
 
 const kube = await startKubeLectern(
-  { [IMAGE]: {} },
   {
     'Python.PackageManager': 'pip',
     // An idle worker stops soon, so that each cold run starts from no pod.
     'Scheduler.IdleTimeout': '1s',
   },
+  'bench',
 );
+const NS = kube.namespace;
+const IMAGE = kube.content.image;
+const PYTHON = kube.content.python.path;
+const PYTHON_VERSION = kube.content.python.version;
 const admin = kube.admin;
 const pods = new Informer<KubeObject>(admin, `/api/v1/namespaces/${NS}/pods`, LABELS.jobKey);
 const jobs = new Informer<KubeObject>(admin, `/apis/batch/v1/namespaces/${NS}/jobs`, LABELS.jobKey);
@@ -125,6 +127,57 @@ try {
     if (res.status !== 200 || text !== 'ok') throw new Error(`content answered ${res.status}: ${text}`);
     return ms;
   }
+
+  // ---------------------------------------------------------------------------------- 0. the floor
+  console.log(`test bed: ${JSON.stringify(kube.bed.state.timings)} (scripts/kube-testbed.sh up, ms)`);
+  const floor: Array<{ ready: number; firstByte: number }> = [];
+  for (let i = 0; i < RUNS + 1; i++) {
+    const name = `floor-${i}-${Date.now().toString(36)}`;
+    const began = performance.now();
+    await admin.create(`/api/v1/namespaces/${NS}/pods`, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name },
+      spec: {
+        automountServiceAccountToken: false,
+        securityContext: { runAsNonRoot: true, runAsUser: 999, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [
+          {
+            name: 'server',
+            image: IMAGE,
+            command: [
+              PYTHON,
+              '-c',
+              `import http.server as h\nclass O(h.BaseHTTPRequestHandler):\n  def do_GET(s):\n    s.send_response(200); s.end_headers(); s.wfile.write(b"ok")\nh.HTTPServer(("", 8080), O).serve_forever()`,
+            ],
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          },
+        ],
+      },
+    });
+    let ready = 0;
+    let ip = '';
+    for (let polls = 0; !ready; polls++) {
+      if (polls > 6000) throw new Error(`the bare pod ${name} was not Ready in 60 s`);
+      const pod = await admin.find(`/api/v1/namespaces/${NS}/pods/${name}`);
+      if (pod?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True')) {
+        ready = performance.now() - began;
+        ip = pod.status.podIP;
+      } else await sleep(10);
+    }
+    let firstByteMs = 0;
+    for (let polls = 0; !firstByteMs; polls++) {
+      if (polls > 6000) throw new Error(`the bare pod ${name} did not answer HTTP in 60 s`);
+      try {
+        if ((await fetch(`http://${ip}:8080/`)).ok) firstByteMs = performance.now() - began;
+      } catch {
+        await sleep(5);
+      }
+    }
+    await admin.delete(`/api/v1/namespaces/${NS}/pods/${name}`);
+    if (i > 0) floor.push({ ready, firstByte: firstByteMs });
+  }
+  console.log(`\nfloor: a bare pod of ${IMAGE}, ${floor.length} runs, ms from create: Ready ${spread(floor.map((f) => f.ready))}; first byte at its IP ${spread(floor.map((f) => f.firstByte))}`);
 
   // ---------------------------------------------------------------------------------- 1. cold start
   const { guid } = (await (await server.api('/__api__/v1/content', { method: 'POST', json: { name: 'bench-cold' } })).json()) as { guid: string };
@@ -215,7 +268,7 @@ try {
     rmSync(target, { recursive: true, force: true });
   }
   console.log(`\nruntime/: ${runtimeFiles.length} files, ${(runtimeFiles.reduce((a, f) => a + f.size, 0) / 1024).toFixed(1)} KiB`);
-  console.log(`init container, running → terminated as the watch saw it (includes the agent's status writes), ms: ${spread(cold.map((r) => r.initOwn))}`);
+  console.log(`init container, running → terminated as the watch saw it (includes the kubelet's status writes), ms: ${spread(cold.map((r) => r.initOwn))}`);
   console.log(`init container, its own startedAt → finishedAt (whole seconds): ${JSON.stringify(cold.map((r) => r.objects.initOwn))}`);
   console.log(
     `the copy alone (${INIT_COMMAND.join(' ')} on this host, 20 runs), ms: median ${median(copies).toFixed(1)}, min ${Math.min(...copies).toFixed(1)}, max ${Math.max(...copies).toFixed(1)}`,

@@ -1,7 +1,7 @@
-// Cold start of a worker through the Kubernetes launcher on the test bed (control plane + node agent on
-// loopback): submit → Job → pod scheduled → init container copies runtime/ → runner listens →
+// Cold start of a worker through the Kubernetes launcher on the test bed (control plane + a real node,
+// scripts/kube-testbed.sh): submit → Job → pod scheduled → init container copies runtime/ → runner listens →
 // Ready → Lectern's HTTP probe. Also the watch caches' cost: API requests per start.
-// Run: node --import tsx bench/kubernetes.ts   (figures in bench/RESULTS.md)
+// Run: bash scripts/kube-testbed.sh run node --import tsx bench/kubernetes.ts   (figures in bench/RESULTS.md)
 import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LECTERN_VERSION } from '../src/app.js';
@@ -12,7 +12,7 @@ import { startKubeTestBed } from '../test/support/kube-lectern.js';
 
 const RUNS = Number(process.env.RUNS ?? 10);
 
-const bed = await startKubeTestBed({ 'bench/python:3.11': {} });
+const bed = await startKubeTestBed('bench');
 const dataDir = bed.dataDir;
 const appDir = path.join(dataDir, 'apps', '1', '1');
 mkdirSync(appDir, { recursive: true });
@@ -55,7 +55,7 @@ try {
       logPath: path.join(jobDir, 'log.jsonl'),
       resources: { memoryLimitBytes: 256 * 2 ** 20 },
       listen: true,
-      image: 'bench/python:3.11',
+      image: bed.content.image,
     });
     await launcher.ready(key, { timeoutMs: 60_000 });
     const total = Date.now() - began;

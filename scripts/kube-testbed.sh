@@ -81,7 +81,7 @@ EOF
     [ $((SECONDS - started)) -lt 300 ] || die "not up within 300 s; its log: $STATE/daemon.log"
     sleep 0.2
   done
-  log "up in $((SECONDS - started))s: kubelet $(node -p "require('$STATE/testbed.json').node.kubeletVersion"), registry $(node -p "require('$STATE/testbed.json').registry")"
+  log "up in $((SECONDS - started))s: $(node -p "const s = require('$STATE/testbed.json'); \`node \${s.node.name} (\${s.node.ip}): kubelet \${s.node.kubeletVersion}, \${s.node.runtimeVersion}; registry \${s.registry}\`")"
   cat "$STATE/env"
 }
 
@@ -104,6 +104,8 @@ cmd_down() {
         sleep 0.2
       done
       find /sys/fs/cgroup/*/lectern-kt-"$id"* -depth -type d -exec rmdir {} + 2> /dev/null || true
+      # The data volumes (test/support/kube-testbed/state.ts volumesDir).
+      rm -rf "/var/tmp/lectern-kt-$id"
     fi
   fi
   if [ -f "$STATE/pasta.pid" ]; then kill "$(cat "$STATE/pasta.pid")" 2> /dev/null || true; fi

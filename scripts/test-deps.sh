@@ -58,10 +58,22 @@ log "rsconnect-python: latest=$(rsconnect_version "$ROOT/.cache/py/rsconnect-lat
 
 # ---------------------------------------------------------------- content runtimes
 # Each script installs one area's needs (sandbox, Python tools and Quarto, R and pandoc), idempotently.
+# The Kubernetes test bed's node and images take longest to build on a fresh machine (tens of
+# minutes): they build in the background while the faster suites run, and scripts/test-kube.sh waits
+# for them (their log: .cache/kube-build.log).
 for deps in "$ROOT"/scripts/deps/*.sh; do
   [ -e "$deps" ] || continue
+  case "$(basename "$deps")" in kube-node.sh | kube-images.sh) continue ;; esac
   bash "$deps"
 done
+mkdir -p "$ROOT/.cache"
+rm -f "$ROOT/.cache/kube-build.status"
+(
+  status=0
+  nice -n 5 bash "$ROOT/scripts/deps/kube-node.sh" && nice -n 5 bash "$ROOT/scripts/deps/kube-images.sh" || status=$?
+  echo "$status" > "$ROOT/.cache/kube-build.status"
+) > "$ROOT/.cache/kube-build.log" 2>&1 < /dev/null &
+log "building the Kubernetes test bed's node and images in the background (pid $!, log .cache/kube-build.log)"
 
 # ---------------------------------------------------------------- node_modules
 # On Node 24 (scripts/ensure-node.sh; already first on PATH when run by `npm test`).

@@ -45,7 +45,8 @@ up_to_date() {
   local b
   for b in "${BINARIES[@]}"; do [ -x "$BIN/$b" ] || return 1; done
   [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(want_stamp)" ] || return 1
-  [ "$("$BIN/kubelet" --version 2>/dev/null)" = "Kubernetes $KUBE_VERSION" ]
+  [ "$("$BIN/kubelet" --version 2>/dev/null)" = "Kubernetes $KUBE_VERSION" ] &&
+    [[ "$("$BIN/containerd" --version 2>/dev/null)" == *" ${CONTAINERD_VERSION#v} "* ]]
 }
 
 if [ "$force" -eq 0 ] && up_to_date; then
@@ -89,7 +90,9 @@ GOBIN="$BIN/cni" CGO_ENABLED=0 build "CNI plugins $CNI_PLUGINS_VERSION" install 
   "github.com/containernetworking/plugins/plugins/main/bridge@$CNI_PLUGINS_VERSION" \
   "github.com/containernetworking/plugins/plugins/ipam/host-local@$CNI_PLUGINS_VERSION" \
   "github.com/containernetworking/plugins/plugins/main/loopback@$CNI_PLUGINS_VERSION"
-CGO_ENABLED=0 build "containerd $CONTAINERD_VERSION" install -p "$P" -trimpath -tags "no_btrfs no_devmapper no_zfs" -ldflags "-s -w" \
+# Its Makefile stamps the version so; without it the node reports containerd://2.4.2+unknown.
+CGO_ENABLED=0 build "containerd $CONTAINERD_VERSION" install -p "$P" -trimpath -tags "no_btrfs no_devmapper no_zfs" \
+  -ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=${CONTAINERD_VERSION#v}" \
   "github.com/containerd/containerd/v2/cmd/containerd@$CONTAINERD_VERSION" \
   "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION" \
   "github.com/containerd/containerd/v2/cmd/ctr@$CONTAINERD_VERSION"

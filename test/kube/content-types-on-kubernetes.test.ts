@@ -2,25 +2,19 @@
 // runs outside the cluster (KubernetesAPIURL + token, the documented Role), and every build, render and
 // app process is a Job in the image its execution environment names. The scenarios are the ones
 // test/e2e/* runs locally (test/support/content-scenarios.ts), published the same way.
-// Run: node --import tsx --test test/kube/content-types-on-kubernetes.test.ts
+// Run: bash scripts/kube-testbed.sh run node --import tsx --test test/kube/content-types-on-kubernetes.test.ts
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fetchContent } from '../support/apps.js';
 import { fastapiScenario, notebookScenario, rShinyScenario, streamlitScenario } from '../support/content-scenarios.js';
-import { executionSettings, ROOT, testPython } from '../support/execution.js';
-import { startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
-import { startLectern } from '../support/lectern.js';
-import { installedPackageEntries, R_BIN, rVersion } from '../support/r-bundles.js';
+import { executionSettings } from '../support/execution.js';
+import { contentImage, startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
+import { installedPackageEntries } from '../support/r-bundles.js';
 
-const IMAGE = 'lectern-test/python-r:1';
-const PYTHON = testPython();
-// pyenv's Python is not relocatable (libpython via an rpath), so the image holds it at its own path.
-const PYTHON_HOME = path.dirname(path.dirname(PYTHON));
-const PYTHON_VERSION = execFileSync(PYTHON, ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
-const UV_DIR = path.join(ROOT, '.cache', 'py', 'tools', 'bin');
+// The test bed's content image (deploy/images/content-debian), set in before().
+let IMAGE = '';
 
 describe('content types on Kubernetes', { timeout: 30 * 60_000 }, () => {
   let kube: KubeLectern;
@@ -28,11 +22,14 @@ describe('content types on Kubernetes', { timeout: 30 * 60_000 }, () => {
 
   before(async () => {
     kube = await startKubeLectern(
-      // R and its site library are under /usr, which every test-bed image sees.
-      { [IMAGE]: { paths: { [PYTHON_HOME]: PYTHON_HOME, [UV_DIR]: UV_DIR } } },
-      // Builds run in pods, which see only the data dir's volume: the package cache lives in it.
-      { ...executionSettings({ r: true }), 'Python.PackageCacheDir': '' },
+      // Builds run in pods, which see only the data dir's volume: the package cache lives in it. Off-host,
+      // [Python] UvExecutable names the image's uv.
+      (bed) => ({ ...executionSettings({ r: true }), 'Python.PackageCacheDir': '', 'Python.UvExecutable': bed.content.uv }),
+      'content-types',
     );
+    // The content image with Shiny in its library (test/kube/images/content-shiny), for the R Shiny app.
+    const content = contentImage(kube.bed, 'content-shiny');
+    IMAGE = content.image;
     const res = await t().api('/__api__/v1/environments', {
       method: 'POST',
       json: {
@@ -40,8 +37,8 @@ describe('content types on Kubernetes', { timeout: 30 * 60_000 }, () => {
         name: IMAGE,
         cluster_name: 'Kubernetes',
         matching: 'any',
-        python: { installations: [{ version: PYTHON_VERSION, path: PYTHON }] },
-        r: { installations: [{ version: await rVersion(), path: R_BIN }] },
+        python: { installations: [{ version: content.python.version, path: content.python.path }] },
+        r: { installations: [{ version: content.r.version, path: content.r.path }] },
       },
     });
     assert.equal(res.status, 200, await res.text());
@@ -72,7 +69,7 @@ describe('content types on Kubernetes', { timeout: 30 * 60_000 }, () => {
     await kube.t!.stop();
     kube.t = undefined;
     await rm(path.join(kube.dataDir, 'envs', 'python'), { recursive: true, force: true });
-    kube.t = await startLectern('sqlite', kube.settings, { dataDir: kube.dataDir });
+    await kube.restart();
     const waiting = await fetchContent(t(), fastapi, 'double/21', { headers: { accept: 'text/html' } });
     assert.equal(waiting.status, 503);
     assert.match(await waiting.text(), /being prepared/);

@@ -31,6 +31,8 @@ const RESOURCES: Record<string, string> = {
   Role: '/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles',
   RoleBinding: '/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings',
   Ingress: '/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses',
+  NetworkPolicy: '/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies',
+  PodDisruptionBudget: '/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets',
 };
 
 /** Server-side apply answers 201 when it creates the object, 200 when it updates it. */

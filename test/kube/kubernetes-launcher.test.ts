@@ -1,92 +1,42 @@
-// Lectern's Kubernetes launcher against the real control plane (docs/kubernetes.md), running with
-// exactly the Role it documents (lecternRole), never as an administrator.
-// Run: node --import tsx --test test/kube/kubernetes-launcher.test.ts
+// Lectern's Kubernetes launcher against the test bed (a real control plane and node, docs/kubernetes.md),
+// running with exactly the Role it documents (lecternRole), never as an administrator: the Jobs it
+// makes, what it refuses, stop, adoption, resumed watches and start-up checks. What its pods do on the
+// node (builds, workers, limits, GPUs) is in kubernetes-launcher-pods.test.ts.
+// Run: bash scripts/kube-testbed.sh run node --import tsx --test test/kube/kubernetes-launcher.test.ts
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Config } from '../../src/config/config.js';
 import { RUNTIME_DIR } from '../../src/execution/runtime-dir.js';
-import type { JobSpec } from '../../src/launcher/launcher.js';
-import { KubeApi, KubeApiError, type KubeObject } from '../../src/launcher/kubernetes/kube-api.js';
+import { KubeApiError, type KubeObject } from '../../src/launcher/kubernetes/kube-api.js';
 import type { KubernetesLauncher } from '../../src/launcher/kubernetes/kubernetes-launcher.js';
-import { lecternRole, LECTERN_ROLE_RULES } from '../../src/launcher/kubernetes/role.js';
-import { startKubernetesLauncher } from '../../src/launcher/kubernetes/start.js';
-import { startNodeAgent, type NodeAgent } from '../support/kube-node/agent.js';
-import { startControlPlane, type ControlPlane } from '../support/kube.js';
+import { LECTERN_ROLE_RULES } from '../../src/launcher/kubernetes/role.js';
+import type { JobSpec } from '../../src/launcher/launcher.js';
+import { eventually } from '../support/eventually.js';
+import { type TestBed, openTestBed } from '../support/kube-testbed/client.js';
+import { IMAGE_PYTHON, type TestBedLaunchers, testBedLaunchers } from '../support/testbed-launcher.js';
 
-const NS = 'lectern-test';
-const VERSION = '0.1.0';
+// A process that runs until stopped, and ends on SIGTERM as Lectern's runners do (as a pod's PID 1
+// it would otherwise ignore the signal until the 30 s grace period's SIGKILL).
+const SLEEPER = [IMAGE_PYTHON, '-c', 'import os, signal, time; signal.signal(signal.SIGTERM, lambda *_: os._exit(143)); time.sleep(3600)'];
 
 describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
-  let cp: ControlPlane;
-  let admin: KubeApi;
+  let tb: TestBed;
+  let prepared: Awaited<ReturnType<TestBed['namespace']>>;
+  let jobs: TestBedLaunchers;
+  let NS: string;
   let dataDir: string;
-  let volumeRoot: string;
-  const launchers: KubernetesLauncher[] = [];
-  let counter = 0;
 
-  function config(overrides: Record<string, string> = {}) {
-    return Config.load({
-      env: {},
-      overrides: {
-        'Server.DataDir': dataDir,
-        'Launcher.Enabled': 'true',
-        'Launcher.Kubernetes': 'true',
-        'Launcher.KubernetesAPIURL': cp.url,
-        'Launcher.KubernetesAuthToken': cp.lectern.token,
-        'Launcher.KubernetesCACertificate': cp.caFile,
-        'Launcher.KubernetesNamespace': NS,
-        'Launcher.DataDirPVCName': 'lectern-data',
-        'Launcher.DataDirPVCSubPath': 'lectern',
-        'Launcher.SchedulingTimeout': '1h',
-        ...overrides,
-      } as never,
-    });
-  }
+  const launcher = (overrides: Record<string, string> = {}, replica = 'replica-1'): Promise<KubernetesLauncher> => jobs.launcher(overrides, replica);
 
-  async function launcher(overrides: Record<string, string> = {}, replica = 'replica-1'): Promise<KubernetesLauncher> {
-    const l = await startKubernetesLauncher({
-      config: config(overrides),
-      version: VERSION,
-      replica,
-      runtimeDir: RUNTIME_DIR,
-      runAs: { uid: 1000, gid: 1000 },
-      // What Lectern does on shared storage: the content user owns its job's home.
-      prepareWritableDir: async (dir) => {
-        mkdirSync(dir, { recursive: true });
-        chownSync(dir, 1000, 1000);
-      },
-    });
-    launchers.push(l);
-    return l;
-  }
-
+  /** A build of content 7 with the secret it must keep, in the image's interpreter; runs until stopped unless told otherwise. */
   function spec(overrides: Partial<JobSpec> = {}): JobSpec {
-    const key = `Key${++counter}x${Date.now().toString(36)}`;
-    const jobDir = path.join(dataDir, 'jobs', '7', key);
+    const base = jobs.spec();
     return {
-      key,
-      kind: 'build',
-      tag: 'python_restore',
-      contentId: 7,
-      contentGuid: '0b7c1f2e-1111-4222-8333-944455556666',
-      bundleId: 3,
-      command: ['/opt/python/3.11/bin/python', path.join(RUNTIME_DIR, 'python', 'lectern_restore.py')],
-      cwd: path.join(dataDir, 'apps', '7', '3'),
-      env: { LECTERN_APP_DIR: path.join(dataDir, 'apps', '7', '3'), DATABASE_PASSWORD: 'hunter2-never-printed', PATH: '/usr/bin:/bin' },
-      mounts: [
-        { path: '/opt/python/3.11', readOnly: true },
-        { path: RUNTIME_DIR, readOnly: true },
-        { path: path.join(dataDir, 'apps', '7', '3'), readOnly: true },
-        { path: path.join(dataDir, 'envs', 'python', 'abc123'), readOnly: false },
-      ],
-      jobDir: path.join(jobDir, 'home'),
-      logPath: path.join(jobDir, 'log.jsonl'),
-      resources: { cpuRequest: 0.25, cpuLimit: 1, memoryRequestBytes: 128 * 1024 * 1024, memoryLimitBytes: 512 * 1024 * 1024, nvidiaGpuLimit: 1 },
-      listen: false,
-      image: 'ghcr.io/example/content:3.11',
+      ...base,
+      command: SLEEPER,
+      env: { ...base.env, DATABASE_PASSWORD: 'hunter2-never-printed' },
       serviceAccount: 'content',
       ...overrides,
     };
@@ -94,74 +44,39 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
 
   const jobPath = (name: string) => `/apis/batch/v1/namespaces/${NS}/jobs/${name}`;
 
-  async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await check();
-      if (value) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
   before(async () => {
-    cp = await startControlPlane();
-    admin = new KubeApi({ url: cp.url, token: async () => cp.token, ca: readFileSync(cp.caFile, 'utf8'), skipTlsVerify: false, describe: 'admin' });
-    // The shared storage: an NFS export (the node agent maps 127.0.0.1:<path> to the directory), bound
-    // to the claim content pods mount. Pod Security "restricted" allows claims, not nfs volumes.
-    // Not under /tmp: pods mount an emptyDir there, and data paths keep their absolute paths.
-    volumeRoot = mkdtempSync(path.join('/var/tmp', 'lectern-kube-data-'));
-    dataDir = path.join(volumeRoot, 'lectern');
-    mkdirSync(dataDir);
-    chmodSync(volumeRoot, 0o755);
-    await admin.create('/api/v1/namespaces', {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: NS, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } },
-    });
-    await admin.create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'content' } });
-    await admin.create('/api/v1/persistentvolumes', {
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name: 'lectern-data' },
-      spec: {
-        capacity: { storage: '1Gi' },
-        accessModes: ['ReadWriteMany'],
-        nfs: { server: '127.0.0.1', path: volumeRoot },
-        claimRef: { namespace: NS, name: 'lectern-data' },
-        storageClassName: '',
-      },
-    });
-    await admin.create(`/api/v1/namespaces/${NS}/persistentvolumeclaims`, {
-      apiVersion: 'v1',
-      kind: 'PersistentVolumeClaim',
-      metadata: { name: 'lectern-data' },
-      spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } }, volumeName: 'lectern-data', storageClassName: '' },
-    });
-    await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`, lecternRole(NS));
-    await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`, {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: 'lectern' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'lectern' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: cp.lectern.name }],
-    });
-    // The namespace's "default" service account comes from the controller-manager.
-    await eventually('ServiceAccount default', () => admin.find(`/api/v1/namespaces/${NS}/serviceaccounts/default`));
+    tb = await openTestBed();
+    prepared = await tb.namespace('launcher');
+    NS = prepared.namespace;
+    dataDir = prepared.dataDir;
+    jobs = testBedLaunchers(tb, prepared);
+    await tb.admin.create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'content' } });
   });
 
   after(async () => {
-    for (const l of launchers) await l.close().catch(() => undefined);
-    await admin?.close();
-    await cp?.stop();
-    if (volumeRoot) rmSync(volumeRoot, { recursive: true, force: true });
+    await jobs?.closeAll();
+    await prepared?.remove();
+    await tb?.close();
   });
 
   it('creates a Job that passes Pod Security "restricted", with its labels, sub-path volumes, resources, init container and a Secret for its environment', { timeout: 90_000 }, async () => {
     const l = await launcher({ 'Launcher.InstanceName': 'shape', 'Launcher.ImagePullSecrets': 'registry-cred' });
-    const s = spec();
+    const appDir = path.join(dataDir, 'apps', '7', '3');
+    // A GPU no node advertises here: the pod stays Pending (Unschedulable, within the 1 h scheduling timeout).
+    const s = spec({
+      command: ['/opt/python/3.11.2/bin/python', path.join(RUNTIME_DIR, 'python', 'lectern_restore.py')],
+      cwd: appDir,
+      env: { LECTERN_APP_DIR: appDir, DATABASE_PASSWORD: 'hunter2-never-printed', PATH: '/usr/bin:/bin' },
+      mounts: [
+        { path: '/opt/python/3.11.2', readOnly: true },
+        { path: RUNTIME_DIR, readOnly: true },
+        { path: appDir, readOnly: true },
+        { path: path.join(dataDir, 'envs', 'python', 'abc123'), readOnly: false },
+      ],
+      resources: { cpuRequest: 0.25, cpuLimit: 1, memoryRequestBytes: 128 * 1024 * 1024, memoryLimitBytes: 512 * 1024 * 1024, nvidiaGpuLimit: 1 },
+    });
     const handle = await l.submit(s);
-    const job = await admin.get(jobPath(handle.remoteId));
+    const job = await tb.admin.get(jobPath(handle.remoteId));
     const labels = job.metadata.labels!;
     assert.equal(labels['app.kubernetes.io/managed-by'], 'lectern');
     assert.equal(labels['app.kubernetes.io/instance'], 'shape');
@@ -182,11 +97,11 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
 
     const [init] = pod.initContainers;
-    assert.equal(init.image, `ghcr.io/lectern-project/lectern-runtime-init:${VERSION}`, "the init image tag defaults to Lectern's version");
+    assert.equal(init.image, tb.state.initImage, "the init image tag defaults to Lectern's version");
     assert.deepEqual(init.volumeMounts, [{ name: 'lectern-runtime', mountPath: '/mnt/lectern-runtime' }]);
     const content = pod.containers.find((c: { name: string }) => c.name === 'content');
     assert.equal(content.image, s.image);
-    assert.deepEqual(content.command, ['/opt/python/3.11/bin/python', '/opt/lectern/runtime/python/lectern_restore.py'], "the runtime path is the init container's copy");
+    assert.deepEqual(content.command, ['/opt/python/3.11.2/bin/python', '/opt/lectern/runtime/python/lectern_restore.py'], "the runtime path is the init container's copy");
     assert.deepEqual(content.securityContext.capabilities, { drop: ['ALL'] });
     assert.equal(content.securityContext.allowPrivilegeEscalation, false);
     assert.deepEqual(content.resources, {
@@ -206,13 +121,13 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
         [`lectern/jobs/7/${s.key}/home`, s.jobDir, false],
       ],
     );
-    assert.ok(!content.volumeMounts.some((m: { mountPath: string }) => m.mountPath === '/opt/python/3.11'), 'interpreters come from the image, not the server');
+    assert.ok(!content.volumeMounts.some((m: { mountPath: string }) => m.mountPath === '/opt/python/3.11.2'), 'interpreters come from the image, not the server');
     assert.ok(content.volumeMounts.some((m: { mountPath: string; name: string }) => m.name === 'lectern-runtime' && m.mountPath === '/opt/lectern/runtime'));
 
     // The environment lives in a Secret owned by the Job; the Job itself never shows a value.
     assert.ok(!JSON.stringify(job).includes('hunter2-never-printed'), 'no secret value in the Job');
     assert.deepEqual(content.envFrom, [{ secretRef: { name: `${handle.remoteId}-env` } }]);
-    const secret = await admin.get(`/api/v1/namespaces/${NS}/secrets/${handle.remoteId}-env`);
+    const secret = await tb.admin.get(`/api/v1/namespaces/${NS}/secrets/${handle.remoteId}-env`);
     assert.equal(Buffer.from((secret.data as Record<string, string>).DATABASE_PASSWORD!, 'base64').toString(), 'hunter2-never-printed');
     assert.equal(secret.metadata.ownerReferences?.[0]?.uid, job.metadata.uid);
 
@@ -230,29 +145,30 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
 
   it('refuses a service account that does not exist, and environment names a pod cannot take', { timeout: 90_000 }, async () => {
     const l = await launcher({ 'Launcher.InstanceName': 'refuse' });
-    await assert.rejects(l.submit(spec({ serviceAccount: 'nobody' })), /Service account "nobody" does not exist in Kubernetes namespace "lectern-test"/);
+    await assert.rejects(l.submit(spec({ serviceAccount: 'nobody' })), new RegExp(`Service account "nobody" does not exist in Kubernetes namespace "${NS}"`));
     await assert.rejects(l.submit(spec({ env: { 'BAD NAME': 'x' } })), /"BAD NAME" cannot be passed/);
-    const jobs = await admin.list(`/apis/batch/v1/namespaces/${NS}/jobs`, { labelSelector: 'app.kubernetes.io/instance=refuse' });
+    const jobs = await tb.admin.list(`/apis/batch/v1/namespaces/${NS}/jobs`, { labelSelector: 'app.kubernetes.io/instance=refuse' });
     assert.equal(jobs.items.length, 0, 'nothing half-created');
   });
 
   it("reports Unschedulable at once with Kubernetes' message, in the status, the log and the address", { timeout: 90_000 }, async () => {
     const l = await launcher({ 'Launcher.InstanceName': 'unschedulable', 'Launcher.SchedulingTimeout': '0s' });
-    const s = spec();
+    // More CPU than the test bed's node (or any small one) has.
+    const s = spec({ resources: { cpuRequest: 64, cpuLimit: 64 } });
     const began = Date.now();
     const handle = await l.submit(s);
     const status = await l.wait(s.key);
     assert.equal(status.state, 'failed');
     assert.match(status.reason!, /Unschedulable/);
-    assert.match(status.reason!, /no nodes available/);
+    assert.match(status.reason!, /nodes are available: .*Insufficient cpu/);
     assert.ok(Date.now() - began < 20_000, `reported after ${Date.now() - began} ms`);
     const log = readFileSync(s.logPath, 'utf8');
     assert.match(log, /Unschedulable/);
-    await eventually('the Job to be deleted', async () => !(await admin.find(jobPath(handle.remoteId))));
+    await eventually('the Job to be deleted', async () => !(await tb.admin.find(jobPath(handle.remoteId))));
 
-    const run = spec({ kind: 'run', tag: 'run_python_api', listen: true });
+    const run = spec({ kind: 'run', tag: 'run_python_api', listen: true, resources: { memoryRequestBytes: 1024 ** 4, memoryLimitBytes: 1024 ** 4 } });
     await l.submit(run);
-    await assert.rejects(l.ready(run.key, { timeoutMs: 60_000 }), /Unschedulable.*no nodes available/);
+    await assert.rejects(l.ready(run.key, { timeoutMs: 60_000 }), /Unschedulable.*Insufficient memory/);
   });
 
   it('a pod the namespace refuses (an nfs volume under Pod Security "restricted") fails the job with Kubernetes\' message', { timeout: 90_000 }, async () => {
@@ -263,7 +179,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     assert.equal(status.state, 'failed');
     assert.match(status.reason!, /FailedCreate.*violates PodSecurity "restricted:latest": restricted volume types \(volume "lectern-data" uses restricted volume type "nfs"\)/);
     assert.match(readFileSync(s.logPath, 'utf8'), /violates PodSecurity/);
-    await eventually('the Job to be deleted', async () => !(await admin.find(jobPath(handle.remoteId))));
+    await eventually('the Job to be deleted', async () => !(await tb.admin.find(jobPath(handle.remoteId))));
   });
 
   it('stop deletes the Job and its pod', { timeout: 90_000 }, async () => {
@@ -273,10 +189,10 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     const pod = await eventually('the pod', () => l.podCache.list().find((p) => p.metadata.labels?.['lectern.dev/job-key'] === s.key));
     await l.stop(s.key);
     const status = await l.wait(s.key);
-    assert.equal(status.stopped, true);
-    await eventually('the Job to be gone', async () => !(await admin.find(jobPath(handle.remoteId))));
-    await eventually('the pod to be gone', async () => !(await admin.find(`/api/v1/namespaces/${NS}/pods/${pod.metadata.name}`)));
-    await eventually('the Secret to be gone', async () => !(await admin.find(`/api/v1/namespaces/${NS}/secrets/${handle.remoteId}-env`)));
+    assert.equal(status.stopped, true, JSON.stringify(status) + readFileSync(s.logPath, 'utf8'));
+    await eventually('the Job to be gone', async () => !(await tb.admin.find(jobPath(handle.remoteId))));
+    await eventually('the pod to be gone', async () => !(await tb.admin.find(`/api/v1/namespaces/${NS}/pods/${pod.metadata.name}`)));
+    await eventually('the Secret to be gone', async () => !(await tb.admin.find(`/api/v1/namespaces/${NS}/secrets/${handle.remoteId}-env`)));
 
     // Deleting content stops its jobs on every replica: another replica's launcher deletes this one's Job.
     const elsewhere = await launcher({ 'Launcher.InstanceName': 'stop' }, 'replica-2');
@@ -284,7 +200,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     const handle2 = await l.submit(s2);
     await eventually('the other replica to see the pod', () => elsewhere.podCache.list().find((p) => p.metadata.labels?.['lectern.dev/job-key'] === s2.key));
     for (const info of await elsewhere.list({ contentGuid: s2.contentGuid })) await elsewhere.stop(info.key);
-    await eventually('the Job to be gone', async () => !(await admin.find(jobPath(handle2.remoteId))));
+    await eventually('the Job to be gone', async () => !(await tb.admin.find(jobPath(handle2.remoteId))));
     assert.equal((await l.wait(s2.key)).state, 'failed');
   });
 
@@ -297,24 +213,26 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     const keptJob = await first.submit(kept);
     const orphanJob = await first.submit(orphan);
     const foreignJob = await other.submit(foreign);
+    // Adopted while its pod runs, as after a crash of a replica whose workers serve on.
+    await eventually('the kept job to run', async () => (await first.status(kept.key)).state === 'running', { timeoutMs: 60_000 });
     await first.close();
 
     const second = await launcher({ 'Launcher.InstanceName': 'adopt' }, 'replica-a');
     const adopted = await second.reconcile([{ key: kept.key, logPath: kept.logPath }]);
     assert.deepEqual(adopted, [kept.key]);
-    await eventually('the orphan to be deleted', async () => !(await admin.find(jobPath(orphanJob.remoteId))));
-    assert.ok(await admin.find(jobPath(keptJob.remoteId)), 'the adopted Job stays');
-    assert.ok(await admin.find(jobPath(foreignJob.remoteId)), "another replica's Job stays");
-    assert.equal((await second.status(kept.key)).state, 'pending');
+    await eventually('the orphan to be deleted', async () => !(await tb.admin.find(jobPath(orphanJob.remoteId))));
+    assert.ok(await tb.admin.find(jobPath(keptJob.remoteId)), 'the adopted Job stays');
+    assert.ok(await tb.admin.find(jobPath(foreignJob.remoteId)), "another replica's Job stays");
+    assert.equal((await second.status(kept.key)).state, 'running');
     await second.stop(kept.key);
     assert.equal((await second.wait(kept.key)).stopped, true);
-    await eventually('the adopted Job to be gone after stop', async () => !(await admin.find(jobPath(keptJob.remoteId))));
+    await eventually('the adopted Job to be gone after stop', async () => !(await tb.admin.find(jobPath(keptJob.remoteId))));
     await other.stop(foreign.key);
   });
 
   it('its watches resume from the last resourceVersion after the API server connection drops', { timeout: 90_000 }, async () => {
     // A TCP relay between Lectern and the API server, whose connections the test cuts.
-    const target = new URL(cp.url);
+    const target = new URL(tb.state.apiUrl);
     const sockets = new Set<Socket>();
     const relay: Server = createServer((client) => {
       const upstream = connect(Number(target.port), target.hostname);
@@ -360,16 +278,16 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
       resources,
       verbs: verbs.filter((v) => !((resources[0] === 'jobs' && v === 'delete') || (resources[0] === 'secrets' && v === 'create'))),
     })).filter((r) => r.verbs.length);
-    await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'partial' }, rules });
-    await admin.create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'partial' } });
-    await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`, {
+    await tb.admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'partial' }, rules });
+    await tb.admin.create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'partial' } });
+    await tb.admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`, {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
       metadata: { name: 'partial' },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'partial' },
       subjects: [{ kind: 'ServiceAccount', name: 'partial', namespace: NS }],
     });
-    const tokenRequest = await admin.create<KubeObject>(`/api/v1/namespaces/${NS}/serviceaccounts/partial/token`, {
+    const tokenRequest = await tb.admin.create<KubeObject>(`/api/v1/namespaces/${NS}/serviceaccounts/partial/token`, {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenRequest',
       spec: { expirationSeconds: 3600 },
@@ -377,7 +295,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     const token = tokenRequest.status.token as string;
     await assert.rejects(launcher({ 'Launcher.KubernetesAuthToken': token }), (err: Error) => {
       assert.match(err.message, /Missing permissions: delete batch\/jobs, create secrets\./);
-      assert.match(err.message, /system:serviceaccount:lectern-test:partial/);
+      assert.match(err.message, new RegExp(`system:serviceaccount:${NS}:partial`));
       assert.doesNotMatch(err.message, /get pods/);
       return true;
     });
@@ -387,7 +305,7 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     // With the namespaced Role only, Lectern cannot tell a missing namespace from a missing binding.
     await assert.rejects(launcher({ 'Launcher.KubernetesNamespace': 'nowhere' }), /namespace "nowhere" may not exist, or no Role is bound to user "lectern"/);
     // With the right to read namespaces, it can.
-    await assert.rejects(launcher({ 'Launcher.KubernetesNamespace': 'nowhere', 'Launcher.KubernetesAuthToken': cp.token }), /Kubernetes namespace "nowhere" does not exist/);
+    await assert.rejects(launcher({ 'Launcher.KubernetesNamespace': 'nowhere', 'Launcher.KubernetesAuthToken': tb.state.adminToken }), /Kubernetes namespace "nowhere" does not exist/);
   });
 
   it('start-up refuses settings it cannot use', { timeout: 90_000 }, async () => {
@@ -405,132 +323,5 @@ describe('Kubernetes launcher', { timeout: 20 * 60_000 }, () => {
     });
     await assert.rejects(launcher({ 'Launcher.KubernetesAPIURL': `https://127.0.0.1:${badTarget}` }), /Cannot reach the Kubernetes API at https:\/\/127\.0\.0\.1/);
     assert.ok(KubeApiError);
-  });
-  describe("on a node (the test bed's node agent)", () => {
-    let node: NodeAgent;
-    const WSGI_APP = [
-      'import os',
-      'def app(environ, start_response):',
-      '    start_response("200 OK", [("Content-Type", "text/plain")])',
-      '    return [("hello from a pod, HOME=" + os.environ["HOME"] + ", secret=" + os.environ.get("DATABASE_PASSWORD", "")).encode()]',
-      '',
-    ].join('\n');
-
-    before(async () => {
-      const imagesFile = path.join(volumeRoot, 'images.yaml');
-      // The init image holds runtime/ at /lectern/runtime; the content image is the host's system
-      // (its /usr/bin/python3), as the test bed's image map allows.
-      writeFileSync(
-        imagesFile,
-        ['images:', `  ghcr.io/lectern-project/lectern-runtime-init:${VERSION}:`, '    paths:', `      /lectern/runtime: ${RUNTIME_DIR}`, '  ghcr.io/example/content:3.11: {}', ''].join('\n'),
-      );
-      node = await startNodeAgent(cp, { name: 'n1', imagesFile, capacity: { 'nvidia.com/gpu': '4' } });
-    });
-
-    after(async () => {
-      await node?.stop();
-    });
-
-    function bundle(files: Record<string, string>): string {
-      const dir = path.join(dataDir, 'apps', '7', '3');
-      mkdirSync(dir, { recursive: true });
-      for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
-      return dir;
-    }
-
-    it("runs a build: its output lands in the job log and stays after the pod is gone; the exit code is the job's", { timeout: 120_000 }, async () => {
-      const l = await launcher({ 'Launcher.InstanceName': 'node-build' });
-      bundle({ 'manifest.json': '{}' });
-      const s = spec({
-        command: ['/bin/sh', '-c', 'echo "building in $PWD as $(id -u)"; echo "to stderr" >&2; echo written > "$HOME/out.txt"; ls /opt/lectern/runtime/python/lectern_run.py; exit 3'],
-      });
-      const handle = await l.submit(s);
-      const status = await l.wait(s.key);
-      assert.equal(status.state, 'failed');
-      assert.equal(status.exitCode, 3);
-      assert.equal(status.reason, 'The process exited with code 3.');
-      const lines: string[] = [];
-      for await (const line of l.logs(s.key)) lines.push(line.data);
-      // stdout and stderr are two pipes: the order between them is not kept, only within each.
-      assert.equal(lines.at(-1), 'The process exited with code 3.');
-      assert.deepEqual(lines.slice(0, -1).sort(), [`building in ${path.join(dataDir, 'apps/7/3')} as 1000`, 'to stderr', '/opt/lectern/runtime/python/lectern_run.py'].sort());
-      assert.equal(readFileSync(path.join(s.jobDir, 'out.txt'), 'utf8'), 'written\n', 'the job wrote its home on the shared volume');
-      await l.stop(s.key);
-      await admin.delete(jobPath(handle.remoteId));
-      await eventually('the Job to be gone', async () => !(await admin.find(jobPath(handle.remoteId))));
-      const after: string[] = [];
-      for await (const line of l.logs(s.key, { logPath: s.logPath })) after.push(line.data);
-      assert.deepEqual(after, lines, 'the log outlives the pod');
-    });
-
-    it('runs a worker with the runtime from the init container: reachable at its pod IP, its log followed live, stopped with its pod', { timeout: 120_000 }, async () => {
-      const l = await launcher({ 'Launcher.InstanceName': 'node-run' });
-      const appDir = bundle({ 'app.py': WSGI_APP });
-      const s = spec({
-        kind: 'run',
-        tag: 'run_python_api',
-        listen: true,
-        command: ['/usr/bin/python3', path.join(RUNTIME_DIR, 'python', 'lectern_run.py')],
-        env: {
-          LECTERN_APP_MODE: 'python-api',
-          LECTERN_APP_DIR: appDir,
-          LECTERN_MANIFEST: path.join(appDir, 'manifest.json'),
-          LECTERN_ENTRYPOINT: 'app:app',
-          LECTERN_BASE_PATH: '/content/x',
-          PYTHONUNBUFFERED: '1',
-          DATABASE_PASSWORD: 'from-the-secret',
-          PATH: '/usr/bin:/bin',
-        },
-        resources: { memoryLimitBytes: 256 * 1024 * 1024 },
-      });
-      const followed: string[] = [];
-      await l.submit(s);
-      const following = (async () => {
-        for await (const line of l.logs(s.key, { follow: true })) followed.push(line.data);
-      })();
-      const address = await l.ready(s.key, { timeoutMs: 60_000 }).catch((err: Error) => {
-        throw new Error(`${err.message}\n${readFileSync(s.logPath, 'utf8')}`);
-      });
-      assert.match(address.host, /^127\./);
-      assert.equal(address.port, 8080);
-      const res = await fetch(`http://${address.host}:${address.port}/`);
-      assert.equal(await res.text(), `hello from a pod, HOME=${s.jobDir}, secret=from-the-secret`);
-      const [info] = await l.list({ contentGuid: s.contentGuid });
-      assert.equal(info!.pod?.node, 'n1');
-      assert.equal(info!.pod?.phase, 'Running');
-      assert.deepEqual(info!.address, address);
-      assert.ok(info!.pod!.readySeconds !== undefined && info!.pod!.readySeconds >= 0, 'start-up phase times');
-      await eventually("the runner's start-up line in the log", () => followed.length > 0);
-      await l.stop(s.key);
-      const status = await l.wait(s.key);
-      assert.equal(status.stopped, true);
-      await following;
-      assert.ok(readFileSync(s.logPath, 'utf8').includes(followed[0]!), "followed lines are the file's");
-      await assert.rejects(fetch(`http://${address.host}:${address.port}/`));
-    });
-
-    it('reports an image Kubernetes cannot pull with its reason and message', { timeout: 120_000 }, async () => {
-      const l = await launcher({ 'Launcher.InstanceName': 'node-pull' });
-      const s = spec({ image: 'ghcr.io/example/missing:1', kind: 'run', tag: 'run_app', listen: true, command: ['/bin/true'] });
-      await l.submit(s);
-      await assert.rejects(l.ready(s.key, { timeoutMs: 60_000 }), /Kubernetes could not run the process \((ErrImagePull|ImagePullBackOff)\): container: .*ghcr\.io\/example\/missing:1/);
-      assert.match(readFileSync(s.logPath, 'utf8'), /ErrImagePull|ImagePullBackOff/);
-    });
-
-    it('reports a process killed for its memory limit as OOMKilled', { timeout: 120_000 }, async () => {
-      if (node.memoryLimits.startsWith('RLIMIT')) {
-        // Without a writable cgroup the agent cannot OOM-kill; say so rather than pass silently.
-        assert.fail(`this machine enforces memory limits by ${node.memoryLimits}: OOMKilled cannot be observed`);
-      }
-      const l = await launcher({ 'Launcher.InstanceName': 'node-oom' });
-      const s = spec({
-        command: ['/usr/bin/python3', '-c', 'x = bytearray(300 * 1024 * 1024); print(len(x))'],
-        resources: { memoryLimitBytes: 64 * 1024 * 1024 },
-      });
-      await l.submit(s);
-      const status = await l.wait(s.key);
-      assert.equal(status.state, 'failed');
-      assert.match(status.reason!, /exceeded its memory limit of 64 MiB \(Kubernetes: OOMKilled\)/);
-    });
   });
 });

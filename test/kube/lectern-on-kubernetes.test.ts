@@ -1,25 +1,25 @@
-// A whole Lectern server in off-host mode against the test bed (control plane + node agent): content
+// A whole Lectern server in off-host mode against the test bed (control plane + a real node): content
 // published through the API runs as a Kubernetes Job in the image its execution environment names,
 // is served through Lectern's proxy from its pod, shows up in the processes table and job list, and
 // leaves nothing behind when deleted. Lectern runs with the documented Role only.
-// Run: node --import tsx --test test/kube/lectern-on-kubernetes.test.ts
+// Run: bash scripts/kube-testbed.sh run node --import tsx --test test/kube/lectern-on-kubernetes.test.ts
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { KubeApi } from '../../src/launcher/kubernetes/kube-api.js';
 import type { SettingKey } from '../../src/config/settings.js';
-import { KUBE_NAMESPACE, startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
-import { pollTask, startLectern } from '../support/lectern.js';
+import { startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
+import { pollTask } from '../support/lectern.js';
 import { makeTarGz } from '../support/tarball.js';
 
-const NS = KUBE_NAMESPACE;
-const IMAGE = 'lectern-test/python:3.11';
-// The image's interpreter: the test bed's images see the host's /usr.
-const PYTHON = '/usr/bin/python3';
-const PYTHON_VERSION = execFileSync(PYTHON, ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
+// Set in before(): the test bed's content image and its Python, and this file's namespace.
+let IMAGE = '';
+let PYTHON = '';
+let PYTHON_VERSION = '';
+let NS = '';
 
 const APP = `
 import json, os
@@ -51,8 +51,12 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
   let settings: Partial<Record<SettingKey, string>>;
 
   before(async () => {
-    kube = await startKubeLectern({ [IMAGE]: {} });
+    kube = await startKubeLectern({}, 'lectern-on-kube');
     ({ admin, settings } = kube);
+    IMAGE = kube.content.image;
+    PYTHON = kube.content.python.path;
+    PYTHON_VERSION = kube.content.python.version;
+    NS = kube.namespace;
     const res = await kube.t!.api('/__api__/v1/environments', {
       method: 'POST',
       json: { title: 'Python on the test bed', name: IMAGE, cluster_name: 'Kubernetes', matching: 'any', python: { installations: [{ version: PYTHON_VERSION, path: PYTHON }] } },
@@ -84,12 +88,13 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
     const body = (await res.json()) as { script_name: string; path: string; host: string; secret: string };
     assert.equal(body.script_name, `/content/${guid}`);
     assert.equal(body.path, '/hello');
-    assert.match(body.host, /^127\./, 'the worker listens on its pod IP');
+    const pod = (await admin.list(`/api/v1/namespaces/${NS}/pods`, { labelSelector: `lectern.dev/content-guid=${guid}` })).items[0];
+    assert.equal(body.host, pod?.status.podIP, 'the worker listens on its pod IP');
     assert.equal(body.secret, 'kept-in-a-secret');
 
     const processes = (await (await t.api('/__api__/v1/system/processes')).json()) as Array<{ content_guid: string; kind: string; pod?: { node: string; image: string; phase: string } }>;
     const worker = processes.find((p) => p.content_guid === guid && p.kind === 'run');
-    assert.equal(worker?.pod?.node, 'n1');
+    assert.equal(worker?.pod?.node, kube.nodeName);
     assert.equal(worker?.pod?.image, IMAGE);
     assert.equal(worker?.pod?.phase, 'Running');
     const jobs = (await (await t.api(`/__api__/v1/content/${guid}/jobs`)).json()) as Array<{ key: string; cluster: string; image: string; status: number }>;
@@ -114,7 +119,7 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
   });
   it("a worker whose image cannot be pulled fails the deploy with Kubernetes' reason, in the task output and the job list", async () => {
     const t = (await server())!;
-    const missing = 'lectern-test/missing:1';
+    const missing = 'ghcr.io/lectern-test/missing:1';
     const env = await t.api('/__api__/v1/environments', {
       method: 'POST',
       json: { title: 'Not in any registry', name: missing, cluster_name: 'Kubernetes', matching: 'exact', python: { installations: [{ version: PYTHON_VERSION, path: PYTHON }] } },
@@ -201,7 +206,7 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
       const pods = await admin.list(`/api/v1/namespaces/${NS}/pods`, { labelSelector: `lectern.dev/content-guid=${guid}` });
       assert.equal(pods.items.length, 1, 'the pod outlives the server');
 
-      const t = (kube.t = await startLectern('sqlite', settings, { dataDir }));
+      const t = await kube.restart();
       const after = await t.api(`/content/${guid}/`);
       assert.equal(after.status, 200, await after.clone().text());
       assert.equal(((await after.json()) as { host: string }).host, before.host, 'the same pod serves');

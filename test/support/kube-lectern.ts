@@ -1,31 +1,32 @@
 // A whole Lectern in Kubernetes mode against the test bed, as an administrator would set it up off-host:
-// a control plane, one node agent with an image map, a namespace enforcing Pod Security "restricted",
-// Lectern's documented Role bound to its identity, the data dir on an NFS PersistentVolume claimed by
-// `lectern-data`, and Lectern running outside the cluster with KubernetesAPIURL + token.
+// a namespace of the test's own on the test bed's real node (Pod Security "restricted", Lectern's
+// documented Role bound to its identity, the data dir on a volume claimed by `lectern-data`), and
+// Lectern running outside the cluster with KubernetesAPIURL + token, in the test bed's network namespace.
 // `startKubeTestBed` is the cluster side alone, for benchmarks that drive the launcher directly.
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { stringify } from 'yaml';
-import { LECTERN_VERSION } from '../../src/app.js';
 import type { SettingKey } from '../../src/config/settings.js';
-import { RUNTIME_DIR } from '../../src/execution/runtime-dir.js';
-import { KubeApi } from '../../src/launcher/kubernetes/kube-api.js';
-import { lecternRole } from '../../src/launcher/kubernetes/role.js';
-import { startNodeAgent, type NodeAgent } from './kube-node/agent.js';
-import { startControlPlane, type ControlPlane } from './kube.js';
+import type { KubeApi } from '../../src/launcher/kubernetes/kube-api.js';
+import { openTestBed, type TestBed } from './kube-testbed/client.js';
 import { startLectern, type TestServer } from './lectern.js';
 
-export const KUBE_NAMESPACE = 'lectern';
+/** The test bed's content image (deploy/images/content-debian): its interpreters, as an environment names them. */
+export interface ContentImage {
+  image: string;
+  python: { path: string; version: string };
+  r: { path: string; version: string };
+  uv: string;
+}
 
 /** The cluster side of the set-up, for a caller that drives the launcher itself rather than a Lectern. */
 export interface KubeTestBed {
-  cp: ControlPlane;
+  bed: TestBed;
   /** A cluster-admin client, for what the test checks behind Lectern's back. */
   admin: KubeApi;
-  node: NodeAgent;
+  namespace: string;
+  nodeName: string;
   /** Lectern's data dir: the `lectern` sub-path of the volume behind the `lectern-data` claim. */
   dataDir: string;
-  /** Lectern's settings for Kubernetes mode against this test bed. */
+  content: ContentImage;
+  /** Lectern's settings for Kubernetes mode against this namespace. */
   settings: Partial<Record<SettingKey, string>>;
   stop(): Promise<void>;
 }
@@ -34,85 +35,57 @@ export interface KubeTestBed {
 export interface KubeLectern extends KubeTestBed {
   /** The current server; a test that replaces it assigns the new one here so `stop()` stops it. */
   t: TestServer | undefined;
+  /** Starts another server on the same data and settings, reachable from pods as the first one was. */
+  restart(): Promise<TestServer>;
 }
 
 /**
- * Everything but Lectern: control plane, node agent, namespace, Role and storage.
- * `images` maps image names to the host paths they hold (the test bed's image map, docs/kube-testbed.md);
- * the runtime's init image is added.
+ * A content image of the test bed (`content-debian`, or `content-shiny`, the same with Shiny): its tag
+ * says its versions (`r4.2.2-py3.11.2-bookworm`); its paths follow Posit's layout.
  */
-export async function startKubeTestBed(images: Record<string, { paths?: Record<string, string> }>): Promise<KubeTestBed> {
-  const cp = await startControlPlane();
-  const admin = new KubeApi({ url: cp.url, token: async () => cp.token, ca: readFileSync(cp.caFile, 'utf8'), skipTlsVerify: false, describe: 'admin' });
-  const volumeRoot = mkdtempSync(path.join('/var/tmp', 'lectern-kube-e2e-'));
-  chmodSync(volumeRoot, 0o755);
-  const dataDir = path.join(volumeRoot, 'lectern');
-  mkdirSync(dataDir, { mode: 0o755 });
-  const imagesFile = path.join(volumeRoot, 'images.yaml');
-  const init = { [`ghcr.io/lectern-project/lectern-runtime-init:${LECTERN_VERSION}`]: { paths: { '/lectern/runtime': RUNTIME_DIR } } };
-  writeFileSync(imagesFile, stringify({ images: { ...init, ...images } }));
-  const node = await startNodeAgent(cp, { name: 'n1', imagesFile });
-  const NS = KUBE_NAMESPACE;
+export function contentImage(bed: TestBed, name = 'content-debian'): ContentImage {
+  const image = bed.image(`/${name}:`);
+  const tag = image.split(':').at(-1)!;
+  const python = /py(\d+\.\d+\.\d+)/.exec(tag)?.[1];
+  const r = /r(\d+\.\d+\.\d+)/.exec(tag)?.[1];
+  if (!python || !r) throw new Error(`cannot read the Python and R versions from the content image's tag: ${image}`);
+  return { image, python: { path: `/opt/python/${python}/bin/python`, version: python }, r: { path: `/opt/R/${r}/bin/R`, version: r }, uv: '/opt/uv/bin/uv' };
+}
 
-  await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
-  await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`, lecternRole(NS));
-  await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`, {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'RoleBinding',
-    metadata: { name: 'lectern' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'lectern' },
-    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: cp.lectern.name }],
-  });
-  await admin.create('/api/v1/persistentvolumes', {
-    apiVersion: 'v1',
-    kind: 'PersistentVolume',
-    metadata: { name: 'lectern-data' },
-    spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteMany'], nfs: { server: '127.0.0.1', path: volumeRoot }, claimRef: { namespace: NS, name: 'lectern-data' }, storageClassName: '' },
-  });
-  await admin.create(`/api/v1/namespaces/${NS}/persistentvolumeclaims`, {
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: { name: 'lectern-data' },
-    spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } }, volumeName: 'lectern-data', storageClassName: '' },
-  });
-  for (let i = 0; !(await admin.find(`/api/v1/namespaces/${NS}/serviceaccounts/default`)); i++) {
-    if (i > 300) throw new Error('no default service account');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-
+/** Everything but Lectern: a namespace of its own on the running test bed. */
+export async function startKubeTestBed(prefix = 'lectern'): Promise<KubeTestBed> {
+  const bed = await openTestBed();
+  const ns = await bed.namespace(prefix);
   return {
-    cp,
-    admin,
-    node,
-    dataDir,
-    settings: {
-      'Server.ReplicaName': 'lectern-0',
-      'Launcher.Enabled': 'true',
-      'Launcher.Kubernetes': 'true',
-      'Launcher.KubernetesAPIURL': cp.url,
-      'Launcher.KubernetesAuthToken': cp.lectern.token,
-      'Launcher.KubernetesCACertificate': cp.caFile,
-      'Launcher.KubernetesNamespace': NS,
-      'Launcher.DataDirPVCName': 'lectern-data',
-      'Launcher.DataDirPVCSubPath': 'lectern',
-    },
+    bed,
+    admin: bed.admin,
+    namespace: ns.namespace,
+    nodeName: bed.state.node.name,
+    dataDir: ns.dataDir,
+    content: contentImage(bed),
+    settings: { 'Server.ReplicaName': 'lectern-0', ...bed.lecternSettings(ns) },
     async stop() {
-      await node.stop();
-      await admin.close();
-      await cp.stop();
-      rmSync(volumeRoot, { recursive: true, force: true });
+      await ns.remove();
+      await bed.close();
     },
   };
 }
 
-/** The test bed plus Lectern running off-host against it; `settings` are Lectern settings on top of Kubernetes mode. */
-export async function startKubeLectern(images: Record<string, { paths?: Record<string, string> }>, settings: Partial<Record<SettingKey, string>> = {}): Promise<KubeLectern> {
-  const bed = await startKubeTestBed(images);
-  const all = { ...bed.settings, ...settings };
+/**
+ * The test bed plus Lectern running off-host against it; `settings` are Lectern settings on top of
+ * Kubernetes mode (a function of the test bed when they name paths inside its content image).
+ */
+export async function startKubeLectern(settings: Partial<Record<SettingKey, string>> | ((bed: KubeTestBed) => Partial<Record<SettingKey, string>>) = {}, prefix = 'lectern'): Promise<KubeLectern> {
+  const bed = await startKubeTestBed(prefix);
+  const all = { ...bed.settings, ...(typeof settings === 'function' ? settings(bed) : settings) };
   const kube: KubeLectern = {
     ...bed,
     settings: all,
-    t: await startLectern('sqlite', all, { dataDir: bed.dataDir }),
+    t: await startLectern('sqlite', all, { dataDir: bed.dataDir }, { publicHost: bed.bed.state.node.ip }),
+    async restart() {
+      kube.t = await startLectern('sqlite', all, { dataDir: bed.dataDir }, { publicHost: bed.bed.state.node.ip });
+      return kube.t;
+    },
     async stop() {
       await kube.t?.stop();
       await bed.stop();

@@ -58,7 +58,15 @@ export async function startLectern(
   provider: Provider,
   overrides: Partial<Record<SettingKey, string>> = {},
   shared?: { dataDir: string; databaseUrl?: string },
-  options: AppOptions & { firstRun?: boolean; routes?: RoutePlugin[] } = {},
+  options: AppOptions & {
+    firstRun?: boolean;
+    routes?: RoutePlugin[];
+    /**
+     * An address of this host that content reaches the server at (the Kubernetes test bed's node address,
+     * for pods): the server then listens on every address, and this one is its public URL (CONNECT_SERVER).
+     */
+    publicHost?: string;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = shared?.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'lectern-test-')));
   const databaseUrl = provider === 'postgres' ? (shared?.databaseUrl ?? (await postgresDatabaseUrl())) : '';
@@ -76,12 +84,13 @@ export async function startLectern(
       ...overrides,
     },
   });
-  const { firstRun, routes = ROUTES, ...appOptions } = options;
+  const { firstRun, routes = ROUTES, publicHost, ...appOptions } = options;
   const app = await createApp(config, appOptions);
   const fastify = await buildServer(app, routes);
-  await fastify.listen({ host: '127.0.0.1', port: 0 });
-  const url = `http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`;
-  app.serverUrl.value = `${url}/`;
+  await fastify.listen({ host: publicHost ? '0.0.0.0' : '127.0.0.1', port: 0 });
+  const port = (fastify.server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+  app.serverUrl.value = publicHost ? `http://${publicHost}:${port}/` : `${url}/`;
   // A first-run server has no accounts: the test creates the administrator through the setup link.
   let adminKey = '';
   let setupToken: string | null = null;

@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,13 +16,13 @@ export interface TestPostgres {
 }
 
 /**
- * A throwaway PostgreSQL server on 127.0.0.1 from Debian's binaries (`bash scripts/test-deps.sh` installs them):
+ * A throwaway PostgreSQL server on 127.0.0.1 (and `host`, when given) from Debian's binaries (`bash scripts/test-deps.sh` installs them):
  * a fresh cluster in a temp directory, trust auth, fsync off, and a database `lectern_test`.
  * With LECTERN_TEST_POSTGRES_URL set, that server is used instead and stop() does nothing.
  */
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(options: { host?: string } = {}): Promise<TestPostgres> {
   const external = process.env.LECTERN_TEST_POSTGRES_URL;
-  if (external) return { url: external, stop: async () => undefined };
+  if (external && !options.host) return { url: external, stop: async () => undefined };
 
   const bin = postgresBin();
   const owner = process.getuid?.() === 0 ? await unprivilegedUser() : null;
@@ -44,11 +44,13 @@ export async function startPostgres(): Promise<TestPostgres> {
       const e = err as Error & { stdout?: string; stderr?: string };
       throw new Error(`initdb failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
     }
+    // Clients on other hosts (pods of the Kubernetes test bed) connect to `host`, with the same trust.
+    if (options.host) await appendFile(path.join(data, 'pg_hba.conf'), 'host all all 0.0.0.0/0 trust\n');
 
     // The free port can be taken between probing and binding: retry a few times.
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      const started = await launch(bin, data, dir, port, ids, user);
+      const started = await launch(bin, data, dir, port, ids, user, options.host);
       if (started.ok) {
         server = { child: started.child, port, log: started.log };
         break;
@@ -75,7 +77,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   process.on('exit', onExit);
   const watchdog = startWatchdog(child.pid!, dir);
 
-  const base = `postgres://${encodeURIComponent(user)}@127.0.0.1:${port}`;
+  const base = `postgres://${encodeURIComponent(user)}@${options.host ?? '127.0.0.1'}:${port}`;
   try {
     await withClient(`${base}/postgres`, (c) => c.query('CREATE DATABASE lectern_test'));
   } catch (err) {
@@ -124,14 +126,14 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
 
 type Launch = { ok: true; child: ChildProcess; log: () => string } | { ok: false; reason: string; log: () => string };
 
-async function launch(bin: string, data: string, dir: string, port: number, ids: { uid?: number; gid?: number }, user: string): Promise<Launch> {
+async function launch(bin: string, data: string, dir: string, port: number, ids: { uid?: number; gid?: number }, user: string, host?: string): Promise<Launch> {
   const args = [
     '-D',
     data,
     '-p',
     String(port),
     '-h',
-    '127.0.0.1',
+    host ? `127.0.0.1,${host}` : '127.0.0.1',
     '-k',
     dir,
     '-c',

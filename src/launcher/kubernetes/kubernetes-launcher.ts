@@ -262,6 +262,12 @@ export class KubernetesLauncher implements Launcher {
       return;
     }
     if (state.failure) {
+      // A pod that stop() deleted while it was starting: the kubelet ends its init container as
+      // ContainerStatusUnknown (137) or its phase Failed. That is the stop, not a failure to start.
+      if (job.stopRequested) {
+        void this.podLogs.drained(job).then(() => this.finish(job, { state: 'failed', stopped: true, reason: STOPPED_BY_LECTERN }));
+        return;
+      }
       void this.failures.failWith(job, pod, state.failure);
       return;
     }

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { KubeApi } from '../../../src/launcher/kubernetes/kube-api.js';
 import { prepareNamespace, type PreparedNamespace } from './namespace.js';
-import { testBedStateDir, type TestBedState } from './state.js';
+import { testBedStateDir, volumesDir, type TestBedState } from './state.js';
 
 export interface TestBed {
   state: TestBedState;
@@ -18,7 +18,7 @@ export interface TestBed {
    * A namespace of the test's own, prepared as an administrator would for Lectern (Pod Security
    * "restricted", the Role, the data volume claim); `remove()` deletes it and its volume.
    */
-  namespace(prefix: string): Promise<PreparedNamespace & { remove(): Promise<void> }>;
+  namespace(prefix: string, options?: { role?: boolean }): Promise<PreparedNamespace & { remove(): Promise<void> }>;
   /**
    * The name pods use for a built image whose reference contains `part` (e.g. `content-debian`): under
    * ghcr.io, which the node resolves to the test bed's registry.
@@ -29,7 +29,7 @@ export interface TestBed {
 
 const HOW = 'start it with `bash scripts/kube-testbed.sh up` and run the test inside it: `bash scripts/kube-testbed.sh run node --import tsx --test <file>` (npm run test:kube does both)';
 
-export async function useTestBed(): Promise<TestBed> {
+export async function openTestBed(): Promise<TestBed> {
   const file = path.join(testBedStateDir(), 'testbed.json');
   if (!existsSync(file)) throw new Error(`no Kubernetes test bed is running (${file} is missing): ${HOW}`);
   const state = JSON.parse(readFileSync(file, 'utf8')) as TestBedState;
@@ -40,7 +40,7 @@ export async function useTestBed(): Promise<TestBed> {
     await admin.close();
     throw new Error(`the Kubernetes test bed's API server (${state.apiUrl}) cannot be reached from here (${(err as Error).message}): ${HOW}`);
   }
-  const volumes = path.join(testBedStateDir(), 'volumes');
+  const volumes = volumesDir(state.network.id);
   return {
     state,
     admin,
@@ -54,9 +54,9 @@ export async function useTestBed(): Promise<TestBed> {
       'Launcher.DataDirPVCName': ns.claim,
       'Launcher.DataDirPVCSubPath': ns.subPath,
     }),
-    async namespace(prefix) {
+    async namespace(prefix, options = {}) {
       const name = `${prefix}-${randomBytes(3).toString('hex')}`;
-      const prepared = await prepareNamespace(admin, { namespace: name, volumeRoot: path.join(volumes, name), nodeName: state.node.name });
+      const prepared = await prepareNamespace(admin, { namespace: name, volumeRoot: path.join(volumes, name), nodeName: state.node.name, role: options.role });
       return {
         ...prepared,
         async remove() {

@@ -13,15 +13,14 @@ import { kubeBinDir, startControlPlane, type ControlPlane } from '../kube.js';
 import { prepareNamespace } from './namespace.js';
 import { readNetwork } from './network.js';
 import { startNode, type RealNode } from './node.js';
-import { builtImages, pushPauseImage, startRegistry, writeJson, type Registry } from './registry.js';
-import { imagesIndexFile, type TestBedState } from './state.js';
+import { builtImages, startRegistry, writeJson, type Registry } from './registry.js';
+import { imagesIndexFile, volumesDir, type TestBedState } from './state.js';
 
 const stateDir = process.argv[2];
 if (!stateDir) {
   console.error('usage: daemon.ts <state dir>');
   process.exit(2);
 }
-const KUBERNETES_VERSION = 'v1.37.2';
 const REGISTRY_PORT = 5000;
 
 let cp: ControlPlane | undefined;
@@ -56,14 +55,16 @@ async function main() {
   const tControlPlane = Date.now() - t0;
   // Alone in its network namespace: a fixed port is free.
   registry = await startRegistry(bin, path.join(stateDir!, 'registry'), REGISTRY_PORT);
-  const sandboxImage = `${registry.address}/${await pushPauseImage(bin, registry, stateDir!, KUBERNETES_VERSION)}`;
-  step('pause image pushed');
+  const built = await builtImages(imagesIndexFile());
+  const pause = built.find((i) => i.reference.includes('/pause:'));
+  if (!pause) throw new Error(`no pause image in ${imagesIndexFile()}: run \`bash scripts/deps/kube-images.sh\``);
   const images: Record<string, string> = {};
-  for (const image of await builtImages(imagesIndexFile())) {
+  for (const image of built) {
     // The distribution images (not busybox's init image, not pause) get the machine's CA bundle.
     const siteCa = !/runtime-init|pause/.test(image.reference);
     images[image.reference] = await registry.pushLayout(image.layout, image.reference, { siteCa });
   }
+  const sandboxImage = `${registry.address}/${pause.reference}`;
   const tImages = Date.now() - t0;
 
   step(`images pushed: ${Object.keys(images).join(', ') || 'none'}; starting the node`);
@@ -71,21 +72,23 @@ async function main() {
   const admin = new KubeApi({ url: cp.url, token: async () => cp!.token, ca: readFileSync(cp.caFile, 'utf8'), skipTlsVerify: false, describe: 'admin' });
   const nodeReady = Date.now() + 60_000;
   let kubeletVersion = '';
+  let runtimeVersion = '';
   for (;;) {
     const found = (await admin.find(`/api/v1/nodes/${node.name}`)) as {
-      status?: { conditions?: Array<{ type: string; status: string }>; nodeInfo?: { kubeletVersion: string } };
+      status?: { conditions?: Array<{ type: string; status: string }>; nodeInfo?: { kubeletVersion: string; containerRuntimeVersion: string } };
     } | null;
     if (found?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) {
       kubeletVersion = found.status.nodeInfo?.kubeletVersion ?? '';
+      runtimeVersion = found.status.nodeInfo?.containerRuntimeVersion ?? '';
       break;
     }
     if (Date.now() > nodeReady) throw new Error(`node ${node.name} was not Ready within 60 s; kubelet log:\n${(await node.kubeletLog()).split('\n').slice(-30).join('\n')}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   const tNode = Date.now() - t0;
-  step(`node ${node.name} Ready (kubelet ${kubeletVersion})`);
+  step(`node ${node.name} Ready (kubelet ${kubeletVersion}, ${runtimeVersion})`);
 
-  const prepared = await prepareNamespace(admin, { namespace: 'lectern', volumeRoot: path.join(stateDir!, 'volume'), nodeName: node.name });
+  const prepared = await prepareNamespace(admin, { namespace: 'lectern', volumeRoot: path.join(volumesDir(network.id), 'lectern'), nodeName: node.name });
   await admin.close();
 
   const state: TestBedState = {
@@ -102,7 +105,7 @@ async function main() {
     lecternToken: cp.lectern.token,
     lecternKubeconfig: cp.lectern.kubeconfig,
     registry: registry.address,
-    node: { name: node.name, ip: node.ip, kubeletVersion, dir: path.join(stateDir!, 'node') },
+    node: { name: node.name, ip: node.ip, kubeletVersion, runtimeVersion, dir: path.join(stateDir!, 'node') },
     network,
     images,
     initImage: `ghcr.io/lectern-project/lectern-runtime-init:${LECTERN_VERSION}`,

@@ -16,21 +16,27 @@ export interface PreparedNamespace {
   dataDir: string;
 }
 
-export async function prepareNamespace(admin: KubeApi, options: { namespace: string; volumeRoot: string; nodeName: string; user?: string; persistentVolume?: string }): Promise<PreparedNamespace> {
+/** `role: false` leaves the Role to someone else (a Helm release makes its own). */
+export async function prepareNamespace(
+  admin: KubeApi,
+  options: { namespace: string; volumeRoot: string; nodeName: string; user?: string; persistentVolume?: string; role?: boolean },
+): Promise<PreparedNamespace> {
   const { namespace: ns, volumeRoot } = options;
   const claim = 'lectern-data';
   const subPath = 'lectern';
   mkdirSync(path.join(volumeRoot, subPath), { recursive: true });
   chmodSync(volumeRoot, 0o755);
   await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
-  await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`, lecternRole(ns));
-  await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'RoleBinding',
-    metadata: { name: 'lectern' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'lectern' },
-    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: options.user ?? 'lectern' }],
-  });
+  if (options.role !== false) {
+    await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`, lecternRole(ns));
+    await admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'lectern' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'lectern' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: options.user ?? 'lectern' }],
+    });
+  }
   const pv = options.persistentVolume ?? `${ns}-data`;
   await admin.create('/api/v1/persistentvolumes', {
     apiVersion: 'v1',

@@ -4,7 +4,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -72,27 +71,6 @@ async function addSiteCa(crane: string, target: string, workDir: string): Promis
   await execFileAsync(crane, ['append', '--insecure', '-b', target, '-f', layer, '-t', target]);
   const env = ['SSL_CERT_FILE', 'PIP_CERT', 'REQUESTS_CA_BUNDLE'].flatMap((k) => ['--env', `${k}=/etc/ssl/certs/ca-certificates.crt`]);
   await execFileAsync(crane, ['mutate', '--insecure', ...env, target]);
-}
-
-/**
- * Kubernetes' pause image, built here from its source in the k8s.io/kubernetes module (the public
- * registry that serves it is unreachable): `gcc -Os -static pause.c`, one layer, entrypoint /pause.
- * Returns the reference pushed.
- */
-export async function pushPauseImage(bin: string, registry: Registry, workDir: string, kubernetesVersion: string): Promise<string> {
-  const reference = 'lectern-test/pause:3.10';
-  const modCache = (await execFileAsync('go', ['env', 'GOMODCACHE'])).stdout.trim() || path.join(os.homedir(), 'go', 'pkg', 'mod');
-  const source = path.join(modCache, `k8s.io/kubernetes@${kubernetesVersion}`, 'build/pause/linux/pause.c');
-  if (!existsSync(source)) throw new Error(`${source} is missing: run \`bash scripts/deps/kube-testbed.sh\` (it downloads the Kubernetes module)`);
-  const dir = path.join(workDir, 'pause');
-  await mkdir(path.join(dir, 'root'), { recursive: true });
-  await execFileAsync('gcc', ['-Os', '-static', '-o', path.join(dir, 'root', 'pause'), source, `-DVERSION=${kubernetesVersion}`]);
-  await execFileAsync('tar', ['-C', path.join(dir, 'root'), '--owner=0', '--group=0', '-cf', path.join(dir, 'layer.tar'), 'pause']);
-  const crane = path.join(bin, 'crane');
-  const target = `${registry.address}/${reference}`;
-  await execFileAsync(crane, ['append', '--insecure', '--oci-empty-base', '-f', path.join(dir, 'layer.tar'), '-t', `${target}-base`]);
-  await execFileAsync(crane, ['mutate', '--insecure', '--set-platform', 'linux/amd64', '--entrypoint', '/pause', '-t', target, `${target}-base`]);
-  return reference;
 }
 
 /** The images scripts/deps/kube-images.sh built: `<reference>\t<OCI layout dir>\t<digest>` lines. */

@@ -24,7 +24,8 @@ export interface TestBedState {
   lecternKubeconfig: string;
   /** `127.0.0.1:<port>`; the node resolves docker.io, ghcr.io, quay.io and registry.k8s.io names here. */
   registry: string;
-  node: { name: string; ip: string; kubeletVersion: string; dir: string };
+  /** `runtimeVersion` as the Node reports it: `containerd://2.4.2`. */
+  node: { name: string; ip: string; kubeletVersion: string; runtimeVersion: string; dir: string };
   network: NodeNetwork;
   /** Image reference → digest, for every image pushed to the registry. */
   images: Record<string, string>;
@@ -37,6 +38,14 @@ export interface TestBedState {
 /** Where a test bed keeps its state; one test bed per state dir. */
 export function testBedStateDir(): string {
   return process.env.KUBE_TESTBED_DIR ?? '/tmp/lectern-kube-testbed';
+}
+
+/**
+ * Where the test bed's data volumes live: not under /tmp, because content pods mount an emptyDir at
+ * /tmp and see the data volume at the same absolute paths as Lectern. `down` removes it.
+ */
+export function volumesDir(networkId: string): string {
+  return `/var/tmp/lectern-kt-${networkId}`;
 }
 
 /** The index of images scripts/deps/kube-images.sh built. */

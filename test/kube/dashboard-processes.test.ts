@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { adminPage, checkAccessibility, launchChromium, screenshot } from '../support/browser.js';
@@ -8,15 +7,15 @@ import { waitForTask } from '../support/lectern.js';
 import { wsgiApiBundle } from '../support/apps.js';
 
 // Admin → Processes in Debian's Chromium against a whole Lectern in Kubernetes mode (the test bed's
-// control plane and node agent): a python-api runs in a pod, and its row shows the node, pod, replica
+// control plane and real node): a python-api runs in a pod, and its row shows the node, pod, replica
 // and image, requests and limits beside usage, the pod phase and its start-up phases; stopping it
 // from the table removes it. Screenshots and axe-core reports go to test-artifacts/dashboard/kubernetes/.
-// Run (after `npm run build`): node --import tsx --test test/browser/processes-kubernetes.test.ts
+// Run (after `npm run build`): bash scripts/kube-testbed.sh run node --import tsx --test test/kube/dashboard-processes.test.ts
 
-const IMAGE = 'lectern-test/python:3.11';
-// The image's interpreter: the test bed's images see the host's /usr.
-const PYTHON = '/usr/bin/python3';
-const PYTHON_VERSION = execFileSync(PYTHON, ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
+// The test bed's content image and its Python, set in before().
+let IMAGE = '';
+let PYTHON = '';
+let PYTHON_VERSION = '';
 
 const APP = `
 def app(environ, start_response):
@@ -36,7 +35,11 @@ describe('the processes table shows pods (Kubernetes mode, real browser)', { tim
   let guid = '';
 
   before(async () => {
-    kube = await startKubeLectern({ [IMAGE]: {} }, { 'Scheduler.MaxCPULimit': '2', 'Scheduler.MaxMemoryLimit': '1GiB' });
+    kube = await startKubeLectern({ 'Scheduler.MaxCPULimit': '2', 'Scheduler.MaxMemoryLimit': '1GiB' }, 'dashboard');
+    ({
+      image: IMAGE,
+      python: { path: PYTHON, version: PYTHON_VERSION },
+    } = kube.content);
     const t = kube.t!;
     const env = await t.api('/__api__/v1/environments', {
       method: 'POST',
@@ -78,7 +81,7 @@ describe('the processes table shows pods (Kubernetes mode, real browser)', { tim
       .filter({ hasText: /^ready \d/ })
       .waitFor();
     const text = (await row.textContent())!;
-    for (const expected of ['n1', `pod ${podName}`, 'replica lectern-0', IMAGE, 'request 0.25 cores · limit 1 core', 'request 256 MiB · limit 512 MiB', 'Running']) {
+    for (const expected of [kube.nodeName, `pod ${podName}`, 'replica lectern-0', IMAGE, 'request 0.25 cores · limit 1 core', 'request 256 MiB · limit 512 MiB', 'Running']) {
       assert.ok(text.includes(expected), `"${expected}" in the row: ${text}`);
     }
     const steps = await row.getByRole('listitem').allTextContents();
