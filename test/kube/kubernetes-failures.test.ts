@@ -4,82 +4,30 @@
 // Run: bash scripts/kube-testbed.sh run node --import tsx --test test/kube/kubernetes-failures.test.ts
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { Config } from '../../src/config/config.js';
-import { RUNTIME_DIR } from '../../src/execution/runtime-dir.js';
 import type { JobAddress, JobSpec } from '../../src/launcher/launcher.js';
 import { jobName } from '../../src/launcher/kubernetes/job-manifest.js';
 import type { KubernetesLauncher } from '../../src/launcher/kubernetes/kubernetes-launcher.js';
 import { podState } from '../../src/launcher/kubernetes/pod-state.js';
-import { startKubernetesLauncher } from '../../src/launcher/kubernetes/start.js';
-import { LECTERN_VERSION } from '../../src/version.js';
-import { useTestBed, type TestBed } from '../support/kube-testbed/client.js';
+import { openTestBed, type TestBed } from '../support/kube-testbed/client.js';
+import { IMAGE_PYTHON, testBedLaunchers, type TestBedLaunchers } from '../support/testbed-launcher.js';
 
 const run = promisify(execFile);
-const CONTENT_UID = 1000;
 
 describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { timeout: 15 * 60_000 }, () => {
   let bed: TestBed;
   let ns: Awaited<ReturnType<TestBed['namespace']>>;
-  const launchers = new Set<KubernetesLauncher>();
-  let counter = 0;
+  let launchers: TestBedLaunchers;
 
-  async function launcher(overrides: Record<string, string> = {}, replica = 'replica-1'): Promise<KubernetesLauncher> {
-    const config = Config.load({
-      env: {},
-      overrides: {
-        ...bed.lecternSettings(ns),
-        'Server.DataDir': ns.dataDir,
-        'Launcher.InitContainerImage': bed.state.initImage,
-        ...overrides,
-      } as never,
-    });
-    const l = await startKubernetesLauncher({
-      config,
-      version: LECTERN_VERSION,
-      replica,
-      runtimeDir: RUNTIME_DIR,
-      runAs: { uid: CONTENT_UID, gid: CONTENT_UID },
-      prepareWritableDir: async (dir) => {
-        mkdirSync(dir, { recursive: true });
-        chownSync(dir, CONTENT_UID, CONTENT_UID);
-      },
-    });
-    launchers.add(l);
-    return l;
-  }
-
-  async function closeLauncher(l: KubernetesLauncher) {
-    launchers.delete(l);
-    await l.close();
-  }
+  /** A launcher acting as `replica`; failures are reported at once (no scheduling grace). */
+  const launcher = (overrides: Record<string, string> = {}, replica = 'replica-1') => launchers.launcher({ 'Launcher.SchedulingTimeout': '0s', ...overrides }, replica);
 
   /** A worker (or, with `listen: false`, a batch job) running `script` in the Debian content image. */
   function spec(script: string, overrides: Partial<JobSpec> = {}): JobSpec {
-    const key = `Fail${++counter}x${Date.now().toString(36)}`;
-    const jobDir = path.join(ns.dataDir, 'jobs', '9', key);
-    return {
-      key,
-      kind: 'run',
-      tag: 'run_app',
-      contentId: 9,
-      contentGuid: '5d1e2f3a-aaaa-4bbb-8ccc-dddd00009999',
-      bundleId: 1,
-      command: ['/usr/bin/python3', '-c', script],
-      cwd: path.join(jobDir, 'home'),
-      env: { PATH: '/usr/bin:/bin' },
-      mounts: [],
-      jobDir: path.join(jobDir, 'home'),
-      logPath: path.join(jobDir, 'log.jsonl'),
-      resources: {},
-      listen: true,
-      image: bed.image('content-debian'),
-      serviceAccount: '',
-      ...overrides,
-    };
+    return launchers.spec({ kind: 'run', tag: 'run_app', command: [IMAGE_PYTHON, '-c', script], listen: true, resources: {}, ...overrides });
   }
 
   /** An HTTP server on the pod's port that answers with its own pid, so a test can tell the worker it reached. */
@@ -125,13 +73,14 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
   }
 
   before(async () => {
-    bed = await useTestBed();
+    bed = await openTestBed();
     ns = await bed.namespace('failures');
+    launchers = testBedLaunchers(bed, ns);
     console.log(`node ${bed.state.node.name}: kubelet ${bed.state.node.kubeletVersion}`);
   });
 
   after(async () => {
-    for (const l of launchers) await l.close().catch(() => undefined);
+    await launchers?.closeAll();
     await ns?.remove();
     await bed?.close();
   });
@@ -269,7 +218,7 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
     await first.submit(s);
     const address = await first.ready(s.key, { timeoutMs: 60_000 });
     const pid = await get(address);
-    await closeLauncher(first);
+    await first.close();
 
     assert.ok(await bed.admin.find(jobPath(jobName(s))), 'the Job is still there');
     assert.equal(await get(address), pid, 'the worker still answers after its launcher closed');
@@ -293,7 +242,7 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
     const address = await gone.ready(claimed.key, { timeoutMs: 60_000 });
     await gone.ready(unclaimed.key, { timeoutMs: 60_000 });
     const pid = await get(address);
-    await closeLauncher(gone);
+    await gone.close();
 
     const live = await launcher({}, 'replica-live');
     // What the live replica does with the rows it claimed from the gone one (Jobs.takeOver).
@@ -304,7 +253,7 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
     assert.equal(job.metadata.labels?.['lectern.dev/replica'], 'replica-live', 'the Job is now the live replica’s');
     assert.equal(job.metadata.annotations?.['lectern.dev/replica-name'], 'replica-live');
     await eventually('the unclaimed Job to be deleted', async () => !(await bed.admin.find(jobPath(jobName(unclaimed)))));
-    await closeLauncher(live);
+    await live.close();
 
     // The live replica restarted finds the Job as its own.
     const restarted = await launcher({}, 'replica-live');

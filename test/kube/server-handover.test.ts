@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SettingKey } from '../../src/config/settings.js';
-import { useTestBed, type TestBed } from '../support/kube-testbed/client.js';
+import { openTestBed, type TestBed } from '../support/kube-testbed/client.js';
 import { pollTask, startLectern, type TestServer } from '../support/lectern.js';
 import { makeTarGz } from '../support/tarball.js';
 
@@ -74,7 +74,7 @@ describe('a Lectern server stopped gracefully hands its Kubernetes workers over'
   let contentId = 0;
 
   before(async () => {
-    bed = await useTestBed();
+    bed = await openTestBed();
     ns = await bed.namespace('handover');
   });
 
