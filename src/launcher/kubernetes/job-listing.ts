@@ -45,7 +45,9 @@ export class JobListing {
           contentGuid: job?.contentGuid ?? labels[LABELS.contentGuid] ?? '',
           remoteId: pod.metadata.labels?.['job-name'] ?? pod.metadata.name,
           hostname: state.node ?? '',
-          address: state.ip && state.ready ? { host: state.ip, port: WORKER_PORT } : undefined,
+          // This replica's workers are routable once they accepted a connection, which comes before
+          // the kubelet's probe marks the pod Ready; other replicas' pods are known by that probe.
+          address: job?.address ?? (state.ip && state.ready ? { host: state.ip, port: WORKER_PORT } : undefined),
           startTime: new Date(pod.metadata.creationTimestamp ?? Date.now()),
           state: state.phase === 'Running' ? 'running' : 'pending',
           cpuCores: used?.cpu,
@@ -61,6 +63,8 @@ export class JobListing {
             memoryRequestBytes: parseQuantity(container?.resources?.requests?.memory),
             memoryLimitBytes: parseQuantity(container?.resources?.limits?.memory),
             ...startupPhases(pod),
+            // Ready is when Lectern could route to it, for this replica's workers (see address).
+            ...(job?.readyAt ? { readySeconds: readySecondsOf(pod, job.readyAt) } : {}),
           },
         } satisfies JobInfo;
       });
@@ -87,4 +91,9 @@ export class JobListing {
       return new Map();
     }
   }
+}
+
+function readySecondsOf(pod: KubeObject, readyAt: number): number | undefined {
+  const created = Date.parse(pod.metadata.creationTimestamp ?? '');
+  return Number.isFinite(created) ? Math.max(0, (readyAt - created) / 1000) : undefined;
 }

@@ -34,6 +34,8 @@ export interface TrackedJob {
   watchingPulls: boolean;
   /** Set once the worker answered: what ready() resolves with. */
   address?: JobAddress;
+  /** When it first accepted a connection (the processes table's "ready" phase). */
+  readyAt?: number;
   readyWaiters: Set<{ resolve(a: JobAddress): void; reject(e: Error): void }>;
   probing: boolean;
 }

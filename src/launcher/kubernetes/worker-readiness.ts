@@ -68,6 +68,7 @@ export class WorkerReadiness {
       while (!job.done && !this.isClosed() && job.readyWaiters.size) {
         if (await acceptsConnections(ip, WORKER_PORT)) {
           job.address = { host: ip, port: WORKER_PORT };
+          job.readyAt = Date.now();
           for (const w of [...job.readyWaiters]) w.resolve(job.address);
           return;
         }
