@@ -51,6 +51,8 @@ export class KubernetesLauncher implements Launcher {
   private readonly failures: StartFailures;
   private readonly listing: JobListing;
   private closed = false;
+  /** Resolves at close(): a stop in flight waits no longer for its pod to go. */
+  private readonly closing = Promise.withResolvers<void>();
 
   constructor(private readonly options: KubernetesLauncherOptions) {
     this.api = options.api;
@@ -159,9 +161,11 @@ export class KubernetesLauncher implements Launcher {
     // The Job's DELETED event, or its pod's, ends it; don't wait forever on a node that is gone.
     const limit = (options.graceMs ?? 5000) + 30_000;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([job.ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, limit)))]);
+    await Promise.race([job.ended, this.closing.promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, limit)))]);
     clearTimeout(timer);
-    if (!job.done) await this.finish(job, { state: 'failed', stopped: true, reason: STOPPED_BY_LECTERN });
+    // Once this launcher is closed the job is left as it is: its Job is being deleted, and the next
+    // replica's reconcile closes its row (nothing here may write after the server closed its database).
+    if (!job.done && !this.closed) await this.finish(job, { state: 'failed', stopped: true, reason: STOPPED_BY_LECTERN });
   }
 
   reconcile(active: Array<{ key: string; logPath: string }>, options: { replica?: string; reapUnclaimed?: boolean } = {}): Promise<string[]> {
@@ -191,6 +195,7 @@ export class KubernetesLauncher implements Launcher {
   async close(): Promise<void> {
     // Pods keep running: a restarted Lectern adopts them (reconcile). Only our watchers stop.
     this.closed = true;
+    this.closing.resolve();
     for (const off of this.unsubscribe) off();
     for (const job of this.jobs.values()) {
       if (job.unschedulableTimer) clearTimeout(job.unschedulableTimer);
