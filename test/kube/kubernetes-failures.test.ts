@@ -252,6 +252,8 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
     const job = await bed.admin.get(jobPath(jobName(claimed)));
     assert.equal(job.metadata.labels?.['lectern.dev/replica'], 'replica-live', 'the Job is now the live replica’s');
     assert.equal(job.metadata.annotations?.['lectern.dev/replica-name'], 'replica-live');
+    const [listed] = await live.list({ contentGuid: claimed.contentGuid });
+    assert.equal(listed?.pod?.replica, 'replica-live', 'the processes table names the replica that runs it now');
     await eventually('the unclaimed Job to be deleted', async () => !(await bed.admin.find(jobPath(jobName(unclaimed)))));
     await live.close();
 

@@ -19,6 +19,8 @@ export class JobListing {
     private readonly namespace: string,
     private readonly instance: string,
     private readonly pods: Informer<KubeObject>,
+    /** This replica's name: its jobs' pods may carry an earlier owner's (adopted from a replica that is gone). */
+    private readonly replica: string,
   ) {}
 
   /** Live pods (optionally of one content item); `tracked` gives this replica's jobs their own keys. */
@@ -57,7 +59,7 @@ export class JobListing {
             node: state.node,
             phase: state.phase,
             image: container?.image,
-            replica: pod.metadata.annotations?.[ANNOTATIONS.replica],
+            replica: job ? this.replica : pod.metadata.annotations?.[ANNOTATIONS.replica],
             cpuRequest: parseQuantity(container?.resources?.requests?.cpu),
             cpuLimit: parseQuantity(container?.resources?.limits?.cpu),
             memoryRequestBytes: parseQuantity(container?.resources?.requests?.memory),

@@ -66,7 +66,7 @@ export class KubernetesLauncher implements Launcher {
     this.readiness = new WorkerReadiness(this.podCache, isClosed);
     this.podLogs = new PodLogs(this.api, this.namespace, this.podCache);
     this.failures = new StartFailures({ api: this.api, namespace: this.namespace, deleteJob: (name) => this.deleteJob(name), finish: (job, status) => this.finish(job, status), isClosed });
-    this.listing = new JobListing(this.api, this.namespace, options.manifest.instance, this.podCache);
+    this.listing = new JobListing(this.api, this.namespace, options.manifest.instance, this.podCache, options.manifest.replica);
   }
 
   /** Fills the watch caches; the launcher is usable once this resolves. */
