@@ -181,9 +181,13 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   // Claimed first: a second server under a live replica's name must not touch that replica's jobs.
   const replicas = new Replicas(db, config.replicaName(), {
     expiryMs: config.get('Tasks.LeaseTimeout'),
-    onGone: async (names) => {
-      const closed = await jobs.closeAbandoned(names);
+    // A replica gone for good (or stopped, handing its workers over): its processes that still run
+    // become this replica's, its workers serve from here, the rest of its rows are closed.
+    onGone: async (names, liveSince) => {
+      const { adopted, closed } = await jobs.takeOver(names, liveSince);
+      if (adopted.length) log(`adopted ${adopted.length} process(es) of replica(s) that stopped: ${names.join(', ')}`);
       if (closed.length) log(`closed ${closed.length} job row(s) left running by replica(s) that stopped: ${names.join(', ')}`);
+      for (const row of adopted) if (row.kind === 'run') void scheduler.adopt(row, launcher.wait(row.key));
     },
     log,
   });
@@ -345,8 +349,18 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     apiChannel,
     async close() {
       environmentFile?.close();
-      // Every step runs even when an earlier one fails, so no process or connection outlives close().
-      const steps = [() => queue.stop(), () => replicas.leave(), () => scheduler.close(), () => launcher.close(), async () => apiChannel?.close(), () => events.close(), () => store.close()];
+      // Every step runs even when an earlier one fails, so no connection (and no local process) outlives close().
+      // Off-host workers are handed over, not stopped: the next replica (this one restarted, or
+      // another) adopts them from their job rows, so an upgrade restarts no app. Local ones stop.
+      const steps = [
+        () => queue.stop(),
+        () => replicas.leave(),
+        () => scheduler.close({ handOver: launcher.outlivesServer }),
+        () => launcher.close(),
+        async () => apiChannel?.close(),
+        () => events.close(),
+        () => store.close(),
+      ];
       const failures: unknown[] = [];
       for (const step of steps) await step().catch((err: unknown) => failures.push(err));
       if (failures.length) throw failures[0];

@@ -41,7 +41,8 @@ export const serverSettingsRoutes: RoutePlugin = (server, app) => {
       git_enabled: false,
       git_available: false,
       dashboard_path: '/connect',
-      execution_type: 'native',
+      // Connect's word for where content runs: on this host, or off-host as Kubernetes Jobs.
+      execution_type: app.config.offHostExecution() ? 'kubernetes' : 'native',
       enable_runtime_cache_management: false,
       default_r_environment_management: true,
       default_py_environment_management: true,

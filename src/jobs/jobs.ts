@@ -119,25 +119,56 @@ export class Jobs {
   }
 
   /**
-   * Job rows that replicas which are gone left active: closed, unless the launcher still runs them
-   * (off-host pods outlive their server, and the replica adopts them when it comes back).
+   * Job rows that replicas which are gone left active become this replica's: the launcher adopts
+   * the processes that still run (off-host pods outlive their server, and a server stopped
+   * gracefully hands its workers over) and reaps what the gone replica started that no row claims;
+   * the other rows are closed. `liveSince`: a replica whose heartbeat is newer is back, and keeps
+   * its rows. Returns the adopted rows (for the scheduler) and the keys of the closed ones.
    */
-  async closeAbandoned(replicas: string[]): Promise<string[]> {
-    if (replicas.length === 0) return [];
-    const rows = await this.db.selectFrom('jobs').select(['key', 'replica']).where('status', '=', 0).where('replica', 'in', replicas).execute();
-    if (rows.length === 0) return [];
-    const running = new Set((await this.launcher.list()).map((j) => j.key));
-    const lost = rows.filter((r) => !running.has(r.key));
-    for (const replica of new Set(lost.map((r) => r.replica))) {
-      const keys = lost.filter((r) => r.replica === replica).map((r) => r.key);
-      await this.db
+  async takeOver(replicas: string[], liveSince: number): Promise<{ adopted: JobRow[]; closed: string[] }> {
+    const adopted: JobRow[] = [];
+    const closed: string[] = [];
+    for (const replica of replicas) {
+      const rows = await this.db.selectFrom('jobs').selectAll().where('status', '=', 0).where('replica', '=', replica).execute();
+      if (rows.length === 0) continue;
+      // One statement claims them, so two replicas that both saw this one gone never share its rows.
+      const claimed = await this.db
         .updateTable('jobs')
-        .set({ status: 1, end_time: nowIso(), error: `The server that ran this process (replica ${replica}) stopped.` })
-        .where('key', 'in', keys)
+        .set({ replica: this.replica })
         .where('status', '=', 0)
+        .where('replica', '=', replica)
+        .where(
+          'key',
+          'in',
+          rows.map((r) => r.key),
+        )
+        .where((eb) => eb.not(eb.exists(eb.selectFrom('replicas').select('name').where('name', '=', replica).where('heartbeat_at', '>=', liveSince))))
+        .returning('key')
         .execute();
+      if (claimed.length === 0) continue;
+      const mine = new Set(claimed.map((c) => c.key));
+      const ours = rows.filter((r) => mine.has(r.key));
+      // Reaping what no row claims is safe only when every row of the gone replica is ours now.
+      const kept = new Set(
+        await this.launcher.reconcile(
+          ours.map((r) => ({ key: r.key, logPath: r.log_path })),
+          { replica, reapUnclaimed: ours.length === rows.length },
+        ),
+      );
+      const lost = ours.filter((r) => !kept.has(r.key)).map((r) => r.key);
+      if (lost.length) {
+        await this.db
+          .updateTable('jobs')
+          .set({ status: 1, end_time: nowIso(), error: `The server that ran this process (replica ${replica}) stopped.` })
+          .where('key', 'in', lost)
+          .where('status', '=', 0)
+          .execute();
+      }
+      for (const key of kept) void this.launcher.wait(key).then((status) => this.finish(key, status));
+      adopted.push(...ours.filter((r) => kept.has(r.key)).map((r) => ({ ...r, replica: this.replica })));
+      closed.push(...lost);
     }
-    return lost.map((r) => r.key);
+    return { adopted, closed };
   }
 
   private async finish(key: string, status: JobStatus) {

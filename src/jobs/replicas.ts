@@ -19,7 +19,7 @@ export class Replicas {
   constructor(
     private readonly db: Kysely<Database>,
     readonly name: string,
-    private readonly options: { expiryMs: number; onGone: (replicas: string[]) => Promise<void>; log?: (msg: string, err?: unknown) => void },
+    private readonly options: { expiryMs: number; onGone: (replicas: string[], liveSince: number) => Promise<void>; log?: (msg: string, err?: unknown) => void },
   ) {}
 
   /**
@@ -81,7 +81,7 @@ export class Replicas {
         this.options.log?.(`another server process took over the replica name "${this.name}": give each server its own [Server] ReplicaName`);
       }
       const gone = await this.gone();
-      if (gone.length) await this.options.onGone(gone);
+      if (gone.length) await this.options.onGone(gone, Date.now() - this.options.expiryMs);
       // Rows of replicas gone for a day only remember them.
       await this.db
         .deleteFrom('replicas')

@@ -137,6 +137,11 @@ export interface LogLine {
 
 export interface Launcher {
   readonly name: string;
+  /**
+   * Its processes keep running when this server stops (off-host pods, not children of the server):
+   * a graceful shutdown hands them over to the next replica instead of stopping them.
+   */
+  readonly outlivesServer: boolean;
   submit(spec: JobSpec): Promise<JobHandle>;
   status(key: string): Promise<JobStatus>;
   /** Resolves when the job has ended. */
@@ -147,8 +152,8 @@ export interface Launcher {
   /**
    * The one word on a run job's readiness: resolves with where it can be reached once it accepts
    * connections, as this backend knows how to tell (locally a TCP connect, or the job's own network
-   * namespace, where a forwarder accepts before the app listens; in a cluster the pod's readiness
-   * and one HTTP answer). Rejects with the reason as soon as the job cannot start (image pull,
+   * namespace, where a forwarder accepts before the app listens; in a cluster a TCP connect to the
+   * pod IP once its container runs). Rejects with the reason as soon as the job cannot start (image pull,
    * scheduling, exit: "…exited before it accepted connections: …"), or once `timeoutMs` (the
    * content's init timeout) has passed ({@link notReadyInTime}). The caller trusts it and
    * probes nothing itself; it stops a job that was not ready in time.
@@ -159,9 +164,11 @@ export interface Launcher {
   /**
    * After a restart: `active` are the jobs this replica's database rows say are running. The
    * backend adopts those it still runs (status, wait, logs and stop work again), removes anything
-   * else it started, and returns the keys it adopted; the caller closes the other rows.
+   * else it started, and returns the keys it adopted; the caller closes the other rows. With
+   * `replica`, the jobs are those of another replica that is gone, and become this one's; what that
+   * replica started and no row claims is removed only with `reapUnclaimed`.
    */
-  reconcile(active: Array<{ key: string; logPath: string }>): Promise<string[]>;
+  reconcile(active: Array<{ key: string; logPath: string }>, options?: { replica?: string; reapUnclaimed?: boolean }): Promise<string[]>;
   close(): Promise<void>;
 }
 

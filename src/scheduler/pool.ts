@@ -85,6 +85,8 @@ export class ContentPool {
   private crashes: number[] = [];
   private lastFailure?: { message: string; logTail: string[]; at: number };
   private rebuilding?: EnvironmentRebuilding;
+  /** handOver() ran: this pool neither starts nor stops a worker again. */
+  private handedOver = false;
   generation: Generation;
 
   constructor(
@@ -137,6 +139,7 @@ export class ContentPool {
     // A little longer than a worker's own init timeout, so its failure (with the reason) wins.
     const deadline = began + this.settings.initTimeoutMs + 1000;
     while (true) {
+      if (this.handedOver) throw new WorkerUnavailable('This server is shutting down; its workers keep running for the next server.', [], 503, 2);
       if (this.rebuilding) throw this.rebuilding;
       const now = Date.now();
       const current = [...this.workers].filter((w) => sameGeneration(w.generation, this.generation) && (w.state === 'ready' || w.state === 'starting'));
@@ -229,6 +232,17 @@ export class ContentPool {
     await Promise.all([...this.workers].map((w) => this.retire(w)));
   }
 
+  /**
+   * This server stops and its workers keep running (off-host pods outlive it): the pool lets go of
+   * them without stopping any, now or later (a start-up cut short, a drain that ends), so the next
+   * replica adopts them from their job rows.
+   */
+  handOver(): void {
+    this.handedOver = true;
+    this.workers.clear();
+    this.wake();
+  }
+
   private backoffMs(now: number): number {
     this.crashes = this.crashes.filter((t) => now - t < 5 * 60_000);
     if (this.crashes.length === 0) return 0;
@@ -261,8 +275,9 @@ export class ContentPool {
       try {
         worker.address = await this.starter.ready(started.key, this.settings.initTimeoutMs);
       } catch (err) {
-        // Not ready in time: the worker goes (one that exited already has).
-        await this.starter.stop(started.key).catch(() => undefined);
+        // Not ready in time: the worker goes (one that exited already has). One handed over at
+        // shutdown stays: the next replica waits for it instead.
+        if (!this.handedOver) await this.starter.stop(started.key).catch(() => undefined);
         throw err;
       }
       if (worker.state === 'starting') worker.state = 'ready';
@@ -334,7 +349,7 @@ export class ContentPool {
     if (worker.state === 'gone') return;
     worker.state = 'gone';
     this.workers.delete(worker);
-    if (worker.key) await this.starter.stop(worker.key).catch(() => undefined);
+    if (worker.key && !this.handedOver) await this.starter.stop(worker.key).catch(() => undefined);
   }
 
   private wake() {

@@ -213,14 +213,20 @@ export class Scheduler {
     return this.pools.get(contentId)?.describe() ?? [];
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops following content. Workers are stopped, or with `handOver` (off-host workers, which
+   * outlive this server) left running for the next replica, which adopts them from their job rows
+   * as after a crash: an upgrade that rolls the server restarts no app.
+   */
+  async close(options: { handOver?: boolean } = {}): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
     clearInterval(this.resyncTimer);
     for (const off of [...this.unsubscribe.splice(0), ...this.builds.values()]) off();
     this.builds.clear();
     await this.following;
-    await Promise.all([...this.pools.values()].map((p) => p.stopAll()));
+    if (options.handOver) for (const p of this.pools.values()) p.handOver();
+    else await Promise.all([...this.pools.values()].map((p) => p.stopAll()));
     this.pools.clear();
   }
 

@@ -53,6 +53,7 @@ for (const provider of PROVIDERS) {
       assert.match(body.version, /^\d{4}\.\d{1,2}\.\d+$/);
       assert.ok(body.version >= '2025.12.0');
       assert.ok(body.lectern_version);
+      assert.equal(body.execution_type, 'native', 'content runs on this host');
     });
 
     test('an invalid key is refused with code 30', async () => {

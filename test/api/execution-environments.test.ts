@@ -536,6 +536,7 @@ function offHostSuite(provider: Provider) {
       const r = await json(await t.api('/__api__/v1/server_settings/r', { key: publisher.key }));
       assert.deepEqual(r.installations, [{ version: '4.4.1', cluster_name: 'Kubernetes', image_name: 'lectern.test/r:4.4' }]);
       assert.deepEqual((await json(await t.api('/__api__/v1/server_settings/quarto', { key: publisher.key }))).installations, []);
+      assert.equal((await json(await t.api('/__api__/server_settings', { key: null }))).execution_type, 'kubernetes', 'content runs off-host');
     });
 
     test('the explain endpoint names the chosen image and why each other one was passed over', async () => {

@@ -8,9 +8,11 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../src/db/schema.js';
+import type { Launcher } from '../../src/launcher/launcher.js';
 import { cliEnv, runCli, startCli } from '../support/cli.js';
 import { PROVIDERS, postgresDatabaseUrl, startLectern, stopPostgres } from '../support/lectern.js';
 import { eventually } from '../support/eventually.js';
+import { OffHostLauncherDouble } from '../support/off-host-launcher.js';
 
 after(() => stopPostgres());
 
@@ -81,6 +83,50 @@ for (const provider of PROVIDERS) {
         assert.match(afterStop.error ?? '', /replica replica-b/);
       } finally {
         if (!bStopped) await b.stop();
+        await a.stop();
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    });
+
+    test('a live replica takes over the processes of a gone replica that still run, and closes the rest', async () => {
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lectern-replicas-'));
+      const databaseUrl = provider === 'postgres' ? await postgresDatabaseUrl() : undefined;
+      // The backend's side, as off-host pods outlive their server: it still runs one of the two.
+      const asked: Array<{ keys: string[]; replica?: string; reapUnclaimed?: boolean }> = [];
+      const a = await startLectern(
+        provider,
+        { 'Server.ReplicaName': 'replica-taker', 'Tasks.LeaseTimeout': '2s', 'Launcher.Enabled': 'true', 'Launcher.Kubernetes': 'true', 'Applications.Sandbox': 'false' },
+        { dataDir, databaseUrl },
+        {
+          launcher: async (config) => {
+            const double: Launcher = await OffHostLauncherDouble.create(config);
+            const ownReconcile = double.reconcile.bind(double);
+            const ownWait = double.wait.bind(double);
+            double.reconcile = async (active, options) => {
+              if (!options?.replica) return ownReconcile(active);
+              asked.push({ keys: active.map((j) => j.key).sort(), ...options });
+              return active.filter((j) => j.key === 'still-running').map((j) => j.key);
+            };
+            double.wait = (key) => (key === 'still-running' ? new Promise(() => undefined) : ownWait(key));
+            return double;
+          },
+        },
+      );
+      try {
+        const content = (await (await a.api('/__api__/v1/content', { method: 'POST', json: { name: 'jobs-handed-over' } })).json()) as { id: string };
+        const db = a.app.store.db;
+        for (const key of ['still-running', 'ended-meanwhile'])
+          await db
+            .insertInto('jobs')
+            .values(jobRow(Number(content.id), key, 'replica-stopped'))
+            .execute();
+
+        const closed = await waitClosed(db, 'ended-meanwhile');
+        assert.match(closed.error ?? '', /replica replica-stopped/);
+        const taken = await db.selectFrom('jobs').select(['status', 'replica']).where('key', '=', 'still-running').executeTakeFirstOrThrow();
+        assert.deepEqual({ ...taken }, { status: 0, replica: 'replica-taker' }, 'the running process is now the live replica’s');
+        assert.deepEqual(asked[0], { keys: ['ended-meanwhile', 'still-running'], replica: 'replica-stopped', reapUnclaimed: true }, 'every row was claimed, so unclaimed Jobs may be reaped');
+      } finally {
         await a.stop();
         await rm(dataDir, { recursive: true, force: true });
       }

@@ -19,6 +19,8 @@ import { Sandbox } from '../../src/launcher/local/sandbox.js';
  */
 export class OffHostLauncherDouble implements Launcher {
   readonly name = 'kubernetes';
+  /** Its processes are this machine's children, whatever the name says. */
+  readonly outlivesServer = false;
   readonly specs: JobSpec[] = [];
 
   private constructor(

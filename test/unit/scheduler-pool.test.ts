@@ -231,3 +231,25 @@ test('a worker stopped from outside the pool (an administrator) is no crash: the
   next.release();
   await pool.stopAll();
 });
+
+test('handOver lets go of every worker without stopping one, serving or still starting, and starts none after', async () => {
+  const starter = processStarter(() => 'serve');
+  const pool = new ContentPool(content, settings({ maxConnsPerProcess: 1, loadFactor: 1 }), starter, () => undefined);
+  try {
+    const held = await pool.acquire();
+    // The only worker is busy: a second connection starts another worker and waits for it.
+    const waiting = pool.acquire();
+    await eventually('a second worker to start', () => starter.started === 2, { timeoutMs: 5_000, intervalMs: 20 });
+    pool.handOver();
+    await assert.rejects(waiting, (err: unknown) => err instanceof WorkerUnavailable && err.status === 503 && /shutting down/.test(err.message));
+    held.release();
+    await assert.rejects(pool.acquire(), /shutting down/, 'no worker starts after the hand-over');
+    pool.tick(Date.now() + 3_600_000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(starter.started, 2);
+    const running = [...starter.children.values()].filter((c) => c.exitCode === null && c.signalCode === null);
+    assert.equal(running.length, 2, 'both workers still run: the next server adopts them');
+  } finally {
+    for (const child of starter.children.values()) child.kill('SIGKILL');
+  }
+});

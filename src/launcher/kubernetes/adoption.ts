@@ -1,6 +1,8 @@
 // Adoption and reaping after a restart: pods outlive their server, so a restarted replica takes
 // back the Jobs its database rows say are running (status, wait, logs and stop work again, the log
-// file continues where it stopped) and deletes what no row claims. Other replicas' Jobs are theirs.
+// file continues where it stopped) and deletes what no row claims. Other replicas' Jobs are theirs,
+// until one is gone for good (or stopped and handed its workers over): then a live replica that
+// claimed its rows adopts its Jobs the same way, relabels them as its own, and reaps the rest.
 import { JobLogWriter, lastLogLine } from '../job-log.js';
 import type { JobKind, JobSpec, JobTag } from '../launcher.js';
 import type { Informer } from './informer.js';
@@ -15,6 +17,12 @@ export interface AdoptionDeps {
   pods: Informer<KubeObject>;
   /** This replica's name (the label its Jobs carry). */
   replica: string;
+  /** The replica whose Jobs are reconciled: this one, or one that is gone. */
+  from: string;
+  /** Delete `from`'s Jobs that no row of `active` claims. */
+  reapUnclaimed: boolean;
+  /** Makes another replica's Job this replica's (its labels), so this replica's next restart finds it. */
+  relabel(name: string): Promise<void>;
   isTracked(key: string): boolean;
   track(key: string, name: string, spec: Pick<JobSpec, 'kind' | 'tag' | 'contentGuid' | 'resources'>, log: JobLogWriter): TrackedJob;
   deleteJob(name: string): Promise<void>;
@@ -26,7 +34,7 @@ export interface AdoptionDeps {
 /** Adopts the Jobs of `active` this replica still runs, deletes its orphans; returns the adopted keys. */
 export async function reconcileJobs(deps: AdoptionDeps, active: Array<{ key: string; logPath: string }>): Promise<string[]> {
   const wanted = new Map(active.map((a) => [labelValue(a.key), a]));
-  const replica = labelValue(deps.replica);
+  const replica = labelValue(deps.from);
   const adopted: string[] = [];
   for (const job of deps.jobs.list()) {
     const labels = job.metadata.labels ?? {};
@@ -36,13 +44,14 @@ export async function reconcileJobs(deps: AdoptionDeps, active: Array<{ key: str
     if (!row || job.spec?.suspend === true || done || job.metadata.deletionTimestamp) {
       // Orphans: no running row claims them, they never got their environment (suspended), or
       // they finished while Lectern was down (the row is closed by the caller).
-      if (!row || job.spec?.suspend === true) {
-        deps.log?.(`deleting orphaned Kubernetes Job ${job.metadata.name}`);
+      if ((!row && deps.reapUnclaimed) || (row && job.spec?.suspend === true)) {
+        deps.log?.(`deleting orphaned Kubernetes Job ${job.metadata.name}${deps.from === deps.replica ? '' : ` of replica ${deps.from}`}`);
         await deps.deleteJob(job.metadata.name);
       }
       continue;
     }
     if (deps.isTracked(row.key)) continue;
+    if (deps.from !== deps.replica) await deps.relabel(job.metadata.name);
     const last = await lastLogLine(row.logPath);
     const tracked = deps.track(
       row.key,

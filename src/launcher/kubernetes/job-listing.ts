@@ -19,6 +19,8 @@ export class JobListing {
     private readonly namespace: string,
     private readonly instance: string,
     private readonly pods: Informer<KubeObject>,
+    /** This replica's name: its jobs' pods may carry an earlier owner's (adopted from a replica that is gone). */
+    private readonly replica: string,
   ) {}
 
   /** Live pods (optionally of one content item); `tracked` gives this replica's jobs their own keys. */
@@ -45,7 +47,9 @@ export class JobListing {
           contentGuid: job?.contentGuid ?? labels[LABELS.contentGuid] ?? '',
           remoteId: pod.metadata.labels?.['job-name'] ?? pod.metadata.name,
           hostname: state.node ?? '',
-          address: state.ip && state.ready ? { host: state.ip, port: WORKER_PORT } : undefined,
+          // This replica's workers are routable once they accepted a connection, which comes before
+          // the kubelet's probe marks the pod Ready; other replicas' pods are known by that probe.
+          address: job?.address ?? (state.ip && state.ready ? { host: state.ip, port: WORKER_PORT } : undefined),
           startTime: new Date(pod.metadata.creationTimestamp ?? Date.now()),
           state: state.phase === 'Running' ? 'running' : 'pending',
           cpuCores: used?.cpu,
@@ -55,12 +59,14 @@ export class JobListing {
             node: state.node,
             phase: state.phase,
             image: container?.image,
-            replica: pod.metadata.annotations?.[ANNOTATIONS.replica],
+            replica: job ? this.replica : pod.metadata.annotations?.[ANNOTATIONS.replica],
             cpuRequest: parseQuantity(container?.resources?.requests?.cpu),
             cpuLimit: parseQuantity(container?.resources?.limits?.cpu),
             memoryRequestBytes: parseQuantity(container?.resources?.requests?.memory),
             memoryLimitBytes: parseQuantity(container?.resources?.limits?.memory),
             ...startupPhases(pod),
+            // Ready is when Lectern could route to it, for this replica's workers (see address).
+            ...(job?.readyAt ? { readySeconds: readySecondsOf(pod, job.readyAt) } : {}),
           },
         } satisfies JobInfo;
       });
@@ -87,4 +93,9 @@ export class JobListing {
       return new Map();
     }
   }
+}
+
+function readySecondsOf(pod: KubeObject, readyAt: number): number | undefined {
+  const created = Date.parse(pod.metadata.creationTimestamp ?? '');
+  return Number.isFinite(created) ? Math.max(0, (readyAt - created) / 1000) : undefined;
 }

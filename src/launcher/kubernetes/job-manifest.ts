@@ -129,7 +129,8 @@ export function buildJobManifests(spec: JobSpec, options: ManifestOptions): { jo
   };
   if (spec.listen) {
     content.ports = [{ name: 'http', containerPort: WORKER_PORT, protocol: 'TCP' }];
-    // Kubernetes' readiness says the port is open; Lectern then sends an HTTP request before routing.
+    // For what reads pod readiness (disruption budgets, the processes table); Lectern itself routes on
+    // its own TCP connect to the pod IP, without waiting for this probe's period (worker-readiness.ts).
     content.readinessProbe = { tcpSocket: { port: WORKER_PORT }, periodSeconds: 1, failureThreshold: 1, successThreshold: 1, timeoutSeconds: 1 };
   }
   const init = {

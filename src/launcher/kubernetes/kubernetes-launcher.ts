@@ -10,7 +10,7 @@ import type { JobAddress, JobHandle, JobInfo, JobSpec, JobStatus, Launcher, LogL
 import { reconcileJobs } from './adoption.js';
 import { Informer } from './informer.js';
 import { JobListing } from './job-listing.js';
-import { buildJobManifests, insideDataDir, instanceSelector, LABELS, labelValue, type ManifestOptions } from './job-manifest.js';
+import { ANNOTATIONS, buildJobManifests, insideDataDir, instanceSelector, LABELS, labelValue, type ManifestOptions } from './job-manifest.js';
 import { KubeApiError, type KubeApi, type KubeObject } from './kube-api.js';
 import { PodLogs } from './pod-logs.js';
 import { exitReason, podState } from './pod-state.js';
@@ -38,6 +38,7 @@ const FORGET_AFTER_MS = 10 * 60_000;
 
 export class KubernetesLauncher implements Launcher {
   readonly name = 'kubernetes';
+  readonly outlivesServer = true;
   private readonly jobs = new Map<string, TrackedJob>();
   readonly jobCache: Informer<KubeObject>;
   readonly podCache: Informer<KubeObject>;
@@ -50,6 +51,8 @@ export class KubernetesLauncher implements Launcher {
   private readonly failures: StartFailures;
   private readonly listing: JobListing;
   private closed = false;
+  /** Resolves at close(): a stop in flight waits no longer for its pod to go. */
+  private readonly closing = Promise.withResolvers<void>();
 
   constructor(private readonly options: KubernetesLauncherOptions) {
     this.api = options.api;
@@ -63,7 +66,7 @@ export class KubernetesLauncher implements Launcher {
     this.readiness = new WorkerReadiness(this.podCache, isClosed);
     this.podLogs = new PodLogs(this.api, this.namespace, this.podCache);
     this.failures = new StartFailures({ api: this.api, namespace: this.namespace, deleteJob: (name) => this.deleteJob(name), finish: (job, status) => this.finish(job, status), isClosed });
-    this.listing = new JobListing(this.api, this.namespace, options.manifest.instance, this.podCache);
+    this.listing = new JobListing(this.api, this.namespace, options.manifest.instance, this.podCache, options.manifest.replica);
   }
 
   /** Fills the watch caches; the launcher is usable once this resolves. */
@@ -124,8 +127,8 @@ export class KubernetesLauncher implements Launcher {
   }
 
   /**
-   * Ready in two steps, both here: Kubernetes' tcpSocket probe makes the pod Ready (seen through the
-   * watch), then one HTTP answer from Lectern's side shows the pod IP is reachable from here.
+   * Ready once the content container runs (seen through the watch) and a TCP connect from here to
+   * its pod IP succeeds: the worker accepts connections, and its address is routable from here.
    */
   ready(key: string, options: { timeoutMs: number }): Promise<JobAddress> {
     const job = this.jobs.get(key);
@@ -158,17 +161,27 @@ export class KubernetesLauncher implements Launcher {
     // The Job's DELETED event, or its pod's, ends it; don't wait forever on a node that is gone.
     const limit = (options.graceMs ?? 5000) + 30_000;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([job.ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, limit)))]);
+    await Promise.race([job.ended, this.closing.promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, limit)))]);
     clearTimeout(timer);
-    if (!job.done) await this.finish(job, { state: 'failed', stopped: true, reason: STOPPED_BY_LECTERN });
+    // Once this launcher is closed the job is left as it is: its Job is being deleted, and the next
+    // replica's reconcile closes its row (nothing here may write after the server closed its database).
+    if (!job.done && !this.closed) await this.finish(job, { state: 'failed', stopped: true, reason: STOPPED_BY_LECTERN });
   }
 
-  reconcile(active: Array<{ key: string; logPath: string }>): Promise<string[]> {
+  reconcile(active: Array<{ key: string; logPath: string }>, options: { replica?: string; reapUnclaimed?: boolean } = {}): Promise<string[]> {
+    const own = this.options.manifest.replica;
     return reconcileJobs(
       {
         jobs: this.jobCache,
         pods: this.podCache,
-        replica: this.options.manifest.replica,
+        replica: own,
+        from: options.replica ?? own,
+        reapUnclaimed: options.replica === undefined || options.reapUnclaimed === true,
+        relabel: async (name) => {
+          await this.api.mergePatch(`/apis/batch/v1/namespaces/${encodeURIComponent(this.namespace)}/jobs/${encodeURIComponent(name)}`, {
+            metadata: { labels: { [LABELS.replica]: labelValue(own) }, annotations: { [ANNOTATIONS.replica]: own } },
+          });
+        },
         isTracked: (key) => this.jobs.has(key),
         track: (key, name, spec, log) => this.track(key, name, spec, log),
         deleteJob: (name) => this.deleteJob(name),
@@ -182,6 +195,7 @@ export class KubernetesLauncher implements Launcher {
   async close(): Promise<void> {
     // Pods keep running: a restarted Lectern adopts them (reconcile). Only our watchers stop.
     this.closed = true;
+    this.closing.resolve();
     for (const off of this.unsubscribe) off();
     for (const job of this.jobs.values()) {
       if (job.unschedulableTimer) clearTimeout(job.unschedulableTimer);
@@ -236,6 +250,7 @@ export class KubernetesLauncher implements Launcher {
       return;
     }
     const state = podState(pod);
+    if (!state.started && !state.terminated) this.failures.watchForPullFailures(job, () => (job.podName ? this.podCache.get(job.podName) : undefined));
     if (state.started && !job.pump) job.pump = this.podLogs.follow(job, pod.metadata.name);
     if (state.terminated) {
       const t = state.terminated;

@@ -30,8 +30,12 @@ export interface TrackedJob {
   lastLogTime?: string;
   linesAtLastTime: number;
   unschedulableTimer?: NodeJS.Timeout;
+  /** Its pod's events are being read for a failed image pull (start-failures.ts). */
+  watchingPulls: boolean;
   /** Set once the worker answered: what ready() resolves with. */
   address?: JobAddress;
+  /** When it first accepted a connection (the processes table's "ready" phase). */
+  readyAt?: number;
   readyWaiters: Set<{ resolve(a: JobAddress): void; reject(e: Error): void }>;
   probing: boolean;
 }
@@ -59,6 +63,7 @@ export function newTrackedJob(key: string, name: string, spec: Pick<JobSpec, 'ki
     pumpAbort: new AbortController(),
     readyWaiters: new Set(),
     probing: false,
+    watchingPulls: false,
     linesAtLastTime: 0,
   };
 }

@@ -1,8 +1,9 @@
 // Addressing and readiness of run jobs: a worker is reached at its pod IP (docs/kubernetes.md,
-// "Reaching a worker"), and is ready once Kubernetes' tcpSocket probe made the pod Ready (seen
-// through the watch) and one HTTP request from Lectern's side got any answer, which shows the pod
-// IP is routable from here. This is the whole of Launcher.ready() for this backend.
-import { request } from 'undici';
+// "Reaching a worker"), and is ready the moment a TCP connect from Lectern to podIP:port succeeds.
+// That is the one readiness path: it waits for the worker itself, not for the kubelet's next
+// readiness-probe period, and it shows the pod IP is routable from here. This is the whole of
+// Launcher.ready() for this backend.
+import { connect } from 'node:net';
 import { notReadyInTime, type JobAddress } from '../launcher.js';
 import type { Informer } from './informer.js';
 import { WORKER_PORT } from './job-manifest.js';
@@ -10,7 +11,10 @@ import type { KubeObject } from './kube-api.js';
 import { podState, type PodState } from './pod-state.js';
 import type { TrackedJob } from './tracked-job.js';
 
-const PROBE_INTERVAL_MS = 100;
+/** How often a started worker is asked whether it accepts connections (a refused connect costs little). */
+const PROBE_INTERVAL_MS = 25;
+/** A pod IP that drops packets (a network policy, a node gone) must not hold one attempt for long. */
+const CONNECT_TIMEOUT_MS = 1000;
 
 export class WorkerReadiness {
   constructor(
@@ -37,19 +41,20 @@ export class WorkerReadiness {
       };
       const timer = setTimeout(() => {
         const pod = job.podName ? this.pods.get(job.podName) : undefined;
-        const where = pod ? `the pod is ${podState(pod).phase}${podState(pod).ready ? ' and ready but does not answer HTTP' : ''}` : 'no pod was created';
+        const state = pod ? podState(pod) : undefined;
+        const where = state ? `the pod is ${state.phase}${state.started ? ` but nothing accepts connections on port ${WORKER_PORT}` : ''}` : 'no pod was created';
         waiter.reject(new Error(notReadyInTime(timeoutMs, where)));
       }, timeoutMs);
       job.readyWaiters.add(waiter);
-      // The pod may be Ready already (its last event came before anyone waited).
+      // The worker may have started already (its pod's last event came before anyone waited).
       const pod = job.podName ? this.pods.get(job.podName) : undefined;
       if (pod) this.podChanged(job, podState(pod));
     });
   }
 
-  /** Every event of a live job's pod: a Ready pod with an IP that someone waits for is probed. */
+  /** Every event of a live job's pod: once its content container runs and has an IP, someone waiting starts the probe. */
   podChanged(job: TrackedJob, state: PodState): void {
-    if (state.ready && state.ip && !job.address && !job.probing && job.readyWaiters.size) void this.probe(job, state.ip);
+    if (state.started && !state.terminated && state.ip && !job.address && !job.probing && job.readyWaiters.size) void this.probe(job, state.ip);
   }
 
   /** The job ended (or Lectern shuts down): everyone waiting hears why. */
@@ -57,23 +62,33 @@ export class WorkerReadiness {
     for (const w of [...job.readyWaiters]) w.reject(error);
   }
 
-  /** Kubernetes says the pod is ready; Lectern routes to it once it answers HTTP (any status). */
   private async probe(job: TrackedJob, ip: string) {
     job.probing = true;
     try {
-      while (!job.done && !this.isClosed()) {
-        try {
-          const res = await request(`http://${ip.includes(':') ? `[${ip}]` : ip}:${WORKER_PORT}/`, { method: 'GET', headersTimeout: 2000, bodyTimeout: 2000 });
-          await res.body.dump();
+      while (!job.done && !this.isClosed() && job.readyWaiters.size) {
+        if (await acceptsConnections(ip, WORKER_PORT)) {
           job.address = { host: ip, port: WORKER_PORT };
+          job.readyAt = Date.now();
           for (const w of [...job.readyWaiters]) w.resolve(job.address);
           return;
-        } catch {
-          await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS));
         }
+        await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS));
       }
     } finally {
       job.probing = false;
     }
   }
+}
+
+function acceptsConnections(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: CONNECT_TIMEOUT_MS });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
 }

@@ -33,6 +33,7 @@ const READY_POLL_MS = 25;
  */
 export class LocalLauncher implements Launcher {
   readonly name = 'local';
+  readonly outlivesServer = false;
   private readonly jobs = new Map<string, LocalJob>();
   private readonly hostname: string;
   private readonly hostPorts: number[];
