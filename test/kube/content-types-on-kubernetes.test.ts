@@ -8,6 +8,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fetchContent } from '../support/apps.js';
+import { eventually } from '../support/eventually.js';
 import { fastapiScenario, notebookScenario, rShinyScenario, streamlitScenario } from '../support/content-scenarios.js';
 import { executionSettings } from '../support/execution.js';
 import { contentImage, startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
@@ -68,6 +69,15 @@ describe('content types on Kubernetes', { timeout: 30 * 60_000 }, () => {
     const restoresBefore = await restoreJobs(fastapi);
     await kube.t!.stop();
     kube.t = undefined;
+    // A stopped server hands its workers over (they keep running for the next one): end this one, as
+    // when its node went away, so that the next server has to start a worker and finds no environment.
+    const worker = `lectern.dev/content-guid=${fastapi},lectern.dev/kind=run`;
+    for (const job of (await kube.admin.list(`/apis/batch/v1/namespaces/${kube.namespace}/jobs`, { labelSelector: worker })).items) {
+      await kube.admin.delete(`/apis/batch/v1/namespaces/${kube.namespace}/jobs/${job.metadata.name}`, { propagation: 'Background' });
+    }
+    await eventually('the worker pod to be gone', async () => (await kube.admin.list(`/api/v1/namespaces/${kube.namespace}/pods`, { labelSelector: worker })).items.length === 0, {
+      timeoutMs: 60_000,
+    });
     await rm(path.join(kube.dataDir, 'envs', 'python'), { recursive: true, force: true });
     await kube.restart();
     const waiting = await fetchContent(t(), fastapi, 'double/21', { headers: { accept: 'text/html' } });

@@ -2,7 +2,8 @@
 // image built from deploy/images/server (pulled from the test bed's registry), PostgreSQL, the data
 // volume, the chart's own ServiceAccount, Role and content account. Then the real rsconnect-python
 // publishes a FastAPI app, a Streamlit app and a notebook to that installed Lectern, and each is served
-// from its own pod, built and rendered by Jobs the installed server started.
+// from its own pod, built and rendered by Jobs the installed server started; and a `helm upgrade`
+// that rolls the server leaves a Shiny app's worker running, with its state.
 // Run: bash scripts/kube-testbed.sh run node --import tsx --test test/kube/helm-install.test.ts
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { KubeObject } from '../../src/launcher/kubernetes/kube-api.js';
+import { deployWith, shinySession, writeApp } from '../support/apps.js';
 import { fastapiScenario, notebookScenario, streamlitScenario } from '../support/content-scenarios.js';
 import { eventually } from '../support/eventually.js';
 import { CHART, helm } from '../support/helm.js';
@@ -130,5 +132,45 @@ describe('Lectern installed with its Helm chart on the test bed', { timeout: 20 
   it('renders a notebook rsconnect-python deployed, in a Job that calls the installed server back', async () => {
     const guid = await notebookScenario(server);
     await ranInPods(guid);
+  });
+
+  it('a helm upgrade that rolls the server restarts no app: the Shiny worker keeps its process and state and serves sessions after it', async () => {
+    const dir = await writeApp('pyshiny-upgrade', {
+      'app.py':
+        'import itertools, os\n' +
+        'from shiny import App, render, ui\n' +
+        'SESSIONS = itertools.count(1)\n' +
+        'app_ui = ui.page_fluid(ui.output_text("who"))\n' +
+        'def server(input, output, session):\n    n = next(SESSIONS)\n    @render.text\n    def who():\n        return f"process {os.getpid()} session {n}"\n' +
+        'app = App(app_ui, server)\n',
+      'requirements.txt': 'shiny\n',
+    });
+    const { guid } = await deployWith(server, 'shiny', ['-e', 'app:app', dir]);
+    const ws = `${server.url.replace('http', 'ws')}/content/${guid}/websocket/`;
+    const before = (await shinySession(server, ws, {}, 'who')).who as string;
+    const match = /^process (\d+) session (\d+)$/.exec(before);
+    assert.ok(match, before);
+    const workers = async () =>
+      (await bed.admin.list(`/api/v1/namespaces/${ns.namespace}/pods`, { labelSelector: `lectern.dev/content-guid=${guid},lectern.dev/kind=run` })).items.map((p) => p.metadata.uid);
+    const workersBefore = await workers();
+    assert.equal(workersBefore.length, 1);
+    const serverBefore = (await serverPod())!.metadata.uid;
+
+    // Any change to the pod template rolls the StatefulSet's pod, as an image or config change does.
+    await helm(['upgrade', RELEASE, CHART, '--namespace', ns.namespace, '--kubeconfig', bed.state.adminKubeconfig, '--reuse-values', '--wait=hookOnly'], {
+      podAnnotations: { 'lectern.test/rolled': String(Date.now()) },
+    });
+    await eventually(
+      'a new server pod to be Ready',
+      async () => {
+        const pod = await serverPod();
+        return pod && pod.metadata.uid !== serverBefore && pod.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
+      },
+      { timeoutMs: 5 * 60_000 },
+    );
+
+    const after = (await shinySession(server, ws, {}, 'who')).who as string;
+    assert.equal(after, `process ${match[1]} session ${Number(match[2]) + 1}`, 'the same process served the next session, with its state');
+    assert.deepEqual(await workers(), workersBefore, 'the worker pod is the one from before the upgrade');
   });
 });
