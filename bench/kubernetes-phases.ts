@@ -9,7 +9,7 @@
 // Phase times are taken twice: as this process's watch saw each object change (millisecond
 // resolution), and from the objects' own timestamps (metav1.Time: whole seconds) as the processes
 // table reports them, which must agree.
-// Run: bash scripts/kube-testbed.sh run node --import tsx bench/kubernetes-phases.ts   (figures in bench/RESULTS.md)
+// Run: bash scripts/kube-testbed.sh run node --import tsx bench/kubernetes-phases.ts   (RUNTIME_DELIVERY=image-volume for that way)   (figures in bench/RESULTS.md)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -60,6 +60,8 @@ const kube = await startKubeLectern(
     'Python.PackageManager': 'pip',
     // An idle worker stops soon, so that each cold run starts from no pod.
     'Scheduler.IdleTimeout': '1s',
+    // init-container (the default) or image-volume: how the runtime reaches the pod.
+    ...(process.env.RUNTIME_DELIVERY ? { 'Launcher.RuntimeDelivery': process.env.RUNTIME_DELIVERY } : {}),
   },
   'bench',
 );
@@ -198,7 +200,14 @@ try {
     const before = new Set(seenPods.keys());
     const began = performance.now();
     const ttfb = await firstByte(guid);
-    const name = [...seenPods.keys()].find((n) => !before.has(n) && podsOf(guid).some((p) => p.metadata.name === n));
+    // Lectern may route before the pod's Ready condition lands (it connects to the worker itself), and
+    // the watch may see a change after the response: wait, bounded, until the pod was seen Ready.
+    let name: string | undefined;
+    for (let polls = 0; polls < 200; polls++) {
+      name = [...seenPods.keys()].find((n) => !before.has(n) && podsOf(guid).some((p) => p.metadata.name === n));
+      if (name && seenPods.get(name)?.ready !== undefined) break;
+      await sleep(50);
+    }
     const s = name ? seenPods.get(name) : undefined;
     const jobName = s?.object?.metadata.labels?.['job-name'] ?? s?.object?.metadata.ownerReferences?.[0]?.name;
     const job = jobName ? seenJobs.get(jobName) : undefined;

@@ -368,6 +368,13 @@ export const SETTINGS = {
     choices: ['IfNotPresent', 'Always', 'Never'],
     description: "imagePullPolicy of the init container (content images use the base Job's, else Kubernetes' default).",
   },
+  'Launcher.RuntimeDelivery': {
+    type: 'enum',
+    default: 'init-container',
+    choices: ['init-container', 'image-volume'],
+    description:
+      "How Lectern's runtime reaches each content pod: init-container (an init container copies it from [Launcher] InitContainerImage into an emptyDir; works on every cluster) or image-volume (that image mounted read-only as an image volume: no init container, so a pod starts about a second sooner; needs Kubernetes 1.35 or later with a runtime that supports image volumes, such as containerd 2.1 or CRI-O 1.31). Lectern adds this key; Connect has no equivalent.",
+  },
   'Launcher.DefaultServiceAccount': {
     type: 'string',
     default: '',

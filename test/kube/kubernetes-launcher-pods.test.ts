@@ -150,6 +150,37 @@ describe('Kubernetes launcher on the real node', { timeout: 20 * 60_000 }, () =>
     await assert.rejects(fetch(`http://${address.host}:${address.port}/`, { signal: AbortSignal.timeout(5_000) }));
   });
 
+  it('with [Launcher] RuntimeDelivery = image-volume, a worker runs with the runtime mounted from the init image, and no init container', { timeout: 120_000 }, async () => {
+    const l = await jobs.launcher({ 'Launcher.InstanceName': 'node-image-volume', 'Launcher.RuntimeDelivery': 'image-volume' });
+    const base = jobs.spec({ kind: 'run', tag: 'run_python_api', listen: true, command: [IMAGE_PYTHON, path.join(RUNTIME_DIR, 'python', 'lectern_run.py')] });
+    const s: JobSpec = {
+      ...base,
+      env: {
+        LECTERN_APP_MODE: 'python-api',
+        LECTERN_APP_DIR: base.cwd,
+        LECTERN_MANIFEST: path.join(base.cwd, 'manifest.json'),
+        LECTERN_ENTRYPOINT: 'app:app',
+        LECTERN_BASE_PATH: '/content/x',
+        PATH: '/usr/bin:/bin',
+      },
+    };
+    writeFileSync(path.join(s.cwd, 'app.py'), WSGI_APP);
+    const submitted = Date.now();
+    await l.submit(s);
+    const address = await l.ready(s.key, { timeoutMs: 90_000 }).catch((err: Error) => {
+      throw new Error(`${err.message}\n${readFileSync(s.logPath, 'utf8')}`);
+    });
+    const readyMs = Date.now() - submitted;
+    const res = await fetch(`http://${address.host}:${address.port}/`, { signal: AbortSignal.timeout(10_000) });
+    assert.match(await res.text(), /^hello from a pod/);
+    const pod = (await podOf(s.key))!;
+    assert.equal(pod.spec.initContainers, undefined, 'no init container');
+    assert.deepEqual(pod.spec.volumes.find((v: { name: string }) => v.name === 'lectern-runtime').image.reference, tb.state.initImage);
+    console.log(`image-volume runtime: worker submit→ready() ${readyMs} ms`);
+    await l.stop(s.key);
+    assert.equal((await l.wait(s.key)).stopped, true);
+  });
+
   it('reports an image Kubernetes cannot pull with its reason and message', { timeout: 120_000 }, async () => {
     const l = await jobs.launcher({ 'Launcher.InstanceName': 'node-pull' });
     // ghcr.io resolves to the test bed's registry, which has no such image.

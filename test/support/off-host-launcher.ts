@@ -42,6 +42,7 @@ export class OffHostLauncherDouble implements Launcher {
       runtimeDir: RUNTIME_DIR,
       initImage: 'lectern-init:test',
       initPullPolicy: 'IfNotPresent',
+      runtimeDelivery: 'init-container',
       imagePullSecrets: [],
       serviceAccount: 'default',
       ttlSeconds: 600,

@@ -79,6 +79,7 @@ async function lecternJob(
       runtimeDir: '/usr/lib/lectern/runtime',
       initImage: initImage(settings['Launcher.InitContainerImage']![0]!, LECTERN_VERSION),
       initPullPolicy: settings['Launcher.InitContainerPullPolicy']![0]!,
+      runtimeDelivery: 'init-container',
       imagePullSecrets: [],
       serviceAccount: settings['Launcher.DefaultServiceAccount']?.[0] ?? 'default',
       ttlSeconds: 600,

@@ -20,6 +20,7 @@ const options: ManifestOptions = {
   runtimeDir: '/usr/lib/lectern/runtime',
   initImage: 'init:1',
   initPullPolicy: 'IfNotPresent',
+  runtimeDelivery: 'init-container',
   imagePullSecrets: [],
   serviceAccount: 'default',
   ttlSeconds: 60,
@@ -53,6 +54,16 @@ function spec(overrides: Partial<JobSpec> = {}): JobSpec {
 }
 
 describe('Kubernetes Job manifests', () => {
+  it('delivers the runtime by an init container by default, or as an image volume', () => {
+    const copied = buildJobManifests(spec(), options).job.spec.template.spec;
+    assert.equal(copied.initContainers[0].name, 'lectern-runtime');
+    assert.deepEqual(copied.volumes[0], { name: 'lectern-runtime', emptyDir: { sizeLimit: '64Mi' } });
+    const mounted = buildJobManifests(spec(), { ...options, runtimeDelivery: 'image-volume' }).job.spec.template.spec;
+    assert.equal(mounted.initContainers, undefined);
+    assert.deepEqual(mounted.volumes[0], { name: 'lectern-runtime', image: { reference: 'init:1', pullPolicy: 'IfNotPresent' } });
+    assert.deepEqual(mounted.containers[0].volumeMounts[0], { name: 'lectern-runtime', mountPath: '/opt/lectern/runtime', readOnly: true, subPath: 'lectern/runtime' });
+  });
+
   it('names, labels and the runtime path', () => {
     assert.equal(jobName({ kind: 'run', key: 'AbC_1-x' }), 'lectern-run-abc-1-x');
     assert.equal(labelValue('host:1234/x'), 'host-1234-x');

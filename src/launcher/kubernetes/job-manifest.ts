@@ -39,6 +39,8 @@ export interface ManifestOptions {
   runtimeDir: string;
   initImage: string;
   initPullPolicy: string;
+  /** [Launcher] RuntimeDelivery: the init image copied by an init container, or mounted as an image volume. */
+  runtimeDelivery: 'init-container' | 'image-volume';
   imagePullSecrets: string[];
   serviceAccount: string;
   ttlSeconds: number;
@@ -50,6 +52,22 @@ export interface ManifestOptions {
 }
 
 export class ManifestError extends Error {}
+
+/**
+ * Where the runtime comes from: an emptyDir the init container fills, or the init image itself as an
+ * image volume (Kubernetes' `image` volume source), whose /lectern/runtime is mounted read-only: the
+ * kubelet mounts it before the container starts, so the pod skips the init container's own start,
+ * exit and status round.
+ */
+function runtimeVolume(options: ManifestOptions): Record<string, unknown> {
+  if (options.runtimeDelivery === 'image-volume') return { name: 'lectern-runtime', image: { reference: options.initImage, pullPolicy: options.initPullPolicy } };
+  return { name: 'lectern-runtime', emptyDir: { sizeLimit: '64Mi' } };
+}
+
+function runtimeMount(options: ManifestOptions): Record<string, unknown> {
+  const mount = { name: 'lectern-runtime', mountPath: POD_RUNTIME_DIR, readOnly: true };
+  return options.runtimeDelivery === 'image-volume' ? { ...mount, subPath: INIT_IMAGE_RUNTIME_DIR.slice(1) } : mount;
+}
 
 /** DNS-1123 label value of the Job (pods add a 5-character suffix; both stay under 63). */
 export function jobName(spec: Pick<JobSpec, 'kind' | 'key'>): string {
@@ -125,7 +143,7 @@ export function buildJobManifests(spec: JobSpec, options: ManifestOptions): { jo
       : [],
     resources,
     securityContext: containerSecurity,
-    volumeMounts: [{ name: 'lectern-runtime', mountPath: POD_RUNTIME_DIR, readOnly: true }, { name: 'tmp', mountPath: '/tmp' }, ...mounts],
+    volumeMounts: [runtimeMount(options), { name: 'tmp', mountPath: '/tmp' }, ...mounts],
   };
   if (spec.listen) {
     content.ports = [{ name: 'http', containerPort: WORKER_PORT, protocol: 'TCP' }];
@@ -153,9 +171,9 @@ export function buildJobManifests(spec: JobSpec, options: ManifestOptions): { jo
       runAsGroup: options.runAs.gid,
       seccompProfile: { type: 'RuntimeDefault' },
     },
-    initContainers: [init],
+    ...(options.runtimeDelivery === 'init-container' ? { initContainers: [init] } : {}),
     containers: [content],
-    volumes: [{ name: 'lectern-runtime', emptyDir: { sizeLimit: '64Mi' } }, { name: 'tmp', emptyDir: {} }, ...volumes],
+    volumes: [runtimeVolume(options), { name: 'tmp', emptyDir: {} }, ...volumes],
   };
   if (options.imagePullSecrets.length) podSpec.imagePullSecrets = options.imagePullSecrets.map((n) => ({ name: n }));
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { Config } from '../../config/config.js';
 import { resolveConnection } from './connection.js';
-import type { DataVolume } from './job-manifest.js';
+import type { DataVolume, ManifestOptions } from './job-manifest.js';
 import { KubeApi, KubeApiError, type KubeObject } from './kube-api.js';
 import { KubernetesLauncher } from './kubernetes-launcher.js';
 import { accessProblem, checkAccess } from './role.js';
@@ -67,6 +67,8 @@ export async function startKubernetesLauncher(deps: KubernetesStartDeps): Promis
         runtimeDir: deps.runtimeDir,
         initImage: initImage(config.get('Launcher.InitContainerImage'), deps.version),
         initPullPolicy: config.get('Launcher.InitContainerPullPolicy'),
+        // An enum setting: Config refuses any other value at load.
+        runtimeDelivery: config.get('Launcher.RuntimeDelivery') as ManifestOptions['runtimeDelivery'],
         imagePullSecrets: config.get('Launcher.ImagePullSecrets'),
         ttlSeconds: config.get('Launcher.JobTTL') / 1000,
         batchDeadlineSeconds: config.get('Launcher.BatchDeadline') / 1000,
