@@ -211,7 +211,7 @@ try {
     const s = name ? seenPods.get(name) : undefined;
     const jobName = s?.object?.metadata.labels?.['job-name'] ?? s?.object?.metadata.ownerReferences?.[0]?.name;
     const job = jobName ? seenJobs.get(jobName) : undefined;
-    if (!s?.object || !job || s.scheduled === undefined || s.initDone === undefined || s.ready === undefined) throw new Error(`run ${i}: the worker's pod was not seen through its phases`);
+    if (!s?.object || !job || s.scheduled === undefined || s.ready === undefined) throw new Error(`run ${i}: the worker's pod was not seen through its phases`);
     // The processes table, as Lectern reports the same pod (seconds from pod creation).
     const processes = (await (await server.api('/__api__/v1/system/processes')).json()) as Array<{
       pod?: { name: string; scheduled_seconds: number | null; initialized_seconds: number | null; ready_seconds: number | null };
@@ -220,22 +220,23 @@ try {
     const pod = s.object;
     const created = Date.parse(pod.metadata.creationTimestamp!);
     const condition = (type: string) => Date.parse(((pod.status?.conditions ?? []) as Array<{ type: string; lastTransitionTime: string }>).find((c) => c.type === type)!.lastTransitionTime);
-    const initTerm = ((pod.status?.initContainerStatuses ?? []) as Array<{ name: string; state: { terminated: { startedAt: string; finishedAt: string } } }>).find((c) => c.name === INIT_CONTAINER)!
-      .state.terminated;
+    // None with [Launcher] RuntimeDelivery = image-volume.
+    const initTerm = ((pod.status?.initContainerStatuses ?? []) as Array<{ name: string; state: { terminated: { startedAt: string; finishedAt: string } } }>).find((c) => c.name === INIT_CONTAINER)
+      ?.state.terminated;
     const result = {
       job: job.created - began,
       created: s.created! - began,
       scheduled: s.scheduled - began,
-      initDone: s.initDone - began,
+      initDone: s.initDone !== undefined ? s.initDone - began : NaN,
       ready: s.ready - began,
       firstByte: ttfb,
-      initOwn: s.initRunning !== undefined ? s.initDone - s.initRunning : NaN,
+      initOwn: s.initRunning !== undefined && s.initDone !== undefined ? s.initDone - s.initRunning : NaN,
       table: { scheduled: row?.scheduled_seconds ?? null, initialized: row?.initialized_seconds ?? null, ready: row?.ready_seconds ?? null },
       objects: {
         scheduled: (condition('PodScheduled') - created) / 1000,
         initialized: (condition('Initialized') - created) / 1000,
         ready: (condition('Ready') - created) / 1000,
-        initOwn: (Date.parse(initTerm.finishedAt) - Date.parse(initTerm.startedAt)) / 1000,
+        initOwn: initTerm ? (Date.parse(initTerm.finishedAt) - Date.parse(initTerm.startedAt)) / 1000 : NaN,
       },
     };
     // The first run warms Lectern's own code paths and connections; it is reported but not counted.
