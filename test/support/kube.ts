@@ -40,6 +40,8 @@ export interface ControlPlane {
   timings: Record<'pki' | 'etcd' | 'apiserver' | 'ready', number>;
   /** Recent output of one component (for failure messages). */
   logs(component: Component): string;
+  /** Stops the API server (SIGTERM) and starts it again with the same flags; resolves once /readyz is ok. */
+  restartApiServer(): Promise<void>;
   /** Stops the scheduler, controller-manager, API server and etcd, then removes `dir`. Idempotent. */
   stop(): Promise<void>;
 }
@@ -208,7 +210,7 @@ async function startOnce(bin: string, timeoutMs: number, advertiseAddress: strin
     timings.etcd = Date.now() - t0;
 
     // ---- kube-apiserver
-    const apiserver = launch(bin, 'kube-apiserver', dir, [
+    const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
       `--bind-address=${advertiseAddress ? '0.0.0.0' : '127.0.0.1'}`,
       `--advertise-address=${advertiseAddress ?? '127.0.0.1'}`,
@@ -245,7 +247,8 @@ async function startOnce(bin: string, timeoutMs: number, advertiseAddress: strin
       '--endpoint-reconciler-type=none',
       '--allow-privileged=false',
       '--profiling=false',
-    ]);
+    ];
+    const apiserver = launch(bin, 'kube-apiserver', dir, apiserverArgs);
     procs.push(apiserver);
     watch(apiserver);
     const api = new Agent({ connect: { ca: await readFile(pki.caCrt, 'utf8') } });
@@ -308,6 +311,22 @@ async function startOnce(bin: string, timeoutMs: number, advertiseAddress: strin
       files: { caKey: pki.caKey, serviceAccountKey: pki.saKey, serviceAccountPub: pki.saPub, tokens },
       timings,
       logs: (c) => byName.get(c)?.log() ?? '',
+      async restartApiServer() {
+        // SIGTERM, as a rolling restart of the API server does; etcd keeps every object and resource version.
+        const old = byName.get('kube-apiserver')!;
+        await terminate(old);
+        const next = launch(bin, 'kube-apiserver', dir, apiserverArgs);
+        procs.splice(procs.indexOf(old), 1, next);
+        byName.set('kube-apiserver', next);
+        watch(next);
+        const agent = new Agent({ connect: { ca: await readFile(pki.caCrt, 'utf8') } });
+        try {
+          const get = (p: string) => fetch(`${url}${p}`, { dispatcher: agent, headers: { authorization: `Bearer ${users.admin.token}` } });
+          await waitFor(procs, 'the restarted kube-apiserver /readyz', Date.now() + 120_000, async () => (await get('/readyz')).ok);
+        } finally {
+          await agent.close();
+        }
+      },
       stop() {
         stopped ??= cleanup();
         return stopped;

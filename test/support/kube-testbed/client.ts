@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Agent, fetch } from 'undici';
 import { KubeApi } from '../../../src/launcher/kubernetes/kube-api.js';
 import { prepareNamespace, type PreparedNamespace } from './namespace.js';
 import { testBedStateDir, volumesDir, type TestBedState } from './state.js';
@@ -24,7 +25,22 @@ export interface TestBed {
    * ghcr.io, which the node resolves to the test bed's registry.
    */
   image(part: string): string;
+  /** Restarts the API server (SIGTERM, then the same flags again); resolves once it is ready. */
+  restartApiServer(): Promise<void>;
+  /** Kills the kubelet and starts it again, as on a real node: its pods keep running. */
+  restartKubelet(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** POSTs an action to the daemon's control socket (daemon.ts). */
+async function control(action: string): Promise<void> {
+  const agent = new Agent({ connect: { socketPath: path.join(testBedStateDir(), 'control.sock') } });
+  try {
+    const res = await fetch(`http://test-bed${action}`, { method: 'POST', dispatcher: agent, signal: AbortSignal.timeout(180_000) });
+    if (!res.ok) throw new Error(`the test bed could not ${action}: ${(await res.text()).trim()}`);
+  } finally {
+    await agent.close();
+  }
 }
 
 const HOW = 'start it with `bash scripts/kube-testbed.sh up` and run the test inside it: `bash scripts/kube-testbed.sh run node --import tsx --test <file>` (npm run test:kube does both)';
@@ -73,6 +89,8 @@ export async function openTestBed(): Promise<TestBed> {
         );
       return `ghcr.io/${found}`;
     },
+    restartApiServer: () => control('/restart/kube-apiserver'),
+    restartKubelet: () => control('/restart/kubelet'),
     close: () => admin.close(),
   };
 }

@@ -5,7 +5,8 @@
 // stops everything on SIGTERM (`down`). Any failure is written to <state dir>/failed, one line.
 //   node --import tsx test/support/kube-testbed/daemon.ts <state dir>
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import path from 'node:path';
 import { LECTERN_VERSION } from '../../../src/app.js';
 import { KubeApi } from '../../../src/launcher/kubernetes/kube-api.js';
@@ -112,8 +113,36 @@ async function main() {
     namespace: prepared,
     timings: { controlPlaneMs: tControlPlane, imagesMs: tImages - tControlPlane, nodeMs: tNode - tImages, totalMs: Date.now() - t0 },
   };
+  await listenForControl();
   await writeJson(path.join(stateDir!, 'testbed.json'), state);
   await writeFile(path.join(stateDir!, 'env'), envLines(state));
+}
+
+/**
+ * What tests ask of the running test bed, on <state dir>/control.sock: `POST /restart/kube-apiserver`
+ * and `POST /restart/kubelet` restart that component as an administrator would (client.ts).
+ */
+async function listenForControl(): Promise<void> {
+  const socket = path.join(stateDir!, 'control.sock');
+  await rm(socket, { force: true });
+  const actions: Record<string, () => Promise<void>> = {
+    '/restart/kube-apiserver': () => cp!.restartApiServer(),
+    '/restart/kubelet': () => node!.restartKubelet(),
+  };
+  const server = createServer((req, res) => {
+    const action = req.method === 'POST' ? actions[req.url ?? ''] : undefined;
+    if (!action) {
+      res.writeHead(404).end(`no such action: ${req.method} ${req.url}\n`);
+      return;
+    }
+    step(`${req.url}`);
+    action().then(
+      () => res.writeHead(200).end('done\n'),
+      (err: Error) => res.writeHead(500).end(`${err.message}\n`),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  server.unref();
 }
 
 /** What `lectern start` needs to run content on the test bed, and how to reach it. */
