@@ -7,25 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import type { JobAddress, JobSpec } from '../../src/launcher/launcher.js';
 import { eventually } from '../support/eventually.js';
 import { openTestBed, type TestBed } from '../support/kube-testbed/client.js';
-import { IMAGE_PYTHON, testBedLaunchers, type TestBedLaunchers } from '../support/testbed-launcher.js';
-
-/** An HTTP server on the worker port that answers with its pid, and ends at once on SIGTERM. */
-const SERVER = [
-  'import http.server, os, signal',
-  'signal.signal(signal.SIGTERM, lambda *_: os._exit(0))',
-  'class H(http.server.BaseHTTPRequestHandler):',
-  '    def do_GET(self):',
-  '        body = str(os.getpid()).encode()',
-  '        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)',
-  '    def log_message(self, *a): pass',
-  'http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["LECTERN_PORT"])), H).serve_forever()',
-].join('\n');
+import { IMAGE_PYTHON, PID_SERVER, testBedLaunchers, type TestBedLaunchers } from '../support/testbed-launcher.js';
 
 describe('the API server restarted under a running launcher', { timeout: 10 * 60_000 }, () => {
   let bed: TestBed;
   let ns: Awaited<ReturnType<TestBed['namespace']>>;
   let launchers: TestBedLaunchers;
-  const worker = (): JobSpec => launchers.spec({ kind: 'run', tag: 'run_app', command: [IMAGE_PYTHON, '-c', SERVER], listen: true, resources: {} });
+  const worker = (): JobSpec => launchers.spec({ kind: 'run', tag: 'run_app', command: [IMAGE_PYTHON, '-c', PID_SERVER], listen: true, resources: {} });
   const get = async (a: JobAddress) => (await fetch(`http://${a.host}:${a.port}/`, { signal: AbortSignal.timeout(5000) })).text();
 
   before(async () => {

@@ -13,7 +13,7 @@ import { jobName } from '../../src/launcher/kubernetes/job-manifest.js';
 import type { KubernetesLauncher } from '../../src/launcher/kubernetes/kubernetes-launcher.js';
 import { podState } from '../../src/launcher/kubernetes/pod-state.js';
 import { openTestBed, type TestBed } from '../support/kube-testbed/client.js';
-import { IMAGE_PYTHON, testBedLaunchers, type TestBedLaunchers } from '../support/testbed-launcher.js';
+import { IMAGE_PYTHON, PID_SERVER, testBedLaunchers, type TestBedLaunchers } from '../support/testbed-launcher.js';
 
 const run = promisify(execFile);
 
@@ -29,19 +29,6 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
   function spec(script: string, overrides: Partial<JobSpec> = {}): JobSpec {
     return launchers.spec({ kind: 'run', tag: 'run_app', command: [IMAGE_PYTHON, '-c', script], listen: true, resources: {}, ...overrides });
   }
-
-  /** An HTTP server on the pod's port that answers with its own pid, so a test can tell the worker it reached. */
-  const SERVER = [
-    'import http.server, os, signal',
-    // As PID 1 of its container the process ignores SIGTERM unless it says otherwise; a stop would wait the grace period.
-    'signal.signal(signal.SIGTERM, lambda *_: os._exit(0))',
-    'class H(http.server.BaseHTTPRequestHandler):',
-    '    def do_GET(self):',
-    '        body = str(os.getpid()).encode()',
-    '        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)',
-    '    def log_message(self, *a): pass',
-    'http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["LECTERN_PORT"])), H).serve_forever()',
-  ].join('\n');
 
   async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
@@ -87,7 +74,7 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
 
   it('an image that cannot be pulled fails in seconds, with the pull error', async () => {
     const l = await launcher();
-    const s = spec(SERVER, { image: 'ghcr.io/lectern-project/no-such-image:1.0' });
+    const s = spec(PID_SERVER, { image: 'ghcr.io/lectern-project/no-such-image:1.0' });
     const failed = await failureOf(l, s);
     console.log(`image pull failure reported after ${failed.seconds.toFixed(1)} s: ${failed.reason}`);
     assert.match(failed.reason, /\((ErrImagePull|ImagePullBackOff)\)/);
@@ -100,7 +87,7 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
 
   it('requests no node can meet fail at once with the scheduler message', async () => {
     const l = await launcher();
-    const failed = await failureOf(l, spec(SERVER, { resources: { cpuRequest: 500 } }));
+    const failed = await failureOf(l, spec(PID_SERVER, { resources: { cpuRequest: 500 } }));
     console.log(`unschedulable reported after ${failed.seconds.toFixed(1)} s: ${failed.reason}`);
     assert.match(failed.reason, /\(Unschedulable\)/);
     assert.match(failed.reason, /Insufficient cpu/);
@@ -122,14 +109,14 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
   it("an init container whose copy fails is reported as the init container's failure", async () => {
     // The content image has no /lectern/runtime: the init container's `cp` fails for real.
     const l = await launcher({ 'Launcher.InitContainerImage': bed.image('content-debian') });
-    const failed = await failureOf(l, spec(SERVER));
+    const failed = await failureOf(l, spec(PID_SERVER));
     console.log(`init copy failure: ${failed.reason}`);
     assert.match(failed.reason, /init container lectern-runtime exited with code 1/);
   });
 
   it('a missing init image is reported as a pull failure of the init container', async () => {
     const l = await launcher({ 'Launcher.InitContainerImage': 'ghcr.io/lectern-project/no-such-init:1.0' });
-    const failed = await failureOf(l, spec(SERVER));
+    const failed = await failureOf(l, spec(PID_SERVER));
     console.log(`init image failure: ${failed.reason}`);
     assert.match(failed.reason, /\((ErrImagePull|ImagePullBackOff)\): init container lectern-runtime/);
   });
@@ -138,7 +125,7 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
     const l = await launcher();
     const rows: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const s = spec(SERVER);
+      const s = spec(PID_SERVER);
       const started = Date.now();
       // What the watch shows, and when: the content container running, then the pod Ready (the kubelet's probe).
       const seen: { running?: number; podReady?: number } = {};
@@ -182,7 +169,7 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
 
   it('a restarted kubelet costs nothing: the worker keeps running and serving, and new workers start', async () => {
     const l = await launcher();
-    const s = spec(SERVER);
+    const s = spec(PID_SERVER);
     await l.submit(s);
     const address = await l.ready(s.key, { timeoutMs: 60_000 });
     const pid = await get(address);
@@ -205,7 +192,7 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
     assert.equal((await l.status(s.key)).state, 'running');
     assert.equal(await get(address), pid, 'the same worker process answers at the same address');
 
-    const next = spec(SERVER);
+    const next = spec(PID_SERVER);
     await l.submit(next);
     assert.match(await get(await l.ready(next.key, { timeoutMs: 60_000 })), /^\d+$/, 'the restarted kubelet starts new workers');
     await l.stop(next.key);
@@ -214,7 +201,7 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
 
   it('a launcher closed gracefully leaves its worker running; the same replica restarted adopts it at its address', async () => {
     const first = await launcher({}, 'replica-same');
-    const s = spec(SERVER);
+    const s = spec(PID_SERVER);
     await first.submit(s);
     const address = await first.ready(s.key, { timeoutMs: 60_000 });
     const pid = await get(address);
@@ -235,8 +222,8 @@ describe('Kubernetes launcher on a real node: failures, restarts, hand-over', { 
 
   it('a replica gone for good: another replica adopts the Jobs its rows claim, makes them its own, and reaps the rest', async () => {
     const gone = await launcher({}, 'replica-gone');
-    const claimed = spec(SERVER);
-    const unclaimed = spec(SERVER);
+    const claimed = spec(PID_SERVER);
+    const unclaimed = spec(PID_SERVER);
     await gone.submit(claimed);
     await gone.submit(unclaimed);
     const address = await gone.ready(claimed.key, { timeoutMs: 60_000 });

@@ -49,6 +49,24 @@ describe('Kubernetes launcher on the real node', { timeout: 20 * 60_000 }, () =>
     return s;
   }
 
+  /** A python-api worker served by Lectern's runner (lectern_run.py) from WSGI_APP, with `env` added. */
+  function runnerWorker(env: Record<string, string> = {}): JobSpec {
+    const base = jobs.spec({ kind: 'run', tag: 'run_python_api', listen: true, command: [IMAGE_PYTHON, path.join(RUNTIME_DIR, 'python', 'lectern_run.py')] });
+    writeFileSync(path.join(base.cwd, 'app.py'), WSGI_APP);
+    return {
+      ...base,
+      env: {
+        LECTERN_APP_MODE: 'python-api',
+        LECTERN_APP_DIR: base.cwd,
+        LECTERN_MANIFEST: path.join(base.cwd, 'manifest.json'),
+        LECTERN_ENTRYPOINT: 'app:app',
+        LECTERN_BASE_PATH: '/content/x',
+        PATH: '/usr/bin:/bin',
+        ...env,
+      },
+    };
+  }
+
   before(async () => {
     tb = await openTestBed();
     prepared = await tb.namespace('pods');
@@ -91,21 +109,7 @@ describe('Kubernetes launcher on the real node', { timeout: 20 * 60_000 }, () =>
 
   it('runs a worker with the runtime from the init container: reachable at its pod IP, its log followed live, stopped with its pod', { timeout: 120_000 }, async () => {
     const l = await jobs.launcher({ 'Launcher.InstanceName': 'node-run' });
-    const base = jobs.spec({ kind: 'run', tag: 'run_python_api', listen: true, command: [IMAGE_PYTHON, path.join(RUNTIME_DIR, 'python', 'lectern_run.py')] });
-    const s: JobSpec = {
-      ...base,
-      env: {
-        LECTERN_APP_MODE: 'python-api',
-        LECTERN_APP_DIR: base.cwd,
-        LECTERN_MANIFEST: path.join(base.cwd, 'manifest.json'),
-        LECTERN_ENTRYPOINT: 'app:app',
-        LECTERN_BASE_PATH: '/content/x',
-        PYTHONUNBUFFERED: '1',
-        DATABASE_PASSWORD: 'from-the-secret',
-        PATH: '/usr/bin:/bin',
-      },
-    };
-    writeFileSync(path.join(s.cwd, 'app.py'), WSGI_APP);
+    const s = runnerWorker({ PYTHONUNBUFFERED: '1', DATABASE_PASSWORD: 'from-the-secret' });
     const followed: string[] = [];
     const submitted = Date.now();
     await l.submit(s);
@@ -152,19 +156,7 @@ describe('Kubernetes launcher on the real node', { timeout: 20 * 60_000 }, () =>
 
   it('with [Launcher] RuntimeDelivery = image-volume, a worker runs with the runtime mounted from the init image, and no init container', { timeout: 120_000 }, async () => {
     const l = await jobs.launcher({ 'Launcher.InstanceName': 'node-image-volume', 'Launcher.RuntimeDelivery': 'image-volume' });
-    const base = jobs.spec({ kind: 'run', tag: 'run_python_api', listen: true, command: [IMAGE_PYTHON, path.join(RUNTIME_DIR, 'python', 'lectern_run.py')] });
-    const s: JobSpec = {
-      ...base,
-      env: {
-        LECTERN_APP_MODE: 'python-api',
-        LECTERN_APP_DIR: base.cwd,
-        LECTERN_MANIFEST: path.join(base.cwd, 'manifest.json'),
-        LECTERN_ENTRYPOINT: 'app:app',
-        LECTERN_BASE_PATH: '/content/x',
-        PATH: '/usr/bin:/bin',
-      },
-    };
-    writeFileSync(path.join(s.cwd, 'app.py'), WSGI_APP);
+    const s = runnerWorker();
     const submitted = Date.now();
     await l.submit(s);
     const address = await l.ready(s.key, { timeoutMs: 90_000 }).catch((err: Error) => {

@@ -16,6 +16,22 @@ export const CONTENT_UID = 1000;
 /** The content image's system interpreter. */
 export const IMAGE_PYTHON = '/usr/bin/python3';
 
+/**
+ * A worker for `python3 -c`: an HTTP server on the pod's port that answers with its own pid, so a
+ * test can tell which process it reached. As PID 1 of its container a process ignores SIGTERM unless
+ * it says otherwise (a stop would wait the grace period): this one ends at once.
+ */
+export const PID_SERVER = [
+  'import http.server, os, signal',
+  'signal.signal(signal.SIGTERM, lambda *_: os._exit(0))',
+  'class H(http.server.BaseHTTPRequestHandler):',
+  '    def do_GET(self):',
+  '        body = str(os.getpid()).encode()',
+  '        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)',
+  '    def log_message(self, *a): pass',
+  'http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["LECTERN_PORT"])), H).serve_forever()',
+].join('\n');
+
 export interface TestBedLaunchers {
   config(overrides?: Record<string, string>): Config;
   /** A started launcher (closed by closeAll()); `replica` names the Lectern replica it acts as. */
