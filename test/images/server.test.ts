@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { freePort } from '../support/free-port.js';
 import { builtImage, envOf, layoutConfig, runIn } from '../support/images.js';
 
 // The server image (deploy/images/server/Dockerfile), which the Helm chart runs: what its config
@@ -14,15 +14,6 @@ const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as
 const image = builtImage('lectern-project/lectern');
 const DATA_DIR = '/var/lib/lectern';
 const START_TIMEOUT_S = 30;
-
-/** A port free on loopback now (buildah's chroot isolation shares the host's network). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('server image', () => {
   test("is tagged with Lectern's version and runs `lectern start` as 999:999 with its data in /var/lib/lectern", () => {

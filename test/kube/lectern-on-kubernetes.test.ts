@@ -5,15 +5,15 @@
 // Run: bash scripts/kube-testbed.sh run node --import tsx --test test/kube/lectern-on-kubernetes.test.ts
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import type { KubeApi } from '../../src/launcher/kubernetes/kube-api.js';
+import { fileURLToPath } from 'node:url';
 import type { SettingKey } from '../../src/config/settings.js';
-import { startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
+import type { KubeApi } from '../../src/launcher/kubernetes/kube-api.js';
+import { wsgiApiBundle } from '../support/apps.js';
+import { freePort } from '../support/free-port.js';
+import { type KubeLectern, startKubeLectern } from '../support/kube-lectern.js';
 import { pollTask } from '../support/lectern.js';
-import { makeTarGz } from '../support/tarball.js';
 
 // Set in before(): the test bed's content image and its Python, and this file's namespace.
 let IMAGE = '';
@@ -30,19 +30,7 @@ def app(environ, start_response):
 `;
 
 function bundle(environment: Record<string, unknown> = {}): Buffer<ArrayBuffer> {
-  const manifest = {
-    version: 1,
-    metadata: { appmode: 'python-api', entrypoint: 'app:app' },
-    python: { version: PYTHON_VERSION, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
-    // Unmanaged: the image's interpreter serves the app as it is (no restore, no package index).
-    environment: { environment_management: { python: false }, ...environment },
-    files: { 'app.py': { checksum: '' }, 'requirements.txt': { checksum: '' } },
-  };
-  return makeTarGz([
-    { name: 'manifest.json', content: JSON.stringify(manifest) },
-    { name: 'app.py', content: APP },
-    { name: 'requirements.txt', content: '' },
-  ]);
+  return wsgiApiBundle(APP, PYTHON_VERSION, { managed: false, environment });
 }
 
 describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
@@ -169,12 +157,7 @@ describe('Lectern on Kubernetes', { timeout: 10 * 60_000 }, () => {
     const dataDir = first.dataDir;
     await first.stop();
     kube.t = undefined;
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const p = (probe.address() as { port: number }).port;
-        probe.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const env: NodeJS.ProcessEnv = { ...process.env, LECTERN_DATABASE_PROVIDER: 'sqlite', LECTERN_SERVER_DATADIR: dataDir, LECTERN_HTTP_LISTEN: `127.0.0.1:${port}`, LECTERN_LOGGING_LEVEL: 'silent' };
     for (const [key, value] of Object.entries(settings)) env[`LECTERN_${key.replace('.', '_').toUpperCase()}`] = value;
     const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SettingKey } from '../../src/config/settings.js';
+import { wsgiApiBundle } from '../support/apps.js';
 import { openTestBed, type TestBed } from '../support/kube-testbed/client.js';
 import { pollTask, startLectern, type TestServer } from '../support/lectern.js';
-import { makeTarGz } from '../support/tarball.js';
 
 // The Debian content image's own interpreter (its tag says which Python it has).
 const PYTHON = '/usr/bin/python3';
@@ -25,19 +25,7 @@ def app(environ, start_response):
 `;
 
 function bundle(): Buffer<ArrayBuffer> {
-  const manifest = {
-    version: 1,
-    metadata: { appmode: 'python-api', entrypoint: 'app:app' },
-    python: { version: PYTHON_VERSION, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
-    // Unmanaged: the image's interpreter serves the app as it is (no restore, no package index).
-    environment: { environment_management: { python: false } },
-    files: { 'app.py': { checksum: '' }, 'requirements.txt': { checksum: '' } },
-  };
-  return makeTarGz([
-    { name: 'manifest.json', content: JSON.stringify(manifest) },
-    { name: 'app.py', content: APP },
-    { name: 'requirements.txt', content: '' },
-  ]);
+  return wsgiApiBundle(APP, PYTHON_VERSION, { managed: false });
 }
 
 describe('a Lectern server stopped gracefully hands its Kubernetes workers over', { timeout: 10 * 60_000 }, () => {

@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { RUNTIME_DIR } from '../../src/execution/runtime-dir.js';
+import { freePort } from '../support/free-port.js';
 
 let appDir: string;
 before(async () => {
@@ -16,14 +16,6 @@ before(async () => {
   await writeFile(path.join(appDir, 'app.py'), 'def app(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
 });
 after(() => rm(appDir, { recursive: true, force: true }));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('the python-api runner as PID 1 stops on SIGTERM', async () => {
   const port = await freePort();

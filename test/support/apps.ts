@@ -88,12 +88,14 @@ export async function shinySession(t: TestServer, wsUrl: string, inputs: Record<
  * nothing to download. Managed (the default), Lectern restores an empty venv; unmanaged, the
  * interpreter serves it as it is.
  */
-export function wsgiApiBundle(appSource: string, pythonVersion: string, options: { managed?: boolean } = {}): Buffer<ArrayBuffer> {
+export function wsgiApiBundle(appSource: string, pythonVersion: string, options: { managed?: boolean; environment?: Record<string, unknown> } = {}): Buffer<ArrayBuffer> {
+  // `environment` adds manifest fields (an image, say) and may override environment_management.
+  const environment = { ...(options.managed === false ? { environment_management: { python: false } } : {}), ...options.environment };
   const manifest = {
     version: 1,
     metadata: { appmode: 'python-api', entrypoint: 'app:app' },
     python: { version: pythonVersion, package_manager: { name: 'pip', package_file: 'requirements.txt' } },
-    ...(options.managed === false ? { environment: { environment_management: { python: false } } } : {}),
+    ...(Object.keys(environment).length ? { environment } : {}),
     files: { 'app.py': { checksum: '' }, 'requirements.txt': { checksum: '' } },
   };
   return makeTarGz([

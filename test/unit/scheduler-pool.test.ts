@@ -1,25 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
 import type { Content } from '../../src/db/schema.js';
-import { ContentPool, WorkerUnavailable, type PoolSettings, type WorkerStarter } from '../../src/scheduler/pool.js';
 import { endedBeforeReady, notReadyInTime } from '../../src/launcher/launcher.js';
 import { acceptsConnections } from '../../src/launcher/local/accepts-connections.js';
+import { ContentPool, type PoolSettings, type WorkerStarter, WorkerUnavailable } from '../../src/scheduler/pool.js';
 import { eventually } from '../support/eventually.js';
+import { freePort } from '../support/free-port.js';
 
 // Real worker processes: tiny Node HTTP servers whose behaviour each test chooses. The starter
 // stands in for a launcher: its ready() is the only readiness the pool sees, as Launcher.ready is.
 type Behaviour = 'serve' | 'never-listen' | 'exit-soon';
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function processStarter(behaviour: () => Behaviour) {
   const children = new Map<string, ChildProcess>();
