@@ -2,6 +2,7 @@ import { ApiChannel } from './http/api-channel.js';
 import { ContentCredentials } from './auth/content-credentials.js';
 import path from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
+import { OAuthIntegrations } from './oauth/integrations.js';
 import { Bundles } from './bundles/bundles.js';
 import type { Config } from './config/config.js';
 import { ContentService } from './content/content.js';
@@ -75,6 +76,8 @@ export interface App {
   bundles: Bundles;
   queue: TaskQueue;
   audit: AuditLog;
+  /** OAuth integrations and the content associated with each (secrets sealed with `secrets`). */
+  oauthIntegrations: OAuthIntegrations;
   interpreters: Interpreters;
   jobs: Jobs;
   execution: ContentExecution;
@@ -337,6 +340,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     bundles,
     queue,
     audit,
+    oauthIntegrations: new OAuthIntegrations(db, secrets, audit),
     interpreters,
     jobs,
     execution,

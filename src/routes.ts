@@ -5,6 +5,7 @@ import { jobRoutes } from './api/jobs.js';
 import { contentRoutes } from './api/content.js';
 import { environmentRoutes } from './api/environment-variables.js';
 import { executionEnvironmentRoutes } from './api/execution-environments.js';
+import { oauthIntegrationRoutes } from './api/oauth-integrations.js';
 import { permissionRoutes } from './api/permissions.js';
 import { serverSettingsRoutes } from './api/server-settings.js';
 import { tagRoutes } from './api/tags.js';
@@ -38,6 +39,7 @@ export const ROUTES: RoutePlugin[] = [
   userRoutes,
   auditRoutes,
   visitorCredentialRoutes,
+  oauthIntegrationRoutes,
   // Last: a GET /* wildcard that answers only for vanity paths and otherwise falls through to 404.
   vanityServingRoutes,
 ];
