@@ -11,6 +11,7 @@ import { serverSettingsRoutes } from './api/server-settings.js';
 import { tagRoutes } from './api/tags.js';
 import { userRoutes } from './api/users.js';
 import { taskRoutes } from './api/tasks.js';
+import { timeZoneRoutes } from './api/timezones.js';
 import { vanityRoutes, vanityServingRoutes } from './api/vanities.js';
 import { visitorCredentialRoutes } from './api/visitor-credentials.js';
 import { dashboardRoutes } from './serve/dashboard.js';
@@ -40,6 +41,7 @@ export const ROUTES: RoutePlugin[] = [
   auditRoutes,
   visitorCredentialRoutes,
   oauthIntegrationRoutes,
+  timeZoneRoutes,
   // Last: a GET /* wildcard that answers only for vanity paths and otherwise falls through to 404.
   vanityServingRoutes,
 ];
