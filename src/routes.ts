@@ -1,5 +1,6 @@
 import { applicationRoutes } from './api/applications.js';
 import { auditRoutes } from './api/audit.js';
+import { bootstrapRoutes } from './api/bootstrap.js';
 import { bundleRoutes } from './api/bundles.js';
 import { jobRoutes } from './api/jobs.js';
 import { contentRoutes } from './api/content.js';
@@ -42,6 +43,7 @@ export const ROUTES: RoutePlugin[] = [
   visitorCredentialRoutes,
   oauthIntegrationRoutes,
   timeZoneRoutes,
+  bootstrapRoutes,
   // Last: a GET /* wildcard that answers only for vanity paths and otherwise falls through to 404.
   vanityServingRoutes,
 ];
