@@ -139,6 +139,13 @@ for (const provider of PROVIDERS) {
       for (const i of [publicClient, service, visitorKeys]) await remove(i.guid);
     });
 
+    test('the visitor-key exchange at v1/oauth/integrations/credentials still answers beside the integration routes', async () => {
+      const res = await t.api('/__api__/v1/oauth/integrations/credentials', { method: 'POST', key: null, json: { grant_type: 'nope' } });
+      assert.match((await json(res, 400)).error, /grant_type must be/);
+      // GET of that path is an integration look-up, which finds none.
+      assert.equal((await json(await t.api('/__api__/v1/oauth/integrations/credentials'), 404)).code, 4);
+    });
+
     test('only administrators change integrations; publishers read them; viewers neither', async () => {
       const integration = await create(customIntegration('roles'));
       const asPublisher = await json(await t.api('/__api__/v1/oauth/integrations', { method: 'POST', key: publisher.key, json: customIntegration('nope') }), 403);
