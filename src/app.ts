@@ -2,6 +2,8 @@ import { ApiChannel } from './http/api-channel.js';
 import { ContentCredentials } from './auth/content-credentials.js';
 import path from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
+import { OAuthIntegrations } from './oauth/integrations.js';
+import { Bootstrap, bootstrapKey } from './users/bootstrap.js';
 import { Bundles } from './bundles/bundles.js';
 import type { Config } from './config/config.js';
 import { ContentService } from './content/content.js';
@@ -58,6 +60,8 @@ export interface App {
   /** Signs the identity header content receives and issues visitor keys (src/auth/content-credentials.ts). */
   credentials: ContentCredentials;
   users: Users;
+  /** The first administrator for a signed JWT, when [Bootstrap] Enabled (src/users/bootstrap.ts). */
+  bootstrap: Bootstrap;
   /** Account changes people make through the server, audited (the CLI uses `users` directly). */
   userAdministration: UserAdministration;
   groups: Groups;
@@ -75,6 +79,8 @@ export interface App {
   bundles: Bundles;
   queue: TaskQueue;
   audit: AuditLog;
+  /** OAuth integrations and the content associated with each (secrets sealed with `secrets`). */
+  oauthIntegrations: OAuthIntegrations;
   interpreters: Interpreters;
   jobs: Jobs;
   execution: ContentExecution;
@@ -173,6 +179,11 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     store.changes,
   );
   const users = new Users(db, store.changes);
+  const bootstrap = new Bootstrap(
+    bootstrapKey({ enabled: config.get('Bootstrap.Enabled'), secretKey: config.get('Bootstrap.SecretKey'), secretKeyFile: config.get('Bootstrap.SecretKeyFile') }),
+    users,
+    audit,
+  );
   const environments = new ExecutionEnvironments(db, (user) => contentService.access.principalGuids(user));
   // Workers read variables only at start; `scheduler` exists by the time a variable changes.
   const contentVariables: ContentVariables = new ContentVariables(db, secrets, audit, (contentId): Promise<void> => scheduler.refresh(contentId));
@@ -324,6 +335,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     secrets,
     credentials,
     users,
+    bootstrap,
     userAdministration: new UserAdministration(users, audit),
     groups: new Groups(db, users, audit),
     content: contentService,
@@ -337,6 +349,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     bundles,
     queue,
     audit,
+    oauthIntegrations: new OAuthIntegrations(db, secrets, audit),
     interpreters,
     jobs,
     execution,

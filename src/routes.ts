@@ -1,15 +1,18 @@
 import { applicationRoutes } from './api/applications.js';
 import { auditRoutes } from './api/audit.js';
+import { bootstrapRoutes } from './api/bootstrap.js';
 import { bundleRoutes } from './api/bundles.js';
 import { jobRoutes } from './api/jobs.js';
 import { contentRoutes } from './api/content.js';
 import { environmentRoutes } from './api/environment-variables.js';
 import { executionEnvironmentRoutes } from './api/execution-environments.js';
+import { oauthIntegrationRoutes } from './api/oauth-integrations.js';
 import { permissionRoutes } from './api/permissions.js';
 import { serverSettingsRoutes } from './api/server-settings.js';
 import { tagRoutes } from './api/tags.js';
 import { userRoutes } from './api/users.js';
 import { taskRoutes } from './api/tasks.js';
+import { timeZoneRoutes } from './api/timezones.js';
 import { vanityRoutes, vanityServingRoutes } from './api/vanities.js';
 import { visitorCredentialRoutes } from './api/visitor-credentials.js';
 import { dashboardRoutes } from './serve/dashboard.js';
@@ -38,6 +41,9 @@ export const ROUTES: RoutePlugin[] = [
   userRoutes,
   auditRoutes,
   visitorCredentialRoutes,
+  oauthIntegrationRoutes,
+  timeZoneRoutes,
+  bootstrapRoutes,
   // Last: a GET /* wildcard that answers only for vanity paths and otherwise falls through to 404.
   vanityServingRoutes,
 ];

@@ -53,7 +53,8 @@ export const SETTINGS = {
     default: '',
     secret: true,
     description:
-      'Base64 key (32 bytes) that encrypts content environment variables at rest. Empty = a key generated ' + 'once into <DataDir>/secret.key (shared storage keeps it identical across replicas).',
+      'Base64 key (32 bytes) that encrypts content environment variables and OAuth integration secrets at rest. Empty = a key generated ' +
+      'once into <DataDir>/secret.key (shared storage keeps it identical across replicas).',
   },
   'Server.ReplicaName': {
     type: 'string',
@@ -97,6 +98,25 @@ export const SETTINGS = {
     type: 'duration',
     default: '15m',
     description: 'The longest wait between failed sign-ins; failures older than this are forgotten.',
+  },
+  'Bootstrap.Enabled': {
+    type: 'bool',
+    default: 'false',
+    description:
+      'Serve POST /__api__/v1/experimental/bootstrap (and v1/bootstrap): on a server with no users, a JWT signed with the bootstrap ' +
+      'secret key (as `rsconnect bootstrap --jwt-keypath` makes) creates the first administrator and returns its API key. ' +
+      'Refused once any user exists. Off: the endpoint answers 404.',
+  },
+  'Bootstrap.SecretKey': {
+    type: 'string',
+    default: '',
+    secret: true,
+    description: 'The bootstrap secret key, base64 of at least 32 bytes (`head -c 32 /dev/random | base64`); HS256 JWTs are verified with it.',
+  },
+  'Bootstrap.SecretKeyFile': {
+    type: 'string',
+    default: '',
+    description: 'A file holding the bootstrap secret key (base64, as for SecretKey); used when SecretKey is empty.',
   },
   'Bundles.MaxUploadSize': {
     type: 'bytes',

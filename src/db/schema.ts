@@ -295,6 +295,29 @@ export interface AuditLogsTable {
   event_description: string;
 }
 
+/** An OAuth integration (Connect's OAuthIntegration); secret fields are sealed, never answered. */
+export interface OAuthIntegrationsTable {
+  id: Generated<number>;
+  guid: string;
+  name: string | null;
+  description: string | null;
+  template: string;
+  auth_type: string;
+  /** JSON object of the non-secret configuration values. */
+  config: string;
+  /** AES-256-GCM of a JSON object of the secret values; "" when there are none. */
+  secrets_sealed: string;
+  created_time: string;
+  updated_time: string;
+}
+
+/** Content that may use an integration (Connect's association). */
+export interface OAuthAssociationsTable {
+  content_id: number;
+  integration_id: number;
+  created_time: string;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -317,6 +340,8 @@ export interface Database {
   renders: RendersTable;
   environments: EnvironmentsTable;
   environment_permissions: EnvironmentPermissionsTable;
+  oauth_integrations: OAuthIntegrationsTable;
+  oauth_associations: OAuthAssociationsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -332,3 +357,4 @@ export type JobRow = Selectable<JobsTable>;
 export type RenderRow = Selectable<RendersTable>;
 export type EnvironmentRow = Selectable<EnvironmentsTable>;
 export type EnvironmentPermissionRow = Selectable<EnvironmentPermissionsTable>;
+export type OAuthIntegrationRow = Selectable<OAuthIntegrationsTable>;
