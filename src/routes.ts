@@ -6,6 +6,7 @@ import { contentRoutes } from './api/content.js';
 import { environmentRoutes } from './api/environment-variables.js';
 import { executionEnvironmentRoutes } from './api/execution-environments.js';
 import { permissionRoutes } from './api/permissions.js';
+import { repositoryRoutes } from './api/repository.js';
 import { serverSettingsRoutes } from './api/server-settings.js';
 import { tagRoutes } from './api/tags.js';
 import { userRoutes } from './api/users.js';
@@ -23,6 +24,7 @@ export const ROUTES: RoutePlugin[] = [
   serverSettingsRoutes,
   contentRoutes,
   bundleRoutes,
+  repositoryRoutes,
   taskRoutes,
   jobRoutes,
   applicationRoutes,

@@ -295,6 +295,23 @@ export interface AuditLogsTable {
   event_description: string;
 }
 
+/** A git-backed content item's source (migration 0007): deployed from this repository, branch and directory. */
+export interface ContentRepositoriesTable {
+  content_id: number;
+  repository: string;
+  branch: string;
+  /** "." for the repository's root, else a relative path without "." or ".." segments. */
+  directory: string;
+  polling: number;
+  last_error: string | null;
+  last_known_commit: string | null;
+  last_fetched_time: string | null;
+  /** Epoch ms when the next poll is due (claimed with a compare-and-set). */
+  next_poll_at: number;
+  created_time: string;
+  updated_time: string;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -317,6 +334,7 @@ export interface Database {
   renders: RendersTable;
   environments: EnvironmentsTable;
   environment_permissions: EnvironmentPermissionsTable;
+  content_repositories: ContentRepositoriesTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -326,6 +344,7 @@ export type Content = Selectable<ContentTable>;
 export type ContentUpdate = Updateable<ContentTable>;
 export type Bundle = Selectable<BundlesTable>;
 export type Task = Selectable<TasksTable>;
+export type ContentRepository = Selectable<ContentRepositoriesTable>;
 export type Group = Selectable<GroupsTable>;
 export type Tag = Selectable<TagsTable>;
 export type JobRow = Selectable<JobsTable>;
