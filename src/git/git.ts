@@ -157,13 +157,25 @@ export class Git {
       }
     }
     const fullArgs = [...config.flatMap((c) => ['-c', c]), ...args];
-    return run(this.executable, fullArgs, {
-      env: baseEnv(home),
-      timeoutMs: this.limits.timeoutMs,
-      redact: url ? [url.href, url.redacted] : undefined,
-      watch: watch ? { dir: watch, maxBytes: this.limits.maxFetchBytes } : undefined,
-      output,
-    });
+    try {
+      return await run(this.executable, fullArgs, {
+        env: baseEnv(home),
+        timeoutMs: this.limits.timeoutMs,
+        redact: url ? [url.href, url.redacted] : undefined,
+        watch: watch ? { dir: watch, maxBytes: this.limits.maxFetchBytes } : undefined,
+        output,
+      });
+    } catch (err) {
+      if (url && err instanceof GitError && /could not read (Username|Password)|Authentication failed|HTTP Basic: Access denied/i.test(err.message)) {
+        const host = new URL(url.href).host;
+        throw new GitError(
+          this.credentialsFor(url.href).length
+            ? `${url.redacted} refused the [GitCredential] credentials configured for ${host}.`
+            : `${url.redacted} asks for credentials: an administrator can set [GitCredential] Host, Username and Password for ${host}.`,
+        );
+      }
+      throw err;
+    }
   }
 
   private credentialsFor(href: string): GitCredential[] {
@@ -181,8 +193,6 @@ function baseEnv(home: string): NodeJS.ProcessEnv {
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_TERMINAL_PROMPT: '0',
-    GIT_ASKPASS: '/bin/false',
-    SSH_ASKPASS: '/bin/false',
     GIT_ALLOW_PROTOCOL: 'https:http',
     GIT_PROTOCOL_FROM_USER: '0',
     // A transfer slower than 1 KB/s for a minute is given up (besides the command's own timeout).

@@ -6,7 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import { eventually } from '../support/eventually.js';
 import { freePort } from '../support/free-port.js';
 import { startGitServer, type GitServer } from '../support/git-server.js';
-import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { postgresDatabaseUrl, PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
 import { runRsconnect } from '../support/python.js';
 import { makeTarGz } from '../support/tarball.js';
 
@@ -230,3 +233,78 @@ for (const provider of PROVIDERS) {
     });
   });
 }
+
+describe('git polling with several replicas on one PostgreSQL database', { skip: !PROVIDERS.includes('postgres') && 'PostgreSQL is not among LECTERN_TEST_DATABASES' }, () => {
+  test('each push is deployed once, whichever replica checks the branch', async () => {
+    const gitServer = await startGitServer();
+    const databaseUrl = await postgresDatabaseUrl();
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lectern-git-replicas-'));
+    const settings = { 'Git.PollingFrequency': '1s', 'Tasks.PollInterval': '200ms' } as const;
+    const a = await startLectern('postgres', { ...settings, 'Server.ReplicaName': 'git-replica-a' }, { dataDir, databaseUrl });
+    const b = await startLectern('postgres', { ...settings, 'Server.ReplicaName': 'git-replica-b' }, { dataDir, databaseUrl });
+    try {
+      const repo = await gitServer.createRepository('replicated');
+      await repo.commit(site('<h1>v0</h1>', '.'));
+      const content = await json(await a.api('/__api__/v1/content', { method: 'POST', json: { name: 'replicated-git' } }));
+      await a.api(`/__api__/v1/content/${content.guid}/repository`, { method: 'PUT', json: { repository: repo.url, branch: 'main', directory: '.', polling: true } });
+      const page = async () => (await fetch(`${b.url}/content/${content.guid}/`, { headers: { authorization: `Key ${a.adminKey}` } })).text();
+      await eventually('the first poll to deploy v0', async () => (await page()).includes('v0'), { timeoutMs: 60_000 });
+      for (const version of ['v1', 'v2', 'v3']) {
+        await repo.commit(site(`<h1>${version}</h1>`, '.'));
+        await eventually(`${version} to be live`, async () => (await page()).includes(version), { timeoutMs: 60_000 });
+      }
+      // Several more poll intervals pass with the branch unchanged: nothing more is deployed.
+      const checked = async () => (await json(await a.api(`/__api__/v1/content/${content.guid}/repository`))).last_fetched_time as string;
+      const lastCheck = await checked();
+      await eventually('two more polls of the unchanged branch', async () => (await checked()) > lastCheck && (await checked()), { timeoutMs: 30_000 });
+      const bundles = await json(await a.api(`/__api__/v1/content/${content.guid}/bundles`));
+      assert.equal(bundles.length, 4, 'one bundle per commit');
+      const deploys = await a.app.store.db.selectFrom('tasks').select(['id', 'claimed_by']).where('content_id', '=', Number(content.id)).where('kind', '=', 'deploy').execute();
+      assert.equal(deploys.length, 4, 'one deploy per commit');
+    } finally {
+      await b.stop();
+      await a.stop();
+      await gitServer.close();
+    }
+  });
+});
+
+describe(`private repositories with [GitCredential] (${PROVIDERS[0]})`, () => {
+  test('the configured credentials reach the repository host; without them the deploy says authentication failed', async () => {
+    const gitServer = await startGitServer({ basicAuth: { username: 'deployer', password: 's3cret-token' } });
+    const host = new URL(gitServer.url).host;
+    const withCredentials = await startLectern(PROVIDERS[0]!, {
+      'GitCredential.Host': host,
+      'GitCredential.Username': 'deployer',
+      'GitCredential.Password': 's3cret-token',
+      'GitCredential.Protocol': 'http',
+    });
+    const without = await startLectern(PROVIDERS[0]!);
+    try {
+      const repo = await gitServer.createRepository('private');
+      await repo.commit(site('<h1>private</h1>', '.'));
+      for (const [t, succeeds] of [
+        [withCredentials, true],
+        [without, false],
+      ] as const) {
+        const content = await json(await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'private-site' } }));
+        await t.api(`/__api__/v1/content/${content.guid}/repository`, { method: 'PUT', json: { repository: repo.url, branch: 'main', directory: '.' } });
+        const res = await t.api(`/__api__/v1/content/${content.guid}/deploy`, { method: 'POST', json: { bundle_id: null } });
+        const task = await waitForTask(t, (await json(res)).task_id);
+        assert.ok(!task.output.join('\n').includes('s3cret-token'), 'the password is never shown');
+        if (succeeds) {
+          assert.equal(task.code, 0, task.output.join('\n'));
+          const page = await fetch(`${t.url}/content/${content.guid}/`, { headers: { authorization: `Key ${t.adminKey}` } });
+          assert.match(await page.text(), /private/);
+        } else {
+          assert.notEqual(task.code, 0);
+          assert.match(task.error, /asks for credentials: an administrator can set \[GitCredential\] Host, Username and Password for 127\.0\.0\.1:/);
+        }
+      }
+    } finally {
+      await without.stop();
+      await withCredentials.stop();
+      await gitServer.close();
+    }
+  });
+});
