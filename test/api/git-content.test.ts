@@ -308,3 +308,23 @@ describe(`private repositories with [GitCredential] (${PROVIDERS[0]})`, () => {
     }
   });
 });
+
+describe(`git-backed content switched off (${PROVIDERS[0]})`, () => {
+  test('[Git] Enabled = false: server_settings says so, the repository routes answer 404 and rsconnect deploy git says git is not enabled', async () => {
+    const t = await startLectern(PROVIDERS[0]!, { 'Git.Enabled': 'false' });
+    try {
+      const settings = await json(await t.api('/__api__/server_settings', { key: null }));
+      assert.equal(settings.git_enabled, false);
+      assert.equal(settings.git_available, false);
+      const content = await json(await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'no-git' } }));
+      const res = await t.api(`/__api__/v1/content/${content.guid}/repository`, { method: 'PUT', json: { repository: 'https://example.org/repo.git' } });
+      assert.equal(res.status, 404);
+      assert.match((await json(res)).error, /not enabled/);
+      const result = await runRsconnect('latest', ['deploy', 'git', '-s', t.url, '-k', t.adminKey, '--repository', 'https://example.org/repo.git', '--no-verify']);
+      assert.notEqual(result.code, 0);
+      assert.match(`${result.stdout}\n${result.stderr}`, /Git-backed deployment is not enabled on this Connect server/);
+    } finally {
+      await t.stop();
+    }
+  });
+});
