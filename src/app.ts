@@ -79,6 +79,8 @@ export interface App {
   repositories: ContentRepositories;
   /** [Git] Enabled and the git command found: the repository routes answer. */
   gitAvailable: boolean;
+  /** The git command (null when off or missing); the repository helper routes ask it whose credentials a host gets. */
+  git: Git | null;
   bundles: Bundles;
   queue: TaskQueue;
   audit: AuditLog;
@@ -313,6 +315,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   const repositories = new ContentRepositories(db, audit);
   const gitDeployments = new GitDeployments({ db, git, repositories, bundles, users, queue, pollingFrequencyMs: config.get('Git.PollingFrequency'), log });
   gitDeployments.registerTasks();
+  gitDeployments.registerHelperTasks();
   registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users, offHost, git: gitDeployments });
   let environmentFile: ExecutionEnvironmentFileSync | null = null;
   if (runsContent) {
@@ -348,6 +351,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     deployRequests: new DeployRequests({ bundles, queue, audit, repositories }),
     repositories,
     gitAvailable: git !== null,
+    git,
     bundles,
     queue,
     audit,

@@ -1,6 +1,8 @@
-import { requireUser, noContent } from '../auth/principal.js';
+import { noContent, requireRole, requireUser } from '../auth/principal.js';
 import { answers, ContentGuidParams, NoContent } from '../contract/common.js';
-import { ContentRepository, RepositoryBundle, RepositoryBundleBody, RepositoryPatch, RepositoryPut } from '../contract/repository.js';
+import { ContentRepository, RepoAccount, RepoHelperQuery, RepositoryBundle, RepositoryBundleBody, RepositoryPatch, RepositoryPut } from '../contract/repository.js';
+import { TaskStarted } from '../contract/tasks.js';
+import { InvalidGitLocation, parseRepositoryUrl, validateRef } from '../git/remote.js';
 import { checkedLocation, repositoryJson } from '../deployments/git-repositories.js';
 import { badRequest, ErrorCode, LecternError, notFound } from '../errors.js';
 import type { RoutePlugin } from '../http/routing.js';
@@ -70,7 +72,53 @@ export const repositoryRoutes: RoutePlugin = (server, app) => {
     const result = JSON.parse(finished.result ?? '{}') as { bundle_id: string; commit: string };
     return { bundle_id: result.bundle_id, task_id: task.id, location: { repository, ref, directory, commit: result.commit } };
   });
+
+  // Connect's unversioned helpers for choosing what to deploy (connectapi's repo_check_* functions).
+  // Branches and manifest directories are tasks whose result is the answer, as in Connect.
+  server.get(
+    '/__api__/repo/account',
+    { schema: { summary: 'The account Lectern fetches from a git host with', querystring: RepoHelperQuery, response: answers({ 200: RepoAccount }) } },
+    async (request) => {
+      requireGit();
+      requireRole(request, 'publisher');
+      return { username: app.git!.accountFor(checkedUrl(request.query.url)) };
+    },
+  );
+
+  const branches = { summary: "A repository's branches (a task; its result lists them)", querystring: RepoHelperQuery, response: answers({ 200: TaskStarted }) };
+  server.get('/__api__/repo/branches', { schema: branches }, async (request) => {
+    requireGit();
+    const user = requireRole(request, 'publisher');
+    checkedUrl(request.query.url);
+    const task = await app.queue.enqueue('git-branches', { userId: user.id, params: { repository: request.query.url } });
+    return { task_id: task.id };
+  });
+
+  const manifestDirs = { summary: 'The directories of a branch holding a manifest.json (a task; its result lists them)', querystring: RepoHelperQuery, response: answers({ 200: TaskStarted }) };
+  server.get('/__api__/repo/manifest-dirs', { schema: manifestDirs }, async (request) => {
+    requireGit();
+    const user = requireRole(request, 'publisher');
+    checkedUrl(request.query.url);
+    const branch = request.query.branch ?? 'main';
+    try {
+      validateRef(branch);
+    } catch (err) {
+      if (err instanceof InvalidGitLocation) throw new LecternError('invalid', ErrorCode.InvalidParameter, err.message);
+      throw err;
+    }
+    const task = await app.queue.enqueue('git-manifest-dirs', { userId: user.id, params: { repository: request.query.url, branch } });
+    return { task_id: task.id };
+  });
 };
+
+function checkedUrl(value: string): string {
+  try {
+    return parseRepositoryUrl(value).href;
+  } catch (err) {
+    if (err instanceof InvalidGitLocation) throw new LecternError('invalid', ErrorCode.InvalidParameter, err.message);
+    throw err;
+  }
+}
 
 /** The task once finished (listening for its changes), or undefined after `ms`. */
 async function waitUntilFinished(queue: TaskQueue, id: string, ms: number): Promise<Task | undefined> {

@@ -54,3 +54,15 @@ export const RepositoryBundle = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** GET /__api__/repo/account, …/branches and …/manifest-dirs (Connect's unversioned git helpers). */
+export const RepoHelperQuery = Type.Object({
+  url: Type.String({ description: 'The repository URL (for account: scheme and host, e.g. https://github.com).', minLength: 1 }),
+  branch: Type.Optional(Type.String({ description: 'manifest-dirs: the branch to look in.', minLength: 1 })),
+});
+export type RepoHelperQuery = Static<typeof RepoHelperQuery>;
+
+export const RepoAccount = Type.Object(
+  { username: Type.String({ description: 'The [GitCredential] user name for the host; "" when Lectern fetches from it anonymously.' }) },
+  { additionalProperties: false },
+);

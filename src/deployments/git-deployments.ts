@@ -139,6 +139,46 @@ export class GitDeployments {
     });
   }
 
+  /**
+   * Connect's repository helpers (connectapi's repo_check_branches and repo_check_manifest_dirs):
+   * `git-branches` lists a repository's branches with their commits, `git-manifest-dirs` the
+   * directories of a branch that hold a manifest.json. Their results are Connect's `{type, data}`.
+   */
+  registerHelperTasks(): void {
+    this.deps.queue.handle('git-branches', async (ctx) => {
+      const git = this.requireGit();
+      const url = checkedUrl(String(ctx.params.repository));
+      await ctx.log(`Listing the branches of ${url.redacted}`);
+      const refs = await gitStep(() => git.remoteRefs(url));
+      const data = refs.filter((r) => r.ref.startsWith('refs/heads/')).map((r) => ({ branch: r.ref.slice('refs/heads/'.length), ref: r.commit }));
+      return { type: 'git-repo-ref-branch-array', data };
+    });
+    this.deps.queue.handle('git-manifest-dirs', async (ctx) => {
+      const git = this.requireGit();
+      const url = checkedUrl(String(ctx.params.repository));
+      let ref: string;
+      try {
+        ref = validateRef(String(ctx.params.branch));
+      } catch (err) {
+        throw new TaskFailure((err as Error).message);
+      }
+      await ctx.log(`Looking for manifest.json files in ${url.redacted} (${ref})`);
+      const fetched = await gitStep(async () => git.fetch(url, await git.resolve(url, ref)));
+      try {
+        const files = await gitStep(() => fetched.files());
+        const dirs = files.filter((f) => f === 'manifest.json' || f.endsWith('/manifest.json')).map((f) => displayDirectory(f.slice(0, -'manifest.json'.length).replace(/\/$/, '')));
+        return { type: 'git-repo-branch-manifest-dirs-array', data: dirs.sort() };
+      } finally {
+        await fetched.close();
+      }
+    });
+  }
+
+  private requireGit(): Git {
+    if (!this.deps.git) throw new TaskFailure('Git-backed content is not available on this server: [Git] Enabled is off or the git command was not found ([Git] Executable).');
+    return this.deps.git;
+  }
+
   /** Starts looking for due polls (replicas that run tasks). */
   start(): void {
     const every = Math.max(100, Math.min(10_000, Math.floor(this.deps.pollingFrequencyMs / 10)));
@@ -183,6 +223,15 @@ export class GitDeployments {
     }
     const task = await queue.enqueue('deploy', { contentId: content.id, bundleId: null, userId: content.owner_id, params: { activate: true, git: true, trigger: 'poll' } });
     this.deps.log(`content ${content.guid}: branch ${link.branch} of ${parseRepositoryUrl(link.repository).redacted} moved to ${commit.slice(0, 12)}; deploying (task ${task.id})`);
+  }
+}
+
+function checkedUrl(value: string) {
+  try {
+    return parseRepositoryUrl(value);
+  } catch (err) {
+    if (err instanceof InvalidGitLocation) throw new TaskFailure(err.message);
+    throw err;
   }
 }
 

@@ -46,6 +46,8 @@ export interface FetchedCommit {
   typeOf(pathInRepo: string): Promise<string | undefined>;
   /** Writes the directory (relative, "" = the root) as a gzip tar archive to `file`. */
   archive(directory: string, file: string): Promise<void>;
+  /** Every file path at the commit. */
+  files(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -116,7 +118,11 @@ export class Git {
       const archive = async (directory: string, file: string) => {
         await this.git(dir, ['-C', repo, 'archive', '--format=tar.gz', '--end-of-options', `${commit}:${directory}`], null, undefined, { file, maxBytes: this.limits.maxArchiveBytes });
       };
-      return { commit, ref: target.ref, typeOf, archive, close };
+      const files = async () => {
+        const { stdout } = await this.git(dir, ['-C', repo, 'ls-tree', '-r', '-z', '--name-only', '--end-of-options', commit], null);
+        return stdout.split('\0').filter(Boolean);
+      };
+      return { commit, ref: target.ref, typeOf, archive, files, close };
     } catch (err) {
       await close();
       throw err;
@@ -176,6 +182,11 @@ export class Git {
       }
       throw err;
     }
+  }
+
+  /** The [GitCredential] user name for `href`'s host, "" when it is fetched anonymously. */
+  accountFor(href: string): string {
+    return this.credentialsFor(href)[0]?.username ?? '';
   }
 
   private credentialsFor(href: string): GitCredential[] {

@@ -214,6 +214,35 @@ for (const provider of PROVIDERS) {
       assert.match((await json(bad)).error, /no branch or tag "missing"/);
     });
 
+    test("Connect's repo helpers: the account for a host, a repository's branches and its manifest directories (as connectapi polls them)", async () => {
+      const repo = await gitServer.createRepository('helpers');
+      const main = await repo.commit({ ...site('<p>a</p>', 'apps/a'), ...site('<p>root</p>', '.'), 'docs/readme.md': 'no manifest' });
+      const feature = await repo.commit(site('<p>b</p>', 'apps/b'), { branch: 'feature/b' });
+      const account = await json(await t.api(`/__api__/repo/account?url=${encodeURIComponent(new URL(gitServer.url).origin)}`));
+      assert.deepEqual(account, { username: '' });
+
+      const branches = await json(await t.api(`/__api__/repo/branches?url=${encodeURIComponent(repo.url)}`));
+      const listed = await waitForTask(t, branches.task_id);
+      assert.equal(listed.code, 0, listed.error);
+      assert.deepEqual(listed.result, {
+        type: 'git-repo-ref-branch-array',
+        data: [
+          { branch: 'feature/b', ref: feature },
+          { branch: 'main', ref: main },
+        ],
+      });
+
+      const dirs = await json(await t.api(`/__api__/repo/manifest-dirs?url=${encodeURIComponent(repo.url)}&branch=feature/b`));
+      const found = await waitForTask(t, dirs.task_id);
+      assert.equal(found.code, 0, found.error);
+      assert.deepEqual(found.result, { type: 'git-repo-branch-manifest-dirs-array', data: ['.', 'apps/a', 'apps/b'] });
+
+      const refused = await t.api(`/__api__/repo/branches?url=${encodeURIComponent('file:///etc')}`);
+      assert.equal(refused.status, 400);
+      const viewer = await t.addUser(`helper-viewer-${provider}`, 'viewer');
+      assert.equal((await t.api(`/__api__/repo/branches?url=${encodeURIComponent(repo.url)}`, { key: viewer.key })).status, 403);
+    });
+
     test('rsconnect deploy git deploys from the repository and the content answers', async () => {
       const repo = await gitServer.createRepository('rsconnect-site');
       await repo.commit(site('<h1>from rsconnect</h1>', 'app'));
