@@ -285,14 +285,21 @@ function run(executable: string, args: string[], options: RunOptions): Promise<{
       clearTimeout(timer);
       clearInterval(sizeTimer);
       file?.end();
-      void fileDone.then(
-        () => {
-          if (stopped) return reject(new GitError(stopped));
-          if (code !== 0) return reject(new GitError(gitMessage(stderr, options.redact) || `git exited with code ${code}.`));
-          resolve({ stdout, stderr });
-        },
-        (err: Error) => reject(err),
-      );
+      void fileDone
+        .then(async () => {
+          // A fetch that finished between two size checks is measured once more.
+          if (!stopped && code === 0 && options.watch && (await directorySize(options.watch.dir)) > options.watch.maxBytes) {
+            stopped = `The repository is larger than the limit of ${formatBytes(options.watch.maxBytes)} ([Git] MaxFetchSize).`;
+          }
+        })
+        .then(
+          () => {
+            if (stopped) return reject(new GitError(stopped));
+            if (code !== 0) return reject(new GitError(gitMessage(stderr, options.redact) || `git exited with code ${code}.`));
+            resolve({ stdout, stderr });
+          },
+          (err: Error) => reject(err),
+        );
     });
   });
 }

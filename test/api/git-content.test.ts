@@ -2,6 +2,7 @@
 // routes as posit-sdk and rsconnect-python call them, deploys from a branch, redeploys when the
 // branch moves (within one poll interval), the errors a user sees, and `rsconnect deploy git`.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { eventually } from '../support/eventually.js';
 import { freePort } from '../support/free-port.js';
@@ -354,6 +355,28 @@ describe(`git-backed content switched off (${PROVIDERS[0]})`, () => {
       assert.match(`${result.stdout}\n${result.stderr}`, /Git-backed deployment is not enabled on this Connect server/);
     } finally {
       await t.stop();
+    }
+  });
+});
+
+describe(`git fetch limits (${PROVIDERS[0]})`, () => {
+  test('a repository larger than [Git] MaxFetchSize is not deployed, and the task says why', async () => {
+    const gitServer = await startGitServer();
+    const t = await startLectern(PROVIDERS[0]!, { 'Git.MaxFetchSize': '256KiB' });
+    try {
+      const repo = await gitServer.createRepository('large');
+      // Random bytes do not compress: the fetched pack is as large as the file.
+      await repo.commit({ ...site('<p>large</p>', '.'), 'data.bin': randomBytes(1024 * 1024).toString('base64') });
+      const content = await json(await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'large-repo' } }));
+      await t.api(`/__api__/v1/content/${content.guid}/repository`, { method: 'PUT', json: { repository: repo.url, branch: 'main', directory: '.' } });
+      const res = await t.api(`/__api__/v1/content/${content.guid}/deploy`, { method: 'POST', json: { bundle_id: null } });
+      const task = await waitForTask(t, (await json(res)).task_id);
+      assert.notEqual(task.code, 0);
+      assert.match(task.error, /larger than the limit of 256 KiB \(\[Git\] MaxFetchSize\)/);
+      assert.equal((await json(await t.api(`/__api__/v1/content/${content.guid}`))).bundle_id, null);
+    } finally {
+      await t.stop();
+      await gitServer.close();
     }
   });
 });
