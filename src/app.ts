@@ -312,7 +312,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     if (leftovers.length) log(`removed ${leftovers.length} leftover(s) of interrupted uploads`);
   }
   const git = await openGit(config, logger);
-  const repositories = new ContentRepositories(db, audit);
+  const repositories = new ContentRepositories(db, audit, config.get('Git.PollingFrequency'));
   const gitDeployments = new GitDeployments({ db, git, repositories, bundles, users, queue, pollingFrequencyMs: config.get('Git.PollingFrequency'), log });
   gitDeployments.registerTasks();
   gitDeployments.registerHelperTasks();

@@ -85,7 +85,12 @@ export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
 
   queue.handle('deploy', async (ctx) => {
     // Git-backed content deployed without a bundle named: the bundle is its branch, fetched now.
-    const bundleId = ctx.task.bundle_id === null && ctx.params.git === true ? (await deps.git.deployBundle(ctx)).id : ctx.task.bundle_id;
+    let bundleId = ctx.task.bundle_id;
+    if (bundleId === null && ctx.params.git === true) {
+      const fetched = await deps.git.deployBundle(ctx);
+      if (!fetched) return null;
+      bundleId = fetched.id;
+    }
     const prepared = await prepare(ctx, true, bundleId);
     const { content, bundle, manifest } = prepared;
     if (ctx.params.activate === false) {

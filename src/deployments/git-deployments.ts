@@ -112,12 +112,20 @@ export class GitDeployments {
    * (or the failure) is recorded as last_known_commit (or last_error), so a poll redeploys only
    * when the branch moves again, not over and over for a commit that failed.
    */
-  async deployBundle(ctx: TaskContext): Promise<Bundle> {
+  async deployBundle(ctx: TaskContext): Promise<Bundle | null> {
     const contentId = ctx.task.content_id;
     const content = contentId === null ? undefined : await this.deps.db.selectFrom('content').selectAll().where('id', '=', contentId).executeTakeFirst();
     if (!content) throw new TaskFailure('The content item was deleted before its deployment ran.');
     const link = await this.deps.repositories.find(content.id);
     if (!link) throw new TaskFailure(`Content ${content.guid} is no longer deployed from a git repository, and no bundle was named: upload one first.`);
+    if (ctx.params.trigger === 'poll' && this.deps.git && link.last_known_commit) {
+      // Another deploy (one a user asked for while this poll ran) may have taken the new commit already.
+      const now = await this.deps.git.resolve(parseRepositoryUrl(link.repository), link.branch).catch(() => null);
+      if (now?.commit === link.last_known_commit) {
+        await ctx.log(`Branch ${link.branch} is still at ${now.commit.slice(0, 12)}, which is already deployed: nothing to do.`);
+        return null;
+      }
+    }
     try {
       const { bundle, commit } = await this.bundleFrom(ctx, content, { repository: link.repository, ref: link.branch, directory: link.directory });
       await this.deps.repositories.recordFetch(content.id, { commit });

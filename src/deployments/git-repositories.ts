@@ -42,6 +42,8 @@ export class ContentRepositories {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly audit: AuditLog,
+    /** [Git] PollingFrequency: a new link is first polled one interval after it is made, so a deploy asked for with it (rsconnect's deploy git) comes first. */
+    private readonly pollingFrequencyMs: number,
   ) {}
 
   find(contentId: number): Promise<ContentRepository | undefined> {
@@ -58,7 +60,15 @@ export class ContentRepositories {
   async put(user: User, content: Content, fields: RepositoryFields): Promise<ContentRepository> {
     const location = checkedLocation({ repository: fields.repository ?? '', branch: fields.branch ?? 'main', directory: fields.directory ?? '.' });
     const now = nowIso();
-    const values = { ...location, polling: fields.polling ? 1 : 0, last_error: null, last_known_commit: null, last_fetched_time: null, next_poll_at: Date.now(), updated_time: now };
+    const values = {
+      ...location,
+      polling: fields.polling ? 1 : 0,
+      last_error: null,
+      last_known_commit: null,
+      last_fetched_time: null,
+      next_poll_at: Date.now() + this.pollingFrequencyMs,
+      updated_time: now,
+    };
     await this.db
       .insertInto('content_repositories')
       .values({ content_id: content.id, ...values, created_time: now })
@@ -85,7 +95,7 @@ export class ContentRepositories {
         polling,
         // A new location has no known commit: the next poll deploys from it.
         ...(moved ? { last_known_commit: null, last_error: null, last_fetched_time: null } : {}),
-        ...(polling === 1 && row.polling === 0 ? { next_poll_at: Date.now() } : {}),
+        ...(polling === 1 && row.polling === 0 ? { next_poll_at: Date.now() + this.pollingFrequencyMs } : {}),
         updated_time: nowIso(),
       })
       .where('content_id', '=', content.id)

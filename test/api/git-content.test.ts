@@ -149,6 +149,9 @@ for (const provider of PROVIDERS) {
       });
       assert.equal(upload.status, 409);
       assert.equal((await json(upload)).code, 144);
+      const legacyUpload = await t.api(`/__api__/applications/${content.guid}/upload`, { method: 'POST', body: makeTarGz([{ name: 'manifest.json', content: STATIC_MANIFEST }]) });
+      assert.equal(legacyUpload.status, 409, 'the legacy upload route refuses too');
+      assert.equal((await json(legacyUpload)).code, 144);
 
       const second = await repo.commit(site('<h1>second</h1>'));
       await eventually('the pushed commit to be live', async () => (await page(content.guid)).includes('second'), { timeoutMs: 60_000, intervalMs: 100 });
