@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suites need, idempotently (fast when everything is already there):
-#   - Debian packages: PostgreSQL server binaries, a Python that can make virtualenvs
+#   - Debian packages: PostgreSQL server binaries, git, a Python that can make virtualenvs
 #   - rsconnect-python clients in .cache/py/rsconnect-latest (newest) and .cache/py/rsconnect-1.28 (legacy flow)
 #   - Node 24 (scripts/ensure-node.sh), node_modules (npm ci when missing or older than package-lock.json)
 #   - dist/ (npm run build), last
@@ -29,6 +29,8 @@ pick_python() {
 
 need=()
 have_postgres || need+=(postgresql)
+# git: git-backed content fetches with it, and its tests serve repositories with git http-backend.
+{ command -v git >/dev/null && [ -x "$(git --exec-path 2>/dev/null)/git-http-backend" ]; } || need+=(git)
 pick_python >/dev/null || need+=(python3 python3-venv)
 if [ "${#need[@]}" -gt 0 ]; then apt_install "${need[@]}"; fi
 have_postgres || { log "PostgreSQL server binaries still missing under /usr/lib/postgresql"; exit 1; }

@@ -14,6 +14,9 @@ import { Tags } from './content/tags.js';
 import { Vanities } from './content/vanities.js';
 import { ContentManagement } from './deployments/content-management.js';
 import { DeployRequests } from './deployments/deploy-requests.js';
+import { GitDeployments } from './deployments/git-deployments.js';
+import { ContentRepositories } from './deployments/git-repositories.js';
+import { Git, type GitCredential } from './git/git.js';
 import type { Store } from './db/database.js';
 import { openDatabase } from './db/open-database.js';
 import { registerDeployTasks } from './deployments/deploy.js';
@@ -76,6 +79,12 @@ export interface App {
   contentManagement: ContentManagement;
   /** Queues deploys, builds and renders (the v1 and legacy routes and `lectern build`). */
   deployRequests: DeployRequests;
+  /** Git-backed content: which items are deployed from which repository (src/deployments/git-repositories.ts). */
+  repositories: ContentRepositories;
+  /** [Git] Enabled and the git command found: the repository routes answer. */
+  gitAvailable: boolean;
+  /** The git command (null when off or missing); the repository helper routes ask it whose credentials a host gets. */
+  git: Git | null;
   bundles: Bundles;
   queue: TaskQueue;
   audit: AuditLog;
@@ -313,7 +322,12 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     const leftovers = await sweepInterruptedUploads(dataDir);
     if (leftovers.length) log(`removed ${leftovers.length} leftover(s) of interrupted uploads`);
   }
-  registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users, offHost });
+  const git = await openGit(config, logger);
+  const repositories = new ContentRepositories(db, audit, config.get('Git.PollingFrequency'));
+  const gitDeployments = new GitDeployments({ db, git, repositories, bundles, users, queue, pollingFrequencyMs: config.get('Git.PollingFrequency'), log });
+  gitDeployments.registerTasks();
+  gitDeployments.registerHelperTasks();
+  registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users, offHost, git: gitDeployments });
   let environmentFile: ExecutionEnvironmentFileSync | null = null;
   if (runsContent) {
     await bootstrapExecutionEnvironments(config.get('Launcher.ClusterDefinition'), environments, audit, log);
@@ -325,6 +339,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   }
   if (runsContent) {
     queue.start();
+    if (git) gitDeployments.start();
     await scheduler.keepWarm();
   }
   return {
@@ -345,7 +360,10 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     vanities: new Vanities(db, contentService, audit),
     contentViews: new ContentViews(db, contentService.access),
     contentManagement: new ContentManagement({ content: contentService, audit, bundles, queue, scheduler, launcher: jobs.launcher, dataDir, environments, execution }),
-    deployRequests: new DeployRequests({ bundles, queue, audit }),
+    deployRequests: new DeployRequests({ bundles, queue, audit, repositories }),
+    repositories,
+    gitAvailable: git !== null,
+    git,
     bundles,
     queue,
     audit,
@@ -366,6 +384,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
       // Off-host workers are handed over, not stopped: the next replica (this one restarted, or
       // another) adopts them from their job rows, so an upgrade restarts no app. Local ones stop.
       const steps = [
+        () => gitDeployments.stop(),
         () => queue.stop(),
         () => replicas.leave(),
         () => scheduler.close({ handOver: launcher.outlivesServer }),
@@ -379,6 +398,26 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
       if (failures.length) throw failures[0];
     },
   };
+}
+
+/**
+ * The git command for git-backed content, or null when [Git] Enabled is off or git cannot be run
+ * (logged: Lectern still starts, as content deployed from bundles needs no git).
+ */
+async function openGit(config: Config, logger: Logger): Promise<Git | null> {
+  if (!config.get('Git.Enabled')) return null;
+  const executable = config.get('Git.Executable') || 'git';
+  const version = await Git.version(executable);
+  if (!version) {
+    logger.warn(`git was not found (${executable}): git-backed content is off. Install git, or set [Git] Executable.`);
+    return null;
+  }
+  const hosts = config.get('GitCredential.Host');
+  const usernames = config.get('GitCredential.Username');
+  const passwords = config.get('GitCredential.Password');
+  const protocols = config.get('GitCredential.Protocol');
+  const credentials: GitCredential[] = hosts.map((host, i) => ({ host, username: usernames[i] ?? '', password: passwords[i] ?? '', protocol: protocols[i] || 'https' }));
+  return new Git(executable, { timeoutMs: config.get('Git.FetchTimeout'), maxFetchBytes: config.get('Git.MaxFetchSize'), maxArchiveBytes: config.get('Bundles.MaxUploadSize') }, credentials);
 }
 
 /** A start-up check whose own error already names the cause and the fix (one line). */

@@ -33,6 +33,7 @@ export const ErrorCode = {
   InvalidJson: 121,
   BundleExtract: 135,
   TaskDoesNotExist: 141,
+  NoBundleUploadForGitManagedApp: 144,
   InvalidAppMode: 148,
   DuplicateEnvironmentVariable: 149,
   InvalidInclude: 161,

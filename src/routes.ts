@@ -8,6 +8,7 @@ import { environmentRoutes } from './api/environment-variables.js';
 import { executionEnvironmentRoutes } from './api/execution-environments.js';
 import { oauthIntegrationRoutes } from './api/oauth-integrations.js';
 import { permissionRoutes } from './api/permissions.js';
+import { repositoryRoutes } from './api/repository.js';
 import { serverSettingsRoutes } from './api/server-settings.js';
 import { tagRoutes } from './api/tags.js';
 import { userRoutes } from './api/users.js';
@@ -26,6 +27,7 @@ export const ROUTES: RoutePlugin[] = [
   serverSettingsRoutes,
   contentRoutes,
   bundleRoutes,
+  repositoryRoutes,
   taskRoutes,
   jobRoutes,
   applicationRoutes,

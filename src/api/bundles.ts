@@ -69,6 +69,13 @@ export function uploadRoutes(server: ApiServer, routes: (scope: ApiServer) => vo
 
 /** Stores the request's bundle for `content` (v1 and legacy upload routes alike). */
 export async function receiveBundle(app: App, request: FastifyRequest, user: User, content: Content): Promise<BundleRow> {
+  try {
+    await app.repositories.refuseUpload(content);
+  } catch (err) {
+    // Read and drop the archive, so the refusal goes out on a connection that stays usable.
+    request.raw.resume();
+    throw err;
+  }
   const upload = await readUpload(request);
   const bundle = await app.bundles.upload(content, user, upload.stream, upload.metadata);
   await app.audit.record(user, 'upload_bundle', `Uploaded bundle ${bundle.id} (${bundle.size} bytes) for content ${content.guid}`);

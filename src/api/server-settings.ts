@@ -38,8 +38,8 @@ export const serverSettingsRoutes: RoutePlugin = (server, app) => {
       },
       license: { 'ha-enabled': app.store.dialect === 'postgres', 'allow-apis': true, 'current-user-execution': false, 'oauth-integrations': false },
       runtimes: [],
-      git_enabled: false,
-      git_available: false,
+      git_enabled: app.gitAvailable,
+      git_available: app.gitAvailable,
       dashboard_path: '/connect',
       // Connect's word for where content runs: on this host, or off-host as Kubernetes Jobs.
       execution_type: app.config.offHostExecution() ? 'kubernetes' : 'native',

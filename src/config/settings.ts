@@ -167,6 +167,43 @@ export const SETTINGS = {
     min: 1,
     description: 'Tasks one replica runs at the same time.',
   },
+  'Git.Enabled': {
+    type: 'bool',
+    default: 'true',
+    description:
+      'Git-backed content: content deployed from a git repository, branch and directory, and redeployed when the branch moves ' +
+      '(v1/content/{guid}/repository). Needs the git command ([Git] Executable); off, the repository routes answer 404.',
+  },
+  'Git.Executable': {
+    type: 'string',
+    default: '',
+    description: 'The git command used for git-backed content. Empty = "git" on PATH.',
+  },
+  'Git.PollingFrequency': {
+    type: 'duration',
+    default: '15m',
+    description: 'How often the branch of git-backed content with polling on is checked; a new commit is deployed. One replica checks each item.',
+  },
+  'Git.FetchTimeout': {
+    type: 'duration',
+    default: '5m',
+    description: "Longest one git command (listing a repository's branches, fetching a commit, archiving a directory) may run before it is stopped.",
+  },
+  'Git.MaxFetchSize': {
+    type: 'bytes',
+    default: '2GiB',
+    description: 'Largest repository data one fetch may write (only the deployed commit is fetched, without history); a larger fetch is stopped.',
+  },
+  'GitCredential.Host': {
+    type: 'list',
+    default: [],
+    description:
+      'Hosts of private repositories ("github.com"), each with the Username, Password and Protocol at the same position (repeat the [GitCredential] ' +
+      'section for several hosts). git is given them for that host only, as HTTP basic authentication (e.g. a personal access token as Password).',
+  },
+  'GitCredential.Username': { type: 'list', default: [], description: 'The user name for the [GitCredential] Host at the same position.' },
+  'GitCredential.Password': { type: 'list', default: [], secret: true, description: 'The password or token for the [GitCredential] Host at the same position.' },
+  'GitCredential.Protocol': { type: 'list', default: [], description: 'https (the default when missing) or http, for the [GitCredential] Host at the same position.' },
   'Python.Executable': {
     type: 'list',
     default: [],

@@ -295,6 +295,23 @@ export interface AuditLogsTable {
   event_description: string;
 }
 
+/** A git-backed content item's source (migration 0007): deployed from this repository, branch and directory. */
+export interface ContentRepositoriesTable {
+  content_id: number;
+  repository: string;
+  branch: string;
+  /** "." for the repository's root, else a relative path without "." or ".." segments. */
+  directory: string;
+  polling: number;
+  last_error: string | null;
+  last_known_commit: string | null;
+  last_fetched_time: string | null;
+  /** Epoch ms when the next poll is due (claimed with a compare-and-set). */
+  next_poll_at: number;
+  created_time: string;
+  updated_time: string;
+}
+
 /** An OAuth integration (Connect's OAuthIntegration); secret fields are sealed, never answered. */
 export interface OAuthIntegrationsTable {
   id: Generated<number>;
@@ -342,6 +359,7 @@ export interface Database {
   environment_permissions: EnvironmentPermissionsTable;
   oauth_integrations: OAuthIntegrationsTable;
   oauth_associations: OAuthAssociationsTable;
+  content_repositories: ContentRepositoriesTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -351,6 +369,7 @@ export type Content = Selectable<ContentTable>;
 export type ContentUpdate = Updateable<ContentTable>;
 export type Bundle = Selectable<BundlesTable>;
 export type Task = Selectable<TasksTable>;
+export type ContentRepository = Selectable<ContentRepositoriesTable>;
 export type Group = Selectable<GroupsTable>;
 export type Tag = Selectable<TagsTable>;
 export type JobRow = Selectable<JobsTable>;

@@ -13,6 +13,7 @@ import type { Users } from '../users/users.js';
 import { nowIso } from '../util/ids.js';
 import { TaskFailure, type TaskContext, type TaskQueue } from '../tasks/queue.js';
 import { ErrorCode } from '../errors.js';
+import type { GitDeployments } from './git-deployments.js';
 
 export interface DeployDeps {
   db: Kysely<Database>;
@@ -25,6 +26,8 @@ export interface DeployDeps {
   users: Users;
   /** Off-host execution: activation records the content's image. */
   offHost: boolean;
+  /** Makes the bundle of a deploy of git-backed content that names none (src/deployments/git-deployments.ts). */
+  git: GitDeployments;
 }
 
 /**
@@ -35,14 +38,14 @@ export interface DeployDeps {
 export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
   const { db, bundles } = deps;
 
-  async function prepare(ctx: TaskContext, select = false) {
+  async function prepare(ctx: TaskContext, select = false, bundleId = ctx.task.bundle_id) {
     const { task } = ctx;
     const content = task.content_id === null ? undefined : await db.selectFrom('content').selectAll().where('id', '=', task.content_id).executeTakeFirst();
     if (!content) throw new TaskFailure('The content item was deleted before its deployment ran.');
     // A task queued before the content was locked must not change it afterwards (as in Connect).
     if (content.locked === 1) throw new TaskFailure(lockedFailure(content.guid));
-    const bundle = task.bundle_id === null ? undefined : await db.selectFrom('bundles').selectAll().where('id', '=', task.bundle_id).executeTakeFirst();
-    if (!bundle || bundle.content_id !== content.id) throw new TaskFailure(`Bundle ${task.bundle_id} no longer exists.`);
+    const bundle = bundleId === null ? undefined : await db.selectFrom('bundles').selectAll().where('id', '=', bundleId).executeTakeFirst();
+    if (!bundle || bundle.content_id !== content.id) throw new TaskFailure(`Bundle ${bundleId} no longer exists.`);
     if (!(await bundles.exists(bundle))) throw new TaskFailure(`The files of bundle ${bundle.id} are missing from the data directory.`);
     const manifest = bundles.manifest(bundle);
     await ctx.log(`Building ${manifest.appMode} content ${content.guid} from bundle ${bundle.id}`);
@@ -81,7 +84,14 @@ export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
   });
 
   queue.handle('deploy', async (ctx) => {
-    const prepared = await prepare(ctx, true);
+    // Git-backed content deployed without a bundle named: the bundle is its branch, fetched now.
+    let bundleId = ctx.task.bundle_id;
+    if (bundleId === null && ctx.params.git === true) {
+      const fetched = await deps.git.deployBundle(ctx);
+      if (!fetched) return null;
+      bundleId = fetched.id;
+    }
+    const prepared = await prepare(ctx, true, bundleId);
     const { content, bundle, manifest } = prepared;
     if (ctx.params.activate === false) {
       await ctx.log(`Bundle ${bundle.id} is ready as a draft; the live version is unchanged.`);
