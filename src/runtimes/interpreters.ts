@@ -103,15 +103,14 @@ export const SECTION: Record<RuntimeKind, string> = { python: 'Python', r: 'R', 
  */
 export async function discoverInstallations(kind: RuntimeKind, places: readonly DiscoveryPlace[], known: readonly Installation[]): Promise<Installation[]> {
   const seen = new Set(await Promise.all(known.flatMap((i) => [i.executable, i.configured]).map(realOrSelf)));
+  const candidates: string[] = [];
+  for (const exe of await findExecutables(places)) if (!seen.has(await realOrSelf(exe))) candidates.push(exe);
+  // Probed together (each is a process start), kept in the order they were found.
+  const probed = await Promise.all(candidates.map((exe) => PROBES[kind](exe).catch(() => undefined)));
   const found: Installation[] = [];
-  for (const exe of await findExecutables(places)) {
-    if (seen.has(await realOrSelf(exe))) continue;
-    let installation: Installation;
-    try {
-      installation = await PROBES[kind](exe);
-    } catch {
-      continue;
-    }
+  for (const [index, installation] of probed.entries()) {
+    if (!installation) continue;
+    const exe = candidates[index]!;
     const real = await realOrSelf(installation.executable);
     if (seen.has(real) || (kind === 'python' && (parseVersion(installation.version)?.[0] ?? 0) < 3)) continue;
     seen.add(real);
