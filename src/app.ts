@@ -36,6 +36,7 @@ import { LocalLauncher } from './launcher/local/local-launcher.js';
 import { resolveRunAs } from './launcher/local/run-as-user.js';
 import { prepareWritableDir, Sandbox } from './launcher/local/sandbox.js';
 import { RUNTIME_DIR } from './execution/runtime-dir.js';
+import { usualPlaces } from './runtimes/discovery.js';
 import { Interpreters } from './runtimes/interpreters.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { EnvironmentAdministration } from './execution-environments/administration.js';
@@ -218,7 +219,14 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
 
   // Maintenance commands (user add, key create, …) run no content: they skip the probes.
   const interpreters = runsContent
-    ? await Interpreters.probe({ python: config.get('Python.Executable'), r: config.get('R.Executable'), quarto: config.get('Quarto.Executable') })
+    ? await Interpreters.probe(
+        { python: config.get('Python.Executable'), r: config.get('R.Executable'), quarto: config.get('Quarto.Executable') },
+        {
+          python: config.get('Python.Discover') ? usualPlaces('python') : undefined,
+          r: config.get('R.Discover') ? usualPlaces('r') : undefined,
+          quarto: config.get('Quarto.Discover') ? usualPlaces('quarto') : undefined,
+        },
+      )
     : new Interpreters([], [], []);
   // A server runs content either locally (sandboxed processes), off-host (Kubernetes Jobs), or on
   // the launcher it was given; only the first needs the sandbox and the API channel.

@@ -74,22 +74,39 @@ export async function buildServer(app: App, routes: RoutePlugin[]): Promise<Fast
   });
   await server.register(multipart, { limits: { fileSize: app.config.get('Bundles.MaxUploadSize'), files: 1, fields: 10 } });
 
-  server.removeContentTypeParser('application/json');
-  server.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = body as string;
+  const parseJson = (text: string, done: (err: Error | null, body?: unknown) => void) => {
     if (text.trim() === '') return done(null, undefined);
     try {
       done(null, JSON.parse(text));
     } catch (err) {
       done(new LecternError('invalid', ErrorCode.InvalidJson, `The request body is not valid JSON: ${(err as Error).message}`), undefined);
     }
-  });
+  };
+  server.removeContentTypeParser('application/json');
+  server.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => parseJson(body as string, done));
   server.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
   // Any other body (bundle uploads arrive as application/x-gzip, application/gzip, octet-stream or
   // with no content type at all) is left unread for the route to stream.
-  server.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+  // Posit Publisher's Go client sends its JSON bodies with no content type at all (net/http sets
+  // none): a route that declares a JSON body reads such a body as JSON, up to the body limit.
+  server.addContentTypeParser('*', (request, payload, done) => {
+    if (request.headers['content-type'] !== undefined || !request.routeOptions.schema?.body) return done(null, undefined);
+    // Past the limit the rest is read and dropped (not destroyed: the answer needs the socket).
+    const limit = server.initialConfig.bodyLimit ?? 1024 * 1024;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    payload.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    payload.on('end', () => {
+      if (size > limit) return done(new LecternError('too_large', ErrorCode.BadRequest, `The request body is larger than ${limit} bytes.`), undefined);
+      parseJson(Buffer.concat(chunks).toString('utf8'), done);
+    });
+    payload.on('error', (err) => done(err, undefined));
+  });
 
   server.decorateRequest('principal', null as never);
   server.addHook('onRequest', async (request) => {

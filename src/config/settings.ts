@@ -213,6 +213,14 @@ export const SETTINGS = {
       'but does not work stops start-up, one not installed yet is reported and found once installed. ' +
       'Empty = python3 from PATH, if there is one.',
   },
+  'Python.Discover': {
+    type: 'bool',
+    default: 'true',
+    description:
+      'Also use the Pythons installed in the usual places, besides Executable: pyenv versions ($PYENV_ROOT, else ~/.pyenv), ' +
+      '/opt/python/*/bin/python3, /usr/bin/python3.X and /usr/local/bin/python3.X (Python 2 and ones that fail to start are skipped). ' +
+      'Lectern extension (Connect uses only Executable); false = only Executable.',
+  },
   'Python.VersionMatching': {
     type: 'enum',
     default: 'major-minor',
@@ -254,6 +262,11 @@ export const SETTINGS = {
     default: [],
     description: 'An R installation (path to its R binary; repeat for several). Probed like [Python] Executable. Empty = R from PATH, if there is one.',
   },
+  'R.Discover': {
+    type: 'bool',
+    default: 'true',
+    description: 'Also use the R installations in the usual places, besides Executable: /opt/R/*/bin/R, /usr/lib/R, /usr/lib64/R, /usr/local/lib/R. Lectern extension; false = only Executable.',
+  },
   'R.VersionMatching': {
     type: 'enum',
     default: 'nearest',
@@ -269,6 +282,11 @@ export const SETTINGS = {
     type: 'list',
     default: [],
     description: 'A Quarto binary (repeat for several). Probed like [Python] Executable. Empty = quarto from PATH, if there is one.',
+  },
+  'Quarto.Discover': {
+    type: 'bool',
+    default: 'true',
+    description: "Also use the Quartos in the usual places, besides Executable: /opt/quarto/*/bin/quarto, /opt/quarto/bin/quarto, RStudio Server's. Lectern extension; false = only Executable.",
   },
   'Applications.RunAs': {
     type: 'string',

@@ -100,6 +100,9 @@ export function parseContentChanges(body: unknown): ContentChanges {
       continue;
     }
     if (key === 'name') {
+      // Posit Publisher's Go client always sends "name" and leaves it "" (Go's zero value) when it
+      // names nothing, on create and on every update: as in Connect, "" means not given.
+      if (value === '') continue;
       row.name = validateContentName(value);
       continue;
     }

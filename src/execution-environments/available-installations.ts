@@ -26,3 +26,19 @@ export async function availableInstallations(
   }
   return [];
 }
+
+const RUNTIME_LABELS = { r: 'R', python: 'Python', quarto: 'Quarto' } as const;
+
+/**
+ * The runtimes content can use on this server, as `server_settings.runtimes` names them ("R",
+ * "Python", "Quarto"): locally, those with a probed or discovered installation; off-host, those
+ * some execution environment has. Not per caller: `server_settings` answers anonymously.
+ */
+export async function installedRuntimes(services: { offHost: boolean; environments: ExecutionEnvironments; interpreters: Interpreters }): Promise<string[]> {
+  const kinds = Object.keys(RUNTIME_LABELS) as (keyof typeof RUNTIME_LABELS)[];
+  if (services.offHost) {
+    const rows = (await services.environments.all()).filter((e) => e.matching !== 'none').map(installationsOf);
+    return kinds.filter((k) => rows.some((i) => i[k].length > 0)).map((k) => RUNTIME_LABELS[k]);
+  }
+  return kinds.filter((k) => services.interpreters.of(k).length > 0).map((k) => RUNTIME_LABELS[k]);
+}

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { type DiscoveryPlace, findExecutables } from './discovery.js';
 
 const run = promisify(execFile);
 
@@ -95,6 +96,38 @@ export async function probeKind(kind: RuntimeKind, configured: readonly string[]
 
 export const SECTION: Record<RuntimeKind, string> = { python: 'Python', r: 'R', quarto: 'Quarto' };
 
+/**
+ * The installations found at `places` (src/runtimes/discovery.ts) that `known` does not already
+ * have (the same real executable). One that does not answer the probe is left out, as is a
+ * Python 2: nothing found there stops start-up, since no administrator asked for it.
+ */
+export async function discoverInstallations(kind: RuntimeKind, places: readonly DiscoveryPlace[], known: readonly Installation[]): Promise<Installation[]> {
+  const seen = new Set(await Promise.all(known.flatMap((i) => [i.executable, i.configured]).map(realOrSelf)));
+  const candidates: string[] = [];
+  for (const exe of await findExecutables(places)) if (!seen.has(await realOrSelf(exe))) candidates.push(exe);
+  // Probed together (each is a process start), kept in the order they were found.
+  const probed = await Promise.all(candidates.map((exe) => PROBES[kind](exe).catch(() => undefined)));
+  const found: Installation[] = [];
+  for (const [index, installation] of probed.entries()) {
+    if (!installation) continue;
+    const exe = candidates[index]!;
+    const real = await realOrSelf(installation.executable);
+    if (seen.has(real) || (kind === 'python' && (parseVersion(installation.version)?.[0] ?? 0) < 3)) continue;
+    seen.add(real);
+    seen.add(await realOrSelf(exe));
+    found.push(installation);
+  }
+  return found;
+}
+
+async function realOrSelf(file: string): Promise<string> {
+  try {
+    return await realpath(file);
+  } catch {
+    return file;
+  }
+}
+
 async function findOnPath(command: string): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (!dir) continue;
@@ -173,8 +206,9 @@ export function matchInstallation(kind: RuntimeKind, installations: readonly Ins
       .map((i) => i.version)
       .sort((a, b) => -compare(parseVersion(a)!, parseVersion(b)!))
       .join(', ');
-    const rule = matching === 'exact' ? 'exactly' : 'with the same major and minor version';
-    throw new InterpreterError(`The bundle requires ${asked}, but this server has no ${name} matching it ${rule}. Available: ${available}${absent}.`);
+    // Name what is missing as the rule reads it: "no Python 3.12" (major-minor), "no Python 3.12.4" (exact).
+    const missingVersion = matching === 'exact' ? want!.join('.') : `${want![0]}.${want![1]}`;
+    throw new InterpreterError(`The bundle requires ${asked}, but this server has no ${name} ${missingVersion} ([${name}] VersionMatching = ${matching}). Installed: ${available}${absent}.`);
   }
   return best.installation;
 }
@@ -208,18 +242,22 @@ export class Interpreters {
   };
   private readonly probing = new Map<RuntimeKind, Promise<void>>();
 
-  /** Without `configured` (tests, maintenance commands) nothing is probed again. */
+  /**
+   * Without `configured` (tests, maintenance commands) nothing is probed again. `discover`: the
+   * places to look for more installations of each kind (none for a kind whose Discover is off).
+   */
   constructor(
     python: Installation[],
     r: Installation[],
     quarto: Installation[],
     private readonly configured?: Readonly<Record<RuntimeKind, readonly string[]>>,
+    private readonly discover: Readonly<Partial<Record<RuntimeKind, readonly DiscoveryPlace[]>>> = {},
   ) {
     this.installed = { python, r, quarto };
   }
 
-  static async probe(config: Readonly<Record<RuntimeKind, readonly string[]>>): Promise<Interpreters> {
-    const interpreters = new Interpreters([], [], [], config);
+  static async probe(config: Readonly<Record<RuntimeKind, readonly string[]>>, discover: Readonly<Partial<Record<RuntimeKind, readonly DiscoveryPlace[]>>> = {}): Promise<Interpreters> {
+    const interpreters = new Interpreters([], [], [], config, discover);
     await Promise.all(KINDS.map((kind) => interpreters.reprobe(kind)));
     return interpreters;
   }
@@ -248,10 +286,12 @@ export class Interpreters {
     return Date.now() - last.at > REPROBE_AFTER_MS || (await this.fingerprint(kind)) !== last.fingerprint;
   }
 
-  /** What the configured executables are now: their real paths, sizes and change times. */
+  /** What the configured and discovered executables are now: their real paths, sizes and change times. */
   private async fingerprint(kind: RuntimeKind): Promise<string> {
+    const places = this.discover[kind];
+    const discovered = places ? await findExecutables(places) : [];
     const parts = await Promise.all(
-      (this.configured?.[kind] ?? []).map(async (exe) => {
+      [...(this.configured?.[kind] ?? []), ...discovered].map(async (exe) => {
         try {
           const real = await realpath(exe);
           const info = await stat(real);
@@ -270,6 +310,8 @@ export class Interpreters {
     const probe = (async () => {
       const fingerprint = await this.fingerprint(kind);
       const { installations, missing } = await probeKind(kind, this.configured?.[kind] ?? []);
+      const places = this.discover[kind];
+      if (places) installations.push(...(await discoverInstallations(kind, places, installations)));
       this.installed[kind] = installations;
       this.absent[kind] = missing;
       this.probed[kind] = { at: Date.now(), fingerprint };

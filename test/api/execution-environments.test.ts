@@ -536,7 +536,11 @@ function offHostSuite(provider: Provider) {
       const r = await json(await t.api('/__api__/v1/server_settings/r', { key: publisher.key }));
       assert.deepEqual(r.installations, [{ version: '4.4.1', cluster_name: 'Kubernetes', image_name: 'lectern.test/r:4.4' }]);
       assert.deepEqual((await json(await t.api('/__api__/v1/server_settings/quarto', { key: publisher.key }))).installations, []);
-      assert.equal((await json(await t.api('/__api__/server_settings', { key: null }))).execution_type, 'kubernetes', 'content runs off-host');
+      const settings = await json(await t.api('/__api__/server_settings', { key: null }));
+      assert.equal(settings.execution_type, 'launcher-kubernetes', "content runs off-host (Connect's word, which Posit Publisher checks)");
+      assert.equal(settings.license['enable-launcher'], true);
+      // The runtimes some image has (the environments of every publisher, as server_settings is anonymous).
+      assert.deepEqual(settings.runtimes, ['R', 'Python']);
     });
 
     test('the explain endpoint names the chosen image and why each other one was passed over', async () => {

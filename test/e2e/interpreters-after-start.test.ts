@@ -74,6 +74,6 @@ describe('interpreters the server did not have at start', () => {
 
     const newer = await deploy(guid, bundle('3.99.1'));
     assert.equal(newer.code, 1);
-    assert.equal(newer.error, `The bundle requires Python 3.99.1, but this server has no Python matching it with the same major and minor version. Available: ${PYTHON_VERSION}.`);
+    assert.equal(newer.error, `The bundle requires Python 3.99.1, but this server has no Python 3.99 ([Python] VersionMatching = major-minor). Installed: ${PYTHON_VERSION}.`);
   });
 });

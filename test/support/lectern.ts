@@ -79,6 +79,10 @@ export async function startLectern(
       'Postgres.URL': databaseUrl,
       'Logging.Level': 'silent',
       'Tasks.PollInterval': '1s',
+      // Only the interpreters a test names: what else this machine has installed stays out of its answers.
+      'Python.Discover': 'false',
+      'R.Discover': 'false',
+      'Quarto.Discover': 'false',
       // Each test server is its own replica, also when a test runs two on one database in one process.
       'Server.ReplicaName': `test-${process.pid}-${++replicaCount}`,
       ...overrides,
