@@ -1,5 +1,6 @@
 import { applicationRoutes } from './api/applications.js';
 import { auditRoutes } from './api/audit.js';
+import { instrumentationRoutes } from './api/instrumentation.js';
 import { bundleRoutes } from './api/bundles.js';
 import { jobRoutes } from './api/jobs.js';
 import { contentRoutes } from './api/content.js';
@@ -37,6 +38,7 @@ export const ROUTES: RoutePlugin[] = [
   vanityRoutes,
   userRoutes,
   auditRoutes,
+  instrumentationRoutes,
   visitorCredentialRoutes,
   // Last: a GET /* wildcard that answers only for vanity paths and otherwise falls through to 404.
   vanityServingRoutes,
