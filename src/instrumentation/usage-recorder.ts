@@ -60,6 +60,8 @@ export class UsageRecorder {
   private sessions = new Map<string, SessionRow>();
   /** Ends of sessions whose start is (being) written. */
   private ends = new Map<string, string>();
+  /** Ends of the sessions still open, so a shutdown ends them (upgraded sockets outlive the HTTP server's close). */
+  private readonly open = new Set<() => void>();
   private dropped = 0;
   private flushing: Promise<void> = Promise.resolve();
   private timers: NodeJS.Timeout[] = [];
@@ -150,17 +152,15 @@ export class UsageRecorder {
       data_version: SHINY_DATA_VERSION,
     };
     this.sessions.set(key, row);
-    let ended = false;
-    return {
-      end: () => {
-        if (ended) return;
-        ended = true;
-        const now = new Date().toISOString();
-        const pending = this.sessions.get(key);
-        if (pending) pending.ended = now;
-        else this.ends.set(key, now);
-      },
+    const end = () => {
+      if (!this.open.delete(end)) return;
+      const now = new Date().toISOString();
+      const pending = this.sessions.get(key);
+      if (pending) pending.ended = now;
+      else this.ends.set(key, now);
     };
+    this.open.add(end);
+    return { end };
   }
 
   /** Writes everything recorded so far; flushes run one at a time, in order. */
@@ -187,10 +187,11 @@ export class UsageRecorder {
     return removed;
   }
 
-  /** Stops the background work and writes what is still in memory (shutdown). */
+  /** Stops the background work, ends the sessions still open (the server is going) and writes what is in memory. */
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    for (const end of [...this.open]) end();
     await this.flush();
   }
 
