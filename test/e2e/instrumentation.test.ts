@@ -3,11 +3,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { deployWith, fetchContent, shinySession, writeApp } from '../support/apps.js';
 import { eventually } from '../support/eventually.js';
+import { rShinyScenario } from '../support/content-scenarios.js';
 import { executionSettings, ROOT } from '../support/execution.js';
+import { installedPackageEntries } from '../support/r-bundles.js';
 import { startLectern, type TestServer } from '../support/lectern.js';
 
 // Usage as an administrator reads it after people used content: a static site and a Shiny for
-// Python app published with rsconnect-python, visited through Lectern's proxy (the app over a
+// Python app published with rsconnect-python, and an R Shiny app, visited through Lectern's proxy (the app over a
 // real websocket session that computes an output), then read back from v1/instrumentation as the
 // records arrive from the recorder's background batches.
 
@@ -21,7 +23,7 @@ describe('usage instrumentation of real visits', () => {
   };
 
   before(async () => {
-    t = await startLectern('sqlite', executionSettings());
+    t = await startLectern('sqlite', executionSettings({ r: true }));
   });
   after(async () => t?.stop());
 
@@ -92,5 +94,17 @@ describe('usage instrumentation of real visits', () => {
       hits.some((h: any) => h.data.path === '/websocket/'),
       JSON.stringify(hits.map((h: any) => h.data.path)),
     );
+  });
+
+  it('an R Shiny app: each websocket session is one Shiny usage record', async () => {
+    // Two sessions over the websocket (the scenario reads two outputs), each ended when it closes.
+    const { guid } = await rShinyScenario(t, await installedPackageEntries(['shiny']));
+    const sessions = await eventually('the R Shiny sessions to be recorded as ended', async () => {
+      const page = await api(`/__api__/v1/instrumentation/shiny/usage?content_guid=${guid}`);
+      return page.results.length >= 1 && page.results.every((r: any) => r.ended !== null) ? page.results : undefined;
+    });
+    assert.ok(sessions.length <= 2, JSON.stringify(sessions));
+    for (const s of sessions) assert.ok(s.ended >= s.started);
+    assert.deepEqual((await api(`/__api__/v1/instrumentation/content/visits?content_guid=${guid}`)).results, []);
   });
 });
