@@ -286,4 +286,19 @@ for (const provider of PROVIDERS) {
       }
     });
   });
+
+  describe(`[Metrics] Instrumentation = false (${provider})`, () => {
+    test('records nothing, and the endpoints still answer', async () => {
+      const t = await startLectern(provider, { 'Metrics.Instrumentation': 'false' });
+      try {
+        const { guid } = await publishStatic(t, 'usage-off');
+        await visit(t, guid, '', t.adminKey);
+        await t.app.usage.flush();
+        assert.deepEqual(await json(await t.api('/__api__/v1/instrumentation/content/hits')), []);
+        assert.deepEqual((await json(await t.api('/__api__/v1/instrumentation/content/visits'))).results, []);
+      } finally {
+        await t.stop();
+      }
+    });
+  });
 }
