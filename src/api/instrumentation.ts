@@ -1,4 +1,6 @@
 import type { FastifyRequest } from 'fastify';
+import { Readable } from 'node:stream';
+import { Type } from 'typebox';
 import { requireRole } from '../auth/principal.js';
 import { answers } from '../contract/common.js';
 import { ContentHits, ContentVisitPage, HitsQuery, ShinyUsagePage, UsagePageQuery } from '../contract/instrumentation.js';
@@ -20,6 +22,9 @@ const DEFAULT_MIN_SHINY_VERSION = 1;
  * of content they own or collaborate on, as in Connect; viewers are refused. What is recorded,
  * and when a request counts as a visit: docs/instrumentation.md.
  */
+/** The hits array, documented as what it is and sent as a stream. */
+const hitsAnswer = { description: 'Every hit in the window, oldest first.', content: { 'application/json': { schema: Type.Unsafe<Readable>(ContentHits) } } };
+
 export const instrumentationRoutes: RoutePlugin = (server, app) => {
   server.get(
     '/__api__/v1/instrumentation/content/visits',
@@ -61,17 +66,30 @@ export const instrumentationRoutes: RoutePlugin = (server, app) => {
 
   server.get(
     '/__api__/v1/instrumentation/content/hits',
-    { schema: { summary: 'Every request to content in a time window, as one array (publishers: their content)', querystring: HitsQuery, response: answers({ 200: ContentHits }) } },
-    async (request) => {
+    { schema: { summary: 'Every request to content in a time window, as one array (publishers: their content)', querystring: HitsQuery, response: answers({ 200: hitsAnswer }) } },
+    async (request, reply) => {
       const scope = await callerScope(app, request);
-      const hits = await app.usageReports.hits(scope, windowFilter(request.query));
-      return hits.map((h) => ({
-        id: String(h.id),
-        content_guid: h.content_guid,
-        user_guid: h.user_guid,
-        timestamp: apiTime(h.time),
-        data: { path: h.path, query: h.query, user_agent: h.user_agent, sec_fetch_dest: h.sec_fetch_dest, sec_fetch_site: h.sec_fetch_site },
-      }));
+      const filter = windowFilter(request.query);
+      // Streamed a batch of rows at a time: the array can be millions of hits long.
+      async function* body() {
+        let first = true;
+        yield '[';
+        for await (const rows of app.usageReports.hits(scope, filter)) {
+          const items = rows.map((h) =>
+            JSON.stringify({
+              id: String(h.id),
+              content_guid: h.content_guid,
+              user_guid: h.user_guid,
+              timestamp: apiTime(h.time),
+              data: { path: h.path, query: h.query, user_agent: h.user_agent, sec_fetch_dest: h.sec_fetch_dest, sec_fetch_site: h.sec_fetch_site },
+            }),
+          );
+          yield (first ? '' : ',') + items.join(',');
+          first = false;
+        }
+        yield ']';
+      }
+      return reply.type('application/json; charset=utf-8').send(Readable.from(body()));
     },
   );
 };

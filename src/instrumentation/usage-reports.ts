@@ -54,9 +54,19 @@ export class UsageReports {
     );
   }
 
-  /** Every hit in the window, oldest first (Connect's hits endpoint is one unpaged array). */
-  hits(scope: UsageScope, filter: UsageFilter): Promise<ContentHit[]> {
-    return this.hitQuery(scope, filter).orderBy('id').execute();
+  /**
+   * Every hit in the window, oldest first, read `batch` rows at a time: Connect's hits endpoint
+   * is one unpaged array, which a year of a busy API makes millions of rows long, so it is
+   * streamed rather than held in memory.
+   */
+  async *hits(scope: UsageScope, filter: UsageFilter, batch = 5_000): AsyncGenerator<ContentHit[]> {
+    let after = 0;
+    for (;;) {
+      const rows = await this.hitQuery(scope, filter).where('id', '>', after).orderBy('id').limit(batch).execute();
+      if (rows.length > 0) yield rows;
+      if (rows.length < batch) return;
+      after = rows[rows.length - 1]!.id;
+    }
   }
 
   private hitQuery(scope: UsageScope, filter: UsageFilter) {

@@ -151,6 +151,10 @@ for (const provider of PROVIDERS) {
       const everything = await json(await t.api('/__api__/v1/instrumentation/content/hits'));
       assert.equal(everything.length, 13);
       assert.equal(new Set(everything.map((h: any) => h.id)).size, 13, 'each request is recorded once');
+      // The array is streamed from batches of rows; read in batches of 4, it is the same.
+      const batches = [];
+      for await (const rows of t.app.usageReports.hits({ all: true }, {}, 4)) batches.push(rows.length);
+      assert.deepEqual(batches, [4, 4, 4, 1]);
     });
 
     test('filters: time window, data version', async () => {
