@@ -32,6 +32,7 @@ const BENCHMARKS: Benchmark[] = [
     needs: 'Python and uv from scripts/test-deps.sh',
     parts: ['proxy', 'cold', 'redeploy', 'restore'],
   },
+  { name: 'instrumentation', measures: 'CPU of recording one proxied request, and of writing usage records in batches (SQLite; PostgreSQL with LECTERN_BENCH_POSTGRES_URL)', built: false },
   { name: 'kubernetes', measures: 'cold start of a worker through the Kubernetes launcher, API requests per start', built: false, needs: 'the Kubernetes test bed from scripts/deps/kube-testbed.sh' },
   { name: 'kubernetes-phases', measures: 'off-host cold start by phase, warm pool, the init copy, redeploy with an unchanged environment', built: false, needs: 'the Kubernetes test bed' },
   { name: 'dashboard', measures: 'initial JavaScript (gzipped) and time to an interactive list of 1,000 items in Chromium', built: true, needs: 'Chromium from scripts/test-deps.sh' },

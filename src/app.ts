@@ -44,6 +44,8 @@ import { ExecutionEnvironments } from './execution-environments/environments.js'
 import { ExecutionEnvironmentFileSync } from './execution-environments/file-sync.js';
 import { bootstrapExecutionEnvironments } from './execution-environments/bootstrap.js';
 import { Replicas } from './jobs/replicas.js';
+import { UsageRecorder } from './instrumentation/usage-recorder.js';
+import { UsageReports } from './instrumentation/usage-reports.js';
 import { StartupError } from './startup-error.js';
 import { sweepInterruptedUploads } from './storage/interrupted-uploads.js';
 import { createLogger, type Logger } from './logging/logger.js';
@@ -100,6 +102,10 @@ export interface App {
   imageSelection: ImageSelectionReport;
   /** Follows [ExecutionEnvironments] ConfigFilePath when it is set (server processes only). */
   environmentFile: ExecutionEnvironmentFileSync | null;
+  /** Records content visits, hits and Shiny sessions as the proxy serves them (written in batches). */
+  usage: UsageRecorder;
+  /** Reads them for v1/instrumentation. */
+  usageReports: UsageReports;
   /** Public base URL for CONNECT_SERVER; set once the server listens. */
   serverUrl: { value: string };
   /** With network isolation: the listener content reaches the Connect API on (src/http/api-channel.ts); buildServer connects it. */
@@ -345,7 +351,16 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
       await environmentFile.start();
     }
   }
+  // Maintenance commands serve no content and record nothing.
+  const usage = new UsageRecorder(db, {
+    enabled: runsContent && config.get('Metrics.Instrumentation'),
+    retentionMs: runsContent ? config.get('Metrics.InstrumentationRetention') : 0,
+    replica: config.replicaName(),
+    log,
+  });
   if (runsContent) {
+    await usage.start();
+    opened.push(() => usage.close());
     queue.start();
     if (git) gitDeployments.start();
     await scheduler.keepWarm();
@@ -384,6 +399,8 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     environmentAdministration: new EnvironmentAdministration(db, environments, audit),
     imageSelection: new ImageSelectionReport(bundles, execution),
     environmentFile,
+    usage,
+    usageReports: new UsageReports(db),
     serverUrl,
     apiChannel,
     async close() {
@@ -398,6 +415,8 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
         () => scheduler.close({ handOver: launcher.outlivesServer }),
         () => launcher.close(),
         async () => apiChannel?.close(),
+        // What the last requests and sessions recorded is written before the database closes.
+        () => usage.close(),
         () => events.close(),
         () => store.close(),
       ];

@@ -1,6 +1,7 @@
 import { applicationRoutes } from './api/applications.js';
 import { auditRoutes } from './api/audit.js';
 import { bootstrapRoutes } from './api/bootstrap.js';
+import { instrumentationRoutes } from './api/instrumentation.js';
 import { bundleRoutes } from './api/bundles.js';
 import { jobRoutes } from './api/jobs.js';
 import { contentRoutes } from './api/content.js';
@@ -42,6 +43,7 @@ export const ROUTES: RoutePlugin[] = [
   vanityRoutes,
   userRoutes,
   auditRoutes,
+  instrumentationRoutes,
   visitorCredentialRoutes,
   oauthIntegrationRoutes,
   timeZoneRoutes,

@@ -1,17 +1,10 @@
 import { requireRole } from '../auth/principal.js';
 import { AuditPage, AuditQuery } from '../contract/audit.js';
 import { answers } from '../contract/common.js';
-import { invalidParameter } from '../errors.js';
 import { publicBase, type RoutePlugin } from '../http/routing.js';
 import { apiTime } from '../util/ids.js';
-import { boolParam, intParam, type Query } from '../http/query.js';
-
-function cursorParam(q: Query, name: 'next' | 'previous'): number | undefined {
-  const raw = q[name];
-  if (raw === undefined || raw === '') return undefined;
-  if (!/^\d{1,15}$/.test(raw.trim())) throw invalidParameter(`Invalid ${name} cursor ${JSON.stringify(raw)}: pass back a cursor from a previous response.`);
-  return Number(raw);
-}
+import { cursorPaging, cursorParams } from '../http/cursor-page.js';
+import { boolParam, intParam } from '../http/query.js';
 
 /**
  * GET /__api__/v1/audit_logs: keyset paging as Connect does it. The body is exactly
@@ -27,29 +20,11 @@ export const auditRoutes: RoutePlugin = (server, app) => {
       const q = request.query;
       const limit = intParam(q, 'limit', 20, 1, 500);
       const ascending = boolParam(q, 'ascOrder', true);
-      const next = cursorParam(q, 'next');
-      const previous = cursorParam(q, 'previous');
-      if (next !== undefined && previous !== undefined) throw invalidParameter('Pass either next or previous, not both.');
+      const { next, previous } = cursorParams(q);
 
       const { rows, cursors } = await app.audit.page({ limit, next, previous, ascending });
-      const base = `${publicBase(app, request)}__api__/v1/audit_logs`;
-      const url = (cursor?: { next?: string; previous?: string }) => {
-        const params = new URLSearchParams({ limit: String(limit), ascOrder: String(ascending) });
-        if (cursor?.next !== undefined) params.set('next', cursor.next);
-        if (cursor?.previous !== undefined) params.set('previous', cursor.previous);
-        return `${base}?${params}`;
-      };
-      const nextCursor = cursors.next === null ? null : String(cursors.next);
-      const previousCursor = cursors.previous === null ? null : String(cursors.previous);
-
       return {
-        paging: {
-          cursors: { previous: previousCursor, next: nextCursor },
-          first: url(),
-          previous: previousCursor === null ? null : url({ previous: previousCursor }),
-          next: nextCursor === null ? null : url({ next: nextCursor }),
-          last: cursors.last === null ? url() : url({ previous: String(cursors.last) }),
-        },
+        paging: cursorPaging(`${publicBase(app, request)}__api__/v1/audit_logs`, { limit: String(limit), ascOrder: String(ascending) }, cursors),
         results: rows.map((r) => ({
           id: String(r.id),
           time: apiTime(r.time),

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { keysetPage, type KeysetRequest } from '../db/keyset-page.js';
 import type { Database, User } from '../db/schema.js';
 import { nowIso } from '../util/ids.js';
 
@@ -22,45 +23,18 @@ export class AuditLog {
       .execute();
   }
 
-  /**
-   * Keyset page in display order (oldest first when ascending, else newest first). `next` is the id
-   * of the last row of the page before (rows after it in display order); `previous` the id of the
-   * first row of the page after (the `limit` rows just before it). Also says whether rows exist
-   * beyond either end of the returned page, as the cursors to pass back for the pages on either
-   * side (null where there is none), and `last`: a `previous` cursor that lands on the final page
-   * (null when the log is empty).
-   */
-  async page(opts: { limit: number; next?: number; previous?: number; ascending: boolean }) {
-    // "after x in display order" is id > x when ascending, id < x when descending.
-    const after = opts.ascending ? ('>' as const) : ('<' as const);
-    const before = opts.ascending ? ('<' as const) : ('>' as const);
-    const displayDir = opts.ascending ? ('asc' as const) : ('desc' as const);
-    const reverseDir = opts.ascending ? ('desc' as const) : ('asc' as const);
-    let rows;
-    if (opts.previous !== undefined) {
-      // Walk backwards from the cursor, then restore display order.
-      rows = await this.db.selectFrom('audit_logs').selectAll().where('id', before, opts.previous).orderBy('id', reverseDir).limit(opts.limit).execute();
-      rows.reverse();
-    } else {
-      let query = this.db.selectFrom('audit_logs').selectAll();
-      if (opts.next !== undefined) query = query.where('id', after, opts.next);
-      rows = await query.orderBy('id', displayDir).limit(opts.limit).execute();
-    }
-    const exists = async (op: '<' | '>', id: number) => (await this.db.selectFrom('audit_logs').select('id').where('id', op, id).limit(1).executeTakeFirst()) !== undefined;
-    const first = rows[0];
-    const last = rows[rows.length - 1];
-    const hasPrevious = first ? await exists(before, first.id) : false;
-    const hasNext = last ? await exists(after, last.id) : false;
-    return { rows, cursors: { next: hasNext ? last!.id : null, previous: hasPrevious ? first!.id : null, last: await this.lastPageCursor(opts.ascending) } };
-  }
-
-  private async lastPageCursor(ascending: boolean): Promise<number | null> {
-    const row = await this.db
-      .selectFrom('audit_logs')
-      .select((eb) => [eb.fn.min('id').as('min'), eb.fn.max('id').as('max')])
-      .executeTakeFirst();
-    if (!row || row.max === null || row.min === null) return null;
-    return ascending ? Number(row.max) + 1 : Number(row.min) - 1;
+  /** A keyset page of the log (src/db/keyset-page.ts), oldest first when ascending. */
+  page(opts: KeysetRequest) {
+    return keysetPage(
+      {
+        rows: ({ beyond, order, limit }) => {
+          let query = this.db.selectFrom('audit_logs').selectAll();
+          if (beyond) query = query.where('id', beyond.op, beyond.id);
+          return query.orderBy('id', order).limit(limit).execute();
+        },
+      },
+      opts,
+    );
   }
 }
 

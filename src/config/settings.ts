@@ -502,6 +502,20 @@ export const SETTINGS = {
       'How often the execution environments file is re-read in case a change was missed (network file systems, ConfigMap volumes); changes seen by ' +
       'the file system apply at once. 0 = only file-system events.',
   },
+  'Metrics.Instrumentation': {
+    type: 'bool',
+    default: 'true',
+    description:
+      'Record usage as Connect does: every request the content proxy serves (GET v1/instrumentation/content/hits), the visits among them ' +
+      '(v1/instrumentation/content/visits) and Shiny websocket sessions (v1/instrumentation/shiny/usage). false = record nothing; what was recorded stays readable.',
+  },
+  'Metrics.InstrumentationRetention': {
+    type: 'duration',
+    default: '8760h',
+    description:
+      'A Lectern setting (Connect has none): usage records older than this are deleted in the background, hourly. The default keeps a year; ' +
+      '0 = keep them all (Connect keeps them all, and a busy API adds a row per request).',
+  },
   'Logging.Level': {
     type: 'enum',
     default: 'info',

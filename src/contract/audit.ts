@@ -1,6 +1,6 @@
 // GET /__api__/v1/audit_logs: keyset pages of the audit log, as Connect pages them.
 import { Type, type Static } from 'typebox';
-import { Nullable } from './common.js';
+import { CursorPaging, Nullable } from './common.js';
 
 export const AuditQuery = Type.Object({
   limit: Type.Optional(Type.String({ description: 'Entries per page: 1–500, default 20.' })),
@@ -26,16 +26,7 @@ export type AuditEntry = Static<typeof AuditEntry>;
 /** Cursors are opaque strings and the URLs absolute: connectapi follows `paging.next` verbatim. */
 export const AuditPage = Type.Object(
   {
-    paging: Type.Object(
-      {
-        cursors: Type.Object({ previous: Nullable(Type.String()), next: Nullable(Type.String()) }, { additionalProperties: false }),
-        first: Type.String(),
-        previous: Nullable(Type.String()),
-        next: Nullable(Type.String()),
-        last: Type.String(),
-      },
-      { additionalProperties: false },
-    ),
+    paging: CursorPaging,
     results: Type.Array(AuditEntry),
   },
   { additionalProperties: false },

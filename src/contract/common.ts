@@ -39,3 +39,18 @@ export const NoContent = Type.Null({ description: 'No content.' });
 
 /** Path parameter of every content route: the content's GUID (the legacy routes also take its integer id). */
 export const ContentGuidParams = Type.Object({ guid: Type.String({ description: 'Content GUID.' }) });
+
+/**
+ * Connect's `paging` of a keyset (cursor) page (src/http/cursor-page.ts): cursors are opaque
+ * strings and the links absolute URLs, since connectapi follows `paging.next` verbatim.
+ */
+export const CursorPaging = Type.Object(
+  {
+    cursors: Type.Object({ previous: Nullable(Type.String()), next: Nullable(Type.String()) }, { additionalProperties: false }),
+    first: Type.String(),
+    previous: Nullable(Type.String()),
+    next: Nullable(Type.String()),
+    last: Type.String(),
+  },
+  { additionalProperties: false },
+);

@@ -335,6 +335,38 @@ export interface OAuthAssociationsTable {
   created_time: string;
 }
 
+/** One request the content proxy served (src/instrumentation/); `visit` marks Connect's visits. */
+export interface ContentHitsTable {
+  id: Generated<number>;
+  time: string;
+  content_id: number;
+  content_guid: string;
+  user_guid: string | null;
+  bundle_id: number | null;
+  rendering_id: number | null;
+  path: string;
+  query: string | null;
+  root: number;
+  visit: number;
+  data_version: number;
+  user_agent: string | null;
+  sec_fetch_dest: string | null;
+  sec_fetch_site: string | null;
+}
+
+/** One websocket session of a Shiny app; `ended` is null while it lasts. */
+export interface ShinySessionsTable {
+  id: Generated<number>;
+  session_key: string;
+  replica: string;
+  content_id: number;
+  content_guid: string;
+  user_guid: string | null;
+  started: string;
+  ended: string | null;
+  data_version: number;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -360,6 +392,8 @@ export interface Database {
   oauth_integrations: OAuthIntegrationsTable;
   oauth_associations: OAuthAssociationsTable;
   content_repositories: ContentRepositoriesTable;
+  content_hits: ContentHitsTable;
+  shiny_sessions: ShinySessionsTable;
 }
 
 export type User = Selectable<UsersTable>;

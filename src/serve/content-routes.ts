@@ -78,6 +78,7 @@ export async function serveContent(app: App, request: FastifyRequest, reply: Fas
     }
     case 'files': {
       const { content } = admission;
+      app.usage.hit(content, request.principal.kind === 'user' ? request.principal.user : null, request.method, target.path, request.headers);
       if (admission.kind === 'rendered') {
         if (content.render_id === null) return notDeployed(reply, 404, 'Not rendered yet', 'This document has not been rendered yet.');
         return serveDirectoryFile(request, reply, target, app.dataDir.renderDir(content.id, content.render_id), target.rest, 'index.html');

@@ -129,6 +129,8 @@ export class ContentProxy {
    * unexpected failure becomes Connect's 500 (the caller has handed over the response and cannot).
    */
   async serve(req: IncomingMessage, res: ServerResponse, admitted: WorkerAdmission, target: ContentTarget): Promise<void> {
+    // Kept in memory and written in batches: no query on this path (src/instrumentation/).
+    this.app.usage.hit(admitted.content, admitted.user, req.method, target.path, req.headers);
     try {
       await this.proxy(req, res, admitted.content, target, admitted.user);
     } catch (err) {

@@ -57,6 +57,7 @@ async function handleUpgrade(server: FastifyInstance, app: App, req: IncomingMes
       return refuse(socket, 404, 'Not Found');
   }
   const { content, user } = admission;
+  app.usage.hit(content, user, req.method, target.path, req.headers, true);
 
   let lease;
   try {
@@ -98,7 +99,10 @@ async function handleUpgrade(server: FastifyInstance, app: App, req: IncomingMes
   upstream.on(
     'upgrade',
     guard((res: IncomingMessage, upSocket: Duplex, upHead: Buffer) => {
+      // A Shiny app's websocket is one session of it, from here until either side closes.
+      const session = app.usage.shinySession(content, user);
       const close = () => {
+        session?.end();
         release();
         socket.destroy();
         upSocket.destroy();

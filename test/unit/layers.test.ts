@@ -20,7 +20,7 @@ const LAYERS: Array<{ name: string; paths: string[] }> = [
   { name: 'deployments', paths: ['deployments/'] },
   { name: 'scheduler', paths: ['scheduler/'] },
   { name: 'execution', paths: ['execution/'] },
-  { name: 'domain', paths: ['content/', 'bundles/', 'execution-environments/', 'users/', 'auth/', 'audit/', 'oauth/', 'tasks/', 'jobs/'] },
+  { name: 'domain', paths: ['content/', 'bundles/', 'execution-environments/', 'users/', 'auth/', 'audit/', 'instrumentation/', 'oauth/', 'tasks/', 'jobs/'] },
   { name: 'backends', paths: ['launcher/', 'runtimes/', 'git/'] },
   { name: 'base', paths: ['db/', 'storage/', 'config/', 'logging/', 'secrets/', 'util/', 'errors.ts', 'startup-error.ts', 'version.ts', 'contract/'] },
 ];
