@@ -30,6 +30,9 @@ import { KubernetesStartError, startKubernetesLauncher } from './launcher/kubern
 import { LocalLauncher } from './launcher/local/local-launcher.js';
 import { resolveRunAs } from './launcher/local/run-as-user.js';
 import { prepareWritableDir, Sandbox } from './launcher/local/sandbox.js';
+import { RestoredPackages } from './execution/restored-packages.js';
+import { ContentSearch } from './content/search.js';
+import { RuntimeCaches } from './execution/runtime-caches.js';
 import { RUNTIME_DIR } from './execution/runtime-dir.js';
 import { Interpreters } from './runtimes/interpreters.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -66,6 +69,8 @@ export interface App {
   contentVariables: ContentVariables;
   tags: Tags;
   vanities: Vanities;
+  /** Server-side content search (v1/search/content). */
+  search: ContentSearch;
   /** Content records as the API answers them (v1, legacy and tag routes alike). */
   contentViews: ContentViews;
   /** Creating, changing and deleting content through the API. */
@@ -78,6 +83,10 @@ export interface App {
   interpreters: Interpreters;
   jobs: Jobs;
   execution: ContentExecution;
+  /** What restores installed: v1/packages, content packages and the lockfile. */
+  packages: RestoredPackages;
+  /** The restored environments per interpreter version (v1/system/caches/runtime). */
+  runtimeCaches: RuntimeCaches;
   scheduler: Scheduler;
   environments: ExecutionEnvironments;
   environmentAdministration: EnvironmentAdministration;
@@ -295,14 +304,18 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     events: runsContent ? events : undefined,
     log: (msg) => log(msg),
   });
+  const packages = new RestoredPackages(db);
+  const runtimeCaches = new RuntimeCaches(db, queue, execution.restoredEnvironments);
+  runtimeCaches.register(queue);
   if (runsContent) {
     for (const row of await jobs.reconcile()) if (row.kind === 'run') void scheduler.adopt(row, launcher.wait(row.key));
     await replicas.start();
     await execution.sweep();
+    await runtimeCaches.removeRetired();
     const leftovers = await sweepInterruptedUploads(dataDir);
     if (leftovers.length) log(`removed ${leftovers.length} leftover(s) of interrupted uploads`);
   }
-  registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users, offHost });
+  registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users, packages, offHost });
   let environmentFile: ExecutionEnvironmentFileSync | null = null;
   if (runsContent) {
     await bootstrapExecutionEnvironments(config.get('Launcher.ClusterDefinition'), environments, audit, log);
@@ -331,6 +344,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     contentVariables,
     tags: new Tags(db, contentService, audit),
     vanities: new Vanities(db, contentService, audit),
+    search: new ContentSearch(db, contentService),
     contentViews: new ContentViews(db, contentService.access),
     contentManagement: new ContentManagement({ content: contentService, audit, bundles, queue, scheduler, launcher: jobs.launcher, dataDir, environments, execution }),
     deployRequests: new DeployRequests({ bundles, queue, audit }),
@@ -340,6 +354,8 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     interpreters,
     jobs,
     execution,
+    packages,
+    runtimeCaches,
     scheduler,
     environments,
     environmentAdministration: new EnvironmentAdministration(db, environments, audit),

@@ -2,6 +2,9 @@ import { applicationRoutes } from './api/applications.js';
 import { auditRoutes } from './api/audit.js';
 import { bundleRoutes } from './api/bundles.js';
 import { jobRoutes } from './api/jobs.js';
+import { packageRoutes } from './api/packages.js';
+import { searchRoutes } from './api/search.js';
+import { systemRoutes } from './api/system.js';
 import { contentRoutes } from './api/content.js';
 import { environmentRoutes } from './api/environment-variables.js';
 import { executionEnvironmentRoutes } from './api/execution-environments.js';
@@ -38,6 +41,9 @@ export const ROUTES: RoutePlugin[] = [
   userRoutes,
   auditRoutes,
   visitorCredentialRoutes,
+  searchRoutes,
+  packageRoutes,
+  systemRoutes,
   // Last: a GET /* wildcard that answers only for vanity paths and otherwise falls through to 404.
   vanityServingRoutes,
 ];
