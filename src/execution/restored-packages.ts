@@ -61,17 +61,28 @@ export async function installedPythonPackages(envDir: string): Promise<Installed
   return [...found.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** The packages of an R library: each `<package>/DESCRIPTION`. */
+/**
+ * The packages of an R library: each `<package>/DESCRIPTION`, and those the restore reused from a
+ * site library instead of installing (runtime/R/restore.R lists them in `.lectern-reused.dcf`).
+ */
 export async function installedRPackages(library: string): Promise<InstalledPackage[]> {
-  const out: InstalledPackage[] = [];
-  for (const entry of (await readdir(library).catch(() => [] as string[])).sort()) {
+  const found = new Map<string, InstalledPackage>();
+  const reused = await readFile(path.join(library, REUSED_R_PACKAGES), 'utf8').catch(() => '');
+  for (const record of reused.split(/\n\s*\n/)) {
+    const fields = headerFields(record, ['Package', 'Version']);
+    if (fields.Package && fields.Version) found.set(fields.Package, { name: fields.Package, version: fields.Version, hash: null });
+  }
+  for (const entry of await readdir(library).catch(() => [] as string[])) {
     if (entry.startsWith('.')) continue;
     const text = await readFile(path.join(library, entry, 'DESCRIPTION'), 'utf8').catch(() => null);
     const fields = text === null ? null : headerFields(text, ['Package', 'Version']);
-    if (fields?.Package && fields.Version) out.push({ name: fields.Package, version: fields.Version, hash: null });
+    if (fields?.Package && fields.Version) found.set(fields.Package, { name: fields.Package, version: fields.Version, hash: null });
   }
-  return out;
+  return [...found.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
+
+/** What runtime/R/restore.R writes into the library: the packages it reused from site libraries (DCF). */
+const REUSED_R_PACKAGES = '.lectern-reused.dcf';
 
 /** `Key: value` lines of an email-style header (METADATA) or a DCF file (DESCRIPTION); the first of each key. */
 function headerFields(text: string, keys: string[]): Record<string, string> {
