@@ -32,7 +32,7 @@ describe('restored packages and runtime caches with real restores', () => {
   let t: TestServer;
   let publisher: { key: string };
   let guid: string;
-  let bundles: string[] = [];
+  const bundles: string[] = [];
 
   after(async () => {
     await t?.stop();
