@@ -35,6 +35,9 @@ import { KubernetesStartError, startKubernetesLauncher } from './launcher/kubern
 import { LocalLauncher } from './launcher/local/local-launcher.js';
 import { resolveRunAs } from './launcher/local/run-as-user.js';
 import { prepareWritableDir, Sandbox } from './launcher/local/sandbox.js';
+import { RestoredPackages } from './execution/restored-packages.js';
+import { ContentSearch } from './content/search.js';
+import { RuntimeCaches } from './execution/runtime-caches.js';
 import { RUNTIME_DIR } from './execution/runtime-dir.js';
 import { usualPlaces } from './runtimes/discovery.js';
 import { Interpreters } from './runtimes/interpreters.js';
@@ -76,6 +79,8 @@ export interface App {
   contentVariables: ContentVariables;
   tags: Tags;
   vanities: Vanities;
+  /** Server-side content search (v1/search/content). */
+  search: ContentSearch;
   /** Content records as the API answers them (v1, legacy and tag routes alike). */
   contentViews: ContentViews;
   /** Creating, changing and deleting content through the API. */
@@ -96,6 +101,10 @@ export interface App {
   interpreters: Interpreters;
   jobs: Jobs;
   execution: ContentExecution;
+  /** What restores installed: v1/packages, content packages and the lockfile. */
+  packages: RestoredPackages;
+  /** The restored environments per interpreter version (v1/system/caches/runtime). */
+  runtimeCaches: RuntimeCaches;
   scheduler: Scheduler;
   environments: ExecutionEnvironments;
   environmentAdministration: EnvironmentAdministration;
@@ -329,10 +338,14 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     events: runsContent ? events : undefined,
     log: (msg) => log(msg),
   });
+  const packages = new RestoredPackages(db);
+  const runtimeCaches = new RuntimeCaches(db, queue, execution.restoredEnvironments);
+  runtimeCaches.register(queue);
   if (runsContent) {
     for (const row of await jobs.reconcile()) if (row.kind === 'run') void scheduler.adopt(row, launcher.wait(row.key));
     await replicas.start();
     await execution.sweep();
+    await runtimeCaches.removeRetired();
     const leftovers = await sweepInterruptedUploads(dataDir);
     if (leftovers.length) log(`removed ${leftovers.length} leftover(s) of interrupted uploads`);
   }
@@ -341,7 +354,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   const gitDeployments = new GitDeployments({ db, git, repositories, bundles, users, queue, pollingFrequencyMs: config.get('Git.PollingFrequency'), log });
   gitDeployments.registerTasks();
   gitDeployments.registerHelperTasks();
-  registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users, offHost, git: gitDeployments });
+  registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users, packages, offHost, git: gitDeployments });
   let environmentFile: ExecutionEnvironmentFileSync | null = null;
   if (runsContent) {
     await bootstrapExecutionEnvironments(config.get('Launcher.ClusterDefinition'), environments, audit, log);
@@ -381,6 +394,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     contentVariables,
     tags: new Tags(db, contentService, audit),
     vanities: new Vanities(db, contentService, audit),
+    search: new ContentSearch(db, contentService),
     contentViews: new ContentViews(db, contentService.access),
     contentManagement: new ContentManagement({ content: contentService, audit, bundles, queue, scheduler, launcher: jobs.launcher, dataDir, environments, execution }),
     deployRequests: new DeployRequests({ bundles, queue, audit, repositories }),
@@ -394,6 +408,8 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     interpreters,
     jobs,
     execution,
+    packages,
+    runtimeCaches,
     scheduler,
     environments,
     environmentAdministration: new EnvironmentAdministration(db, environments, audit),

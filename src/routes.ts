@@ -4,6 +4,9 @@ import { bootstrapRoutes } from './api/bootstrap.js';
 import { instrumentationRoutes } from './api/instrumentation.js';
 import { bundleRoutes } from './api/bundles.js';
 import { jobRoutes } from './api/jobs.js';
+import { packageRoutes } from './api/packages.js';
+import { searchRoutes } from './api/search.js';
+import { systemRoutes } from './api/system.js';
 import { contentRoutes } from './api/content.js';
 import { environmentRoutes } from './api/environment-variables.js';
 import { executionEnvironmentRoutes } from './api/execution-environments.js';
@@ -48,6 +51,9 @@ export const ROUTES: RoutePlugin[] = [
   oauthIntegrationRoutes,
   timeZoneRoutes,
   bootstrapRoutes,
+  searchRoutes,
+  packageRoutes,
+  systemRoutes,
   // Last: a GET /* wildcard that answers only for vanity paths and otherwise falls through to 404.
   vanityServingRoutes,
 ];

@@ -118,6 +118,13 @@ archive_fetch <- function(repo, package, version) {
 }
 
 reused <- character()
+# package -> version of what site libraries provide: Lectern records them with what is installed
+# here (src/execution/restored-packages.ts reads the file write_reused() leaves in the library).
+reused_version <- character()
+write_reused <- function() {
+  if (length(reused_version) == 0L) return(invisible())
+  write.dcf(data.frame(Package = names(reused_version), Version = unname(reused_version)), file.path(target_lib, ".lectern-reused.dcf"))
+}
 chosen <- list() # package -> one available.packages row
 archived <- character()
 missing <- character()
@@ -139,6 +146,7 @@ for (name in names(packages)) {
   site <- site_version(package, version)
   if (!is.null(site)) {
     reused[[package]] <- sprintf("%s %s from %s", package, site$version, site$lib)
+    reused_version[[package]] <- site$version
     next
   }
 
@@ -175,6 +183,7 @@ for (name in names(packages)) {
     } else if (!is.null(best_site)) {
       fallbacks[[package]] <- sprintf("%s %s is not available; using %s from %s instead", package, version, best_site$version, best_site$lib)
       reused[[package]] <- sprintf("%s %s from %s (the bundle has %s)", package, best_site$version, best_site$lib, version)
+      reused_version[[package]] <- best_site$version
       next
     }
   }
@@ -223,6 +232,7 @@ if (length(archived) > 0L) {
 
 if (length(chosen) == 0L) {
   lectern_log("all ", length(reused), " packages are available in the site libraries; nothing to install")
+  write_reused()
   quit(save = "no", status = 0)
 }
 
@@ -285,4 +295,5 @@ if (length(failed) > 0L) {
   quit(save = "no", status = 1, runLast = FALSE)
 }
 if (length(messages) > 0L) cat(unique(messages), sep = "\n", file = stderr())
+write_reused()
 lectern_log("installed ", length(available[, "Package"]), " packages into ", target_lib, "; reused ", length(reused))

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type SqlBool } from 'kysely';
 import type { Content, Database, User } from '../db/schema.js';
 import { TableCache } from '../db/table-cache.js';
 import type { TableChanges } from '../db/table-changes.js';
@@ -178,28 +178,54 @@ export class ContentService {
 
   /** Content visible to the caller in listings: admins see all; others what they own or were granted, plus all/logged_in items they can open. */
   async list(user: User, filter: { name?: string; ownerGuid?: string }): Promise<Content[]> {
-    let query = this.db.selectFrom('content').selectAll('content');
+    let query = await this.visibleTo(user);
     if (filter.name !== undefined) query = query.where(sql<string>`lower(content.name)`, '=', filter.name.toLowerCase());
     if (filter.ownerGuid !== undefined) {
       query = query.where('content.owner_id', 'in', this.db.selectFrom('users').select('id').where('guid', '=', filter.ownerGuid));
     }
-    if (user.user_role !== 'administrator') {
-      const principals = await this.access.principalGuids(user);
-      query = query.where((eb) =>
-        eb.or([
-          eb('content.owner_id', '=', user.id),
-          eb('content.access_type', 'in', ['all', 'logged_in']),
-          eb.exists(
-            eb
-              .selectFrom('content_permissions')
-              .select('content_permissions.id')
-              .whereRef('content_permissions.content_id', '=', 'content.id')
-              .where('content_permissions.principal_guid', 'in', principals),
-          ),
-        ]),
-      );
-    }
     return query.orderBy('content.id').execute();
+  }
+
+  /** The content rows `user` may see listed, as a query to narrow further (search, packages). */
+  async visibleTo(user: User) {
+    const query = this.db.selectFrom('content').selectAll('content');
+    if (user.user_role === 'administrator') return query;
+    const principals = await this.access.principalGuids(user);
+    return query.where((eb) =>
+      eb.or([
+        eb('content.owner_id', '=', user.id),
+        eb('content.access_type', 'in', ['all', 'logged_in']),
+        eb.exists(
+          eb
+            .selectFrom('content_permissions')
+            .select('content_permissions.id')
+            .whereRef('content_permissions.content_id', '=', 'content.id')
+            .where('content_permissions.principal_guid', 'in', principals),
+        ),
+      ]),
+    );
+  }
+
+  /** The content rows whose settings and environment `user` may see (owner or collaborator, or admin), as a query. */
+  async editableBy(user: User) {
+    const query = this.db.selectFrom('content').selectAll('content');
+    if (user.user_role === 'administrator') return query;
+    // Viewer accounts edit nothing, not even what they own (ContentAccess's role rule).
+    if (!roleAtLeast(user, 'publisher')) return query.where(sql<SqlBool>`1 = 0`);
+    const principals = await this.access.principalGuids(user);
+    return query.where((eb) =>
+      eb.or([
+        eb('content.owner_id', '=', user.id),
+        eb.exists(
+          eb
+            .selectFrom('content_permissions')
+            .select('content_permissions.id')
+            .whereRef('content_permissions.content_id', '=', 'content.id')
+            .where('content_permissions.role', '=', 'owner')
+            .where('content_permissions.principal_guid', 'in', principals),
+        ),
+      ]),
+    );
   }
 
   private async requireUniqueName(ownerId: number, name: string, exceptId?: number) {

@@ -13,6 +13,7 @@ import * as replicas from './migrations/0006_replicas.js';
 import * as contentRepositories from './migrations/0007_content_repositories.js';
 import * as oauthIntegrations from './migrations/0008_oauth_integrations.js';
 import * as instrumentation from './migrations/0009_instrumentation.js';
+import * as bundleEnvironments from './migrations/0010_bundle_environments.js';
 import type { Database } from './schema.js';
 import { openSqliteFile } from './node-sqlite.js';
 import { reportingChanges, TableChanges } from './table-changes.js';
@@ -64,6 +65,7 @@ const MIGRATIONS: Record<string, { up(db: Kysely<any>, dialect: Dialect): Promis
   '0007_content_repositories': contentRepositories,
   '0008_oauth_integrations': oauthIntegrations,
   '0009_instrumentation': instrumentation,
+  '0010_bundle_environments': bundleEnvironments,
 };
 
 export async function migrate(store: Store): Promise<string[]> {

@@ -239,6 +239,28 @@ export interface JobsTable {
   image: string | null;
 }
 
+/** The restored environment a bundle uses for one language (src/execution/restored-packages.ts). */
+export interface BundleEnvironmentsTable {
+  id: Generated<number>;
+  bundle_id: number;
+  content_id: number;
+  language: 'python' | 'r';
+  language_version: string;
+  /** Off-host: the image it was restored in; null for the server's own interpreters. */
+  image_name: string | null;
+  environment_key: string;
+  recorded_time: string;
+}
+
+/** A package installed in a bundle's restored environment. */
+export interface BundlePackagesTable {
+  id: Generated<number>;
+  bundle_environment_id: number;
+  name: string;
+  version: string;
+  hash: string | null;
+}
+
 export interface RendersTable {
   id: Generated<number>;
   content_id: number;
@@ -394,6 +416,8 @@ export interface Database {
   content_repositories: ContentRepositoriesTable;
   content_hits: ContentHitsTable;
   shiny_sessions: ShinySessionsTable;
+  bundle_environments: BundleEnvironmentsTable;
+  bundle_packages: BundlePackagesTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -5,6 +5,7 @@ import type { Bundles } from '../bundles/bundles.js';
 import type { Database } from '../db/schema.js';
 import { ExecutionError, type ContentExecution, type PreparedBundle } from '../execution/content-execution.js';
 import { UNSUPPORTED_MODES } from '../execution/runners.js';
+import type { RestoredPackages } from '../execution/restored-packages.js';
 import type { Jobs } from '../jobs/jobs.js';
 import { WorkerUnavailable } from '../scheduler/pool.js';
 import type { Scheduler as ContentScheduler } from '../scheduler/scheduler.js';
@@ -24,6 +25,8 @@ export interface DeployDeps {
   jobs: Jobs;
   dataDir: DataDir;
   users: Users;
+  /** Records what each restore installed (v1/packages, the lockfile). */
+  packages: RestoredPackages;
   /** Off-host execution: activation records the content's image. */
   offHost: boolean;
   /** Makes the bundle of a deploy of git-backed content that names none (src/deployments/git-deployments.ts). */
@@ -62,6 +65,8 @@ export function registerDeployTasks(queue: TaskQueue, deps: DeployDeps) {
     try {
       const prepared = await deps.execution.prepare(content, bundle, { build: true, select, taskId: task.id, log: (line) => ctx.log(line) });
       if (prepared.runner.serve === 'static') await ctx.log('Static content: no environment to restore.');
+      // Before activation, so the live bundle's packages are known the moment it goes live.
+      await deps.packages.record(prepared);
       return prepared;
     } catch (err) {
       if (err instanceof ExecutionError) throw new TaskFailure(err.message, null, err.code || 1);

@@ -71,6 +71,11 @@ export class ContentExecution {
     this.rLibraries = new EnvironmentCache(path.join(deps.dataDir.root, 'envs', 'r'));
   }
 
+  /** The caches of restored environments, for the runtime caches (src/execution/runtime-caches.ts). */
+  get restoredEnvironments(): { python: EnvironmentCache; r: EnvironmentCache } {
+    return { python: this.pythonEnvs, r: this.rLibraries };
+  }
+
   /** Off-host mode: jobs run in execution environments (images) chosen per content. */
   get offHost(): boolean {
     return this.deps.environments !== undefined;
@@ -208,7 +213,7 @@ export class ContentExecution {
       if (await this.pythonEnvs.isReady(key)) return this.pythonEnvs.dir(key);
       throw new EnvironmentMissing('The Python environment of this bundle is missing from this server.');
     }
-    const { dir, reused } = await this.pythonEnvs.ensure(key, async (workDir, entry) => {
+    const { dir, reused } = await this.pythonEnvs.ensure(key, { version: installation.version, image: prepared.environment?.name ?? null }, async (workDir, entry) => {
       await log(`Restoring the Python ${installation.version} environment with ${restore.manager.name}${packageFile ? ` from ${packageFile}` : ''}`);
       const cacheDir = this.packageCacheDir(prepared.content);
       await mkdir(cacheDir, { recursive: true });
@@ -246,7 +251,7 @@ export class ContentExecution {
       if (await this.rLibraries.isReady(key)) return this.rLibraries.dir(key);
       throw new EnvironmentMissing('The R library of this bundle is missing from this server.');
     }
-    const { dir, reused } = await this.rLibraries.ensure(key, async (workDir, entry) => {
+    const { dir, reused } = await this.rLibraries.ensure(key, { version: installation.version, image: prepared.environment?.name ?? null }, async (workDir, entry) => {
       await log(`Restoring R ${installation.version} packages`);
       const library = path.join(workDir, entry);
       await mkdir(library, { recursive: true });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ContentItem } from '../../dashboard/src/api/types';
-import { applyQuery, DEFAULT_QUERY, facets, formatQuery, parseQuery } from '../../dashboard/src/content/list-query';
+import { DEFAULT_QUERY, facets, formatQuery, inOrder, isFiltered, parseQuery, searchPath, searchTerms } from '../../dashboard/src/content/list-query';
 
 function item(over: Partial<ContentItem> & { guid: string }): ContentItem {
   return {
@@ -59,35 +59,37 @@ const items = [
   item({ guid: 'draft', title: null, name: 'an-empty-one', app_mode: 'unknown', bundle_id: null, created_time: '2026-06-01T00:00:00Z' }),
 ];
 const guids = (list: ContentItem[]) => list.map((i) => i.guid);
+const asked = (path: string) => Object.fromEntries(new URL(path, 'http://x').searchParams);
 
-test('the default order is last deployed, newest first, never-deployed last', () => {
-  assert.deepEqual(guids(applyQuery([...items], DEFAULT_QUERY)), ['api', 'report', 'sales', 'draft']);
+test('the whole list is one search page of everything, in the chosen order, with owners, tags and states', () => {
+  const path = searchPath({ ...DEFAULT_QUERY, search: 'ignored here' }, { filters: false });
+  assert.ok(path.startsWith('/__api__/v1/search/content?'));
+  assert.deepEqual(asked(path), { sort: 'last_deployed', order: 'desc', page_size: '500', include: 'owner,tags,state' });
+  assert.deepEqual(asked(searchPath({ ...DEFAULT_QUERY, sort: 'title' }, { filters: false })), { sort: 'title', order: 'asc', page_size: '500', include: 'owner,tags,state' });
+  assert.equal(asked(searchPath({ ...DEFAULT_QUERY, sort: 'created' }, { filters: false })).sort, 'created');
 });
 
-test('search matches every word anywhere: title, name, description, owner, tag; case-insensitive', () => {
-  assert.deepEqual(guids(applyQuery([...items], { ...DEFAULT_QUERY, search: 'SALES' })), ['report', 'sales']);
-  assert.deepEqual(guids(applyQuery([...items], { ...DEFAULT_QUERY, search: 'sales finance' })), ['sales']);
-  assert.deepEqual(guids(applyQuery([...items], { ...DEFAULT_QUERY, search: 'bob' })), ['api']);
-  assert.deepEqual(guids(applyQuery([...items], { ...DEFAULT_QUERY, search: 'empty-one' })), ['draft']);
-  assert.deepEqual(guids(applyQuery([...items], { ...DEFAULT_QUERY, search: 'nothing-like-this' })), []);
+test('the filters become Connect search terms after the typed words', () => {
+  assert.equal(searchTerms(DEFAULT_QUERY), '');
+  assert.equal(searchTerms({ ...DEFAULT_QUERY, search: '  sales  ' }), 'sales');
+  assert.equal(searchTerms({ ...DEFAULT_QUERY, search: 'sales', type: 'api', owner: 'alice', tag: 'finance' }), 'sales type:api owner:alice tag:finance');
+  assert.equal(searchTerms({ ...DEFAULT_QUERY, type: 'unknown' }), 'is:unpublished');
+  // Values with spaces or commas are quoted (a quote inside is dropped: the syntax has no escape).
+  assert.equal(searchTerms({ ...DEFAULT_QUERY, tag: 'Q3 "final", reports' }), 'tag:"Q3 final, reports"');
+  assert.equal(asked(searchPath({ ...DEFAULT_QUERY, search: 'sales', owner: 'bob' }, { filters: true })).q, 'sales owner:bob');
+  assert.equal(isFiltered(DEFAULT_QUERY), false);
+  assert.equal(isFiltered({ ...DEFAULT_QUERY, search: '   ' }), false);
+  assert.equal(isFiltered({ ...DEFAULT_QUERY, tag: 'finance' }), true);
 });
 
-test('filters by type group, owner and tag combine', () => {
-  assert.deepEqual(guids(applyQuery([...items], { ...DEFAULT_QUERY, type: 'api' })), ['api']);
-  assert.deepEqual(guids(applyQuery([...items], { ...DEFAULT_QUERY, type: 'document' })), ['report']);
-  assert.deepEqual(guids(applyQuery([...items], { ...DEFAULT_QUERY, type: 'unknown' })), ['draft']);
-  assert.deepEqual(guids(applyQuery([...items], { ...DEFAULT_QUERY, owner: 'u1' })), ['report', 'sales', 'draft']);
-  assert.deepEqual(guids(applyQuery([...items], { ...DEFAULT_QUERY, owner: 'u1', tag: 't1' })), ['sales']);
-});
-
-test('sorts by title (untitled items by name) and by owner', () => {
-  assert.deepEqual(guids(applyQuery([...items], { ...DEFAULT_QUERY, sort: 'title' })), ['draft', 'api', 'sales', 'report']);
-  assert.deepEqual(guids(applyQuery([...items], { ...DEFAULT_QUERY, sort: 'owner' }))[3], 'api');
-  assert.deepEqual(guids(applyQuery([...items], { ...DEFAULT_QUERY, sort: 'created' }))[0], 'draft');
+test("the owner sort regroups the server's title order by owner, keeping titles in order", () => {
+  const byTitle = [items[1]!, items[0]!, items[2]!];
+  assert.deepEqual(guids(inOrder(byTitle, 'owner')), ['sales', 'report', 'api']);
+  assert.deepEqual(guids(inOrder(byTitle, 'title')), ['api', 'sales', 'report']);
 });
 
 test('the query round-trips through its stored form and ignores unknown sorts', () => {
-  const q = { search: 'a b', type: 'app', owner: 'u1', tag: 't1', sort: 'title' as const };
+  const q = { search: 'a b', type: 'app', owner: 'alice', tag: 'finance', sort: 'title' as const };
   assert.deepEqual(parseQuery(formatQuery(q)), q);
   assert.equal(formatQuery(DEFAULT_QUERY), '');
   assert.equal(parseQuery('sort=evil').sort, 'deployed');
@@ -96,8 +98,8 @@ test('the query round-trips through its stored form and ignores unknown sorts', 
 test('facets list each owner and tag once, by name', () => {
   const f = facets(items);
   assert.deepEqual(f.owners, [
-    { id: 'u1', name: 'alice' },
-    { id: 'u2', name: 'bob' },
+    { id: 'alice', name: 'alice' },
+    { id: 'bob', name: 'bob' },
   ]);
-  assert.deepEqual(f.tags, [{ id: 't1', name: 'finance' }]);
+  assert.deepEqual(f.tags, [{ id: 'finance', name: 'finance' }]);
 });

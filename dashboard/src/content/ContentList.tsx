@@ -1,13 +1,13 @@
-import { useDeferredValue, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link } from 'wouter';
 import { useResource } from '../api/use-resource';
-import type { ContentItem } from '../api/types';
+import type { ContentItem, Page } from '../api/types';
 import { useSession } from '../session/session';
 import { CONTENT_TYPES, modeLabel } from '../ui/app-modes';
 import { EmptyState, ErrorMessage, Loading } from '../ui/feedback';
 import { formatDateTime, formatRelative } from '../ui/format';
 import { StateBadge } from '../ui/StateBadge';
-import { applyQuery, DEFAULT_QUERY, displayTitle, facets, formatQuery, parseQuery, type ListQuery, type SortKey } from './list-query';
+import { DEFAULT_QUERY, displayTitle, facets, formatQuery, inOrder, isFiltered, parseQuery, searchPath, type ListQuery, type SortKey } from './list-query';
 
 const STORAGE_KEY = 'lectern.content-list';
 
@@ -23,15 +23,39 @@ function useListQuery(): [ListQuery, (q: ListQuery) => void] {
   ];
 }
 
+/** `value` once it has stopped changing for `ms`: typing a search asks the server once, not per key. */
+function useSettled<T>(value: T, ms: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = setTimeout(() => setSettled(value), ms);
+    return () => clearTimeout(timer);
+  }, [value, ms]);
+  return settled;
+}
+
+/** The last page a resource answered, kept on screen while the next one loads. */
+function useLastPage(page: Page<ContentItem> | undefined, active: boolean): Page<ContentItem> | undefined {
+  const last = useRef<Page<ContentItem>>(undefined);
+  if (!active) last.current = undefined;
+  else if (page) last.current = page;
+  return last.current;
+}
+
 export function ContentList() {
   const { user } = useSession();
-  const list = useResource<ContentItem[]>('/__api__/v1/content?include=owner,tags,state');
   const [query, setQuery] = useListQuery();
-  const deferred = useDeferredValue(query);
-  const items = list.data;
-  const shown = useMemo(() => (items ? applyQuery([...items], deferred) : []), [items, deferred]);
+  const search = useSettled(query.search, 250);
+  const asked = { ...query, search };
+  const filtered = isFiltered(query);
+  // The whole list (its total and the filter menus), and the server's search when a filter is set.
+  const all = useResource<Page<ContentItem>>(searchPath(asked, { filters: false }));
+  const found = useResource<Page<ContentItem>>(isFiltered(asked) ? searchPath(asked, { filters: true }) : null);
+  const foundPage = useLastPage(found.data, isFiltered(asked));
+  const items = all.data?.results;
+  const total = all.data?.total ?? 0;
+  const page = isFiltered(asked) ? foundPage : all.data;
+  const shown = useMemo(() => (page ? inOrder(page.results, query.sort) : []), [page, query.sort]);
   const { owners, tags } = useMemo(() => facets(items ?? []), [items]);
-  const filtered = query.search !== '' || query.type !== '' || query.owner !== '' || query.tag !== '';
   const update = (change: Partial<ListQuery>) => setQuery({ ...query, ...change });
 
   return (
@@ -41,7 +65,7 @@ export function ContentList() {
         {items && (
           <div className="row">
             <p className="count" aria-live="polite">
-              {filtered ? `${shown.length} of ${items.length}` : `${items.length} item${items.length === 1 ? '' : 's'}`}
+              {filtered ? `${page?.total ?? 0} of ${total}` : `${total} item${total === 1 ? '' : 's'}`}
             </p>
             {filtered && (
               <button type="button" className="secondary small" onClick={() => setQuery({ ...DEFAULT_QUERY, sort: query.sort })}>
@@ -55,7 +79,7 @@ export function ContentList() {
       <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <label className="grow">
           Search
-          <input type="search" placeholder="Title, name, description, owner or tag" value={query.search} onChange={(e) => update({ search: e.target.value })} />
+          <input type="search" placeholder="Title, name or description; owner:, tag:, type: terms" value={query.search} onChange={(e) => update({ search: e.target.value })} />
         </label>
         <label>
           Type
@@ -101,8 +125,8 @@ export function ContentList() {
           </select>
         </label>
       </form>
-      <ErrorMessage error={list.error} />
-      {!items && list.loading && <Loading label="Loading content…" />}
+      <ErrorMessage error={all.error ?? found.error} />
+      {!items && all.loading && <Loading label="Loading content…" />}
       {items && items.length === 0 && (
         <EmptyState title="No content yet">
           {user.user_role === 'viewer' ? (
@@ -120,7 +144,7 @@ export function ContentList() {
           )}
         </EmptyState>
       )}
-      {items && items.length > 0 && shown.length === 0 && (
+      {items && items.length > 0 && page && shown.length === 0 && !found.error && (
         <EmptyState title="Nothing matches these filters">
           <p>Try fewer words, or clear the filters.</p>
         </EmptyState>

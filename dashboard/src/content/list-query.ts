@@ -1,21 +1,28 @@
 import type { ContentItem } from '../api/types';
-import { contentTypeOf } from '../ui/app-modes';
 
-// The content list's search, filters and sort, kept in the URL (so a filtered list can be
-// bookmarked and shared) and applied in the browser: the API returns the caller's whole list.
+// The content list's search, filters and sort, kept in the URL's form in session storage (so a
+// filtered list survives going to an item and back) and answered by the server's search
+// (GET v1/search/content): the filters become Connect's query terms, the sort its sort/order.
 
 export type SortKey = 'title' | 'deployed' | 'created' | 'owner';
 
 export interface ListQuery {
+  /** Free words, and any terms the person types (owner:, tag:, type:, …). */
   search: string;
+  /** A content group (app, api, document, site) or "unknown" for items never deployed. */
   type: string;
+  /** An owner's username. */
   owner: string;
+  /** A tag's name (content tagged with one of its descendants matches too). */
   tag: string;
   sort: SortKey;
 }
 
 export const DEFAULT_QUERY: ListQuery = { search: '', type: '', owner: '', tag: '', sort: 'deployed' };
 const SORTS: SortKey[] = ['title', 'deployed', 'created', 'owner'];
+
+/** The server answers at most this many items a page; the list shows the first page. */
+export const PAGE_SIZE = 500;
 
 export function parseQuery(search: string): ListQuery {
   const p = new URLSearchParams(search);
@@ -39,46 +46,63 @@ export function formatQuery(q: ListQuery): string {
   return p.toString();
 }
 
+export function isFiltered(q: ListQuery): boolean {
+  return q.search.trim() !== '' || q.type !== '' || q.owner !== '' || q.tag !== '';
+}
+
+/** A term's value, quoted when it holds a space, comma or quote (which is dropped: the syntax has no escape). */
+function termValue(value: string): string {
+  return /[\s,"]/.test(value) ? `"${value.replace(/"/g, '')}"` : value;
+}
+
+/** The filters as one query in Connect's search syntax: the typed words first, then a term per menu. */
+export function searchTerms(q: ListQuery): string {
+  const terms = [q.search.trim()];
+  if (q.type) terms.push(q.type === 'unknown' ? 'is:unpublished' : `type:${q.type}`);
+  if (q.owner) terms.push(`owner:${termValue(q.owner)}`);
+  if (q.tag) terms.push(`tag:${termValue(q.tag)}`);
+  return terms.filter(Boolean).join(' ');
+}
+
+/** The server's order for a sort; "owner" has none there, so it comes by title and is regrouped here (ownerOrder). */
+const SERVER_SORT: Record<SortKey, { sort: string; order: 'asc' | 'desc' }> = {
+  title: { sort: 'title', order: 'asc' },
+  deployed: { sort: 'last_deployed', order: 'desc' },
+  created: { sort: 'created', order: 'desc' },
+  owner: { sort: 'title', order: 'asc' },
+};
+
+/** The search request for a query; `filters: false` asks for the whole (unfiltered) list. */
+export function searchPath(q: ListQuery, options: { filters: boolean }): string {
+  const p = new URLSearchParams();
+  const terms = options.filters ? searchTerms(q) : '';
+  if (terms) p.set('q', terms);
+  p.set('sort', SERVER_SORT[q.sort].sort);
+  p.set('order', SERVER_SORT[q.sort].order);
+  p.set('page_size', String(PAGE_SIZE));
+  p.set('include', 'owner,tags,state');
+  return `/__api__/v1/search/content?${p}`;
+}
+
 export function displayTitle(item: Pick<ContentItem, 'title' | 'name'>): string {
   return item.title?.trim() || item.name;
 }
 
-function ownerName(item: ContentItem): string {
-  return item.owner?.username ?? '';
+/** Items in the order the sort asks for: the server's, regrouped by owner for the "owner" sort (stable, so titles stay in order). */
+export function inOrder(items: ContentItem[], sort: SortKey): ContentItem[] {
+  if (sort !== 'owner') return items;
+  const owner = (item: ContentItem) => item.owner?.username ?? '';
+  return [...items].sort((a, b) => owner(a).localeCompare(owner(b)));
 }
 
-/** Items matching every active filter, in the chosen order (newest first for times). */
-export function applyQuery(items: ContentItem[], q: ListQuery): ContentItem[] {
-  const words = q.search.toLowerCase().split(/\s+/).filter(Boolean);
-  const filtered = items.filter((item) => {
-    if (q.type && (q.type === 'unknown' ? item.bundle_id !== null : contentTypeOf(item.app_mode)?.id !== q.type)) return false;
-    if (q.owner && item.owner_guid !== q.owner) return false;
-    if (q.tag && !(item.tags ?? []).some((t) => t.id === q.tag)) return false;
-    if (words.length) {
-      const haystack = `${displayTitle(item)} ${item.name} ${item.description} ${ownerName(item)} ${(item.tags ?? []).map((t) => t.name).join(' ')}`.toLowerCase();
-      if (!words.every((w) => haystack.includes(w))) return false;
-    }
-    return true;
-  });
-  const byTitle = (a: ContentItem, b: ContentItem) => displayTitle(a).localeCompare(displayTitle(b), undefined, { sensitivity: 'base' });
-  const newest = (field: 'last_deployed_time' | 'created_time') => (a: ContentItem, b: ContentItem) => (b[field] ?? '').localeCompare(a[field] ?? '') || byTitle(a, b);
-  const compare = {
-    title: byTitle,
-    deployed: newest('last_deployed_time'),
-    created: newest('created_time'),
-    owner: (a: ContentItem, b: ContentItem) => ownerName(a).localeCompare(ownerName(b)) || byTitle(a, b),
-  }[q.sort];
-  return filtered.sort(compare);
-}
-
-/** The distinct owners and tags present in a list, for the filter menus. */
+/** The distinct owners (by username) and tags (by name) present in a list, for the filter menus. */
 export function facets(items: ContentItem[]) {
-  const owners = new Map<string, string>();
-  const tags = new Map<string, string>();
+  const owners = new Set<string>();
+  const tags = new Set<string>();
   for (const item of items) {
-    if (item.owner) owners.set(item.owner_guid, item.owner.username);
-    for (const t of item.tags ?? []) tags.set(t.id, t.name);
+    if (item.owner) owners.add(item.owner.username);
+    for (const t of item.tags ?? []) tags.add(t.name);
   }
-  const sorted = (m: Map<string, string>) => [...m].map(([id, name]) => ({ id, name })).sort((a, b) => a.name.localeCompare(b.name));
+  const sorted = (names: Set<string>) => [...names].sort((a, b) => a.localeCompare(b)).map((name) => ({ id: name, name }));
   return { owners: sorted(owners), tags: sorted(tags) };
 }
