@@ -21,6 +21,7 @@ import { LocalTaskEvents, PostgresTaskEvents, type TaskEvents } from './tasks/ev
 import { TaskQueue } from './tasks/queue.js';
 import { UserAdministration } from './users/administration.js';
 import { Groups } from './users/groups.js';
+import { ProcessKeys } from './users/process-keys.js';
 import { Users } from './users/users.js';
 import { ContentExecution } from './execution/content-execution.js';
 import { ImageSelectionReport } from './execution/image-selection-report.js';
@@ -248,7 +249,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
         .join(', ')}): Python packages are installed with pip, which is much slower. To use uv: ${UV_HINT}.`,
     );
   }
-  const jobs = new Jobs(db, launcher, dataDir, config.replicaName(), sandbox.runAsUser());
+  const jobs = new Jobs(db, launcher, dataDir, config.replicaName(), sandbox.runAsUser(), new ProcessKeys(db, users));
   const serverUrl = { value: config.get('Server.Address') || `http://127.0.0.1:${config.listenAddress().port}/` };
   const execution = new ContentExecution({
     config,
@@ -302,7 +303,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
     const leftovers = await sweepInterruptedUploads(dataDir);
     if (leftovers.length) log(`removed ${leftovers.length} leftover(s) of interrupted uploads`);
   }
-  registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users, offHost });
+  registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, offHost });
   let environmentFile: ExecutionEnvironmentFileSync | null = null;
   if (runsContent) {
     await bootstrapExecutionEnvironments(config.get('Launcher.ClusterDefinition'), environments, audit, log);

@@ -10,6 +10,7 @@ import * as environments from './migrations/0003_environments.js';
 import * as signInFailures from './migrations/0004_sign_in_failures.js';
 import * as keyScopes from './migrations/0005_key_scopes.js';
 import * as replicas from './migrations/0006_replicas.js';
+import * as processKeys from './migrations/0011_process_keys.js';
 import type { Database } from './schema.js';
 import { openSqliteFile } from './node-sqlite.js';
 import { reportingChanges, TableChanges } from './table-changes.js';
@@ -58,6 +59,7 @@ const MIGRATIONS: Record<string, { up(db: Kysely<any>, dialect: Dialect): Promis
   '0004_sign_in_failures': signInFailures,
   '0005_key_scopes': keyScopes,
   '0006_replicas': replicas,
+  '0011_process_keys': processKeys,
 };
 
 export async function migrate(store: Store): Promise<string[]> {
