@@ -249,7 +249,7 @@ export class Users {
 
   // API keys: random, shown once, stored as a hash, revocable; a user may hold several.
 
-  /** `expiresAt` (epoch ms) makes a short-lived key, e.g. the CONNECT_API_KEY a render job gets. */
+  /** `expiresAt` (epoch ms) makes a short-lived key (a visitor key); `jobKey` ties a 'content' key to its process (src/users/process-keys.ts). */
   async createApiKey(userId: number, name: string, expiresAt?: number, scope: KeyScope | null = null, jobKey: string | null = null): Promise<{ key: string; id: number }> {
     const key = randomToken(24);
     const row = await this.db

@@ -11,7 +11,7 @@ import { type RsconnectVersion, rsconnectBin, rsconnectMatrix } from '../support
 // rsconnect-python from 1.29.0 up to the newest: each release between (test/rsconnect-versions.txt;
 // the newest itself is test/e2e/python-apps.test.ts and rsconnect-python.test.ts) deploys every
 // content type those tests deploy, and each is served. One Lectern for the whole matrix, and the
-// same app files for every version, so each set of requirements is restored once and the other
+// same app files for every version (a copy each), so each set of requirements is restored once and the other
 // versions' deploys reuse that environment: the matrix costs deploys and worker starts, not restores
 // (each case removes its content again, so workers do not pile up).
 // A client's own bug shows as a skipped case naming the version and the reason (none so far).
@@ -163,7 +163,9 @@ describe('rsconnect-python from 1.29.0 to the newest deploys every content type'
   before(async () => {
     for (const version of rsconnectMatrix()) rsconnectBin(version);
     t = await startLectern('sqlite', executionSettings({ quarto: true }));
-    for (const [name, type] of Object.entries(TYPES)) dirs.set(name, await writeApp(type.kind, type.files));
+    // A directory per version: rsconnect records each deployment in the app's directory and would
+    // otherwise redeploy the previous version's content instead of creating its own.
+    for (const version of rsconnectMatrix()) for (const [name, type] of Object.entries(TYPES)) dirs.set(`${version} ${name}`, await writeApp(type.kind, type.files));
   });
   after(async () => {
     await t?.stop();
@@ -174,7 +176,7 @@ describe('rsconnect-python from 1.29.0 to the newest deploys every content type'
     describe(`rsconnect-python ${version}`, () => {
       for (const [name, type] of Object.entries(TYPES)) {
         it(name, { skip: type.skip || CLIENT_BUGS[version]?.[name] || false }, async () => {
-          const { guid } = await deployWith(t, type.kind, ['--title', `${name} ${version}`, ...type.args(dirs.get(name)!)], { version, env });
+          const { guid } = await deployWith(t, type.kind, ['--title', `${name} ${version}`, ...type.args(dirs.get(`${version} ${name}`)!)], { version, env });
           assert.ok(guid, 'the deploy printed the content URL');
           await type.served(t, guid);
           // Forty workers at once would not fit a CI machine: each case removes its content (and its worker).
