@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suites need, idempotently (fast when everything is already there):
 #   - Debian packages: PostgreSQL server binaries, git, a Python that can make virtualenvs
-#   - rsconnect-python clients in .cache/py/rsconnect-latest (newest) and .cache/py/rsconnect-1.28 (legacy flow)
+#   - rsconnect-python clients in .cache/py/rsconnect-latest (newest), .cache/py/rsconnect-1.28 (legacy flow)
+#     and .cache/py/rsconnect-<version> for each release of test/rsconnect-versions.txt (the version matrix)
 #   - Node 24 (scripts/ensure-node.sh), node_modules (npm ci when missing or older than package-lock.json)
 #   - dist/ (npm run build), last
 # Usage: bash scripts/test-deps.sh
@@ -57,6 +58,14 @@ ensure_venv() { # dir pip-requirement
 ensure_venv "$ROOT/.cache/py/rsconnect-latest" 'rsconnect-python'
 ensure_venv "$ROOT/.cache/py/rsconnect-1.28" 'rsconnect-python==1.28.*'
 log "rsconnect-python: latest=$(rsconnect_version "$ROOT/.cache/py/rsconnect-latest") 1.28=$(rsconnect_version "$ROOT/.cache/py/rsconnect-1.28")"
+# The releases between 1.29.0 and the newest, one virtualenv each (test/rsconnect-versions.txt).
+matrix=()
+while read -r version; do
+  case "$version" in '' | '#'*) continue ;; esac
+  ensure_venv "$ROOT/.cache/py/rsconnect-$version" "rsconnect-python==$version"
+  matrix+=("$version")
+done < "$ROOT/test/rsconnect-versions.txt"
+log "rsconnect-python matrix: ${matrix[*]}"
 
 # ---------------------------------------------------------------- content runtimes
 # Each script installs one area's needs (sandbox, Python tools and Quarto, R and pandoc), idempotently.

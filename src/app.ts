@@ -26,6 +26,7 @@ import { LocalTaskEvents, PostgresTaskEvents, type TaskEvents } from './tasks/ev
 import { TaskQueue } from './tasks/queue.js';
 import { UserAdministration } from './users/administration.js';
 import { Groups } from './users/groups.js';
+import { ProcessKeys } from './users/process-keys.js';
 import { Users } from './users/users.js';
 import { ContentExecution } from './execution/content-execution.js';
 import { ImageSelectionReport } from './execution/image-selection-report.js';
@@ -291,7 +292,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
         .join(', ')}): Python packages are installed with pip, which is much slower. To use uv: ${UV_HINT}.`,
     );
   }
-  const jobs = new Jobs(db, launcher, dataDir, config.replicaName(), sandbox.runAsUser());
+  const jobs = new Jobs(db, launcher, dataDir, config.replicaName(), sandbox.runAsUser(), new ProcessKeys(db, users));
   const serverUrl = { value: config.get('Server.Address') || `http://127.0.0.1:${config.listenAddress().port}/` };
   const execution = new ContentExecution({
     config,
@@ -354,7 +355,7 @@ async function wire(config: Config, options: AppOptions, store: Store, opened: A
   const gitDeployments = new GitDeployments({ db, git, repositories, bundles, users, queue, pollingFrequencyMs: config.get('Git.PollingFrequency'), log });
   gitDeployments.registerTasks();
   gitDeployments.registerHelperTasks();
-  registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, users, packages, offHost, git: gitDeployments });
+  registerDeployTasks(queue, { db, bundles, audit, execution, scheduler, jobs, dataDir, packages, offHost, git: gitDeployments });
   let environmentFile: ExecutionEnvironmentFileSync | null = null;
   if (runsContent) {
     await bootstrapExecutionEnvironments(config.get('Launcher.ClusterDefinition'), environments, audit, log);

@@ -118,14 +118,15 @@ function capForScope(user: User, scope: KeyScope): User {
 }
 
 /**
- * requireUser, for what only the user's own credentials may do (managing API keys): a visitor key
- * content obtained for its visitor cannot mint a key that would outlive it.
+ * requireUser, for what only the user's own credentials may do (managing API keys): a key given to
+ * content (a visitor key it obtained, or its own process's CONNECT_API_KEY) cannot mint a key that
+ * would outlive it.
  */
 export function requireOwnCredentials(request: FastifyRequest): User {
   const user = requireUser(request);
-  if (request.principal.kind === 'user' && request.principal.scope === 'visitor') {
-    throw forbidden('A visitor API key (obtained by content for its visitor) cannot manage API keys.');
-  }
+  const scope = request.principal.kind === 'user' ? request.principal.scope : undefined;
+  if (scope === 'visitor') throw forbidden('A visitor API key (obtained by content for its visitor) cannot manage API keys.');
+  if (scope === 'content') throw forbidden("A content process's API key (CONNECT_API_KEY) cannot manage API keys.");
   return user;
 }
 

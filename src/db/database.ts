@@ -14,6 +14,7 @@ import * as contentRepositories from './migrations/0007_content_repositories.js'
 import * as oauthIntegrations from './migrations/0008_oauth_integrations.js';
 import * as instrumentation from './migrations/0009_instrumentation.js';
 import * as bundleEnvironments from './migrations/0010_bundle_environments.js';
+import * as processKeys from './migrations/0011_process_keys.js';
 import type { Database } from './schema.js';
 import { openSqliteFile } from './node-sqlite.js';
 import { reportingChanges, TableChanges } from './table-changes.js';
@@ -66,6 +67,7 @@ const MIGRATIONS: Record<string, { up(db: Kysely<any>, dialect: Dialect): Promis
   '0008_oauth_integrations': oauthIntegrations,
   '0009_instrumentation': instrumentation,
   '0010_bundle_environments': bundleEnvironments,
+  '0011_process_keys': processKeys,
 };
 
 export async function migrate(store: Store): Promise<string[]> {

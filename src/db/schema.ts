@@ -33,11 +33,16 @@ export interface ApiKeysTable {
   last_used_time: string | null;
   /** Epoch ms; null = until revoked. */
   expires_at: number | null;
-  /** null = a key its user made; 'visitor' = obtained by content for its visitor (cannot manage keys). */
+  /**
+   * null = a key its user made; 'visitor' = obtained by content for its visitor; 'content' = a
+   * content process's CONNECT_API_KEY, acting as the content's owner. Neither may manage keys.
+   */
   scope: KeyScope | null;
+  /** The content process (jobs.key) a 'content' key belongs to; it is deleted when the job row closes. */
+  job_key: string | null;
 }
 
-export type KeyScope = 'visitor';
+export type KeyScope = 'visitor' | 'content';
 
 export interface SessionsTable {
   /** sha256 of the cookie value. */

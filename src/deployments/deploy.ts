@@ -10,7 +10,6 @@ import type { Jobs } from '../jobs/jobs.js';
 import { WorkerUnavailable } from '../scheduler/pool.js';
 import type { Scheduler as ContentScheduler } from '../scheduler/scheduler.js';
 import type { DataDir } from '../storage/data-dir.js';
-import type { Users } from '../users/users.js';
 import { nowIso } from '../util/ids.js';
 import { TaskFailure, type TaskContext, type TaskQueue } from '../tasks/queue.js';
 import { ErrorCode } from '../errors.js';
@@ -24,7 +23,6 @@ export interface DeployDeps {
   scheduler: ContentScheduler;
   jobs: Jobs;
   dataDir: DataDir;
-  users: Users;
   /** Records what each restore installed (v1/packages, the lockfile). */
   packages: RestoredPackages;
   /** Off-host execution: activation records the content's image. */
@@ -183,11 +181,10 @@ async function renderBundle(deps: DeployDeps, prepared: PreparedBundle, ctx: Tas
     .executeTakeFirstOrThrow();
   const outputDir = deps.dataDir.renderDir(content.id, row.id);
   await mkdir(outputDir, { recursive: true });
-  // Rendered code may call back into Lectern as the content's owner, for the render's duration only.
-  const key = await deps.users.createApiKey(content.owner_id, `render of ${content.guid}`, Date.now() + 6 * 3_600_000);
   await ctx.log(`Rendering ${prepared.manifest.appMode} bundle ${bundle.id}`);
   try {
-    const request = await deps.execution.renderRequest(prepared, outputDir, { CONNECT_API_KEY: key.key });
+    // Rendered code may call back into Lectern as the content's owner: the job's CONNECT_API_KEY, which ends with it.
+    const request = await deps.execution.renderRequest(prepared, outputDir);
     const result = await deps.jobs.runToCompletion(request, (line) => ctx.log(line.data), { taskId: ctx.task.id });
     await deps.db.updateTable('renders').set({ job_key: result.key }).where('id', '=', row.id).execute();
     if (result.state !== 'succeeded') {
@@ -203,7 +200,5 @@ async function renderBundle(deps: DeployDeps, prepared: PreparedBundle, ctx: Tas
       .execute();
     await rm(outputDir, { recursive: true, force: true });
     throw err;
-  } finally {
-    await deps.db.deleteFrom('api_keys').where('id', '=', key.id).execute();
   }
 }

@@ -276,8 +276,8 @@ export class ContentExecution {
   }
 
   /** The request for rendering a bundle into `outputDir`. */
-  async renderRequest(prepared: PreparedBundle, outputDir: string, extraEnv: Record<string, string>): Promise<JobRequest> {
-    return renderJob(prepared, await this.planContext(prepared), outputDir, extraEnv);
+  async renderRequest(prepared: PreparedBundle, outputDir: string): Promise<JobRequest> {
+    return renderJob(prepared, await this.planContext(prepared), outputDir);
   }
 
   private appDir(prepared: PreparedBundle): string {

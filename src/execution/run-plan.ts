@@ -57,12 +57,12 @@ export function workerJob(prepared: PreparedBundle, context: PlanContext, basePa
   };
 }
 
-/** The request for rendering a bundle into `outputDir`; `extraEnv` comes after content's own variables. */
-export function renderJob(prepared: PreparedBundle, context: PlanContext, outputDir: string, extraEnv: Record<string, string>): JobRequest {
+/** The request for rendering a bundle into `outputDir`. */
+export function renderJob(prepared: PreparedBundle, context: PlanContext, outputDir: string): JobRequest {
   const runner = prepared.runner;
   if (runner.serve !== 'render' || !runner.tag || !runner.script) throw new Error(`${prepared.manifest.appMode} content is not rendered`);
   const base = jobBase(prepared, context, runner.script);
-  const env: Record<string, string> = { ...contentEnv(prepared, context), ...extraEnv, LECTERN_OUTPUT_DIR: outputDir };
+  const env: Record<string, string> = { ...contentEnv(prepared, context), LECTERN_OUTPUT_DIR: outputDir };
   if (prepared.manifest.jupyter.hideAllInput) env.LECTERN_HIDE_ALL_INPUT = '1';
   if (prepared.manifest.jupyter.hideTaggedInput) env.LECTERN_HIDE_TAGGED_INPUT = '1';
   return { ...base, kind: 'render', tag: runner.tag, listen: false, env, mounts: [...base.mounts, { path: outputDir, readOnly: false }] };
@@ -122,10 +122,17 @@ function jobBase(prepared: PreparedBundle, context: PlanContext, script: string)
     mounts: dedupeMounts(mounts),
     resources: context.resources,
     ...jobPlacement(prepared),
+    // Workers and renders call the Connect API as the content's owner (CONNECT_API_KEY, issued by
+    // Jobs.start for the process's life); restores get no key.
+    actsAs: content.owner_id,
   };
 }
 
-/** What content sees: its own variables, then Lectern's, which it cannot override. */
+/**
+ * What content sees: its own variables, then Lectern's, which it cannot override (docs/runtime.md,
+ * "What content sees"). CONNECT_API_KEY and CONNECT_CONTENT_JOB_KEY are added by Jobs.start, which
+ * owns the process's life; a CONNECT_API_KEY among the content's own variables is replaced there.
+ */
 function contentEnv(prepared: PreparedBundle, context: PlanContext): Record<string, string> {
   const { content, manifest } = prepared;
   const own = context.variables;

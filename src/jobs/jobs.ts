@@ -3,9 +3,13 @@ import type { Kysely } from 'kysely';
 import type { Database, JobRow } from '../db/schema.js';
 import type { JobHandle, JobSpec, JobStatus, Launcher, LogLine } from '../launcher/launcher.js';
 import type { DataDir } from '../storage/data-dir.js';
+import type { ProcessKeys } from '../users/process-keys.js';
 import { nowIso, randomToken } from '../util/ids.js';
 
-export type JobRequest = Omit<JobSpec, 'key' | 'jobDir' | 'logPath'>;
+export type JobRequest = Omit<JobSpec, 'key' | 'jobDir' | 'logPath'> & {
+  /** The user the process acts as through its CONNECT_API_KEY (the content's owner); none for builds. */
+  actsAs?: number;
+};
 
 export interface StartedJob {
   key: string;
@@ -16,7 +20,8 @@ export interface StartedJob {
 
 /**
  * Every process Lectern starts goes through here: a row in `jobs` (Connect's job list), a key,
- * a private job directory and a log file, then the launcher. The row is closed when it ends.
+ * a private job directory and a log file, then the launcher. The row is closed when it ends, and
+ * with it the process's CONNECT_API_KEY (src/users/process-keys.ts), wherever it is closed.
  */
 export class Jobs {
   constructor(
@@ -25,13 +30,15 @@ export class Jobs {
     private readonly dataDir: DataDir,
     private readonly replica: string,
     private readonly runAs: string | null,
+    private readonly processKeys: ProcessKeys,
   ) {}
 
   async start(request: JobRequest, options: { taskId?: string } = {}): Promise<StartedJob> {
     const key = randomToken(12).replace(/[-_]/g, 'x');
     const dir = this.dataDir.jobDir(request.contentId, key);
+    const { actsAs, ...jobRequest } = request;
     const spec: JobSpec = {
-      ...request,
+      ...jobRequest,
       key,
       jobDir: path.join(dir, 'home'),
       logPath: path.join(dir, 'log.jsonl'),
@@ -62,6 +69,8 @@ export class Jobs {
       .execute();
     let handle: JobHandle;
     try {
+      // Issued after the row exists, so whoever closes the row also finds the key.
+      if (actsAs !== undefined) spec.env.CONNECT_API_KEY = await this.processKeys.issue(actsAs, key, spec.contentGuid);
       handle = await this.launcher.submit(spec);
     } catch (err) {
       await this.finish(key, { state: 'failed', reason: (err as Error).message });
@@ -112,8 +121,10 @@ export class Jobs {
     const adopted = new Set(await this.launcher.reconcile(rows.map((r) => ({ key: r.key, logPath: r.log_path }))));
     const lost = rows.filter((r) => !adopted.has(r.key)).map((r) => r.key);
     if (lost.length) {
+      await this.processKeys.revoke(lost);
       await this.db.updateTable('jobs').set({ status: 1, end_time: nowIso(), error: 'The server stopped while this process ran.' }).where('key', 'in', lost).execute();
     }
+    await this.processKeys.sweep();
     for (const key of adopted) void this.launcher.wait(key).then((status) => this.finish(key, status));
     return rows.filter((r) => adopted.has(r.key));
   }
@@ -157,6 +168,7 @@ export class Jobs {
       );
       const lost = ours.filter((r) => !kept.has(r.key)).map((r) => r.key);
       if (lost.length) {
+        await this.processKeys.revoke(lost);
         await this.db
           .updateTable('jobs')
           .set({ status: 1, end_time: nowIso(), error: `The server that ran this process (replica ${replica}) stopped.` })
@@ -172,6 +184,9 @@ export class Jobs {
   }
 
   private async finish(key: string, status: JobStatus) {
+    // The key goes first: a server stopping between the two leaves an open row, closed (and its key
+    // swept) at the next start, never a working key of a closed process.
+    await this.processKeys.revoke([key]);
     await this.db
       .updateTable('jobs')
       .set({ status: 1, end_time: nowIso(), exit_code: status.exitCode ?? null, error: status.state === 'succeeded' ? null : (status.reason ?? null) })

@@ -249,8 +249,8 @@ export class Users {
 
   // API keys: random, shown once, stored as a hash, revocable; a user may hold several.
 
-  /** `expiresAt` (epoch ms) makes a short-lived key, e.g. the CONNECT_API_KEY a render job gets. */
-  async createApiKey(userId: number, name: string, expiresAt?: number, scope: KeyScope | null = null): Promise<{ key: string; id: number }> {
+  /** `expiresAt` (epoch ms) makes a short-lived key (a visitor key); `jobKey` ties a 'content' key to its process (src/users/process-keys.ts). */
+  async createApiKey(userId: number, name: string, expiresAt?: number, scope: KeyScope | null = null, jobKey: string | null = null): Promise<{ key: string; id: number }> {
     const key = randomToken(24);
     const row = await this.db
       .insertInto('api_keys')
@@ -263,6 +263,7 @@ export class Users {
         last_used_time: null,
         expires_at: expiresAt ?? null,
         scope,
+        job_key: jobKey,
       })
       .returning('id')
       .executeTakeFirstOrThrow();
@@ -270,11 +271,18 @@ export class Users {
   }
 
   listApiKeys(userId: number) {
-    return this.db.selectFrom('api_keys').select(['id', 'name', 'key_hint', 'created_time', 'last_used_time']).where('user_id', '=', userId).where('expires_at', 'is', null).orderBy('id').execute();
+    return this.db
+      .selectFrom('api_keys')
+      .select(['id', 'name', 'key_hint', 'created_time', 'last_used_time'])
+      .where('user_id', '=', userId)
+      .where('expires_at', 'is', null)
+      .where('job_key', 'is', null)
+      .orderBy('id')
+      .execute();
   }
 
   async deleteApiKey(userId: number, keyId: number): Promise<void> {
-    const result = await this.db.deleteFrom('api_keys').where('user_id', '=', userId).where('id', '=', keyId).executeTakeFirst();
+    const result = await this.db.deleteFrom('api_keys').where('user_id', '=', userId).where('id', '=', keyId).where('job_key', 'is', null).executeTakeFirst();
     if (!result.numDeletedRows) throw notFound(`API key ${keyId} does not exist.`);
   }
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fetchContent } from '../support/apps.js';
 import { eventually } from '../support/eventually.js';
-import { fastapiScenario, notebookScenario, rShinyScenario, streamlitScenario } from '../support/content-scenarios.js';
+import { fastapiScenario, notebookScenario, rShinyScenario, sdkApiScenario, stopWorkerAndExpectKeyRefused, streamlitScenario } from '../support/content-scenarios.js';
 import { executionSettings } from '../support/execution.js';
 import { contentImage, startKubeLectern, type KubeLectern } from '../support/kube-lectern.js';
 import { installedPackageEntries } from '../support/r-bundles.js';
@@ -106,6 +106,27 @@ describe('content types on Kubernetes', { timeout: 30 * 60_000 }, () => {
   it('R Shiny: a websocket session computes outputs in the pod', async () => {
     const result = await rShinyScenario(t(), await installedPackageEntries(['shiny']));
     await ranAsJobs(result.guid, ['packrat_restore', 'run_app']);
+  });
+
+  it("posit-sdk in a pod calls the API as the content's owner; its key reaches the pod only through the Job's Secret and ends with the pod", async () => {
+    const { guid, seen } = await sdkApiScenario(t());
+    await ranAsJobs(guid, ['python_restore', 'run_python_api']);
+    const worker = `lectern.dev/content-guid=${guid},lectern.dev/kind=run`;
+    const jobs = (await kube.admin.list(`/apis/batch/v1/namespaces/${kube.namespace}/jobs`, { labelSelector: worker })).items as unknown as Array<{
+      metadata: { name: string };
+      spec: { template: { spec: { containers: Array<{ envFrom?: Array<{ secretRef?: { name: string } }> }> } } };
+    }>;
+    assert.equal(jobs.length, 1);
+    const job = jobs[0]!;
+    assert.ok(!JSON.stringify(job).includes(seen.key), 'the key is not in the Job spec in clear');
+    const secretName = job.spec.template.spec.containers[0]!.envFrom?.find((e) => e.secretRef)?.secretRef?.name;
+    assert.ok(secretName, 'the container reads its environment from a Secret');
+    const secret = (await kube.admin.get(`/api/v1/namespaces/${kube.namespace}/secrets/${secretName}`)) as unknown as { data: Record<string, string> };
+    const value = (name: string) => Buffer.from(secret.data[name] ?? '', 'base64').toString('utf8');
+    assert.equal(value('CONNECT_API_KEY'), seen.key);
+    assert.equal(value('CONNECT_SERVER'), seen.server, 'what the pod saw is what its Secret holds');
+    assert.equal(value('CONNECT_CONTENT_GUID'), guid);
+    await stopWorkerAndExpectKeyRefused(t(), guid, seen.key);
   });
 
   it('Jupyter notebook (jupyter-static): rendered by a Job that calls back into Lectern', async () => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import type { TestServer } from './lectern.js';
-import { runRsconnect } from './python.js';
+import { type RsconnectVersion, runRsconnect } from './python.js';
 import { makeTarGz } from './tarball.js';
 
 /** Writes `files` into a fresh temporary directory and returns it. */
@@ -17,9 +17,9 @@ export async function writeApp(name: string, files: Record<string, string>): Pro
   return dir;
 }
 
-/** `rsconnect deploy <kind> …` with the newest client; returns the new content's GUID and the log. */
-export async function deployWith(t: TestServer, kind: string, args: string[], options: { env?: Record<string, string>; expectFailure?: boolean } = {}) {
-  const result = await runRsconnect('latest', ['deploy', kind, '-s', t.url, '-k', t.adminKey, ...args], { env: options.env, timeoutMs: 600_000 });
+/** `rsconnect deploy <kind> …` with the newest client (or `options.version`); returns the new content's GUID and the log. */
+export async function deployWith(t: TestServer, kind: string, args: string[], options: { env?: Record<string, string>; expectFailure?: boolean; version?: RsconnectVersion } = {}) {
+  const result = await runRsconnect(options.version ?? 'latest', ['deploy', kind, '-s', t.url, '-k', t.adminKey, ...args], { env: options.env, timeoutMs: 600_000 });
   const log = `${result.stdout}\n${result.stderr}`;
   if (options.expectFailure) {
     assert.notEqual(result.code, 0, log);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { deployWith, fetchContent, shinySession, writeApp } from './apps.js';
+import { eventually } from './eventually.js';
 import { waitForTask, type TestServer } from './lectern.js';
 import { deployRBundle, rBundle, type DeployResult, type RPackageEntry } from './r-bundles.js';
 import { makeTarGz } from './tarball.js';
@@ -163,4 +164,79 @@ export async function rShinyScenario(t: TestServer, shinyPackages: Record<string
   const prefix = values.prefix ?? (await shinySession(t, `${wsBase(t, result.guid)}/websocket/`, { n: 1, ...visible }, 'prefix')).prefix;
   assert.equal(prefix, `prefix: /content/${result.guid}`);
   return result;
+}
+
+/** A Flask API that calls the Connect API with posit-sdk and no configuration, as content does on Connect. */
+const SDK_FLASK_APP = `
+import os
+import requests
+from flask import Flask, jsonify
+from posit import connect
+
+app = Flask(__name__)
+
+@app.get("/")
+def index():
+    client = connect.Client()
+    return jsonify(
+        username=client.me["username"],
+        content=[c["guid"] for c in client.content.find()],
+        key=os.environ["CONNECT_API_KEY"],
+        server=os.environ["CONNECT_SERVER"],
+        content_guid=os.environ["CONNECT_CONTENT_GUID"],
+        session_token=os.environ.get("CONNECT_CONTENT_SESSION_TOKEN"),
+    )
+
+@app.get("/mint")
+def mint():
+    # A process's key must not make a key that would outlive the process.
+    response = requests.post(os.environ["CONNECT_SERVER"].rstrip("/") + "/__api__/v1/user/api_keys", json={"name": "escape"}, headers={"Authorization": "Key " + os.environ["CONNECT_API_KEY"]})
+    return jsonify(status=response.status_code)
+`;
+
+/** What the posit-sdk app saw inside its process. */
+export interface SdkView {
+  username: string;
+  content: string[];
+  key: string;
+  server: string;
+  content_guid: string;
+  session_token: string | null;
+}
+
+/** The status Lectern answers `GET /__api__/v1/user` with for `key`. */
+export async function keyStatus(t: TestServer, key: string): Promise<number> {
+  return (await fetch(`${t.url}/__api__/v1/user`, { headers: { authorization: `Key ${key}` } })).status;
+}
+
+/**
+ * A Flask API with posit-sdk (from PyPI) through rsconnect-python: inside its worker,
+ * `connect.Client()` with no arguments lists content as the content's owner (admin); its key works
+ * while the worker runs and cannot mint keys of its own.
+ */
+export async function sdkApiScenario(t: TestServer): Promise<{ guid: string; seen: SdkView }> {
+  const dir = await writeApp('sdk-flask', { 'app.py': SDK_FLASK_APP, 'requirements.txt': 'flask\nposit-sdk\n' });
+  const { guid } = await deployWith(t, 'api', ['-e', 'app:app', '--title', 'posit-sdk inside', dir]);
+  const res = await fetchContent(t, guid, '');
+  const body = await res.text();
+  assert.equal(res.status, 200, body);
+  const seen = JSON.parse(body) as SdkView;
+  assert.equal(seen.username, 'admin', "the key acts as the content's owner");
+  assert.ok(seen.content.includes(guid), 'posit-sdk lists the content itself');
+  assert.equal(seen.content_guid, guid);
+  assert.equal(seen.session_token, null, 'no content session token: Lectern has no OAuth integrations to exchange it for');
+  assert.equal(await keyStatus(t, seen.key), 200, 'the key works from outside too while the process runs');
+  const mint = await fetchContent(t, guid, 'mint');
+  assert.deepEqual(await mint.json(), { status: 403 });
+  return { guid, seen };
+}
+
+/** Stops the content's one running worker (Connect's DELETE …/jobs/{key}); its key is then refused. */
+export async function stopWorkerAndExpectKeyRefused(t: TestServer, guid: string, key: string): Promise<void> {
+  const jobs = (await (await t.api(`/__api__/v1/content/${guid}/jobs`)).json()) as Array<{ key: string; status: number }>;
+  const running = jobs.filter((j) => j.status === 0);
+  assert.equal(running.length, 1, JSON.stringify(jobs));
+  const stop = await t.api(`/__api__/v1/content/${guid}/jobs/${running[0]!.key}`, { method: 'DELETE' });
+  assert.equal(stop.status, 200, await stop.text());
+  await eventually("the stopped worker's key to be refused", async () => (await keyStatus(t, key)) === 401, { timeoutMs: 60_000 });
 }

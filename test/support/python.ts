@@ -1,14 +1,21 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type RsconnectVersion = 'latest' | '1.28';
+/** `latest`, `1.28` (the legacy flow), or a release of the version matrix (test/rsconnect-versions.txt). */
+export type RsconnectVersion = 'latest' | '1.28' | `${number}.${number}.${number}`;
 
 /** The repository root (this file is test/support/python.ts). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The releases between 1.29.0 and the newest that scripts/test-deps.sh installs (test/rsconnect-versions.txt). */
+export function rsconnectMatrix(): RsconnectVersion[] {
+  const lines = readFileSync(path.join(REPO_ROOT, 'test', 'rsconnect-versions.txt'), 'utf8').split('\n');
+  return lines.map((l) => l.trim()).filter((l): l is `${number}.${number}.${number}` => /^\d+\.\d+\.\d+$/.test(l));
+}
 
 /** The rsconnect CLI from the virtualenv scripts/test-deps.sh makes; throws (never skips) when it is missing. */
 export function rsconnectBin(which: RsconnectVersion): string {

@@ -82,6 +82,16 @@ describe('Kubernetes Job manifests', () => {
     );
   });
 
+  it("puts the process's CONNECT_API_KEY and every other variable in the Secret, never in the Job", () => {
+    const { job, secret } = buildJobManifests(spec({ env: { CONNECT_API_KEY: 'process-key-0123', TOKEN: 's3cret' } }), options);
+    const stringData = secret.stringData as Record<string, string>;
+    assert.equal(stringData.CONNECT_API_KEY, 'process-key-0123');
+    assert.equal(stringData.TOKEN, 's3cret');
+    const text = JSON.stringify(job);
+    assert.ok(!text.includes('process-key-0123') && !text.includes('s3cret'), text);
+    assert.deepEqual(job.spec.template.spec.containers[0].envFrom, [{ secretRef: { name: secret.metadata.name } }]);
+  });
+
   it('refuses what a cluster cannot run', () => {
     assert.throws(() => buildJobManifests(spec({ image: undefined }), options), ManifestError);
     assert.throws(() => buildJobManifests(spec(), { ...options, runAs: { uid: 0, gid: 0 } }), /never run as root/);

@@ -65,6 +65,7 @@ describe('worker and render jobs', () => {
     assert.equal(job.env.R_CONFIG_ACTIVE, 'production', "R_CONFIG_ACTIVE is the content's to choose");
     assert.equal(job.env.LECTERN_BASE_PATH, '/content/guid-7');
     assert.equal(job.env.LECTERN_CREDENTIALS_KEY, 'key-7');
+    assert.equal(job.actsAs, 3, "its CONNECT_API_KEY (issued by Jobs.start) acts as the content's owner");
     assert.equal(job.env.PATH, '/data/envs/python/k1/bin:/usr/local/bin:/usr/bin:/bin');
     assert.deepEqual(job.mounts, [
       { path: '/opt/python/3.12.4', readOnly: true },
@@ -93,20 +94,20 @@ describe('worker and render jobs', () => {
     assert.ok(!('serviceAccount' in plain), "no service account: the backend's default");
   });
 
-  test("a render writes into its output directory, with the extra variables and the notebook's input flags", () => {
+  test("a render writes into its output directory, acts as the content's owner, with the notebook's input flags", () => {
     const bundle = prepared('jupyter-static', { quarto });
     bundle.manifest.jupyter.hideAllInput = true;
-    const job = renderJob(bundle, context(), '/data/renders/7/1', { CONNECT_API_KEY: 'k' });
+    const job = renderJob(bundle, context(), '/data/renders/7/1');
     assert.equal(job.kind, 'render');
     assert.equal(job.listen, false);
-    assert.equal(job.env.CONNECT_API_KEY, 'k');
+    assert.equal(job.actsAs, bundle.content.owner_id, 'Jobs.start gives it a CONNECT_API_KEY of the owner');
     assert.equal(job.env.LECTERN_OUTPUT_DIR, '/data/renders/7/1');
     assert.equal(job.env.LECTERN_HIDE_ALL_INPUT, '1');
     assert.equal(job.env.LECTERN_HIDE_TAGGED_INPUT, undefined);
     assert.equal(job.env.LECTERN_QUARTO, '/opt/quarto/bin/quarto');
     assert.deepEqual(job.mounts.at(-1), { path: '/data/renders/7/1', readOnly: false });
     assert.throws(() => workerJob(bundle, context(), '/c'), /has no worker process/);
-    assert.throws(() => renderJob(prepared('python-api'), context(), '/o', {}), /is not rendered/);
+    assert.throws(() => renderJob(prepared('python-api'), context(), '/o'), /is not rendered/);
   });
 
   test('mounts of one path are merged; writable wins', () => {
