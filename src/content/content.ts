@@ -105,18 +105,19 @@ export class ContentService {
   async create(owner: User, body: unknown): Promise<Content> {
     if (!roleAtLeast(owner, 'publisher')) throw forbidden('Only publishers and administrators can create content.');
     const changes = parseContentChanges(body);
-    if (changes.row.name === undefined) throw invalidParameter('The "name" field is required.');
-    validateContentName(changes.row.name);
+    // As in Connect, a name is optional (posit-sdk's `content.create()` sends `{}`): an item
+    // created without one is named by its GUID, which is unique and a valid name.
+    const guid = newGuid();
+    const name = changes.row.name === undefined ? guid : validateContentName(changes.row.name);
     this.checkProcessLimits(changes);
     requireAdminForIdentity(owner, changes.row as Record<string, unknown>);
     if (changes.ownerGuid !== undefined && changes.ownerGuid !== owner.guid) throw forbidden('owner_guid can only be set by an update from an administrator.');
-    await this.requireUniqueName(owner.id, changes.row.name as string);
+    await this.requireUniqueName(owner.id, name);
     const now = nowIso();
     return this.db
       .insertInto('content')
       .values({
-        guid: newGuid(),
-        name: changes.row.name as string,
+        guid,
         title: null,
         description: '',
         access_type: 'acl',
@@ -128,6 +129,7 @@ export class ContentService {
         bundle_id: null,
         run_as_current_user: 0,
         ...(changes.row as object),
+        name,
         owner_id: owner.id,
         created_time: now,
         updated_time: now,
