@@ -51,7 +51,7 @@ for (const provider of PROVIDERS) {
       const res = await t.api('/__api__/server_settings', { key: null });
       const body = await json(res);
       assert.match(body.version, /^\d{4}\.\d{1,2}\.\d+$/);
-      assert.ok(body.version >= '2025.12.0');
+      assert.equal(body.version, '2026.01.0');
       assert.ok(body.lectern_version);
       assert.equal(body.execution_type, 'native', 'content runs on this host');
     });
