@@ -11,6 +11,7 @@ import { tagRoutes } from './api/tags.js';
 import { userRoutes } from './api/users.js';
 import { taskRoutes } from './api/tasks.js';
 import { vanityRoutes, vanityServingRoutes } from './api/vanities.js';
+import { variantRoutes } from './api/variants.js';
 import { visitorCredentialRoutes } from './api/visitor-credentials.js';
 import { dashboardRoutes } from './serve/dashboard.js';
 import { loginRoutes } from './serve/login.js';
@@ -26,6 +27,7 @@ export const ROUTES: RoutePlugin[] = [
   taskRoutes,
   jobRoutes,
   applicationRoutes,
+  variantRoutes,
   loginRoutes,
   dashboardRoutes,
   staticAssetRoutes,
