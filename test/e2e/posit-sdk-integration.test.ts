@@ -22,17 +22,18 @@ const HINT = 'run `bash scripts/test-deps.sh` (or scripts/deps/posit-sdk.sh)';
 /**
  * Tests that deploy the SDK's Quarto bundle (example-quarto-minimal), which needs Quarto on the
  * server: no package registry this project reaches ships it (PyPI's quarto-cli downloads it from
- * GitHub at build time; Debian has none). Named one by one (pytest node ids), so any other failure
+ * GitHub at build time; Debian has none). Named one by one (pytest node ids, from the sdist's root,
+ * where its pyproject.toml puts pytest's rootdir), so any other failure
  * fails the check. Without Quarto they are deselected rather than run to fail: test_render stops
  * before deleting the item it created, and every later class that counts content (or creates one
  * with the same name) would then fail too. Where Quarto is installed they run, and must pass.
  */
 const NEEDS_QUARTO: Record<string, string> = {
-  'tests/posit/connect/test_content.py::TestContent::test_render': 'deploys and renders example-quarto-minimal',
-  'tests/posit/connect/test_jobs.py::TestJobs::test': 'deploys example-quarto-minimal to get a job',
-  'tests/posit/connect/test_jobs.py::TestJobs::test_find_by': 'deploys example-quarto-minimal to get a job',
-  'tests/posit/connect/test_schedules.py::TestSchedules::test_lifecycle': 'schedules the deployed example-quarto-minimal',
-  'tests/posit/connect/test_schedules.py::TestSchedules::test_every_schedule_type': 'schedules the deployed example-quarto-minimal',
+  'integration/tests/posit/connect/test_content.py::TestContent::test_render': 'deploys and renders example-quarto-minimal',
+  'integration/tests/posit/connect/test_jobs.py::TestJobs::test': 'deploys example-quarto-minimal to get a job',
+  'integration/tests/posit/connect/test_jobs.py::TestJobs::test_find_by': 'deploys example-quarto-minimal to get a job',
+  'integration/tests/posit/connect/test_schedules.py::TestSchedules::test_lifecycle': 'schedules the deployed example-quarto-minimal',
+  'integration/tests/posit/connect/test_schedules.py::TestSchedules::test_every_schedule_type': 'schedules the deployed example-quarto-minimal',
 };
 
 /** The Python 3.12 the deps script found (the SDK's flask bundle asks for 3.12); fails, never skips, when none was. */
@@ -90,7 +91,7 @@ for (const provider of PROVIDERS) {
         if (!quarto) {
           for (const [id, reason] of Object.entries(NEEDS_QUARTO)) {
             deselect.push(`--deselect=${id}`);
-            ctx.diagnostic(`not run: ${id} ${reason}, and Quarto is not installed (${QUARTO_MISSING})`);
+            ctx.diagnostic(`not run: ${id} (it ${reason}): ${QUARTO_MISSING}`);
           }
         }
         const junit = path.join(reports, 'junit.xml');
@@ -103,6 +104,15 @@ for (const provider of PROVIDERS) {
         assert.ok(existsSync(junit), `pytest wrote no report (exit ${run.code}):\n${run.output.slice(-20_000)}`);
         const cases = parseJunit(await readFile(junit, 'utf8'));
         assert.ok(cases.length > 50, `the report lists only ${cases.length} tests:\n${run.output.slice(-20_000)}`);
+
+        // pytest ignores a --deselect that names no test: check that each one took.
+        const junitId = (nodeId: string) =>
+          nodeId
+            .replace(/\.py::/, '::')
+            .replaceAll('/', '.')
+            .replaceAll('::', '.');
+        const ran = new Set(cases.map((c) => c.id));
+        if (!quarto) for (const id of Object.keys(NEEDS_QUARTO)) assert.ok(!ran.has(junitId(id)), `${id} ran although deselected: its node id is out of date`);
 
         const failed = cases.filter((c) => c.outcome !== 'passed');
         assert.equal(
