@@ -19,6 +19,7 @@ import { userRoutes } from './api/users.js';
 import { taskRoutes } from './api/tasks.js';
 import { timeZoneRoutes } from './api/timezones.js';
 import { vanityRoutes, vanityServingRoutes } from './api/vanities.js';
+import { variantRoutes } from './api/variants.js';
 import { visitorCredentialRoutes } from './api/visitor-credentials.js';
 import { dashboardRoutes } from './serve/dashboard.js';
 import { loginRoutes } from './serve/login.js';
@@ -35,6 +36,7 @@ export const ROUTES: RoutePlugin[] = [
   taskRoutes,
   jobRoutes,
   applicationRoutes,
+  variantRoutes,
   loginRoutes,
   dashboardRoutes,
   staticAssetRoutes,

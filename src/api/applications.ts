@@ -40,7 +40,7 @@ const V0_READ_ONLY = new Set([
 ]);
 
 /** The v0 task shape: `status` lines from `first_status`, `last_status` the next offset. */
-function legacyTaskJson(task: Task, status: string[], first: number): LegacyTask {
+export function legacyTaskJson(task: Task, status: string[], first: number): LegacyTask {
   return {
     id: task.id,
     task_id: task.id,

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { noContent, requireRole, requireUser } from '../auth/principal.js';
 import { answers, ContentGuidParams, NoContent } from '../contract/common.js';
-import { Job, JobError, JobKilled, JobLog, JobLogQuery, JobParams, LogEntry, Process, Render, RenderBody } from '../contract/jobs.js';
+import { Job, JobError, JobKilled, JobLog, JobLogDownloadQuery, JobLogQuery, JobParams, LogEntry, Process, Render, RenderBody } from '../contract/jobs.js';
 import { TaskStarted } from '../contract/tasks.js';
 import type { RoutePlugin } from '../http/routing.js';
 import { ContentJobs, jobJson } from '../jobs/content-jobs.js';
@@ -36,6 +36,17 @@ export const jobRoutes: RoutePlugin = (server, app) => {
       if (entries.length > max) entries.shift();
     }
     return { entries };
+  });
+
+  // The whole log as text, one line per entry, saved under the name the client asks for.
+  const text = { description: "The job's output, one line per log entry.", content: { 'text/plain': { schema: Type.String() } } };
+  const download = { summary: "Download a job's log", params: JobParams, querystring: JobLogDownloadQuery, response: answers({ 200: text }) };
+  server.get('/__api__/v1/content/:guid/jobs/:key/download', { schema: download }, async (request, reply) => {
+    const { job } = await contentJobs.find(requireUser(request), request.params.guid, request.params.key);
+    const filename = (request.query.filename || `${job.key}.log`).replace(/[^A-Za-z0-9._-]/g, '_');
+    let body = '';
+    for await (const line of app.jobs.logs(job)) body += `${line.data}\n`;
+    return reply.type('text/plain; charset=utf-8').header('content-disposition', `attachment; filename="${filename}"`).send(body);
   });
 
   // Streams log entries as JSON lines until the job ends or the client goes away.

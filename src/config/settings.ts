@@ -45,8 +45,11 @@ export const SETTINGS = {
   },
   'Server.APIVersion': {
     type: 'string',
-    default: '2025.12.0',
-    description: 'Posit Connect API level reported as server_settings.version. Clients choose their publish flows ' + '(draft deploys, multipart uploads) from it, so it must be a three-part version.',
+    default: '2026.01.0',
+    description:
+      'Posit Connect API level reported as server_settings.version: the newest Connect release whose API Lectern implements. ' +
+      'Clients choose their publish flows (draft deploys, multipart uploads) and the features they enable from it, so it must be ' +
+      'a three-part version (docs/api.md, "The Connect version").',
   },
   'Server.SecretKey': {
     type: 'string',

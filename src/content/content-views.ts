@@ -59,11 +59,12 @@ export class ContentViews {
       const owner = ownerById.get(c.owner_id);
       const extra: ContentExtras = { owner_guid: owner?.guid ?? null };
       if (includes.has('owner')) extra.owner = owner ? { guid: owner.guid, username: owner.username, first_name: owner.first_name, last_name: owner.last_name } : null;
-      if (includes.has('tags')) extra.tags = tagsById.get(c.id) ?? [];
-      if (includes.has('vanity_url')) {
-        const vanity = vanityById.get(c.id);
-        extra.vanity_url = vanity === undefined ? null : `${links.base}${vanity.replace(/^\//, '')}`;
-      }
+      // As Connect does (posit-sdk's `get()` relies on it): `tags` and `vanity_url` appear only
+      // when the item has tags or a vanity path, never as `[]` or null; `owner` always.
+      const tags = tagsById.get(c.id);
+      if (tags?.length) extra.tags = tags;
+      const vanity = vanityById.get(c.id);
+      if (vanity !== undefined) extra.vanity_url = `${links.base}${vanity.replace(/^\//, '')}`;
       if (includes.has('bookmarked')) extra.bookmarked = false;
       if (states) extra.state = states.get(c.id);
       return contentJson(c, roles.get(c.id) ?? 'none', links, extra);

@@ -57,11 +57,7 @@ export class Tags {
   async delete(actor: User, id: string): Promise<void> {
     const tag = await this.get(id);
     // ON DELETE CASCADE would do it, but SQLite foreign keys may be off: delete the subtree explicitly.
-    const ids = [tag.id];
-    for (let i = 0; i < ids.length; i++) {
-      const children = await this.db.selectFrom('tags').select('id').where('parent_id', '=', ids[i]!).execute();
-      ids.push(...children.map((c) => c.id));
-    }
+    const ids = await this.subtree(tag.id);
     await this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('content_tags').where('tag_id', 'in', ids).execute();
       for (const child of ids.reverse()) await trx.deleteFrom('tags').where('id', '=', child).execute();
@@ -86,14 +82,26 @@ export class Tags {
       .execute();
   }
 
-  /** Attaching a tag twice changes nothing (and records nothing). */
+  /**
+   * Attaches a tag and, as Connect does, the tags above it, short of its top-level ancestor: a
+   * top-level tag is a category, not a tag an item carries, unless it is attached itself.
+   * Attaching what is already there changes nothing (and records nothing).
+   */
   async attach(actor: User, content: Content, tagId: string): Promise<Tag> {
     const tag = await this.get(tagId);
-    const exists = await this.db.selectFrom('content_tags').select('tag_id').where('content_id', '=', content.id).where('tag_id', '=', tag.id).executeTakeFirst();
-    if (!exists) {
+    const ids = [tag.id];
+    for (let parentId = tag.parent_id, depth = 0; parentId !== null && depth < 1000; depth++) {
+      const parent = await this.db.selectFrom('tags').select(['id', 'parent_id']).where('id', '=', parentId).executeTakeFirst();
+      if (!parent || parent.parent_id === null) break;
+      ids.push(parent.id);
+      parentId = parent.parent_id;
+    }
+    const present = new Set((await this.db.selectFrom('content_tags').select('tag_id').where('content_id', '=', content.id).where('tag_id', 'in', ids).execute()).map((r) => r.tag_id));
+    const missing = ids.filter((id) => !present.has(id));
+    if (missing.length) {
       await this.db
         .insertInto('content_tags')
-        .values({ content_id: content.id, tag_id: tag.id })
+        .values(missing.map((id) => ({ content_id: content.id, tag_id: id })))
         .onConflict((oc) => oc.columns(['content_id', 'tag_id']).doNothing())
         .execute();
       await this.audit.record(actor, 'add_content_tag', `Tagged ${content.guid} with ${tag.id} (${tag.name})`);
@@ -101,11 +109,26 @@ export class Tags {
     return tag;
   }
 
+  /**
+   * Detaches a tag and every tag under it, as Connect does (so detaching a category clears it
+   * from the item); refused as missing when the item carries none of them.
+   */
   async detach(actor: User, content: Content, tagId: string): Promise<void> {
     const tag = await this.get(tagId);
-    const result = await this.db.deleteFrom('content_tags').where('content_id', '=', content.id).where('tag_id', '=', tag.id).executeTakeFirst();
+    const ids = await this.subtree(tag.id);
+    const result = await this.db.deleteFrom('content_tags').where('content_id', '=', content.id).where('tag_id', 'in', ids).executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) throw notFound(`Content ${content.guid} is not tagged with ${tag.id}.`);
     await this.audit.record(actor, 'remove_content_tag', `Removed tag ${tag.id} (${tag.name}) from ${content.guid}`);
+  }
+
+  /** A tag's id and those of all the tags under it, parents before children. */
+  private async subtree(id: number): Promise<number[]> {
+    const ids = [id];
+    for (let i = 0; i < ids.length; i++) {
+      const children = await this.db.selectFrom('tags').select('id').where('parent_id', '=', ids[i]!).execute();
+      ids.push(...children.map((c) => c.id));
+    }
+    return ids;
   }
 
   private async requireUniqueSibling(name: string, parentId: number | null, exceptId?: number) {

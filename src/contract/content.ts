@@ -115,10 +115,10 @@ export const Content = Type.Object(
     dashboard_url: Type.String(),
     app_role: Type.Union([Type.Literal('owner'), Type.Literal('editor'), Type.Literal('viewer'), Type.Literal('none')]),
     id: Type.String(),
-    // With ?include=…
+    // With ?include=…; tags and vanity_url only when the item has them, as in Connect.
     owner: Type.Optional(Nullable(ContentOwner)),
-    tags: Type.Optional(Type.Array(Tag)),
-    vanity_url: Type.Optional(nullableString),
+    tags: Type.Optional(Type.Array(Tag, { minItems: 1 })),
+    vanity_url: Type.Optional(Type.String()),
     bookmarked: Type.Optional(Type.Boolean()),
     state: Type.Optional(ContentState),
   },

@@ -47,6 +47,10 @@ export const JobLogQuery = Type.Object({
   maxLogLines: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'The last this many lines (default 5000).' })),
 });
 
+export const JobLogDownloadQuery = Type.Object({
+  filename: Type.Optional(Type.String({ maxLength: 255, description: 'The name the download is saved as (default <key>.log).' })),
+});
+
 export const JobLog = Type.Object({ entries: Type.Array(LogEntry) }, { additionalProperties: false });
 
 export const JobError = Type.Object({ code: Type.Integer(), summary: Type.String(), help_url: Type.Null() }, { additionalProperties: false });

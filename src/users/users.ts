@@ -210,11 +210,16 @@ export class Users {
       .execute();
   }
 
+  /**
+   * Locking is an account status, not a change to the user's record: `updated_time` stays, as in
+   * Connect (posit-sdk's `user.lock()` sets only `locked` on the object it holds and compares it
+   * with the server's afterwards).
+   */
   async setLocked(guid: string, locked: boolean): Promise<User> {
     const user = await this.get(guid);
     const updated = await this.db
       .updateTable('users')
-      .set({ locked: locked ? 1 : 0, updated_time: nowIso() })
+      .set({ locked: locked ? 1 : 0 })
       .where('id', '=', user.id)
       .returningAll()
       .executeTakeFirstOrThrow();

@@ -62,13 +62,10 @@ for (const provider of PROVIDERS) {
       assert.equal(badUrl.status, 400);
       await connectError(badUrl);
 
-      // (A route whose body is required: POST v1/content accepts an absent body since names are optional.)
-      const badType = await t.api('/__api__/v1/content/00000000-0000-0000-0000-000000000000/environment', {
-        method: 'PATCH',
-        body: '[]',
-        headers: { 'content-type': 'application/json; charset=nope' },
-      });
-      assert.ok(badType.status >= 400 && badType.status < 500, `status ${badType.status}`);
+      // A media type that does not parse is refused by Fastify itself (415). (A body of `{}` is no
+      // refusal any more: POST v1/content takes it, as Connect does.)
+      const badType = await t.api('/__api__/v1/content', { method: 'POST', body: '{}', headers: { 'content-type': '/' } });
+      assert.equal(badType.status, 415);
       await connectError(badType);
     });
 

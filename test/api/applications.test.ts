@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PROVIDERS, startLectern, stopPostgres, type TestServer } from '../support/lectern.js';
+import { PROVIDERS, startLectern, stopPostgres, waitForTask, type TestServer } from '../support/lectern.js';
 import { makeTarGz } from '../support/tarball.js';
 
 after(stopPostgres);
@@ -281,6 +281,37 @@ for (const provider of PROVIDERS) {
       assert.equal((await json<V0List>(hidden)).total, 0);
       const notVisible = await t.api(`/__api__/applications/${search.applications.find((a) => a.name === 'page-alpha')!.id}`, { key: publisher.key });
       assert.equal(notVisible.status, 404);
+    });
+
+    it("variants, as posit-sdk's render() reads them: one default for rendered content, none for other content; rendering it queues a render task", async () => {
+      const created = await json<{ guid: string; id: string }>(await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'variant-report' } }));
+      const bundle = await json<{ id: string }>(await t.api(`/__api__/v1/content/${created.guid}/bundles`, { method: 'POST', body: rStyleBundle() }));
+      const deployed = await json<{ task_id: string }>(await t.api(`/__api__/v1/content/${created.guid}/deploy`, { method: 'POST', json: { bundle_id: bundle.id } }), 202);
+      assert.equal((await waitForTask(t, deployed.task_id)).code, 0);
+      assert.deepEqual(await json(await t.api(`/__api__/applications/${created.guid}/variants`)), [], 'static content has no variants');
+
+      // A rendered report (the app mode a notebook deploy gives); rendering one for real needs
+      // nbconvert, which the e2e suites have.
+      await t.app.store.db.updateTable('content').set({ app_mode: 'jupyter-static' }).where('id', '=', Number(created.id)).execute();
+      const variants = await json<Array<{ id: number; app_id: number; is_default: boolean; bundle_id: number | null; key: string }>>(await t.api(`/__api__/applications/${created.guid}/variants`));
+      assert.equal(variants.length, 1);
+      const [variant] = variants;
+      assert.equal(variant!.is_default, true);
+      assert.equal(variant!.app_id, Number(created.id));
+      assert.equal(variant!.bundle_id, Number(bundle.id));
+      assert.deepEqual(await json(await t.api(`/__api__/variants/${variant!.id}`)), variant);
+
+      const rendered = await json<{ id: string; task_id: string; finished: boolean }>(await t.api(`/__api__/variants/${variant!.id}/render`, { method: 'POST' }));
+      assert.equal(rendered.id, rendered.task_id);
+      const task = await waitForTask(t, rendered.id);
+      assert.equal(task.finished, true);
+      // The task renders the item's live bundle (here a static bundle, which the render refuses).
+      assert.match(task.output[0] ?? '', new RegExp(`^Building .* ${created.guid} from bundle ${bundle.id}$`), JSON.stringify(task));
+      for (const missing of ['999999', 'not-a-number']) {
+        const res = await t.api(`/__api__/variants/${missing}/render`, { method: 'POST' });
+        assert.equal(res.status, 404);
+        assert.equal((await json<{ code: number }>(res, 404)).code, 4);
+      }
     });
   });
 }

@@ -51,7 +51,7 @@ for (const provider of PROVIDERS) {
       const res = await t.api('/__api__/server_settings', { key: null });
       const body = await json(res);
       assert.match(body.version, /^\d{4}\.\d{1,2}\.\d+$/);
-      assert.ok(body.version >= '2025.12.0');
+      assert.equal(body.version, '2026.01.0');
       assert.ok(body.lectern_version);
       assert.equal(body.execution_type, 'native', 'content runs on this host');
     });
@@ -91,8 +91,9 @@ for (const provider of PROVIDERS) {
 
       const withOwner = await json(await t.api(`/__api__/v1/content/${created.guid}?include=owner,tags,vanity_url`));
       assert.equal(withOwner.owner.username, 'admin');
-      assert.deepEqual(withOwner.tags, []);
-      assert.equal(withOwner.vanity_url, null);
+      // As Connect: tags and vanity_url only when the item has them (posit-sdk's get() checks).
+      assert.ok(!('tags' in withOwner), 'no tags key for an untagged item');
+      assert.ok(!('vanity_url' in withOwner), 'no vanity_url key without a vanity path');
 
       const dup = await t.api('/__api__/v1/content', { method: 'POST', json: { name: 'my-report' } });
       assert.equal(dup.status, 409);
@@ -120,6 +121,22 @@ for (const provider of PROVIDERS) {
       const badInclude = await t.api('/__api__/v1/content?include=everything');
       assert.equal(badInclude.status, 400);
       assert.equal((await json(badInclude)).code, 161);
+    });
+
+    test('content created with no name (posit-sdk sends {}) is named by its GUID, and found by that name', async () => {
+      const res = await t.api('/__api__/v1/content', { method: 'POST', json: {} });
+      assert.equal(res.status, 200);
+      const created = await json(res);
+      assert.equal(created.name, created.guid);
+      const [found] = await json(await t.api(`/__api__/v1/content?name=${created.name}`));
+      assert.deepEqual(found, created);
+      const got = await json(await t.api(`/__api__/v1/content/${created.guid}?include=owner,tags,vanity_url`));
+      assert.equal(got.owner.username, 'admin');
+      assert.deepEqual(
+        Object.keys(got).filter((k) => !(k in created)),
+        ['owner'],
+      );
+      assert.equal((await t.api(`/__api__/v1/content/${created.guid}`, { method: 'DELETE' })).status, 204);
     });
 
     test('viewers cannot create content and cannot see acl content', async () => {

@@ -147,6 +147,42 @@ for (const provider of PROVIDERS) {
       assert.deepEqual(await json(await t.api(url(mine), { key: publisher.key })), []);
     });
 
+    test('a tag brings the tags above it, short of its top-level category; detaching a tag takes the tags under it', async () => {
+      const tag = async (name: string, parent?: { id: string }) => json(await t.api('/__api__/v1/tags', { method: 'POST', json: { name, parent_id: parent?.id } }));
+      const root = await tag('Category');
+      const a = await tag('A', root);
+      const b = await tag('B', root);
+      const c = await tag('C', a);
+      const d = await tag('D', c);
+      const item = await createContent('tag-tree', publisher.key);
+      const url = `/__api__/v1/content/${item.guid}/tags`;
+      const ids = async () => ((await json(await t.api(url, { key: publisher.key }))) as Array<{ id: string }>).map((x) => x.id).sort();
+      const sorted = (...tags: Array<{ id: string }>) => tags.map((x) => x.id).sort();
+
+      assert.equal((await t.api(url, { method: 'POST', key: publisher.key, json: { tag_id: d.id } })).status, 200);
+      assert.equal((await t.api(url, { method: 'POST', key: publisher.key, json: { tag_id: b.id } })).status, 200);
+      assert.deepEqual(await ids(), sorted(a, b, c, d));
+      const included = await json(await t.api(`/__api__/v1/content/${item.guid}?include=tags`, { key: publisher.key }));
+      assert.deepEqual(included.tags.map((x: { id: string }) => x.id).sort(), sorted(a, b, c, d));
+      const taggedWithA = await json(await t.api(`/__api__/v1/tags/${a.id}/content`, { key: publisher.key }));
+      assert.deepEqual(
+        taggedWithA.map((x: { guid: string }) => x.guid),
+        [item.guid],
+      );
+
+      assert.equal((await t.api(`${url}/${c.id}`, { method: 'DELETE', key: publisher.key })).status, 204);
+      assert.deepEqual(await ids(), sorted(a, b));
+      // Detaching the category clears everything under it, though it was never attached itself.
+      assert.equal((await t.api(`${url}/${root.id}`, { method: 'DELETE', key: publisher.key })).status, 204);
+      assert.deepEqual(await ids(), []);
+
+      // Deleting a tag takes its subtree off every item.
+      assert.equal((await t.api(url, { method: 'POST', key: publisher.key, json: { tag_id: d.id } })).status, 200);
+      assert.equal((await t.api(`/__api__/v1/tags/${a.id}`, { method: 'DELETE' })).status, 204);
+      assert.deepEqual(await ids(), []);
+      assert.equal((await t.api(`/__api__/v1/tags/${root.id}`, { method: 'DELETE' })).status, 204);
+    });
+
     test('vanity CRUD, listing and conflict codes', async () => {
       const a = await createContent('vanity-a');
       const b = await createContent('vanity-b', other.key);

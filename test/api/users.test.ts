@@ -169,7 +169,7 @@ for (const provider of PROVIDERS) {
 
     test('lock and unlock: a locked user’s key stops working', async () => {
       const target = await t.addUser('lockee', 'publisher');
-      assert.equal((await t.api('/__api__/v1/user', { key: target.key })).status, 200);
+      const before = await json(await t.api('/__api__/v1/user', { key: target.key }));
       await apiError(await t.api(`/__api__/v1/users/${target.guid}/lock`, { method: 'POST', json: { locked: true }, key: publisher.key }), 403, 22);
       await apiError(await t.api(`/__api__/v1/users/${target.guid}/lock`, { method: 'POST', json: { locked: 'yes' } }), 400, 25);
 
@@ -186,6 +186,9 @@ for (const provider of PROVIDERS) {
 
       const unlocked = await json(await t.api(`/__api__/v1/users/${target.guid}/lock`, { method: 'POST', json: { locked: false } }));
       assert.equal(unlocked.locked, false);
+      // Locking is a status, not an edit of the record (posit-sdk compares users after lock()).
+      assert.equal(unlocked.updated_time, before.updated_time);
+      assert.equal(locked.updated_time, before.updated_time);
       assert.equal((await t.api('/__api__/v1/user', { key: target.key })).status, 200);
 
       const admin = await json(await t.api('/__api__/v1/user'));

@@ -160,6 +160,12 @@ describe('Python API content: Flask through rsconnect-python, the sandbox and th
       log.entries.some((e) => /flask/i.test(e.data)),
       JSON.stringify(log.entries.slice(-5)),
     );
+    // The same log as a text download, under the name asked for (connectapi, the dashboard).
+    const download = await t.api(`/__api__/v1/content/${guid}/jobs/${restore.key}/download?filename=restore.log`);
+    assert.equal(download.status, 200);
+    assert.match(download.headers.get('content-type') ?? '', /^text\/plain/);
+    assert.equal(download.headers.get('content-disposition'), 'attachment; filename="restore.log"');
+    assert.equal(await download.text(), log.entries.map((e) => `${e.data}\n`).join(''));
     const processes = (await (await t.api('/__api__/v1/system/processes')).json()) as Array<{ job_key: string; pid: number; memory_bytes: number | null }>;
     const listed = processes.find((p) => p.job_key === worker.key);
     assert.ok(listed && listed.pid > 0, JSON.stringify(processes));
