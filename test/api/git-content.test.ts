@@ -203,7 +203,7 @@ for (const provider of PROVIDERS) {
       const tagged = await repo.commit(site('<p>tagged</p>', '.'));
       const content = await createContent('git-bundle');
       await link(content.guid, { repository: repo.url, branch: 'main', directory: '.', polling: false });
-      const res = await t.api(`${repositoryPath(content.guid)}/bundle`, { method: 'POST', json: { ref: tagged } });
+      const res = await t.api(`/__api__/v1/content/${content.guid}/repository/bundle`, { method: 'POST', json: { ref: tagged } });
       const answer = await json(res);
       assert.equal(res.status, 200, JSON.stringify(answer));
       assert.deepEqual(answer.location, { repository: repo.url, ref: tagged, directory: '.', commit: tagged });
@@ -213,7 +213,7 @@ for (const provider of PROVIDERS) {
       const task = await json(await t.api(`/__api__/v1/tasks/${answer.task_id}`));
       assert.equal(task.finished, true);
 
-      const bad = await t.api(`${repositoryPath(content.guid)}/bundle`, { method: 'POST', json: { ref: 'missing' } });
+      const bad = await t.api(`/__api__/v1/content/${content.guid}/repository/bundle`, { method: 'POST', json: { ref: 'missing' } });
       assert.equal(bad.status, 400);
       assert.match((await json(bad)).error, /no branch or tag "missing"/);
     });

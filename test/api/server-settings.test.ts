@@ -30,6 +30,21 @@ for (const provider of PROVIDERS) {
       assert.equal(settings.execution_type, 'native');
     });
 
+    test('v1/server_settings/tensorflow and nodejs list no installations (Lectern runs neither), and only for publishers', async () => {
+      for (const res of [await t.api('/__api__/v1/server_settings/tensorflow'), await t.api('/__api__/v1/server_settings/nodejs')]) {
+        assert.equal(res.status, 200);
+        assert.deepEqual(await res.json(), { installations: [] });
+      }
+      assert.equal((await t.api('/__api__/v1/server_settings/tensorflow', { key: viewer })).status, 403);
+      assert.equal((await t.api('/__api__/v1/server_settings/nodejs', { key: null })).status, 401);
+    });
+
+    test('v1/server_settings/public tells a signed-out visitor how to sign in', async () => {
+      const res = await t.api('/__api__/v1/server_settings/public', { key: null });
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { system_display_name: 'Lectern', authentication: { name: 'password', handles_login: true } });
+    });
+
     test('server_settings/applications: who content runs as, for any signed-in user', async () => {
       assert.equal((await t.api('/__api__/server_settings/applications', { key: null })).status, 401);
       const res = await t.api('/__api__/server_settings/applications', { key: viewer });

@@ -170,10 +170,10 @@ for (const provider of PROVIDERS) {
         [item.guid],
       );
 
-      assert.equal((await t.api(`${url}/${c.id}`, { method: 'DELETE', key: publisher.key })).status, 204);
+      assert.equal((await t.api(`/__api__/v1/content/${item.guid}/tags/${c.id}`, { method: 'DELETE', key: publisher.key })).status, 204);
       assert.deepEqual(await ids(), sorted(a, b));
       // Detaching the category clears everything under it, though it was never attached itself.
-      assert.equal((await t.api(`${url}/${root.id}`, { method: 'DELETE', key: publisher.key })).status, 204);
+      assert.equal((await t.api(`/__api__/v1/content/${item.guid}/tags/${root.id}`, { method: 'DELETE', key: publisher.key })).status, 204);
       assert.deepEqual(await ids(), []);
 
       // Deleting a tag takes its subtree off every item.

@@ -166,6 +166,20 @@ describe('Python API content: Flask through rsconnect-python, the sandbox and th
     assert.match(download.headers.get('content-type') ?? '', /^text\/plain/);
     assert.equal(download.headers.get('content-disposition'), 'attachment; filename="restore.log"');
     assert.equal(await download.text(), log.entries.map((e) => `${e.data}\n`).join(''));
+    // The finished restore's tail is its whole log, then the stream ends (a running job's would follow).
+    const tail = await t.api(`/__api__/v1/content/${guid}/jobs/${restore.key}/tail`);
+    assert.equal(tail.status, 200);
+    assert.match(tail.headers.get('content-type') ?? '', /^application\/x-ndjson/);
+    const tailed = (await tail.text())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { data: string });
+    assert.deepEqual(
+      tailed.map((e) => e.data),
+      log.entries.map((e) => e.data),
+    );
+    // A job that did not fail has no error to explain: 204, as Connect answers.
+    assert.equal((await t.api(`/__api__/v1/content/${guid}/jobs/${restore.key}/error`)).status, 204);
     const processes = (await (await t.api('/__api__/v1/system/processes')).json()) as Array<{ job_key: string; pid: number; memory_bytes: number | null }>;
     const listed = processes.find((p) => p.job_key === worker.key);
     assert.ok(listed && listed.pid > 0, JSON.stringify(processes));
@@ -212,7 +226,7 @@ describe('Python API content: Flask through rsconnect-python, the sandbox and th
   it('fails a deploy that asks for a Python this server does not have, naming both', async () => {
     const { log } = await deployWith(t, 'api', ['-e', 'app:app', '--override-python-version', '3.4.1', appDir], { expectFailure: true });
     assert.match(log, /requires Python 3\.4\.1/);
-    assert.match(log, /Available: 3\.\d+\.\d+/);
+    assert.match(log, /no Python 3\.4\b.*Installed: 3\.\d+\.\d+/);
   });
 
   it('fails the deploy of an app that never listens, after its init timeout, and keeps nothing running', async () => {
