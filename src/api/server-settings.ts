@@ -127,23 +127,9 @@ export const serverSettingsRoutes: RoutePlugin = (server, app) => {
   server.get('/__api__/v1/server_settings/scheduler', { schema: { summary: 'Scheduler defaults and caps (Lectern)', response: answers({ 200: SchedulerDefaults }) } }, async (request) => {
     requireRole(request, 'publisher');
     const c = app.config;
-    const seconds = (ms: number) => Math.round(ms / 1000);
     return {
-      min_processes: c.get('Scheduler.MinProcesses'),
-      max_processes: c.get('Scheduler.MaxProcesses'),
-      max_conns_per_process: c.get('Scheduler.MaxConnsPerProcess'),
-      load_factor: c.get('Scheduler.LoadFactor'),
-      idle_timeout: seconds(c.get('Scheduler.IdleTimeout')),
-      init_timeout: seconds(c.get('Scheduler.InitTimeout')),
-      connection_timeout: seconds(c.get('Scheduler.ConnectionTimeout')),
-      read_timeout: seconds(c.get('Scheduler.ReadTimeout')),
-      memory_limit: c.get('Scheduler.MemoryLimit'),
+      ...schedulerDefaults(c),
       off_host_execution: app.execution.offHost,
-      memory_request: c.get('Scheduler.MemoryRequest'),
-      cpu_request: c.get('Scheduler.CPURequest'),
-      cpu_limit: c.get('Scheduler.CPULimit'),
-      nvidia_gpu_limit: c.get('Scheduler.NvidiaGPULimit'),
-      amd_gpu_limit: c.get('Scheduler.AMDGPULimit'),
       limits: {
         min_processes: c.get('Scheduler.MinProcessesLimit'),
         max_processes: c.get('Scheduler.MaxProcessesLimit'),
@@ -166,31 +152,38 @@ export const serverSettingsRoutes: RoutePlugin = (server, app) => {
   server.get('/__ping__', { schema: { summary: 'Liveness', security: [], response: { 200: Type.Object({}, { additionalProperties: false }) } } }, async () => ({}));
 };
 
-/** The scheduler settings in Connect's flat shape (times in seconds; 0 = none, or no cap). */
-function connectScheduler(c: Config) {
+/** What content inherits when a field is null (times in seconds; 0 = none). */
+function schedulerDefaults(c: Config) {
   const seconds = (ms: number) => Math.round(ms / 1000);
   return {
     min_processes: c.get('Scheduler.MinProcesses'),
     max_processes: c.get('Scheduler.MaxProcesses'),
     max_conns_per_process: c.get('Scheduler.MaxConnsPerProcess'),
     load_factor: c.get('Scheduler.LoadFactor'),
-    init_timeout: seconds(c.get('Scheduler.InitTimeout')),
     idle_timeout: seconds(c.get('Scheduler.IdleTimeout')),
-    min_processes_limit: c.get('Scheduler.MinProcessesLimit'),
-    max_processes_limit: c.get('Scheduler.MaxProcessesLimit'),
+    init_timeout: seconds(c.get('Scheduler.InitTimeout')),
     connection_timeout: seconds(c.get('Scheduler.ConnectionTimeout')),
     read_timeout: seconds(c.get('Scheduler.ReadTimeout')),
-    cpu_request: c.get('Scheduler.CPURequest'),
-    max_cpu_request: c.get('Scheduler.MaxCPURequest'),
-    cpu_limit: c.get('Scheduler.CPULimit'),
-    max_cpu_limit: c.get('Scheduler.MaxCPULimit'),
     memory_request: c.get('Scheduler.MemoryRequest'),
-    max_memory_request: c.get('Scheduler.MaxMemoryRequest'),
     memory_limit: c.get('Scheduler.MemoryLimit'),
-    max_memory_limit: c.get('Scheduler.MaxMemoryLimit'),
-    amd_gpu_limit: c.get('Scheduler.AMDGPULimit'),
-    max_amd_gpu_limit: c.get('Scheduler.MaxAMDGPULimit'),
+    cpu_request: c.get('Scheduler.CPURequest'),
+    cpu_limit: c.get('Scheduler.CPULimit'),
     nvidia_gpu_limit: c.get('Scheduler.NvidiaGPULimit'),
+    amd_gpu_limit: c.get('Scheduler.AMDGPULimit'),
+  };
+}
+
+/** The scheduler settings in Connect's flat shape: the defaults, each cap beside its field (0 = no cap). */
+function connectScheduler(c: Config) {
+  return {
+    ...schedulerDefaults(c),
+    min_processes_limit: c.get('Scheduler.MinProcessesLimit'),
+    max_processes_limit: c.get('Scheduler.MaxProcessesLimit'),
+    max_cpu_request: c.get('Scheduler.MaxCPURequest'),
+    max_cpu_limit: c.get('Scheduler.MaxCPULimit'),
+    max_memory_request: c.get('Scheduler.MaxMemoryRequest'),
+    max_memory_limit: c.get('Scheduler.MaxMemoryLimit'),
+    max_amd_gpu_limit: c.get('Scheduler.MaxAMDGPULimit'),
     max_nvidia_gpu_limit: c.get('Scheduler.MaxNvidiaGPULimit'),
   };
 }
