@@ -45,7 +45,10 @@ rsconnect_version() {
 
 ensure_venv() { # dir pip-requirement
   local dir=$1 req=$2
-  if [ -x "$dir/bin/rsconnect" ] && rsconnect_version "$dir" >/dev/null; then return 0; fi
+  # A virtualenv's scripts name its interpreter by absolute path: one made at another path (a moved
+  # or since-deleted checkout) still has a bin/rsconnect, which no longer runs.
+  if [ -x "$dir/bin/rsconnect" ] && [ "$(head -c 2 "$dir/bin/rsconnect")" = '#!' ] \
+    && [ "$(head -n 1 "$dir/bin/rsconnect")" = "#!$dir/bin/python" ] && rsconnect_version "$dir" >/dev/null; then return 0; fi
   log "creating $dir with $req (using $PYTHON)"
   rm -rf "$dir"
   mkdir -p "$(dirname "$dir")"
